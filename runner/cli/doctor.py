@@ -1,0 +1,7 @@
+"""`sandbox-runner doctor` commands."""
+
+from __future__ import annotations
+
+import click
+
+COMMANDS: list[click.Command] = []

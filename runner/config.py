@@ -1,0 +1,148 @@
+"""Configuration: CLI flags > ``sandbox-runner.toml`` / ``[tool.sandbox-runner]`` > defaults.
+
+One config class per backend with ``extra="forbid"`` and a ``type`` discriminator.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from runner.errors import ConfigError
+
+DEFAULT_TASK = (
+    "Implement the requirements in architecture/backend.md under backend/, with tests "
+    "(at least 80% line coverage). Document blockers and open questions in issues.md."
+)
+
+MODEL_ALIASES: dict[str, str] = {
+    "opus": "claude-opus-4-1",
+    "sonnet": "claude-sonnet-4-5",
+    "haiku": "claude-haiku-4-5",
+}
+DEFAULT_MODEL = "claude-sonnet-4-5"
+
+
+class _Cfg(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Limits(_Cfg):
+    """Container resource limits (per run and per verification)."""
+
+    memory: str = "2g"
+    cpus: float = 1.5
+    pids: int = 256
+    nofile: int = 1024
+    fsize_mb: int = 512  # largest single file a process may write
+    tmp_size: str = "256m"
+    home_size: str = "64m"
+
+
+class DockerSandboxConfig(_Cfg):
+    type: Literal["docker"] = "docker"
+    image: str | None = None  # None: the built, input-hashed sandbox image
+    base_image: str = "python:3.11-slim"
+    limits: Limits = Field(default_factory=Limits)
+    fallback_uid: int = 10001  # used when the project owner is root: never run as uid 0
+    fallback_gid: int = 10001
+
+
+SandboxConfig = Annotated[DockerSandboxConfig, Field(discriminator="type")]
+
+
+class RegorusEngineConfig(_Cfg):
+    type: Literal["regorus"] = "regorus"
+
+
+class OPAEngineConfig(_Cfg):
+    type: Literal["opa"] = "opa"
+    url: str | None = None  # None: start `opa run --server` from PATH
+    timeout: float = 2.0
+
+
+EngineConfig = Annotated[RegorusEngineConfig | OPAEngineConfig, Field(discriminator="type")]
+
+
+class PolicyConfig(_Cfg):
+    dirs: list[Path] = Field(default_factory=list)  # empty: the bundled policies/
+    data: Path | None = None  # overrides the bundle's data.json
+    engine: EngineConfig = Field(default_factory=RegorusEngineConfig)
+
+
+class GatewayConfig(_Cfg):
+    max_requests: int = 200
+    max_tokens: int = 2_000_000
+    retries: int = 4
+    backoff_base: float = 0.5
+    backoff_max: float = 20.0
+    request_timeout: float = 300.0
+
+
+class VerifyConfig(_Cfg):
+    test_command: str | None = None  # None: pytest over backend/ with JUnit + Cobertura
+    timeout: float = 600.0
+    coverage_threshold: float = 80.0
+
+
+class RunConfig(_Cfg):
+    project: Path
+    agent: str = "backend-implementer"
+    task: str = DEFAULT_TASK
+    model: str | None = None  # None: the agent file's model (alias mapped)
+    out: Path | None = None
+    max_turns: int = 50
+    timeout: float = 1800.0
+    bash_timeout: float = 120.0
+    json_output: bool = False
+    model_aliases: dict[str, str] = Field(default_factory=lambda: dict(MODEL_ALIASES))
+    sandbox: SandboxConfig = Field(default_factory=DockerSandboxConfig)
+    policy: PolicyConfig = Field(default_factory=PolicyConfig)
+    gateway: GatewayConfig = Field(default_factory=GatewayConfig)
+    verify: VerifyConfig = Field(default_factory=VerifyConfig)
+
+
+def load_file_config(project: Path) -> dict[str, Any]:
+    """Read ``sandbox-runner.toml`` or ``[tool.sandbox-runner]`` from the project (if any)."""
+    own = project / "sandbox-runner.toml"
+    pyproject = project / "pyproject.toml"
+    try:
+        if own.is_file():
+            return tomllib.loads(own.read_text(encoding="utf-8"))
+        if pyproject.is_file():
+            data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+            section = data.get("tool", {}).get("sandbox-runner", {})
+            return dict(section) if isinstance(section, dict) else {}
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(str(exc), path=own if own.is_file() else pyproject) from None
+    except OSError as exc:
+        raise ConfigError(exc.strerror or str(exc), path=own) from None
+    return {}
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def build_run_config(project: Path, flags: dict[str, Any]) -> RunConfig:
+    """Merge defaults < file config < flags (``None`` flags are ignored) and validate."""
+    file_cfg = load_file_config(project)
+    given = {k: v for k, v in flags.items() if v is not None and v != () and v != []}
+    merged = _merge(file_cfg, given)
+    merged["project"] = project
+    try:
+        return RunConfig.model_validate(merged)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        source = project / "sandbox-runner.toml"
+        raise ConfigError(f"{where}: {err['msg']}", path=source if file_cfg else None) from None

@@ -1,0 +1,145 @@
+"""The errors that end a run (or a command).
+
+One root, :class:`RunnerError`. Leaves also subclass the matching builtin and
+carry their data as attributes. Each error knows the process exit code it maps
+to (see DESIGN.md "Exit codes"): 2 bad input, 3 run failed, 4 environment.
+
+Errors the *model* sees (a denied or failed tool call) are not exceptions of
+this hierarchy: they travel back to the model as tool results
+(see ``runner.agent.tools.ToolError``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class RunnerError(Exception):
+    """Root of every error that ends a sandbox-runner command."""
+
+    exit_code: int = 3
+
+
+# --- bad input (exit 2) ---------------------------------------------------------------
+
+
+class InputError(RunnerError, ValueError):
+    """Bad usage or bad input: config, policy, agent file, scenario, tool call."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, *, path: Path | str | None = None) -> None:
+        self.path = str(path) if path is not None else None
+        self.detail = message
+        super().__init__(f"{self.path}: {message}" if self.path else message)
+
+
+class ConfigError(InputError):
+    """Invalid configuration (flags, sandbox-runner.toml, pyproject)."""
+
+
+class PolicyCompileError(InputError):
+    """A Rego policy or its data does not compile/load."""
+
+    def __init__(
+        self, message: str, *, path: Path | str | None = None, line: int | None = None,
+        column: int | None = None,
+    ) -> None:
+        self.line = line
+        self.column = column
+        loc = str(path) if path is not None else "<policy>"
+        if line is not None:
+            loc += f":{line}"
+            if column is not None:
+                loc += f":{column}"
+        self.path = str(path) if path is not None else None
+        self.detail = message
+        Exception.__init__(self, f"{loc}: {message}")
+
+
+class AgentFileError(InputError):
+    """The agent definition file is missing or malformed."""
+
+
+class ScenarioError(InputError):
+    """The scripted-model scenario file is missing or malformed."""
+
+
+class ProjectError(InputError):
+    """The project directory is missing required files or is unusable."""
+
+
+# --- the run failed (exit 3) ------------------------------------------------------------
+
+
+class RunFailed(RunnerError, RuntimeError):
+    """The run could not complete: agent error, model error, budget, self-check."""
+
+    exit_code = 3
+
+
+class RunTimeout(RunFailed, TimeoutError):
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        super().__init__(f"run timed out after {seconds:g}s")
+
+
+class SelfCheckFailed(RunFailed):
+    def __init__(self, failed: list[str]) -> None:
+        self.failed = failed
+        super().__init__("sandbox self-check failed: " + ", ".join(failed))
+
+
+class ModelAPIError(RunFailed, ConnectionError):
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        self.status = status
+        super().__init__(message)
+
+
+class BudgetExceeded(RunFailed):
+    def __init__(self, what: str, limit: int) -> None:
+        self.what = what
+        self.limit = limit
+        super().__init__(f"run budget exceeded: {what} > {limit}")
+
+
+class PolicyTimeout(RunFailed, TimeoutError):
+    """A policy decision took too long (the call itself is denied; fail closed)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        super().__init__(f"policy evaluation timed out after {seconds:g}s")
+
+
+class PolicyEvaluationError(RunFailed):
+    """The engine failed while evaluating (the call itself is denied; fail closed)."""
+
+
+class Interrupted(RunFailed, KeyboardInterrupt):  # type: ignore[misc]
+    def __init__(self, signal_name: str) -> None:
+        self.signal_name = signal_name
+        Exception.__init__(self, f"interrupted by {signal_name}")
+
+
+# --- environment (exit 4) --------------------------------------------------------------
+
+
+class EnvironmentProblem(RunnerError, OSError):
+    exit_code = 4
+
+
+class DockerUnavailable(EnvironmentProblem):
+    def __init__(self, detail: str) -> None:
+        self.detail = detail
+        super().__init__(f"Docker engine not reachable: {detail}")
+
+
+class ImageBuildError(EnvironmentProblem):
+    def __init__(self, step: str, detail: str) -> None:
+        self.step = step
+        self.detail = detail
+        super().__init__(f"image build failed at {step}: {detail}")
+
+
+class OPAUnavailable(EnvironmentProblem):
+    pass

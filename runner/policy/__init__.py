@@ -1,0 +1,1 @@
+"""Policy input, derivation of facts from a tool call, engines and decisions."""

@@ -1,0 +1,106 @@
+"""The policy input and decision shapes (DESIGN.md "Policy input", "Policies").
+
+The input shape may grow but never shrink: policies and replays of old logs
+depend on it. Every model allows extra fields on read so an old log written by
+a newer version still loads.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+TOOL_NAMES = ("Read", "Write", "Edit", "Glob", "Grep", "LS", "Bash")
+
+PathOp = Literal["read", "write", "exec"]
+PathVia = Literal["argument", "redirect", "tool"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class ToolCall(_Model):
+    """A raw tool call as the model asked for it."""
+
+    name: str
+    input: dict[str, Any] = Field(default_factory=dict)
+
+
+class PathFact(_Model):
+    raw: str
+    path: str  # workspace-relative after `..`/`~` normalisation, or absolute outside it
+    real: str  # like `path` but after symlink resolution
+    op: PathOp
+    inside_workspace: bool
+    symlink: bool = False
+    via: PathVia = "tool"
+    hardlinks: int = 1  # st_nlink of an existing regular file (>1: hard-linked)
+    special: str | None = None  # "proc", "dev", "sys" for kernel special paths
+    program: str | None = None  # the program whose argument/redirect it is (Bash)
+
+
+class ShellCommand(_Model):
+    program: str
+    argv: list[str] = Field(default_factory=list)
+
+
+class OpaqueConstruct(_Model):
+    """Something the shell analysis cannot see through (eval, `python -c`, ...)."""
+
+    construct: str  # e.g. "eval", "variable-program", "inline-interpreter", "parse-error"
+    text: str = ""
+
+
+class ShellFacts(_Model):
+    parsed: bool = True
+    opaque: list[OpaqueConstruct] = Field(default_factory=list)
+    commands: list[ShellCommand] = Field(default_factory=list)
+
+
+class HostFact(_Model):
+    host: str
+    port: int | None = None
+    via: str  # e.g. "curl-argument", "pip-index", "dev-tcp", "git-remote"
+
+
+class SecretFinding(_Model):
+    rule: str  # e.g. "aws-access-key", "secret-file"
+    where: str  # e.g. "input.content", "input.command", "paths[0]"
+
+
+class RunInfo(_Model):
+    id: str = ""
+    agent: str = ""
+    workspace: str = "/workspace"
+
+
+class PolicyInput(_Model):
+    tool: ToolCall
+    paths: list[PathFact] = Field(default_factory=list)
+    shell: ShellFacts | None = None
+    hosts: list[HostFact] = Field(default_factory=list)
+    secrets: list[SecretFinding] = Field(default_factory=list)
+    errors: list[str] = Field(default_factory=list)  # malformed input found during derivation
+    run: RunInfo = Field(default_factory=RunInfo)
+
+
+class Reason(_Model):
+    policy: str
+    rule: str
+    msg: str
+
+
+class Decision(_Model):
+    allow: bool
+    reasons: list[Reason] = Field(default_factory=list)
+
+    @classmethod
+    def deny(cls, policy: str, rule: str, msg: str) -> Decision:
+        return cls(allow=False, reasons=[Reason(policy=policy, rule=rule, msg=msg)])
+
+    @classmethod
+    def failed(cls, detail: str) -> Decision:
+        """Fail closed: anything that cannot be decided is a deny."""
+        return cls.deny("engine", "evaluation_failed", f"policy evaluation failed: {detail}")

@@ -1,0 +1,33 @@
+"""Locate files that ship with sandbox-runner (policies, image context, agents)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+_PKG = Path(__file__).resolve().parent
+
+
+def _find(name: str) -> Path:
+    bundled = _PKG / "_bundled" / name
+    if bundled.is_dir():
+        return bundled
+    return _PKG.parent / name  # a source checkout / editable install
+
+
+def policies_dir() -> Path:
+    """The default Rego policy bundle (``policies/``)."""
+    return _find("policies")
+
+
+def images_dir() -> Path:
+    """The sandbox image build context (``images/``)."""
+    return _find("images")
+
+
+def agents_dir() -> Path:
+    """Bundled agent files (``runner/agents/*.md``)."""
+    return _PKG / "agents"
+
+
+def package_dir() -> Path:
+    return _PKG
