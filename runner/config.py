@@ -83,6 +83,7 @@ class GatewayConfig(_Cfg):
 
 
 class VerifyConfig(_Cfg):
+    enabled: bool = True
     test_command: str | None = None  # None: pytest over backend/ with JUnit + Cobertura
     timeout: float = 600.0
     coverage_threshold: float = 80.0
