@@ -2,6 +2,39 @@
 
 from __future__ import annotations
 
-import click
+import time
 
-COMMANDS: list[click.Command] = []
+import click
+from rich.console import Console
+
+from runner.config import DockerSandboxConfig
+from runner.sandbox.image import ensure_image
+
+
+@click.group("image")
+def image() -> None:
+    """Build and inspect the sandbox image."""
+
+
+@image.command("build")
+@click.option("--base-image", default=None, help="Base image (default python:3.11-slim; "
+              "bootstrapped with debootstrap when it cannot be pulled).")
+@click.option("--force", is_flag=True, help="Rebuild without the layer cache; retry the base pull.")
+def build(base_image: str | None, force: bool) -> None:
+    """Build the sandbox image (tagged by the hash of its inputs) and print its ref."""
+    cfg = DockerSandboxConfig() if base_image is None else DockerSandboxConfig(base_image=base_image)
+    err = Console(stderr=True, highlight=False)
+    started = time.monotonic()
+    with err.status("checking the sandbox image") as status:
+
+        def progress(line: str) -> None:
+            if line.startswith("==>"):
+                err.print(f"[bold]{line}[/bold]")
+            status.update(f"[dim]{line[:110]}[/dim]")
+
+        ref = ensure_image(cfg, progress=progress, force=force, fallback=base_image is None)
+    err.print(f"image ready in {time.monotonic() - started:.1f}s")
+    click.echo(ref)
+
+
+COMMANDS: list[click.Command] = [image]

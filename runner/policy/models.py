@@ -7,6 +7,7 @@ a newer version still loads.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -39,18 +40,29 @@ class PathFact(_Model):
     hardlinks: int = 1  # st_nlink of an existing regular file (>1: hard-linked)
     special: str | None = None  # "proc", "dev", "sys" for kernel special paths
     program: str | None = None  # the program whose argument/redirect it is (Bash)
+    # Added with derivation (runner/policy/paths.py, shell.py):
+    dynamic: bool = False  # holds an unexpanded $VAR, $(...), glob or `{}`: `path` is lexical only
+    inferred: bool = False  # argument of a program whose arguments are not known to be files
+    implicit: bool = False  # not written in the call; implied by the program (~/.netrc, environ)
+    measured: dict[str, Any] | None = None  # what the agent measured in the container (untrusted)
 
 
 class ShellCommand(_Model):
     program: str
     argv: list[str] = Field(default_factory=list)
+    wrapper: str | None = None  # the wrapper it was found under (env, timeout, sudo, find -exec ...)
 
 
-class OpaqueConstruct(_Model):
-    """Something the shell analysis cannot see through (eval, `python -c`, ...)."""
+with warnings.catch_warnings():
+    # `construct` is the policy-facing field name (DESIGN.md); it shadows the deprecated
+    # BaseModel.construct classmethod, which nothing here uses.
+    warnings.filterwarnings("ignore", message=".*shadows an attribute.*")
 
-    construct: str  # e.g. "eval", "variable-program", "inline-interpreter", "parse-error"
-    text: str = ""
+    class OpaqueConstruct(_Model):
+        """Something the shell analysis cannot see through (eval, `python -c`, ...)."""
+
+        construct: str  # e.g. "eval", "variable-program", "inline-interpreter", "parse-error"
+        text: str = ""
 
 
 class ShellFacts(_Model):
@@ -63,11 +75,13 @@ class HostFact(_Model):
     host: str
     port: int | None = None
     via: str  # e.g. "curl-argument", "pip-index", "dev-tcp", "git-remote"
+    dynamic: bool = False  # the host holds an unexpanded $VAR or $(...): not knowable statically
 
 
 class SecretFinding(_Model):
     rule: str  # e.g. "aws-access-key", "secret-file"
     where: str  # e.g. "input.content", "input.command", "paths[0]"
+    line: int | None = None  # 1-based line of `where` holding the finding
 
 
 class RunInfo(_Model):

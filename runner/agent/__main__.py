@@ -1,0 +1,76 @@
+"""``python -m runner.agent``: exit 0 done, 2 bad config, 3 model/API error, 4 crashed."""
+
+from __future__ import annotations
+
+import sys
+import traceback
+
+from runner.agent.runtime import AgentConfigError, Runtime, load_runtime, make_non_dumpable
+
+EXIT_OK, EXIT_CONFIG, EXIT_API, EXIT_CRASH = 0, 2, 3, 4
+
+
+def _say(message: str) -> None:
+    print(f"sandbox-runner agent: {message}", file=sys.stderr, flush=True)
+
+
+def main() -> int:
+    try:
+        make_non_dumpable()  # first: before anything secret-adjacent is loaded
+    except OSError as exc:
+        _say(f"cannot harden the agent process: {exc}")
+        return EXIT_CRASH
+    try:
+        rt = load_runtime()
+    except AgentConfigError as exc:
+        _say(f"bad config: {exc}")
+        return EXIT_CONFIG
+    return _run(rt)
+
+
+def _run(rt: Runtime) -> int:
+    import anthropic  # slow to import (seconds): only once the config is known to be good
+
+    from runner.agent.client import GatewayClient
+    from runner.agent.loop import AgentLoop
+    from runner.agent.paths import Workspace
+    from runner.agent.tools import Toolbox
+
+    cfg = rt.config
+    gw = GatewayClient(rt.socket_path)
+    try:
+        toolbox = Toolbox(Workspace(rt.workspace_dir, cfg.workspace), enabled=cfg.tools,
+                          output_limit=cfg.output_limit, bash_timeout=cfg.bash_timeout)
+        gw.event("agent_started", run_id=cfg.run_id, agent=cfg.agent_name, model=cfg.model,
+                 tools=toolbox.enabled, max_turns=cfg.max_turns)
+        loop = AgentLoop(cfg, gw, toolbox)
+        try:
+            reason = loop.run()
+        except anthropic.APIError as exc:
+            message = _api_message(exc)
+            gw.event("agent_error", kind="model_api", message=message, turns=loop.turns)
+            _say(f"model API error: {message}")
+            return EXIT_API
+        gw.event("agent_finished", reason=reason, turns=loop.turns)
+        return EXIT_OK
+    except Exception as exc:
+        gw.event("agent_error", kind="crash", message=f"{type(exc).__name__}: {exc}",
+                 traceback=traceback.format_exc(limit=20))
+        _say(f"crashed: {type(exc).__name__}: {exc}")
+        return EXIT_CRASH
+    finally:
+        gw.close()
+
+
+def _api_message(exc: Exception) -> str:
+    status = getattr(exc, "status_code", None)
+    if status is None:
+        return f"{type(exc).__name__}: {exc}"
+    body = getattr(exc, "body", None)
+    err = body.get("error") if isinstance(body, dict) else None
+    detail = err.get("message") if isinstance(err, dict) else None
+    return f"HTTP {status}: {detail or getattr(exc, 'message', exc)}"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

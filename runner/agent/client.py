@@ -1,0 +1,62 @@
+"""The agent's side of the gateway socket: the anthropic SDK, /v1/decide and /v1/events."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+import anthropic
+import httpx
+from pydantic import ValidationError
+
+try:  # anthropic >= 2 is built on httpx2; its client needs an httpx2 transport
+    import httpx2 as sdk_http
+except ImportError:  # pragma: no cover - older anthropic releases use httpx
+    import httpx as sdk_http  # type: ignore[no-redef]
+
+from runner.protocol import (
+    GATEWAY_BASE_URL,
+    DecideReason,
+    DecideRequest,
+    DecideResponse,
+    EventKind,
+    EventRequest,
+)
+
+MODEL_TIMEOUT = sdk_http.Timeout(3600.0, connect=10.0)  # the gateway retries upstream; be patient
+CALL_TIMEOUT = httpx.Timeout(120.0, connect=10.0)
+
+
+class GatewayClient:
+    def __init__(self, socket_path: str) -> None:
+        self.socket_path = socket_path
+        self._model_http = sdk_http.Client(transport=sdk_http.HTTPTransport(uds=socket_path),
+                                           timeout=MODEL_TIMEOUT)
+        self.anthropic = anthropic.Anthropic(
+            api_key="sandbox",  # the gateway holds the real key; this one never leaves the host
+            base_url=GATEWAY_BASE_URL, http_client=self._model_http, max_retries=0,
+            timeout=MODEL_TIMEOUT,
+        )
+        self._http = httpx.Client(transport=httpx.HTTPTransport(uds=socket_path),
+                                  base_url=GATEWAY_BASE_URL, timeout=CALL_TIMEOUT)
+
+    def decide(self, request: DecideRequest) -> DecideResponse:
+        """The policy's answer; any failure to get one is a deny (fail closed)."""
+        try:
+            resp = self._http.post("/v1/decide", content=request.model_dump_json())
+            if resp.status_code != 200:
+                raise ValueError(f"HTTP {resp.status_code}: {resp.text[:200]}")
+            return DecideResponse.model_validate_json(resp.content)
+        except (httpx.HTTPError, ValueError, ValidationError) as exc:
+            return DecideResponse(allow=False, decision_id="unavailable", reasons=[DecideReason(
+                policy="gateway", rule="decision_unavailable",
+                msg=f"no policy decision could be obtained ({type(exc).__name__}: {exc})")])
+
+    def event(self, kind: EventKind, /, **data: Any) -> None:
+        """Best effort: progress reporting never stops the agent."""
+        with contextlib.suppress(httpx.HTTPError, ValueError):
+            self._http.post("/v1/events", content=EventRequest(kind=kind, data=data).model_dump_json())
+
+    def close(self) -> None:
+        self._http.close()
+        self.anthropic.close()

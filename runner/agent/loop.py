@@ -1,0 +1,94 @@
+"""The tool loop: ask the model, decide each tool call, run it, answer with the results."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from runner.agent.client import GatewayClient
+from runner.agent.tools import Toolbox, ToolOutput, tool_schemas
+from runner.protocol import AgentConfig, DecideRequest, DecideResponse
+
+EVENT_TEXT_CHARS = 2000
+EVENT_VALUE_CHARS = 500
+
+
+def denial_text(decision: DecideResponse) -> str:
+    if not decision.reasons:
+        return "Denied by policy (no reason given)."
+    return "\n".join(f"Denied by policy: {r.policy}/{r.rule}: {r.msg}" for r in decision.reasons)
+
+
+class AgentLoop:
+    def __init__(self, config: AgentConfig, gateway: GatewayClient, toolbox: Toolbox) -> None:
+        self.config = config
+        self.gw = gateway
+        self.tools = toolbox
+        self.messages: list[dict[str, Any]] = [{"role": "user", "content": config.task}]
+        self.turns = 0
+
+    def run(self) -> str:
+        """Run until the model stops; returns why (end_turn, max_turns, ...). API errors raise."""
+        schemas = tool_schemas(self.tools.enabled)
+        while self.turns < self.config.max_turns:
+            self.turns += 1
+            msg = self.gw.anthropic.messages.create(
+                model=self.config.model, max_tokens=self.config.max_tokens,
+                system=self.config.system_prompt, tools=schemas,  # type: ignore[arg-type]
+                messages=self.messages,  # type: ignore[arg-type]
+            )
+            self.gw.event("turn", n=self.turns, stop_reason=msg.stop_reason,
+                          input_tokens=msg.usage.input_tokens, output_tokens=msg.usage.output_tokens)
+            content = [_block(b) for b in msg.content]
+            self.messages.append({"role": "assistant", "content": content})
+            for block in content:
+                if block.get("type") == "text" and block.get("text"):
+                    self.gw.event("text", text=_clip(block["text"], EVENT_TEXT_CHARS))
+            calls = [b for b in content if b.get("type") == "tool_use"]
+            if not calls:
+                return str(msg.stop_reason or "end_turn")
+            self.messages.append({"role": "user", "content": [self._call(c) for c in calls]})
+        return "max_turns"
+
+    def _call(self, block: dict[str, Any]) -> dict[str, Any]:
+        name, tool_id = str(block.get("name")), str(block.get("id"))
+        tool_input = block.get("input")
+        if not isinstance(tool_input, dict):
+            tool_input = {}
+        measured = self.tools.measure(name, tool_input)
+        decision = self.gw.decide(DecideRequest(
+            tool=name, input=tool_input, cwd=self.tools.ws.virtual, measured=measured, tool_use_id=tool_id,
+        ))
+        self.gw.event("tool_call", id=tool_id, name=name, input=_clip_tree(tool_input),
+                      allow=decision.allow, decision_id=decision.decision_id,
+                      reasons=[r.model_dump() for r in decision.reasons])
+        if decision.allow:
+            out = self.tools.run(name, tool_input, measured)
+        else:
+            out = ToolOutput(denial_text(decision), is_error=True)
+        self.gw.event("tool_result", id=tool_id, name=name, is_error=out.is_error, chars=len(out.text),
+                      denied=not decision.allow, summary=_clip(out.text, EVENT_VALUE_CHARS))
+        return {"type": "tool_result", "tool_use_id": tool_id, "content": out.text, "is_error": out.is_error}
+
+
+def _block(block: Any) -> dict[str, Any]:
+    if block.type == "text":
+        return {"type": "text", "text": block.text}
+    if block.type == "tool_use":
+        return {"type": "tool_use", "id": block.id, "name": block.name, "input": block.input}
+    dumped: dict[str, Any] = block.model_dump(mode="json", exclude_none=True)
+    return dumped
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit] + f"... [{len(text) - limit} more characters]"
+
+
+def _clip_tree(obj: Any) -> Any:
+    if isinstance(obj, str):
+        return _clip(obj, EVENT_VALUE_CHARS)
+    if isinstance(obj, list):
+        return [_clip_tree(v) for v in obj[:50]]
+    if isinstance(obj, dict):
+        return {str(k): _clip_tree(v) for k, v in list(obj.items())[:50]}
+    return obj
+

@@ -1,0 +1,241 @@
+"""Secret redaction for everything that leaves towards the model.
+
+Two sources of secrets:
+
+- known values: host environment variables whose names look secret (``*KEY*``,
+  ``*TOKEN*``, ``*SECRET*``, ``*PASSWORD*`` ...; ``ANTHROPIC_API_KEY`` among
+  them) and the values of the secret files masked in the container (``.env``
+  ``KEY=VALUE`` lines and the like), given by the caller;
+- detector findings: detect-secrets' regex plugins (AWS, GitHub, Slack, JWT,
+  private keys, ...) plus an Anthropic key pattern. Entropy and keyword plugins
+  are off: they would mangle ordinary code the agent reads.
+
+Each secret is replaced with ``[REDACTED:<rule>]``. Findings carry the rule and
+where it was found, never the value.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from re import Pattern
+from typing import Any, ClassVar
+
+from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
+from detect_secrets.plugins.base import RegexBasedDetector
+
+SECRET_NAME_RE = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL", re.IGNORECASE)
+MIN_SECRET_LENGTH = 6  # shorter values would redact ordinary words
+EXCLUDED_DETECTORS = frozenset({"IPPublicDetector"})  # a public IP is not a secret
+_SKIP_KEYS = frozenset({"type", "id", "tool_use_id", "name", "role", "signature", "source",
+                        "cache_control", "citations", "media_type"})
+_PEM_RE = re.compile(
+    r"-----BEGIN ([A-Z0-9 ]*)PRIVATE KEY( BLOCK)?-----.*?(?:-----END [A-Z0-9 ]*PRIVATE KEY( BLOCK)?-----|\Z)",
+    re.DOTALL,
+)
+_TOKEN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_+/=")
+_MAX_FILE_BYTES = 1 << 20
+_CACHE_LIMIT = 4096
+
+
+class AnthropicKeyDetector(RegexBasedDetector):
+    """Anthropic API keys (``sk-ant-...``): no detect-secrets plugin covers them."""
+
+    secret_type = "Anthropic API Key"
+    denylist: ClassVar[list[Pattern[str]]] = [re.compile(r"\b(sk-ant-[A-Za-z0-9_-]{20,})")]
+
+
+@dataclass(frozen=True)
+class Redaction:
+    rule: str  # "env:ANTHROPIC_API_KEY", "file:.env:DB_PASSWORD", "aws-access-key", ...
+    where: str  # "messages[3].content[0].content"
+    count: int = 1
+
+
+def slug(secret_type: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", secret_type.lower()).strip("-")
+
+
+def _detectors() -> list[RegexBasedDetector]:
+    out: list[RegexBasedDetector] = [AnthropicKeyDetector()]
+    classes: list[type[Any]] = list(get_mapping_from_secret_type_to_class().values())
+    for cls in classes:
+        if issubclass(cls, RegexBasedDetector) and cls.__name__ not in EXCLUDED_DETECTORS:
+            out.append(cls())
+    return out
+
+
+class Redactor:
+    """Replaces secrets in text; thread-compatible (one instance per run)."""
+
+    def __init__(self, known: Mapping[str, str] | None = None, *, detectors: bool = True) -> None:
+        self._known: dict[str, str] = {}  # value -> rule
+        self._known_re: Pattern[str] | None = None
+        self._detectors = _detectors() if detectors else []
+        self._cache: dict[str, tuple[str, dict[str, int]]] = {}
+        for rule, value in (known or {}).items():
+            self.add_value(rule, value)
+
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, *, extra: Mapping[str, str] | None = None,
+        secret_files: Iterable[Path] = (), detectors: bool = True,
+    ) -> Redactor:
+        """Known values from secret-looking host env vars, ``extra`` and ``secret_files``."""
+        env = os.environ if environ is None else environ
+        red = cls(detectors=detectors)
+        for name, value in env.items():
+            if SECRET_NAME_RE.search(name):
+                red.add_value(f"env:{name}", value)
+        for rule, value in (extra or {}).items():
+            red.add_value(rule, value)
+        for path in secret_files:
+            red.add_file(path)
+        return red
+
+    # --- known values ---------------------------------------------------------------
+
+    def add_value(self, rule: str, value: str) -> None:
+        value = value.strip()
+        if len(value) < MIN_SECRET_LENGTH or value in self._known:
+            return
+        self._known[value] = rule
+        ordered = sorted(self._known, key=len, reverse=True)  # longest first
+        self._known_re = re.compile("|".join(re.escape(v) for v in ordered))
+        self._cache.clear()
+
+    def add_file(self, path: Path, *, label: str | None = None) -> int:
+        """Add the values of a secret file (``KEY=VALUE`` lines, else whole lines). Returns how many."""
+        try:
+            with path.open("rb") as fh:
+                text = fh.read(_MAX_FILE_BYTES).decode("utf-8", errors="replace")
+        except OSError:
+            return 0
+        before = len(self._known)
+        name = label or path.name
+        for key, value in _secret_values(text):
+            self.add_value(f"file:{name}:{key}" if key else f"file:{name}", value)
+        return len(self._known) - before
+
+    @property
+    def known_count(self) -> int:
+        return len(self._known)
+
+    # --- redaction ------------------------------------------------------------------
+
+    def redact_text(self, text: str) -> tuple[str, dict[str, int]]:
+        """The text with secrets replaced, and how many of each rule were replaced."""
+        hit = self._cache.get(text)
+        if hit is not None:
+            return hit
+        counts: dict[str, int] = {}
+        out = text
+        if self._known_re is not None:
+            out = self._known_re.sub(lambda m: self._mark(self._known[m.group(0)], counts), out)
+        if self._detectors:
+            out = _PEM_RE.sub(lambda m: self._mark("private-key", counts), out)
+            out = self._detect(out, counts)
+        result = (out, counts)
+        if len(self._cache) >= _CACHE_LIMIT:
+            self._cache.clear()
+        self._cache[text] = result
+        return result
+
+    def redact_tree(self, obj: Any, where: str = "") -> tuple[Any, list[Redaction]]:
+        """Redact every string in a JSON tree except structural keys (type, id, name, ...)."""
+        found: list[Redaction] = []
+        return self._walk(obj, where, found), found
+
+    def redact_request(self, request: dict[str, Any]) -> tuple[dict[str, Any], list[Redaction]]:
+        """A Messages API request with ``system`` and ``messages`` redacted (a new dict)."""
+        out = dict(request)
+        found: list[Redaction] = []
+        for key in ("system", "messages"):
+            if key in out:
+                out[key] = self._walk(out[key], key, found)
+        return out, found
+
+    def _walk(self, obj: Any, where: str, found: list[Redaction]) -> Any:
+        if isinstance(obj, str):
+            new, counts = self.redact_text(obj)
+            found.extend(Redaction(rule, where, n) for rule, n in sorted(counts.items()))
+            return new
+        if isinstance(obj, list):
+            return [self._walk(v, f"{where}[{i}]", found) for i, v in enumerate(obj)]
+        if isinstance(obj, dict):
+            return {
+                k: v if k in _SKIP_KEYS else self._walk(v, f"{where}.{k}" if where else k, found)
+                for k, v in obj.items()
+            }
+        return obj
+
+    def _detect(self, text: str, counts: dict[str, int]) -> str:
+        lines = text.split("\n")
+        for i, line in enumerate(lines):
+            if len(line) < 8:
+                continue
+            spans = sorted(self._spans(line))
+            for start, end, rule in reversed(_disjoint(spans)):
+                counts[rule] = counts.get(rule, 0) + 1
+                line = f"{line[:start]}[REDACTED:{rule}]{line[end:]}"
+            lines[i] = line
+        return "\n".join(lines)
+
+    def _spans(self, line: str) -> Iterable[tuple[int, int, str]]:
+        """Where each detector's patterns match: the secret group when it is one, else the match."""
+        for det in self._detectors:
+            rule = slug(str(det.secret_type))
+            for regex in det.denylist:
+                for m in regex.finditer(line):
+                    start, end = m.span()
+                    groups = [g for g in range(1, (m.lastindex or 0) + 1) if m.group(g)]
+                    if groups and len(m.group(groups[-1])) >= 8:
+                        start, end = m.span(groups[-1])
+                    while end < len(line) and line[end] in _TOKEN_CHARS:
+                        end += 1  # patterns ending lazily (JWT) stop short of the token's end
+                    if end - start >= 4:
+                        yield start, end, rule
+
+    @staticmethod
+    def _mark(rule: str, counts: dict[str, int]) -> str:
+        counts[rule] = counts.get(rule, 0) + 1
+        return f"[REDACTED:{rule}]"
+
+
+def _disjoint(spans: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
+    out: list[tuple[int, int, str]] = []
+    for start, end, rule in spans:
+        if out and start < out[-1][1]:
+            last = out[-1]
+            out[-1] = (last[0], max(last[1], end), last[2])
+        else:
+            out.append((start, end, rule))
+    return out
+
+
+_ASSIGN_RE = re.compile(r"^\s*(?:export\s+)?([^=\s]+?)\s*[=:]\s*(.*?)\s*$")
+
+
+def _secret_values(text: str) -> Iterable[tuple[str, str]]:
+    """(key, value) pairs of a dotenv/ini/npmrc-like file; bare long lines (PEM bodies) as ('', line)."""
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith(("#", ";", "-----")):
+            continue
+        if "=" in line:
+            match = _ASSIGN_RE.match(line)
+            if match:
+                value = match.group(2)
+                if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+                    value = value[1:-1]
+                yield match.group(1).rsplit(":", 1)[-1], value
+                continue
+        words = line.split()
+        for j, word in enumerate(words[:-1]):  # .netrc: "machine h login u password p"
+            if word.lower() in ("password", "passwd", "secret", "token"):
+                yield word.lower(), words[j + 1]
+        if len(line) >= 16:
+            yield "", line

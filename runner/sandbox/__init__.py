@@ -1,0 +1,1 @@
+"""The Docker sandbox: image build, container spec and hardening, lifecycle, self-check."""

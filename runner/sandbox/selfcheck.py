@@ -1,0 +1,302 @@
+"""The sandbox self-check: one Python script run inside the container before the agent starts.
+
+It proves from the inside what the spec asked Docker for: writes outside the writable paths
+fail at the kernel, the writable paths work, the root filesystem is read-only, only loopback
+exists and connects fail, no capabilities, no-new-privileges, not uid 0, the pids (and
+memory) limit is in force, the socket dir is read-only, masks hide secrets. Every check is
+reported; nothing raises half-way. The caller ends the run (SelfCheckFailed, exit 3) when
+``result.ok`` is false.
+"""
+
+from __future__ import annotations
+
+import json
+
+from pydantic import BaseModel, Field
+
+from runner.errors import SelfCheckFailed
+from runner.protocol import SOCKET_DIR_IN_CONTAINER
+from runner.sandbox.environment import SandboxEnvironment
+
+_SCRIPT = r'''
+import errno, json, os, socket, sys, time
+
+args = json.loads(sys.argv[1])
+W = "/workspace"
+checks = []
+DENIED = {errno.EROFS, errno.EACCES, errno.EPERM, errno.EXDEV}
+
+
+def add(name, ok, detail):
+    checks.append({"name": name, "ok": bool(ok), "detail": str(detail)[:500]})
+
+
+def attempt_write(path):
+    """None when the kernel refused the write, else what happened (and undo it)."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError as exc:
+        return None if exc.errno in DENIED else f"{path}: unexpected {errno.errorcode.get(exc.errno, exc.errno)}"
+    os.close(fd)
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+    return f"{path}: write succeeded"
+
+
+def check(name, fn):
+    try:
+        ok, detail = fn()
+    except Exception as exc:  # report, never stop half-way
+        ok, detail = False, f"{type(exc).__name__}: {exc}"
+    add(name, ok, detail)
+
+
+status = {}
+with open("/proc/self/status") as fh:
+    for line in fh:
+        key, _, value = line.partition(":")
+        status[key] = value.strip()
+
+writable = [w.rstrip("/") for w in args["writable"]]
+masked = [m.rstrip("/") for m in args["secrets"]] + [".sandbox-runner"]
+tag = f".sr-selfcheck-{os.getpid()}-{time.monotonic_ns()}"
+
+
+def uid():
+    ids = (os.getuid(), os.geteuid(), os.getgid(), os.getegid())
+    return 0 not in ids, f"uid/euid/gid/egid={ids}"
+
+
+def caps():
+    keys = ("CapEff", "CapPrm", "CapBnd", "CapAmb", "CapInh")
+    vals = {k: status.get(k, "?") for k in keys}
+    return all(v != "?" and int(v, 16) == 0 for v in vals.values()), vals
+
+
+def nnp():
+    return status.get("NoNewPrivs") == "1", f"NoNewPrivs={status.get('NoNewPrivs')}"
+
+
+def rootfs():
+    bad = [r for p in ("/", "/etc", "/usr", "/opt/venv", "/opt/sandbox-runner", "/var")
+           if (r := attempt_write(f"{p.rstrip('/')}/{tag}"))]
+    ro = False
+    with open("/proc/self/mountinfo") as fh:
+        for line in fh:
+            parts = line.split()
+            if parts[4] == "/":
+                ro = "ro" in parts[5].split(",")
+    if not ro:
+        bad.append("/ is not mounted ro")
+    return not bad, "; ".join(bad) or "writes to /, /etc, /usr, /opt, /var refused; / mounted ro"
+
+
+def workspace():
+    tops = sorted(e for e in os.listdir(W) if e not in writable and e not in masked)
+    targets = [f"{W}/{tag}", f"{W}/{writable[0]}/../{tag}" if writable else f"{W}/{tag}2"]
+    targets += [f"{W}/{e}/{tag}" for e in tops if os.path.isdir(f"{W}/{e}") and
+                not os.path.islink(f"{W}/{e}")][:6]
+    bad = [r for t in targets if (r := attempt_write(t))]
+    try:
+        os.mkdir(f"{W}/{tag}.d")
+        os.rmdir(f"{W}/{tag}.d")
+        bad.append("mkdir in /workspace succeeded")
+    except OSError as exc:
+        if exc.errno not in DENIED:
+            bad.append(f"mkdir: unexpected {exc}")
+    return not bad, "; ".join(bad) or f"refused: {', '.join(targets)}"
+
+
+def writable_entry(entry):
+    def run():
+        path = f"{W}/{entry}"
+        if os.path.isdir(path):
+            probe = f"{path}/{tag}"
+            with open(probe, "wb") as fh:
+                fh.write(b"selfcheck")
+            os.unlink(probe)
+            return True, f"created and removed {probe}"
+        with open(path, "ab"):
+            pass
+        return True, f"{path} opens for append"
+    return run
+
+
+def scratch():
+    bad = []
+    for d in ("/tmp", os.environ.get("HOME", "/home/agent")):
+        probe = f"{d}/{tag}"
+        try:
+            with open(probe, "wb") as fh:
+                fh.write(b"x")
+            os.unlink(probe)
+        except OSError as exc:
+            bad.append(f"{d}: {exc}")
+    return not bad, "; ".join(bad) or "/tmp and $HOME writable"
+
+
+def socket_dir():
+    r = attempt_write(f"{args['socket_dir']}/{tag}")
+    return r is None, r or f"{args['socket_dir']} refuses writes"
+
+
+def interfaces():
+    names = sorted(n for _, n in socket.if_nameindex())
+    with open("/proc/net/dev") as fh:
+        dev = sorted(l.split(":")[0].strip() for l in fh.readlines()[2:])
+    return names == ["lo"] and dev == ["lo"], f"if_nameindex={names} /proc/net/dev={dev}"
+
+
+def connects():
+    bad, seen = [], []
+    for host, port in (("1.1.1.1", 53), ("10.0.0.1", 80), ("172.17.0.1", 2375), ("8.8.8.8", 443)):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.settimeout(2)
+        t0 = time.monotonic()
+        try:
+            s.connect((host, port))
+            bad.append(f"connect {host}:{port} succeeded")
+        except OSError as exc:
+            seen.append(f"{host}:{port} {errno.errorcode.get(exc.errno, exc)} in {time.monotonic() - t0:.2f}s")
+        finally:
+            s.close()
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        u.sendto(b"x", ("8.8.8.8", 53))
+        bad.append("udp sendto 8.8.8.8:53 succeeded")
+    except OSError as exc:
+        seen.append(f"udp {errno.errorcode.get(exc.errno, exc)}")
+    finally:
+        u.close()
+    try:
+        socket.getaddrinfo("example.com", 443)
+        bad.append("DNS lookup of example.com succeeded")
+    except OSError:
+        seen.append("dns fails")
+    return not bad, "; ".join(bad) or "; ".join(seen)
+
+
+def read_first(paths):
+    for p in paths:
+        try:
+            with open(p) as fh:
+                return p, fh.read().strip()
+        except OSError:
+            continue
+    return None, None
+
+
+def pids():
+    path, value = read_first(["/sys/fs/cgroup/pids/pids.max", "/sys/fs/cgroup/pids.max"])
+    want = str(args["pids_limit"])
+    return value == want, f"{path}={value} (expected {want})"
+
+
+def memory():
+    path, value = read_first(["/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory.max"])
+    want = args.get("memory_bytes")
+    if want is None:
+        return value not in (None, "max") and int(value) < 2**60, f"{path}={value}"
+    return value == str(want), f"{path}={value} (expected {want})"
+
+
+def docker_socket():
+    found = [p for p in ("/var/run/docker.sock", "/run/docker.sock", "/run/docker") if os.path.exists(p)]
+    return not found, f"present: {found}" if found else "no Docker socket"
+
+
+def masks():
+    bad = []
+    for rel in masked:
+        path = f"{W}/{rel}"
+        if not os.path.lexists(path):
+            if rel != ".sandbox-runner":
+                bad.append(f"{rel}: missing")
+            continue
+        if os.path.isdir(path):
+            if os.listdir(path):
+                bad.append(f"{rel}/ is not empty")
+            if (r := attempt_write(f"{path}/{tag}")):
+                bad.append(r)
+        else:
+            with open(path, "rb") as fh:
+                if fh.read(1):
+                    bad.append(f"{rel} is readable")
+            if (r := attempt_write(path + ".sr")) :
+                bad.append(r)
+            try:
+                with open(path, "ab"):
+                    bad.append(f"{rel} opens for writing")
+            except OSError:
+                pass
+    return not bad, "; ".join(bad) or f"{len(masked)} masked path(s) empty and read-only"
+
+
+check("uid_not_root", uid)
+check("capabilities_dropped", caps)
+check("no_new_privileges", nnp)
+check("rootfs_read_only", rootfs)
+check("workspace_read_only", workspace)
+for entry in writable:
+    check(f"writable:{entry}", writable_entry(entry))
+check("scratch_writable", scratch)
+check("socket_dir_read_only", socket_dir)
+check("network_loopback_only", interfaces)
+check("network_connect_fails", connects)
+check("pids_limit", pids)
+check("memory_limit", memory)
+check("no_docker_socket", docker_socket)
+check("masks_hide_secrets", masks)
+print(json.dumps(checks))
+'''
+
+
+class Check(BaseModel):
+    name: str
+    ok: bool
+    detail: str = ""
+
+
+class SelfCheckResult(BaseModel):
+    checks: list[Check] = Field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.checks) and all(c.ok for c in self.checks)
+
+    @property
+    def failed(self) -> list[str]:
+        return [c.name for c in self.checks if not c.ok] or ([] if self.checks else ["no checks ran"])
+
+    def raise_for_failure(self) -> None:
+        if not self.ok:
+            raise SelfCheckFailed(self.failed)
+
+
+def run_self_check(
+    sandbox: SandboxEnvironment, *, writable: list[str], pids_limit: int,
+    secret_paths: list[str] | None = None, memory_bytes: int | None = None,
+    timeout: float = 60.0,
+) -> SelfCheckResult:
+    """Run the checks inside the sandbox (as its user); every outcome is in the result."""
+    args = {
+        "writable": writable, "pids_limit": pids_limit, "secrets": secret_paths or [],
+        "memory_bytes": memory_bytes, "socket_dir": SOCKET_DIR_IN_CONTAINER,
+    }
+    try:
+        res = sandbox.exec(["python3", "-I", "-c", _SCRIPT, json.dumps(args)], timeout=timeout)
+    except Exception as exc:  # the check must report, never raise
+        return SelfCheckResult(checks=[Check(name="selfcheck_script", ok=False,
+                                             detail=f"{type(exc).__name__}: {exc}")])
+    try:
+        raw = json.loads(res.stdout.strip().splitlines()[-1])
+        checks = [Check.model_validate(item) for item in raw]
+    except (ValueError, IndexError, TypeError) as exc:
+        detail = (res.stderr.strip() or res.stdout.strip() or str(exc))[-500:]
+        if res.timed_out:
+            detail = f"timed out after {timeout:g}s; {detail}"
+        return SelfCheckResult(checks=[Check(name="selfcheck_script", ok=False,
+                                             detail=f"exit {res.returncode}: {detail}")])
+    return SelfCheckResult(checks=checks)

@@ -1,0 +1,176 @@
+"""The agent's tools, run directly against a temporary workspace."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from runner.agent.paths import Workspace
+from runner.agent.tools import Toolbox, tool_schemas
+from runner.policy.models import TOOL_NAMES
+
+
+@pytest.fixture
+def ws(tmp_path: Path) -> Path:
+    root = tmp_path / "ws"
+    (root / "backend").mkdir(parents=True)
+    (root / "frontend").mkdir()
+    (root / "backend" / "app.py").write_text("".join(f"line {i}\n" for i in range(1, 11)))
+    return root
+
+
+@pytest.fixture
+def box(ws: Path) -> Toolbox:
+    return Toolbox(Workspace(ws), enabled=list(TOOL_NAMES), output_limit=4000, bash_timeout=10)
+
+
+def run(box: Toolbox, name: str, **tool_input: object) -> tuple[str, bool]:
+    measured = box.measure(name, dict(tool_input))
+    out = box.run(name, dict(tool_input), measured)
+    return out.text, out.is_error
+
+
+def test_schemas_cover_enabled_tools() -> None:
+    schemas = tool_schemas(["Read", "Bash"])
+    assert [s["name"] for s in schemas] == ["Read", "Bash"]
+    assert schemas[0]["input_schema"]["required"] == ["file_path"]
+    assert {s["name"] for s in tool_schemas(list(TOOL_NAMES))} == set(TOOL_NAMES)
+
+
+def test_workspace_mapping_and_measure(ws: Path) -> None:
+    w = Workspace(ws)
+    assert w.to_disk("/workspace/backend/a.py") == f"{os.path.realpath(ws)}/backend/a.py"
+    assert w.to_disk("backend/a.py") == f"{os.path.realpath(ws)}/backend/a.py"
+    assert w.to_disk("/etc/passwd") == "/etc/passwd"
+    (ws / "backend" / "out").symlink_to("/etc")
+    m = w.measure("backend/out/passwd")
+    assert m.real == "/etc/passwd" and m.symlink and m.exists
+    plain = w.measure("backend/../backend/app.py")
+    assert plain.real == "/workspace/backend/app.py" and not plain.symlink and plain.exists
+    assert w.measure("../outside").real == os.path.join(os.path.dirname(os.path.realpath(ws)), "outside")
+
+
+def test_read(box: Toolbox, ws: Path) -> None:
+    text, err = run(box, "Read", file_path="backend/app.py")
+    assert not err and text.splitlines()[0] == "     1\tline 1" and text.splitlines()[-1] == "    10\tline 10"
+    text, _ = run(box, "Read", file_path="/workspace/backend/app.py", offset=3, limit=2)
+    assert text.splitlines() == ["     3\tline 3", "     4\tline 4", "[... more lines; continue with offset=5]"]
+    text, _ = run(box, "Read", file_path="backend/app.py", offset=50)
+    assert "offset 50 is past the end" in text
+    (ws / "backend" / "empty.txt").write_text("")
+    assert run(box, "Read", file_path="backend/empty.txt") == ("(empty file)", False)
+    (ws / "backend" / "blob.bin").write_bytes(b"\x00\x01" * 100)
+    text, err = run(box, "Read", file_path="backend/blob.bin")
+    assert err and "binary file" in text
+    text, err = run(box, "Read", file_path="backend/missing.py")
+    assert err and text == "No such file or directory: /workspace/backend/missing.py"
+    text, err = run(box, "Read", file_path="backend")
+    assert err and "is a directory" in text
+
+
+def test_write_and_edit(box: Toolbox, ws: Path) -> None:
+    text, err = run(box, "Write", file_path="backend/pkg/mod.py", content="a = 1\nb = 1\n")
+    assert not err and text == "Wrote 12 bytes to /workspace/backend/pkg/mod.py"
+    assert (ws / "backend" / "pkg" / "mod.py").read_text() == "a = 1\nb = 1\n"
+    text, err = run(box, "Edit", file_path="backend/pkg/mod.py", old_string="= 1", new_string="= 2")
+    assert err and "occurs 2 times" in text
+    text, err = run(box, "Edit", file_path="backend/pkg/mod.py", old_string="a = 1", new_string="a = 3")
+    assert not err and "1 replacement" in text
+    text, err = run(box, "Edit", file_path="backend/pkg/mod.py", old_string="1", new_string="9", replace_all=True)
+    assert not err and (ws / "backend" / "pkg" / "mod.py").read_text() == "a = 3\nb = 9\n"
+    text, err = run(box, "Edit", file_path="backend/pkg/mod.py", old_string="zzz", new_string="y")
+    assert err and "not found" in text
+    text, err = run(box, "Write", file_path="backend/app.py/child", content="x")
+    assert err and "Not a directory" in text
+
+
+def test_symlink_swapped_after_the_decision_is_refused(box: Toolbox, ws: Path, tmp_path: Path) -> None:
+    outside = tmp_path / "outside.txt"
+    outside.write_text("original")
+    target = ws / "backend" / "swap.txt"
+    target.write_text("inside")
+    measured = box.measure("Write", {"file_path": "backend/swap.txt"})  # what the policy saw
+    target.unlink()
+    target.symlink_to(outside)  # swapped before the write
+    out = box.run("Write", {"file_path": "backend/swap.txt", "content": "pwned"}, measured)
+    assert out.is_error and "changed since the policy decision" in out.text
+    assert outside.read_text() == "original"
+
+
+def test_glob_grep_ls(box: Toolbox, ws: Path) -> None:
+    (ws / "backend" / "old.py").write_text("import os\n")
+    os.utime(ws / "backend" / "old.py", (time.time() - 100, time.time() - 100))
+    (ws / "backend" / "new.py").write_text("import sys\nTODO = 1\n")
+    (ws / "backend" / "data.bin").write_bytes(b"TODO\x00")
+    (ws / "frontend" / "a.js").write_text("// TODO\n")
+    text, _ = run(box, "Glob", pattern="backend/*.py")
+    assert text.splitlines()[0] == "backend/new.py" and text.splitlines()[-1] == "backend/old.py"
+    assert run(box, "Glob", pattern="**/*.rs") == ("No files found", False)
+    assert run(box, "Glob", pattern="/etc/*")[1]
+    text, _ = run(box, "Grep", pattern="TODO")
+    assert set(text.splitlines()) == {"backend/new.py:2:TODO = 1", "frontend/a.js:1:// TODO"}
+    text, _ = run(box, "Grep", pattern="^import", path="backend", glob="*.{py,txt}")
+    assert set(text.splitlines()) == {"backend/new.py:1:import sys", "backend/old.py:1:import os"}
+    text, err = run(box, "Grep", pattern="(")
+    assert err and "invalid regular expression" in text
+    text, _ = run(box, "LS", path=".")
+    assert text.splitlines() == ["/workspace/", "  backend/", "  frontend/"]
+
+
+def test_bash(box: Toolbox, ws: Path) -> None:
+    text, err = run(box, "Bash", command="pwd; echo out; echo err >&2")
+    assert not err and text.splitlines() == [os.path.realpath(ws), "out", "err"]
+    text, err = run(box, "Bash", command="echo partial; exit 3")
+    assert err and text == "partial\n[exit code 3]"
+    assert run(box, "Bash", command="true") == ("(no output)", False)
+
+
+def test_bash_environment_is_minimal(box: Toolbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SANDBOX_TEST_MARKER", "leaky-value")
+    text, _ = run(box, "Bash", command="env")
+    names = {line.split("=", 1)[0] for line in text.splitlines()}
+    assert "SANDBOX_TEST_MARKER" not in names and "leaky-value" not in text
+    assert names <= {"PATH", "HOME", "LANG", "PYTHONDONTWRITEBYTECODE", "TMPDIR", "PWD", "SHLVL", "_", "OLDPWD"}
+
+
+def test_bash_timeout_kills_the_process_group(box: Toolbox, tmp_path: Path) -> None:
+    marker = tmp_path / "survivor"
+    start = time.monotonic()
+    text, err = run(box, "Bash", command=f"(sleep 1.5; touch {marker}) & sleep 30", timeout=1)
+    assert err and "timed out after 1s" in text
+    assert time.monotonic() - start < 3
+    time.sleep(1.5)
+    assert not marker.exists()  # the background child died with the group
+
+
+def test_bash_background_jobs_do_not_hang_the_call(box: Toolbox, tmp_path: Path) -> None:
+    marker = tmp_path / "late"
+    start = time.monotonic()
+    text, err = run(box, "Bash", command=f"(sleep 1.5; touch {marker}) & echo started")
+    assert not err and text == "started" and time.monotonic() - start < 1.5
+    time.sleep(1.5)
+    assert not marker.exists()
+
+
+def test_bash_output_is_truncated(box: Toolbox) -> None:
+    text, err = run(box, "Bash", command="seq 1 200000")
+    assert not err, text[-500:]
+    assert len(text) < 4200
+    assert text.startswith("1\n2\n") and text.rstrip().endswith("200000")
+    assert "bytes of output omitted" in text
+
+
+def test_unknown_disabled_and_malformed_calls(ws: Path) -> None:
+    box = Toolbox(Workspace(ws), enabled=["Read"], output_limit=1000, bash_timeout=5)
+    out = box.run("Teleport", {}, [])
+    assert out.is_error and "Unknown tool 'Teleport'" in out.text
+    out = box.run("Bash", {"command": "touch x"}, [])
+    assert out.is_error and "not available" in out.text and not (ws / "x").exists()
+    out = box.run("Read", {"file_path": 42}, [])
+    assert out.is_error and "Invalid input for Read: file_path" in out.text
+    out = box.run("Read", {"file_path": "a", "bogus": 1}, [])
+    assert out.is_error and "bogus" in out.text
+    assert box.measure("Read", {"file_path": ["x"]}) == []

@@ -1,0 +1,89 @@
+"""Redaction: known values (env, secret files) and detect-secrets findings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from runner.gateway.redact import Redactor
+
+AWS = "AKIAIOSFODNN7EXAMPLE"
+GITHUB = "ghp_" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8"
+ANTHROPIC = "sk-ant-api03-" + "Zx9" * 10
+JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U"
+
+
+def test_env_vars_with_secret_names_are_known_values() -> None:
+    env = {"ANTHROPIC_API_KEY": "host-key-value-123456", "DB_PASSWORD": "correct-horse",
+           "GH_TOKEN": "tok-abcdef-987", "HOME": "/home/someone-long", "SHORT_KEY": "abc"}
+    red = Redactor.from_env(env, detectors=False)
+    text = "a host-key-value-123456 b correct-horse c tok-abcdef-987 d /home/someone-long abc"
+    out, counts = red.redact_text(text)
+    assert "host-key-value-123456" not in out and "[REDACTED:env:ANTHROPIC_API_KEY]" in out
+    assert "correct-horse" not in out and "tok-abcdef-987" not in out
+    assert "/home/someone-long" in out  # HOME is not a secret name
+    assert out.endswith(" abc")  # too short to redact safely
+    assert counts == {"env:ANTHROPIC_API_KEY": 1, "env:DB_PASSWORD": 1, "env:GH_TOKEN": 1}
+
+
+def test_secret_file_values(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text('# comment\nexport DB_URL="postgres://u:pw-long-secret@db/x"\nAPI_SECRET=s3cr3t-value\n'
+                        "EMPTY=\n")
+    netrc = tmp_path / ".netrc"
+    netrc.write_text("machine example.com login bob password hunter2hunter2\n")
+    red = Redactor(detectors=False)
+    assert red.add_file(env_file) == 2
+    red.add_file(netrc)
+    red.add_file(tmp_path / "missing")  # unreadable files add nothing, no error
+    out, counts = red.redact_text("x s3cr3t-value y postgres://u:pw-long-secret@db/x z hunter2hunter2")
+    assert "s3cr3t-value" not in out and "pw-long-secret" not in out and "hunter2hunter2" not in out
+    assert "[REDACTED:file:.env:API_SECRET]" in out
+    assert counts["file:.netrc:password"] == 1
+
+
+def test_detector_findings() -> None:
+    red = Redactor()
+    text = (f"key={AWS}\ntoken {GITHUB} end\nanthropic {ANTHROPIC}\njwt {JWT}\n"
+            "url https://user:hunter22pass@example.com/\n"
+            "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAx\nabc\n-----END RSA PRIVATE KEY-----\nafter")
+    out, counts = red.redact_text(text)
+    for secret in (AWS, GITHUB, ANTHROPIC, JWT, "hunter22pass", "MIIEowIBAAKCAQEAx"):
+        assert secret not in out
+    assert {"aws-access-key", "github-token", "anthropic-api-key", "json-web-token",
+            "basic-auth-credentials", "private-key"} <= set(counts)
+    assert out.endswith("after") and "token [REDACTED:github-token] end" in out
+
+
+def test_ordinary_code_is_untouched() -> None:
+    code = ("def login(password: str) -> bool:\n    token = create_token(user.id)\n"
+            "    return verify(password, user.password_hash)\nSECRET_KEY = os.environ['SECRET_KEY']\n"
+            "ip = '10.0.0.1'  # 8.8.8.8\n")
+    out, counts = Redactor().redact_text(code)
+    assert out == code and counts == {}
+
+
+def test_redact_request_keeps_structure() -> None:
+    red = Redactor({"env:K": "very-secret-value"})
+    request = {
+        "model": "very-secret-value-model-is-not-scanned", "max_tokens": 10,
+        "system": "sys very-secret-value",
+        "messages": [
+            {"role": "user", "content": "hello"},
+            {"role": "assistant", "content": [{"type": "tool_use", "id": "toolu_1", "name": "Bash",
+                                               "input": {"command": "echo very-secret-value"}}]},
+            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_1",
+                                          "content": [{"type": "text", "text": f"very-secret-value {AWS}"}]}]},
+        ],
+    }
+    out, found = red.redact_request(request)
+    assert request["system"] == "sys very-secret-value"  # the input is not mutated
+    assert out["model"] == request["model"]
+    assert out["system"] == "sys [REDACTED:env:K]"
+    assert out["messages"][1]["content"][0]["id"] == "toolu_1"
+    assert out["messages"][1]["content"][0]["input"]["command"] == "echo [REDACTED:env:K]"
+    tool_text = out["messages"][2]["content"][0]["content"][0]["text"]
+    assert tool_text == "[REDACTED:env:K] [REDACTED:aws-access-key]"
+    wheres = {(r.rule, r.where) for r in found}
+    assert ("aws-access-key", "messages[2].content[0].content[0].text") in wheres
+    assert ("env:K", "system") in wheres
+    assert all("very-secret-value" not in r.where for r in found)
