@@ -1,0 +1,127 @@
+"""JUnit XML (from the verification run) -> :class:`TestResults`.
+
+Parsing goes through junitparser with :mod:`.xmlsafe` as its parse function.
+A missing, unsafe or garbled file gives a ``TestResults`` whose ``error`` says
+why; it never raises, so a crashed verification still yields a summary.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from junitparser import Error, Failure, JUnitXml, JUnitXmlError, Skipped, TestCase
+from junitparser.junitparser import FinalResult
+from pydantic import BaseModel, Field
+
+from runner.reports import xmlsafe
+
+MAX_MESSAGE = 500
+MAX_DETAILS = 4000
+MAX_FAILURES = 200
+
+
+class TestFailure(BaseModel):
+    """One failed or errored test case."""
+
+    __test__ = False  # not a pytest class
+
+    test: str  # "classname::name" (just the name when there is no classname)
+    kind: Literal["failure", "error"]
+    message: str = ""  # first line of the message, bounded
+    details: str = ""  # the tail of the traceback text, bounded
+    time: float | None = None
+
+
+class TestResults(BaseModel):
+    """Totals of a JUnit report plus each failure and error."""
+
+    __test__ = False
+
+    total: int = 0
+    passed: int = 0
+    failed: int = 0
+    errors: int = 0
+    skipped: int = 0
+    time: float = 0.0
+    failures: list[TestFailure] = Field(default_factory=list)
+    failures_omitted: int = 0  # failures beyond MAX_FAILURES, counted but not listed
+    error: str | None = None  # the report could not be read (missing, unsafe, garbled)
+
+
+def _first_line(text: str | None, limit: int = MAX_MESSAGE) -> str:
+    for line in (text or "").splitlines():
+        if line.strip():
+            line = line.strip()
+            return line if len(line) <= limit else line[: limit - 1] + "…"
+    return ""
+
+
+def _tail(text: str | None, limit: int = MAX_DETAILS) -> str:
+    text = (text or "").strip("\n")
+    return text if len(text) <= limit else "…" + text[-(limit - 1) :]
+
+
+def _test_name(case: TestCase) -> str:
+    name = case.name or "<unnamed>"
+    return f"{case.classname}::{name}" if case.classname else str(name)
+
+
+def _case_time(case: TestCase) -> float | None:
+    try:
+        return float(case.time) if case._elem.get("time") is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def parse_junit(path: Path) -> TestResults:
+    """Parse a JUnit XML file; problems are reported in ``TestResults.error``."""
+    try:
+        xml = JUnitXml.fromfile(str(path), parse_func=xmlsafe.parse_tree)
+    except FileNotFoundError:
+        return TestResults(error=f"{path}: no JUnit report (file not found)")
+    except OSError as exc:
+        return TestResults(error=f"{path}: cannot read JUnit report: {exc.strerror or exc}")
+    except (ValueError, JUnitXmlError) as exc:
+        return TestResults(error=f"{path}: invalid JUnit XML: {exc}")
+
+    res = TestResults()
+    try:
+        for suite in xml:
+            for case in suite:
+                _count(res, case)
+    except (ValueError, TypeError) as exc:  # e.g. a non-numeric time attribute
+        return TestResults(error=f"{path}: invalid JUnit XML: {exc}")
+    res.time = round(res.time, 3)
+    return res
+
+
+def _count(res: TestResults, case: TestCase) -> None:
+    res.total += 1
+    t = _case_time(case)
+    res.time += t or 0.0
+    results = case.result
+    kind: Literal["failure", "error"] = "error"
+    bad: FinalResult | None = next((r for r in results if isinstance(r, Error)), None)
+    if bad is None:
+        bad = next((r for r in results if isinstance(r, Failure)), None)
+        kind = "failure"
+    if bad is None:
+        if any(isinstance(r, Skipped) for r in results):
+            res.skipped += 1
+        else:
+            res.passed += 1
+        return
+    if kind == "error":
+        res.errors += 1
+    else:
+        res.failed += 1
+    if len(res.failures) >= MAX_FAILURES:
+        res.failures_omitted += 1
+        return
+    message = _first_line(bad.message) or _first_line(bad.text) or (bad.type or kind)
+    res.failures.append(
+        TestFailure(
+            test=_test_name(case), kind=kind, message=message, details=_tail(bad.text), time=t
+        )
+    )
