@@ -134,10 +134,22 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _given(flags: dict[str, Any]) -> dict[str, Any]:
+    """Flags the user actually gave: ``None``/empty values (recursively) are dropped."""
+    out: dict[str, Any] = {}
+    for key, value in flags.items():
+        if isinstance(value, dict):
+            value = _given(value)
+        if value is None or value in ((), [], {}):
+            continue
+        out[key] = value
+    return out
+
+
 def build_run_config(project: Path, flags: dict[str, Any]) -> RunConfig:
     """Merge defaults < file config < flags (``None`` flags are ignored) and validate."""
     file_cfg = load_file_config(project)
-    given = {k: v for k, v in flags.items() if v is not None and v != () and v != []}
+    given = _given(flags)
     merged = _merge(file_cfg, given)
     merged["project"] = project
     try:

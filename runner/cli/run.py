@@ -1,7 +1,46 @@
-"""`sandbox-runner run` commands."""
+"""`sandbox-runner run`: one sandboxed agent run."""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import click
 
-COMMANDS: list[click.Command] = []
+from runner.config import build_run_config
+from runner.run.display import RunDisplay
+from runner.run.execute import execute_run, summary_json
+
+
+@click.command("run")
+@click.argument("project_dir", type=click.Path(path_type=Path))
+@click.option("--agent", help="Bundled agent name or path to an agent file [backend-implementer].")
+@click.option("--task", help="What the agent should do [implement architecture/backend.md].")
+@click.option("--model", help="Model id, alias (opus/sonnet/haiku), or scripted:FILE.")
+@click.option("--policy-dir", "policy_dirs", multiple=True, type=click.Path(path_type=Path),
+              help="Rego policy directory (repeatable) [bundled policies/].")
+@click.option("--data", type=click.Path(path_type=Path), help="Policy data JSON overriding data.json.")
+@click.option("--image", help="Sandbox image to use instead of the built one.")
+@click.option("--out", type=click.Path(path_type=Path), help="Run directory.")
+@click.option("--max-turns", type=int, help="Most model turns [50].")
+@click.option("--timeout", type=float, help="Run timeout in seconds [1800].")
+@click.option("--test-command", help="Verification test command (default: pytest over backend/).")
+@click.option("--coverage-threshold", type=float, help="Line coverage gate in percent [80].")
+@click.option("--skip-verify", is_flag=True, help="Do not run the verification tests.")
+@click.option("--json", "json_output", is_flag=True, help="Print the summary JSON on stdout.")
+def run_cmd(project_dir: Path, policy_dirs: tuple[Path, ...], data: Path | None, image: str | None,
+            test_command: str | None, coverage_threshold: float | None, skip_verify: bool,
+            json_output: bool, **flags: object) -> None:
+    """Run an agent on PROJECT_DIR inside the sandbox."""
+    flags["policy"] = {"dirs": list(policy_dirs) or None, "data": data}
+    flags["sandbox"] = {"image": image}
+    flags["verify"] = {"test_command": test_command, "coverage_threshold": coverage_threshold,
+                       "enabled": False if skip_verify else None}
+    cfg = build_run_config(project_dir, flags)
+    summary = execute_run(cfg, RunDisplay())
+    if json_output:
+        click.echo(summary_json(summary))
+    sys.exit(summary.exit_code)
+
+
+COMMANDS: list[click.Command] = [run_cmd]

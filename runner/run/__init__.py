@@ -1,0 +1,1 @@
+"""Orchestration of one ``sandbox-runner run``: sandbox, gateway, agent, verification, results."""

@@ -1,0 +1,376 @@
+"""One sandboxed run, end to end.
+
+Order matters: everything that can be bad *input* is checked before anything is
+written (exit 2); then the environment (Docker, image: exit 4); then the run
+directory is created and, whatever happens after that, the container is
+removed, ownership handed back, and the run directory gets what was known.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import docker
+from rich.markup import escape
+
+from runner.agentdef import AgentDefinition, load_agent, resolve_model, sandbox_section
+from runner.audit import DecisionLog, verify_log
+from runner.config import RunConfig
+from runner.errors import (
+    ConfigError,
+    Interrupted,
+    ProjectError,
+    RunFailed,
+    RunnerError,
+    RunTimeout,
+)
+from runner.gateway.budget import Budget
+from runner.gateway.provider import ModelProvider
+from runner.gateway.redact import Redactor
+from runner.gateway.retry import RetryPolicy
+from runner.gateway.server import Gateway
+from runner.policy.bundle import PolicyBundle, load_bundle
+from runner.policy.data import PolicyData, load_policy_data
+from runner.policy.decider import Decider
+from runner.policy.engine import PolicyEngine, load_engine
+from runner.policy.models import RunInfo, ToolCall
+from runner.protocol import (
+    AGENT_CONFIG_NAME,
+    SOCKET_NAME,
+    AgentConfig,
+    DecideReason,
+    DecideRequest,
+    DecideResponse,
+    EventRequest,
+)
+from runner.reports.collect import apply_results, collect_results, decision_stats
+from runner.reports.diff import Snapshot, snapshot_tree
+from runner.reports.markdown import render_markdown, write_step_summary
+from runner.reports.summary import AgentInfo, AuditInfo, RunSummary, TokenUsage, write_summary
+from runner.reports.verify import VerificationResult, run_verification
+from runner.run.display import RunDisplay
+from runner.run.rundir import RunRecord, create_run_dir, default_run_dir, new_run_id, utc_now
+from runner.run.signals import interruptible
+from runner.sandbox.deployment import DockerDeployment
+from runner.sandbox.docker_client import docker_client
+from runner.sandbox.image import ensure_image
+from runner.sandbox.masks import find_secret_paths
+from runner.sandbox.ownership import sandbox_identity, writable_ownership
+from runner.sandbox.selfcheck import run_self_check
+from runner.sandbox.spec import build_container_spec, idle_command
+
+SCRIPTED_PREFIX = "scripted:"
+AGENT_COMMAND = ["python3", "-m", "runner.agent"]
+AGENT_GRACE = 30.0  # host-side backstop beyond the in-container timeout
+
+
+@dataclass
+class Prepared:
+    """Everything validated before the run touches anything."""
+
+    cfg: RunConfig
+    project: Path
+    agent: AgentDefinition
+    model: str
+    provider: ModelProvider
+    engine: PolicyEngine
+    bundle: PolicyBundle
+    data: PolicyData
+    started: float = field(default_factory=time.monotonic)
+
+
+def _provider(model_arg: str | None, cfg: RunConfig) -> tuple[str | None, ModelProvider]:
+    from runner.gateway.anthropic_proxy import AnthropicProvider
+    from runner.gateway.scripted import ScriptedProvider
+
+    if model_arg and model_arg.startswith(SCRIPTED_PREFIX):
+        path = Path(model_arg[len(SCRIPTED_PREFIX):]).expanduser()
+        return "scripted", ScriptedProvider(path)
+    provider = AnthropicProvider.from_env(timeout=cfg.gateway.request_timeout)
+    return model_arg, provider
+
+
+def prepare(cfg: RunConfig) -> Prepared:
+    """Validate every input; raises InputError (exit 2) and writes nothing."""
+    project = cfg.project.expanduser().resolve()
+    if not project.is_dir():
+        raise ProjectError("project directory does not exist", path=cfg.project)
+    if cfg.max_turns < 1:
+        raise ConfigError("--max-turns must be at least 1")
+    if cfg.timeout <= 0:
+        raise ConfigError("--timeout must be positive")
+    agent = load_agent(cfg.agent)
+    model_arg, provider = _provider(cfg.model, cfg)
+    model = resolve_model(agent.model, model_arg, cfg.model_aliases)
+    bundle = load_bundle(cfg.policy.dirs, cfg.policy.data)
+    engine = load_engine(cfg.policy)
+    data = load_policy_data(bundle)
+    return Prepared(cfg=cfg, project=project, agent=agent, model=model, provider=provider,
+                    engine=engine, bundle=bundle, data=data)
+
+
+class Run:
+    """The state of one run while it executes (gateway callbacks write into it)."""
+
+    def __init__(self, prep: Prepared, display: RunDisplay) -> None:
+        self.prep = prep
+        self.cfg = prep.cfg
+        self.project = prep.project
+        self.display = display
+        self.run_id = new_run_id()
+        self.run_dir = self.cfg.out.expanduser().resolve() if self.cfg.out else default_run_dir(
+            self.project, self.run_id)
+        self.writable = list(prep.data.writable)
+        self.record = RunRecord(
+            id=self.run_id, started_at=utc_now(), project=str(self.project),
+            agent={"name": prep.agent.name, "source": str(prep.agent.source),
+                   "sha256": prep.agent.sha256, "tools": prep.agent.tools},
+            model=prep.model, task=self.cfg.task, policy_bundle_hash=prep.bundle.hash,
+            policy_dirs=[str(p) for p in self.cfg.policy.dirs] or ["(bundled)"],
+            writable=self.writable, config=self.cfg.model_dump(mode="json"),
+        )
+        self.summary = RunSummary(
+            run_id=self.run_id, started_at=self.record.started_at, project=str(self.project),
+            agent=AgentInfo(name=prep.agent.name, sha256=prep.agent.sha256), model=prep.model,
+            policy_bundle_hash=prep.bundle.hash,
+        )
+        self.log: DecisionLog | None = None
+        self.decider = Decider(prep.engine, workspace=self.project,
+                               run=RunInfo(id=self.run_id, agent=prep.agent.name))
+        self.gateway: Gateway | None = None
+        self.before: Snapshot | None = None
+        self.secret_paths: list[str] = []
+        self.verification: VerificationResult | None = None
+        self._decide_lock = threading.Lock()
+
+    # --- gateway callbacks (gateway threads) ---------------------------------------
+
+    def decide(self, req: DecideRequest) -> DecideResponse:
+        call = ToolCall(name=req.tool, input=req.input)
+        policy_input, decision, ms = self.decider.decide(call, cwd=req.cwd, measured=req.measured)
+        assert self.log is not None
+        with self._decide_lock:
+            entry = self.log.append(
+                policy_input.model_dump(mode="json", exclude_none=True),
+                decision.model_dump(mode="json"), eval_ns=int(ms * 1_000_000),
+            )
+        self.display.decision(req.tool, req.input, decision.allow,
+                              [f"{r.policy}/{r.rule}: {r.msg}" for r in decision.reasons])
+        return DecideResponse(
+            allow=decision.allow, decision_id=entry.decision_id,
+            reasons=[DecideReason(policy=r.policy, rule=r.rule, msg=r.msg)
+                     for r in decision.reasons],
+        )
+
+    def on_event(self, ev: EventRequest) -> None:
+        self.display.event(ev)
+
+    # --- phases ------------------------------------------------------------------------
+
+    def agent_config(self) -> AgentConfig:
+        agent = self.prep.agent
+        prompt = agent.system_prompt + sandbox_section(self.writable, self.cfg.verify.test_command)
+        tools = agent.tools or ["Read", "Write", "Edit", "Glob", "Grep", "LS", "Bash"]
+        return AgentConfig(
+            run_id=self.run_id, agent_name=agent.name, system_prompt=prompt, task=self.cfg.task,
+            model=self.prep.model, tools=tools, max_turns=self.cfg.max_turns,
+            bash_timeout=self.cfg.bash_timeout, writable=self.writable,
+        )
+
+    def execute(self, client: docker.DockerClient, image: str) -> None:
+        self.record.image = image
+        self.summary.image = image
+        self.before = snapshot_tree(self.project / "backend")
+        self.secret_paths = find_secret_paths(self.project, self.prep.data.is_secret_path)
+        self.record.masked = self.secret_paths
+        redactor = Redactor.from_env(
+            secret_files=[self.project / p for p in self.secret_paths
+                          if (self.project / p).is_file()])
+        with contextlib.ExitStack() as stack:
+            sock_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="sr-")))
+            (sock_dir / AGENT_CONFIG_NAME).write_text(self.agent_config().model_dump_json())
+            (sock_dir / AGENT_CONFIG_NAME).chmod(0o444)
+            self.log = stack.enter_context(DecisionLog(
+                self.run_dir / "decisions.jsonl", bundle_hash=self.prep.bundle.hash,
+                labels={"run_id": self.run_id, "agent": self.prep.agent.name,
+                        "engine": self.cfg.policy.engine.type}))
+            self.gateway = Gateway(
+                socket_path=sock_dir / SOCKET_NAME, provider=self.prep.provider,
+                decide=self.decide, run_dir=self.run_dir, on_event=self.on_event,
+                budget=Budget.from_config(self.cfg.gateway), redactor=redactor,
+                retry=RetryPolicy.from_config(self.cfg.gateway),
+                model=None if self.prep.model == "scripted" else self.prep.model,
+            )
+            self.gateway.start()
+            stack.callback(self.gateway.stop)
+            identity = sandbox_identity(self.project, self.cfg.sandbox)
+            self.record.sandbox_user = f"{identity.uid}:{identity.gid}"
+            stack.enter_context(
+                writable_ownership(self.project, self.writable, identity.uid, identity.gid))
+            spec = build_container_spec(
+                project=self.project, image=image, run_id=self.run_id, socket_dir=sock_dir,
+                writable=self.writable, secret_paths=self.secret_paths,
+                limits=self.cfg.sandbox.limits, uid=identity.uid, gid=identity.gid,
+                command=idle_command(self.cfg.timeout + 4 * AGENT_GRACE),
+            )
+            deployment = DockerDeployment(spec, client)
+            stack.callback(deployment.stop)
+            self.display.step("starting the sandbox container")
+            deployment.start()
+            self.record.container_id = deployment.container_id
+            self._self_check(deployment)
+            self._run_agent(deployment)
+
+    def _self_check(self, deployment: DockerDeployment) -> None:
+        result = run_self_check(
+            deployment.runtime, writable=self.writable, pids_limit=self.cfg.sandbox.limits.pids,
+            secret_paths=self.secret_paths)
+        self.record.self_check = [c.model_dump() for c in result.checks]
+        self.record.self_check_ok = result.ok
+        self.record.write(self.run_dir)
+        if result.ok:
+            self.display.step(f"self-check passed ({len(result.checks)} checks)")
+        result.raise_for_failure()
+
+    def _run_agent(self, deployment: DockerDeployment) -> None:
+        self.display.step(f"agent {self.prep.agent.name} starting (model {self.prep.model})")
+        watchdog = threading.Timer(self.cfg.timeout + AGENT_GRACE, deployment.stop)
+        watchdog.daemon = True
+        watchdog.start()
+        try:
+            result = deployment.runtime.exec_stream(
+                AGENT_COMMAND, self._agent_line, timeout=self.cfg.timeout,
+                workdir="/workspace", output_limit=1024 * 1024)
+        finally:
+            watchdog.cancel()
+        self.record.agent_exit_code = result.returncode
+        oom = deployment.oom_killed()
+        gateway = self.gateway
+        if result.timed_out or not deployment.is_alive():
+            if oom:
+                raise RunFailed("oom-killed: the sandbox ran out of memory")
+            if result.timed_out:
+                raise RunTimeout(self.cfg.timeout)
+            raise RunFailed("the sandbox container died during the run")
+        if gateway is not None and gateway.failure_error is not None:
+            raise gateway.failure_error
+        if oom:
+            raise RunFailed("oom-killed: a process in the sandbox ran out of memory")
+        if result.returncode != 0:
+            tail = (result.stderr or result.stdout).strip().splitlines()[-1:] or ["no output"]
+            raise RunFailed(f"agent exited with code {result.returncode}: {tail[0][:300]}")
+
+    def _agent_line(self, stream: str, line: str) -> None:
+        if stream == "stderr" and line.strip():
+            self.display.line(f"[dim]agent: {line.rstrip()[:300]}[/dim]")
+
+    def verify(self, client: docker.DockerClient, image: str) -> None:
+        if not self.cfg.verify.enabled:
+            return
+        self.display.step("verifying: running the project's tests in a fresh read-only container")
+        identity = sandbox_identity(self.project, self.cfg.sandbox)
+        self.verification = run_verification(
+            client=client, image=image, project=self.project, out_dir=self.run_dir / "reports",
+            limits=self.cfg.sandbox.limits, uid=identity.uid, gid=identity.gid,
+            test_command=self.cfg.verify.test_command, timeout=self.cfg.verify.timeout,
+            run_id=self.run_id, secret_paths=self.secret_paths)
+        self.record.verification = self.verification.model_dump(mode="json")
+
+    # --- results (always) -----------------------------------------------------------
+
+    def finish(self, failure: RunnerError | None) -> RunSummary:
+        summary = self.summary
+        if self.cfg.verify.enabled and failure is None:
+            results = collect_results(run_dir=self.run_dir, project=self.project,
+                                      before=self.before, verification=self.verification,
+                                      threshold=self.cfg.verify.coverage_threshold)
+        else:
+            results = collect_results(run_dir=self.run_dir, project=self.project,
+                                      before=self.before, verification=None,
+                                      threshold=self.cfg.verify.coverage_threshold)
+            results.gates = []
+        summary = apply_results(summary, results)
+        summary.decisions = decision_stats(self.run_dir)
+        if self.gateway is not None:
+            stats = self.gateway.stats
+            summary.tokens = TokenUsage(input=stats.input_tokens, output=stats.output_tokens,
+                                        requests=stats.requests)
+        log_path = self.run_dir / "decisions.jsonl"
+        if log_path.exists():
+            check = verify_log(log_path)
+            summary.audit = AuditInfo(head_hash=check.head_hash, verified=check.ok,
+                                      entries=check.count, detail=check.problem)
+        if failure is not None:
+            summary.status = "failed" if isinstance(failure, RunFailed) else "error"
+            summary.exit_code = failure.exit_code
+            summary.failure = str(failure)
+        elif summary.gates and not all(g.passed for g in summary.gates):
+            summary.status, summary.exit_code = "gates_failed", 1
+        else:
+            summary.status, summary.exit_code = "passed", 0
+        finished = utc_now()
+        summary.finished_at = finished
+        summary.duration_s = round(time.monotonic() - self.prep.started, 2)
+        self.record.finished_at = finished
+        self.record.failure = summary.failure
+        self.record.write(self.run_dir)
+        write_summary(self.run_dir, summary)
+        write_step_summary(render_markdown(summary))
+        return summary
+
+
+@contextlib.contextmanager
+def _closing(engine: PolicyEngine) -> Iterator[None]:
+    try:
+        yield
+    finally:
+        engine.close()
+
+
+def execute_run(cfg: RunConfig, display: RunDisplay) -> RunSummary:
+    """Run the agent in the sandbox and produce the run directory. Returns the summary.
+
+    Raises InputError (exit 2) and EnvironmentProblem (exit 4) before the run starts;
+    once the run directory exists, failures end up in the summary (exit 3) instead.
+    """
+    prep = prepare(cfg)
+    with _closing(prep.engine):
+        client = docker_client()
+        image = cfg.sandbox.image or ensure_image(cfg.sandbox, progress=display.step)
+        run = Run(prep, display)
+        create_run_dir(run.run_dir)
+        run.record.write(run.run_dir)
+        display.header(run.run_id, image, prep.bundle.hash, prep.agent.name, prep.model)
+        failure: RunnerError | None = None
+        with interruptible():
+            try:
+                try:
+                    run.execute(client, image)
+                    run.verify(client, image)
+                except RunnerError as exc:
+                    failure = exc
+                except KeyboardInterrupt:
+                    failure = Interrupted("SIGINT")
+                except Exception as exc:  # never lose the run record to a bug
+                    failure = RunFailed(f"internal error: {type(exc).__name__}: {exc}")
+                if failure is not None:
+                    display.line(f"[bold red]run failed:[/bold red] {escape(str(failure))}")
+            finally:
+                summary = run.finish(failure)
+        display.line(f"run directory: {run.run_dir}")
+        return summary
+
+
+def summary_json(summary: RunSummary) -> str:
+    return json.dumps(summary.model_dump(mode="json"), indent=2)
+
+
+__all__ = ["execute_run", "prepare", "summary_json"]
+
