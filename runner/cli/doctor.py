@@ -1,7 +1,48 @@
-"""`sandbox-runner doctor` commands."""
+"""`sandbox-runner doctor`: check Python, Docker, the image, the Rego engine and the policies."""
 
 from __future__ import annotations
 
-import click
+from pathlib import Path
 
-COMMANDS: list[click.Command] = []
+import click
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from runner.config import PolicyConfig
+from runner.doctor import run_doctor
+
+STYLES = {"ok": "green", "warn": "yellow", "fail": "bold red", "info": "cyan"}
+
+
+@click.command("doctor")
+@click.option("--cleanup", is_flag=True, help="Remove leftover sandbox containers.")
+@click.option("--run-id", help="Only look at (and clean up) the containers of this run.")
+@click.option(
+    "--policy-dir",
+    "policy_dirs",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="Check these policies instead of the bundled ones (repeatable).",
+)
+@click.option("--data", type=click.Path(path_type=Path), help="Policy data JSON file.")
+def doctor(
+    cleanup: bool, run_id: str | None, policy_dirs: tuple[Path, ...], data: Path | None
+) -> None:
+    """Check that this machine can run agents; exit 4 without Docker, 2 for bad policies."""
+    report = run_doctor(
+        PolicyConfig(dirs=list(policy_dirs), data=data), cleanup=cleanup, run_id=run_id
+    )
+    table = Table("check", "status", "detail", title="sandbox-runner doctor")
+    for check in report.checks:
+        table.add_row(
+            check.name, Text(check.status, style=STYLES[check.status]), Text(check.detail)
+        )
+    Console().print(table)
+    if report.error is not None:
+        raise report.error
+    if report.exit_code:
+        raise SystemExit(report.exit_code)
+
+
+COMMANDS: list[click.Command] = [doctor]

@@ -1,0 +1,317 @@
+"""The decision log: append-only, hash-chained JSON lines (DESIGN.md "Decision log line").
+
+Each line carries the OPA decision-log fields (``decision_id``, ``timestamp``,
+``path``, ``input``, ``result``, ``labels``, ``metrics``, ``bundles``) plus
+``seq`` (0-based, consecutive), ``prev_hash`` (the previous line's ``hash``;
+64 zeros for the first line) and ``hash``: the sha256 hex digest of the
+canonical JSON of the line without ``hash`` (see :func:`canonical_json`).
+
+Every line is written with one ``write(2)`` on an ``O_APPEND`` descriptor, so
+it is on its way to the disk when :meth:`DecisionLog.append` returns (``fsync``
+is optional). Appends are serialised by a lock; an advisory ``flock`` keeps a
+second writer (another process) off the same file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import threading
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path, PurePath
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from runner import __version__
+from runner.errors import InputError
+
+GENESIS_HASH = "0" * 64
+DECISION_PATH = "sandbox/decision"
+LOG_NAME = "decisions.jsonl"
+
+
+class LogEntry(BaseModel):
+    """One line of ``decisions.jsonl``. Extra fields (a newer writer) are kept."""
+
+    model_config = ConfigDict(extra="allow")
+
+    decision_id: str
+    timestamp: str
+    path: str = DECISION_PATH
+    input: dict[str, Any]
+    result: dict[str, Any]
+    labels: dict[str, str] = Field(default_factory=dict)
+    metrics: dict[str, int] = Field(default_factory=dict)
+    bundles: dict[str, dict[str, str]] = Field(default_factory=dict)
+    seq: int
+    prev_hash: str
+    hash: str
+
+    @property
+    def allowed(self) -> bool:
+        return self.result.get("allow") is True
+
+    @property
+    def tool_name(self) -> str:
+        tool = self.input.get("tool")
+        name = tool.get("name") if isinstance(tool, dict) else None
+        return name if isinstance(name, str) else "?"
+
+    @property
+    def tool_input(self) -> dict[str, Any]:
+        tool = self.input.get("tool")
+        args = tool.get("input") if isinstance(tool, dict) else None
+        return args if isinstance(args, dict) else {}
+
+
+def canonical_json(obj: Any) -> bytes:
+    """The bytes that are hashed: sorted keys, no spaces, UTF-8.
+
+    Lone surrogates (a string decoded from invalid UTF-8 with ``surrogateescape``,
+    or a ``\\udcxx`` escape sent by a client) are encoded with ``surrogatepass`` so
+    that such an input can still be logged; for every valid string this is plain UTF-8.
+    """
+    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return text.encode("utf-8", "surrogatepass")
+
+
+def entry_hash(record: Mapping[str, Any]) -> str:
+    """sha256 hex of the canonical JSON of ``record`` without its ``hash`` field."""
+    body = {k: v for k, v in record.items() if k != "hash"}
+    return hashlib.sha256(canonical_json(body)).hexdigest()
+
+
+def _default(obj: Any) -> Any:
+    if isinstance(obj, BaseModel):
+        return obj.model_dump(mode="json")
+    if isinstance(obj, PurePath):
+        return str(obj)
+    raise TypeError(f"{type(obj).__name__} is not JSON serialisable")
+
+
+def to_json_data(obj: Any, what: str) -> Any:
+    """Plain JSON data (dicts, lists, str, int, float, bool, None) equal to what is written."""
+    try:
+        return json.loads(json.dumps(obj, default=_default, allow_nan=False))
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"decision {what} cannot be logged: {exc}") from None
+
+
+def encode_line(record: Mapping[str, Any]) -> bytes:
+    """One log line (with its newline). Readable UTF-8, or ASCII escapes for lone surrogates."""
+    try:
+        text = json.dumps(record, ensure_ascii=False, separators=(",", ":"))
+        return (text + "\n").encode("utf-8")
+    except UnicodeEncodeError:
+        return (json.dumps(record, ensure_ascii=True, separators=(",", ":")) + "\n").encode()
+
+
+def utc_timestamp() -> str:
+    """RFC 3339 UTC with microseconds, e.g. ``2025-01-02T03:04:05.123456Z``."""
+    return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def _read_last_line(fd: int, size: int) -> bytes:
+    """The last line of a file of ``size`` bytes that ends with a newline (without it)."""
+    end = size - 1  # index of the final newline
+    chunk = 1 << 16
+    pos = end
+    tail = b""
+    while pos > 0:
+        start = max(0, pos - chunk)
+        tail = os.pread(fd, pos - start, start) + tail
+        pos = start
+        cut = tail.rfind(b"\n")
+        if cut >= 0:
+            return tail[cut + 1 :]
+    return tail
+
+
+class DecisionLog:
+    """Writer of one run's ``decisions.jsonl``; reopening an existing log continues its chain."""
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        labels: Mapping[str, str],
+        bundle_hash: str,
+        fsync: bool = False,
+    ) -> None:
+        self.path = Path(path)
+        self.labels: dict[str, str] = {"app": "sandbox-runner", "version": __version__}
+        self.labels.update({str(k): str(v) for k, v in labels.items()})
+        self.bundle_hash = bundle_hash
+        self.fsync = fsync
+        self._lock = threading.Lock()
+        self._seq = 0
+        self._head = GENESIS_HASH
+        try:
+            self._fd: int | None = os.open(
+                self.path,
+                os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC,
+                0o644,
+            )
+        except OSError as exc:
+            raise InputError(f"cannot open decision log: {exc.strerror}", path=self.path) from None
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            self._close_fd()
+            raise InputError("decision log is in use by another writer", path=self.path) from None
+        try:
+            self._resume()
+        except BaseException:
+            self._close_fd()
+            raise
+
+    def _resume(self) -> None:
+        """Continue the chain of an existing log from its last line."""
+        with open(self.path, "rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            if size == 0:
+                return
+            if os.pread(fh.fileno(), 1, size - 1) != b"\n":
+                raise InputError(
+                    "last line is incomplete (interrupted write); "
+                    "run `sandbox-runner audit verify` before appending",
+                    path=self.path,
+                )
+            last = _read_last_line(fh.fileno(), size)
+        try:
+            record = json.loads(last)
+            seq, head = record["seq"], record["hash"]
+            if not isinstance(seq, int) or not isinstance(head, str):
+                raise TypeError("seq/hash have the wrong type")
+        except (ValueError, KeyError, TypeError) as exc:
+            raise InputError(
+                f"last line is not a decision log entry: {exc}", path=self.path
+            ) from None
+        if entry_hash(record) != head:
+            raise InputError(
+                f"last line (seq {seq}) does not match its hash; the log was modified",
+                path=self.path,
+            )
+        self._seq, self._head = seq + 1, head
+
+    @property
+    def head_hash(self) -> str:
+        """The hash of the last line (64 zeros while the log is empty)."""
+        with self._lock:
+            return self._head
+
+    @property
+    def count(self) -> int:
+        """How many decisions the log holds (the next ``seq``)."""
+        with self._lock:
+            return self._seq
+
+    def append(
+        self,
+        input: Mapping[str, Any] | BaseModel,
+        result: Mapping[str, Any] | BaseModel,
+        *,
+        eval_ns: int = 0,
+    ) -> LogEntry:
+        """Append one decision and return the entry as written."""
+        input_data = to_json_data(input, "input")
+        result_data = to_json_data(result, "result")
+        if not isinstance(input_data, dict) or not isinstance(result_data, dict):
+            raise InputError("decision input and result must be JSON objects")
+        with self._lock:
+            if self._fd is None:
+                raise ValueError(f"decision log {self.path} is closed")
+            record: dict[str, Any] = {
+                "decision_id": str(uuid.uuid4()),
+                "timestamp": utc_timestamp(),
+                "path": DECISION_PATH,
+                "input": input_data,
+                "result": result_data,
+                "labels": dict(self.labels),
+                "metrics": {"timer_eval_ns": int(eval_ns)},
+                "bundles": {"sandbox": {"revision": self.bundle_hash}},
+                "seq": self._seq,
+                "prev_hash": self._head,
+            }
+            record["hash"] = entry_hash(record)
+            self._write(encode_line(record))
+            self._seq += 1
+            self._head = record["hash"]
+        return LogEntry.model_validate(record)
+
+    def _write(self, data: bytes) -> None:
+        assert self._fd is not None
+        view = memoryview(data)
+        while view:
+            written = os.write(self._fd, view)
+            view = view[written:]
+        if self.fsync:
+            os.fsync(self._fd)
+
+    def _close_fd(self) -> None:
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._fd)  # also releases the flock
+            self._fd = None
+
+    def close(self) -> None:
+        with self._lock:
+            if self._fd is not None and self.fsync:
+                with contextlib.suppress(OSError):
+                    os.fsync(self._fd)
+            self._close_fd()
+
+    @property
+    def closed(self) -> bool:
+        return self._fd is None
+
+    def __enter__(self) -> DecisionLog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def read_log(path: Path) -> list[LogEntry]:
+    """Parse every line of a decision log (no chain checks: see :func:`verify_log`)."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read decision log: {exc.strerror}", path=path) from None
+    entries: list[LogEntry] = []
+    rows = data.split(b"\n")
+    if rows[-1] == b"":
+        rows.pop()
+    for number, raw in enumerate(rows, start=1):
+        try:
+            record = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise InputError(f"line {number}: not valid JSON: {exc}", path=path) from None
+        try:
+            entries.append(LogEntry.model_validate(record))
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            where = ".".join(str(p) for p in err["loc"])
+            detail = f"{where}: {err['msg']}" if where else err["msg"]
+            raise InputError(
+                f"line {number}: not a decision log entry: {detail}", path=path
+            ) from None
+    return entries
+
+
+def resolve_log(target: Path) -> Path:
+    """A run directory (its ``decisions.jsonl``) or the log file itself."""
+    if target.is_file():
+        return target
+    if target.is_dir():
+        log = target / LOG_NAME
+        if log.is_file():
+            return log
+        raise InputError(f"no {LOG_NAME} in this run directory", path=target)
+    raise InputError("no such run directory or decision log", path=target)

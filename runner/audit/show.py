@@ -1,0 +1,104 @@
+"""Rows and the table of ``audit show``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+from rich.table import Table
+from rich.text import Text
+
+from runner.audit.log import LogEntry, read_log, resolve_log
+
+_SUMMARY_KEYS = ("command", "file_path", "path", "pattern")
+SUMMARY_WIDTH = 120
+
+
+def _one_line(text: str, width: int) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
+
+
+def summarize_call(tool: str, args: dict[str, Any], width: int = SUMMARY_WIDTH) -> str:
+    """What a tool call acted on, on one line: the command, the file, or the pattern (+ path)."""
+    if tool in ("Glob", "Grep"):
+        parts = [str(args[k]) for k in ("pattern", "path", "glob") if isinstance(args.get(k), str)]
+        return _one_line(" ".join(parts), width)
+    for key in _SUMMARY_KEYS:
+        value = args.get(key)
+        if isinstance(value, str):
+            return _one_line(value, width)
+    return _one_line(", ".join(f"{k}={v!r}" for k, v in sorted(args.items())), width)
+
+
+class ShowReason(BaseModel):
+    policy: str = "?"
+    rule: str = "?"
+    msg: str = ""
+
+
+class ShowRow(BaseModel):
+    seq: int
+    timestamp: str
+    tool: str
+    summary: str
+    allow: bool
+    reasons: list[ShowReason]
+
+
+def _reasons(entry: LogEntry) -> list[ShowReason]:
+    raw = entry.result.get("reasons")
+    out: list[ShowReason] = []
+    for item in raw if isinstance(raw, list) else []:
+        if isinstance(item, dict):
+            out.append(
+                ShowReason(**{k: str(item[k]) for k in ("policy", "rule", "msg") if k in item})
+            )
+    return out
+
+
+def show_rows(entries: list[LogEntry], *, denied_only: bool = False) -> list[ShowRow]:
+    rows = [
+        ShowRow(
+            seq=e.seq,
+            timestamp=e.timestamp,
+            tool=e.tool_name,
+            summary=summarize_call(e.tool_name, e.tool_input),
+            allow=e.allowed,
+            reasons=_reasons(e),
+        )
+        for e in entries
+    ]
+    return [r for r in rows if not r.allow] if denied_only else rows
+
+
+def _clock(timestamp: str) -> str:
+    """``HH:MM:SS`` of an RFC 3339 timestamp (the whole string when it is not one)."""
+    return timestamp[11:19] if len(timestamp) >= 19 and timestamp[10] == "T" else timestamp
+
+
+def render_table(rows: list[ShowRow], title: str | None = None) -> Table:
+    table = Table(title=title, show_lines=False)
+    table.add_column("seq", justify="right")
+    table.add_column("time")
+    table.add_column("tool")
+    table.add_column("call", overflow="fold")
+    table.add_column("decision")
+    table.add_column("reasons", overflow="fold")
+    for row in rows:
+        decision = Text("allow", style="green") if row.allow else Text("deny", style="bold red")
+        reasons = "\n".join(f"{r.policy}.{r.rule}: {r.msg}" for r in row.reasons)
+        table.add_row(
+            str(row.seq),
+            _clock(row.timestamp),
+            Text(row.tool),
+            Text(row.summary),
+            decision,
+            Text(reasons),
+        )
+    return table
+
+
+def load_rows(target: Path, *, denied_only: bool = False) -> list[ShowRow]:
+    return show_rows(read_log(resolve_log(target)), denied_only=denied_only)
