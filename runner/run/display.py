@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from runner.protocol import EventRequest
+from runner.reports.summary import RunSummary
 
 
 def _summarize_input(tool: str, data: dict[str, Any]) -> str:
@@ -67,7 +68,7 @@ class RunDisplay:
     def event(self, ev: EventRequest) -> None:
         if ev.kind == "turn":
             self.turns += 1
-            usage = ev.data.get("usage") or {}
+            usage = ev.data.get("usage") or ev.data
             self.input_tokens += int(usage.get("input_tokens", 0) or 0)
             self.output_tokens += int(usage.get("output_tokens", 0) or 0)
             self.line(
@@ -82,3 +83,28 @@ class RunDisplay:
             self.line(escape(f"agent error: {ev.data.get('message', '')}"), "red")
         elif ev.kind == "agent_finished":
             self.line(escape(f"agent finished: {ev.data.get('reason', '')}"), "cyan")
+
+    def result(self, summary: RunSummary, run_dir: str) -> None:
+        """The closing block: status, tests, coverage, decisions, where the record is."""
+        colour = {"passed": "green", "gates_failed": "yellow"}.get(summary.status, "red")
+        t = summary.tests
+        cov = summary.coverage.line_percent if summary.coverage else None
+        d = summary.decisions
+        lines = [
+            f"[bold {colour}]{summary.status.upper()}[/bold {colour}] (exit {summary.exit_code})"
+            + (f": {escape(summary.failure)}" if summary.failure else ""),
+            f"tests   {t.passed} passed, {t.failed} failed, {t.errors} errors, "
+            f"{t.skipped} skipped" + (f"  [dim]({escape(t.error)})[/dim]" if t.error else ""),
+            "coverage " + (f"{cov:.1f}% lines" if cov is not None else "n/a"),
+            f"calls   {d.allowed} allowed, {d.denied} denied",
+            f"issues  {len(summary.issues)}   audit head {(summary.audit.head_hash or '')[:16]}",
+        ]
+        for gate in summary.gates:
+            if not gate.passed:
+                lines.append(f"[yellow]gate {escape(gate.name)} failed:[/yellow] "
+                             f"{escape(gate.detail)}")
+        for failure in t.failures[:10]:
+            lines.append(f"[red]  FAILED[/red] {escape(failure.test)}: {escape(failure.message)}")
+        lines.append(f"run directory {escape(run_dir)}")
+        with self._lock:
+            self.console.print("\n".join(lines))

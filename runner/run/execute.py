@@ -364,7 +364,7 @@ def execute_run(cfg: RunConfig, display: RunDisplay) -> RunSummary:
                     display.line(f"[bold red]run failed:[/bold red] {escape(str(failure))}")
             finally:
                 summary = run.finish(failure)
-        display.line(f"run directory: {run.run_dir}")
+        display.result(summary, str(run.run_dir))
         return summary
 
 
