@@ -1,7 +1,71 @@
-"""`sandbox-runner policy` commands."""
+"""`sandbox-runner policy` commands: decide tool calls and run the Rego tests."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
-COMMANDS: list[click.Command] = []
+from runner.config import OPAEngineConfig, PolicyConfig, RegorusEngineConfig
+from runner.policy.bundle import load_bundle
+from runner.policy.decider import Decider, check_workspace, read_tool_calls
+from runner.policy.engine import load_engine
+from runner.policy.models import RunInfo
+from runner.policy.regorus_engine import run_tests
+
+POLICY_DIRS = click.option(
+    "--policy-dir",
+    "policy_dirs",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="Policy directory (repeatable; default: the bundled policies).",
+)
+
+
+@click.group("policy")
+def policy() -> None:
+    """Decide tool calls with the Rego policies, and test the policies."""
+
+
+@policy.command("eval")
+@click.option("--input", "source", required=True, help="Tool call JSON (or JSON lines) file, - for stdin.")
+@click.option("--workspace", type=click.Path(path_type=Path), help="Directory seen as /workspace.")
+@POLICY_DIRS
+@click.option("--data", type=click.Path(path_type=Path), help="Policy data JSON merged over data.json.")
+@click.option("--opa-url", help="Decide with this OPA server instead of the embedded engine.")
+def eval_cmd(
+    source: str, workspace: Path | None, policy_dirs: tuple[Path, ...], data: Path | None,
+    opa_url: str | None,
+) -> None:
+    """Print one decision JSON line per tool call {"tool": ..., "input": {...}}."""
+    calls = read_tool_calls(source)
+    root = check_workspace(workspace)
+    engine_cfg = OPAEngineConfig(url=opa_url) if opa_url else RegorusEngineConfig()
+    engine = load_engine(PolicyConfig(dirs=list(policy_dirs), data=data, engine=engine_cfg))
+    try:
+        decider = Decider(engine, workspace=root, run=RunInfo(id="policy-eval"))
+        for call in calls:
+            _, decision, _ = decider.decide(call)
+            click.echo(decision.model_dump_json())
+    finally:
+        engine.close()
+
+
+@policy.command("test")
+@POLICY_DIRS
+@click.pass_context
+def test_cmd(ctx: click.Context, policy_dirs: tuple[Path, ...]) -> None:
+    """Run the test_* rules of the policies' tests (exit 1 when one fails)."""
+    report = run_tests(load_bundle(list(policy_dirs), include_tests=True))
+    for r in report.results:
+        status = "PASS" if r.passed else "FAIL"
+        error = f": {r.error}" if r.error else ""
+        click.echo(f"{status} {r.name} ({r.file}:{r.line}, {r.duration_ms:.1f} ms){error}")
+    if not report.results:
+        click.echo("no test_ rules found")
+    click.echo(f"{report.passed} passed, {report.failed} failed")
+    if not report.ok:
+        ctx.exit(1)
+
+
+COMMANDS: list[click.Command] = [policy]

@@ -1,0 +1,56 @@
+# Entry point: data.sandbox.decision = {"allow": bool, "reasons": [{"policy", "rule", "msg"}]}.
+#
+# Default deny: a call is allowed only when the input is well-formed (a known tool, no
+# derivation errors, the facts present) and no policy gives a reason to deny. scope.rego,
+# secrets.rego and network.rego each contribute a `deny` array of reasons; reasons come
+# in that order, without duplicates. The engines validate the input against the
+# PolicyInput model before evaluating, so facts have the documented types here.
+package sandbox
+
+import rego.v1
+
+default decision := {"allow": false, "reasons": [{
+	"policy": "input",
+	"rule": "undecidable",
+	"msg": "the policies could not decide this call",
+}]}
+
+decision := {"allow": false, "reasons": [reason(
+	"unknown_tool",
+	sprintf("unknown tool %v; the available tools are %s", [object.get(input, ["tool", "name"], null), concat(", ", data.settings.tools)]),
+)]} if {
+	not input.tool.name in data.settings.tools
+} else := {"allow": false, "reasons": [reason(
+	"malformed_input",
+	sprintf("malformed tool call: %v; call %v with its documented arguments", [e, input.tool.name]),
+) |
+	some e in input.errors
+]} if {
+	count(input.errors) > 0
+} else := {"allow": false, "reasons": [reason(
+	"malformed_input",
+	"the tool call could not be analysed (its facts are missing); call the tool with its documented arguments",
+)]} if {
+	not is_array(input.paths)
+} else := {"allow": false, "reasons": [reason(
+	"malformed_input",
+	"the command could not be analysed (its shell facts are missing); call Bash with a command",
+)]} if {
+	input.tool.name == "Bash"
+	not is_boolean(input.shell.parsed)
+} else := {"allow": false, "reasons": [reason(
+	"malformed_input",
+	sprintf("%v needs a file path; call it with a path such as backend/app.py", [input.tool.name]),
+)]} if {
+	# file tools must name their file: no such fact means derivation did not understand the call
+	ops := {"Read": "read", "Write": "write", "Edit": "write"}[input.tool.name]
+	count([p | some p in input.paths; p.op == ops]) == 0
+} else := {"allow": count(reasons) == 0, "reasons": reasons} if {
+	all := array.concat(
+		array.concat(data.sandbox.scope.deny, data.sandbox.secrets.deny),
+		data.sandbox.network.deny,
+	)
+	reasons := [r | some i, r in all; not r in array.slice(all, 0, i)]
+}
+
+reason(rule, msg) := {"policy": "input", "rule": rule, "msg": msg}

@@ -1,0 +1,210 @@
+# Scope: where a tool call may read, write and execute.
+#
+# - writes only under the writable entries (backend/ and issues.md at the workspace root),
+#   never into a protected directory (.git/) anywhere, never through a symlink that leads
+#   elsewhere, never to a hard-linked file, never to a target that is not a literal path;
+# - reads anywhere in the workspace (secret files: secrets.rego) and, outside it, only the
+#   harmless system paths of outside_read_allowed; exec outside only from system bin dirs;
+# - kernel special files (/proc, /sys, /dev) only for the harmless ones (/dev/null, ...);
+# - no git configuration that makes git run programs later (hooks, fsmonitor, pager, ...).
+#
+# Each path fact gets at most one reason: the first that applies, most specific first.
+package sandbox.scope
+
+import rego.v1
+
+deny := array.concat(
+	[r |
+		some p in input.paths
+		not p.path in s.harmless_specials
+		r := path_reason(p, s)
+		r != null
+	],
+	[r |
+		some c in input.shell.commands
+		endswith(c.program, "git")
+		data.sandbox.lib.basename(c.program) == "git"
+		r := git_reason(c.argv)
+	],
+) if {
+	s := data.settings
+}
+
+reason(rule, msg) := {"policy": "scope", "rule": rule, "msg": msg}
+
+verb := {"read": "reading", "write": "writing", "exec": "running"}
+
+path_reason(p, s) := null if {
+	# the common case: a read inside the workspace
+	p.op == "read"
+	p.real == p.path
+	p.inside_workspace == true
+	not startswith(p.path, "/")
+} else := write_reason(p, s) if {
+	# a write whose target is inside the workspace (no kernel special file involved)
+	p.op == "write"
+	p.real == p.path
+	not startswith(p.path, "/")
+} else := reason(
+	"special_file",
+	sprintf("%s %s is not allowed: kernel special files (/proc, /sys, /dev) are off limits except %s", [verb[p.op], data.sandbox.lib.show(p), data.sandbox.lib.describe(s.harmless_specials)]),
+) if {
+	startswith(p.path, "/")
+	data.sandbox.lib.listed(p.path, s.special_dirs, data.sandbox.lib.dirs("special_dirs"))
+} else := reason(
+	"special_file",
+	sprintf("%s %s is not allowed: kernel special files (/proc, /sys, /dev) are off limits except %s", [verb[p.op], data.sandbox.lib.show_loc(p, p.real), data.sandbox.lib.describe(s.harmless_specials)]),
+) if {
+	startswith(p.real, "/")
+	data.sandbox.lib.listed(p.real, s.special_dirs, data.sandbox.lib.dirs("special_dirs"))
+	not p.real in s.harmless_specials
+} else := write_reason(p, s) if {
+	p.op == "write"
+} else := read_reason(p, s) if {
+	p.op == "read"
+} else := exec_reason(p, s) if {
+	p.op == "exec"
+} else := reason("malformed_fact", sprintf("unknown operation %v on %s", [p.op, p.path]))
+
+# "under backend/ and to issues.md"
+writable_text(s) := concat(" and ", [part |
+	some part in [
+		concat("", ["under ", concat(", ", [e | some e in s.writable; endswith(e, "/")])]),
+		concat("", ["to ", concat(", ", [e | some e in s.writable; not endswith(e, "/")])]),
+	]
+	not part in {"under ", "to "}
+])
+
+write_reason(p, s) := reason(
+	"dynamic_write_target",
+	sprintf("writing %s is not allowed: the target contains a variable, substitution or glob that is only known when the command runs; write the path literally (for example backend/app.py)", [p.raw]),
+) if {
+	p.dynamic == true
+} else := reason(
+	"write_outside_workspace",
+	sprintf("writing %s is not allowed: it is outside the workspace; writes are allowed only %s", [data.sandbox.lib.show(p), writable_text(s)]),
+) if {
+	startswith(p.path, "/")
+} else := reason(
+	"write_protected_dir",
+	sprintf("writing %s is not allowed: nothing inside a %s directory may be written (its hooks and config run code later); write your files %s", [data.sandbox.lib.show(p), data.sandbox.lib.describe(s.protected_dirs), writable_text(s)]),
+) if {
+	parts := split(lower(p.path), "/")
+	some d in s.protected_dirs
+	d in parts
+} else := reason(
+	"write_outside_writable",
+	sprintf("writing %s is not allowed; writes are allowed only %s (relative to the workspace root)", [data.sandbox.lib.show(p), writable_text(s)]),
+) if {
+	not data.sandbox.lib.listed(p.path, s.writable, data.sandbox.lib.dirs("writable"))
+} else := null if {
+	# the common case: a plain file under a writable directory
+	p.real == p.path
+	p.hardlinks == 1
+	p.inside_workspace == true
+} else := reason(
+	"write_protected_dir",
+	sprintf("writing %s is not allowed: nothing inside a %s directory may be written (its hooks and config run code later); write your files %s", [data.sandbox.lib.show_loc(p, p.real), data.sandbox.lib.describe(s.protected_dirs), writable_text(s)]),
+) if {
+	parts := split(lower(p.real), "/")
+	some d in s.protected_dirs
+	d in parts
+} else := reason(
+	"write_symlink_escape",
+	sprintf("writing %s is not allowed: it is a symlink (or under one) that resolves to %s, which is not writable; write a regular file %s instead", [data.sandbox.lib.show(p), p.real, writable_text(s)]),
+) if {
+	true in [startswith(p.real, "/"), not_writable(p.real, s)]
+} else := reason(
+	"write_hardlink",
+	sprintf("writing %s is not allowed: the file has %v hard links, so the write would also change another file; write a new file %s instead", [data.sandbox.lib.show(p), p.hardlinks, writable_text(s)]),
+) if {
+	p.hardlinks > 1
+} else := reason(
+	"write_outside_workspace",
+	sprintf("writing %s is not allowed: it resolves outside the workspace; writes are allowed only %s", [data.sandbox.lib.show_loc(p, p.real), writable_text(s)]),
+) if {
+	p.inside_workspace == false
+} else := null
+
+not_writable(loc, s) := false if {
+	data.sandbox.lib.listed(loc, s.writable, data.sandbox.lib.dirs("writable"))
+} else := true
+
+read_reason(p, s) := reason(
+	"read_outside_workspace",
+	sprintf("reading %s is not allowed: it is outside the workspace; reads are allowed anywhere in the workspace and, outside it, only %s", [data.sandbox.lib.show_loc(p, loc), data.sandbox.lib.describe(s.outside_read_allowed)]),
+) if {
+	some loc in {p.path, p.real}
+	startswith(loc, "/")
+	not data.sandbox.lib.listed(loc, s.outside_read_allowed, data.sandbox.lib.dirs("outside_read_allowed"))
+} else := reason(
+	"read_outside_workspace",
+	sprintf("reading %s is not allowed: it resolves outside the workspace", [data.sandbox.lib.show_loc(p, p.real)]),
+) if {
+	p.inside_workspace == false
+	not startswith(p.real, "/")
+} else := null
+
+exec_reason(p, s) := reason(
+	"exec_outside_workspace",
+	sprintf("running %s is not allowed: outside the workspace only system programs run (%s); run a script from the workspace (for example backend/scripts/task.sh) instead", [data.sandbox.lib.show_loc(p, loc), data.sandbox.lib.describe(s.outside_exec_allowed)]),
+) if {
+	some loc in {p.path, p.real}
+	startswith(loc, "/")
+	not data.sandbox.lib.listed(loc, s.outside_exec_allowed, data.sandbox.lib.dirs("outside_exec_allowed"))
+} else := reason(
+	"exec_outside_workspace",
+	sprintf("running %s is not allowed: it resolves outside the workspace", [data.sandbox.lib.show_loc(p, p.real)]),
+) if {
+	p.inside_workspace == false
+	not startswith(p.real, "/")
+} else := null
+
+# --- git configuration that runs code later ----------------------------------------------
+
+# git's global options that take a separate value.
+git_valued_options := {"-C", "-c", "--git-dir", "--work-tree", "--namespace", "--exec-path", "--config-env"}
+
+git_subcommand(argv) := argv[min(positions)] if {
+	positions := [i |
+		some i, a in argv
+		i > 0
+		not startswith(a, "-")
+		not argv[i - 1] in git_valued_options
+	]
+	count(positions) > 0
+}
+
+git_reason(argv) := reason(
+	"git_config_exec",
+	sprintf("git -c %s is not allowed: that key makes git run a program; run git without it", [kv]),
+) if {
+	some i, flag in argv
+	flag in {"-c", "--config-env"}
+	kv := argv[i + 1]
+	git_exec_key(kv)
+} else := reason(
+	"git_config_exec",
+	sprintf("git %s is not allowed: that key makes git run a program; run git without it", [a]),
+) if {
+	some a in argv
+	startswith(a, "--config-env=")
+	git_exec_key(substring(a, 13, -1))
+} else := reason(
+	"git_config_write",
+	"changing git configuration is not allowed (it lives in .git/config or your home directory, and keys such as core.hooksPath or core.fsmonitor make git run programs later); reading it with git config --get or --list is allowed",
+) if {
+	git_subcommand(argv) == "config"
+	not git_config_reads(argv)
+}
+
+git_config_reads(argv) if {
+	some a in argv
+	a in {"--get", "--get-all", "--get-regexp", "--get-urlmatch", "--list", "-l", "get", "list"}
+}
+
+git_exec_key(kv) if {
+	k := lower(kv)
+	some key in data.settings.git_exec_config_keys
+	startswith(k, key)
+}

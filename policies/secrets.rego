@@ -1,0 +1,133 @@
+# Secrets: no secret file or process environment is read by any tool or command, and no
+# hard-coded secret is written.
+#
+# - secret_file: a path fact (any tool; program arguments and redirects included) whose
+#   path or real path matches secret_file_patterns (semantics in lib.rego);
+# - secret_argument: a command argument naming a secret file where the shell analysis saw
+#   no path (`git show HEAD:.env`, `--env-file=.env`); ":" and "=" separate like "/";
+# - process_environment: /proc/*/environ and the like, and the commands that print the
+#   environment (env and printenv without a command, set, export -p, declare -x, ps e);
+# - hardcoded_secret: detector findings (rule and location) in written content, edits and
+#   commands.
+package sandbox.secrets
+
+import rego.v1
+
+deny := [] if {
+	# the common case: nothing in the call contains a literal part of a secret file
+	# pattern or /proc, and no program that can print the environment runs
+	count(input.secrets) == 0
+	count([c |
+		some c in input.shell.commands
+		true in [c.program in environment_programs, contains(c.program, "/")]
+	]) == 0
+	not regex.match(data.sandbox.lib.regex_of("secret_literals_regex"), lower(concat("\n", array.concat(
+		[p.path | some p in input.paths],
+		array.concat([p.real | some p in input.paths], [concat("\n", c.argv) | some c in input.shell.commands]),
+	))))
+} else := array.concat(
+	array.concat(path_deny(input.paths), argument_deny(input)),
+	array.concat(
+		[r |
+			some c in input.shell.commands
+			r := command_reason(data.sandbox.lib.basename(c.program), c.argv)
+		],
+		[finding_reason(f) | some f in input.secrets],
+	),
+)
+
+# Programs that print the process environment (with some arguments; see below).
+environment_programs := {"env", "printenv", "set", "export", "declare", "typeset", "readonly", "ps"}
+
+reason(rule, msg) := {"policy": "secrets", "rule": rule, "msg": msg}
+
+advice := "secret files are masked in the sandbox and may not be read, written or copied by any tool; code should read credentials from environment variables (os.environ) and document them in a non-secret example such as .env.example"
+
+# --- secret files and process memory -----------------------------------------------------
+
+path_deny(paths) := [r |
+	some p in paths
+	r := path_reason(p)
+]
+
+path_reason(p) := reason(
+	"secret_file",
+	sprintf("%s is a secret file (it matches secret_file_patterns); %s", [data.sandbox.lib.show(p), advice]),
+) if {
+	data.sandbox.lib.secret_path(p.path)
+} else := reason(
+	"secret_file",
+	sprintf("%s is a secret file (it matches secret_file_patterns); %s", [data.sandbox.lib.show_loc(p, p.real), advice]),
+) if {
+	data.sandbox.lib.secret_path(p.real)
+} else := reason(
+	"process_environment",
+	sprintf("reading %s is not allowed: it exposes a process's environment or memory, which may hold credentials; pass configuration explicitly instead", [data.sandbox.lib.show_loc(p, loc)]),
+) if {
+	some loc in {p.path, p.real}
+	data.sandbox.lib.process_secret(loc)
+}
+
+# --- secret files named in arguments -----------------------------------------------------
+
+argument_deny(inp) := [reason(
+	"secret_argument",
+	sprintf("the argument %v of %s names a secret file; %s", [a, c.program, advice]),
+) |
+	some c in inp.shell.commands
+	some i, a in c.argv
+	i > 0
+	data.sandbox.lib.secret_path(replace(replace(a, "=", "/"), ":", "/"))
+] if {
+	count(path_deny(inp.paths)) == 0
+} else := []
+
+# --- commands that print the environment -------------------------------------------------
+
+command_reason(prog, argv) := reason(
+	"process_environment",
+	sprintf("%s: printing the process environment is not allowed (it may hold credentials); to check a setting, test it in code (os.environ.get(\"NAME\") is not None) without printing its value", [concat(" ", argv)]),
+) if {
+	prog in environment_programs
+	dumps_environment(prog, argv)
+}
+
+dumps_environment(prog, argv) := true if {
+	prog == "printenv"
+} else := true if {
+	# `env` with no command to run prints the environment
+	prog == "env"
+	words := [a |
+		some i, a in argv
+		i > 0
+		not startswith(a, "-")
+		not contains(a, "=")
+		not argv[i - 1] in {"-u", "--unset", "-C", "--chdir"}
+	]
+	count(words) == 0
+	not "-S" in argv
+	not "--split-string" in argv
+} else := true if {
+	prog == "set"
+	count(argv) == 1
+} else := true if {
+	# export, declare -x, declare -p, typeset, readonly: without names they list variables
+	prog in {"export", "declare", "typeset", "readonly"}
+	names := [a | some i, a in argv; i > 0; not startswith(a, "-"); not startswith(a, "+")]
+	count(names) == 0
+	not "-f" in argv
+	not "-F" in argv
+} else := true if {
+	# ps e, ps auxe, ps eww: BSD-style flags with `e` show each process's environment
+	prog == "ps"
+	some i, a in argv
+	i > 0
+	regex.match(`^[a-zA-Z]*e[a-zA-Z]*$`, a)
+} else := false
+
+# --- hard-coded secrets ------------------------------------------------------------------
+
+finding_reason(s) := reason(
+	"hardcoded_secret",
+	sprintf("the call contains what looks like a hard-coded secret (%v in %v); do not put credentials in code or commands: read them from an environment variable (os.environ[\"NAME\"]) or a config file that is not committed", [object.get(s, "rule", "?"), object.get(s, "where", "?")]),
+)

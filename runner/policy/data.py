@@ -1,0 +1,155 @@
+"""The tunable settings of the policies (``data.settings`` in ``policies/data.json``).
+
+One source for the scope rule and the sandbox: the writable list decides both
+what the policy allows and what the container mounts read-write, and the secret
+file patterns decide both what the policy denies and which files the container
+masks. ``PolicyData.is_secret_path`` implements exactly the matching of
+``policies/lib.rego`` (a test checks that they agree):
+
+* a path is split into components on ``/``;
+* a pattern's components (a trailing ``/`` only says "directory") must match a
+  contiguous run of the path's components, anywhere in the path; a pattern that
+  starts with ``/`` is anchored at the root of an absolute path;
+* components match by glob -- ``*``, ``?``, ``[...]``, ``[!...]``, never across
+  ``/`` -- case-insensitively (Python's ``lower``, Rego's ``(?i)``: they agree on
+  everything but a few exotic letters such as the long s);
+* a path whose file name matches a ``secret_file_exceptions`` pattern is not
+  secret, unless its directory is.
+"""
+
+from __future__ import annotations
+
+import re
+from fnmatch import fnmatchcase
+from functools import lru_cache
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from runner.errors import InputError
+from runner.policy.bundle import PolicyBundle
+from runner.policy.models import TOOL_NAMES
+
+# What lib.rego's glob-to-regex translation handles: no regex metacharacters, and
+# bracket expressions without "/", "*", "?", "[" or an empty set.
+_GLOB_TOKEN = re.compile(r"\[!?[^\]/*?\[\\^]+\]|[^\[\]\\+(){}^$|]")
+
+
+def check_glob(pattern: str) -> str:
+    if not pattern or pattern.strip("/") == "" or "//" in pattern:
+        raise ValueError(f"pattern {pattern!r} is empty or has an empty component")
+    pos = 0
+    while pos < len(pattern):
+        m = _GLOB_TOKEN.match(pattern, pos)
+        if m is None:
+            raise ValueError(
+                f"pattern {pattern!r}: unsupported syntax at {pattern[pos:]!r} "
+                "(use *, ?, [abc] or [!abc]; no regex characters)"
+            )
+        pos = m.end()
+    return pattern
+
+
+class PolicyData(BaseModel):
+    """``data.settings``: pydantic view; unknown keys are kept for custom policies."""
+
+    model_config = ConfigDict(extra="allow")
+
+    tools: list[str] = Field(default_factory=lambda: list(TOOL_NAMES))
+    writable: list[str] = Field(default_factory=lambda: ["backend/", "issues.md"])
+    protected_dirs: list[str] = Field(default_factory=lambda: [".git"])
+    allowed_hosts: list[str] = Field(default_factory=list)
+    secret_file_patterns: list[str] = Field(default_factory=list)
+    secret_file_exceptions: list[str] = Field(default_factory=list)
+    process_secret_paths: list[str] = Field(default_factory=list)
+    special_dirs: list[str] = Field(default_factory=lambda: ["/proc/", "/sys/", "/dev/"])
+    harmless_specials: list[str] = Field(default_factory=list)
+    outside_read_allowed: list[str] = Field(default_factory=list)
+    outside_exec_allowed: list[str] = Field(default_factory=list)
+    git_exec_config_keys: list[str] = Field(default_factory=list)
+
+    @field_validator("secret_file_patterns", "secret_file_exceptions", "process_secret_paths")
+    @classmethod
+    def _globs(cls, patterns: list[str]) -> list[str]:
+        return [check_glob(p) for p in patterns]
+
+    @field_validator("writable")
+    @classmethod
+    def _relative(cls, entries: list[str]) -> list[str]:
+        for e in entries:
+            parts = e.rstrip("/").split("/")
+            if not e or e.startswith("/") or any(p in ("", ".", "..") for p in parts):
+                raise ValueError(f"writable entry {e!r} must be a plain workspace-relative path")
+        return entries
+
+    # --- secret files ---------------------------------------------------------------------
+
+    def is_secret_path(self, rel_path: str) -> bool:
+        """Whether a workspace-relative (or absolute) path is a secret file or directory.
+
+        A trailing ``/`` (a directory) does not change the answer.
+        """
+        return _is_secret(
+            tuple(self.secret_file_patterns), tuple(self.secret_file_exceptions), rel_path
+        )
+
+    @property
+    def writable_dirs(self) -> list[str]:
+        """Writable directories, workspace-relative without the trailing slash."""
+        return [e.rstrip("/") for e in self.writable if e.endswith("/")]
+
+    @property
+    def writable_files(self) -> list[str]:
+        return [e for e in self.writable if not e.endswith("/")]
+
+
+def _components(path: str) -> list[str]:
+    return path.lower().split("/")
+
+
+def _pattern_components(pattern: str) -> list[str]:
+    return _components(pattern[:-1] if pattern.endswith("/") else pattern)
+
+
+def _window_match(pattern: str, comps: list[str]) -> bool:
+    """``pattern`` matches a contiguous run of ``comps`` (a leading "/" is an empty component)."""
+    pcs = _pattern_components(pattern)
+    return any(
+        all(fnmatchcase(c, pc) for c, pc in zip(comps[start : start + len(pcs)], pcs, strict=True))
+        for start in range(len(comps) - len(pcs) + 1)
+    )
+
+
+def _suffix_match(pattern: str, comps: list[str]) -> bool:
+    """``pattern`` matches the run of ``comps`` that ends the path."""
+    pcs = _pattern_components(pattern)
+    if len(pcs) > len(comps):
+        return False
+    return all(fnmatchcase(c, pc) for c, pc in zip(comps[len(comps) - len(pcs) :], pcs, strict=True))
+
+
+@lru_cache(maxsize=4096)
+def _is_secret(patterns: tuple[str, ...], exceptions: tuple[str, ...], path: str) -> bool:
+    if len(path) > 1 and path.endswith("/"):
+        path = path[:-1]
+    comps = _components(path)
+    if not any(_window_match(p, comps) for p in patterns):
+        return False
+    if not any(_suffix_match(e, comps) for e in exceptions):
+        return True
+    parent = comps[:-1]
+    return len(parent) > 0 and any(_window_match(p, parent) for p in patterns)
+
+
+def load_policy_data(bundle: PolicyBundle | dict[str, Any]) -> PolicyData:
+    """The settings of a bundle (or of a data document); invalid settings are an InputError."""
+    data = bundle.data if isinstance(bundle, PolicyBundle) else bundle
+    settings = data.get("settings", {})
+    if not isinstance(settings, dict):
+        raise InputError("policy data: settings must be an object")
+    try:
+        return PolicyData.model_validate(settings)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        raise InputError(f"policy data: settings.{where}: {err['msg']}") from None

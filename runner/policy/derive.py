@@ -1,0 +1,219 @@
+"""Build the policy input (DESIGN.md "Policy input") from a raw tool call.
+
+Never raises: malformed input and any failure while deriving facts become
+entries in ``PolicyInput.errors``, and policies deny when that list is not
+empty (fail closed).
+
+Paths come from the tool's own arguments (``via="tool"``) and, for Bash, from
+the shell analysis (:mod:`runner.policy.shell`). Secrets are scanned in what is
+written (``Write.content``, ``Edit.new_string``) and in ``Bash.command``.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from runner.policy import secrets, shell
+from runner.policy.models import TOOL_NAMES, PathFact, PolicyInput, RunInfo, ToolCall
+from runner.policy.paths import CONTAINER_WORKSPACE, PathResolver, attach_measurements, normalize
+from runner.protocol import MeasuredPath
+
+MAX_COMMAND_BYTES = 64 * 1024
+
+# tool -> field -> (required, accepted types, type name for messages)
+_FieldSpec = tuple[bool, tuple[type, ...], str]
+_STR: tuple[type, ...] = (str,)
+_INT: tuple[type, ...] = (int,)
+_NUM: tuple[type, ...] = (int, float)
+_BOOL: tuple[type, ...] = (bool,)
+SCHEMAS: dict[str, dict[str, _FieldSpec]] = {
+    "Read": {"file_path": (True, _STR, "string"), "offset": (False, _INT, "integer"),
+             "limit": (False, _INT, "integer")},
+    "Write": {"file_path": (True, _STR, "string"), "content": (True, _STR, "string")},
+    "Edit": {"file_path": (True, _STR, "string"), "old_string": (True, _STR, "string"),
+             "new_string": (True, _STR, "string"), "replace_all": (False, _BOOL, "boolean")},
+    "Glob": {"pattern": (True, _STR, "string"), "path": (False, _STR, "string")},
+    "Grep": {"pattern": (True, _STR, "string"), "path": (False, _STR, "string"),
+             "glob": (False, _STR, "string")},
+    "LS": {"path": (True, _STR, "string")},
+    "Bash": {"command": (True, _STR, "string"), "timeout": (False, _NUM, "number")},
+}
+_PATH_FIELDS = {"Read": "file_path", "Write": "file_path", "Edit": "file_path", "LS": "path"}
+_GLOB_CHARS = frozenset("*?[{")
+
+
+def derive_input(
+    call: ToolCall,
+    *,
+    workspace: Path | None,
+    run: RunInfo,
+    cwd: str = CONTAINER_WORKSPACE,
+    measured: Sequence[MeasuredPath] = (),
+    entropy: bool = False,
+) -> PolicyInput:
+    """The policy input for ``call``.
+
+    ``workspace``: the host directory mounted as ``/workspace`` (None: lexical only).
+    ``cwd``: the container directory relative paths start from.
+    ``measured``: what the agent saw of the paths inside the container; recorded
+    beside the host's resolution, which stays authoritative.
+    ``entropy``: also run detect-secrets' high-entropy plugins.
+    """
+    result = PolicyInput(tool=call, run=run)
+    try:
+        _derive(result, call, workspace, cwd, measured, entropy)
+    except Exception as exc:  # fail closed: a deny with the reason, never a crash
+        result.errors.append(f"derivation failed: {type(exc).__name__}: {exc}")
+    return result
+
+
+def validate(call: ToolCall) -> list[str]:
+    """Problems with the call's shape: unknown tool, missing or mistyped fields, bad text."""
+    errors: list[str] = []
+    spec = SCHEMAS.get(call.name)
+    if spec is None:
+        errors.append(f"unknown tool {call.name!r} (known: {', '.join(TOOL_NAMES)})")
+        return errors
+    for name, (required, types, type_name) in spec.items():
+        if name not in call.input or (call.input[name] is None and not required):
+            if required:
+                errors.append(f"{call.name}: missing required field {name!r}")
+            continue
+        value = call.input[name]
+        if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
+            errors.append(
+                f"{call.name}: field {name!r} must be a {type_name}, got {type(value).__name__}"
+            )
+    for name in ("file_path", "path"):
+        if name in spec and call.input.get(name) == "":
+            errors.append(f"{call.name}: field {name!r} is empty")
+    _check_text(call.input, f"{call.name}.input", errors)
+    command = call.input.get("command")
+    if call.name == "Bash" and isinstance(command, str):
+        size = len(command.encode("utf-8", "surrogatepass"))
+        if size > MAX_COMMAND_BYTES:
+            errors.append(f"Bash: command is {size} bytes, longer than {MAX_COMMAND_BYTES}")
+    return errors
+
+
+def _check_text(value: Any, where: str, errors: list[str], depth: int = 0) -> None:
+    if depth > 20:
+        errors.append(f"{where}: nested too deeply")
+        return
+    if isinstance(value, str):
+        if "\x00" in value:
+            errors.append(f"{where}: contains a NUL byte")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            errors.append(f"{where}: invalid text (unpaired surrogate / undecodable bytes)")
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            _check_text(k, f"{where}", errors, depth + 1)
+            _check_text(v, f"{where}.{k}", errors, depth + 1)
+    elif isinstance(value, list | tuple):
+        for i, v in enumerate(value):
+            _check_text(v, f"{where}[{i}]", errors, depth + 1)
+
+
+def _derive(
+    result: PolicyInput,
+    call: ToolCall,
+    workspace: Path | None,
+    cwd: str,
+    measured: Sequence[MeasuredPath],
+    entropy: bool,
+) -> None:
+    errors = validate(call)
+    result.errors.extend(errors)
+    if not isinstance(cwd, str) or not cwd.startswith("/") or "\x00" in cwd:
+        result.errors.append(f"cwd must be an absolute container path, got {cwd!r}")
+        return
+    cwd = normalize(cwd)
+    if call.name not in SCHEMAS:
+        return
+    resolver = PathResolver(workspace)
+    inp = call.input
+
+    def text(name: str) -> str | None:
+        v = inp.get(name)
+        return v if isinstance(v, str) and "\x00" not in v and _encodable(v) else None
+
+    def tool_path(raw: str, op: Any, *, dynamic: bool = False) -> None:
+        result.paths.append(resolver.fact(raw, op, cwd=cwd, via="tool", dynamic=dynamic))
+
+    name = call.name
+    if name in _PATH_FIELDS:
+        raw = text(_PATH_FIELDS[name])
+        if raw:
+            tool_path(raw, "write" if name in ("Write", "Edit") else "read")
+    elif name in ("Glob", "Grep"):
+        base = text("path") or "."
+        tool_path(base, "read")
+        pattern = text("pattern")
+        if name == "Glob" and pattern:
+            prefix = _static_prefix(pattern)
+            if prefix:
+                joined = prefix if prefix.startswith(("/", "~")) else posixpath.join(base, prefix)
+                tool_path(joined, "read", dynamic=True)
+            elif pattern.startswith("/"):
+                tool_path("/", "read", dynamic=True)
+    elif name == "Bash":
+        command = text("command")
+        if command is not None and not any("Bash: command is" in e for e in errors):
+            analysis = shell.analyze(command, resolver, cwd)
+            result.shell = analysis.facts
+            result.paths.extend(analysis.paths)
+            result.hosts.extend(analysis.hosts)
+
+    scans: dict[str, tuple[str, str]] = {
+        "Write": ("content", "input.content"),
+        "Edit": ("new_string", "input.new_string"),
+        "Bash": ("command", "input.command"),
+    }
+    if name in scans:
+        field, where = scans[name]
+        body = text(field)
+        if body and not (name == "Bash" and errors):
+            result.secrets.extend(
+                secrets.scan(body, where, filename=text("file_path") or "", entropy=entropy)
+            )
+    if measured:
+        attach_measurements(result.paths, measured)
+    _dedupe(result.paths)
+
+
+def _encodable(s: str) -> bool:
+    try:
+        s.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _static_prefix(pattern: str) -> str:
+    """The directory part of a glob pattern before its first wildcard component."""
+    parts = pattern.split("/")
+    static: list[str] = []
+    for part in parts[:-1]:
+        if any(c in _GLOB_CHARS for c in part):
+            break
+        static.append(part)
+    if pattern.startswith("/") and static == [""]:
+        return ""
+    return "/".join(static)
+
+
+def _dedupe(paths: list[PathFact]) -> None:
+    seen: set[tuple[str, str, str, str, str]] = set()
+    out: list[PathFact] = []
+    for p in paths:
+        key = (p.raw, p.path, p.real, p.op, p.via)
+        if key not in seen:
+            seen.add(key)
+            out.append(p)
+    paths[:] = out
+

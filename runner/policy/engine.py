@@ -1,0 +1,100 @@
+"""Policy engines: what decides a tool call, behind one protocol.
+
+``PolicyEngine.evaluate`` never raises: any error, timeout, undefined or
+malformed result is a deny with the reason "policy evaluation failed: ..."
+(:meth:`Decision.failed`). ``load_engine`` builds the engine a
+:class:`~runner.config.PolicyConfig` asks for: the embedded regorus engine
+(default) or an OPA server; loading problems (bad policy, bad data) raise
+:class:`~runner.errors.InputError` subclasses, exit 2.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol, runtime_checkable
+
+from pydantic import ValidationError
+
+from runner.config import OPAEngineConfig, PolicyConfig
+from runner.policy.bundle import PolicyBundle, load_bundle
+from runner.policy.data import load_policy_data
+from runner.policy.models import Decision, PolicyInput
+
+ENTRYPOINT = "data.sandbox.decision"
+DERIVED_RULE = "data.sandbox.lib.derived"  # data-only values computed once at load
+DERIVED_KEY = "sandbox_derived"
+
+
+@runtime_checkable
+class PolicyEngine(Protocol):
+    bundle_hash: str
+
+    def evaluate(self, input: PolicyInput | dict[str, Any], /) -> Decision:
+        """Decide one policy input; never raises (fail closed)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class EngineInputError(ValueError):
+    """The policy input is not a valid PolicyInput (the call is denied)."""
+
+
+def input_json(input: PolicyInput | dict[str, Any]) -> str:
+    """The policy input as JSON, validated against the PolicyInput model."""
+    if isinstance(input, PolicyInput):
+        return input.model_dump_json()
+    try:
+        return PolicyInput.model_validate(input).model_dump_json()
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"]) or "input"
+        raise EngineInputError(f"invalid policy input: {where}: {err['msg']}") from None
+
+
+def input_payload(input: PolicyInput | dict[str, Any]) -> dict[str, Any]:
+    """The policy input as a JSON-ready dict, validated against the PolicyInput model."""
+    if isinstance(input, PolicyInput):
+        return input.model_dump(mode="json")
+    try:
+        return PolicyInput.model_validate(input).model_dump(mode="json")
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"]) or "input"
+        raise EngineInputError(f"invalid policy input: {where}: {err['msg']}") from None
+
+
+def decision_from_json(raw: str | bytes | None) -> Decision:
+    """Validate an engine result as a Decision; anything else is a failed evaluation."""
+    if raw is None:
+        return Decision.failed("the decision is undefined")
+    try:
+        return Decision.model_validate_json(raw, strict=True)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"]) or "result"
+        return Decision.failed(f"malformed decision ({where}: {err['msg']})")
+
+
+def decision_from_value(value: Any) -> Decision:
+    if value is None:
+        return Decision.failed("the decision is undefined")
+    try:
+        return Decision.model_validate(value, strict=True)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"]) or "result"
+        return Decision.failed(f"malformed decision ({where}: {err['msg']})")
+
+
+def load_engine(cfg: PolicyConfig, *, bundle: PolicyBundle | None = None) -> PolicyEngine:
+    """The engine ``cfg`` asks for, with its policies compiled and data loaded."""
+    if bundle is None:
+        bundle = load_bundle(cfg.dirs, cfg.data)
+    load_policy_data(bundle)  # invalid settings are bad input, whichever engine
+    if isinstance(cfg.engine, OPAEngineConfig):
+        from runner.policy.opa_engine import OPAEngine
+
+        return OPAEngine(bundle, url=cfg.engine.url, timeout=cfg.engine.timeout)
+    from runner.policy.regorus_engine import RegorusEngine
+
+    return RegorusEngine(bundle)
