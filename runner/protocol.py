@@ -13,6 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field
 SOCKET_DIR_IN_CONTAINER = "/run/sandbox-runner"
 SOCKET_NAME = "gw.sock"
 AGENT_CONFIG_NAME = "agent.json"
+GO_NAME = "go"  # the host creates it once the sandbox self-check passed
+GO_ENV = "SANDBOX_RUNNER_WAIT_FOR_GO"  # set: the agent preloads, then waits for GO_NAME
 GATEWAY_BASE_URL = "http://gateway"  # host part is ignored: the transport is the unix socket
 
 

@@ -2,12 +2,35 @@
 
 from __future__ import annotations
 
+import os
 import sys
+import time
 import traceback
+from pathlib import Path
 
-from runner.agent.runtime import AgentConfigError, Runtime, load_runtime, make_non_dumpable
+from runner.agent.runtime import (
+    DIR_ENV,
+    AgentConfigError,
+    Runtime,
+    load_runtime,
+    make_non_dumpable,
+)
+from runner.protocol import GO_ENV, GO_NAME, SOCKET_DIR_IN_CONTAINER
 
 EXIT_OK, EXIT_CONFIG, EXIT_API, EXIT_CRASH = 0, 2, 3, 4
+GO_WAIT_SECONDS = 300.0
+
+
+def _wait_for_go() -> bool:
+    """Preloading: the host starts the agent while it runs the sandbox self-check, and
+    creates the go file only when every check passed (otherwise it removes the container)."""
+    go = Path(os.environ.get(DIR_ENV) or SOCKET_DIR_IN_CONTAINER) / GO_NAME
+    deadline = time.monotonic() + GO_WAIT_SECONDS
+    while not go.exists():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
 
 
 def _say(message: str) -> None:
@@ -35,6 +58,10 @@ def _run(rt: Runtime) -> int:
     from runner.agent.loop import AgentLoop
     from runner.agent.paths import Workspace
     from runner.agent.tools import Toolbox
+
+    if os.environ.get(GO_ENV) and not _wait_for_go():
+        _say("the host never confirmed the sandbox self-check")
+        return EXIT_CONFIG
 
     cfg = rt.config
     gw = GatewayClient(rt.socket_path)

@@ -13,7 +13,7 @@ import json
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,6 +43,8 @@ from runner.policy.engine import PolicyEngine, load_engine
 from runner.policy.models import RunInfo, ToolCall
 from runner.protocol import (
     AGENT_CONFIG_NAME,
+    GO_ENV,
+    GO_NAME,
     SOCKET_NAME,
     AgentConfig,
     DecideReason,
@@ -60,6 +62,7 @@ from runner.run.rundir import RunRecord, create_run_dir, default_run_dir, new_ru
 from runner.run.signals import interruptible
 from runner.sandbox.deployment import DockerDeployment
 from runner.sandbox.docker_client import docker_client
+from runner.sandbox.environment import ExecResult
 from runner.sandbox.image import ensure_image
 from runner.sandbox.masks import find_secret_paths
 from runner.sandbox.ownership import sandbox_identity, writable_ownership
@@ -225,8 +228,15 @@ class Run:
             self.display.step("starting the sandbox container")
             deployment.start()
             self.record.container_id = deployment.container_id
+            # The agent starts importing its libraries (seconds) while the self-check runs;
+            # it acts only once the go file exists, which is created only after every check
+            # passed. A failed check removes the container, agent included.
+            agent = _AgentProcess(deployment, self.cfg.timeout, self._agent_line)
+            agent.start()
             self._self_check(deployment)
-            self._run_agent(deployment)
+            (sock_dir / GO_NAME).touch()
+            self.display.step(f"agent {self.prep.agent.name} running (model {self.prep.model})")
+            self._finish_agent(deployment, agent.wait())
 
     def _self_check(self, deployment: DockerDeployment) -> None:
         result = run_self_check(
@@ -239,17 +249,7 @@ class Run:
             self.display.step(f"self-check passed ({len(result.checks)} checks)")
         result.raise_for_failure()
 
-    def _run_agent(self, deployment: DockerDeployment) -> None:
-        self.display.step(f"agent {self.prep.agent.name} starting (model {self.prep.model})")
-        watchdog = threading.Timer(self.cfg.timeout + AGENT_GRACE, deployment.stop)
-        watchdog.daemon = True
-        watchdog.start()
-        try:
-            result = deployment.runtime.exec_stream(
-                AGENT_COMMAND, self._agent_line, timeout=self.cfg.timeout,
-                workdir="/workspace", output_limit=1024 * 1024)
-        finally:
-            watchdog.cancel()
+    def _finish_agent(self, deployment: DockerDeployment, result: ExecResult) -> None:
         self.record.agent_exit_code = result.returncode
         oom = deployment.oom_killed()
         gateway = self.gateway
@@ -324,6 +324,44 @@ class Run:
         write_summary(self.run_dir, summary)
         write_step_summary(render_markdown(summary))
         return summary
+
+
+class _AgentProcess:
+    """The agent's exec in the container, run from a thread so the main thread stays
+    responsive to signals; a host-side watchdog backs up the in-container timeout."""
+
+    def __init__(self, deployment: DockerDeployment, timeout: float,
+                 on_line: Callable[[str, str], None]) -> None:
+        self._deployment = deployment
+        self._timeout = timeout
+        self._on_line = on_line
+        self._result: ExecResult | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="agent-exec", daemon=True)
+
+    def _run(self) -> None:
+        try:
+            self._result = self._deployment.runtime.exec_stream(
+                AGENT_COMMAND, self._on_line, timeout=self._timeout, workdir="/workspace",
+                env={GO_ENV: "1"}, output_limit=1024 * 1024)
+        except BaseException as exc:  # handed to the main thread
+            self._error = exc
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def wait(self) -> ExecResult:
+        deadline = time.monotonic() + self._timeout + AGENT_GRACE
+        while self._thread.is_alive():
+            if time.monotonic() > deadline:
+                self._deployment.stop()  # backstop: the exec stream ends with the container
+                self._thread.join(10)
+                raise RunTimeout(self._timeout)
+            self._thread.join(0.2)
+        if self._error is not None:
+            raise self._error
+        assert self._result is not None
+        return self._result
 
 
 @contextlib.contextmanager

@@ -1,0 +1,159 @@
+"""Sandbox overhead: run startup and per-tool-call cost, beside bare Docker, in one run.
+
+    .venv/bin/python bench/sandbox_overhead.py [--runs 3] [--calls 50] [--no-write]
+
+* startup: wall time from launching ``sandbox-runner run`` (image cached) to the gateway
+  receiving the first model request (``transcript.jsonl`` records arrival times), beside
+  ``docker run --rm IMAGE true``.
+* per call: a scripted turn with N ``Bash true`` calls; the interval between consecutive
+  ``tool_result`` events is one full call (measure paths, ``/v1/decide`` over the socket,
+  derivation + Rego, the hash-chained log append, events, spawning bash in its own
+  process group), beside ``docker exec CONTAINER true``.
+
+Targets (issue 3): startup <= 2 x bare docker run + 1 s; per-call overhead < docker exec.
+Results replace the "Sandbox overhead" section of docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from bench._report import replace_section  # noqa: E402
+from runner.config import DockerSandboxConfig  # noqa: E402
+from runner.sandbox.image import ensure_image  # noqa: E402
+
+CLI = [sys.executable, "-m", "runner.cli"]
+
+
+def _iso(ts: str) -> float:
+    return datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()
+
+
+def _timed(cmd: list[str]) -> float:
+    t0 = time.perf_counter()
+    subprocess.run(cmd, check=True, capture_output=True)
+    return time.perf_counter() - t0
+
+
+def bare_docker_run(image: str, n: int) -> list[float]:
+    return [_timed(["docker", "run", "--rm", "--network", "none", image, "true"])
+            for _ in range(n)]
+
+
+def _project(tmp: Path, name: str) -> Path:
+    project = tmp / name
+    shutil.copytree(REPO / "examples" / "minimal", project,
+                    ignore=shutil.ignore_patterns("scenario*.yaml"))
+    return project
+
+
+def _run(project: Path, scenario: Path, out: Path) -> tuple[float, float]:
+    """(seconds to the first model request, total seconds) of one CLI run."""
+    t0 = time.time()
+    proc = subprocess.run([*CLI, "run", str(project), "--model", f"scripted:{scenario}",
+                           "--out", str(out), "--skip-verify", "--json"],
+                          capture_output=True, text=True, cwd=REPO, check=False)
+    total = time.time() - t0
+    if proc.returncode != 0:
+        raise SystemExit(f"benchmark run failed ({proc.returncode}): {proc.stderr[-2000:]}")
+    first = json.loads((out / "transcript.jsonl").read_text().splitlines()[0])
+    return _iso(first["time"]) - t0, total
+
+
+def startup(tmp: Path, runs: int) -> list[float]:
+    scenario = tmp / "one-turn.yaml"
+    scenario.write_text('turns:\n  - text: "Done."\n')
+    return [_run(_project(tmp, f"start{i}"), scenario, tmp / f"start{i}-run")[0]
+            for i in range(runs)]
+
+
+def per_call(tmp: Path, calls: int) -> list[float]:
+    scenario = tmp / "calls.yaml"
+    lines = ["turns:", "  - tool_calls:"]
+    lines += ['      - {name: Bash, input: {command: "true"}}'] * calls
+    lines += ['  - text: "Done."']
+    scenario.write_text("\n".join(lines) + "\n")
+    out = tmp / "calls-run"
+    _run(_project(tmp, "calls"), scenario, out)
+    times = [_iso(ev["time"]) for ev in map(json.loads, (out / "events.jsonl").read_text()
+                                             .splitlines()) if ev["kind"] == "tool_result"]
+    return [b - a for a, b in zip(times, times[1:], strict=False)]
+
+
+def docker_exec(image: str, n: int) -> list[float]:
+    name = f"sr-bench-{os.getpid()}"
+    subprocess.run(["docker", "run", "-d", "--rm", "--name", name, "--network", "none",
+                    "--label", "sandbox-runner.test=1", image, "sleep", "600"],
+                   check=True, capture_output=True)
+    try:
+        _timed(["docker", "exec", name, "true"])  # warm
+        return [_timed(["docker", "exec", name, "true"]) for _ in range(n)]
+    finally:
+        subprocess.run(["docker", "rm", "-f", name], capture_output=True, check=False)
+
+
+def ms(values: list[float]) -> str:
+    return f"{statistics.median(values) * 1000:.0f} ms"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--calls", type=int, default=50)
+    ap.add_argument("--no-write", action="store_true", help="print only")
+    args = ap.parse_args()
+    image = ensure_image(DockerSandboxConfig())
+    with tempfile.TemporaryDirectory(prefix="sr-bench-") as tmpdir:
+        tmp = Path(tmpdir)
+        bare = bare_docker_run(image, max(args.runs, 3))
+        start = startup(tmp, args.runs)
+        calls = per_call(tmp, args.calls)
+        execs = docker_exec(image, 20)
+    bare_m, start_m = statistics.median(bare), statistics.median(start)
+    call_m, exec_m = statistics.median(calls), statistics.median(execs)
+    start_target = 2 * bare_m + 1.0
+    rows = [
+        "| measure | median | beside | ratio | target | met |",
+        "|---|---|---|---|---|---|",
+        f"| startup: `run` to first model request | {ms(start)} | `docker run --rm IMAGE true` "
+        f"{ms(bare)} | {start_m / bare_m:.1f}x | <= 2 x bare + 1 s = {start_target * 1000:.0f} ms"
+        f" | {'yes' if start_m <= start_target else 'NO'} |",
+        f"| per tool call: Bash `true` through decide + log | {ms(calls)} | `docker exec C true` "
+        f"{ms(execs)} | {call_m / exec_m:.2f}x | < docker exec | "
+        f"{'yes' if call_m < exec_m else 'NO'} |",
+    ]
+    q = statistics.quantiles(calls, n=100) if len(calls) >= 2 else [calls[0]] * 99
+    body = "\n".join([
+        f"Measured {datetime.now().date()} on {platform.machine()}, {os.cpu_count()} cores "
+        f"(`bench/sandbox_overhead.py --runs {args.runs} --calls {args.calls}`), image cached, "
+        "all measures side by side in one run.",
+        "",
+        *rows,
+        "",
+        f"Per-call distribution over {len(calls)} calls: p50 {q[49] * 1000:.1f} ms, "
+        f"p90 {q[89] * 1000:.1f} ms, max {max(calls) * 1000:.1f} ms. Startup samples: "
+        + ", ".join(f"{s * 1000:.0f}" for s in start) + " ms. The startup includes the "
+        "CLI's own import, policy compile, container start, the in-container self-check and "
+        "the agent's `import anthropic` (the SDK builds its pydantic types at import).",
+    ])
+    print(body)
+    if not args.no_write:
+        replace_section(REPO / "docs" / "benchmarks.md", "Sandbox overhead", body)
+
+
+if __name__ == "__main__":
+    main()
