@@ -7,6 +7,23 @@ empty (fail closed).
 Paths come from the tool's own arguments (``via="tool"``) and, for Bash, from
 the shell analysis (:mod:`runner.policy.shell`). Secrets are scanned in what is
 written (``Write.content``, ``Edit.new_string``) and in ``Bash.command``.
+
+Conventions (the Rego policies rely on them):
+
+* ``path``/``real``: workspace-relative without a leading ``./`` inside the
+  workspace, ``"."`` for its root; absolute outside it (``~`` is ``/home/agent``).
+  ``real`` is resolved on the host, symlink by symlink; ``inside_workspace``
+  describes ``real``. ``special`` is ``proc``/``dev``/``sys`` for kernel paths.
+* ``op``: Read/Glob/Grep/LS read, Write/Edit write; in Bash, per program (see
+  ``shell.FILE_PROGRAMS`` and the handlers): redirect ``>``/``>>``/``&>``/``>|``
+  write and ``<`` read; programs run by path, scripts given to shells and
+  interpreters, ``source`` and Makefiles exec.
+* Extra flags: ``dynamic`` (holds ``$VAR``, ``$(...)``, a glob or ``{}``: only
+  known when it runs), ``inferred`` (argument of a program whose arguments are
+  not known to be files: recorded as a read in case it is one), ``implicit``
+  (not written in the call: ``~/.netrc`` for ``curl -n``, ``/proc/self/environ``
+  for ``printenv``), ``measured`` (what the agent saw; never trusted).
+* ``shell.commands`` lists wrappers and the commands they wrap (``wrapper`` set).
 """
 
 from __future__ import annotations
@@ -68,6 +85,12 @@ def derive_input(
     except Exception as exc:  # fail closed: a deny with the reason, never a crash
         result.errors.append(f"derivation failed: {type(exc).__name__}: {exc}")
     return result
+
+
+def warm_up() -> None:
+    """Load the parser and the secret plugins now, so the first decision is not slow."""
+    secrets.warm_up()
+    shell.analyze("true", PathResolver(None))
 
 
 def validate(call: ToolCall) -> list[str]:
@@ -155,15 +178,12 @@ def _derive(
         tool_path(base, "read")
         pattern = text("pattern")
         if name == "Glob" and pattern:
-            prefix = _static_prefix(pattern)
-            if prefix:
-                joined = prefix if prefix.startswith(("/", "~")) else posixpath.join(base, prefix)
+            for reach in {_static_prefix(pattern), _glob_reach(pattern)} - {""}:
+                joined = reach if reach.startswith(("/", "~")) else posixpath.join(base, reach)
                 tool_path(joined, "read", dynamic=True)
-            elif pattern.startswith("/"):
-                tool_path("/", "read", dynamic=True)
     elif name == "Bash":
         command = text("command")
-        if command is not None and not any("Bash: command is" in e for e in errors):
+        if command is not None and len(command.encode("utf-8")) <= MAX_COMMAND_BYTES:
             analysis = shell.analyze(command, resolver, cwd)
             result.shell = analysis.facts
             result.paths.extend(analysis.paths)
@@ -203,8 +223,22 @@ def _static_prefix(pattern: str) -> str:
             break
         static.append(part)
     if pattern.startswith("/") and static == [""]:
-        return ""
+        return "/"
     return "/".join(static)
+
+
+def _glob_reach(pattern: str) -> str:
+    """Where a pattern with `..` after a wildcard can climb to ("" when it has none).
+
+    ``*`` stands for one directory level and ``**`` for none (its shallowest match,
+    from which a following ``..`` climbs highest).
+    """
+    parts = pattern.split("/")[:-1]
+    if ".." not in parts:
+        return ""
+    kept = [("_" if any(c in _GLOB_CHARS for c in p) else p) for p in parts if p != "**"]
+    reach = "/".join(kept)
+    return reach if reach.startswith("/") else reach or "."
 
 
 def _dedupe(paths: list[PathFact]) -> None:

@@ -149,6 +149,25 @@ class PathResolver:
             return None
         return res.is_dir
 
+    def read_text(self, abs_path: str, limit: int) -> str | None:
+        """The text of a regular file inside the workspace (after resolution), if small enough."""
+        if self._host_root is None:
+            return None
+        res = self.resolve(abs_path, CONTAINER_WORKSPACE)
+        if not is_inside(res.real) or res.loop:
+            return None
+        host = self._host_path([p for p in res.real.split("/") if p])
+        if host is None:
+            return None
+        try:
+            st = os.stat(host)
+            if not stat.S_ISREG(st.st_mode) or st.st_size > limit:
+                return None
+            with open(host, "rb") as fh:
+                return fh.read(limit + 1).decode("utf-8", "replace")
+        except (OSError, ValueError):
+            return None
+
     def _host_path(self, components: Sequence[str]) -> str | None:
         """Host path of container components under ``/workspace`` (None: outside it)."""
         assert self._host_root is not None

@@ -54,6 +54,9 @@ from runner.policy.paths import (
 
 MAX_DEPTH = 16  # nested substitutions / shell strings / function calls
 MAX_NODE_DEPTH = 200  # syntax nesting (keeps the walk far from Python's recursion limit)
+MAX_VISITS = 20_000  # syntax nodes walked per command (loops, functions, shells re-walk some)
+MAX_CWDS = 16  # possible working directories tracked at once
+MAX_SCRIPT_BYTES = 64 * 1024  # larger scripts run by a command are not analysed
 _SNIPPET = 200
 
 _local = threading.local()
@@ -87,6 +90,8 @@ def analyze(command: str, resolver: PathResolver, cwd: str = CONTAINER_WORKSPACE
     walker = _Walker(resolver)
     ctx = _Ctx(cwds=[normalize(cwd)])
     walker.run_script(command, ctx, depth=0)
+    if ctx.shared.get("cwd_overflow"):
+        walker.add_opaque("dynamic-cd", f"more than {MAX_CWDS} possible working directories")
     facts = ShellFacts(
         parsed=not walker.parse_error, opaque=walker.opaque, commands=walker.commands
     )
@@ -194,6 +199,7 @@ class _Ctx:
     vars: dict[str, str | None] = field(default_factory=lambda: {"HOME": CONTAINER_HOME})
     funcs: dict[str, Node] = field(default_factory=dict)
     conditional: int = 0
+    shared: dict[str, bool] = field(default_factory=dict)  # one per analysis, across copies
 
     def copy(self) -> _Ctx:
         return _Ctx(
@@ -205,17 +211,29 @@ class _Ctx:
             vars=dict(self.vars),
             funcs=dict(self.funcs),
             conditional=self.conditional,
+            shared=self.shared,
         )
 
     def child_shell(self) -> _Ctx:
         """A new shell process started from here: same directory, fresh variables."""
-        return _Ctx(cwds=list(self.cwds), cwd_dynamic=self.cwd_dynamic)
+        return _Ctx(cwds=list(self.cwds), cwd_dynamic=self.cwd_dynamic, shared=self.shared)
+
+    def cap(self) -> None:
+        """Too many possible directories (cd in branches and loops): stop tracking them."""
+        if len(self.cwds) + len(self.fail) > MAX_CWDS or len(self.oldpwd or ()) > MAX_CWDS:
+            self.shared["cwd_overflow"] = True
+            self.cwd_dynamic = True
+            self.cwds = self.cwds[:MAX_CWDS]
+            self.fail = self.fail[: max(0, MAX_CWDS - len(self.cwds))]
+            if self.oldpwd is not None:
+                self.oldpwd = self.oldpwd[:MAX_CWDS]
 
     def boundary(self) -> None:
         """End of a statement: a `cd` that may have failed leaves the old directory possible."""
         if self.fail:
             self.cwds = _union(self.cwds, self.fail)
             self.fail = []
+            self.cap()
 
     def absorb(self, *others: _Ctx) -> None:
         """Merge alternative outcomes (branches, optional commands) into this context."""
@@ -229,6 +247,7 @@ class _Ctx:
             self.funcs.update(o.funcs)
             if o.oldpwd is not None:
                 self.oldpwd = _union(self.oldpwd or [], o.oldpwd)
+        self.cap()
 
     def replace_with(self, o: _Ctx) -> None:
         self.cwds, self.fail, self.oldpwd = o.cwds, o.fail, o.oldpwd
@@ -511,6 +530,8 @@ class _Walker:
         self._opaque_keys: set[tuple[str, str]] = set()
         self._command_keys: set[tuple[str, tuple[str, ...], str | None]] = set()
         self._nodes = 0  # current syntax nesting
+        self._visits = 0  # nodes walked so far
+        self.exhausted = False
 
     # --- recording -------------------------------------------------------------------
 
@@ -610,6 +631,35 @@ class _Walker:
             self.add_opaque("parse-error", _error_snippet(root, text))
         self.walk(root, ctx, None, depth)
 
+    def run_script_file(self, w: Word, call: _Call, *, same_shell: bool,
+                        require_shebang: bool) -> None:
+        """Analyse a shell script the command runs, read from the workspace on the host.
+
+        What the script will run becomes visible to the policy (it may have been
+        written by the agent a moment ago). ``source`` runs it in this shell (its
+        ``cd`` and variables carry on); ``bash script`` and ``./script`` in a new one.
+        Scripts outside the workspace or unreadable are left to the exec fact.
+        """
+        if w.dynamic or w.procsub or self.resolver.workspace is None:
+            return
+        text = self.resolver.read_text(absolute(w.text, call.ctx.cwds[0]), MAX_SCRIPT_BYTES)
+        if text is None:
+            return
+        first = text.split("\n", 1)[0]
+        if first.startswith("#!"):
+            interpreter = first[2:].strip().split()
+            names = [posixpath.basename(x) for x in interpreter[:2]]
+            if not any(n in SHELLS for n in names):
+                return  # a Python/Node/... script: not shell syntax
+        elif require_shebang and "\x00" in text:
+            return  # a binary
+        for cwd in call.ctx.cwds[1:]:  # the same name may be a different file elsewhere
+            other = self.resolver.read_text(absolute(w.text, cwd), MAX_SCRIPT_BYTES)
+            if other is not None and other != text:
+                self.add_opaque("dynamic-source", " ".join(a.text for a in call.argv))
+        ctx = call.ctx if same_shell else call.ctx.child_shell()
+        self.run_script(text, ctx, call.depth + 1)
+
     def shell_string(self, w: Word | None, call: _Call, construct_text: str) -> None:
         """A command string run by a new shell (``bash -c``, ``su -c``, ``watch``, ``trap``)."""
         if w is None:
@@ -622,6 +672,13 @@ class _Walker:
     # --- syntax walk -----------------------------------------------------------------
 
     def walk(self, node: Node, ctx: _Ctx, stdin: _Stdin | None, depth: int) -> None:
+        if self.exhausted:
+            return
+        self._visits += 1
+        if self._visits > MAX_VISITS:
+            self.exhausted = True
+            self.add_opaque("too-complex", f"more than {MAX_VISITS} syntax nodes to analyse")
+            return
         self._nodes += 1
         try:
             if self._nodes > MAX_NODE_DEPTH:
@@ -1101,10 +1158,10 @@ class _Walker:
         program: str | None = None
         if name_node is not None:
             for n in (name_node, *arg_nodes):
-                if n.type != "process_substitution":
-                    self.walk(n, ctx, None, depth)
-                else:
+                if n.type == "process_substitution":
                     self._substitution(n, ctx, depth)
+                elif _may_substitute(n):
+                    self.walk(n, ctx, None, depth)
             argv = [self.word(name_node, ctx), *(self.word(a, ctx) for a in arg_nodes)]
             program = self.execute(argv, ctx, stdin, depth, env, None)
         for r in redirects:
@@ -1140,6 +1197,7 @@ class _Walker:
         call = _Call(name, argv, ctx, stdin, depth, env)
         if "/" in prog.text:
             self.add_path(prog, "exec", call)
+            self.run_script_file(prog, call, same_shell=False, require_shebang=True)
         elif name in ctx.funcs and wrapper is None:
             if depth + 1 > MAX_DEPTH:
                 self.add_opaque("nesting-too-deep", name)
@@ -1227,6 +1285,17 @@ def _is_decoder(program: str, argv: Sequence[str]) -> bool:
     if program == "openssl":
         return any(a in ("-d", "-base64", "base64", "-a") for a in args)
     return False
+
+
+_PLAIN_WORDS = frozenset({"word", "raw_string", "number", "ansi_c_string"})
+
+
+def _may_substitute(node: Node) -> bool:
+    """Whether a word could hold a command or process substitution (else no need to walk it)."""
+    if node.type in _PLAIN_WORDS:
+        return False
+    data = node.text or b""
+    return b"$" in data or b"`" in data or b"<(" in data or b">(" in data or node.has_error
 
 
 def _text(node: Node) -> str:
@@ -1637,6 +1706,7 @@ def _h_shell(w: _Walker, call: _Call) -> None:
             w.add_opaque("dynamic-source", label)
         else:
             w.add_path(script, "exec", call)
+            w.run_script_file(script, call, same_shell=False, require_shebang=False)
         w.inferred_reads(call, pos[1:])
         return
     w.stdin_program(call, shell=True)
@@ -1665,6 +1735,7 @@ def _h_source(w: _Walker, call: _Call) -> None:
         w.stdin_program(call, shell=True)
     else:
         w.add_path(target, "exec", call)
+        w.run_script_file(target, call, same_shell=True, require_shebang=False)
 
 
 def _h_trap(w: _Walker, call: _Call) -> None:
@@ -2040,6 +2111,39 @@ def _h_cd(w: _Walker, call: _Call) -> None:
     if may_fail:
         ctx.fail = _union(ctx.fail, ctx.cwds)
     ctx.cwds = _union([], new)
+    ctx.cap()
+
+
+def _h_sets_vars(w: _Walker, call: _Call) -> None:
+    """Builtins that assign variables: those variables are unknown from here on."""
+    name = call.name
+    ctx = call.ctx
+    if name == "read":
+        opts, pos = getopt(call.args, "adinNptu")
+        names = [p.text for p in pos] + [v.text for v in _vals(opts, "-a")]
+        names = names or ["REPLY"]
+    elif name in ("mapfile", "readarray"):
+        opts, pos = getopt(call.args, "dnOsuCc")
+        names = [p.text for p in pos[-1:]] or ["MAPFILE"]
+        for cb in _vals(opts, "-C"):
+            w.shell_string(cb, call, cb.text)
+    elif name == "printf":
+        opts, _ = getopt(call.args, "v", stop_at_positional=True)
+        names = [v.text for v in _vals(opts, "-v")]
+    elif name == "getopts":
+        names = [a.text for a in call.args[1:2]]
+    else:  # let
+        names = [a.text.partition("=")[0].strip("+-*/%<>&|^") for a in call.args]
+    for n in names:
+        ctx.vars[n.partition("[")[0]] = None
+
+
+def _h_alias(w: _Walker, call: _Call) -> None:
+    """``alias x='cmd'``: the body is a command that may run later, so it is analysed."""
+    for a in call.args:
+        _, eq, body = a.text.partition("=")
+        if eq:
+            w.shell_string(a.sub(body), call, a.text)
 
 
 def _h_set(w: _Walker, call: _Call) -> None:
@@ -3147,6 +3251,8 @@ _HANDLERS: dict[str, Handler] = {
     "cd": _h_cd, "pushd": _h_cd, "popd": _h_cd,
     "set": _h_set,
     "printenv": _h_printenv,
+    **dict.fromkeys(("read", "mapfile", "readarray", "printf", "getopts", "let"), _h_sets_vars),
+    "alias": _h_alias,
     "compgen": _h_compgen,
     "git": _h_git,
     "curl": _h_curl,

