@@ -17,6 +17,7 @@ Results replace the "Sandbox overhead" section of docs/benchmarks.md.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import platform
@@ -91,7 +92,7 @@ def per_call(tmp: Path, calls: int) -> list[float]:
     _run(_project(tmp, "calls"), scenario, out)
     times = [_iso(ev["time"]) for ev in map(json.loads, (out / "events.jsonl").read_text()
                                              .splitlines()) if ev["kind"] == "tool_result"]
-    return [b - a for a, b in zip(times, times[1:], strict=False)]
+    return [b - a for a, b in itertools.pairwise(times)]
 
 
 def docker_exec(image: str, n: int) -> list[float]:

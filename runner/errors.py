@@ -115,7 +115,7 @@ class PolicyEvaluationError(RunFailed):
     """The engine failed while evaluating (the call itself is denied; fail closed)."""
 
 
-class Interrupted(RunFailed, KeyboardInterrupt):  # type: ignore[misc]
+class Interrupted(RunFailed, KeyboardInterrupt):
     def __init__(self, signal_name: str) -> None:
         self.signal_name = signal_name
         Exception.__init__(self, f"interrupted by {signal_name}")

@@ -61,7 +61,7 @@ with warnings.catch_warnings():
     class OpaqueConstruct(_Model):
         """Something the shell analysis cannot see through (eval, `python -c`, ...)."""
 
-        construct: str  # e.g. "eval", "variable-program", "inline-interpreter", "parse-error"
+        construct: str  # type: ignore[assignment]  # e.g. "eval", "variable-program", "inline-interpreter", "parse-error"
         text: str = ""
 
 
