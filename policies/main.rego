@@ -40,17 +40,23 @@ decision := {"allow": false, "reasons": [reason(
 	not is_boolean(input.shell.parsed)
 } else := {"allow": false, "reasons": [reason(
 	"malformed_input",
-	sprintf("%v needs a file path; call it with a path such as backend/app.py", [input.tool.name]),
+	"Read needs a file path; call it with a path such as backend/app.py",
 )]} if {
 	# file tools must name their file: no such fact means derivation did not understand the call
-	ops := {"Read": "read", "Write": "write", "Edit": "write"}[input.tool.name]
-	count([p | some p in input.paths; p.op == ops]) == 0
-} else := {"allow": count(reasons) == 0, "reasons": reasons} if {
+	input.tool.name == "Read"
+	count([p | some p in input.paths; p.op == "read"]) == 0
+} else := {"allow": false, "reasons": [reason(
+	"malformed_input",
+	sprintf("%v needs a file path; call it with a path such as backend/app.py", [input.tool.name]),
+)]} if {
+	input.tool.name in ["Write", "Edit"]
+	count([p | some p in input.paths; p.op == "write"]) == 0
+} else := {"allow": count(all) == 0, "reasons": reasons} if {
 	all := array.concat(
 		array.concat(data.sandbox.scope.deny, data.sandbox.secrets.deny),
 		data.sandbox.network.deny,
 	)
-	reasons := [r | some i, r in all; not r in array.slice(all, 0, i)]
+	reasons := [r | some i, r in all; not r in array.slice(all, 0, i)] # in order, once each
 }
 
 reason(rule, msg) := {"policy": "input", "rule": rule, "msg": msg}

@@ -16,7 +16,6 @@ import rego.v1
 deny := array.concat(
 	[r |
 		some p in input.paths
-		not p.path in s.harmless_specials
 		r := path_reason(p, s)
 		r != null
 	],
@@ -45,6 +44,9 @@ path_reason(p, s) := null if {
 	p.op == "write"
 	p.real == p.path
 	not startswith(p.path, "/")
+} else := null if {
+	# /dev/null and the like: harmless whatever the operation
+	p.path in s.harmless_specials
 } else := reason(
 	"special_file",
 	sprintf("%s %s is not allowed: kernel special files (/proc, /sys, /dev) are off limits except %s", [verb[p.op], data.sandbox.lib.show(p), data.sandbox.lib.describe(s.harmless_specials)]),
@@ -96,7 +98,22 @@ write_reason(p, s) := reason(
 	"write_outside_writable",
 	sprintf("writing %s is not allowed; writes are allowed only %s (relative to the workspace root)", [data.sandbox.lib.show(p), writable_text(s)]),
 ) if {
+	# not one of the writable files, and not under a writable directory (derived at load)
+	dirs := data.sandbox_derived.dirs.writable
+	not p.path in s.writable
+	not strings.any_prefix_match(concat("", [p.path, "/"]), dirs)
+} else := reason(
+	"write_outside_writable",
+	sprintf("writing %s is not allowed; writes are allowed only %s (relative to the workspace root)", [data.sandbox.lib.show(p), writable_text(s)]),
+) if {
+	# the same without the derived data (policy tests)
+	not data.sandbox_derived.dirs.writable
 	not data.sandbox.lib.listed(p.path, s.writable, data.sandbox.lib.dirs("writable"))
+} else := reason(
+	"write_outside_writable",
+	sprintf("writing %s is not allowed: the path climbs out with ..; write it as a plain path %s", [data.sandbox.lib.show(p), writable_text(s)]),
+) if {
+	contains(concat("", ["/", p.path, "/"]), "/../")
 } else := null if {
 	# the common case: a plain file under a writable directory
 	p.real == p.path

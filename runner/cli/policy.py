@@ -28,13 +28,20 @@ def policy() -> None:
 
 
 @policy.command("eval")
-@click.option("--input", "source", required=True, help="Tool call JSON (or JSON lines) file, - for stdin.")
+@click.option(
+    "--input", "source", required=True, help="Tool call JSON (or JSON lines) file, - for stdin."
+)
 @click.option("--workspace", type=click.Path(path_type=Path), help="Directory seen as /workspace.")
 @POLICY_DIRS
-@click.option("--data", type=click.Path(path_type=Path), help="Policy data JSON merged over data.json.")
+@click.option(
+    "--data", type=click.Path(path_type=Path), help="Policy data JSON merged over data.json."
+)
 @click.option("--opa-url", help="Decide with this OPA server instead of the embedded engine.")
 def eval_cmd(
-    source: str, workspace: Path | None, policy_dirs: tuple[Path, ...], data: Path | None,
+    source: str,
+    workspace: Path | None,
+    policy_dirs: tuple[Path, ...],
+    data: Path | None,
     opa_url: str | None,
 ) -> None:
     """Print one decision JSON line per tool call {"tool": ..., "input": {...}}."""

@@ -79,7 +79,9 @@ def merge_data(base: dict[str, Any], over: dict[str, Any], *, replace: bool, sou
         if isinstance(old, dict) and isinstance(value, dict):
             merge_data(old, value, replace=replace, source=source)
         elif key in base and not replace and old != value:
-            raise InputError(f"data conflict: {key!r} is also set by another data.json", path=source)
+            raise InputError(
+                f"data conflict: {key!r} is also set by another data.json", path=source
+            )
         else:
             base[key] = value
 

@@ -125,7 +125,9 @@ def _suffix_match(pattern: str, comps: list[str]) -> bool:
     pcs = _pattern_components(pattern)
     if len(pcs) > len(comps):
         return False
-    return all(fnmatchcase(c, pc) for c, pc in zip(comps[len(comps) - len(pcs) :], pcs, strict=True))
+    return all(
+        fnmatchcase(c, pc) for c, pc in zip(comps[len(comps) - len(pcs) :], pcs, strict=True)
+    )
 
 
 @lru_cache(maxsize=4096)

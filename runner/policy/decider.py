@@ -90,7 +90,7 @@ def parse_tool_calls(text: str, *, source: str = "<input>") -> list[ToolCall]:
         whole = None
     else:
         if not isinstance(whole, dict):
-            raise InputError("expected a JSON object {\"tool\": ..., \"input\": {...}}", path=source)
+            raise InputError('expected a JSON object {"tool": ..., "input": {...}}', path=source)
         return [tool_call_from_json(whole)]
     calls: list[ToolCall] = []
     for lineno, line in enumerate(text.splitlines(), start=1):
@@ -99,7 +99,9 @@ def parse_tool_calls(text: str, *, source: str = "<input>") -> list[ToolCall]:
         try:
             value = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise InputError(f"line {lineno}: invalid JSON: {exc.msg} (column {exc.colno})", path=source) from None
+            raise InputError(
+                f"line {lineno}: invalid JSON: {exc.msg} (column {exc.colno})", path=source
+            ) from None
         if not isinstance(value, dict):
             raise InputError(f"line {lineno}: expected a JSON object", path=source)
         calls.append(tool_call_from_json(value))

@@ -28,7 +28,7 @@ DERIVED_KEY = "sandbox_derived"
 class PolicyEngine(Protocol):
     bundle_hash: str
 
-    def evaluate(self, input: PolicyInput | dict[str, Any], /) -> Decision:
+    def evaluate(self, input: PolicyInput | dict[str, Any]) -> Decision:
         """Decide one policy input; never raises (fail closed)."""
         ...
 

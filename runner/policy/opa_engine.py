@@ -61,7 +61,10 @@ def _compile_error(exc: RegoParseError, files: dict[str, PolicyFile]) -> PolicyC
         name = file.removeprefix(POLICY_ID_PREFIX + "/")
         path = files[name].path if name in files else file or None
         return PolicyCompileError(
-            str(err.get("message", exc.message)), path=path, line=loc.get("row"), column=loc.get("col")
+            str(err.get("message", exc.message)),
+            path=path,
+            line=loc.get("row"),
+            column=loc.get("col"),
         )
     return PolicyCompileError(f"OPA rejected the policies: {exc.message}")
 
@@ -75,7 +78,7 @@ class OPAEngine:
         *,
         url: str | None = None,
         timeout: float = 2.0,
-        startup_timeout: float = 15.0,
+        startup_timeout: float | None = None,
     ) -> None:
         self.bundle_hash = bundle.hash
         self.timeout = timeout
@@ -84,6 +87,8 @@ class OPAEngine:
         try:
             self.url = url if url is not None else self._start_server()
             self._client = _client_for(self.url, timeout)
+            if startup_timeout is None:  # a server we started may take a while; a given one is up
+                startup_timeout = 15.0 if self._proc is not None else max(2.0, timeout)
             self._wait_healthy(startup_timeout)
             self._upload(bundle)
         except BaseException:
@@ -116,11 +121,15 @@ class OPAEngine:
         while True:
             if self._proc is not None and self._proc.poll() is not None:
                 err = self._proc.stderr.read().decode(errors="replace") if self._proc.stderr else ""
-                raise OPAUnavailable(f"opa run --server exited: {err.strip() or self._proc.returncode}")
+                raise OPAUnavailable(
+                    f"opa run --server exited: {err.strip() or self._proc.returncode}"
+                )
             if self.client.check_health():
                 return
             if time.monotonic() > deadline:
-                raise OPAUnavailable(f"OPA server at {self.url} not healthy after {startup_timeout:g}s")
+                raise OPAUnavailable(
+                    f"OPA server at {self.url} not healthy after {startup_timeout:g}s"
+                )
             time.sleep(0.05)
 
     def _upload(self, bundle: PolicyBundle) -> None:
@@ -152,7 +161,7 @@ class OPAEngine:
 
     # --- decisions -------------------------------------------------------------------------
 
-    def evaluate(self, input: PolicyInput | dict[str, Any], /) -> Decision:
+    def evaluate(self, input: PolicyInput | dict[str, Any]) -> Decision:
         try:
             payload = input_payload(input)
         except EngineInputError as exc:
@@ -161,6 +170,8 @@ class OPAEngine:
             result = self._query(f"data.{DECISION_PACKAGE}.{DECISION_RULE}", payload)
         except requests.Timeout:
             return Decision.failed(f"OPA did not answer within {self.timeout:g}s")
+        except ValueError as exc:  # not JSON (requests' JSONDecodeError is also a ValueError)
+            return Decision.failed(f"bad answer from OPA: {type(exc).__name__}")
         except requests.HTTPError as exc:
             status = exc.response.status_code if exc.response is not None else "?"
             return Decision.failed(f"OPA answered HTTP {status}")

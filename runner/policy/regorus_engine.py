@@ -45,29 +45,38 @@ _LOCATION = re.compile(r"-->\s*(?P<file>.+?):(?P<line>\d+):(?P<col>\d+)")
 _MESSAGE = re.compile(r"^error:\s*(?P<msg>.+)$", re.MULTILINE)
 
 
-def compile_error(exc: BaseException, files: dict[str, PolicyFile]) -> PolicyCompileError:
-    """A regorus error as ``file:line:col: message`` (the file as found on disk)."""
-    text = str(exc)
-    loc = _LOCATION.search(text)
-    msg_match = _MESSAGE.search(text)
-    if msg_match:
-        message = msg_match.group("msg").strip()
-    else:  # no "error:" line: the first line that is not the location or a gutter
+def _located(text: str) -> tuple[tuple[str, int, int] | None, str]:
+    """The innermost location and message of a regorus error text."""
+    text = text.split("Stack backtrace:")[0].split("\nCaused by:")[0]
+    locations = list(_LOCATION.finditer(text))
+    messages = [m.group("msg").strip() for m in _MESSAGE.finditer(text)]
+    messages = [m for m in messages if m.rstrip(":") not in ("", "Compilation error")]
+    if messages:
+        message = messages[-1]
+    else:  # no "error:" line: the first line that is not a location or the source gutter
         lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
         lines = [ln for ln in lines if not ln.startswith(("-->", "|")) and not ln[:1].isdigit()]
         message = lines[0] if lines else "policy compile error"
-    message = message.split("Stack backtrace:")[0].strip()
-    if loc is None:
+    if not locations:
+        return None, message
+    loc = locations[-1]
+    return (loc.group("file"), int(loc.group("line")), int(loc.group("col"))), message
+
+
+def compile_error(exc: BaseException, files: dict[str, PolicyFile]) -> PolicyCompileError:
+    """A regorus error as ``file:line:col: message`` (the file as found on disk)."""
+    where, message = _located(str(exc))
+    if where is None:
         return PolicyCompileError(message)
-    name = loc.group("file")
+    name, line, col = where
     path = files[name].path if name in files else name
-    return PolicyCompileError(
-        message, path=path, line=int(loc.group("line")), column=int(loc.group("col"))
-    )
+    return PolicyCompileError(message, path=path, line=line, column=col)
 
 
 def _probe_input() -> str:
-    return PolicyInput(tool=ToolCall(name="Read", input={"file_path": "README.md"})).model_dump_json()
+    return PolicyInput(
+        tool=ToolCall(name="Read", input={"file_path": "README.md"})
+    ).model_dump_json()
 
 
 def _has_rule(engine: regorus.Engine, rule: str) -> bool:
@@ -130,7 +139,7 @@ class RegorusEngine:
         self._local.engine = engine
         return engine
 
-    def evaluate(self, input: PolicyInput | dict[str, Any], /) -> Decision:
+    def evaluate(self, input: PolicyInput | dict[str, Any]) -> Decision:
         try:
             raw = input_json(input)
         except EngineInputError as exc:
@@ -159,13 +168,11 @@ class RegorusEngine:
 
 
 def _short(exc: BaseException) -> str:
-    text = str(exc).split("Stack backtrace:")[0]
-    m = _MESSAGE.search(text)
-    if m:
-        loc = _LOCATION.search(text)
-        where = f"{loc.group('file')}:{loc.group('line')}:{loc.group('col')}: " if loc else ""
-        return where + m.group("msg").strip()
-    return " ".join(text.split()) or type(exc).__name__
+    """One line for a deny reason: ``file:line:col: message`` when regorus gave one."""
+    where, message = _located(str(exc))
+    if where is None:
+        return " ".join(message.split()) or type(exc).__name__
+    return f"{where[0]}:{where[1]}:{where[2]}: {message}"
 
 
 # --- Rego tests ---------------------------------------------------------------------------

@@ -60,7 +60,9 @@ def test_hash_changes_with_policies_and_data(policy_copy: Path, tmp_path: Path) 
 
 def test_data_override_merges_and_wins(tmp_path: Path) -> None:
     override = tmp_path / "over.json"
-    override.write_text(json.dumps({"settings": {"allowed_hosts": ["pypi.org"]}, "extra": {"a": 1}}))
+    override.write_text(
+        json.dumps({"settings": {"allowed_hosts": ["pypi.org"]}, "extra": {"a": 1}})
+    )
     bundle = load_bundle([], override)
     assert bundle.data["settings"]["allowed_hosts"] == ["pypi.org"]
     assert bundle.data["settings"]["writable"] == ["backend/", "issues.md"]  # kept

@@ -42,12 +42,23 @@ def test_corpus_is_large_and_covers_every_rule() -> None:
     assert sum(c["expect"] == "allow" for c in CASES) >= 30
     rules = {c["rule"] for c in CASES if "rule" in c}
     for rule in [
-        "scope.write_outside_writable", "scope.write_outside_workspace",
-        "scope.write_protected_dir", "scope.write_symlink_escape", "scope.write_hardlink",
-        "scope.dynamic_write_target", "scope.read_outside_workspace", "scope.special_file",
-        "scope.git_config_write", "scope.git_config_exec", "secrets.secret_file",
-        "secrets.process_environment", "secrets.hardcoded_secret", "network.host_not_allowed",
-        "network.opaque_shell", "input.unknown_tool", "input.malformed_input",
+        "scope.write_outside_writable",
+        "scope.write_outside_workspace",
+        "scope.write_protected_dir",
+        "scope.write_symlink_escape",
+        "scope.write_hardlink",
+        "scope.dynamic_write_target",
+        "scope.read_outside_workspace",
+        "scope.special_file",
+        "scope.git_config_write",
+        "scope.git_config_exec",
+        "secrets.secret_file",
+        "secrets.process_environment",
+        "secrets.hardcoded_secret",
+        "network.host_not_allowed",
+        "network.opaque_shell",
+        "input.unknown_tool",
+        "input.malformed_input",
     ]:
         assert rule in rules, f"no corpus case for {rule}"
 

@@ -55,9 +55,9 @@ def test_a_failing_test_fails(tmp_path: Path) -> None:
     shutil.copytree(POLICIES, pol)
     (pol / "tests" / "extra_test.rego").write_text(
         "package sandbox.extra_test\n\nimport rego.v1\n\n"
-        "test_wrong if {\n\tdata.sandbox.decision.allow with input as {\"tool\": {\"name\": \"Nope\"}}\n}\n\n"
+        'test_wrong if {\n\tdata.sandbox.decision.allow with input as {"tool": {"name": "Nope"}}\n}\n\n'
         "test_errors if {\n\tx := 1 / 0\n\tx == 1\n}\n\n"
-        "test_right if {\n\tnot data.sandbox.decision.allow with input as {\"tool\": {\"name\": \"Nope\"}}\n}\n"
+        'test_right if {\n\tnot data.sandbox.decision.allow with input as {"tool": {"name": "Nope"}}\n}\n'
     )
     report = run_tests(load_bundle([pol], include_tests=True))
     by_name = {r.name: r for r in report.results}
@@ -93,17 +93,54 @@ def test_compile_error_in_a_test_file(tmp_path: Path) -> None:
 # --- Python and Rego agree on secret paths ------------------------------------------------
 
 AGREEMENT_PATHS = [
-    ".env", "backend/.env", ".ENV", "x.env", ".env.local", ".env.example", "backend/.env.sample",
-    ".ssh/.env.example", ".envrc", "backend/envelope.py", ".ssh", "home/.ssh/known_hosts",
-    ".sshd/config", "id_rsa", "id_rsa.pub", "keys/id_ed25519", "backend/id_utils.py",
-    "deploy/server.pem", "deploy/server.pem.bak", "Server.PEM", "a/b.key", "b.keys",
-    ".aws", "x/.aws/credentials", ".kube/config", "kubeconfig", "prod.kubeconfig",
-    ".config/gcloud/adc.json", ".config/gcloudx/a", ".npmrc", "backend/.npmrc.bak",
-    ".netrc", "/home/agent/.netrc", "/home/agent/.pypirc", "service-account-prod.json",
-    "service-account.yaml", "credentials.json", "backend/credentials.json.py",
-    ".sandbox-runner/runs/x/decisions.jsonl", "backend/app.py", "README.md", ".",
-    "/proc/self/environ", "/etc/ssl/private/x.key", "dir with space/.env", "ünïcödé/.env",
-    "backend/secrets.yaml", "backend/secrets.yaml.example",
+    ".env",
+    "backend/.env",
+    ".ENV",
+    "x.env",
+    ".env.local",
+    ".env.example",
+    "backend/.env.sample",
+    ".ssh/.env.example",
+    ".envrc",
+    "backend/envelope.py",
+    ".ssh",
+    "home/.ssh/known_hosts",
+    ".sshd/config",
+    "id_rsa",
+    "id_rsa.pub",
+    "keys/id_ed25519",
+    "backend/id_utils.py",
+    "deploy/server.pem",
+    "deploy/server.pem.bak",
+    "Server.PEM",
+    "a/b.key",
+    "b.keys",
+    ".aws",
+    "x/.aws/credentials",
+    ".kube/config",
+    "kubeconfig",
+    "prod.kubeconfig",
+    ".config/gcloud/adc.json",
+    ".config/gcloudx/a",
+    ".npmrc",
+    "backend/.npmrc.bak",
+    ".netrc",
+    "/home/agent/.netrc",
+    "/home/agent/.pypirc",
+    "service-account-prod.json",
+    "service-account.yaml",
+    "credentials.json",
+    "backend/credentials.json.py",
+    ".sandbox-runner/runs/x/decisions.jsonl",
+    "backend/app.py",
+    "README.md",
+    ".",
+    "/proc/self/environ",
+    "/etc/ssl/private/x.key",
+    "dir with space/.env",
+    "ünïcödé/.env",
+    "backend/secrets.yaml",
+    "backend/secrets.yaml.example",
 ]
 
 
