@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError
 
 from runner.errors import ConfigError
 
@@ -51,7 +52,21 @@ class DockerSandboxConfig(_Cfg):
     fallback_gid: int = 10001
 
 
-SandboxConfig = Annotated[DockerSandboxConfig, Field(discriminator="type")]
+def _backend_type(default: str) -> Callable[[Any], str]:
+    """Discriminate on ``type``, defaulting to ``default`` when a config file omits it."""
+
+    def pick(value: Any) -> str:
+        if isinstance(value, dict):
+            return str(value.get("type", default))
+        return str(getattr(value, "type", default))
+
+    return pick
+
+
+# One backend today; the discriminator keeps the shape open for others (SWE-ReX style).
+SandboxConfig = Annotated[
+    Annotated[DockerSandboxConfig, Tag("docker")], Discriminator(_backend_type("docker")),
+]
 
 
 class RegorusEngineConfig(_Cfg):
@@ -64,7 +79,10 @@ class OPAEngineConfig(_Cfg):
     timeout: float = 2.0
 
 
-EngineConfig = Annotated[RegorusEngineConfig | OPAEngineConfig, Field(discriminator="type")]
+EngineConfig = Annotated[
+    Annotated[RegorusEngineConfig, Tag("regorus")] | Annotated[OPAEngineConfig, Tag("opa")],
+    Discriminator(_backend_type("regorus")),
+]
 
 
 class PolicyConfig(_Cfg):
@@ -156,6 +174,8 @@ def build_run_config(project: Path, flags: dict[str, Any]) -> RunConfig:
         return RunConfig.model_validate(merged)
     except ValidationError as exc:
         err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"])
+        tags = {"docker", "regorus", "opa"}  # discriminator tags pydantic puts into the path
+        where = ".".join(str(p) for i, p in enumerate(err["loc"])
+                         if not (i and p in tags and err["loc"][i - 1] in ("sandbox", "engine")))
         source = project / "sandbox-runner.toml"
         raise ConfigError(f"{where}: {err['msg']}", path=source if file_cfg else None) from None

@@ -28,7 +28,12 @@ class JsonlWriter:
         with self._lock:
             self.count += 1
             line = json.dumps({"seq": self.count, **obj}, ensure_ascii=False, default=str)
-            self._fh.write(line + "\n")
+            try:
+                self._fh.write(line + "\n")
+            except UnicodeEncodeError:
+                # Lone surrogates (a model or a tool can produce them) are not UTF-8:
+                # write the line with JSON escapes instead, which any reader decodes back.
+                self._fh.write(json.dumps({"seq": self.count, **obj}, default=str) + "\n")
             self._fh.flush()
             return self.count
 

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import docker
 from rich.markup import escape
@@ -40,7 +41,7 @@ from runner.policy.bundle import PolicyBundle, load_bundle
 from runner.policy.data import PolicyData, load_policy_data
 from runner.policy.decider import Decider
 from runner.policy.engine import PolicyEngine, load_engine
-from runner.policy.models import RunInfo, ToolCall
+from runner.policy.models import Decision, RunInfo, ToolCall
 from runner.protocol import (
     AGENT_CONFIG_NAME,
     GO_ENV,
@@ -156,14 +157,21 @@ class Run:
     # --- gateway callbacks (gateway threads) ---------------------------------------
 
     def decide(self, req: DecideRequest) -> DecideResponse:
+        """Decide and log one tool call. Anything that goes wrong is a logged deny."""
         call = ToolCall(name=req.tool, input=req.input)
-        policy_input, decision, ms = self.decider.decide(call, cwd=req.cwd, measured=req.measured)
+        try:
+            policy_input, decision, ms = self.decider.decide(
+                call, cwd=req.cwd, measured=req.measured)
+            logged: dict[str, Any] = policy_input.model_dump(mode="json", exclude_none=True)
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as exc:  # fail closed, and still leave a trace in the log
+            decision = Decision.failed(f"{type(exc).__name__}: {exc}")
+            logged, ms = {"tool": call.model_dump(mode="json"), "errors": [str(exc)]}, 0.0
         assert self.log is not None
         with self._decide_lock:
-            entry = self.log.append(
-                policy_input.model_dump(mode="json", exclude_none=True),
-                decision.model_dump(mode="json"), eval_ns=int(ms * 1_000_000),
-            )
+            entry = self.log.append(logged, decision.model_dump(mode="json"),
+                                    eval_ns=int(ms * 1_000_000))
         self.display.decision(req.tool, req.input, decision.allow,
                               [f"{r.policy}/{r.rule}: {r.msg}" for r in decision.reasons])
         return DecideResponse(

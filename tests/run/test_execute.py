@@ -1,0 +1,72 @@
+"""Run orchestration without Docker: input validation and the decide callback."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from runner.audit import DecisionLog, verify_log
+from runner.config import build_run_config
+from runner.errors import AgentFileError, PolicyCompileError, ProjectError, ScenarioError
+from runner.protocol import DecideRequest
+from runner.run.display import RunDisplay
+from runner.run.execute import Run, prepare
+
+
+def _project(tmp_path: Path) -> tuple[Path, Path]:
+    project = tmp_path / "proj"
+    (project / "backend").mkdir(parents=True)
+    (project / ".env").write_text("SECRET=x\n")
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text('turns:\n  - text: "Done."\n')
+    return project, scenario
+
+
+def test_prepare_validates_every_input_before_writing(tmp_path: Path) -> None:
+    project, scenario = _project(tmp_path)
+    ok = build_run_config(project, {"model": f"scripted:{scenario}"})
+    prep = prepare(ok)
+    assert prep.model == "scripted" and prep.data.writable == ["backend/", "issues.md"]
+    bad_rego = tmp_path / "bad"
+    bad_rego.mkdir()
+    (bad_rego / "main.rego").write_text("package sandbox\n\ndecision := {\n")
+    cases = [
+        ({"model": f"scripted:{tmp_path / 'missing.yaml'}"}, ScenarioError),
+        ({"model": f"scripted:{scenario}", "agent": str(tmp_path / "nope.md")}, AgentFileError),
+        ({"model": f"scripted:{scenario}", "policy": {"dirs": [bad_rego]}}, PolicyCompileError),
+    ]
+    for flags, error in cases:
+        with pytest.raises(error):
+            prepare(build_run_config(project, flags))
+    with pytest.raises(ProjectError):
+        prepare(build_run_config(tmp_path / "absent", {"model": f"scripted:{scenario}"}))
+    assert not (project / ".sandbox-runner").exists()  # nothing half-written
+
+
+class _Exploding:
+    def decide(self, *args: object, **kwargs: object) -> object:
+        raise RuntimeError("engine fell over")
+
+
+def test_decide_fails_closed_and_still_logs(tmp_path: Path) -> None:
+    project, scenario = _project(tmp_path)
+    run = Run(prepare(build_run_config(project, {"model": f"scripted:{scenario}"})),
+              RunDisplay(quiet=True))
+    log_path = tmp_path / "decisions.jsonl"
+    run.log = DecisionLog(log_path, labels={}, bundle_hash="x")
+    allowed = run.decide(DecideRequest(tool="Read", input={"file_path": "backend/x.py"}))
+    denied = run.decide(DecideRequest(tool="Read", input={"file_path": ".env"}))
+    run.decider = _Exploding()  # type: ignore[assignment]
+    broken = run.decide(DecideRequest(tool="Read", input={"file_path": "backend/x.py"}))
+    run.log.close()
+    assert allowed.allow and not denied.allow
+    assert denied.reasons[0].policy == "secrets"
+    assert not broken.allow
+    assert "policy evaluation failed" in broken.reasons[0].msg
+    lines = [json.loads(line) for line in log_path.read_text().splitlines()]
+    assert [line["result"]["allow"] for line in lines] == [True, False, False]
+    assert [line["decision_id"] for line in lines] == [
+        allowed.decision_id, denied.decision_id, broken.decision_id]
+    assert verify_log(log_path).ok
