@@ -19,12 +19,18 @@ deny := array.concat(
 		r := path_reason(p, s)
 		r != null
 	],
-	[r |
-		some c in input.shell.commands
-		endswith(c.program, "git")
-		data.sandbox.lib.basename(c.program) == "git"
-		r := git_reason(c.argv)
-	],
+	array.concat(
+		[r |
+			some c in input.shell.commands
+			endswith(c.program, "git")
+			data.sandbox.lib.basename(c.program) == "git"
+			r := git_reason(c.argv)
+		],
+		[r |
+			some p in input.paths
+			r := writable_file_replaced(p, s)
+		],
+	),
 ) if {
 	s := data.settings
 }
@@ -67,6 +73,18 @@ path_reason(p, s) := null if {
 } else := exec_reason(p, s) if {
 	p.op == "exec"
 } else := reason("malformed_fact", sprintf("unknown operation %v on %s", [p.op, p.path]))
+
+# A writable *file* entry (issues.md) may be written, but not replaced by a link, moved
+# away or deleted: its bind mount would break, and a link would point writes elsewhere.
+writable_file_replaced(p, s) := reason(
+	"replace_writable_file",
+	sprintf("%s %s is not allowed: it is a writable file, so change its content with Write or Edit instead of linking, moving or deleting it", [p.program, p.path]),
+) if {
+	p.op == "write"
+	p.program in {"ln", "mv", "rm", "unlink"}
+	not endswith(p.path, "/")
+	p.path in s.writable
+}
 
 # "under backend/ and to issues.md"
 writable_text(s) := concat(" and ", [part |

@@ -160,3 +160,20 @@ test_unknown_operation if {
 	t.denied_by(t.bash([["rm", "backend/app.py"]], [t.fact("backend/app.py", "delete")]), "scope", "malformed_fact")
 	t.allowed(t.bash([["rm", "backend/app.py"]], [t.fact("backend/app.py", "write")]))
 }
+
+# --- replace_writable_file ---------------------------------------------------------------
+
+ln_fact(path, op) := object.union(t.fact(path, op), {"via": "argument", "program": "ln"})
+
+test_writable_file_is_not_replaced_by_a_link if {
+	t.denied_by(
+		t.bash([["ln", "-sf", "frontend/app.js", "issues.md"]], [ln_fact("issues.md", "write"), ln_fact("frontend/app.js", "read")]),
+		"scope", "replace_writable_file",
+	)
+	rm := object.union(t.fact("issues.md", "write"), {"via": "argument", "program": "rm"})
+	t.denied_by(t.bash([["rm", "issues.md"]], [rm]), "scope", "replace_writable_file")
+	# writing its content is fine, and links inside backend/ are too
+	tee := object.union(t.fact("issues.md", "write"), {"via": "argument", "program": "tee"})
+	t.allowed(t.bash([["tee", "issues.md"]], [tee]))
+	t.allowed(t.bash([["ln", "-s", "app.py", "backend/main.py"]], [ln_fact("backend/main.py", "write"), ln_fact("backend/app.py", "read")]))
+}
