@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 from typing import Any
 
 import anthropic
@@ -27,6 +28,12 @@ MODEL_TIMEOUT = sdk_http.Timeout(3600.0, connect=10.0)  # the gateway retries up
 CALL_TIMEOUT = httpx.Timeout(120.0, connect=10.0)
 
 
+def ascii_json(obj: Any) -> str:
+    """JSON with non-ASCII escaped, so a lone surrogate the model produced still travels
+    (as an escape) and the host can see it, log it and deny the call."""
+    return json.dumps(obj, ensure_ascii=True, default=str)
+
+
 class GatewayClient:
     def __init__(self, socket_path: str) -> None:
         self.socket_path = socket_path
@@ -43,7 +50,7 @@ class GatewayClient:
     def decide(self, request: DecideRequest) -> DecideResponse:
         """The policy's answer; any failure to get one is a deny (fail closed)."""
         try:
-            resp = self._http.post("/v1/decide", content=request.model_dump_json())
+            resp = self._http.post("/v1/decide", content=ascii_json(request.model_dump()))
             if resp.status_code != 200:
                 raise ValueError(f"HTTP {resp.status_code}: {resp.text[:200]}")
             return DecideResponse.model_validate_json(resp.content)
@@ -54,8 +61,9 @@ class GatewayClient:
 
     def event(self, kind: EventKind, /, **data: Any) -> None:
         """Best effort: progress reporting never stops the agent."""
-        with contextlib.suppress(httpx.HTTPError, ValueError):
-            self._http.post("/v1/events", content=EventRequest(kind=kind, data=data).model_dump_json())
+        with contextlib.suppress(httpx.HTTPError, ValueError, TypeError):
+            event = EventRequest(kind=kind, data=data)
+            self._http.post("/v1/events", content=ascii_json(event.model_dump()))
 
     def close(self) -> None:
         self._http.close()

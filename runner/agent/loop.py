@@ -39,7 +39,9 @@ class AgentLoop:
             self.gw.event("turn", n=self.turns, stop_reason=msg.stop_reason,
                           input_tokens=msg.usage.input_tokens, output_tokens=msg.usage.output_tokens)
             content = [_block(b) for b in msg.content]
-            self.messages.append({"role": "assistant", "content": content})
+            # The history goes back to the model through the SDK, which cannot encode lone
+            # surrogates; the calls themselves are decided on exactly what the model sent.
+            self.messages.append({"role": "assistant", "content": scrub(content)})
             for block in content:
                 if block.get("type") == "text" and block.get("text"):
                     self.gw.event("text", text=_clip(block["text"], EVENT_TEXT_CHARS))
@@ -67,7 +69,23 @@ class AgentLoop:
             out = ToolOutput(denial_text(decision), is_error=True)
         self.gw.event("tool_result", id=tool_id, name=name, is_error=out.is_error, chars=len(out.text),
                       denied=not decision.allow, summary=_clip(out.text, EVENT_VALUE_CHARS))
-        return {"type": "tool_result", "tool_use_id": tool_id, "content": out.text, "is_error": out.is_error}
+        return {"type": "tool_result", "tool_use_id": tool_id, "content": scrub(out.text),
+                "is_error": out.is_error}
+
+
+def scrub(obj: Any) -> Any:
+    """A copy of obj with lone surrogates in its strings replaced by U+FFFD."""
+    if isinstance(obj, str):
+        try:
+            obj.encode("utf-8")
+            return obj
+        except UnicodeEncodeError:
+            return obj.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    if isinstance(obj, dict):
+        return {scrub(k): scrub(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [scrub(v) for v in obj]
+    return obj
 
 
 def _block(block: Any) -> dict[str, Any]:

@@ -33,7 +33,8 @@ import uvicorn
 from pydantic import ValidationError
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse as _StarletteJSONResponse
+from starlette.responses import Response
 from starlette.routing import Route
 
 from runner.errors import BudgetExceeded, EnvironmentProblem, RunFailed
@@ -69,6 +70,15 @@ class GatewayStats:
 
 class _BadRequest(Exception):
     pass
+
+
+class JSONResponse(_StarletteJSONResponse):
+    """JSON with non-ASCII escaped: a lone surrogate (which a model or a tool can produce)
+    is not encodable as UTF-8 and must not turn an answer into a 500."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, ensure_ascii=True, allow_nan=False,
+                          separators=(",", ":")).encode("ascii")
 
 
 def api_error(status: int, error_type: str, message: str) -> JSONResponse:
