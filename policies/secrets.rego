@@ -2,7 +2,11 @@
 # hard-coded secret is written.
 #
 # - secret_file: a path fact (any tool; program arguments and redirects included) whose
-#   path or real path matches secret_file_patterns (semantics in lib.rego);
+#   path or real path matches secret_file_patterns (semantics in lib.rego); and a directory
+#   read recursively (grep -r, rg, cp -r, tar c, git grep, find -exec ...: `recursive`)
+#   whose `contents` (what derivation found under it) hold a secret file;
+# - recursive_read_unchecked: a recursive read of a directory with more entries than
+#   derivation walks (`contents_truncated`): its secret files cannot be ruled out;
 # - secret_argument: a command argument naming a secret file where the shell analysis saw
 #   no path (`git show HEAD:.env`, `--env-file=.env`); ":" and "=" separate like "/";
 # - process_environment: /proc/*/environ and the like, and the commands that print the
@@ -23,8 +27,8 @@ deny := [] if {
 	]) == 0
 	rx := data.sandbox_derived.secret_literals_regex
 	not regex.match(rx, lower(concat("\n", array.concat(
-		[p.path | some p in input.paths],
-		array.concat([p.real | some p in input.paths], [concat("\n", c.argv) | some c in input.shell.commands]),
+		array.concat([p.path | some p in input.paths], [p.real | some p in input.paths]),
+		array.concat([concat("\n", c.argv) | some c in input.shell.commands], [t | some p in input.paths; p.recursive == true; t := recursive_text(p)]),
 	))))
 } else := [] if {
 	# the same without the derived data (policy tests)
@@ -36,11 +40,11 @@ deny := [] if {
 	]) == 0
 	rx := data.sandbox.lib.derived.secret_literals_regex
 	not regex.match(rx, lower(concat("\n", array.concat(
-		[p.path | some p in input.paths],
-		array.concat([p.real | some p in input.paths], [concat("\n", c.argv) | some c in input.shell.commands]),
+		array.concat([p.path | some p in input.paths], [p.real | some p in input.paths]),
+		array.concat([concat("\n", c.argv) | some c in input.shell.commands], [t | some p in input.paths; p.recursive == true; t := recursive_text(p)]),
 	))))
 } else := array.concat(
-	array.concat(path_deny(input.paths), argument_deny(input)),
+	array.concat(array.concat(path_deny(input.paths), recursive_deny(input.paths)), argument_deny(input)),
 	array.concat(
 		[r |
 			some c in input.shell.commands
@@ -81,6 +85,45 @@ path_reason(p) := reason(
 	some loc in {p.path, p.real}
 	data.sandbox.lib.process_secret(loc)
 }
+
+# --- directories read recursively --------------------------------------------------------
+
+# What a recursive read reaches, for the cheap first check. A walk that was cut short
+# gives "/proc", which the literals always include (lib.rego), so that the full check
+# below runs for it.
+recursive_text(p) := "/proc" if {
+	p.contents_truncated == true
+} else := concat("\n", p.contents)
+
+recursive_deny(paths) := [r |
+	some p in paths
+	p.recursive == true
+	r := recursive_reason(p)
+]
+
+recursive_reason(p) := reason(
+	"recursive_read_unchecked",
+	sprintf("%s reads everything under %s, which holds more files than can be checked for secret files; %s", [object.get(p, "program", "the command"), data.sandbox.lib.show(p), narrower]),
+) if {
+	p.contents_truncated == true
+} else := reason(
+	"secret_file",
+	sprintf("%s reads everything under %s, including the secret file(s) %s; %s; %s", [object.get(p, "program", "the command"), data.sandbox.lib.show(p), concat(", ", array.slice(found, 0, 5)), narrower, advice]),
+) if {
+	found := secret_entries(p.contents)
+	count(found) > 0
+}
+
+narrower := "name a narrower directory or the files themselves (for example grep -rn TODO backend/)"
+
+# The entries of `contents` that are secret: one regular expression over all of them picks
+# the candidates (the secret pattern regex, one entry per line), then the exact check.
+secret_entries(contents) := [e |
+	some e in regex.find_n(contents_regex, concat("\n", contents), -1)
+	data.sandbox.lib.secret_path(e)
+]
+
+contents_regex := concat("", [`(?m)^[^\n]*?`, replace(data.sandbox.lib.regex_of("secret_regex"), "[^/", `[^/\n`), `[^\n]*$`])
 
 # --- secret files named in arguments -----------------------------------------------------
 

@@ -6,8 +6,8 @@ One config class per backend with ``extra="forbid"`` and a ``type`` discriminato
 from __future__ import annotations
 
 import tomllib
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError

@@ -50,6 +50,37 @@ test_secret_patterns_come_from_data if {
 	t.allowed(t.read(".env")) with data.settings.secret_file_exceptions as [".env"]
 }
 
+# --- directories read recursively --------------------------------------------------------
+
+# A directory fact of a recursive read (grep -r, rg, cp -r ...), with what derivation
+# found under it.
+recursive(dir, program, contents) := object.union(t.fact(dir, "read"), {
+	"via": "argument", "program": program, "recursive": true, "contents": contents,
+})
+
+test_recursive_read_of_a_directory_holding_a_secret_file if {
+	root := recursive(".", "grep", ["backend/app.py", ".env", "deploy/server.pem", "issues.md"])
+	t.denied_by(t.bash([["grep", "-r", "KEY", "."]], [root]), "secrets", "secret_file")
+	d := data.sandbox.decision with input as t.bash([["grep", "-r", "KEY", "."]], [root])
+	contains(d.reasons[0].msg, ".env, deploy/server.pem")
+	contains(d.reasons[0].msg, "narrower directory")
+	t.denied_by(t.bash([["cp", "-r", "config", "backend/"]], [recursive("config", "cp", ["config/a.yaml", "config/.aws/credentials"])]), "secrets", "secret_file")
+	t.denied_by(t.bash([["rg", "x"]], [recursive(".", "rg", ["backend/link", "/home/agent/.ssh/id_rsa"])]), "secrets", "secret_file")
+	t.denied_by(t.bash([["grep", "-r", "x", "."]], [recursive(".", "grep", ["docs/readme.md", "x/.ENV"])]), "secrets", "secret_file")
+
+	# exceptions, look-alikes and non-recursive facts with contents-like names stay allowed
+	t.allowed(t.bash([["grep", "-r", "TODO", "backend"]], [recursive("backend", "grep", ["backend/app.py", "backend/.env.example", "backend/envelope.py", "backend/keyring.py"])]))
+	t.allowed(t.bash([["grep", "-r", "TODO", "backend"]], [recursive("backend", "grep", [])]))
+	t.allowed(t.bash([["ls", "."]], [object.union(t.fact(".", "read"), {"contents": [".env"]})]))
+}
+
+test_recursive_read_too_large_to_check if {
+	big := object.union(recursive(".", "grep", ["backend/app.py"]), {"contents_truncated": true})
+	t.denied_by(t.bash([["grep", "-r", "x", "."]], [big]), "secrets", "recursive_read_unchecked")
+	t.allowed(t.bash([["grep", "-r", "x", "backend"]], [recursive("backend", "grep", ["backend/app.py"])]))
+	t.allowed(t.bash([["grep", "-r", "x", "backend"]], [object.union(recursive("backend", "grep", ["backend/app.py"]), {"contents_truncated": false})]))
+}
+
 # --- secret_argument ---------------------------------------------------------------------
 
 test_secret_file_named_in_an_argument if {

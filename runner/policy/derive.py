@@ -23,6 +23,16 @@ Conventions (the Rego policies rely on them):
   not known to be files: recorded as a read in case it is one), ``implicit``
   (not written in the call: ``~/.netrc`` for ``curl -n``, ``/proc/self/environ``
   for ``printenv``), ``measured`` (what the agent saw; never trusted).
+* Bash patterns (``cat .e*``, ``cat {a,b}``) are expanded against the workspace as
+  bash would: one more fact per match, ``raw`` the pattern, ``dynamic`` true, beside
+  the lexical fact. Past the bounds: the opaque construct ``glob-too-broad``.
+  Tool arguments (``Read.file_path`` ...) are file names, never patterns.
+* A directory a program reads recursively (``grep -r``, ``rg``, ``cp -r``,
+  ``tar c``, ``zip -r``, ``rsync -r``, ``diff -r``, ``git grep``, ``find -exec``)
+  has ``recursive: true`` and ``contents``: the workspace-relative paths of the
+  files (and symlinks with their targets) under it, walked on the host within
+  ``paths.MAX_WALK_ENTRIES``; ``contents_truncated: true`` when the walk was cut
+  short (the policies cannot rule secret files out then).
 * ``shell.commands`` lists wrappers and the commands they wrap (``wrapper`` set).
 """
 

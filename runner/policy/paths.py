@@ -24,10 +24,13 @@ what the agent measured inside the container is only recorded beside it.
 from __future__ import annotations
 
 import os
+import re
 import stat
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +40,13 @@ from runner.protocol import MeasuredPath
 CONTAINER_WORKSPACE = "/workspace"
 CONTAINER_HOME = "/home/agent"
 MAX_SYMLINK_HOPS = 40  # Linux's ELOOP limit
+MAX_GLOB_MATCHES = 256  # paths one pattern may expand to (more: the caller gives up)
+MAX_BRACE_WORDS = 256  # words one brace expansion may produce
+MAX_GLOB_SCAN = 20_000  # directory entries looked at while expanding one pattern
+MAX_WALK_ENTRIES = 2_000  # entries looked at under one directory read recursively
+# Never descended into by a recursive walk (as in runner/sandbox/masks.py): packed git
+# objects are not files a secret pattern names.
+WALK_SKIP = frozenset({f"{CONTAINER_WORKSPACE}/.git/objects", f"{CONTAINER_WORKSPACE}/.git/lfs"})
 
 _SPECIAL_ROOTS = (("proc", "/proc"), ("dev", "/dev"), ("sys", "/sys"))
 
@@ -228,6 +238,226 @@ class PathResolver:
         nlink = st.st_nlink if stat.S_ISREG(st.st_mode) else 1
         return nlink, True, stat.S_ISDIR(st.st_mode)
 
+    # --- pathname expansion and recursive reads ---------------------------------------
+
+    def _listing(self, container_dir: str) -> list[tuple[str, bool]] | None:
+        """(name, is a directory, symlinks followed) of a container directory inside the workspace."""
+        if self._host_root is None:
+            return None
+        res = self.resolve(container_dir, CONTAINER_WORKSPACE)
+        if res.loop or not is_inside(res.real):
+            return None
+        host = self._host_path([p for p in res.real.split("/") if p])
+        if host is None:
+            return None
+        out: list[tuple[str, bool]] = []
+        try:
+            with os.scandir(host) as it:
+                for entry in it:
+                    try:
+                        is_dir = entry.is_dir()
+                    except OSError:
+                        is_dir = False
+                    out.append((entry.name, is_dir))
+        except (OSError, ValueError):
+            return None
+        return out
+
+    def _lexists(self, container_path: str) -> bool:
+        res = self.resolve(container_path, CONTAINER_WORKSPACE)
+        return bool(res.exists) or res.symlink
+
+    def expand_glob(
+        self,
+        pattern: str,
+        cwd: str = CONTAINER_WORKSPACE,
+        *,
+        dotglob: bool = False,
+        nocase: bool = False,
+        globstar: bool = False,
+    ) -> list[str]:
+        """Pathname expansion of a bash pattern (brace expansion already done), as bash does it.
+
+        ``pattern`` escapes literal characters with a backslash (``quote_pattern``). Matches
+        are spelled the way bash prints them: a relative pattern gives relative paths
+        (``backend/../.env`` for ``backend/../.en?``). A name that starts with ``.`` matches
+        only a segment that starts with a literal ``.`` (unless ``dotglob``); ``**`` is
+        ``*`` unless ``globstar``. Directories outside the workspace are not listed (the
+        container's are not the host's): such a pattern matches nothing here. Raises
+        ``GlobTooBroad`` past ``MAX_GLOB_MATCHES`` matches or ``MAX_GLOB_SCAN`` entries.
+        """
+        if self._host_root is None:
+            return []
+        text = pattern
+        if text.startswith("~"):
+            head, sep, rest = text.partition("/")
+            if not has_glob(head):
+                plain = unquote_pattern(head)
+                expanded = expand_tilde(plain, cwd, self.home)
+                if expanded != plain:
+                    text = quote_pattern(expanded) + sep + rest
+        segments = split_pattern(text)
+        states: list[tuple[str, str]]  # (as bash prints it, container directory)
+        if text.startswith("/"):
+            states = [("/", "/")]
+            segments = segments[1:]
+        else:
+            states = [("", cwd)]
+        trailing_slash = len(segments) > 1 and segments[-1] == ""
+        if trailing_slash:
+            segments = segments[:-1]
+        scanned = 0
+        globbed = False
+        for i, seg in enumerate(segments):
+            last = i == len(segments) - 1
+            want_dir = not last or trailing_slash
+            nxt: list[tuple[str, str]] = []
+            if not has_glob(seg):
+                lit = unquote_pattern(seg)
+                for shown, cdir in states:
+                    cand = (_join_shown(shown, lit), _join_container(cdir, lit))
+                    if globbed and last and not self._lexists(cand[1]):
+                        continue  # `*/x`: only where x exists
+                    nxt.append(cand)
+            elif globstar and seg == "**":
+                globbed = True
+                for shown, cdir in states:
+                    found, scanned = self._globstar(
+                        shown, cdir, dotglob=dotglob, files=last and not trailing_slash,
+                        scanned=scanned,
+                    )
+                    nxt.extend(found)
+            else:
+                globbed = True
+                rx = _segment_regex(seg, nocase, True)
+                literal_dot = seg.startswith((".", "\\."))
+                for shown, cdir in states:
+                    listing = self._listing(cdir)
+                    if listing is None:
+                        continue
+                    scanned += len(listing)
+                    if scanned > MAX_GLOB_SCAN:
+                        raise GlobTooBroad(pattern)
+                    for name, is_dir in sorted(listing):
+                        if name.startswith(".") and not (dotglob or literal_dot):
+                            continue
+                        if (want_dir and not is_dir) or not rx.fullmatch(name):
+                            continue
+                        nxt.append((_join_shown(shown, name), _join_container(cdir, name)))
+            if len(nxt) > MAX_GLOB_MATCHES:
+                raise GlobTooBroad(pattern)
+            states = nxt
+            if not states:
+                return []
+        return [shown + ("/" if trailing_slash else "") for shown, _ in states if shown]
+
+    def _globstar(
+        self, shown: str, cdir: str, *, dotglob: bool, files: bool, scanned: int
+    ) -> tuple[list[tuple[str, str]], int]:
+        """``**`` with globstar: the directory itself and every directory under it (``files``:
+        the files too, when ``**`` is the last segment)."""
+        out: list[tuple[str, str]] = [(shown, cdir)]
+        queue = deque([(shown, cdir)])
+        while queue:
+            sh, cd = queue.popleft()
+            listing = self._listing(cd)
+            if listing is None:
+                continue
+            scanned += len(listing)
+            if scanned > MAX_GLOB_SCAN or len(out) > MAX_GLOB_MATCHES:
+                raise GlobTooBroad("**")
+            for name, is_dir in sorted(listing):
+                if name.startswith(".") and not dotglob:
+                    continue
+                entry = (_join_shown(sh, name), _join_container(cd, name))
+                if is_dir:
+                    out.append(entry)
+                    queue.append(entry)
+                elif files:
+                    out.append(entry)
+        return out, scanned
+
+    def walk(
+        self,
+        container_dir: str,
+        *,
+        hidden: bool = True,
+        follow: bool = True,
+        keep: Callable[[str], bool] | None = None,
+        keep_dirs: bool = False,
+        limit: int = MAX_WALK_ENTRIES,
+    ) -> WalkResult | None:
+        """What a program reading ``container_dir`` recursively may read (None: not a directory here).
+
+        ``contents``: the display path of every file under it and, with ``follow``, of
+        every symlink with the path it resolves to (also outside the workspace), symlinked
+        directories inside the workspace walked too (``grep -R``, ``zip -r``); without
+        ``follow`` symlinks below the top are skipped (``grep -r``, ``cp -r`` and ``tar c``
+        neither read nor descend through them; the top itself is already resolved).
+        ``hidden=False`` skips names starting with ``.`` below the top (ripgrep's default).
+        ``keep``: only files whose name passes (``grep --include``, ``find -name``); with
+        ``keep_dirs`` a directory below the top whose name passes brings everything under it
+        (the caller decides for the top itself: pass ``keep=None`` when it passes).
+        ``truncated``: more than ``limit`` entries, an unreadable directory or a name with a
+        newline -- the caller cannot know everything that is read.
+        """
+        if self._host_root is None:
+            return None
+        top = self.resolve(container_dir, CONTAINER_WORKSPACE)
+        if top.loop or not top.is_dir or not is_inside(top.real):
+            return None
+        contents: set[str] = set()
+        truncated = False
+        seen: set[str] = set()
+        queue: deque[tuple[str, bool]] = deque([(top.real, keep is None)])
+        scanned = 0
+
+        def add(path: str) -> None:
+            nonlocal truncated
+            if "\n" in path or "\r" in path:
+                truncated = True
+            contents.add(display(path))
+
+        while queue:
+            cdir, take_all = queue.popleft()
+            if cdir in seen:
+                continue
+            seen.add(cdir)
+            host = self._host_path([p for p in cdir.split("/") if p])
+            if host is None:
+                continue
+            try:
+                with os.scandir(host) as it:
+                    entries = [(e.name, e.is_symlink(), e.is_dir(follow_symlinks=False)) for e in it]
+            except (OSError, ValueError):
+                truncated = True
+                continue
+            scanned += len(entries)
+            if scanned > limit:
+                truncated = True
+                break
+            for name, is_link, is_dir in entries:
+                if not hidden and name.startswith("."):
+                    continue
+                path = f"{cdir}/{name}"
+                passes = take_all or keep is None or keep(name)
+                if is_link:
+                    if not follow:
+                        continue
+                    res = self.resolve(path, CONTAINER_WORKSPACE)
+                    if passes:
+                        add(path)
+                        if res.real != path:
+                            add(res.real)
+                    if res.is_dir and is_inside(res.real) and not res.loop:
+                        queue.append((res.real, take_all or (keep_dirs and passes)))
+                elif is_dir:
+                    if path not in WALK_SKIP:
+                        queue.append((path, take_all or (keep_dirs and passes)))
+                elif passes:
+                    add(path)
+        return WalkResult(sorted(contents), truncated, scanned)
+
     # --- facts -------------------------------------------------------------------------
 
     def fact(
@@ -267,6 +497,19 @@ class PathResolver:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class WalkResult:
+    """What a recursive read of one directory may reach (see ``PathResolver.walk``)."""
+
+    contents: list[str]  # display paths, sorted
+    truncated: bool  # more entries than the limit, unreadable directories or odd names
+    scanned: int = 0  # directory entries looked at
+
+
+class GlobTooBroad(Exception):
+    """A pattern expands to more than the limits allow."""
+
+
 def attach_measurements(facts: Sequence[PathFact], measured: Sequence[MeasuredPath]) -> None:
     """Record what the agent measured beside each fact with the same ``raw`` (untrusted).
 
@@ -288,3 +531,262 @@ def attach_measurements(facts: Sequence[PathFact], measured: Sequence[MeasuredPa
             "exists": m.exists,
             "agrees": normalize(m.real) == host_real if m.real.startswith("/") else False,
         }
+
+
+# --- bash patterns ---------------------------------------------------------------------------
+#
+# A pattern is the text of a shell word with every character that bash takes literally
+# (quoted or backslash-escaped) escaped with a backslash, so `"a*"b*` is `a\*b*`.
+
+_PATTERN_SPECIALS = frozenset("\\*?[]{},~")
+_POSIX_CLASSES = {
+    "alpha": r"\w", "alnum": r"\w", "upper": r"\w", "lower": r"\w", "word": r"\w",
+    "digit": "0-9", "xdigit": "0-9A-Fa-f", "space": r" \t\n\r\f\v", "blank": r" \t",
+    "punct": re.escape("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"), "cntrl": r"\x00-\x1f\x7f",
+    "print": r"\x20-\x7e\u0080-\U0010ffff", "graph": r"\x21-\x7e\u0080-\U0010ffff",
+}
+
+
+def quote_pattern(text: str) -> str:
+    """``text`` as a pattern that matches only itself."""
+    return "".join("\\" + c if c in _PATTERN_SPECIALS else c for c in text)
+
+
+def unquote_pattern(pattern: str) -> str:
+    """The word bash leaves when a pattern matches nothing (quote removal)."""
+    if "\\" not in pattern:
+        return pattern
+    out: list[str] = []
+    i = 0
+    while i < len(pattern):
+        if pattern[i] == "\\" and i + 1 < len(pattern):
+            out.append(pattern[i + 1])
+            i += 2
+            continue
+        out.append(pattern[i])
+        i += 1
+    return "".join(out)
+
+
+def split_pattern(pattern: str) -> list[str]:
+    """Split on ``/`` (an escaped ``/`` separates too, as in bash)."""
+    parts: list[str] = []
+    cur: list[str] = []
+    i = 0
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\" and i + 1 < len(pattern):
+            if pattern[i + 1] == "/":
+                parts.append("".join(cur))
+                cur = []
+            else:
+                cur.append(pattern[i : i + 2])
+            i += 2
+            continue
+        if c == "/":
+            parts.append("".join(cur))
+            cur = []
+        else:
+            cur.append(c)
+        i += 1
+    parts.append("".join(cur))
+    return parts
+
+
+def has_glob(pattern: str) -> bool:
+    """Whether a pattern holds an unescaped ``*``, ``?`` or bracket expression."""
+    i = 0
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\":
+            i += 2
+            continue
+        if c in "*?":
+            return True
+        if c == "[" and _bracket(pattern, i) is not None:
+            return True
+        i += 1
+    return False
+
+
+def has_brace(pattern: str) -> bool:
+    """Whether brace expansion changes the pattern (``{a,b}``, ``{1..3}``)."""
+    if "{" not in pattern:
+        return False
+    try:
+        return _first_brace(pattern) is not None
+    except GlobTooBroad:
+        return True
+
+
+def _join_shown(shown: str, name: str) -> str:
+    if not shown:
+        return name
+    return shown + name if shown.endswith("/") else f"{shown}/{name}"
+
+
+def _join_container(cdir: str, name: str) -> str:
+    return cdir + name if cdir.endswith("/") else f"{cdir}/{name}"
+
+
+def _bracket(seg: str, i: int) -> tuple[str, int] | None:
+    """The regex of the bracket expression at ``seg[i]`` and the index after it (None: literal ``[``)."""
+    j = i + 1
+    n = len(seg)
+    negate = j < n and seg[j] in "!^"
+    if negate:
+        j += 1
+    items: list[str] = []
+    first = True
+    while j < n:
+        c = seg[j]
+        if c == "]" and not first:
+            body = "".join(items)
+            if not body:
+                return ("[^/]" if negate else "(?!)"), j + 1
+            return f"[{'^' if negate else ''}{body}]", j + 1
+        first = False
+        if c == "[" and j + 1 < n and seg[j + 1] == ":":
+            end = seg.find(":]", j + 2)
+            if end != -1 and seg[j + 2 : end].isalpha():
+                items.append(_POSIX_CLASSES.get(seg[j + 2 : end], ""))
+                j = end + 2
+                continue
+        if c == "\\" and j + 1 < n:
+            j += 1
+            c = seg[j]
+        lo = c
+        if j + 2 < n and seg[j + 1] == "-" and seg[j + 2] != "]":
+            hi_at = j + 2
+            hi = seg[hi_at]
+            if hi == "\\" and hi_at + 1 < n:
+                hi_at += 1
+                hi = seg[hi_at]
+            if ord(lo) <= ord(hi):
+                items.append(f"{re.escape(lo)}-{re.escape(hi)}")
+            j = hi_at + 1
+            continue
+        items.append(re.escape(lo))
+        j += 1
+    return None
+
+
+@lru_cache(maxsize=2048)
+def _segment_regex(seg: str, nocase: bool, escapes: bool) -> re.Pattern[str]:
+    """A regex for one path segment of a glob (``escapes``: backslash quotes the next character)."""
+    out: list[str] = []
+    i = 0
+    n = len(seg)
+    while i < n:
+        c = seg[i]
+        if c == "\\" and escapes:
+            out.append(re.escape(seg[i + 1]) if i + 1 < n else re.escape("\\"))
+            i += 2
+            continue
+        if c == "*":
+            if not out or out[-1] != ".*":
+                out.append(".*")
+            i += 1
+            continue
+        if c == "?":
+            out.append(".")
+            i += 1
+            continue
+        if c == "[":
+            br = _bracket(seg, i)
+            if br is not None:
+                out.append(br[0])
+                i = br[1]
+                continue
+        out.append(re.escape(c))
+        i += 1
+    return re.compile("".join(out), re.DOTALL | (re.IGNORECASE if nocase else 0))
+
+
+def fnmatch_name(pattern: str, name: str, *, nocase: bool = False) -> bool:
+    """fnmatch(3) without FNM_PERIOD, as ``find -name`` and ``grep --include`` match names."""
+    return _segment_regex(pattern, nocase, True).fullmatch(name) is not None
+
+
+def _first_brace(s: str) -> tuple[int, int, list[str]] | None:
+    """The first brace expression that expands: (start, end, alternatives)."""
+    i = 0
+    n = len(s)
+    while i < n:
+        c = s[i]
+        if c == "\\":
+            i += 2
+            continue
+        if c == "{":
+            depth = 0
+            commas: list[int] = []
+            j = i
+            while j < n:
+                d = s[j]
+                if d == "\\":
+                    j += 2
+                    continue
+                if d == "{":
+                    depth += 1
+                elif d == "}":
+                    depth -= 1
+                    if depth == 0:
+                        break
+                elif d == "," and depth == 1:
+                    commas.append(j)
+                j += 1
+            if j < n:
+                if commas:
+                    bounds = [i, *commas, j]
+                    return i, j, [s[a + 1 : b] for a, b in pairwise(bounds)]
+                seq = _sequence(s[i + 1 : j])
+                if seq is not None:
+                    return i, j, seq
+        i += 1
+    return None
+
+
+_SEQ_RE = re.compile(r"^(-?\d+|[A-Za-z])\.\.(-?\d+|[A-Za-z])(?:\.\.(-?\d+))?$")
+
+
+def _sequence(body: str) -> list[str] | None:
+    m = _SEQ_RE.match(body)
+    if m is None:
+        return None
+    a, b, step_text = m.group(1), m.group(2), m.group(3)
+    step = abs(int(step_text)) if step_text else 1
+    step = step or 1
+    if a.lstrip("-").isdigit() and b.lstrip("-").isdigit():
+        lo, hi = int(a), int(b)
+        count = abs(hi - lo) // step + 1
+        if count > MAX_BRACE_WORDS:
+            raise GlobTooBroad(body)
+        width = max(len(a), len(b)) if (a.lstrip("-").startswith("0") or b.lstrip("-").startswith("0")) else 0
+        rng = range(lo, hi + 1, step) if lo <= hi else range(lo, hi - 1, -step)
+        return [str(v).zfill(width) if width else str(v) for v in rng]
+    if a.isalpha() and b.isalpha():
+        lo, hi = ord(a), ord(b)
+        rng = range(lo, hi + 1, step) if lo <= hi else range(lo, hi - 1, -step)
+        return [quote_pattern(chr(v)) for v in rng]
+    return None
+
+
+def brace_expand(pattern: str, limit: int = MAX_BRACE_WORDS) -> list[str]:
+    """Bash brace expansion of a pattern (``a{b,c}d`` -> ``abd``, ``acd``); escapes stay.
+
+    Raises ``GlobTooBroad`` past ``limit`` words.
+    """
+    found = _first_brace(pattern)
+    if found is None:
+        return [pattern]
+    start, end, alternatives = found
+    prefix, suffix = pattern[:start], pattern[end + 1 :]
+    tails = brace_expand(suffix, limit)
+    out: list[str] = []
+    for alt in alternatives:
+        for middle in brace_expand(alt, limit):
+            for tail in tails:
+                out.append(prefix + middle + tail)
+                if len(out) > limit:
+                    raise GlobTooBroad(pattern)
+    return out

@@ -20,6 +20,23 @@ shell may be in at that point (a ``cd`` that may fail keeps the old directory
 as a possibility after ``;``, but not on the right of ``&&``). Variables
 assigned a literal value unconditionally are expanded; anything else stays
 dynamic (``PathFact.dynamic``).
+
+Patterns are expanded as bash would (when a workspace is given): brace expansion,
+then pathname expansion against the host workspace (``*``, ``?``, ``[...]``; dot
+files only for a segment starting with ``.``; ``dotglob``, ``nocaseglob`` and
+``globstar`` are assumed on when the command mentions them). Each match is one more
+fact (``raw`` the word as written, ``dynamic`` true) beside the lexical one. A
+pattern past ``MAX_GLOB_MATCHES`` matches (or ``MAX_EXPANDED_FACTS`` for the whole
+command) is the opaque construct ``glob-too-broad``.
+
+Programs that read whole directories (``grep -r``, ``rg``, ``cp -r``, ``tar c``,
+``zip -r``, ``rsync -r``, ``diff -r``, ``git grep``, ``find ... -exec``) mark the
+directory's fact ``recursive: true`` and list what they may read under it in
+``contents`` (workspace-relative paths of files, symlinks and their targets;
+``contents_truncated: true`` when the walk hit its bound). ``xargs`` running a
+program that touches files takes the file names from data: the opaque construct
+``xargs-dynamic-args`` (likewise ``cpio -o``, ``tar -T -``, ``zip -@``:
+``file-list-from-input``).
 """
 
 from __future__ import annotations
@@ -47,9 +64,19 @@ from runner.policy.models import (
 from runner.policy.paths import (
     CONTAINER_HOME,
     CONTAINER_WORKSPACE,
+    MAX_GLOB_MATCHES,
+    MAX_WALK_ENTRIES,
+    GlobTooBroad,
     PathResolver,
+    WalkResult,
     absolute,
+    brace_expand,
+    fnmatch_name,
+    has_brace,
+    has_glob,
     normalize,
+    quote_pattern,
+    unquote_pattern,
 )
 
 MAX_DEPTH = 16  # nested substitutions / shell strings / function calls
@@ -57,6 +84,8 @@ MAX_NODE_DEPTH = 200  # syntax nesting (keeps the walk far from Python's recursi
 MAX_VISITS = 20_000  # syntax nodes walked per command (loops, functions, shells re-walk some)
 MAX_CWDS = 16  # possible working directories tracked at once
 MAX_SCRIPT_BYTES = 64 * 1024  # larger scripts run by a command are not analysed
+MAX_EXPANDED_FACTS = 512  # path facts from pattern expansion, per command
+MAX_WALKED_ENTRIES = 4 * MAX_WALK_ENTRIES  # entries looked at by recursive reads, per command
 _SNIPPET = 200
 
 _local = threading.local()
@@ -108,12 +137,29 @@ class Word:
     text: str
     dynamic: bool = False
     procsub: bool = False  # <(...) / >(...): a /dev/fd path, not a file name
+    glob: str | None = None  # the word as a bash pattern, when it holds a glob or braces
 
     def sub(self, text: str) -> Word:
         return Word(text, self.dynamic, self.procsub)
 
 
+@dataclass(frozen=True)
+class Recursion:
+    """How a program reads the directories it is given: everything under them."""
+
+    hidden: bool = True  # also names starting with "." (rg and ag skip them)
+    follow: bool = True  # symlinks below the top are read through (grep -R, zip -r)
+    keep: Callable[[str], bool] | None = None  # only files whose name passes (find -name ...)
+    keep_dirs: bool = False  # a directory whose name passes brings everything under it
+
+
+ALL = Recursion()
+NO_LINKS = Recursion(follow=False)  # symlinks below the top are skipped or copied as links
+
+
 _GLOB_CHARS = re.compile(r"(?<!\\)[*?\[]")
+# shopt options that change pathname expansion: assumed on once a command mentions them
+_GLOB_OPTIONS = ("dotglob", "globstar", "nocaseglob", "extglob")
 _BRACE = re.compile(r"\{[^{}]*(,|\.\.)[^{}]*\}")
 _DQ_ESCAPE = re.compile(r"\\([$`\"\\\n])")
 _ANSI_SIMPLE = {
@@ -525,13 +571,17 @@ class _Walker:
         self.opaque: list[OpaqueConstruct] = []
         self.commands: list[ShellCommand] = []
         self.parse_error = False
-        self._path_keys: set[tuple[str, str, str, str]] = set()
+        self._path_keys: dict[tuple[str, str, str, str], PathFact] = {}
         self._host_keys: set[tuple[str, int | None]] = set()
         self._opaque_keys: set[tuple[str, str]] = set()
         self._command_keys: set[tuple[str, tuple[str, ...], str | None]] = set()
         self._nodes = 0  # current syntax nesting
         self._visits = 0  # nodes walked so far
         self.exhausted = False
+        self.glob_flags: set[str] = set()  # shell options assumed on: dotglob, globstar ...
+        self._expanded = 0  # facts added by pattern expansion
+        self._walk_left = MAX_WALKED_ENTRIES
+        self._walks: dict[tuple[str, Recursion], WalkResult | None] = {}
 
     # --- recording -------------------------------------------------------------------
 
@@ -589,6 +639,7 @@ class _Walker:
         inferred: bool = False,
         implicit: bool = False,
         cwds: Sequence[str] | None = None,
+        recursive: Recursion | None = None,
     ) -> None:
         if w.procsub or not w.text:
             return
@@ -602,11 +653,98 @@ class _Walker:
                 w.text, op, cwd=cwd, via=via, program=prog,
                 dynamic=w.dynamic or context.cwd_dynamic, inferred=inferred, implicit=implicit,
             )
-            key = (fact.raw, fact.real, fact.path, op)
-            if key in self._path_keys:
-                continue
-            self._path_keys.add(key)
+            self._record(fact, recursive)
+            if w.glob is not None:
+                self._expand(w, w.glob, op, cwd, via, prog, inferred, implicit, recursive)
+
+    def _record(self, fact: PathFact, recursive: Recursion | None) -> None:
+        key = (fact.raw, fact.real, fact.path, fact.op)
+        known = self._path_keys.get(key)
+        if known is None:
+            self._path_keys[key] = known = fact
             self.paths.append(fact)
+        if recursive is not None:
+            self._recurse(known, recursive)
+
+    def _expand(
+        self,
+        w: Word,
+        pattern: str,
+        op: PathOp,
+        cwd: str,
+        via: PathVia,
+        program: str | None,
+        inferred: bool,
+        implicit: bool,
+        recursive: Recursion | None,
+    ) -> None:
+        """One fact per word the pattern expands to (brace, then pathname expansion)."""
+        try:
+            words: list[str] = []
+            for p in brace_expand(pattern):
+                if not has_glob(p):
+                    words.append(unquote_pattern(p))
+                    continue
+                if "extglob" in self.glob_flags and "(" in p:
+                    raise GlobTooBroad(p)  # extglob syntax is not matched here
+                matches = self.resolver.expand_glob(
+                    p, cwd, dotglob="dotglob" in self.glob_flags,
+                    nocase="nocaseglob" in self.glob_flags,
+                    globstar="globstar" in self.glob_flags,
+                )
+                words.extend(matches or [unquote_pattern(p)])
+                if len(words) > MAX_GLOB_MATCHES:
+                    raise GlobTooBroad(p)
+        except GlobTooBroad:
+            self.add_opaque(
+                "glob-too-broad",
+                f"{w.text} expands to more than {MAX_GLOB_MATCHES} paths; name fewer files",
+            )
+            return
+        for text in words:
+            if text == w.text or not text:
+                continue
+            self._expanded += 1
+            if self._expanded > MAX_EXPANDED_FACTS:
+                self.add_opaque(
+                    "glob-too-broad",
+                    f"the patterns expand to more than {MAX_EXPANDED_FACTS} paths; name fewer files",
+                )
+                return
+            fact = self.resolver.fact(
+                text, op, cwd=cwd, via=via, program=program, dynamic=True,
+                inferred=inferred, implicit=implicit,
+            )
+            fact.raw = w.text
+            self._record(fact, recursive)
+
+    def _recurse(self, fact: PathFact, how: Recursion) -> None:
+        """Mark a directory read recursively and list what the program may read under it."""
+        if not fact.inside_workspace or fact.special or fact.real.startswith("/"):
+            return
+        container = CONTAINER_WORKSPACE if fact.real == "." else f"{CONTAINER_WORKSPACE}/{fact.real}"
+        key = (container, how)
+        if key not in self._walks:
+            if self._walk_left <= 0:
+                self._walks[key] = WalkResult([], True, 0)
+            else:
+                self._walks[key] = self.resolver.walk(
+                    container, hidden=how.hidden, follow=how.follow, keep=how.keep,
+                    keep_dirs=how.keep_dirs, limit=min(MAX_WALK_ENTRIES, self._walk_left),
+                )
+            found = self._walks[key]
+            if found is not None:
+                self._walk_left -= max(found.scanned, 1)
+        result = self._walks[key]
+        if result is None:
+            return  # not a directory (a file is read as itself)
+        extra = fact.__pydantic_extra__
+        assert extra is not None  # PathFact allows extra fields
+        extra["recursive"] = True
+        before: list[str] = extra.get("contents") or []
+        extra["contents"] = sorted({*before, *result.contents})
+        if result.truncated or extra.get("contents_truncated"):
+            extra["contents_truncated"] = True
 
     def add_command(self, program: str, argv: list[str], wrapper: str | None) -> None:
         key = (program, tuple(argv), wrapper)
@@ -624,6 +762,11 @@ class _Walker:
         if depth > MAX_DEPTH:
             self.add_opaque("nesting-too-deep", text)
             return
+        for option in _GLOB_OPTIONS:
+            if option in text:
+                self.glob_flags.add(option)
+        if "GLOBIGNORE" in text:
+            self.glob_flags.add("dotglob")  # setting GLOBIGNORE turns dotglob on
         tree = _parser().parse(text.encode("utf-8", "surrogatepass"))
         root = tree.root_node
         if root.has_error:
@@ -860,6 +1003,16 @@ class _Walker:
         for c in node.named_children:
             if c is not body and c != body and c.type != "variable_name":
                 self.walk(c, ctx, stdin, depth)
+        if var is not None:
+            # `for f in .e*; do cat "$f"; done`: the body sees each value only as "$f", so
+            # the values (and what their patterns match) count as reads where they are listed
+            for i, c in enumerate(node.children):
+                if node.field_name_for_child(i) == "value":
+                    w = self.word(c, ctx)
+                    if w.dynamic and w.glob is None:
+                        continue  # $(...), $VAR: nothing to see statically
+                    if not w.text.startswith("-") and "://" not in w.text:
+                        self.add_path(w, "read", None, ctx=ctx, program="for", inferred=True)
         if body is None:
             return
         for _ in range(2):  # a second pass sees what a first iteration's `cd` changed
@@ -912,7 +1065,10 @@ class _Walker:
             return
         name = _text(name_node)
         appending = any(c.type == "+=" for c in node.children)
-        w = self.word(value, ctx) if value is not None and value.type != "array" else None
+        w: Word | None = None
+        if value is not None and value.type != "array":
+            text, dynamic, _ = self._eval(value, ctx)  # no pathname or brace expansion here
+            w = Word(text, dynamic)
         if w is None or w.dynamic or appending or value is None or value.type == "array" or (ctx.conditional and ctx.vars.get(name) != w.text):
             ctx.vars[name] = None
         else:
@@ -1054,9 +1210,66 @@ class _Walker:
 
     def word(self, node: Node, ctx: _Ctx) -> Word:
         text, dynamic, unquoted = self._eval(node, ctx)
-        if not dynamic and unquoted and (_GLOB_CHARS.search(unquoted) or _BRACE.search(unquoted)):
-            dynamic = True
-        return Word(text, dynamic, node.type == "process_substitution")
+        globbing = bool(unquoted) and bool(_GLOB_CHARS.search(unquoted) or _BRACE.search(unquoted))
+        pattern: str | None = None
+        if globbing or dynamic:
+            pattern = self._pattern(node, ctx)
+            if pattern is not None and not (has_glob(pattern) or has_brace(pattern)):
+                pattern = None
+        return Word(text, dynamic or globbing, node.type == "process_substitution", pattern)
+
+    def _pattern(self, node: Node, ctx: _Ctx) -> str | None:
+        """The word as a bash pattern (literal characters escaped); None when not knowable."""
+        t = node.type
+        if t == "command_name" and node.named_child_count == 1:
+            return self._pattern(node.named_children[0], ctx)
+        raw = _text(node)
+        if t == "word":
+            return raw.replace("\\\n", "")
+        if t in ("number", "brace_expression"):
+            return raw
+        if t == "raw_string":
+            return quote_pattern(raw[1:-1])
+        if t == "ansi_c_string":
+            return quote_pattern(_decode_ansi_c(raw[2:-1]))
+        if t in ("string", "translated_string"):
+            parts: list[str] = []
+            for c in node.children:
+                if c.type == "string_content":
+                    parts.append(quote_pattern(_unescape_dq(_text(c))))
+                elif c.is_named:
+                    value = self._plain_var(c, ctx)  # quoted: taken literally, whatever it holds
+                    if value is None:
+                        return None
+                    parts.append(quote_pattern(value))
+            return "".join(parts)
+        if t == "concatenation":
+            out: list[str] = []
+            for c in node.children:
+                sub = self._pattern(c, ctx)
+                if sub is None:
+                    return None
+                out.append(sub)
+            return "".join(out)
+        if t in ("simple_expansion", "expansion"):
+            value = self._plain_var(node, ctx)
+            # unquoted: its glob characters are active (not braces or a tilde);
+            # word splitting or backslashes: not knowable here
+            if value and not any(ch.isspace() or ch == "\\" for ch in value):
+                return "".join("\\" + ch if ch in "{},~" else ch for ch in value)
+            return None
+        return None
+
+    def _plain_var(self, node: Node, ctx: _Ctx) -> str | None:
+        """The known value of a plain ``$NAME`` / ``${NAME}`` (None: anything else)."""
+        if node.type not in ("simple_expansion", "expansion"):
+            return None
+        names = list(node.named_children)
+        if len(names) == 1 and names[0].type == "variable_name" and (
+            node.type == "simple_expansion" or len(node.children) == 3
+        ):
+            return self._var(_text(names[0]), ctx)
+        return None
 
     def _eval(self, node: Node, ctx: _Ctx) -> tuple[str, bool, str]:
         """(text, dynamic, unquoted literal text for glob/brace detection)."""
@@ -1341,6 +1554,8 @@ class FileSpec:
     read_flags: frozenset[str] = frozenset()  # flags that make the operands reads (gzip -c)
     first_only: bool = False  # only the first positional is a file (mknod)
     second_writes: bool = False  # IN [OUT]: the second positional is written (uniq, xxd)
+    # how the program reads directories it is given (grep -r), None: not recursively
+    recurse: Callable[[_Call, list[tuple[str, Word | None]]], Recursion | None] | None = None
 
 
 def _fs(op: PathOp, short_val: str = "", long_val: str = "", **kw: object) -> FileSpec:
@@ -1350,6 +1565,53 @@ def _fs(op: PathOp, short_val: str = "", long_val: str = "", **kw: object) -> Fi
     return FileSpec(op, short_val, frozenset(long_val.split()), **conv)  # type: ignore[arg-type]
 
 
+def _name_filter(values: Sequence[Word]) -> Callable[[str], bool] | None:
+    """Keep names matching any of the globs (None: unknown, keep everything)."""
+    patterns = [v.text for v in values]
+    if not patterns or any("$" in p or "`" in p or "/" in p for p in patterns):
+        return None
+    return lambda name: any(fnmatch_name(p, name) for p in patterns)
+
+
+def _grep_recursion(call: _Call, opts: list[tuple[str, Word | None]]) -> Recursion | None:
+    if not (
+        call.name == "rgrep"
+        or _has(opts, "-r", "-R", "--recursive", "--dereference-recursive")
+        or any(v.text == "recurse" for v in _vals(opts, "-d", "--directories"))
+    ):
+        return None
+    # -r follows symbolic links only on the command line, -R all of them
+    follow = call.name == "rgrep" or _has(opts, "-R", "--dereference-recursive")
+    return Recursion(follow=follow, keep=_name_filter(_vals(opts, "--include")))
+
+
+def _rg_recursion(call: _Call, opts: list[tuple[str, Word | None]]) -> Recursion | None:
+    if _has(opts, "--files", "--type-list"):
+        return None  # lists names, reads no file
+    names = [o for o, _ in opts]
+    config = "RIPGREP_CONFIG_PATH" in call.env  # a config file may add any flag
+    hidden = (
+        config or _has(opts, "--hidden", "-.")
+        or names.count("-u") + names.count("--unrestricted") >= 2
+    )
+    return Recursion(hidden=hidden, follow=config or _has(opts, "-L", "--follow"))
+
+
+def _ag_recursion(call: _Call, opts: list[tuple[str, Word | None]]) -> Recursion | None:
+    hidden = _has(opts, "--hidden", "-u", "--unrestricted")
+    return Recursion(hidden=hidden, follow=_has(opts, "-f", "--follow"))
+
+
+def _ack_recursion(call: _Call, opts: list[tuple[str, Word | None]]) -> Recursion | None:
+    if _has(opts, "-n", "--no-recurse"):
+        return None
+    return ALL if _has(opts, "--follow") else NO_LINKS
+
+
+def _diff_recursion(call: _Call, opts: list[tuple[str, Word | None]]) -> Recursion | None:
+    return ALL if _has(opts, "-r", "--recursive") else None
+
+
 _READ = _fs("read")
 _GREP = _fs(
     "read", "efABCmdD",
@@ -1357,6 +1619,7 @@ _GREP = _fs(
     "--exclude --exclude-from --exclude-dir --label --devices --directories --binary-files "
     "--group-separator",
     skip_first=True, skip_first_unless="-e -f --regexp --file", read_opts="-f --file --exclude-from",
+    recurse=_grep_recursion,
 )
 _RG = _fs(
     "read", "efgtTjmMACrEd",
@@ -1364,7 +1627,7 @@ _RG = _fs(
     "--after-context --before-context --context --replace --encoding --max-depth --type-add "
     "--ignore-file --pre --pre-glob --sort --sortr --max-filesize --path-separator --colors",
     skip_first=True, skip_first_unless="-e -f --regexp --file --files --type-list",
-    read_opts="-f --file --ignore-file",
+    read_opts="-f --file --ignore-file", recurse=_rg_recursion,
 )
 _WRITE = _fs("write")
 FILE_PROGRAMS: dict[str, FileSpec] = {
@@ -1382,7 +1645,7 @@ FILE_PROGRAMS: dict[str, FileSpec] = {
               read_opts="--exclude-from -X"),
     "diff": _fs("read", "UCxXIFL", "--unified --context --exclude --exclude-from --label "
                 "--ignore-matching-lines --show-function-line --from-file --to-file",
-                read_opts="-X --exclude-from --from-file --to-file"),
+                read_opts="-X --exclude-from --from-file --to-file", recurse=_diff_recursion),
     "diff3": _fs("read", "L", "--label"),
     "sdiff": _fs("read", "ow", "--output --width", write_opts="-o --output"),
     "cut": _fs("read", "dfbc", "--delimiter --fields --bytes --characters --output-delimiter"),
@@ -1398,8 +1661,9 @@ FILE_PROGRAMS: dict[str, FileSpec] = {
     "pr": _fs("read", "hlwoNsSeinTD"),
     "grep": _GREP, "egrep": _GREP, "fgrep": _GREP, "rgrep": _GREP, "zgrep": _GREP,
     "rg": _RG, "ag": _fs("read", "ABCGgmp", "--file-search-regex --ignore --depth --pager",
-                         skip_first=True),
-    "ack": _fs("read", "ABCm", "--type --ignore-dir --ignore-file", skip_first=True),
+                         skip_first=True, recurse=_ag_recursion),
+    "ack": _fs("read", "ABCm", "--type --ignore-dir --ignore-file", skip_first=True,
+               recurse=_ack_recursion),
     "jq": _fs("read", "fL", "--from-file --arg --argjson --slurpfile --rawfile --indent --args",
               skip_first=True, skip_first_unless="-f --from-file", read_opts="-f --from-file"),
     "yq": _fs("read", "I", "--indent --output-format --input-format",
@@ -1451,8 +1715,11 @@ def _file_program(w: _Walker, call: _Call, spec: FileSpec) -> None:
         for extra in pos[2:]:
             w.add_path(extra, "read", call, inferred=True)
         pos = pos[:1]
+    recursive = spec.recurse(call, opts) if spec.recurse is not None else None
+    if recursive is not None and not pos and not (call.name in ("rg", "ag", "ack") and call.stdin):
+        pos = [Word(".")]  # grep -r, rg ... without a path search the working directory
     for p in pos:
-        w.add_path(p, op, call)
+        w.add_path(p, op, call, recursive=recursive)
 
 
 def _wrapper_target(
@@ -1553,6 +1820,10 @@ def _h_sudo(w: _Walker, call: _Call) -> None:
     w.inner(call, pos, call.name, ctx=ctx)
 
 
+_XARGS_ADVICE = "list the files in the command, not via xargs: "
+_FILE_LIST_ADVICE = "list the files in the command, not via stdin: "
+
+
 def _h_xargs(w: _Walker, call: _Call) -> None:
     opts, pos = getopt(
         call.args, "adEIiLlnPs",
@@ -1564,6 +1835,10 @@ def _h_xargs(w: _Walker, call: _Call) -> None:
         w.add_path(v, "read", call)
     if not pos:
         pos = [Word("echo")]
+    name = posixpath.basename(pos[0].text.rstrip("/")) or pos[0].text
+    if pos[0].dynamic or name not in _NO_FILE_PROGRAMS:
+        # the program gets names that come from data (stdin, -a FILE): not knowable here
+        w.add_opaque("xargs-dynamic-args", _XARGS_ADVICE + " ".join(a.text for a in call.argv))
     repl = _vals(opts, "-I", "--replace", "-i")
     if repl or _has(opts, "-i", "--replace"):
         token = repl[-1].text if repl else "{}"
@@ -1586,6 +1861,7 @@ def _h_find(w: _Walker, call: _Call) -> None:
         w.add_path(s, "read", call)
     expr = args[i:]
     j = 0
+    filtered = False
     while j < len(expr):
         t = expr[j].text
         if t in ("-exec", "-execdir", "-ok", "-okdir"):
@@ -1593,6 +1869,19 @@ def _h_find(w: _Walker, call: _Call) -> None:
             while k < len(expr) and expr[k].text not in (";", "+"):
                 k += 1
             inner = expr[j + 1 : k]
+            if not filtered:
+                keep, keep_dirs = _find_filter(expr[:j])
+                filtered = True
+            prog = inner[0] if inner else None
+            if prog is not None and any("{}" in a.text for a in inner[1:]) and (
+                prog.dynamic or posixpath.basename(prog.text) not in _NO_FILE_PROGRAMS
+            ):
+                # the program gets every file the expression selects under each start
+                for s in starts:
+                    name = posixpath.basename(s.text.rstrip("/")) or s.text
+                    top = keep is None or (keep_dirs and keep(name))
+                    how = ALL if top else Recursion(keep=keep, keep_dirs=keep_dirs)
+                    w.add_path(s, "read", call, recursive=how)
             for s in starts:
                 base = s.text.rstrip("/") or "/"
                 argv = [
@@ -1611,6 +1900,55 @@ def _h_find(w: _Walker, call: _Call) -> None:
         elif t == "-files0-from" and j + 1 < len(expr):
             w.add_path(expr[j + 1], "read", call)
         j += 1
+
+
+# find's tests that take one value (two for -fprintf), and the ones that take none.
+_FIND_VALUED = frozenset({
+    "-name", "-iname", "-path", "-ipath", "-wholename", "-iwholename", "-regex", "-iregex",
+    "-type", "-xtype", "-newer", "-anewer", "-cnewer", "-perm", "-user", "-group", "-uid",
+    "-gid", "-size", "-mtime", "-atime", "-ctime", "-mmin", "-amin", "-cmin", "-links", "-inum",
+    "-samefile", "-maxdepth", "-mindepth", "-fstype", "-lname", "-ilname", "-used", "-printf",
+    "-fprint", "-fprint0", "-fls", "-context", "-regextype", "-files0-from",
+})
+_FIND_FLAGS = frozenset({
+    "-a", "-and", "-true", "-false", "-print", "-print0", "-ls", "-depth", "-d", "-mount",
+    "-xdev", "-noleaf", "-ignore_readdir_race", "-noignore_readdir_race", "-follow", "-daystart",
+    "-warn", "-nowarn", "-empty", "-readable", "-writable", "-executable", "-nouser", "-nogroup",
+    "-prune", "-quit",
+})
+
+
+def _find_filter(expr: Sequence[Word]) -> tuple[Callable[[str], bool] | None, bool]:
+    """The names an -exec can get, from the tests before it: (keep, directories count too).
+
+    Only a plain conjunction of known tests is used, and only its -name/-iname and
+    ``-type f``: leaving out a conjunct selects more files, never fewer. Anything else
+    (-o, !, parentheses, unknown tests) selects everything.
+    """
+    names: list[tuple[str, bool]] = []
+    files_only = False
+    i = 0
+    while i < len(expr):
+        t = expr[i].text
+        if expr[i].dynamic and not expr[i].glob:
+            return None, True
+        if t in _FIND_FLAGS:
+            i += 1
+            continue
+        if t == "-fprintf":
+            i += 3
+            continue
+        if t not in _FIND_VALUED or i + 1 >= len(expr):
+            return None, True
+        value = expr[i + 1]
+        if t in ("-name", "-iname") and "$" not in value.text and "`" not in value.text:
+            names.append((value.text, t == "-iname"))
+        elif t == "-type" and value.text == "f":
+            files_only = True
+        i += 2
+    if not names:
+        return None, not files_only
+    return (lambda name: all(fnmatch_name(p, name, nocase=nc) for p, nc in names)), not files_only
 
 
 def _h_watch(w: _Walker, call: _Call) -> None:
@@ -1863,6 +2201,10 @@ def _h_cp(w: _Walker, call: _Call) -> None:
     target = _vals(opts, "-t", "--target-directory")
     hard = _has(opts, "-l", "--link")
     src_op: PathOp = "write" if (call.name == "mv" or hard) else "read"
+    recursive: Recursion | None = None
+    if call.name == "cp" and _has(opts, "-r", "-R", "--recursive", "-a", "--archive"):
+        # symlinks below the top are copied as links unless -L
+        recursive = ALL if _has(opts, "-L", "--dereference") else NO_LINKS
     if target:
         sources = pos
         for t in target:
@@ -1881,7 +2223,7 @@ def _h_cp(w: _Walker, call: _Call) -> None:
     else:
         sources = pos
     for s in sources:
-        w.add_path(s, src_op, call)
+        w.add_path(s, src_op, call, recursive=recursive)
 
 
 def _is_dir(w: _Walker, call: _Call, word: Word) -> bool:
@@ -1994,9 +2336,14 @@ def _h_tar(w: _Walker, call: _Call) -> None:
         w.add_path(f, "write" if create else "read", call)
     for f in _vals(opts, "-T", "--files-from", "-X", "--exclude-from", "--index-file"):
         w.add_path(f, "read", call)
+    if create and any(f.text == "-" for f in _vals(opts, "-T", "--files-from")):
+        w.add_opaque("file-list-from-input", _FILE_LIST_ADVICE + label)
     if create:
+        recursive = None if _has(opts, "--no-recursion") else (
+            ALL if _has(opts, "-h", "--dereference") else NO_LINKS  # links stored as links
+        )
         for p in pos:
-            w.add_path(p, "read", call, cwds=cwds)
+            w.add_path(p, "read", call, cwds=cwds, recursive=recursive)
     elif extract and not _has(opts, "-O", "--to-stdout"):
         dest = ctx_dirs[-1] if ctx_dirs else Word(".")
         w.add_path(dest, "write", call)
@@ -2017,12 +2364,41 @@ def _h_unzip(w: _Walker, call: _Call) -> None:
     w.add_path(dest[-1] if dest else Word("."), "write", call)
 
 
+def _h_cpio(w: _Walker, call: _Call) -> None:
+    opts, pos = getopt(call.args, "EFHIMOR", ["--pattern-file", "--file", "--format", "--message",
+                                              "--owner", "--directory"])
+    create = _has(opts, "-o", "--create")
+    passing = _has(opts, "-p", "--pass-through")
+    for v in _vals(opts, "-E", "--pattern-file", "-I"):
+        w.add_path(v, "read", call)
+    for v in _vals(opts, "-O"):
+        w.add_path(v, "write", call)
+    for v in _vals(opts, "-F", "--file"):
+        w.add_path(v, "write" if create else "read", call)
+    if create or passing:
+        w.add_opaque("file-list-from-input",
+                     _FILE_LIST_ADVICE + " ".join(a.text for a in call.argv))
+    if passing:
+        w.add_path(pos[0] if pos else Word("."), "write", call)
+    elif _has(opts, "-i", "--extract") and not _has(opts, "-t", "--list"):
+        d = _vals(opts, "-D", "--directory")
+        w.add_path(d[-1] if d else Word("."), "write", call)
+
+
 def _h_zip(w: _Walker, call: _Call) -> None:
-    _, pos = getopt(call.args, "bntP", ["--temp-path", "--suffixes", "--password"])
+    opts, pos = getopt(call.args, "bntPxi", ["--temp-path", "--suffixes", "--password",
+                                             "--exclude", "--include"])
+    if _has(opts, "-@", "--names-stdin"):
+        w.add_opaque("file-list-from-input",
+                     _FILE_LIST_ADVICE + " ".join(a.text for a in call.argv))
+    recursive: Recursion | None = None
+    if _has(opts, "-r", "-R", "--recurse-paths", "--recurse-patterns"):
+        # zip stores what a symlink points to unless -y
+        recursive = NO_LINKS if _has(opts, "-y", "--symlinks") else ALL
     if pos:
         w.add_path(pos[0], "write", call)
         for p in pos[1:]:
-            w.add_path(p, "read", call)
+            w.add_path(p, "read", call, recursive=recursive)
 
 
 def _h_patch(w: _Walker, call: _Call) -> None:
@@ -2330,6 +2706,8 @@ def _h_git(w: _Walker, call: _Call) -> None:
                 if path:
                     w.add_path(p.sub(path.lstrip("/")) if not path.startswith("./") else p.sub(path),
                                "read", call, cwds=_git_roots(w, cwds, gd))
+    if sub == "grep":
+        _git_grep(w, call, sargs, cwds, label)
     if sub in _GIT_READ or (sub in ("branch", "tag", "stash", "worktree", "notes", "reflog")
                             and _git_listing(sub, sargs)):
         repo_path("read")
@@ -2362,6 +2740,39 @@ def _h_git(w: _Walker, call: _Call) -> None:
         names = [p.text for p in sargs]
         for p in sargs[names.index("--") + 1 :] if "--" in names else pos:
             w.add_path(p, "read", call, cwds=cwds)
+
+
+def _git_grep(w: _Walker, call: _Call, sargs: Sequence[Word], cwds: list[str], label: str) -> None:
+    """``git grep`` reads every tracked file under its pathspecs (the current directory by
+    default), and with a revision or ``--cached`` their committed content, which the
+    sandbox does not mask. Whether a file is tracked is not looked up: every file counts."""
+    texts = [a.text for a in sargs]
+    if any(t.startswith(("-O", "--open-files-in-pager")) for t in texts):
+        w.add_opaque("git-config-command", label)  # runs a pager program on the files
+    dashes = texts.index("--") if "--" in texts else len(sargs)
+    opts, pos = getopt(sargs[:dashes], "efABCm", [
+        "--regexp", "--file", "--after-context", "--before-context", "--context",
+        "--max-count", "--max-depth", "--threads", "--color", "--colour",
+    ])
+    for v in _vals(opts, "-f", "--file"):
+        w.add_path(v, "read", call, cwds=cwds)
+    if dashes < len(sargs):
+        specs = list(sargs[dashes + 1 :])
+    else:
+        if not _has(opts, "-e", "--regexp", "-f", "--file"):
+            pos = pos[1:]  # the pattern
+        specs = [
+            p for p in pos  # revisions and paths: git takes an existing path as a path
+            if w.resolver.workspace is None or p.dynamic or any(
+                w.resolver.resolve(p.text, c).exists is not False for c in cwds
+            )
+        ]
+    roots = [
+        Word(".") if (p.dynamic or p.text.startswith(":") or has_glob(p.text)) else p
+        for p in specs
+    ] or [Word(".")]
+    for r in roots:  # a tracked symlink is searched as its target's name, not followed
+        w.add_path(r, "read", call, cwds=cwds, recursive=NO_LINKS)
 
 
 def _git_listing(sub: str, sargs: Sequence[Word]) -> bool:
@@ -2767,11 +3178,11 @@ def _h_scp(w: _Walker, call: _Call) -> None:
         for v in _vals(opts, "-b"):
             w.add_path(v, "read", call)
         return
-    _remote_copy(w, call, pos, port, "scp")
+    _remote_copy(w, call, pos, port, "scp", recursive=ALL if _has(opts, "-r") else None)
 
 
 def _remote_copy(w: _Walker, call: _Call, pos: Sequence[Word], port: int | None, via: str,
-                 daemon_port: int | None = None) -> None:
+                 daemon_port: int | None = None, recursive: Recursion | None = None) -> None:
     for i, p in enumerate(pos):
         t = p.text
         last = i == len(pos) - 1 and len(pos) > 1
@@ -2787,7 +3198,7 @@ def _remote_copy(w: _Walker, call: _Call, pos: Sequence[Word], port: int | None,
         if host is not None:
             w.add_host(host, port, via, dynamic=p.dynamic)
             continue
-        w.add_path(p, "write" if last else "read", call)
+        w.add_path(p, "write" if last else "read", call, recursive=None if last else recursive)
 
 
 _RSYNC_VAL = (
@@ -2816,7 +3227,15 @@ def _h_rsync(w: _Walker, call: _Call) -> None:
         w.add_path(v, "read", call)
     for v in _vals(opts, "--log-file", "--write-batch", "--only-write-batch"):
         w.add_path(v, "write", call)
-    _remote_copy(w, call, pos, port, "rsync", _port(dp[-1].text) if dp else None)
+    if any(v.text == "-" for v in _vals(opts, "--files-from")):
+        w.add_opaque("file-list-from-input",
+                     _FILE_LIST_ADVICE + " ".join(a.text for a in call.argv))
+    recursive: Recursion | None = None
+    if _has(opts, "-r", "-a", "--recursive", "--archive"):
+        # links are copied as links (-a) or skipped (-r) unless -L / --copy-*links
+        recursive = ALL if _has(opts, "-L", "--copy-links", "--copy-unsafe-links",
+                                "--copy-dirlinks", "-k") else NO_LINKS
+    _remote_copy(w, call, pos, port, "rsync", _port(dp[-1].text) if dp else None, recursive)
 
 
 def _h_dns(w: _Walker, call: _Call) -> None:
@@ -3245,6 +3664,7 @@ _HANDLERS: dict[str, Handler] = {
     "tar": _h_tar, "gtar": _h_tar, "bsdtar": _h_tar,
     "unzip": _h_unzip,
     "zip": _h_zip,
+    "cpio": _h_cpio,
     "patch": _h_patch,
     "mktemp": _h_mktemp,
     "make": _h_make, "gmake": _h_make,

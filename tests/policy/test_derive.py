@@ -12,8 +12,11 @@ from typing import Any
 import pytest
 
 from runner.policy import derive as derive_mod
+from runner.policy.decider import Decider
 from runner.policy.derive import MAX_COMMAND_BYTES, derive_input
+from runner.policy.engine import PolicyEngine
 from runner.policy.models import PolicyInput, RunInfo, ToolCall
+from runner.policy.paths import MAX_WALK_ENTRIES
 from runner.protocol import MeasuredPath
 
 RUN = RunInfo(id="run-1", agent="backend-implementer", workspace="/workspace")
@@ -103,6 +106,43 @@ def test_glob_pattern_prefix_is_dynamic() -> None:
     result = derive("Glob", pattern="../../etc/*")
     (prefix,) = [p for p in result.paths if p.path == "/etc"]
     assert prefix.dynamic is True
+
+
+def test_bash_globs_expand_against_the_workspace(ws: Path) -> None:
+    result = derive("Bash", ws, command="cat .e* backend/*.py")
+    assert {(p.raw, p.path) for p in result.paths} == {
+        (".e*", ".e*"), (".e*", ".env"), ("backend/*.py", "backend/*.py"),
+        ("backend/*.py", "backend/app.py"),
+    }
+    assert all(p.dynamic for p in result.paths)
+    # without a workspace only the lexical facts
+    assert {p.path for p in derive("Bash", command="cat .e*").paths} == {".e*"}
+
+
+def test_tool_file_paths_are_not_patterns(ws: Path) -> None:
+    # Read/Write/Edit/LS take a file name, not a shell word: `.e*` is a file called that
+    assert facts(derive("Read", ws, file_path=".e*")) == {(".e*", "read", "tool")}
+
+
+def test_recursive_read_facts_round_trip_as_json(ws: Path) -> None:
+    result = derive("Bash", ws, command="grep -Rn KEY .")
+    (root,) = result.paths
+    data = json.loads(result.model_dump_json())
+    assert data["paths"][0]["recursive"] is True
+    # files, and (-R follows them) symlinks with where they lead, inside the workspace or not
+    assert set(data["paths"][0]["contents"]) == {
+        ".env", "backend/app.py", "backend/etc", "/etc", "backend/fe", "frontend",
+    }
+    assert (root.path, root.op, root.program) == (".", "read", "grep")
+    plain = derive("Bash", ws, command="grep -rn KEY .").paths[0].model_dump()
+    assert set(plain["contents"]) == {".env", "backend/app.py"}  # -r skips symlinks below
+    assert PolicyInput.model_validate(data) == result
+
+
+def test_xargs_is_opaque_through_derivation() -> None:
+    result = derive("Bash", command="git ls-files | xargs cat")
+    assert result.shell is not None
+    assert {o.construct for o in result.shell.opaque} == {"xargs-dynamic-args"}
 
 
 def test_tool_paths_resolve_symlinks_against_the_workspace(ws: Path) -> None:
@@ -298,3 +338,20 @@ def test_warm_up_loads_everything() -> None:
     from runner.policy import secrets
 
     assert secrets._regex_plugins is not None
+
+
+def test_recursive_read_past_the_walk_bound_is_denied(
+    tmp_path: Path, regorus_engine: PolicyEngine
+) -> None:
+    big = tmp_path / "ws" / "backend" / "vendor"
+    big.mkdir(parents=True)
+    for i in range(MAX_WALK_ENTRIES + 10):
+        (big / f"f{i}.txt").write_text("")
+    (tmp_path / "ws" / "backend" / "app.py").write_text("")
+    decider = Decider(regorus_engine, workspace=tmp_path / "ws", run=RUN)
+    _, decision, _ = decider.decide(ToolCall(name="Bash", input={"command": "grep -r x backend"}))
+    assert not decision.allow
+    assert [r.rule for r in decision.reasons] == ["recursive_read_unchecked"]
+    assert "narrower directory" in decision.reasons[0].msg
+    _, small, _ = decider.decide(ToolCall(name="Bash", input={"command": "grep -r x backend/app.py"}))
+    assert small.allow, small.reasons
