@@ -33,7 +33,8 @@ class ProviderError(Exception):
 
     @property
     def retryable(self) -> bool:
-        raise NotImplementedError
+        """Subclasses say which failures are worth another attempt; by default none is."""
+        return False
 
 
 class ProviderHTTPError(ProviderError):

@@ -2097,19 +2097,24 @@ def _interpreter(inline: tuple[str, ...], *, short_val: str = "", long_val: str 
         )):
             w.add_opaque("inline-interpreter", label)
             return
-        if pos and pos[0].text != "-":
-            script = pos[0]
-            if script.procsub:
-                w.add_opaque("process-substitution-script", label)
-            elif script.dynamic:
-                w.add_opaque("dynamic-source", label)
-            else:
-                w.add_path(script, "exec", call)
-            w.inferred_reads(call, pos[1:])
-            return
-        w.stdin_program(call, shell=False)
+        _interpreter_script(w, call, pos, label)
 
     return handler
+
+
+def _interpreter_script(w: _Walker, call: _Call, pos: list[Word], label: str) -> None:
+    """An interpreter's script argument (executed) and its arguments, or a script on stdin."""
+    if pos and pos[0].text != "-":
+        script = pos[0]
+        if script.procsub:
+            w.add_opaque("process-substitution-script", label)
+        elif script.dynamic:
+            w.add_opaque("dynamic-source", label)
+        else:
+            w.add_path(script, "exec", call)
+        w.inferred_reads(call, pos[1:])
+        return
+    w.stdin_program(call, shell=False)
 
 
 def _h_python(w: _Walker, call: _Call) -> None:
@@ -2130,17 +2135,7 @@ def _h_python(w: _Walker, call: _Call) -> None:
         else:
             w.inferred_reads(call, pos)
         return
-    if pos and pos[0].text != "-":
-        script = pos[0]
-        if script.procsub:
-            w.add_opaque("process-substitution-script", label)
-        elif script.dynamic:
-            w.add_opaque("dynamic-source", label)
-        else:
-            w.add_path(script, "exec", call)
-        w.inferred_reads(call, pos[1:])
-        return
-    w.stdin_program(call, shell=False)
+    _interpreter_script(w, call, pos, label)
 
 
 _AWK_RISKY = re.compile(r"system|getline|\|\s*\"|\|&|print[f]?[^;{}]*>|fflush|close\s*\(")
