@@ -12,6 +12,17 @@ this hierarchy: they travel back to the model as tool results
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+
+
+def first_error(exc: ValidationError, where_default: str = "") -> str:
+    """The first problem of a pydantic validation error as one line: ``loc.path: message``."""
+    err = exc.errors()[0]
+    where = ".".join(str(p) for p in err["loc"]) or where_default
+    return f"{where}: {err['msg']}" if where else str(err["msg"])
 
 
 class RunnerError(Exception):

@@ -20,7 +20,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from runner.audit.log import GENESIS_HASH, LogEntry, entry_hash
-from runner.errors import InputError
+from runner.errors import InputError, first_error
 
 
 class VerifyResult(BaseModel):
@@ -71,9 +71,7 @@ def _check_line(raw: bytes, index: int, prev: str, *, terminated: bool) -> str:
     try:
         LogEntry.model_validate(record)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        field = ".".join(str(p) for p in err["loc"])
-        raise _Bad(index, f"{where}: malformed entry: {field}: {err['msg']}") from None
+        raise _Bad(index, f"{where}: malformed entry: {first_error(exc)}") from None
     if not terminated:
         raise _Bad(index, f"{where}: no final newline (interrupted write)")
     return stated

@@ -37,7 +37,7 @@ from starlette.responses import JSONResponse as _StarletteJSONResponse
 from starlette.responses import Response
 from starlette.routing import Route
 
-from runner.errors import BudgetExceeded, EnvironmentProblem, RunFailed
+from runner.errors import BudgetExceeded, EnvironmentProblem, RunFailed, first_error
 from runner.gateway.budget import Budget
 from runner.gateway.provider import ModelProvider, ProviderFailed
 from runner.gateway.recorder import JsonlWriter, utc_now
@@ -352,8 +352,7 @@ async def _json_object(request: Request) -> dict[str, Any]:
 
 def _short(exc: Exception) -> str:
     if isinstance(exc, ValidationError):
-        err = exc.errors()[0]
-        return f"{'.'.join(str(p) for p in err['loc']) or 'body'}: {err['msg']}"
+        return first_error(exc, "body")
     return str(exc)
 
 

@@ -26,7 +26,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from runner.errors import InputError
+from runner.errors import InputError, first_error
 from runner.policy.bundle import PolicyBundle
 from runner.policy.models import TOOL_NAMES
 
@@ -152,6 +152,4 @@ def load_policy_data(bundle: PolicyBundle | dict[str, Any]) -> PolicyData:
     try:
         return PolicyData.model_validate(settings)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"])
-        raise InputError(f"policy data: settings.{where}: {err['msg']}") from None
+        raise InputError(f"policy data: settings.{first_error(exc)}") from None

@@ -15,6 +15,7 @@ from typing import Any, Protocol, runtime_checkable
 from pydantic import ValidationError
 
 from runner.config import OPAEngineConfig, PolicyConfig
+from runner.errors import first_error
 from runner.policy.bundle import PolicyBundle, load_bundle
 from runner.policy.data import load_policy_data
 from runner.policy.models import Decision, PolicyInput
@@ -39,28 +40,27 @@ class EngineInputError(ValueError):
     """The policy input is not a valid PolicyInput (the call is denied)."""
 
 
+def _validated(input: PolicyInput | dict[str, Any]) -> PolicyInput:
+    if isinstance(input, PolicyInput):
+        return input
+    try:
+        return PolicyInput.model_validate(input)
+    except ValidationError as exc:
+        raise EngineInputError(f"invalid policy input: {first_error(exc, 'input')}") from None
+
+
 def input_json(input: PolicyInput | dict[str, Any]) -> str:
     """The policy input as JSON, validated against the PolicyInput model."""
-    if isinstance(input, PolicyInput):
-        return input.model_dump_json()
-    try:
-        return PolicyInput.model_validate(input).model_dump_json()
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"]) or "input"
-        raise EngineInputError(f"invalid policy input: {where}: {err['msg']}") from None
+    return _validated(input).model_dump_json()
 
 
 def input_payload(input: PolicyInput | dict[str, Any]) -> dict[str, Any]:
     """The policy input as a JSON-ready dict, validated against the PolicyInput model."""
-    if isinstance(input, PolicyInput):
-        return input.model_dump(mode="json")
-    try:
-        return PolicyInput.model_validate(input).model_dump(mode="json")
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"]) or "input"
-        raise EngineInputError(f"invalid policy input: {where}: {err['msg']}") from None
+    return _validated(input).model_dump(mode="json")
+
+
+def _malformed(exc: ValidationError) -> Decision:
+    return Decision.failed(f"malformed decision ({first_error(exc, 'result')})")
 
 
 def decision_from_json(raw: str | bytes | None) -> Decision:
@@ -70,9 +70,7 @@ def decision_from_json(raw: str | bytes | None) -> Decision:
     try:
         return Decision.model_validate_json(raw, strict=True)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"]) or "result"
-        return Decision.failed(f"malformed decision ({where}: {err['msg']})")
+        return _malformed(exc)
 
 
 def decision_from_value(value: Any) -> Decision:
@@ -81,9 +79,7 @@ def decision_from_value(value: Any) -> Decision:
     try:
         return Decision.model_validate(value, strict=True)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"]) or "result"
-        return Decision.failed(f"malformed decision ({where}: {err['msg']})")
+        return _malformed(exc)
 
 
 def load_engine(cfg: PolicyConfig, *, bundle: PolicyBundle | None = None) -> PolicyEngine:
