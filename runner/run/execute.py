@@ -295,15 +295,13 @@ class Run:
 
     def finish(self, failure: RunnerError | None) -> RunSummary:
         summary = self.summary
-        if self.cfg.verify.enabled and failure is None:
-            results = collect_results(run_dir=self.run_dir, project=self.project,
-                                      before=self.before, verification=self.verification,
-                                      threshold=self.cfg.verify.coverage_threshold)
-        else:
-            results = collect_results(run_dir=self.run_dir, project=self.project,
-                                      before=self.before, verification=None,
-                                      threshold=self.cfg.verify.coverage_threshold)
-            results.gates = []
+        gated = self.cfg.verify.enabled and failure is None
+        results = collect_results(run_dir=self.run_dir, project=self.project,
+                                  before=self.before,
+                                  verification=self.verification if gated else None,
+                                  threshold=self.cfg.verify.coverage_threshold)
+        if not gated:
+            results.gates = []  # nothing was verified: no gate can pass or fail
         summary = apply_results(summary, results)
         summary.decisions = decision_stats(self.run_dir)
         if self.gateway is not None:

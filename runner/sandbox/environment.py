@@ -249,28 +249,20 @@ class DockerSandbox(SandboxEnvironment):
         env: dict[str, str] | None = None, workdir: str | None = None,
         input: bytes | None = None, output_limit: int = DEFAULT_OUTPUT_LIMIT,
     ) -> ExecResult:
-        code, out, err, timed_out, truncated = self._run(
+        return _result(*self._run(
             cmd, timeout=timeout, user=user, env=env, workdir=workdir, input=input,
             output_limit=output_limit, on_line=None,
-        )
-        return ExecResult(
-            returncode=code, stdout=out.decode("utf-8", "replace"),
-            stderr=err.decode("utf-8", "replace"), timed_out=timed_out, truncated=truncated,
-        )
+        ))
 
     def exec_stream(
         self, cmd: list[str], on_line: LineHandler, *, timeout: float | None = None,
         user: str | None = None, env: dict[str, str] | None = None, workdir: str | None = None,
         output_limit: int = DEFAULT_OUTPUT_LIMIT,
     ) -> ExecResult:
-        code, out, err, timed_out, truncated = self._run(
+        return _result(*self._run(
             cmd, timeout=timeout, user=user, env=env, workdir=workdir, input=None,
             output_limit=output_limit, on_line=on_line,
-        )
-        return ExecResult(
-            returncode=code, stdout=out.decode("utf-8", "replace"),
-            stderr=err.decode("utf-8", "replace"), timed_out=timed_out, truncated=truncated,
-        )
+        ))
 
     # -- files --------------------------------------------------------------------------
 
@@ -293,6 +285,13 @@ class DockerSandbox(SandboxEnvironment):
         )
         if code != 0:
             raise _os_error(err.decode("utf-8", "replace"), path)
+
+
+def _result(code: int, out: bytes, err: bytes, timed_out: bool, truncated: bool) -> ExecResult:
+    return ExecResult(
+        returncode=code, stdout=out.decode("utf-8", "replace"),
+        stderr=err.decode("utf-8", "replace"), timed_out=timed_out, truncated=truncated,
+    )
 
 
 def shell_quote(cmd: list[str]) -> str:
