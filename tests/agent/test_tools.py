@@ -24,7 +24,7 @@ def ws(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def box(ws: Path) -> Toolbox:
-    return Toolbox(Workspace(ws), enabled=list(TOOL_NAMES), output_limit=4000, bash_timeout=10)
+    return Toolbox(Workspace(ws), enabled=list(TOOL_NAMES), output_limit=4000, bash_timeout=60)
 
 
 def run(box: Toolbox, name: str, **tool_input: object) -> tuple[str, bool]:
