@@ -12,7 +12,7 @@ import docker
 import pytest
 
 from tests.security.harness import FINISHED_PROJECTS, TEST_LABEL, Listener, bridge_gateway_ip
-from tests.security.scorecard import SCORECARD
+from tests.security.scorecard import SCORECARD, HostRow
 
 _HERE = Path(__file__).resolve().parent
 _STATE: dict[str, Any] = {"collected": set(), "reported": set(), "deselected": 0,
@@ -35,6 +35,19 @@ def pytest_deselected(items: list[pytest.Item]) -> None:
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
         _STATE["reported"].add(report.nodeid)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """Tests marked ``host_boundary(finding=..., title=...)`` become rows of the scorecard."""
+    report = yield
+    marker = item.get_closest_marker("host_boundary")
+    if marker is not None and _ours(item) and (report.when == "call" or report.failed):
+        SCORECARD.host_test(HostRow(
+            finding=str(marker.kwargs.get("finding", "?")), title=str(marker.kwargs.get("title", "")),
+            test=item.nodeid.removeprefix("tests/security/"),
+            result="held" if report.passed else "FAILED"))
+    return report
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -44,8 +44,17 @@ class CisRow:
 
 
 @dataclass
+class HostRow:
+    finding: str  # short id of the issue-8 finding
+    title: str  # the finding and the rule that now holds
+    test: str  # node id of the regression test
+    result: str  # "held" | "FAILED"
+
+
+@dataclass
 class Scorecard:
     cases: dict[str, CaseRow] = field(default_factory=dict)
+    host: dict[str, HostRow] = field(default_factory=dict)
     checks: dict[str, CheckRow] = field(default_factory=dict)
     cis: list[CisRow] = field(default_factory=list)
     facts: dict[str, str] = field(default_factory=dict)
@@ -54,6 +63,12 @@ class Scorecard:
     def case(self, row: CaseRow) -> None:
         with self.lock:
             self.cases[row.id] = row
+
+    def host_test(self, row: HostRow) -> None:
+        with self.lock:
+            old = self.host.get(row.test)
+            if old is None or old.result == "held":  # a failure in any phase sticks
+                self.host[row.test] = row
 
     def check(self, row: CheckRow) -> None:
         with self.lock:
@@ -118,6 +133,18 @@ class Scorecard:
             lines += ["", f"## {title}", "", "| id | check | result | evidence |", "|---|---|---|---|"]
             for r2 in sorted(rows2, key=lambda r: r.id):
                 lines.append(f"| `{r2.id}` | {_cell(r2.description)} | {r2.result} | {_cell(r2.detail)} |")
+        if self.host:
+            rows3 = sorted(self.host.values(), key=lambda r: (r.finding, r.test))
+            held = sum(r.result == "held" for r in rows3)
+            lines += ["", "## Host boundary", "",
+                      "Regression tests for the host-side trust boundary (issue 8; rules in "
+                      "`docs/threat-model.md`): everything that comes out of the sandbox is hostile "
+                      "on the host. Each test reproduces a finding against real components (real "
+                      "containers where the kernel is involved) and asserts the rule now held.", "",
+                      f"**{len(rows3)} tests, {held} held, {len(rows3) - held} failed.**", "",
+                      "| finding | what is held | test | result |", "|---|---|---|---|"]
+            for r3 in rows3:
+                lines.append(f"| `{r3.finding}` | {_cell(r3.title)} | `{_cell(r3.test)}` | {r3.result} |")
         if self.cis:
             lines += ["", "## CIS Docker Benchmark, section 5 (container runtime)", "",
                       "Checked by `docker inspect` of a live sandbox container and of the "
