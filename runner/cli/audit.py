@@ -8,7 +8,9 @@ import click
 from rich.console import Console
 
 from runner.audit import load_rows, recorded_head, render_table, replay, resolve_log, verify_log
+from runner.audit.show import TABLE_ROWS
 from runner.config import PolicyConfig
+from runner.sanitize import one_line
 
 RUN_DIR = click.argument("run_dir", type=click.Path(path_type=Path))
 
@@ -22,14 +24,17 @@ def audit() -> None:
 @RUN_DIR
 @click.option("--denied", is_flag=True, help="Only denied calls.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per decision.")
-def show(run_dir: Path, denied: bool, as_json: bool) -> None:
+@click.option("--limit", type=click.IntRange(min=0), default=TABLE_ROWS, show_default=True,
+              help="Table rows at most (0: all); --json prints every decision.")
+def show(run_dir: Path, denied: bool, as_json: bool, limit: int) -> None:
     """Print the logged decisions as a table."""
     rows = load_rows(run_dir, denied_only=denied)
     if as_json:
         for row in rows:
             click.echo(row.model_dump_json())
         return
-    Console().print(render_table(rows, title=f"{len(rows)} decisions{' denied' if denied else ''}"))
+    title = f"{len(rows)} decisions{' denied' if denied else ''}"
+    Console(emoji=False, highlight=False).print(render_table(rows, title=title, limit=limit))
 
 
 @audit.command("verify")
@@ -78,7 +83,8 @@ def replay_cmd(
         engine.close()
     for c in result.changes:
         reasons = "; ".join(f"{r.policy}.{r.rule}: {r.msg}" for r in c.new.reasons) or "-"
-        click.echo(f"seq {c.seq}  {c.tool}  {c.transition}  {c.summary}\n    now: {reasons}")
+        click.echo(f"seq {c.seq}  {one_line(c.tool)}  {c.transition}  {one_line(c.summary)}\n"
+                   f"    now: {one_line(reasons, 1000)}")
     click.echo(f"{len(result.changes)} of {result.total} decisions change")
     if fail_on_change and result.changes:
         ctx.exit(1)

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import docker
-from rich.markup import escape
 
 from runner.agentdef import AgentDefinition, load_agent, resolve_model, sandbox_section
 from runner.audit import DecisionLog, verify_log
@@ -276,8 +275,8 @@ class Run:
             raise RunFailed(f"agent exited with code {result.returncode}: {tail[0][:300]}")
 
     def _agent_line(self, stream: str, line: str) -> None:
-        if stream == "stderr" and line.strip():
-            self.display.line(f"[dim]agent: {line.rstrip()[:300]}[/dim]")
+        if stream == "stderr":
+            self.display.agent_stderr(line)
 
     def verify(self, client: docker.DockerClient, image: str) -> None:
         if not self.cfg.verify.enabled:
@@ -405,7 +404,7 @@ def execute_run(cfg: RunConfig, display: RunDisplay) -> RunSummary:
                 except Exception as exc:  # never lose the run record to a bug
                     failure = RunFailed(f"internal error: {type(exc).__name__}: {exc}")
                 if failure is not None:
-                    display.line(f"[bold red]run failed:[/bold red] {escape(str(failure))}")
+                    display.failure(str(failure))
             finally:
                 summary = run.finish(failure)
         display.result(summary, str(run.run_dir))
