@@ -17,11 +17,13 @@ import re
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from markdown_it import MarkdownIt
 from rich.console import Console
 
 import runner.reports.html as html_report
 from runner.audit import DecisionLog
+from runner.cli import main
 from runner.config import build_run_config
 from runner.errors import RunFailed
 from runner.protocol import DecideRequest, EventRequest
@@ -41,6 +43,7 @@ from runner.reports.summary import (
 )
 from runner.run.display import RunDisplay
 from runner.run.execute import Run, prepare
+from tests.audit.logdata import PERMISSIVE
 
 pytestmark = pytest.mark.host_boundary(
     finding="display-forgery",
@@ -160,6 +163,24 @@ def test_html_report_holds_no_forgery_and_no_links(run: Run) -> None:
     anchors = re.findall(r"<a\b[^>]*>", html, flags=re.IGNORECASE)
     assert anchors and all(re.fullmatch(r'<a href="#[a-z-]+">', a) for a in anchors), anchors
     assert "<img" not in html
+
+
+def test_audit_show_and_replay_print_sanitized_rows(run: Run, tmp_path: Path) -> None:
+    console, _ = plain_console()
+    drive(run, RunDisplay(console=console))
+    shown = CliRunner().invoke(main, ["audit", "show", str(run.run_dir)],
+                               env={"COLUMNS": "400"}, color=True)
+    assert shown.exit_code == 0, shown.output
+    assert "forged annotation" in shown.stdout
+    assert_no_forgery(shown.stdout)
+    permissive = tmp_path / "permissive"
+    permissive.mkdir()
+    (permissive / "main.rego").write_text(PERMISSIVE)
+    replayed = CliRunner().invoke(main, ["audit", "replay", str(run.run_dir), "--policy-dir",
+                                         str(permissive)])
+    assert replayed.exit_code == 0, replayed.output
+    assert "deny -> allow" in replayed.stdout and "forged annotation" in replayed.stdout
+    assert_no_forgery(replayed.stdout)
 
 
 def md_tokens(md: str) -> list[tuple[str, str]]:
