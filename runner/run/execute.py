@@ -22,6 +22,7 @@ import docker
 
 from runner.agentdef import AgentDefinition, load_agent, resolve_model, sandbox_section
 from runner.audit import DecisionLog, verify_log
+from runner.audit.sign import sealed
 from runner.config import RunConfig
 from runner.errors import (
     ConfigError,
@@ -170,7 +171,7 @@ class Run:
         assert self.log is not None
         with self._decide_lock:
             entry = self.log.append(logged, decision.model_dump(mode="json"),
-                                    eval_ns=int(ms * 1_000_000))
+                                    eval_ns=int(ms * 1_000_000), tool_use_id=req.tool_use_id)
         self.display.decision(req.tool, req.input, decision.allow,
                               [f"{r.policy}/{r.rule}: {r.msg}" for r in decision.reasons])
         return DecideResponse(
@@ -312,6 +313,8 @@ class Run:
             check = verify_log(log_path)
             summary.audit = AuditInfo(head_hash=check.head_hash, verified=check.ok,
                                       entries=check.count, detail=check.problem)
+            summary.audit = sealed(self.run_dir, self.run_id, summary.audit, self.log,
+                                   project=self.project)
         if failure is not None:
             summary.status = "failed" if isinstance(failure, RunFailed) else "error"
             summary.exit_code = failure.exit_code
