@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -9,10 +10,24 @@ from pathlib import Path
 import docker
 import pytest
 
+from runner.audit.sign import KEY_ENV as AUDIT_KEY_ENV
 from runner.config import DockerSandboxConfig
 from runner.errors import RunnerError
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session", autouse=True)
+def audit_key(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Runs sign their audit head with a host key: the suite's key is its own, not the user's."""
+    path = tmp_path_factory.mktemp("host-config") / "sandbox-runner" / "audit.key"
+    old = os.environ.get(AUDIT_KEY_ENV)
+    os.environ[AUDIT_KEY_ENV] = str(path)
+    yield path
+    if old is None:
+        os.environ.pop(AUDIT_KEY_ENV, None)
+    else:
+        os.environ[AUDIT_KEY_ENV] = old
 
 
 @pytest.fixture(scope="session")

@@ -5,6 +5,8 @@ Each line carries the OPA decision-log fields (``decision_id``, ``timestamp``,
 ``seq`` (0-based, consecutive), ``prev_hash`` (the previous line's ``hash``;
 64 zeros for the first line) and ``hash``: the sha256 hex digest of the
 canonical JSON of the line without ``hash`` (see :func:`canonical_json`).
+``tool_use_id`` (when the agent sent it) names the model's ``tool_use`` block
+the decision answers. Readers refuse a line with a duplicate JSON key.
 
 Every line is written with one ``write(2)`` on an ``O_APPEND`` descriptor, so
 it is on its way to the disk when :meth:`DecisionLog.append` returns (``fsync``
@@ -52,6 +54,7 @@ class LogEntry(BaseModel):
     seq: int
     prev_hash: str
     hash: str
+    tool_use_id: str | None = None  # the model's tool_use block this decision answers
 
     @property
     def allowed(self) -> bool:
@@ -79,6 +82,33 @@ def canonical_json(obj: Any) -> bytes:
     """
     text = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return text.encode("utf-8", "surrogatepass")
+
+
+class DuplicateKeyError(ValueError):
+    """A JSON object with the same key twice: readers disagree on which value counts."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        super().__init__(f"duplicate key {key!r} in a JSON object")
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise DuplicateKeyError(key)
+        out[key] = value
+    return out
+
+
+def strict_loads(raw: bytes | str) -> Any:
+    """``json.loads`` that refuses duplicate keys (:class:`DuplicateKeyError`, a ValueError).
+
+    Python keeps the last of two equal keys, other readers the first: a line such as
+    ``{"allow": false, "allow": true}`` would be hashed as one decision and read as another.
+    """
+    text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+    return json.loads(text, object_pairs_hook=_unique_keys)
 
 
 def entry_hash(record: Mapping[str, Any]) -> str:
@@ -185,7 +215,7 @@ class DecisionLog:
                 )
             last = _read_last_line(fh.fileno(), size)
         try:
-            record = json.loads(last)
+            record = strict_loads(last)
             seq, head = record["seq"], record["hash"]
             if not isinstance(seq, int) or not isinstance(head, str):
                 raise TypeError("seq/hash have the wrong type")
@@ -218,8 +248,13 @@ class DecisionLog:
         result: Mapping[str, Any] | BaseModel,
         *,
         eval_ns: int = 0,
+        tool_use_id: str | None = None,
     ) -> LogEntry:
-        """Append one decision and return the entry as written."""
+        """Append one decision and return the entry as written.
+
+        ``tool_use_id``: the id of the model's ``tool_use`` block the call came from, so
+        ``audit verify`` can match every decision against the transcript.
+        """
         input_data = to_json_data(input, "input")
         result_data = to_json_data(result, "result")
         if not isinstance(input_data, dict) or not isinstance(result_data, dict):
@@ -239,6 +274,8 @@ class DecisionLog:
                 "seq": self._seq,
                 "prev_hash": self._head,
             }
+            if tool_use_id is not None:
+                record["tool_use_id"] = str(tool_use_id)
             record["hash"] = entry_hash(record)
             self._write(encode_line(record))
             self._seq += 1
@@ -290,7 +327,9 @@ def read_log(path: Path) -> list[LogEntry]:
         rows.pop()
     for number, raw in enumerate(rows, start=1):
         try:
-            record = json.loads(raw.decode("utf-8"))
+            record = strict_loads(raw)
+        except DuplicateKeyError as exc:
+            raise InputError(f"line {number} (seq {number - 1}): {exc}", path=path) from None
         except (UnicodeDecodeError, ValueError) as exc:
             raise InputError(f"line {number}: not valid JSON: {exc}", path=path) from None
         try:

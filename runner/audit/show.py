@@ -1,4 +1,9 @@
-"""Rows and the table of ``audit show``."""
+"""Rows and the table of ``audit show``.
+
+Tool names, calls and reasons are the agent's text: the table shows them through
+:mod:`runner.sanitize` (no escape sequences, one line per field) and holds at most
+``limit`` rows, then a "… N more" row. The JSON rows (``--json``) are JSON-encoded as is.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +15,12 @@ from rich.table import Table
 from rich.text import Text
 
 from runner.audit.log import LogEntry, read_log, resolve_log
+from runner.sanitize import one_line
 
 _SUMMARY_KEYS = ("command", "file_path", "path", "pattern")
 SUMMARY_WIDTH = 120
+TABLE_ROWS = 1000
+REASON_WIDTH = 300
 
 
 def _one_line(text: str, width: int) -> str:
@@ -78,25 +86,32 @@ def _clock(timestamp: str) -> str:
     return timestamp[11:19] if len(timestamp) >= 19 and timestamp[10] == "T" else timestamp
 
 
-def render_table(rows: list[ShowRow], title: str | None = None) -> Table:
-    table = Table(title=title, show_lines=False)
+def render_table(rows: list[ShowRow], title: str | None = None, *,
+                 limit: int = TABLE_ROWS) -> Table:
+    """The table of ``rows`` (the first ``limit``; 0: all), sandbox text sanitized."""
+    table = Table(title=title and one_line(title), show_lines=False)
     table.add_column("seq", justify="right")
     table.add_column("time")
     table.add_column("tool")
     table.add_column("call", overflow="fold")
     table.add_column("decision")
     table.add_column("reasons", overflow="fold")
-    for row in rows:
+    shown = rows[:limit] if limit > 0 else rows
+    for row in shown:
         decision = Text("allow", style="green") if row.allow else Text("deny", style="bold red")
-        reasons = "\n".join(f"{r.policy}.{r.rule}: {r.msg}" for r in row.reasons)
+        reasons = "\n".join(one_line(f"{r.policy}.{r.rule}: {r.msg}", REASON_WIDTH)
+                            for r in row.reasons)
         table.add_row(
             str(row.seq),
-            _clock(row.timestamp),
-            Text(row.tool),
-            Text(row.summary),
+            one_line(_clock(row.timestamp), 40),
+            Text(one_line(row.tool, 60)),
+            Text(one_line(row.summary, SUMMARY_WIDTH)),
             decision,
             Text(reasons),
         )
+    if len(shown) < len(rows):
+        table.add_row("…", "", "", Text(f"{len(rows) - len(shown)} more decisions not shown "
+                                        "(--limit 0 shows all)"), "", "")
     return table
 
 

@@ -6,9 +6,11 @@ A line is good when it is a JSON object whose ``hash`` matches its content, whos
 be at that position: an edited line fails its hash; a deleted line leaves a
 ``seq`` gap; an inserted, duplicated or moved line breaks the ``seq`` order; a
 line edited *and* re-hashed breaks the next line's ``prev_hash``; a truncated or
-garbled last line is not JSON (or lacks its newline). A log rewritten from some
-line to the end is only caught against an anchor kept elsewhere: pass the head
-recorded in the run summary as ``expected_head``.
+garbled last line is not JSON (or lacks its newline); a line with a duplicate
+JSON key is refused. A log rewritten from some line to the end is only caught
+against an anchor kept elsewhere: the head recorded in the run summary
+(``expected_head``; in the run directory, so it can be rewritten too) or, the
+real anchor, the head signed with the host key (:mod:`runner.audit.sign`).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from runner.audit.log import GENESIS_HASH, LogEntry, entry_hash
+from runner.audit.log import GENESIS_HASH, DuplicateKeyError, LogEntry, entry_hash, strict_loads
 from runner.errors import InputError, first_error
 
 
@@ -44,7 +46,9 @@ def _check_line(raw: bytes, index: int, prev: str, *, terminated: bool) -> str:
     if not raw.strip():
         raise _Bad(index, f"{where}: empty line")
     try:
-        record: Any = json.loads(raw.decode("utf-8"))
+        record: Any = strict_loads(raw)
+    except DuplicateKeyError as exc:
+        raise _Bad(index, f"{where}: {exc} (two readers would see two different entries)") from None
     except (UnicodeDecodeError, ValueError):
         what = "truncated" if not terminated else "garbled"
         raise _Bad(index, f"{where}: not valid JSON ({what} line)") from None

@@ -2,8 +2,12 @@
 
 Inline CSS, no scripts, no external assets; a Content-Security-Policy meta tag
 forbids scripts and remote loads even if something slipped through. Every
-value is HTML-escaped: test names, failure text, issues, file names, tool
-inputs and the diff all come from the agent.
+value goes through :mod:`runner.sanitize` (control, escape and bidi characters
+removed) and is HTML-escaped: test names, failure text, issues, file names,
+tool inputs and the diff all come from the agent. The only links are the
+report's own ``#anchors``; text is never turned into a link. Every table and
+list holds at most ``MAX_ROWS`` rows (the timeline ``MAX_TIMELINE``), then a
+"… N more" row.
 
 Sections: header (run, status, agent, model, image, policy bundle, audit
 head), gates, the timeline of tool calls from ``decisions.jsonl`` (denied
@@ -23,6 +27,7 @@ from runner.reports.gates import format_percent
 from runner.reports.issues import PRIORITIES, IssueEntry
 from runner.reports.summary import (
     DECISIONS_JSONL,
+    PersistenceArtifact,
     RunSummary,
     entry_allowed,
     entry_reasons,
@@ -30,10 +35,13 @@ from runner.reports.summary import (
     load_summary,
     read_decisions,
 )
+from runner.sanitize import clean
 
 MAX_DIFF_BYTES = 5 * 1024 * 1024
 MAX_DIFF_LINES = 20_000
 MAX_TIMELINE = 5_000
+MAX_ROWS = 500
+MAX_DIFF_FILES = 500
 MAX_SUMMARY = 300
 CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; "
        "form-action 'none'")
@@ -100,8 +108,16 @@ _STATUS = {
 
 
 def e(value: object) -> str:
-    """HTML-escape anything (quotes included)."""
-    return escape("" if value is None else str(value), quote=True)
+    """Sanitize and HTML-escape anything (quotes included)."""
+    return escape(clean("" if value is None else str(value), 0), quote=True)
+
+
+def _more_row(total: int, shown: int, columns: int, what: str) -> str:
+    """The "… N more" last row of a capped table ("" when nothing was left out)."""
+    if total <= shown:
+        return ""
+    return (f'<tr class="more"><td colspan="{columns}" class="muted">… {total - shown} more '
+            f"{e(what)} not shown</td></tr>")
 
 
 def _short(text: str, limit: int = MAX_SUMMARY) -> str:
@@ -191,7 +207,10 @@ def _header(s: RunSummary) -> str:
         ("Started / finished", f"{e(s.started_at or 'n/a')} → {e(s.finished_at or 'n/a')} "
                                f"({e(f'{s.duration_s:.1f}s' if s.duration_s is not None else 'n/a')})"),
         ("Audit head", f"<code>{e(s.audit.head_hash or 'n/a')}</code> {audit} "
-                       f"<span class='muted'>{e(s.audit.entries)} entries</span>"),
+                       f"<span class='muted'>{e(s.audit.entries)} entries</span> "
+                       + (f"<span class='badge ok'>signed</span> <span class='muted'>host key "
+                          f"{e(s.audit.key_id)}</span>" if s.audit.signature and s.audit.key_id
+                          else "<span class='badge warn'>not signed</span>")),
     ]
     if s.project:
         rows.insert(1, ("Project", f"<code>{e(s.project)}</code>"))
@@ -226,8 +245,8 @@ def _gates(s: RunSummary) -> str:
         f"<tr class='gate {'passed' if g.passed else 'failed'}'><td>{e(g.name)}</td><td>"
         f"<span class='badge {'ok' if g.passed else 'bad'}'>{'pass' if g.passed else 'fail'}"
         f"</span></td><td>{e(g.detail)}</td></tr>"
-        for g in s.gates
-    )
+        for g in s.gates[:MAX_ROWS]
+    ) + _more_row(len(s.gates), MAX_ROWS, 3, "gates")
     return (f'<h2 id="gates">Gates</h2><table><tr><th>Gate</th><th>Result</th><th>Detail</th>'
             f"</tr>{rows}</table>")
 
@@ -257,17 +276,16 @@ def _timeline(entries: list[dict[str, Any]], malformed: int, s: RunSummary) -> s
             f'</td><td>{e(entry_tool(entry))}</td><td class="what"><code>'
             f"{e(tool_summary(entry))}</code></td><td>{badge}</td><td>{reasons}</td></tr>"
         )
-    more = (f'<p class="muted">…{len(entries) - MAX_TIMELINE} more decisions not shown.</p>'
-            if len(entries) > MAX_TIMELINE else "")
+    rows.append(_more_row(len(entries), MAX_TIMELINE, 6, "decisions"))
     policy_rows = "".join(
         f"<tr><td>{e(p)}</td><td class='num'>{v.allowed}</td><td class='num'>{v.denied}</td></tr>"
-        for p, v in d.by_policy.items()
-    )
+        for p, v in list(d.by_policy.items())[:MAX_ROWS]
+    ) + _more_row(len(d.by_policy), MAX_ROWS, 3, "policies")
     reason_rows = "".join(
         f"<tr><td class='num'>{r.count}</td><td>{e(r.policy)}</td><td><code>{e(r.rule)}</code>"
         f"</td><td>{e(r.example_msg)}</td></tr>"
-        for r in d.top_reasons
-    )
+        for r in d.top_reasons[:MAX_ROWS]
+    ) + _more_row(len(d.top_reasons), MAX_ROWS, 4, "reasons")
     stats = ""
     if policy_rows:
         stats += ("<h3>Per policy</h3><table class='compact'><tr><th>Policy</th><th class='num'>Allowed</th>"
@@ -280,7 +298,7 @@ def _timeline(entries: list[dict[str, Any]], malformed: int, s: RunSummary) -> s
         '<input type="checkbox" id="only-denied"> <label class="filter" for="only-denied">'
         "Show denied calls only</label>"
         '<table class="timeline"><tr><th class="num">#</th><th>Time (UTC)</th><th>Tool</th>'
-        "<th>Call</th><th>Decision</th><th>Reasons</th></tr>" + "".join(rows) + "</table>" + more
+        "<th>Call</th><th>Decision</th><th>Reasons</th></tr>" + "".join(rows) + "</table>"
     )
 
 
@@ -293,14 +311,15 @@ def _tests(s: RunSummary) -> str:
         out.append(f"<p><b>{t.passed} passed</b>, {t.failed} failed, {t.errors} "
                    f"error{'' if t.errors == 1 else 's'}, "
                    f"{t.skipped} skipped ({t.total} total) in {t.time:.2f}s.</p>")
-    for f in t.failures:
+    for f in t.failures[:MAX_ROWS]:
         out.append(
             f'<details class="failure"><summary><span class="badge bad">{e(f.kind)}</span> '
             f"<code>{e(f.test)}</code> — {e(f.message)}</summary><pre>{e(f.details or f.message)}"
             "</pre></details>"
         )
-    if t.failures_omitted:
-        out.append(f'<p class="muted">…{t.failures_omitted} more failures not listed.</p>')
+    omitted = t.failures_omitted + max(0, len(t.failures) - MAX_ROWS)
+    if omitted:
+        out.append(f'<p class="muted">… {omitted} more failures not listed.</p>')
     return "\n".join(out)
 
 
@@ -320,8 +339,8 @@ def _coverage(s: RunSummary) -> str:
         f"<tr><td><code>{e(f.file)}</code></td><td class='num'>{f.lines_covered}/{f.lines_valid}"
         f"</td><td>{_pct_bar(f.line_percent)}</td><td class='num'>{e(format_percent(f.line_percent))}"
         f"</td><td class='num'>{e(format_percent(f.branch_percent))}</td></tr>"
-        for f in c.files
-    )
+        for f in c.files[:MAX_ROWS]
+    ) + _more_row(len(c.files), MAX_ROWS, 5, "files")
     out.append("<table class='coverage'><tr><th>File</th><th class='num'>Lines</th><th></th>"
                f"<th class='num'>Line %</th><th class='num'>Branch %</th></tr>{rows}</table>")
     return "\n".join(out)
@@ -331,12 +350,16 @@ def _issues(issues: list[IssueEntry]) -> str:
     out = [f'<h2 id="issues">Issues ({len(issues)})</h2>']
     if not issues:
         out.append('<p class="muted">The agent reported no issues.</p>')
-    for prio in (*PRIORITIES, None):
-        for issue in (i for i in issues if i.priority == prio):
-            label = prio or "no priority"
-            body = f"<pre>{e(issue.body)}</pre>" if issue.body else ""
-            out.append(f'<div class="issue"><span class="badge p-{prio or "none"}">{e(label)}'
-                       f'</span> <span class="t">{e(issue.title)}</span>{body}</div>')
+    ordered = [i for prio in (*PRIORITIES, None) for i in issues if i.priority == prio]
+    for issue in ordered[:MAX_ROWS]:
+        prio = issue.priority
+        body = f"<pre>{e(issue.body)}</pre>" if issue.body else ""
+        out.append(f'<div class="issue"><span class="badge p-{prio or "none"}">'
+                   f'{e(prio or "no priority")}</span> <span class="t">{e(issue.title)}</span>'
+                   f"{body}</div>")
+    if len(ordered) > MAX_ROWS:
+        out.append(f'<p class="muted">… {len(ordered) - MAX_ROWS} more issues not shown '
+                   "(issues.json lists them).</p>")
     return "\n".join(out)
 
 
@@ -362,6 +385,9 @@ def _diff(s: RunSummary, text: str, cut: bool) -> str:
     out = [f'<h2 id="diff">Changes under backend/</h2><p>{len(ch.files_added)} added, '
            f"{len(ch.files_modified)} modified, {len(ch.files_deleted)} deleted; "
            f"<b>+{ch.lines_added} −{ch.lines_removed}</b> lines.</p>"]
+    if ch.diff_truncated:
+        out.append('<p class="banner" id="diff-truncated"><b>backend.diff was truncated:</b> '
+                   "the diff and these counts may be incomplete; review the tree itself.</p>")
     if not text.strip():
         out.append('<p class="muted">No diff recorded.</p>')
         return "\n".join(out)
@@ -375,8 +401,12 @@ def _diff(s: RunSummary, text: str, cut: bool) -> str:
                 continue
         files[-1][1].append(line)
     budget = MAX_DIFF_LINES
+    listed = 0
     for name, lines in files:
-        shown = lines[: max(0, budget)]
+        if budget <= 0 or listed >= MAX_DIFF_FILES:
+            break
+        listed += 1
+        shown = lines[:budget]
         budget -= len(shown)
         added = sum(1 for x in lines if x.startswith("+") and not x.startswith("+++ "))
         removed = sum(1 for x in lines if x.startswith("-") and not x.startswith("--- "))
@@ -386,8 +416,29 @@ def _diff(s: RunSummary, text: str, cut: bool) -> str:
         out.append(f'<details class="file" open><summary><code>{e(name)}</code> '
                    f'<span class="muted">+{added} −{removed}</span></summary>'
                    f'<pre class="diff">{body}</pre></details>')
+    if listed < len(files):
+        out.append(f'<p class="muted">… {len(files) - listed} more files not shown.</p>')
     if cut:
         out.append('<p class="muted">The diff file is larger than the report shows.</p>')
+    return "\n".join(out)
+
+
+def _persistence(artifacts: list[PersistenceArtifact]) -> str:
+    out = [f'<h2 id="persistence">Persistence artifacts ({len(artifacts)})</h2>']
+    if not artifacts:
+        out.append('<p class="muted">None flagged.</p>')
+        return "\n".join(out)
+    out.append('<p class="banner">Files under the writable paths that can run later or '
+               "elsewhere (bytecode, nested git repositories, <code>.pth</code> and customize "
+               "hooks, symlinks, new executable bits). Review them before you run anything "
+               "from this tree.</p>")
+    rows = "".join(
+        f"<tr class='artifact'><td><span class='badge warn'>{e(a.kind)}</span></td>"
+        f"<td><code>{e(a.path)}</code></td><td>{e(a.detail)}</td></tr>"
+        for a in artifacts[:MAX_ROWS]
+    ) + _more_row(len(artifacts), MAX_ROWS, 3, "artifacts")
+    out.append(f"<table class='persistence'><tr><th>Kind</th><th>Path</th><th>Detail</th></tr>"
+               f"{rows}</table>")
     return "\n".join(out)
 
 
@@ -403,10 +454,12 @@ def render_html(run_dir: Path) -> str:
     body = "\n".join([
         _header(summary), _gates(summary), _timeline(entries, malformed, summary),
         _tests(summary), _coverage(summary), _issues(issues), _diff(summary, diff_text, cut),
+        _persistence(summary.persistence),
     ])
     nav = "".join(f'<a href="#{a}">{t}</a>' for a, t in (
         ("gates", "Gates"), ("timeline", "Timeline"), ("tests", "Tests"),
-        ("coverage", "Coverage"), ("issues", "Issues"), ("diff", "Diff")))
+        ("coverage", "Coverage"), ("issues", "Issues"), ("diff", "Diff"),
+        ("persistence", "Persistence")))
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'

@@ -1,9 +1,14 @@
 """``summary.md``: the run summary for people and ``$GITHUB_STEP_SUMMARY``.
 
 Much of the content comes from the agent (test names, failure messages,
-issue titles, file names), so every such value is escaped: markdown and
-HTML metacharacters are backslash-escaped and newlines flattened, so the
-agent cannot forge table rows, headings, links or HTML in the summary.
+issue titles, file names, tool names, deny reasons), so every such value goes
+through :mod:`runner.sanitize` (no control characters or escape sequences, no
+workflow commands, one line, capped) and is then either escaped (:func:`md_text`:
+markdown and HTML metacharacters backslash-escaped, URL schemes, ``www.`` and
+``@`` broken so no autolink forms) or put in a code span (:func:`md_code`, which
+GitHub never autolinks). The agent cannot forge table rows, headings, links or
+HTML in the summary, and every table or list holds at most ``MAX_ROWS`` rows and
+then says how many more there are.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from pathlib import Path
 from runner.reports.gates import format_percent
 from runner.reports.issues import PRIORITIES
 from runner.reports.summary import RunSummary
+from runner.sanitize import one_line
 
 MAX_ROWS = 50
 MAX_CELL = 300
@@ -26,21 +32,27 @@ _STATUS = {
     "error": "⚠️ error",
 }
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|~&$=-])")
+_SCHEME = re.compile(r":(?=/)")  # http://x, file:/x, //x after a scheme
+_WWW = re.compile(r"(?i)\b(www)\.")
+_MAILTO = re.compile(r"(?i)\b(mailto|xmpp|javascript|data|vbscript):")
+
+
+def defang(text: str) -> str:
+    """Text that no markdown renderer turns into a link: ``http[:]//``, ``www[.]``, ``[@]``."""
+    text = _SCHEME.sub("[:]", text)
+    text = _WWW.sub(r"\1[.]", text)
+    text = _MAILTO.sub(r"\1[:]", text)
+    return text.replace("@", "[@]")
 
 
 def md_text(value: object, limit: int = MAX_CELL) -> str:
-    """Agent-controlled text as literal markdown on one line (bounded)."""
-    text = " ".join(str(value).split())
-    if len(text) > limit:
-        text = text[: limit - 1] + "…"
-    return _MD_SPECIAL.sub(r"\\\1", text)
+    """Agent-controlled text as literal markdown on one line (bounded), no links."""
+    return _MD_SPECIAL.sub(r"\\\1", defang(one_line(value, limit)))
 
 
 def md_code(value: object, limit: int = MAX_CELL) -> str:
     """Agent-controlled text as an inline code span that survives a table cell."""
-    text = " ".join(str(value).split())
-    if len(text) > limit:
-        text = text[: limit - 1] + "…"
+    text = one_line(value, limit)
     longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
     fence = "`" * (longest + 1)
     text = text.replace("|", "\\|")
@@ -63,9 +75,16 @@ def _duration(seconds: float | None) -> str:
     return f"{h}h{m:02d}m{s:02d}s" if h else f"{m}m{s:02d}s"
 
 
-def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+def _table(header: list[str], rows: list[list[str]], *, total: int | None = None,
+           what: str = "rows") -> list[str]:
+    """A table of the first ``MAX_ROWS`` rows, then a "… N more" row (``total``: all rows)."""
+    total = len(rows) if total is None else total
+    shown = rows[:MAX_ROWS]
     out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    out += ["| " + " | ".join(row) + " |" for row in rows]
+    out += ["| " + " | ".join(row) + " |" for row in shown]
+    if total > len(shown):
+        out.append("| " + " | ".join([f"… {total - len(shown)} more {what}"]
+                                     + [""] * (len(header) - 1)) + " |")
     return out
 
 
@@ -93,6 +112,7 @@ def render_markdown(summary: RunSummary) -> str:
             ["Gate", "Result", "Detail"],
             [[md_text(g.name), "✅ pass" if g.passed else "❌ fail", md_text(g.detail, 600)]
              for g in s.gates],
+            what="gates",
         )
     else:
         out.append("No gates were evaluated.")
@@ -109,12 +129,12 @@ def render_markdown(summary: RunSummary) -> str:
         )
     if t.failures:
         out += ["", "### Failures", ""]
-        shown = t.failures[:MAX_ROWS]
         out += _table(
             ["Test", "Kind", "Message"],
-            [[md_code(f.test), f.kind, md_text(f.message)] for f in shown],
+            [[md_code(f.test), md_text(f.kind), md_text(f.message)]
+             for f in t.failures[:MAX_ROWS]],
+            total=len(t.failures) + t.failures_omitted, what="failures",
         )
-        out += _more(len(t.failures) + t.failures_omitted, len(shown), "failures")
     out.append("")
 
     out += ["## Coverage", ""]
@@ -135,8 +155,8 @@ def render_markdown(summary: RunSummary) -> str:
             ["File", "Lines", "Line %", "Branch %"],
             [[md_code(f.file), f"{f.lines_covered}/{f.lines_valid}", _pct(f.line_percent),
               _pct(f.branch_percent)] for f in files],
+            total=len(c.files), what="files",
         )
-        out += _more(len(c.files), len(files), "files")
     out.append("")
 
     d = s.decisions
@@ -145,17 +165,22 @@ def render_markdown(summary: RunSummary) -> str:
             + (f" ({d.malformed} unreadable log lines)" if d.malformed else ""), ""]
     if d.by_policy:
         out += _table(["Policy", "Allowed", "Denied"],
-                      [[md_text(p), str(v.allowed), str(v.denied)] for p, v in d.by_policy.items()])
+                      [[md_text(p), str(v.allowed), str(v.denied)]
+                       for p, v in list(d.by_policy.items())[:MAX_ROWS]],
+                      total=len(d.by_policy), what="policies")
         out.append("")
     if d.by_tool:
         out += _table(["Tool", "Allowed", "Denied"],
-                      [[md_text(k), str(v.allowed), str(v.denied)] for k, v in d.by_tool.items()])
+                      [[md_text(k), str(v.allowed), str(v.denied)]
+                       for k, v in list(d.by_tool.items())[:MAX_ROWS]],
+                      total=len(d.by_tool), what="tools")
         out.append("")
     if d.top_reasons:
         out += ["**Top deny reasons**", ""]
         out += _table(["Count", "Policy", "Rule", "Example"],
                       [[str(r.count), md_text(r.policy), md_code(r.rule), md_text(r.example_msg)]
-                       for r in d.top_reasons])
+                       for r in d.top_reasons[:MAX_ROWS]],
+                      total=len(d.top_reasons), what="reasons")
         out.append("")
 
     out += [f"## Issues ({len(s.issues)})", ""]
@@ -186,6 +211,22 @@ def render_markdown(summary: RunSummary) -> str:
     out += _more(len(listed), min(len(listed), MAX_ROWS), "files")
     if listed:
         out.append("")
+    if ch.diff_truncated:
+        out += ["> ⚠️ `backend.diff` was truncated: the diff and these counts may be incomplete; "
+                "review the tree itself.", ""]
+
+    out += [f"## Persistence artifacts ({len(s.persistence)})", ""]
+    if s.persistence:
+        out += ["Files under the writable paths that can run later or elsewhere (bytecode, "
+                "nested git repositories, `.pth` and customize hooks, symlinks, new executable "
+                "bits). Review them before you run anything from this tree.", ""]
+        out += _table(["Kind", "Path", "Detail"],
+                      [[md_text(a.kind), md_code(a.path), md_text(a.detail)]
+                       for a in s.persistence[:MAX_ROWS]],
+                      total=len(s.persistence), what="artifacts")
+    else:
+        out.append("None flagged.")
+    out.append("")
 
     tk = s.tokens
     out += ["## Model usage", "",
@@ -198,7 +239,10 @@ def render_markdown(summary: RunSummary) -> str:
     line = f"`decisions.jsonl`: {a.entries} entries, head {head}, {verified}"
     if a.detail:
         line += f" ({md_text(a.detail)})"
-    out += ["## Audit log", "", line]
+    signed = (f"Head signed with host key {md_code(a.key_id)} (`audit.sig`; check with "
+              "`sandbox-runner audit verify RUN_DIR --key KEYFILE`)." if a.signature and a.key_id
+              else "Head not signed with a host key.")
+    out += ["## Audit log", "", line, "", signed]
     if s.policy_bundle_hash:
         out += ["", f"Policy bundle {md_code(s.policy_bundle_hash)}"]
     out.append("")

@@ -73,6 +73,18 @@ class ChangeStats(_Part):
     files_deleted: list[str] = Field(default_factory=list)
     lines_added: int = 0
     lines_removed: int = 0
+    diff_truncated: bool = False
+
+
+PersistenceKind = Literal["bytecode", "nested-git", "pth", "customize", "symlink", "new-executable"]
+
+
+class PersistenceArtifact(_Part):
+    """Something under a writable path that runs later or elsewhere (flagged, never run)."""
+
+    path: str
+    kind: PersistenceKind
+    detail: str
 
 
 class TokenUsage(_Part):
@@ -86,6 +98,8 @@ class AuditInfo(_Part):
     verified: bool | None = None  # None: not checked
     entries: int = 0
     detail: str | None = None  # what `audit verify` said when it failed
+    signature: str | None = None  # HMAC-SHA256 of the head with the host key (audit.sig)
+    key_id: str | None = None  # which host key signed it
 
 
 class RunSummary(_Part):
@@ -108,6 +122,7 @@ class RunSummary(_Part):
     decisions: DecisionStats = Field(default_factory=DecisionStats)
     issues: list[IssueRef] = Field(default_factory=list)
     changes: ChangeStats = Field(default_factory=ChangeStats)
+    persistence: list[PersistenceArtifact] = Field(default_factory=list)
     tokens: TokenUsage = Field(default_factory=TokenUsage)
     audit: AuditInfo = Field(default_factory=AuditInfo)
     failure: str | None = None  # why the run failed: "timeout", "oom-killed", "self-check failed: ..."

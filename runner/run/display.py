@@ -1,4 +1,12 @@
-"""Live progress of a run on stderr (rich). stdout stays free for ``--json``."""
+"""Live progress of a run on stderr (rich). stdout stays free for ``--json``.
+
+Most of what is shown comes from the sandbox: tool names and inputs, deny reasons
+(which quote them), model text, agent stderr, test names and failure messages.
+Each such value goes through :func:`shown` (one line, :mod:`runner.sanitize`: no
+escape sequences or control characters, no workflow commands, capped) and then
+rich's markup escape, so it can neither forge terminal output or CI annotations
+nor style itself. Only this module adds markup.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +19,17 @@ from rich.markup import escape
 
 from runner.protocol import EventRequest
 from runner.reports.summary import RunSummary
+from runner.sanitize import one_line
+
+INPUT_WIDTH = 90
+TEXT_WIDTH = 200
+LINE_WIDTH = 300
+MAX_FAILURES = 10
+
+
+def shown(value: object, cap: int = LINE_WIDTH) -> str:
+    """Sandbox text as rich markup that shows it literally, on one line."""
+    return escape(one_line(value, cap))
 
 
 def _summarize_input(tool: str, data: dict[str, Any]) -> str:
@@ -22,15 +41,15 @@ def _summarize_input(tool: str, data: dict[str, Any]) -> str:
         text = f"{data.get('pattern', '')} in {data.get('path', '.')}"
     else:
         text = str(data.get("path", ""))
-    text = " ".join(text.split())
-    return text if len(text) <= 90 else text[:87] + "..."
+    return one_line(text, INPUT_WIDTH)
 
 
 class RunDisplay:
     """Prints one line per event: tool calls with their decision, turns, tokens, elapsed time."""
 
     def __init__(self, *, quiet: bool = False, console: Console | None = None) -> None:
-        self.console = console or Console(stderr=True, highlight=False, soft_wrap=True)
+        self.console = console or Console(stderr=True, highlight=False, soft_wrap=True,
+                                          emoji=False)
         self.quiet = quiet
         self.started = time.monotonic()
         self.turns = 0
@@ -42,6 +61,7 @@ class RunDisplay:
         return f"{time.monotonic() - self.started:6.1f}s"
 
     def line(self, text: str, style: str = "") -> None:
+        """Print rich markup: callers pass host text or :func:`shown` sandbox text."""
         if self.quiet:
             return
         with self._lock:
@@ -49,21 +69,31 @@ class RunDisplay:
             self.console.print(prefix + (f"[{style}]{text}[/{style}]" if style else text))
 
     def step(self, text: str) -> None:
-        self.line(escape(text), "cyan")
+        self.line(shown(text, 0), "cyan")
 
     def header(self, run_id: str, image: str, bundle_hash: str, agent: str, model: str) -> None:
         self.line(
-            f"run [bold]{escape(run_id)}[/bold]  agent {escape(agent)}  model {escape(model)}\n"
-            f"         image {escape(image)}  policy bundle {bundle_hash[:12]}"
+            f"run [bold]{shown(run_id)}[/bold]  agent {shown(agent)}  model {shown(model)}\n"
+            f"         image {shown(image)}  policy bundle {shown(bundle_hash[:12])}"
         )
 
     def decision(self, tool: str, data: dict[str, Any], allow: bool, reasons: list[str]) -> None:
-        what = escape(f"{tool} {_summarize_input(tool, data)}")
+        what = f"{shown(tool, 60)} {escape(_summarize_input(tool, data))}"
         if allow:
             self.line(f"[green]allow[/green] {what}")
         else:
-            why = escape("; ".join(reasons))
+            why = shown("; ".join(reasons), 1000)
             self.line(f"[bold red]DENY [/bold red] {what}\n                [red]{why}[/red]")
+
+    def agent_stderr(self, line: str) -> None:
+        """One line the agent process wrote to stderr."""
+        text = one_line(line, LINE_WIDTH)
+        if text:
+            self.line(f"[dim]agent: {escape(text)}[/dim]")
+
+    def failure(self, message: str) -> None:
+        """Why the run failed (the message may quote the agent)."""
+        self.line(f"[bold red]run failed:[/bold red] {shown(message, 1000)}")
 
     def event(self, ev: EventRequest) -> None:
         if ev.kind == "turn":
@@ -76,13 +106,13 @@ class RunDisplay:
                 f"[dim]tokens in {self.input_tokens} out {self.output_tokens}[/dim]"
             )
         elif ev.kind == "text":
-            text = " ".join(str(ev.data.get("text", "")).split())
+            text = shown(ev.data.get("text", ""), TEXT_WIDTH)
             if text:
-                self.line(f"[italic]{escape(text[:200])}[/italic]")
+                self.line(f"[italic]{text}[/italic]")
         elif ev.kind == "agent_error":
-            self.line(escape(f"agent error: {ev.data.get('message', '')}"), "red")
+            self.line("agent error: " + shown(ev.data.get("message", ""), 1000), "red")
         elif ev.kind == "agent_finished":
-            self.line(escape(f"agent finished: {ev.data.get('reason', '')}"), "cyan")
+            self.line("agent finished: " + shown(ev.data.get("reason", "")), "cyan")
 
     def result(self, summary: RunSummary, run_dir: str) -> None:
         """The closing block: status, tests, coverage, decisions, where the record is."""
@@ -91,20 +121,25 @@ class RunDisplay:
         cov = summary.coverage.line_percent if summary.coverage else None
         d = summary.decisions
         lines = [
-            f"[bold {colour}]{summary.status.upper()}[/bold {colour}] (exit {summary.exit_code})"
-            + (f": {escape(summary.failure)}" if summary.failure else ""),
+            f"[bold {colour}]{shown(summary.status.upper())}[/bold {colour}] "
+            f"(exit {summary.exit_code})"
+            + (f": {shown(summary.failure, 1000)}" if summary.failure else ""),
             f"tests   {t.passed} passed, {t.failed} failed, {t.errors} errors, "
-            f"{t.skipped} skipped" + (f"  [dim]({escape(t.error)})[/dim]" if t.error else ""),
+            f"{t.skipped} skipped" + (f"  [dim]({shown(t.error)})[/dim]" if t.error else ""),
             "coverage " + (f"{cov:.1f}% lines" if cov is not None else "n/a"),
             f"calls   {d.allowed} allowed, {d.denied} denied",
-            f"issues  {len(summary.issues)}   audit head {(summary.audit.head_hash or '')[:16]}",
+            f"issues  {len(summary.issues)}   audit head "
+            f"{shown((summary.audit.head_hash or '')[:16])}",
         ]
         for gate in summary.gates:
             if not gate.passed:
-                lines.append(f"[yellow]gate {escape(gate.name)} failed:[/yellow] "
-                             f"{escape(gate.detail)}")
-        for failure in t.failures[:10]:
-            lines.append(f"[red]  FAILED[/red] {escape(failure.test)}: {escape(failure.message)}")
-        lines.append(f"run directory {escape(run_dir)}")
+                lines.append(f"[yellow]gate {shown(gate.name)} failed:[/yellow] "
+                             f"{shown(gate.detail, 600)}")
+        for failure in t.failures[:MAX_FAILURES]:
+            lines.append(f"[red]  FAILED[/red] {shown(failure.test)}: {shown(failure.message)}")
+        more = len(t.failures) + t.failures_omitted - min(len(t.failures), MAX_FAILURES)
+        if more > 0:
+            lines.append(f"[red]  … {more} more failures[/red] (summary.md lists them)")
+        lines.append(f"run directory {shown(run_dir, 0)}")
         with self._lock:
             self.console.print("\n".join(lines))

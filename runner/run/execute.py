@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import docker
-from rich.markup import escape
 
 from runner.agentdef import AgentDefinition, load_agent, resolve_model, sandbox_section
 from runner.audit import DecisionLog, verify_log
+from runner.audit.sign import sealed
 from runner.config import RunConfig
 from runner.errors import (
     ConfigError,
@@ -171,7 +171,7 @@ class Run:
         assert self.log is not None
         with self._decide_lock:
             entry = self.log.append(logged, decision.model_dump(mode="json"),
-                                    eval_ns=int(ms * 1_000_000))
+                                    eval_ns=int(ms * 1_000_000), tool_use_id=req.tool_use_id)
         self.display.decision(req.tool, req.input, decision.allow,
                               [f"{r.policy}/{r.rule}: {r.msg}" for r in decision.reasons])
         return DecideResponse(
@@ -276,8 +276,8 @@ class Run:
             raise RunFailed(f"agent exited with code {result.returncode}: {tail[0][:300]}")
 
     def _agent_line(self, stream: str, line: str) -> None:
-        if stream == "stderr" and line.strip():
-            self.display.line(f"[dim]agent: {line.rstrip()[:300]}[/dim]")
+        if stream == "stderr":
+            self.display.agent_stderr(line)
 
     def verify(self, client: docker.DockerClient, image: str) -> None:
         if not self.cfg.verify.enabled:
@@ -313,6 +313,8 @@ class Run:
             check = verify_log(log_path)
             summary.audit = AuditInfo(head_hash=check.head_hash, verified=check.ok,
                                       entries=check.count, detail=check.problem)
+            summary.audit = sealed(self.run_dir, self.run_id, summary.audit, self.log,
+                                   project=self.project)
         if failure is not None:
             summary.status = "failed" if isinstance(failure, RunFailed) else "error"
             summary.exit_code = failure.exit_code
@@ -405,7 +407,7 @@ def execute_run(cfg: RunConfig, display: RunDisplay) -> RunSummary:
                 except Exception as exc:  # never lose the run record to a bug
                     failure = RunFailed(f"internal error: {type(exc).__name__}: {exc}")
                 if failure is not None:
-                    display.line(f"[bold red]run failed:[/bold red] {escape(str(failure))}")
+                    display.failure(str(failure))
             finally:
                 summary = run.finish(failure)
         display.result(summary, str(run.run_dir))

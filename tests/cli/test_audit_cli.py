@@ -68,6 +68,14 @@ def test_show_json_lines_accepts_the_log_file_itself(run_dir: Path) -> None:
     assert rows[1]["reasons"][0]["rule"] == "host_not_allowed"
 
 
+def test_show_caps_the_table_with_a_more_row(run_dir: Path) -> None:
+    result = run("audit", "show", run_dir, "--limit", "3")
+    assert result.exit_code == 0
+    assert "7 decisions" in result.stdout and "4 more decisions not shown" in result.stdout
+    assert "pytest -q" not in result.stdout  # seq 3 is past the cap
+    assert "TODO" in run("audit", "show", run_dir, "--limit", "0").stdout
+
+
 def test_show_missing_run_dir_is_one_line_exit_2(tmp_path: Path) -> None:
     result = run("audit", "show", tmp_path / "nope")
     assert result.exit_code == 2

@@ -141,6 +141,11 @@ def test_demo_summary_matches_reports_and_issues(todo_run: tuple[Path, Path, Any
     assert summary["audit"]["head_hash"] == decisions[-1]["hash"]
     verify = run_cli(["audit", "verify", str(out)])
     assert verify.returncode == 0, verify.stdout + verify.stderr
+    assert f"transcript: {len(decisions)} decisions match tool_use blocks" in verify.stdout
+    key = os.environ["SANDBOX_RUNNER_AUDIT_KEY"]
+    signed = run_cli(["audit", "verify", str(out), "--key", key])
+    assert signed.returncode == 0 and "signed: head signed with key" in signed.stdout, signed.stdout
+    assert summary["audit"]["signature"] and (out / "audit.sig").is_file()
     assert summary["changes"]["files_added"], summary["changes"]
     assert "backend/app/main.py" in (out / "backend.diff").read_text()
 

@@ -1,0 +1,199 @@
+"""Every decision against the model's ``tool_use`` blocks in ``transcript.jsonl``.
+
+The chain proves the log was not edited; it does not prove that each decision
+answers a call the *model* made. Anything in the container that reaches the
+gateway could post decisions of its own, and an agent could run a tool without
+asking. The transcript is written by the host from the provider's responses, so
+it is the record of what the model asked for:
+
+- every decision must name (``tool_use_id``) a ``tool_use`` block of a model
+  response, with the same tool name and the same input; a decision without one is
+  reported (forged, or the agent changed the call after the model made it);
+- a tool_use decided twice is reported;
+- a tool_use the agent answered (a ``tool_result`` in a later request) without a
+  decision is reported; one that was never answered (the run ended first) is a note.
+
+Only responses count as the model's calls: requests are written by the agent.
+Secrets are redacted in the transcript: a ``[REDACTED:rule]`` marker there matches
+whatever text the log holds in its place (a log redacted by the same redactor holds
+the same marker).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from runner.audit.log import LogEntry, strict_loads
+from runner.errors import InputError
+from runner.sanitize import one_line
+
+TRANSCRIPT_NAME = "transcript.jsonl"
+MAX_LINE = 64 * 1024 * 1024
+_MARKER = re.compile(r"\[REDACTED:[A-Za-z0-9_.-]+\]")
+
+
+class CrossProblem(BaseModel):
+    seq: int | None = None  # the decision's seq (None: a tool_use without a decision)
+    tool_use_id: str | None = None
+    problem: str
+
+
+class CrossCheck(BaseModel):
+    decisions: int
+    tool_uses: int
+    matched: int
+    problems: list[CrossProblem]
+    notes: list[str]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+@dataclass
+class _ToolUse:
+    name: str
+    input: Any
+    exchange: int  # transcript line number
+
+
+def _lines(path: Path) -> Iterator[tuple[int, bytes]]:
+    try:
+        fh = path.open("rb")
+    except OSError as exc:
+        raise InputError(f"cannot read the transcript: {exc.strerror}", path=path) from None
+    with fh:
+        for number, raw in enumerate(fh, start=1):
+            if raw.strip():
+                yield number, raw
+
+
+def _blocks(message_content: Any) -> list[dict[str, Any]]:
+    if not isinstance(message_content, list):
+        return []
+    return [b for b in message_content if isinstance(b, dict)]
+
+
+def read_transcript(path: Path) -> tuple[dict[str, _ToolUse], set[str], list[str]]:
+    """(tool_use blocks of model responses by id, tool_use ids answered in requests, problems)."""
+    uses: dict[str, _ToolUse] = {}
+    answered: set[str] = set()
+    problems: list[str] = []
+    for number, raw in _lines(path):
+        try:
+            if len(raw) > MAX_LINE:
+                raise ValueError("line too long")
+            record = strict_loads(raw)
+        except (UnicodeDecodeError, ValueError) as exc:
+            problems.append(f"transcript line {number}: unreadable ({exc})")
+            continue
+        if not isinstance(record, dict):
+            problems.append(f"transcript line {number}: not a JSON object")
+            continue
+        response = record.get("response")
+        for block in _blocks(response.get("content") if isinstance(response, dict) else None):
+            if block.get("type") != "tool_use" or not isinstance(block.get("id"), str):
+                continue
+            if block["id"] in uses:
+                problems.append(f"transcript line {number}: tool_use id {block['id']!r} "
+                                f"already used on line {uses[block['id']].exchange}")
+                continue
+            uses[block["id"]] = _ToolUse(name=str(block.get("name")), input=block.get("input"),
+                                         exchange=number)
+        request = record.get("request")
+        messages = request.get("messages") if isinstance(request, dict) else None
+        for message in messages if isinstance(messages, list) else []:
+            if not isinstance(message, dict) or message.get("role") != "user":
+                continue
+            for block in _blocks(message.get("content")):
+                if block.get("type") == "tool_result" and isinstance(block.get("tool_use_id"), str):
+                    answered.add(block["tool_use_id"])
+    return uses, answered, problems
+
+
+@lru_cache(maxsize=1024)
+def _pattern(redacted: str) -> re.Pattern[str]:
+    parts = _MARKER.split(redacted)
+    return re.compile(".*?".join(re.escape(p) for p in parts), re.DOTALL)
+
+
+def _same_text(decided: str, model: str) -> bool:
+    if decided == model:
+        return True
+    return _MARKER.search(model) is not None and _pattern(model).fullmatch(decided) is not None
+
+
+def same_input(decided: Any, model: Any) -> bool:
+    """Equal JSON values; a redaction marker in the model's (transcript) string stands for
+    any text, so a log that was not redacted still matches its redacted transcript."""
+    if isinstance(decided, dict) and isinstance(model, dict):
+        return decided.keys() == model.keys() and all(
+            same_input(decided[k], model[k]) for k in decided)
+    if isinstance(decided, list) and isinstance(model, list):
+        return len(decided) == len(model) and all(
+            same_input(x, y) for x, y in zip(decided, model, strict=True))
+    if isinstance(decided, str) and isinstance(model, str):
+        return _same_text(decided, model)
+    if isinstance(decided, bool) or isinstance(model, bool):
+        return decided is model
+    return type(decided) in (int, float, type(None)) and decided == model
+
+
+def _show(text: object) -> str:
+    return one_line(text, 80)
+
+
+def cross_check(entries: list[LogEntry], transcript: Path) -> CrossCheck:
+    """Match ``entries`` (a verified log) against the model's tool calls in ``transcript``."""
+    uses, answered, read_problems = read_transcript(transcript)
+    problems = [CrossProblem(problem=p) for p in read_problems]
+    decided: dict[str, int] = {}
+    matched = 0
+    for entry in entries:
+        use_id = entry.tool_use_id
+        if not use_id:
+            problems.append(CrossProblem(seq=entry.seq, problem=(
+                f"seq {entry.seq}: {_show(entry.tool_name)} has no tool_use_id: "
+                "it cannot be matched to a call of the model")))
+            continue
+        if use_id in decided:
+            problems.append(CrossProblem(seq=entry.seq, tool_use_id=use_id, problem=(
+                f"seq {entry.seq}: tool_use {_show(use_id)} was already decided at seq "
+                f"{decided[use_id]}")))
+            continue
+        decided[use_id] = entry.seq
+        use = uses.get(use_id)
+        if use is None:
+            problems.append(CrossProblem(seq=entry.seq, tool_use_id=use_id, problem=(
+                f"seq {entry.seq}: {_show(entry.tool_name)} names tool_use {_show(use_id)}, "
+                "which no model response contains (a decision the model never asked for)")))
+        elif use.name != entry.tool_name:
+            problems.append(CrossProblem(seq=entry.seq, tool_use_id=use_id, problem=(
+                f"seq {entry.seq}: decided {_show(entry.tool_name)}, the model called "
+                f"{_show(use.name)} (transcript line {use.exchange})")))
+        elif not same_input(entry.tool_input, use.input):
+            problems.append(CrossProblem(seq=entry.seq, tool_use_id=use_id, problem=(
+                f"seq {entry.seq}: the decided input of {_show(entry.tool_name)} differs from "
+                f"the model's tool_use {_show(use_id)} (transcript line {use.exchange})")))
+        else:
+            matched += 1
+    notes: list[str] = []
+    for use_id, use in uses.items():
+        if use_id in decided:
+            continue
+        if use_id in answered:
+            problems.append(CrossProblem(tool_use_id=use_id, problem=(
+                f"tool_use {_show(use_id)} ({_show(use.name)}, transcript line {use.exchange}) "
+                "was answered without a decision")))
+        else:
+            notes.append(f"tool_use {_show(use_id)} ({_show(use.name)}) was never decided "
+                         "(the run ended before)")
+    return CrossCheck(decisions=len(entries), tool_uses=len(uses), matched=matched,
+                      problems=problems, notes=notes)
