@@ -6,33 +6,23 @@ included) on every available engine.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from runner.policy.decider import Decider
 from runner.policy.engine import PolicyEngine
 from runner.policy.models import RunInfo, ToolCall
+from tests.policy.corpus_support import load_corpus
+from tests.policy.corpus_support import make_workspace as _make_workspace
 
-CORPUS = yaml.safe_load((Path(__file__).parent / "corpus.yaml").read_text(encoding="utf-8"))
+CORPUS = load_corpus("corpus.yaml")
 CASES: list[dict[str, Any]] = CORPUS["cases"]
 
 
 def make_workspace(root: Path, setup: dict[str, Any]) -> Path:
-    files = {**CORPUS["workspace"]["files"], **setup.get("files", {})}
-    for rel, content in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(content, encoding="utf-8")
-    for link, target in setup.get("symlinks", {}).items():
-        (root / link).parent.mkdir(parents=True, exist_ok=True)
-        os.symlink(target, root / link)
-    for new, existing in setup.get("hardlinks", {}).items():
-        os.link(root / existing, root / new)
-    return root
+    return _make_workspace(root, CORPUS["workspace"]["files"], setup)
 
 
 def test_corpus_is_large_and_covers_every_rule() -> None:
