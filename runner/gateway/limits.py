@@ -30,7 +30,10 @@ class GatewayLimits:
     event_rate: float = 200.0  # events per second, sustained ...
     event_burst: int = 1_000  # ... after a burst of this many
     max_request_tokens: int = 32_000  # a request's max_tokens above this is clamped to it
-    concurrency: int = 32  # open requests on the socket; more are answered 503 by uvicorn
+    # Open connections (and requests) on the socket; beyond, uvicorn answers 503. It keeps the
+    # host's file descriptors bounded; only the sandbox user can connect, so holding connections
+    # open can fail the agent's own run, never the host.
+    concurrency: int = 64
     transcript_bytes: int = 256 * MiB
     events_bytes: int = 32 * MiB
     redactions_bytes: int = 8 * MiB
