@@ -98,6 +98,10 @@ class GatewayConfig(_Cfg):
     backoff_base: float = 0.5
     backoff_max: float = 20.0
     request_timeout: float = 300.0
+    # Per-request caps on what the agent may ask for (runner/gateway/limits.py has the rest).
+    max_request_tokens: int = Field(default=32_000, ge=1)  # larger max_tokens are clamped
+    max_body_mb: int = Field(default=32, ge=1)  # a larger /v1/messages body is refused (413)
+    max_log_mb: int = Field(default=256, ge=1)  # transcript.jsonl stops (with a marker) here
 
 
 class VerifyConfig(_Cfg):

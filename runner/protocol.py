@@ -16,6 +16,12 @@ AGENT_CONFIG_NAME = "agent.json"
 GO_NAME = "go"  # the host creates it once the sandbox self-check passed
 GO_ENV = "SANDBOX_RUNNER_WAIT_FOR_GO"  # set: the agent preloads, then waits for GO_NAME
 GATEWAY_BASE_URL = "http://gateway"  # host part is ignored: the transport is the unix socket
+# The per-run gateway token reaches the agent process only: the host writes it as the first
+# line of the agent's stdin (not its environment: the `timeout` wrapper of the exec would keep
+# that readable in /proc). It travels as `x-api-key` (what the anthropic SDK sends for its
+# api_key) or `Authorization: Bearer`, on every gateway route.
+TOKEN_HEADER = "x-api-key"
+MAX_TOKEN_LINE = 512
 
 
 class _Strict(BaseModel):

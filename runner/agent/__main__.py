@@ -14,6 +14,7 @@ from runner.agent.runtime import (
     Runtime,
     load_runtime,
     make_non_dumpable,
+    read_token,
 )
 from runner.protocol import GO_ENV, GO_NAME, SOCKET_DIR_IN_CONTAINER
 
@@ -43,15 +44,19 @@ def main() -> int:
     except OSError as exc:
         _say(f"cannot harden the agent process: {exc}")
         return EXIT_CRASH
+    token = read_token()  # before any child process can exist
+    if token is None:
+        _say("bad config: no gateway token on stdin (the runner writes it there)")
+        return EXIT_CONFIG
     try:
         rt = load_runtime()
     except AgentConfigError as exc:
         _say(f"bad config: {exc}")
         return EXIT_CONFIG
-    return _run(rt)
+    return _run(rt, token)
 
 
-def _run(rt: Runtime) -> int:
+def _run(rt: Runtime, token: str) -> int:
     import anthropic  # slow to import (seconds): only once the config is known to be good
 
     from runner.agent.client import GatewayClient
@@ -64,7 +69,7 @@ def _run(rt: Runtime) -> int:
         return EXIT_CONFIG
 
     cfg = rt.config
-    gw = GatewayClient(rt.socket_path)
+    gw = GatewayClient(rt.socket_path, token)
     try:
         toolbox = Toolbox(Workspace(rt.workspace_dir, cfg.workspace), enabled=cfg.tools,
                           output_limit=cfg.output_limit, bash_timeout=cfg.bash_timeout)

@@ -17,6 +17,7 @@ except ImportError:  # pragma: no cover - older anthropic releases use httpx
 
 from runner.protocol import (
     GATEWAY_BASE_URL,
+    TOKEN_HEADER,
     DecideReason,
     DecideRequest,
     DecideResponse,
@@ -35,17 +36,20 @@ def ascii_json(obj: Any) -> str:
 
 
 class GatewayClient:
-    def __init__(self, socket_path: str) -> None:
+    """Every call carries the run's gateway token (the SDK sends its api_key as ``x-api-key``);
+    the gateway holds the real model key, which never enters the container."""
+
+    def __init__(self, socket_path: str, token: str) -> None:
         self.socket_path = socket_path
         self._model_http = sdk_http.Client(transport=sdk_http.HTTPTransport(uds=socket_path),
                                            timeout=MODEL_TIMEOUT)
         self.anthropic = anthropic.Anthropic(
-            api_key="sandbox",  # the gateway holds the real key; this one never leaves the host
-            base_url=GATEWAY_BASE_URL, http_client=self._model_http, max_retries=0,
-            timeout=MODEL_TIMEOUT,
+            api_key=token, base_url=GATEWAY_BASE_URL, http_client=self._model_http,
+            max_retries=0, timeout=MODEL_TIMEOUT,
         )
         self._http = httpx.Client(transport=httpx.HTTPTransport(uds=socket_path),
-                                  base_url=GATEWAY_BASE_URL, timeout=CALL_TIMEOUT)
+                                  base_url=GATEWAY_BASE_URL, timeout=CALL_TIMEOUT,
+                                  headers={TOKEN_HEADER: token})
 
     def decide(self, request: DecideRequest) -> DecideResponse:
         """The policy's answer; any failure to get one is a deny (fail closed)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 from dataclasses import dataclass
@@ -9,7 +10,13 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from runner.protocol import AGENT_CONFIG_NAME, SOCKET_DIR_IN_CONTAINER, SOCKET_NAME, AgentConfig
+from runner.protocol import (
+    AGENT_CONFIG_NAME,
+    MAX_TOKEN_LINE,
+    SOCKET_DIR_IN_CONTAINER,
+    SOCKET_NAME,
+    AgentConfig,
+)
 
 DIR_ENV = "SANDBOX_RUNNER_DIR"  # overrides /run/sandbox-runner (tests run the agent on the host)
 WORKSPACE_ENV = "SANDBOX_RUNNER_WORKSPACE"  # overrides the workspace's location on disk
@@ -55,3 +62,32 @@ def make_non_dumpable() -> None:
         raise OSError(err, f"prctl(PR_SET_DUMPABLE, 0) failed: {os.strerror(err)}")
     if libc.prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 0:
         raise OSError("prctl(PR_GET_DUMPABLE) still reports dumpable")
+
+
+def read_token(fd: int = 0) -> str | None:
+    """The gateway token: the first line of stdin, where the host writes it (and closes it).
+
+    It is never in the environment or a file, so no child of the agent can find it there;
+    afterwards fd ``fd`` is pointed at /dev/null, so no child inherits the pipe either. The
+    token then lives in this (non-dumpable) process's memory only.
+    """
+    data = bytearray()
+    try:
+        if os.isatty(fd):
+            return None
+        while len(data) <= MAX_TOKEN_LINE and b"\n" not in data:
+            chunk = os.read(fd, MAX_TOKEN_LINE + 1 - len(data))
+            if not chunk:
+                break
+            data += chunk
+    except OSError:
+        return None
+    finally:
+        with contextlib.suppress(OSError):
+            null = os.open(os.devnull, os.O_RDONLY)
+            os.dup2(null, fd)
+            os.close(null)
+    token = bytes(data).split(b"\n", 1)[0].strip()
+    if not token or len(token) > MAX_TOKEN_LINE:
+        return None
+    return token.decode("ascii", "replace")

@@ -7,8 +7,14 @@ Two sources of secrets:
   them) and the values of the secret files masked in the container (``.env``
   ``KEY=VALUE`` lines and the like), given by the caller;
 - detector findings: detect-secrets' regex plugins (AWS, GitHub, Slack, JWT,
-  private keys, ...) plus an Anthropic key pattern. Entropy and keyword plugins
-  are off: they would mangle ordinary code the agent reads.
+  private keys, basic-auth URLs, ...) plus an Anthropic key pattern and the
+  credential forms CI leaves behind: ``Authorization: Basic|Bearer ...`` headers,
+  git ``extraheader`` values (what ``actions/checkout`` persists in
+  ``.git/config``) and tokens in the user part of a URL. Entropy and keyword
+  plugins are off: they would mangle ordinary code the agent reads.
+
+A JSON tree is redacted whole, dict keys included: no key is passed over (a
+tool's input can hold a ``type`` or an ``id`` as well as anything else).
 
 Each secret is replaced with ``[REDACTED:<rule>]``. Findings carry the rule and
 where it was found, never the value.
@@ -27,11 +33,11 @@ from typing import Any, ClassVar
 from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
 from detect_secrets.plugins.base import RegexBasedDetector
 
+from runner.gateway.credentials import git_config_credentials
+
 SECRET_NAME_RE = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL", re.IGNORECASE)
 MIN_SECRET_LENGTH = 6  # shorter values would redact ordinary words
 EXCLUDED_DETECTORS = frozenset({"IPPublicDetector"})  # a public IP is not a secret
-_SKIP_KEYS = frozenset({"type", "id", "tool_use_id", "name", "role", "signature", "source",
-                        "cache_control", "citations", "media_type"})
 _PEM_RE = re.compile(
     r"-----BEGIN ([A-Z0-9 ]*)PRIVATE KEY( BLOCK)?-----.*?(?:-----END [A-Z0-9 ]*PRIVATE KEY( BLOCK)?-----|\Z)",
     re.DOTALL,
@@ -48,6 +54,32 @@ class AnthropicKeyDetector(RegexBasedDetector):
     denylist: ClassVar[list[Pattern[str]]] = [re.compile(r"\b(sk-ant-[A-Za-z0-9_-]{20,})")]
 
 
+class AuthorizationHeaderDetector(RegexBasedDetector):
+    """``Authorization: Basic <base64>`` (git's extraheader, curl -H), ``Bearer``, ``token``."""
+
+    secret_type = "Authorization Header"
+    denylist: ClassVar[list[Pattern[str]]] = [re.compile(
+        r"(?i)\b(?:proxy-)?authorization\s*[:=]\s*[\"']?\s*(?:basic|bearer|token|digest)\s+"
+        r"([A-Za-z0-9+/=._~:-]{4,})")]
+
+
+class GitExtraHeaderDetector(RegexBasedDetector):
+    """The value of a git ``http.extraheader`` (config file line or ``-c`` option): a credential."""
+
+    secret_type = "Git Extraheader"
+    denylist: ClassVar[list[Pattern[str]]] = [re.compile(
+        r"(?i)\bextraheader\s*=\s*[\"']?\s*([^\s\"'][^\n\"']*)")]
+
+
+class URLUserTokenDetector(RegexBasedDetector):
+    """A token as the user part of a URL (``https://<token>@host``); ``user:pass@`` is detect-secrets'
+    basic-auth detector."""
+
+    secret_type = "URL Credentials"
+    denylist: ClassVar[list[Pattern[str]]] = [re.compile(
+        r"\b[A-Za-z][A-Za-z0-9+.-]*://([^\s/:@'\"]{16,})@")]
+
+
 @dataclass(frozen=True)
 class Redaction:
     rule: str  # "env:ANTHROPIC_API_KEY", "file:.env:DB_PASSWORD", "aws-access-key", ...
@@ -60,7 +92,8 @@ def slug(secret_type: str) -> str:
 
 
 def _detectors() -> list[RegexBasedDetector]:
-    out: list[RegexBasedDetector] = [AnthropicKeyDetector()]
+    out: list[RegexBasedDetector] = [AnthropicKeyDetector(), AuthorizationHeaderDetector(),
+                                     GitExtraHeaderDetector(), URLUserTokenDetector()]
     classes: list[type[Any]] = list(get_mapping_from_secret_type_to_class().values())
     for cls in classes:
         if issubclass(cls, RegexBasedDetector) and cls.__name__ not in EXCLUDED_DETECTORS:
@@ -120,6 +153,13 @@ class Redactor:
             self.add_value(f"file:{name}:{key}" if key else f"file:{name}", value)
         return len(self._known) - before
 
+    def add_git_credentials(self, project: Path) -> int:
+        """Add every credential of the project's git config (runner/gateway/credentials.py)."""
+        before = len(self._known)
+        for rule, value in git_config_credentials(project):
+            self.add_value(rule, value)
+        return len(self._known) - before
+
     @property
     def known_count(self) -> int:
         return len(self._known)
@@ -145,18 +185,14 @@ class Redactor:
         return result
 
     def redact_tree(self, obj: Any, where: str = "") -> tuple[Any, list[Redaction]]:
-        """Redact every string in a JSON tree except structural keys (type, id, name, ...)."""
+        """Redact every string in a JSON tree, dict keys included (base64 data too)."""
         found: list[Redaction] = []
         return self._walk(obj, where, found), found
 
     def redact_request(self, request: dict[str, Any]) -> tuple[dict[str, Any], list[Redaction]]:
-        """A Messages API request with ``system`` and ``messages`` redacted (a new dict)."""
-        out = dict(request)
-        found: list[Redaction] = []
-        for key in ("system", "messages"):
-            if key in out:
-                out[key] = self._walk(out[key], key, found)
-        return out, found
+        """A Messages API request redacted whole (a new dict): what is forwarded and recorded."""
+        out, found = self.redact_tree(request)
+        return dict(out), found
 
     def _walk(self, obj: Any, where: str, found: list[Redaction]) -> Any:
         if isinstance(obj, str):
@@ -166,10 +202,16 @@ class Redactor:
         if isinstance(obj, list):
             return [self._walk(v, f"{where}[{i}]", found) for i, v in enumerate(obj)]
         if isinstance(obj, dict):
-            return {
-                k: v if k in _SKIP_KEYS else self._walk(v, f"{where}.{k}" if where else k, found)
-                for k, v in obj.items()
-            }
+            out: dict[Any, Any] = {}
+            for k, v in obj.items():
+                key = k
+                if isinstance(k, str):
+                    key, counts = self.redact_text(k)
+                    found.extend(Redaction(rule, f"{where}{{key}}", n)
+                                 for rule, n in sorted(counts.items()))
+                here = f"{where}.{key}" if where else str(key)
+                out[key] = self._walk(v, here, found)
+            return out
         return obj
 
     def _detect(self, text: str, counts: dict[str, int]) -> str:

@@ -1,24 +1,34 @@
 """The gateway: HTTP over a unix socket between the sandboxed agent and the host.
 
-Routes (a Starlette app served by uvicorn on ``socket_path``):
+Routes (a Starlette app served by uvicorn on ``socket_path``), every one behind the run's
+token (:mod:`runner.gateway.auth`: 401 before the body is read, recorded as a
+``gateway_refused`` event):
 
-- ``POST /v1/messages``: a Messages API request. Checked (budget, allowed
-  fields: no server tools, no streaming), redacted, answered by the provider
-  through the retry loop, recorded in ``transcript.jsonl``.
-- ``POST /v1/decide``: a :class:`DecideRequest`; answered by the injected
-  ``decide`` function. Any failure there is a deny (fail closed).
-- ``POST /v1/events``: an :class:`EventRequest`, appended to ``events.jsonl``
-  and passed to ``on_event``.
+- ``POST /v1/messages``: a Messages API request of an allowed shape
+  (:mod:`runner.gateway.shapes`: text, tool_use, tool_result, base64 images; nothing the
+  provider would fetch), ``max_tokens`` clamped, redacted whole, answered by the provider
+  through the retry loop, recorded in ``transcript.jsonl``. One model request is in flight
+  at a time: the others wait for it (the agent asks one at a time; anything else is queued,
+  not refused, so a burst gets exactly what the budget allows). The budget is reserved
+  under its lock before anything is forwarded.
+- ``POST /v1/decide``: a :class:`DecideRequest`; answered by the injected ``decide``
+  function. Any failure there is a deny (fail closed).
+- ``POST /v1/events``: an :class:`EventRequest`, redacted, clipped, appended to
+  ``events.jsonl`` and passed to ``on_event``; capped in number and rate (429 beyond).
 
-Everything arriving on the socket is untrusted: commands the agent runs share
-its uid and can reach the socket too.
+Everything arriving on the socket is untrusted, the token holder's requests included. Bodies
+are read in chunks up to a per-route cap (413 beyond, never buffered); every log is capped in
+size (:mod:`runner.gateway.limits`). The socket is 0600 and its directory 0700, both owned by
+the sandbox user (:func:`prepare_socket_dir`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import socket
+import stat
 import threading
 import time
 import uuid
@@ -38,21 +48,24 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from runner.errors import BudgetExceeded, EnvironmentProblem, RunFailed, first_error
+from runner.gateway.auth import Refusal, TokenGuard, new_token
 from runner.gateway.budget import Budget
+from runner.gateway.limits import BodyTooLarge, GatewayLimits, RateBucket, read_body
 from runner.gateway.provider import ModelProvider, ProviderFailed
 from runner.gateway.recorder import JsonlWriter, utc_now
 from runner.gateway.redact import Redaction, Redactor
 from runner.gateway.retry import Retrier, RetryPolicy
+from runner.gateway.shapes import RefusedShape, allowed_request
 from runner.protocol import DecideReason, DecideRequest, DecideResponse, EventRequest, EventResponse
 
 Decide = Callable[[DecideRequest], DecideResponse]
-ALLOWED_REQUEST_KEYS = frozenset({
-    "model", "messages", "system", "max_tokens", "tools", "tool_choice", "temperature",
-    "top_p", "top_k", "stop_sequences", "metadata", "thinking",
-})
 TRANSCRIPT = "transcript.jsonl"
 EVENTS = "events.jsonl"
 REDACTIONS = "redactions.jsonl"
+REFUSED_KIND = "gateway_refused"
+SOCKET_MODE = 0o600
+SOCKET_DIR_MODE = 0o700
+_SHOWN = 300  # characters of an agent-controlled string kept in a refusal event
 
 
 @dataclass(frozen=True)
@@ -66,10 +79,28 @@ class GatewayStats:
     denied: int = 0
     decide_errors: int = 0
     events: int = 0
+    events_dropped: int = 0  # over the count or rate cap (answered 429)
+    refused: int = 0  # calls without the token, bodies over a cap, requests of a refused shape
+    clamped: int = 0  # requests whose max_tokens was clamped
 
 
 class _BadRequest(Exception):
     pass
+
+
+def prepare_socket_dir(path: Path, uid: int, gid: int) -> None:
+    """Make ``path`` 0700 and hand it to the sandbox user: only that uid (and root) can reach
+    the socket and read the agent's config. A no-op chown when the host runs as that uid."""
+    os.chmod(path, SOCKET_DIR_MODE)
+    st = os.lstat(path)
+    if (st.st_uid, st.st_gid) == (uid, gid):
+        return
+    try:
+        os.chown(path, uid, gid, follow_symlinks=False)
+    except OSError as exc:
+        raise EnvironmentProblem(
+            f"cannot hand the gateway socket directory to the sandbox user {uid}:{gid} "
+            f"({exc.strerror}): run sandbox-runner as root or as the project's owner") from None
 
 
 class JSONResponse(_StarletteJSONResponse):
@@ -95,8 +126,15 @@ class Gateway:
         on_event: Callable[[EventRequest], None] | None = None, budget: Budget, redactor: Redactor,
         retry: RetryPolicy | None = None, model: str | None = None,
         on_redaction: Callable[[Redaction], None] | None = None,
+        limits: GatewayLimits | None = None, socket_owner: tuple[int, int] | None = None,
     ) -> None:
         self.socket_path = socket_path
+        self.socket_owner = socket_owner  # (uid, gid) the socket is chowned to; None: ours
+        self.limits = limits or GatewayLimits()
+        # Only the agent process gets this (runner/run/execute.py); it is a known secret of the
+        # run, so no record ever holds it.
+        self.token = new_token()
+        redactor.add_value("gateway-token", self.token)
         self.provider = provider
         self.retrier = Retrier(provider, retry or RetryPolicy())
         self.decide = decide
@@ -120,6 +158,9 @@ class Gateway:
         self._seen_redactions: set[tuple[str, str]] = set()
         self._event_count = 0
         self._exchanges = 0
+        self._refusals = 0
+        self._event_rate = RateBucket(self.limits.event_rate, self.limits.event_burst)
+        self._model_lock: asyncio.Lock | None = None  # made in the server's loop (lifespan)
 
     # --- lifecycle ------------------------------------------------------------------
 
@@ -131,16 +172,22 @@ class Gateway:
     def start(self, timeout: float = 10.0) -> None:
         """Serve the socket; returns when it accepts connections."""
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        self._transcript = JsonlWriter(self.run_dir / TRANSCRIPT)
-        self._events = JsonlWriter(self.run_dir / EVENTS)
-        self._redactions = JsonlWriter(self.run_dir / REDACTIONS)
+        lim = self.limits
+        self._transcript = JsonlWriter(self.run_dir / TRANSCRIPT, max_bytes=lim.transcript_bytes)
+        self._events = JsonlWriter(self.run_dir / EVENTS, max_bytes=lim.events_bytes)
+        self._redactions = JsonlWriter(self.run_dir / REDACTIONS, max_bytes=lim.redactions_bytes)
         self._decider_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gw-decide")
-        if self.socket_path.exists() or self.socket_path.is_symlink():
-            self.socket_path.unlink()
-        config = uvicorn.Config(self.app(), uds=str(self.socket_path), log_level="warning",
-                                lifespan="on", access_log=False, timeout_graceful_shutdown=5)
+        try:
+            sock = self._bind()
+        except OSError as exc:
+            self._close_files()
+            raise EnvironmentProblem(
+                f"gateway failed to start on {self.socket_path}: {exc}") from None
+        config = uvicorn.Config(self.app(), log_level="warning", lifespan="on", access_log=False,
+                                timeout_graceful_shutdown=5, limit_concurrency=lim.concurrency)
         self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._serve, name="sandbox-gateway", daemon=True)
+        self._thread = threading.Thread(target=self._serve, args=(sock,), name="sandbox-gateway",
+                                        daemon=True)
         self._thread.start()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -175,12 +222,37 @@ class Gateway:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def _serve(self) -> None:
+    def _bind(self) -> socket.socket:
+        """The listening socket, 0600 and owned by ``socket_owner`` before it accepts anything."""
+        with suppress(FileNotFoundError):
+            st = os.lstat(self.socket_path)
+            if not stat.S_ISSOCK(st.st_mode):
+                raise FileExistsError(f"{self.socket_path} exists and is not a socket")
+            self.socket_path.unlink()
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.bind(str(self.socket_path))
+            os.chmod(self.socket_path, SOCKET_MODE)  # nobody can connect before listen()
+            if self.socket_owner is not None:
+                st = os.lstat(self.socket_path)
+                if (st.st_uid, st.st_gid) != self.socket_owner:
+                    os.chown(self.socket_path, *self.socket_owner, follow_symlinks=False)
+            sock.listen(128)
+        except OSError:
+            sock.close()
+            with suppress(OSError):
+                self.socket_path.unlink()
+            raise
+        return sock
+
+    def _serve(self, sock: socket.socket) -> None:
         assert self._server is not None
         try:
-            self._server.run()
-        except BaseException as exc:  # SystemExit from uvicorn on bind failure, among others
+            self._server.run(sockets=[sock])
+        except BaseException as exc:  # SystemExit from uvicorn on startup failure, among others
             self._thread_error = exc
+        finally:
+            sock.close()
 
     def _close_files(self) -> None:
         for writer in (self._transcript, self._events, self._redactions):
@@ -189,13 +261,16 @@ class Gateway:
 
     # --- the app --------------------------------------------------------------------
 
-    def app(self) -> Starlette:
+    def app(self) -> TokenGuard:
+        """The routes behind the token guard (an ASGI app)."""
+
         @asynccontextmanager
         async def lifespan(_: Starlette) -> AsyncIterator[None]:
+            self._model_lock = asyncio.Lock()
             yield
             await self.provider.aclose()
 
-        return Starlette(
+        routes = Starlette(
             routes=[
                 Route("/v1/messages", self._messages, methods=["POST"]),
                 Route("/v1/decide", self._decide, methods=["POST"]),
@@ -203,48 +278,67 @@ class Gateway:
             ],
             lifespan=lifespan,
         )
+        return TokenGuard(routes, self.token, self._refused)
 
     async def _messages(self, request: Request) -> Response:
+        assert self._model_lock is not None
+        async with self._model_lock:  # one model request in flight; the others wait their turn
+            return await self._one_message(request)
+
+    async def _one_message(self, request: Request) -> Response:
         started, t0 = utc_now(), time.monotonic()
-        self._exchanges += 1
-        exchange = self._exchanges
         try:
-            body = await _json_object(request)
-            self._check_request(body)
-        except _BadRequest as exc:
+            body = await _json_object(request, self.limits.messages_body)
+            forward, asked = allowed_request(body, max_tokens_cap=self.limits.max_request_tokens)
+        except BodyTooLarge as exc:
+            return self._too_large(request, exc)
+        except (_BadRequest, RefusedShape) as exc:
+            self._refused(Refusal("POST", request.url.path, f"bad request: {exc}"))
             return api_error(400, "invalid_request_error", str(exc))
+        if asked is not None:
+            self._bump(clamped=1)
         if self.failure is not None:
             return api_error(503, "api_error", f"the run has already failed: {self.failure}")
+        if self.model is not None:
+            forward["model"] = self.model
+        redacted, found = self.redactor.redact_request(forward)
         try:
-            self.budget.check()
+            self.budget.reserve()
         except BudgetExceeded as exc:
             self._fail(exc)
-            self._record(started, t0, body, None, 0, str(exc), [])
+            self._log_redactions(found, started)
+            self._record(started, t0, redacted, None, 0, str(exc), found, asked=asked)
             return api_error(402, "billing_error", str(exc))
-        if self.model is not None:
-            body["model"] = self.model
-        redacted, found = self.redactor.redact_request(body)
+        self._exchanges += 1
+        exchange = self._exchanges
         self._log_redactions(found, started)
+        answered = False
         try:
             result = await self.retrier.create(redacted)
+            answered = True
         except ProviderFailed as exc:
             self._fail(exc)
             self._bump(retries=len(exc.attempts) - 1)
             self._record(started, t0, redacted, None, len(exc.attempts) - 1, str(exc), found,
-                         failures=exc.attempts)
+                         failures=exc.attempts, asked=asked)
             return api_error(502, "api_error", str(exc))
+        finally:
+            if not answered:
+                self.budget.release()
         inp, out = self.budget.charge(result.response)
         self._bump(requests=1, input_tokens=inp, output_tokens=out, retries=result.retries)
         # The agent gets the model's answer as is; the transcript (a CI artifact) never holds a secret.
         recorded, in_response = self.redactor.redact_tree(result.response, f"responses[{exchange}]")
         self._log_redactions(in_response, started)
         self._record(started, t0, redacted, recorded, result.retries, None, found + in_response,
-                     failures=result.failures)
+                     failures=result.failures, asked=asked)
         return JSONResponse(result.response)
 
     async def _decide(self, request: Request) -> Response:
         try:
-            req = DecideRequest.model_validate(await _json_object(request))
+            req = DecideRequest.model_validate(await _json_object(request, self.limits.decide_body))
+        except BodyTooLarge as exc:
+            return self._too_large(request, exc)
         except (_BadRequest, ValidationError) as exc:
             return api_error(400, "invalid_request_error", _short(exc))
         loop = asyncio.get_running_loop()
@@ -266,15 +360,23 @@ class Gateway:
 
     async def _event(self, request: Request) -> Response:
         try:
-            event = EventRequest.model_validate(await _json_object(request))
+            event = EventRequest.model_validate(await _json_object(request, self.limits.event_body))
+        except BodyTooLarge as exc:
+            return self._too_large(request, exc)
         except (_BadRequest, ValidationError) as exc:
             return api_error(400, "invalid_request_error", _short(exc))
+        if self._event_count >= self.limits.max_events or not self._event_rate.take():
+            self._bump(events_dropped=1)
+            if self._event_count == self.limits.max_events:
+                self._event_count += 1  # the marker is written once
+                self._write_event("events_capped", {
+                    "note": f"{self.limits.max_events} events recorded; later events are dropped"})
+            return api_error(429, "rate_limit_error", "too many events")
         self._event_count += 1
         data, found = self.redactor.redact_tree(event.data, f"events[{self._event_count}].data")
-        event = EventRequest(kind=event.kind, data=data)
+        event = EventRequest(kind=event.kind, data=_clip_data(data, self.limits.event_data))
         self._log_redactions(found, utc_now())
-        assert self._events is not None
-        self._events.write({"time": utc_now(), "kind": event.kind, "data": event.data})
+        self._write_event(event.kind, event.data)
         self._bump(events=1)
         if self.on_event is not None:
             with suppress(Exception):  # the display must never break the run
@@ -283,20 +385,30 @@ class Gateway:
 
     # --- helpers --------------------------------------------------------------------
 
-    def _check_request(self, body: dict[str, Any]) -> None:
-        unknown = sorted(set(body) - ALLOWED_REQUEST_KEYS)
-        if unknown:
-            raise _BadRequest(f"unsupported request field(s): {', '.join(unknown)}")
-        if not isinstance(body.get("messages"), list) or not body["messages"]:
-            raise _BadRequest("messages: a non-empty list is required")
-        if not isinstance(body.get("max_tokens"), int) or isinstance(body["max_tokens"], bool):
-            raise _BadRequest("max_tokens: an integer is required")
-        if not isinstance(body.get("model"), str):
-            raise _BadRequest("model: a string is required")
-        for i, tool in enumerate(body.get("tools") or []):
-            if not isinstance(tool, dict) or tool.get("type", "custom") != "custom" \
-                    or "input_schema" not in tool:
-                raise _BadRequest(f"tools[{i}]: only client tools with an input_schema are allowed")
+    def _write_event(self, kind: str, data: dict[str, Any]) -> None:
+        assert self._events is not None
+        self._events.write({"time": utc_now(), "kind": kind, "data": data})
+
+    def _refused(self, refusal: Refusal) -> None:
+        """A call the gateway would not serve: counted always, recorded up to a cap."""
+        self._bump(refused=1)
+        self._refusals += 1
+        cap = self.limits.max_refusals_recorded
+        if self._refusals > cap + 1:
+            return
+        if self._refusals == cap + 1:
+            self._write_event(REFUSED_KIND, {"note": f"{cap} refusals recorded; later ones are "
+                                                     "only counted (summary: gateway stats)"})
+            return
+        shown, found = self.redactor.redact_tree(
+            {"method": refusal.method[:16], "path": refusal.path[:_SHOWN],
+             "reason": refusal.reason[:_SHOWN]}, f"refusals[{self._refusals}]")
+        self._log_redactions(found, utc_now())
+        self._write_event(REFUSED_KIND, shown)
+
+    def _too_large(self, request: Request, exc: BodyTooLarge) -> Response:
+        self._refused(Refusal(request.method, request.url.path, f"body larger than {exc.cap} bytes"))
+        return api_error(413, "request_too_large", f"request body larger than {exc.cap} bytes")
 
     def _fail(self, exc: RunFailed) -> None:
         if self.failure is None:
@@ -330,17 +442,29 @@ class Gateway:
     def _record(
         self, started: str, t0: float, request: dict[str, Any], response: dict[str, Any] | None,
         retries: int, error: str | None, found: list[Redaction], *, failures: list[str] | None = None,
+        asked: int | None = None,
     ) -> None:
         assert self._transcript is not None
-        self._transcript.write({
+        entry: dict[str, Any] = {
             "time": started, "duration": round(time.monotonic() - t0, 4), "request": request,
             "response": response, "retries": retries, "failures": failures or [], "error": error,
             "redactions": [asdict(r) for r in found],
-        })
+        }
+        if asked is not None:
+            entry["max_tokens_asked"] = asked  # clamped to request["max_tokens"]
+        self._transcript.write(entry)
 
 
-async def _json_object(request: Request) -> dict[str, Any]:
-    raw = await request.body()
+def _clip_data(data: Any, cap: int) -> dict[str, Any]:
+    """An event's (redacted) data, or a clipped preview of it when its JSON is over ``cap``."""
+    text = json.dumps(data, ensure_ascii=True, default=str)
+    if len(text) <= cap:
+        return dict(data)
+    return {"clipped": True, "bytes": len(text), "preview": text[: cap // 2]}
+
+
+async def _json_object(request: Request, cap: int) -> dict[str, Any]:
+    raw = await read_body(request, cap)
     try:
         body = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:

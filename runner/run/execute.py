@@ -33,10 +33,11 @@ from runner.errors import (
     RunTimeout,
 )
 from runner.gateway.budget import Budget
+from runner.gateway.limits import GatewayLimits
 from runner.gateway.provider import ModelProvider
 from runner.gateway.redact import Redactor
 from runner.gateway.retry import RetryPolicy
-from runner.gateway.server import Gateway
+from runner.gateway.server import Gateway, prepare_socket_dir
 from runner.policy.bundle import PolicyBundle, load_bundle
 from runner.policy.data import PolicyData, load_policy_data
 from runner.policy.decider import Decider
@@ -204,10 +205,14 @@ class Run:
         redactor = Redactor.from_env(
             secret_files=[self.project / p for p in self.secret_paths
                           if (self.project / p).is_file()])
+        redactor.add_git_credentials(self.project)  # e.g. the CI token actions/checkout persists
+        identity = sandbox_identity(self.project, self.cfg.sandbox)
+        self.record.sandbox_user = f"{identity.uid}:{identity.gid}"
         with contextlib.ExitStack() as stack:
             sock_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="sr-")))
             (sock_dir / AGENT_CONFIG_NAME).write_text(self.agent_config().model_dump_json())
             (sock_dir / AGENT_CONFIG_NAME).chmod(0o444)
+            prepare_socket_dir(sock_dir, identity.uid, identity.gid)  # 0700, the sandbox user's
             self.log = stack.enter_context(DecisionLog(
                 self.run_dir / "decisions.jsonl", bundle_hash=self.prep.bundle.hash,
                 labels={"run_id": self.run_id, "agent": self.prep.agent.name,
@@ -218,11 +223,11 @@ class Run:
                 budget=Budget.from_config(self.cfg.gateway), redactor=redactor,
                 retry=RetryPolicy.from_config(self.cfg.gateway),
                 model=None if self.prep.model == "scripted" else self.prep.model,
+                limits=GatewayLimits.from_config(self.cfg.gateway),
+                socket_owner=(identity.uid, identity.gid),
             )
             self.gateway.start()
             stack.callback(self.gateway.stop)
-            identity = sandbox_identity(self.project, self.cfg.sandbox)
-            self.record.sandbox_user = f"{identity.uid}:{identity.gid}"
             stack.enter_context(
                 writable_ownership(self.project, self.writable, identity.uid, identity.gid))
             spec = build_container_spec(
@@ -239,7 +244,8 @@ class Run:
             # The agent starts importing its libraries (seconds) while the self-check runs;
             # it acts only once the go file exists, which is created only after every check
             # passed. A failed check removes the container, agent included.
-            agent = _AgentProcess(deployment, self.cfg.timeout, self._agent_line)
+            agent = _AgentProcess(deployment, self.cfg.timeout, self._agent_line,
+                                  self.gateway.token)
             agent.start()
             self._self_check(deployment)
             (sock_dir / GO_NAME).touch()
@@ -339,8 +345,9 @@ class _AgentProcess:
     responsive to signals; a host-side watchdog backs up the in-container timeout."""
 
     def __init__(self, deployment: DockerDeployment, timeout: float,
-                 on_line: Callable[[str, str], None]) -> None:
+                 on_line: Callable[[str, str], None], token: str) -> None:
         self._deployment = deployment
+        self._token = token  # the agent's stdin: in no environment, no file, no command line
         self._timeout = timeout
         self._on_line = on_line
         self._result: ExecResult | None = None
@@ -351,7 +358,8 @@ class _AgentProcess:
         try:
             self._result = self._deployment.runtime.exec_stream(
                 AGENT_COMMAND, self._on_line, timeout=self._timeout, workdir="/workspace",
-                env={GO_ENV: "1"}, output_limit=1024 * 1024)
+                env={GO_ENV: "1"}, output_limit=1024 * 1024,
+                input=f"{self._token}\n".encode("ascii"))
         except BaseException as exc:  # handed to the main thread
             self._error = exc
 

@@ -60,7 +60,7 @@ class SandboxEnvironment(ABC):
     def exec_stream(
         self, cmd: list[str], on_line: LineHandler, *, timeout: float | None = None,
         user: str | None = None, env: dict[str, str] | None = None, workdir: str | None = None,
-        output_limit: int = DEFAULT_OUTPUT_LIMIT,
+        output_limit: int = DEFAULT_OUTPUT_LIMIT, input: bytes | None = None,
     ) -> ExecResult:
         """Like exec, calling on_line for every output line as it arrives."""
 
@@ -257,10 +257,10 @@ class DockerSandbox(SandboxEnvironment):
     def exec_stream(
         self, cmd: list[str], on_line: LineHandler, *, timeout: float | None = None,
         user: str | None = None, env: dict[str, str] | None = None, workdir: str | None = None,
-        output_limit: int = DEFAULT_OUTPUT_LIMIT,
+        output_limit: int = DEFAULT_OUTPUT_LIMIT, input: bytes | None = None,
     ) -> ExecResult:
         return _result(*self._run(
-            cmd, timeout=timeout, user=user, env=env, workdir=workdir, input=None,
+            cmd, timeout=timeout, user=user, env=env, workdir=workdir, input=input,
             output_limit=output_limit, on_line=on_line,
         ))
 

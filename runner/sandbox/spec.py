@@ -8,7 +8,8 @@ Inside the container:
 - ``/workspace``: the project, read-only; each writable entry (policy data, e.g. ``backend/``
   and ``issues.md``) bound read-write over it; ``.sandbox-runner/`` and every secret
   directory masked by a read-only empty tmpfs, every secret file by a read-only empty file.
-- ``/run/sandbox-runner``: the host socket dir (gateway socket, agent.json), read-only.
+- ``/run/sandbox-runner``: the host socket dir (gateway socket, agent.json), read-only; on the
+  host it is 0700 and owned by the sandbox uid, the socket 0600.
 - ``/tmp`` and ``/home/agent``: size-limited tmpfs; everything else read-only.
 - no network, no capabilities, no-new-privileges, the given non-root uid:gid, pids, memory
   (= memory+swap), CPU and ulimits; docker-init as pid 1; never privileged, never a host
@@ -242,10 +243,8 @@ def build_container_spec(
     socket_dir = socket_dir.resolve()
     if not socket_dir.is_dir():
         raise ProjectError("gateway socket directory does not exist", path=socket_dir)
-    # The sandbox uid must be able to traverse the socket dir (mkdtemp makes it 0700).
-    mode = socket_dir.stat().st_mode
-    if mode & 0o011 != 0o011:
-        socket_dir.chmod(stat.S_IMODE(mode) | 0o011)
+    # The socket dir stays 0700: the runner hands it to the sandbox uid (prepare_socket_dir in
+    # runner/gateway/server.py), so no other local user can reach the socket.
     mask_file = socket_dir / MASK_FILE_NAME
     if not mask_file.exists():
         mask_file.touch()

@@ -82,7 +82,8 @@ def run_agent(tmp_path: Path) -> Iterator[Callable[..., AgentRun]]:
         gw.start()
         try:
             proc = subprocess.run([sys.executable, "-m", "runner.agent"], env=full_env, cwd=REPO,
-                                  capture_output=True, text=True, timeout=timeout)
+                                  capture_output=True, text=True, timeout=timeout,
+                                  input=f"{gw.token}\n")  # as the runner hands it over
         finally:
             gw.stop()
         return AgentRun(proc, gw, run_dir, workspace, decided)

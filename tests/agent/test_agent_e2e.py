@@ -168,8 +168,15 @@ def test_bad_config_exits_2(run_agent: Any) -> None:
 def test_missing_config_exits_2(tmp_path: Path) -> None:
     env = {"SANDBOX_RUNNER_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"}
     proc = subprocess.run([sys.executable, "-m", "runner.agent"], env=env, cwd=REPO, capture_output=True,
-                          text=True, timeout=30)
+                          text=True, timeout=30, input="some-token\n")
     assert proc.returncode == 2 and "No such file or directory" in proc.stderr
+
+
+def test_missing_token_exits_2(tmp_path: Path) -> None:
+    env = {"SANDBOX_RUNNER_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    proc = subprocess.run([sys.executable, "-m", "runner.agent"], env=env, cwd=REPO, capture_output=True,
+                          text=True, timeout=30, stdin=subprocess.DEVNULL)
+    assert proc.returncode == 2 and "no gateway token" in proc.stderr
 
 
 @pytest.mark.parametrize("harden", [True, False])

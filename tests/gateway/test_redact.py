@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from runner.gateway.credentials import git_config_credentials
 from runner.gateway.redact import Redactor
 
 AWS = "AKIAIOSFODNN7EXAMPLE"
@@ -65,7 +66,7 @@ def test_ordinary_code_is_untouched() -> None:
 def test_redact_request_keeps_structure() -> None:
     red = Redactor({"env:K": "very-secret-value"})
     request = {
-        "model": "very-secret-value-model-is-not-scanned", "max_tokens": 10,
+        "model": "claude-test", "max_tokens": 10,
         "system": "sys very-secret-value",
         "messages": [
             {"role": "user", "content": "hello"},
@@ -77,7 +78,7 @@ def test_redact_request_keeps_structure() -> None:
     }
     out, found = red.redact_request(request)
     assert request["system"] == "sys very-secret-value"  # the input is not mutated
-    assert out["model"] == request["model"]
+    assert out["model"] == "claude-test" and out["max_tokens"] == 10
     assert out["system"] == "sys [REDACTED:env:K]"
     assert out["messages"][1]["content"][0]["id"] == "toolu_1"
     assert out["messages"][1]["content"][0]["input"]["command"] == "echo [REDACTED:env:K]"
@@ -87,3 +88,24 @@ def test_redact_request_keeps_structure() -> None:
     assert ("aws-access-key", "messages[2].content[0].content[0].text") in wheres
     assert ("env:K", "system") in wheres
     assert all("very-secret-value" not in r.where for r in found)
+
+
+def test_git_config_credentials_of_a_worktree_and_never_through_a_link(tmp_path: Path) -> None:
+    common = tmp_path / "main.git"
+    (common / "worktrees" / "wt").mkdir(parents=True)
+    (common / "config").write_text("[remote \"origin\"]\n\turl = https://gitlab-ci-token:glcbt-64_secretJobToken@gitlab.example/o/r\n")
+    (common / "worktrees" / "wt" / "commondir").write_text("../..\n")
+    (common / "worktrees" / "wt" / "config").write_text("[http]\n\textraHeader = \"X-Api-Token: hdr-secret-value-1\"\n")
+    wt = tmp_path / "wt"
+    wt.mkdir()
+    (wt / ".git").write_text(f"gitdir: {common / 'worktrees' / 'wt'}\n")
+    values = {v for _, v in git_config_credentials(wt)}
+    assert {"glcbt-64_secretJobToken", "hdr-secret-value-1"} <= values
+    linked = tmp_path / "linked"
+    (linked / ".git").mkdir(parents=True)
+    (linked / ".git" / "config").symlink_to(common / "config")
+    assert git_config_credentials(linked) == []  # a link is never followed
+    red = Redactor(detectors=False)
+    assert red.add_git_credentials(wt) >= 2
+    out, _ = red.redact_text("push to https://gitlab-ci-token:glcbt-64_secretJobToken@gitlab.example")
+    assert "glcbt-64_secretJobToken" not in out

@@ -74,7 +74,7 @@ def make_gateway(sock_dir: Path, tmp_path: Path) -> Iterator[Callable[..., tuple
         )
         gw.start()
         client = httpx.Client(transport=httpx.HTTPTransport(uds=str(sock_dir / "gw.sock")),
-                              base_url="http://gateway", timeout=10)
+                              base_url="http://gateway", timeout=10, headers={"x-api-key": gw.token})
         started.append((gw, client))
         return gw, client
 

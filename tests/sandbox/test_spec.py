@@ -155,9 +155,10 @@ def test_hardlinked_issues_md_refused(tmp_path: Path) -> None:
         _spec(tmp_path)
 
 
-def test_socket_dir_becomes_traversable(tmp_path: Path) -> None:
+def test_socket_dir_is_not_opened_to_other_users(tmp_path: Path) -> None:
+    """The socket dir stays 0700 (the run hands it to the sandbox uid: prepare_socket_dir)."""
     _spec(tmp_path)
-    assert (tmp_path / "sock").stat().st_mode & 0o011 == 0o011
+    assert (tmp_path / "sock").stat().st_mode & 0o777 == 0o700
 
 
 @pytest.mark.parametrize("limits", [
