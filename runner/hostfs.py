@@ -222,8 +222,25 @@ class WorkspaceFS:
         finally:
             os.close(parent)
 
-    def listdir(self, path: str = "") -> list[Entry]:
-        """Entries of a directory (sorted by name); masked entries are left out."""
+    def readlink(self, path: str) -> str:
+        """The target of a symbolic link, read through its parent's handle (never followed)."""
+        parts = split_rel(path)
+        if not parts:
+            raise HostReadRefused(".", "not a symbolic link")
+        if self.masked(path):
+            raise HostReadRefused(path, "masked in the sandbox")
+        parent = self._open_dir(parts[:-1], path)
+        try:
+            return os.readlink(parts[-1], dir_fd=parent)
+        except OSError as exc:
+            raise HostReadRefused(path, _why(exc)) from None
+        finally:
+            os.close(parent)
+
+    def listdir(self, path: str = "", *, include_masked: bool = False) -> list[Entry]:
+        """Entries of a directory (sorted by name); masked entries are left out, or with
+        ``include_masked`` listed as the container shows them: an empty read-only file or
+        directory (by the mask's kind; the masked inode itself is never looked at)."""
         parts = split_rel(path)
         if parts and self.masked(path):
             raise HostReadRefused(path, "masked in the sandbox")
@@ -234,6 +251,8 @@ class WorkspaceFS:
             for name in names:
                 rel = "/".join([*parts, name])
                 if self.masked(rel):
+                    if include_masked:
+                        out.append(self._masked_entry(name, rel))
                     continue
                 try:
                     st = os.stat(name, dir_fd=fd, follow_symlinks=False)
@@ -243,6 +262,11 @@ class WorkspaceFS:
             return out
         finally:
             os.close(fd)
+
+    def _masked_entry(self, name: str, rel: str) -> Entry:
+        if rel == RUNNER_STATE or self._is_masked(rel + "/"):
+            return Entry(name, rel, "dir", 0, stat.S_IFDIR | 0o555, 1)
+        return Entry(name, rel, "file", 0, stat.S_IFREG | 0o444, 1)
 
     def walk(self, path: str = "", *, limit: int = 100_000,
              skip: Callable[[str], bool] | None = None) -> Iterator[Entry]:

@@ -8,7 +8,7 @@ import click
 
 from runner.config import OPAEngineConfig, PolicyConfig, RegorusEngineConfig
 from runner.policy.bundle import load_bundle
-from runner.policy.decider import Decider, check_workspace, read_tool_calls
+from runner.policy.decider import check_workspace, read_tool_calls, workspace_decider
 from runner.policy.engine import load_engine
 from runner.policy.models import RunInfo
 from runner.policy.regorus_engine import run_tests
@@ -48,9 +48,11 @@ def eval_cmd(
     calls = read_tool_calls(source)
     root = check_workspace(workspace)
     engine_cfg = OPAEngineConfig(url=opa_url) if opa_url else RegorusEngineConfig()
-    engine = load_engine(PolicyConfig(dirs=list(policy_dirs), data=data, engine=engine_cfg))
+    policy_cfg = PolicyConfig(dirs=list(policy_dirs), data=data, engine=engine_cfg)
+    engine = load_engine(policy_cfg)
     try:
-        decider = Decider(engine, workspace=root, run=RunInfo(id="policy-eval"))
+        decider = workspace_decider(
+            engine, workspace=root, run=RunInfo(id="policy-eval"), policy=policy_cfg)
         for call in calls:
             _, decision, _ = decider.decide(call)
             click.echo(decision.model_dump_json())

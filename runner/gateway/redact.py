@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -142,11 +143,14 @@ class Redactor:
 
     def add_file(self, path: Path, *, label: str | None = None) -> int:
         """Add the values of a secret file (``KEY=VALUE`` lines, else whole lines). Returns how many."""
-        try:
-            with path.open("rb") as fh:
-                text = fh.read(_MAX_FILE_BYTES).decode("utf-8", errors="replace")
+        try:  # a file under a writable path may be a FIFO or a link the agent left: never block or follow
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
         except OSError:
             return 0
+        with os.fdopen(fd, "rb") as fh:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                return 0
+            text = fh.read(_MAX_FILE_BYTES).decode("utf-8", errors="replace")
         before = len(self._known)
         name = label or path.name
         for key, value in _secret_values(text):

@@ -352,7 +352,8 @@ class Gateway:
             resp = DecideResponse(
                 allow=False, decision_id=f"failed-{uuid.uuid4()}",
                 reasons=[DecideReason(policy="engine", rule="evaluation_failed",
-                                      msg=f"policy evaluation failed: {type(exc).__name__}: {exc}")],
+                                      msg=self.redactor.redact_text(
+                                          f"policy evaluation failed: {type(exc).__name__}: {exc}")[0])],
             )
             return JSONResponse(resp.model_dump(mode="json"))
         self._bump(decisions=1, denied=0 if resp.allow else 1)

@@ -4,6 +4,12 @@
 for a tool call: a failure while deriving or evaluating is a deny
 (``Decision.failed``), and the input it returns records what was derived.
 
+Everything in a decision comes from the agent or from the workspace it writes, and it
+is logged, shown and returned to the agent, so the Decider holds two of the run's
+facts: its ``masks`` (derivation sees masked paths as the container does and never
+reads them) and its ``redactor`` (every string of the returned input and decision,
+reasons included, passes through it: a secret the host knows never leaves in one).
+
 ``parse_tool_calls`` reads the ``policy eval`` input format: one JSON tool call
 ``{"tool": "Bash", "input": {...}}``, or JSON lines with one call each.
 """
@@ -13,25 +19,84 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
+from pydantic import ValidationError
+
+from runner.config import PolicyConfig
 from runner.errors import InputError
 from runner.policy.engine import PolicyEngine
 from runner.policy.models import Decision, PolicyInput, RunInfo, ToolCall
 from runner.protocol import MeasuredPath
 
+MAX_REDACT_DEPTH = 32  # deeper JSON in a logged input is replaced, not walked
+_T = TypeVar("_T")
+
+
+class TextRedactor(Protocol):
+    """What the Decider needs of ``runner.gateway.redact.Redactor``."""
+
+    def redact_text(self, text: str) -> tuple[str, dict[str, int]]: ...
+
+
+def redact_json(value: Any, redact: Callable[[str], str], depth: int = 0) -> Any:
+    """Every string of a JSON tree, object keys included, passed through ``redact``."""
+    if isinstance(value, str):
+        return redact(value)
+    if depth >= MAX_REDACT_DEPTH and isinstance(value, dict | list):
+        return "[nested too deeply: not recorded]"
+    if isinstance(value, dict):
+        return {redact(str(k)): redact_json(v, redact, depth + 1) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact_json(v, redact, depth + 1) for v in value]
+    return value
+
 
 class Decider:
-    def __init__(self, engine: PolicyEngine, *, workspace: Path | None, run: RunInfo) -> None:
+    def __init__(
+        self, engine: PolicyEngine, *, workspace: Path | None, run: RunInfo,
+        masks: Sequence[str] = (), redactor: TextRedactor | None = None,
+    ) -> None:
         self.engine = engine
         self.workspace = workspace
         self.run = run
+        self.masks = tuple(masks)
+        self.redactor = redactor
 
     @property
     def bundle_hash(self) -> str:
         return self.engine.bundle_hash
+
+    # --- redaction -------------------------------------------------------------------
+
+    def redact_text(self, text: str) -> str:
+        if self.redactor is None:
+            return text
+        try:
+            return self.redactor.redact_text(text)[0]
+        except Exception:  # never let an unredactable string through
+            return "[not recorded: redaction failed]"
+
+    def redact(self, value: _T) -> _T:
+        """A JSON tree (or a Decision or PolicyInput) with every string redacted."""
+        if self.redactor is None:
+            return value
+        if isinstance(value, Decision | PolicyInput):
+            tree = redact_json(value.model_dump(mode="json", exclude_none=True), self.redact_text)
+            try:
+                return type(value).model_validate(tree)  # type: ignore[return-value]
+            except ValidationError:  # a redacted value broke a field's type (op, via ...)
+                assert isinstance(value, PolicyInput)  # a Decision has only free text
+                return PolicyInput(  # type: ignore[return-value]
+                    tool=ToolCall.model_validate(tree["tool"]), run=value.run,
+                    errors=[*tree.get("errors", []),
+                            "derived facts not recorded: redaction changed their shape"],
+                )
+        return redact_json(value, self.redact_text)  # type: ignore[no-any-return]
+
+    # --- deciding --------------------------------------------------------------------
 
     def derive(
         self, call: ToolCall, *, cwd: str = "/workspace", measured: Sequence[MeasuredPath] = ()
@@ -41,7 +106,8 @@ class Decider:
             from runner.policy.derive import derive_input
 
             return derive_input(
-                call, workspace=self.workspace, run=self.run, cwd=cwd, measured=measured
+                call, workspace=self.workspace, run=self.run, cwd=cwd, measured=measured,
+                masks=self.masks,
             )
         except Exception as exc:  # fail closed: derive_input should not raise, but
             return PolicyInput(
@@ -53,7 +119,11 @@ class Decider:
     def decide(
         self, call: ToolCall, *, cwd: str = "/workspace", measured: Sequence[MeasuredPath] = ()
     ) -> tuple[PolicyInput, Decision, float]:
-        """(policy input, decision, milliseconds spent deriving and evaluating)."""
+        """(policy input, decision, milliseconds spent deriving and evaluating).
+
+        The input and the decision are returned redacted: they are what is logged, shown
+        and returned to the agent (the engine decided on the input as derived).
+        """
         start = time.perf_counter()
         policy_input = self.derive(call, cwd=cwd, measured=measured)
         try:
@@ -62,7 +132,31 @@ class Decider:
             decision = Decision.failed(f"{type(exc).__name__}: {exc}")
         if policy_input.errors and decision.allow:  # belt and braces: malformed is a deny
             decision = Decision.failed("malformed input: " + "; ".join(policy_input.errors))
-        return policy_input, decision, (time.perf_counter() - start) * 1000
+        ms = (time.perf_counter() - start) * 1000
+        return self.redact(policy_input), self.redact(decision), ms
+
+
+def workspace_decider(
+    engine: PolicyEngine, *, workspace: Path | None, run: RunInfo, policy: PolicyConfig
+) -> Decider:
+    """A Decider over ``workspace`` with the masks and redactor a run there would have.
+
+    The masks come from the policy data's secret patterns (``find_secret_paths``, as the
+    run computes them); the redactor knows the secret-looking host environment and the
+    values of the masked files (``Redactor.from_env``, as the run builds it).
+    """
+    if workspace is None:
+        return Decider(engine, workspace=None, run=run)
+    from runner.gateway.redact import Redactor
+    from runner.policy.bundle import load_bundle
+    from runner.policy.data import load_policy_data
+    from runner.sandbox.masks import find_secret_paths
+
+    data = load_policy_data(load_bundle(policy.dirs, policy.data))
+    masks = find_secret_paths(workspace, data.is_secret_path)
+    redactor = Redactor.from_env(
+        secret_files=[workspace / m for m in masks if (workspace / m).is_file()])
+    return Decider(engine, workspace=workspace, run=run, masks=masks, redactor=redactor)
 
 
 def tool_call_from_json(value: Any) -> ToolCall:

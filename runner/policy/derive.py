@@ -32,7 +32,11 @@ Conventions (the Rego policies rely on them):
   has ``recursive: true`` and ``contents``: the workspace-relative paths of the
   files (and symlinks with their targets) under it, walked on the host within
   ``paths.MAX_WALK_ENTRIES``; ``contents_truncated: true`` when the walk was cut
-  short (the policies cannot rule secret files out then).
+  short (the policies cannot rule secret files out then). A masked directory it
+  reaches is listed as itself with a trailing ``/`` (it is empty in the container).
+* The workspace is hostile: every look at it goes through ``runner.hostfs.WorkspaceFS``
+  (see ``paths``), masked paths are what the container sees (empty), and a script
+  that is there but cannot be read safely is the opaque construct ``unreadable-script``.
 * ``shell.commands`` lists wrappers and the commands they wrap (``wrapper`` set).
 """
 
@@ -80,10 +84,13 @@ def derive_input(
     cwd: str = CONTAINER_WORKSPACE,
     measured: Sequence[MeasuredPath] = (),
     entropy: bool = False,
+    masks: Sequence[str] = (),
 ) -> PolicyInput:
     """The policy input for ``call``.
 
     ``workspace``: the host directory mounted as ``/workspace`` (None: lexical only).
+    ``masks``: the run's masked paths (``find_secret_paths``): derivation sees them as
+    the container does (an empty file or directory) and never reads or lists them.
     ``cwd``: the container directory relative paths start from.
     ``measured``: what the agent saw of the paths inside the container; recorded
     beside the host's resolution, which stays authoritative.
@@ -91,7 +98,7 @@ def derive_input(
     """
     result = PolicyInput(tool=call, run=run)
     try:
-        _derive(result, call, workspace, cwd, measured, entropy)
+        _derive(result, call, PathResolver(workspace, masks=masks), cwd, measured, entropy)
     except Exception as exc:  # fail closed: a deny with the reason, never a crash
         result.errors.append(f"derivation failed: {type(exc).__name__}: {exc}")
     return result
@@ -155,7 +162,7 @@ def _check_text(value: Any, where: str, errors: list[str], depth: int = 0) -> No
 def _derive(
     result: PolicyInput,
     call: ToolCall,
-    workspace: Path | None,
+    resolver: PathResolver,
     cwd: str,
     measured: Sequence[MeasuredPath],
     entropy: bool,
@@ -168,7 +175,6 @@ def _derive(
     cwd = normalize(cwd)
     if call.name not in SCHEMAS:
         return
-    resolver = PathResolver(workspace)
     inp = call.input
 
     def text(name: str) -> str | None:

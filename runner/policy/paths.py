@@ -19,11 +19,19 @@ Two results per path:
 Both are workspace-relative inside the workspace (``"."`` for its root, never a
 leading ``./``) and absolute outside it. The host's resolution is authoritative;
 what the agent measured inside the container is only recorded beside it.
+
+Everything under the workspace is written by the agent and can change between two
+system calls, so every look at it (lstat, readlink, directory listings, file reads) goes
+through :class:`runner.hostfs.WorkspaceFS`: relative to a directory handle, no link
+followed, nothing blocks, reads size-capped. Symlinks are resolved here, lexically, from
+their targets; content is only ever read from the resolved path through WorkspaceFS, so a
+link or FIFO swapped in meanwhile makes the read fail, never follow. Derivation sees what
+the container sees: the run's masked paths (and ``.sandbox-runner/``) are an empty file or
+an empty directory and are never read or listed on the host.
 """
 
 from __future__ import annotations
 
-import os
 import re
 import stat
 from collections import deque
@@ -34,12 +42,16 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
+from runner.hostfs import MAX_COMPONENTS, RUNNER_STATE, Entry, HostReadRefused, WorkspaceFS
 from runner.policy.models import PathFact, PathOp, PathVia
 from runner.protocol import MeasuredPath
 
 CONTAINER_WORKSPACE = "/workspace"
 CONTAINER_HOME = "/home/agent"
 MAX_SYMLINK_HOPS = 40  # Linux's ELOOP limit
+# Components of one path, symlink targets included: more than any path the kernel resolves
+# (PATH_MAX is 4096 bytes, so at most 2048 components); past it derivation fails (a deny).
+MAX_PATH_COMPONENTS = 4096
 MAX_GLOB_MATCHES = 256  # paths one pattern may expand to (more: the caller gives up)
 MAX_BRACE_WORDS = 256  # words one brace expansion may produce
 MAX_GLOB_SCAN = 20_000  # directory entries looked at while expanding one pattern
@@ -108,6 +120,16 @@ def is_inside(abs_path: str) -> bool:
     return abs_path == CONTAINER_WORKSPACE or abs_path.startswith(CONTAINER_WORKSPACE + "/")
 
 
+def _entry_kind(mode: int) -> str:
+    if stat.S_ISREG(mode):
+        return "file"
+    if stat.S_ISDIR(mode):
+        return "dir"
+    if stat.S_ISLNK(mode):
+        return "symlink"
+    return "other"
+
+
 def special_kind(abs_path: str) -> str | None:
     for kind, root in _SPECIAL_ROOTS:
         if abs_path == root or abs_path.startswith(root + "/"):
@@ -128,31 +150,87 @@ class Resolved:
     is_dir: bool
 
 
+class PathTooDeep(ValueError):
+    """A path with more components than any the kernel resolves (a derivation error: deny)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Node:
+    """One workspace entry as the container sees it (lstat through the parent's handle)."""
+
+    kind: str  # "file" | "dir" | "symlink" | "other" (hostfs.Entry kinds)
+    nlink: int
+    size: int
+    target: str | None = None  # a symlink's target, read through the parent's handle
+
+
+class _Masks:
+    """The run's masks: secret files (an empty file in the container), secret directories
+    and the runner's state (an empty directory). Workspace-relative, directories with ``/``."""
+
+    def __init__(self, masks: Sequence[str]) -> None:
+        self.files = frozenset(m.strip("/") for m in masks if m.strip("/") and not m.endswith("/"))
+        self.dirs = frozenset({RUNNER_STATE} | {m.strip("/") for m in masks if m.endswith("/")})
+
+    def is_masked(self, rel: str) -> bool:
+        """WorkspaceFS's predicate (``rel`` may end with ``/``)."""
+        bare = rel.rstrip("/")
+        return bare in self.dirs or (not rel.endswith("/") and bare in self.files)
+
+    def kind(self, rel: str) -> str | None:
+        """"file"/"dir" for a masked path, "under" below a masked directory, else None."""
+        if rel in self.files:
+            return "file"
+        if rel in self.dirs:
+            return "dir"
+        parts = rel.split("/")
+        for i in range(1, len(parts)):
+            if "/".join(parts[:i]) in self.dirs:
+                return "under"
+        return None
+
+
+def _rel(abs_path: str) -> str:
+    """Workspace-relative form of a container path inside the workspace (``""`` for the root)."""
+    return "" if abs_path == CONTAINER_WORKSPACE else abs_path[len(CONTAINER_WORKSPACE) + 1 :]
+
+
 class PathResolver:
     """Resolves container paths against the host directory mounted as ``/workspace``.
 
-    ``workspace=None`` resolves lexically only (no filesystem access).
+    ``workspace=None`` resolves lexically only (no filesystem access). Every look at the
+    workspace goes through :class:`runner.hostfs.WorkspaceFS` (directory handle, no link
+    followed, non-blocking, size-capped) and sees what the container sees: ``masks`` (the
+    run's secret paths, ``find_secret_paths``; ``.sandbox-runner/`` always) are an empty
+    file or directory, never looked at on the host.
     """
 
-    def __init__(self, workspace: Path | None, *, home: str = CONTAINER_HOME) -> None:
+    def __init__(
+        self, workspace: Path | None, *, home: str = CONTAINER_HOME, masks: Sequence[str] = ()
+    ) -> None:
         self.workspace = workspace
         self.home = home
-        self._host_root = os.fspath(workspace) if workspace is not None else None
+        self._masks = _Masks(masks)
+        self._fs = (  # the root is the host's choice (resolved once), never the agent's
+            WorkspaceFS(Path(workspace).resolve(), is_masked=self._masks.is_masked)
+            if workspace is not None else None
+        )
+        self._nodes: dict[str, _Node | None] = {}  # one decision's lookups
 
     # --- resolution --------------------------------------------------------------------
 
     def resolve(self, raw: str, cwd: str = CONTAINER_WORKSPACE) -> Resolved:
         joined = absolute(raw, cwd, self.home)
         lexical = normalize(joined)
-        if self._host_root is None:
+        if self._fs is None:
             return Resolved(lexical, lexical, False, 1, None, False, False)
-        real, symlink, loop = self._physical(joined)
-        hardlinks, exists, is_dir = self._host_facts(real)
+        real, symlink, loop, missing = self._physical(joined)
+        hardlinks, exists, is_dir = (1, False, False) if missing else self._host_facts(real)
         return Resolved(lexical, real, symlink, hardlinks, exists, loop, is_dir)
 
     def is_directory(self, abs_path: str) -> bool | None:
         """Whether a container path is an existing directory on the host (None: unknown)."""
-        if self._host_root is None or not is_inside(abs_path):
+        if self._fs is None or not is_inside(abs_path):
             return None
         res = self.resolve(abs_path, CONTAINER_WORKSPACE)
         if not is_inside(res.real):
@@ -160,107 +238,153 @@ class PathResolver:
         return res.is_dir
 
     def read_text(self, abs_path: str, limit: int) -> str | None:
-        """The text of a regular file inside the workspace (after resolution), if small enough."""
-        if self._host_root is None:
+        """The text of a regular file inside the workspace (after resolution), as the container has it.
+
+        None: no workspace, outside it, missing, a directory, a symlink loop or larger than
+        ``limit``. A masked file is empty in the container: ``""``. Anything else that is
+        not a regular file, or changed since it was resolved (a link or FIFO swapped in),
+        raises :class:`HostReadRefused`: the caller cannot know what it holds.
+        """
+        if self._fs is None:
             return None
         res = self.resolve(abs_path, CONTAINER_WORKSPACE)
         if not is_inside(res.real) or res.loop:
             return None
-        host = self._host_path([p for p in res.real.split("/") if p])
-        if host is None:
+        rel = _rel(res.real)
+        node = self._node(rel)
+        if node is None or node.kind == "dir" or (node.kind == "file" and node.size > limit):
             return None
+        if self._masks.kind(rel) == "file":
+            return ""
+        return self._fs.read_text(rel, max_bytes=limit)
+
+    def _node(self, rel: str) -> _Node | None:
+        """The entry at a workspace-relative path (no link followed; None: not there)."""
+        if rel in self._nodes:
+            return self._nodes[rel]
+        node = self._lookup(rel)
+        if len(self._nodes) > 4096:
+            self._nodes.clear()
+        self._nodes[rel] = node
+        return node
+
+    def _lookup(self, rel: str) -> _Node | None:
+        assert self._fs is not None
+        if not rel:
+            return _Node("dir", 1, 0)
+        mask = self._masks.kind(rel)
+        if mask == "under":
+            return None  # a masked directory is empty
+        if mask is not None:
+            return _Node(mask, 1, 0)
+        if rel.count("/") >= MAX_COMPONENTS:
+            raise PathTooDeep(f"a workspace path with more than {MAX_COMPONENTS} components")
         try:
-            st = os.stat(host)
-            if not stat.S_ISREG(st.st_mode) or st.st_size > limit:
-                return None
-            with open(host, "rb") as fh:
-                return fh.read(limit + 1).decode("utf-8", "replace")
-        except (OSError, ValueError):
+            st = self._fs.lstat(rel)
+        except HostReadRefused:
             return None
+        kind = _entry_kind(st.st_mode)
+        if kind != "symlink":
+            return _Node(kind, st.st_nlink, st.st_size)
+        try:
+            target: str | None = self._fs.readlink(rel)
+        except HostReadRefused:
+            target = None  # replaced meanwhile: the rest is lexical
+        return _Node(kind, st.st_nlink, st.st_size, target)
 
-    def _host_path(self, components: Sequence[str]) -> str | None:
-        """Host path of container components under ``/workspace`` (None: outside it)."""
-        assert self._host_root is not None
-        if not components or components[0] != "workspace":
-            return None
-        if len(components) == 1:
-            return self._host_root
-        return os.path.join(self._host_root, *components[1:])
+    def _physical(self, joined: str) -> tuple[str, bool, bool, bool]:
+        """Resolve ``joined`` component by component: (real, saw a symlink, hop limit hit,
+        known to be missing).
 
-    def _physical(self, joined: str) -> tuple[str, bool, bool]:
-        """Resolve ``joined`` component by component: (real, saw a symlink, hop limit hit)."""
-        pending = deque(p for p in joined.split("/") if p not in ("", "."))
+        Below a component that is not there nothing is looked up (the rest is lexical
+        until ``..`` climbs back out of it).
+        """
+        parts = [p for p in joined.split("/") if p not in ("", ".")]
+        if len(parts) > MAX_PATH_COMPONENTS:
+            raise PathTooDeep(f"a path with more than {MAX_PATH_COMPONENTS} components")
+        pending = deque(parts)
         done: list[str] = []
         symlink = False
         hops = 0
+        missing_at: int | None = None  # len(done) when a missing component was appended
         while pending:
             comp = pending.popleft()
             if comp == "..":
                 if done:
                     done.pop()
+                if missing_at is not None and len(done) < missing_at:
+                    missing_at = None
                 continue
             done.append(comp)
-            if len(done) == 1:
-                continue  # /workspace itself is the mount point: never a symlink
-            host = self._host_path(done)
-            if host is None:
-                continue  # outside the workspace: lexical only
-            try:
-                st = os.lstat(host)
-            except (OSError, ValueError):
-                continue  # does not exist (yet): the rest is lexical
-            if not stat.S_ISLNK(st.st_mode):
+            if len(done) == 1 or missing_at is not None or done[0] != "workspace":
+                continue  # /workspace is the mount point; outside it: lexical only
+            node = self._node("/".join(done[1:]))
+            if node is None:
+                missing_at = len(done)
+                continue
+            if node.kind != "symlink":
                 continue
             symlink = True
             hops += 1
             if hops > MAX_SYMLINK_HOPS:
-                return normalize("/" + "/".join([*done, *pending])), True, True
-            try:
-                target = os.readlink(host)
-            except OSError:
+                return normalize("/" + "/".join([*done, *pending])), True, True, False
+            if node.target is None:
                 continue
             done.pop()
-            if target.startswith("/"):
+            if node.target.startswith("/"):
                 done = []
-            pending.extendleft(reversed([p for p in target.split("/") if p not in ("", ".")]))
-        return "/" + "/".join(done), symlink, False
+            pending.extendleft(reversed([p for p in node.target.split("/") if p not in ("", ".")]))
+            if len(pending) + len(done) > MAX_PATH_COMPONENTS:
+                raise PathTooDeep(f"a path with more than {MAX_PATH_COMPONENTS} components")
+        return "/" + "/".join(done), symlink, False, missing_at is not None
 
     def _host_facts(self, real: str) -> tuple[int, bool | None, bool]:
         if not is_inside(real):
             return 1, None, False
-        host = self._host_path([p for p in real.split("/") if p])
-        if host is None:  # pragma: no cover - is_inside guarantees a host path
-            return 1, None, False
-        try:
-            st = os.lstat(host)
-        except (OSError, ValueError):
+        node = self._node(_rel(real))
+        if node is None:
             return 1, False, False
-        nlink = st.st_nlink if stat.S_ISREG(st.st_mode) else 1
-        return nlink, True, stat.S_ISDIR(st.st_mode)
+        nlink = node.nlink if node.kind == "file" else 1
+        return nlink, True, node.kind == "dir"
 
     # --- pathname expansion and recursive reads ---------------------------------------
 
+    def _entries(self, rel: str) -> list[Entry] | None:
+        """The entries of a workspace directory as the container lists them (None: unlistable).
+
+        A masked directory is empty; masked entries are listed as what they are in the
+        container (an empty file or directory).
+        """
+        assert self._fs is not None
+        mask = self._masks.kind(rel) if rel else None
+        if mask == "dir":
+            return []
+        if mask is not None:
+            return None
+        if rel.count("/") >= MAX_COMPONENTS:
+            return None
+        try:
+            return self._fs.listdir(rel, include_masked=True)
+        except HostReadRefused:
+            return None
+
     def _listing(self, container_dir: str) -> list[tuple[str, bool]] | None:
-        """(name, is a directory, symlinks followed) of a container directory inside the workspace."""
-        if self._host_root is None:
+        """(name, is a directory once symlinks are resolved) of a container directory inside the workspace."""
+        if self._fs is None:
             return None
         res = self.resolve(container_dir, CONTAINER_WORKSPACE)
         if res.loop or not is_inside(res.real):
             return None
-        host = self._host_path([p for p in res.real.split("/") if p])
-        if host is None:
+        entries = self._entries(_rel(res.real))
+        if entries is None:
             return None
         out: list[tuple[str, bool]] = []
-        try:
-            with os.scandir(host) as it:
-                for entry in it:
-                    try:
-                        is_dir = entry.is_dir()
-                    except OSError:
-                        is_dir = False
-                    out.append((entry.name, is_dir))
-        except (OSError, ValueError):
-            return None
+        for e in entries:
+            if e.kind == "symlink":
+                is_dir = self.resolve(f"{res.real}/{e.name}", CONTAINER_WORKSPACE).is_dir
+            else:
+                is_dir = e.kind == "dir"
+            out.append((e.name, is_dir))
         return out
 
     def _lexists(self, container_path: str) -> bool:
@@ -286,7 +410,7 @@ class PathResolver:
         container's are not the host's): such a pattern matches nothing here. Raises
         ``GlobTooBroad`` past ``MAX_GLOB_MATCHES`` matches or ``MAX_GLOB_SCAN`` entries.
         """
-        if self._host_root is None:
+        if self._fs is None:
             return []
         text = pattern
         if text.startswith("~"):
@@ -398,10 +522,12 @@ class PathResolver:
         ``keep``: only files whose name passes (``grep --include``, ``find -name``); with
         ``keep_dirs`` a directory below the top whose name passes brings everything under it
         (the caller decides for the top itself: pass ``keep=None`` when it passes).
+        A masked directory is empty in the container: it is not listed, and appears in
+        ``contents`` as itself with a trailing ``/`` (a secret directory the read reaches).
         ``truncated``: more than ``limit`` entries, an unreadable directory or a name with a
         newline -- the caller cannot know everything that is read.
         """
-        if self._host_root is None:
+        if self._fs is None:
             return None
         top = self.resolve(container_dir, CONTAINER_WORKSPACE)
         if top.loop or not top.is_dir or not is_inside(top.real):
@@ -412,36 +538,37 @@ class PathResolver:
         queue: deque[tuple[str, bool]] = deque([(top.real, keep is None)])
         scanned = 0
 
-        def add(path: str) -> None:
+        def add(path: str, suffix: str = "") -> None:
             nonlocal truncated
             if "\n" in path or "\r" in path:
                 truncated = True
-            contents.add(display(path))
+            contents.add(display(path) + suffix)
 
         while queue:
             cdir, take_all = queue.popleft()
             if cdir in seen:
                 continue
             seen.add(cdir)
-            host = self._host_path([p for p in cdir.split("/") if p])
-            if host is None:
+            rel = _rel(cdir)
+            if rel and self._masks.kind(rel) == "dir":
+                if take_all:
+                    add(cdir, "/")
                 continue
-            try:
-                with os.scandir(host) as it:
-                    entries = [(e.name, e.is_symlink(), e.is_dir(follow_symlinks=False)) for e in it]
-            except (OSError, ValueError):
+            entries = self._entries(rel)
+            if entries is None:
                 truncated = True
                 continue
             scanned += len(entries)
             if scanned > limit:
                 truncated = True
                 break
-            for name, is_link, is_dir in entries:
+            for entry in entries:
+                name = entry.name
                 if not hidden and name.startswith("."):
                     continue
                 path = f"{cdir}/{name}"
                 passes = take_all or keep is None or keep(name)
-                if is_link:
+                if entry.kind == "symlink":
                     if not follow:
                         continue
                     res = self.resolve(path, CONTAINER_WORKSPACE)
@@ -451,7 +578,7 @@ class PathResolver:
                             add(res.real)
                     if res.is_dir and is_inside(res.real) and not res.loop:
                         queue.append((res.real, take_all or (keep_dirs and passes)))
-                elif is_dir:
+                elif entry.kind == "dir":
                     if path not in WALK_SKIP:
                         queue.append((path, take_all or (keep_dirs and passes)))
                 elif passes:

@@ -52,6 +52,7 @@ from urllib.parse import urlsplit
 import tree_sitter_bash
 from tree_sitter import Language, Node, Parser
 
+from runner.hostfs import HostReadRefused
 from runner.policy.models import (
     HostFact,
     OpaqueConstruct,
@@ -84,6 +85,7 @@ MAX_NODE_DEPTH = 200  # syntax nesting (keeps the walk far from Python's recursi
 MAX_VISITS = 20_000  # syntax nodes walked per command (loops, functions, shells re-walk some)
 MAX_CWDS = 16  # possible working directories tracked at once
 MAX_SCRIPT_BYTES = 64 * 1024  # larger scripts run by a command are not analysed
+MAX_GIT_CONFIG_BYTES = 1 << 20  # a larger .git/config names no remote here
 MAX_EXPANDED_FACTS = 512  # path facts from pattern expansion, per command
 MAX_WALKED_ENTRIES = 4 * MAX_WALK_ENTRIES  # entries looked at by recursive reads, per command
 _SNIPPET = 200
@@ -781,11 +783,13 @@ class _Walker:
         What the script will run becomes visible to the policy (it may have been
         written by the agent a moment ago). ``source`` runs it in this shell (its
         ``cd`` and variables carry on); ``bash script`` and ``./script`` in a new one.
-        Scripts outside the workspace or unreadable are left to the exec fact.
+        Scripts outside the workspace, missing or too large are left to the exec fact; a
+        masked script is empty (as in the container); one that is there but cannot be read
+        safely (a FIFO, or a link swapped in since it was resolved) is opaque.
         """
         if w.dynamic or w.procsub or self.resolver.workspace is None:
             return
-        text = self.resolver.read_text(absolute(w.text, call.ctx.cwds[0]), MAX_SCRIPT_BYTES)
+        text = self._script_text(w, call.ctx.cwds[0])
         if text is None:
             return
         first = text.split("\n", 1)[0]
@@ -797,11 +801,18 @@ class _Walker:
         elif require_shebang and "\x00" in text:
             return  # a binary
         for cwd in call.ctx.cwds[1:]:  # the same name may be a different file elsewhere
-            other = self.resolver.read_text(absolute(w.text, cwd), MAX_SCRIPT_BYTES)
+            other = self._script_text(w, cwd)
             if other is not None and other != text:
                 self.add_opaque("dynamic-source", " ".join(a.text for a in call.argv))
         ctx = call.ctx if same_shell else call.ctx.child_shell()
         self.run_script(text, ctx, call.depth + 1)
+
+    def _script_text(self, w: Word, cwd: str) -> str | None:
+        try:
+            return self.resolver.read_text(absolute(w.text, cwd), MAX_SCRIPT_BYTES)
+        except HostReadRefused as exc:
+            self.add_opaque("unreadable-script", f"{w.text}: {exc.reason}")
+            return None
 
     def shell_string(self, w: Word | None, call: _Call, construct_text: str) -> None:
         """A command string run by a new shell (``bash -c``, ``su -c``, ``watch``, ``trap``)."""
@@ -2869,15 +2880,11 @@ def _git_remote_hosts(w: _Walker, gd: list[str], names: list[str] | None, label:
 
 
 def _remote_urls(w: _Walker, gitdir: str, name: str) -> list[str]:
-    res = w.resolver.resolve(gitdir + "/config")
-    if not res.exists or w.resolver.workspace is None or not res.real.startswith(
-        CONTAINER_WORKSPACE + "/"
-    ):
-        return []
-    host_path = w.resolver.workspace / res.real[len(CONTAINER_WORKSPACE) + 1 :]
-    try:
-        text = host_path.read_text("utf-8", "replace")[:1_000_000]
-    except OSError:
+    try:  # through WorkspaceFS, as the container sees it (masked: empty)
+        text = w.resolver.read_text(gitdir + "/config", MAX_GIT_CONFIG_BYTES)
+    except HostReadRefused:
+        text = None
+    if not text:
         return []
     urls: list[str] = []
     sections = list(_REMOTE_SECTION.finditer(text))

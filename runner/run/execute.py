@@ -160,20 +160,22 @@ class Run:
     def decide(self, req: DecideRequest) -> DecideResponse:
         """Decide and log one tool call. Anything that goes wrong is a logged deny."""
         call = ToolCall(name=req.tool, input=req.input)
-        try:
+        try:  # the decider returns the input and decision redacted (its redactor is the run's)
             policy_input, decision, ms = self.decider.decide(
                 call, cwd=req.cwd, measured=req.measured)
             logged: dict[str, Any] = policy_input.model_dump(mode="json", exclude_none=True)
         except (KeyboardInterrupt, SystemExit):
             raise
         except BaseException as exc:  # fail closed, and still leave a trace in the log
-            decision = Decision.failed(f"{type(exc).__name__}: {exc}")
-            logged, ms = {"tool": call.model_dump(mode="json"), "errors": [str(exc)]}, 0.0
+            decision = self.decider.redact(Decision.failed(f"{type(exc).__name__}: {exc}"))
+            logged = self.decider.redact({"tool": call.model_dump(mode="json"), "errors": [str(exc)]})
+            ms = 0.0
         assert self.log is not None
         with self._decide_lock:
             entry = self.log.append(logged, decision.model_dump(mode="json"),
                                     eval_ns=int(ms * 1_000_000), tool_use_id=req.tool_use_id)
-        self.display.decision(req.tool, req.input, decision.allow,
+        shown = logged.get("tool") or {}
+        self.display.decision(str(shown.get("name", "")), shown.get("input") or {}, decision.allow,
                               [f"{r.policy}/{r.rule}: {r.msg}" for r in decision.reasons])
         return DecideResponse(
             allow=decision.allow, decision_id=entry.decision_id,
@@ -206,6 +208,8 @@ class Run:
             secret_files=[self.project / p for p in self.secret_paths
                           if (self.project / p).is_file()])
         redactor.add_git_credentials(self.project)  # e.g. the CI token actions/checkout persists
+        self.decider = Decider(self.prep.engine, workspace=self.project, run=self.decider.run,
+                               masks=self.secret_paths, redactor=redactor)
         identity = sandbox_identity(self.project, self.cfg.sandbox)
         self.record.sandbox_user = f"{identity.uid}:{identity.gid}"
         with contextlib.ExitStack() as stack:

@@ -109,3 +109,27 @@ def test_git_config_credentials_of_a_worktree_and_never_through_a_link(tmp_path:
     assert red.add_git_credentials(wt) >= 2
     out, _ = red.redact_text("push to https://gitlab-ci-token:glcbt-64_secretJobToken@gitlab.example")
     assert "glcbt-64_secretJobToken" not in out
+
+
+def test_secret_file_that_is_a_fifo_or_link_is_skipped_without_blocking(tmp_path: Path) -> None:
+    """A FIFO or a symlink planted where a secret file was (e.g. backend/.env by an earlier run)
+    is neither opened through nor waited on when the next run loads its secret values."""
+    import os
+    import threading
+
+    from runner.gateway.redact import Redactor
+
+    os.mkfifo(tmp_path / "fifo.env")
+    (tmp_path / "target").write_text("TOKEN=value-behind-a-link\n")
+    os.symlink(tmp_path / "target", tmp_path / "link.env")
+    done = threading.Event()
+    counts: list[int] = []
+
+    def load() -> None:
+        red = Redactor(detectors=False)
+        counts.append(red.add_file(tmp_path / "fifo.env") + red.add_file(tmp_path / "link.env"))
+        done.set()
+
+    threading.Thread(target=load, daemon=True).start()
+    assert done.wait(30), "loading a FIFO secret file blocked"
+    assert counts == [0]

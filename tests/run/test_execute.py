@@ -45,12 +45,11 @@ def test_prepare_validates_every_input_before_writing(tmp_path: Path) -> None:
     assert not (project / ".sandbox-runner").exists()  # nothing half-written
 
 
-class _Exploding:
-    def decide(self, *args: object, **kwargs: object) -> object:
-        raise RuntimeError("engine fell over")
+def _explode(*args: object, **kwargs: object) -> object:
+    raise RuntimeError("engine fell over")
 
 
-def test_decide_fails_closed_and_still_logs(tmp_path: Path) -> None:
+def test_decide_fails_closed_and_still_logs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     project, scenario = _project(tmp_path)
     run = Run(prepare(build_run_config(project, {"model": f"scripted:{scenario}"})),
               RunDisplay(quiet=True))
@@ -58,7 +57,7 @@ def test_decide_fails_closed_and_still_logs(tmp_path: Path) -> None:
     run.log = DecisionLog(log_path, labels={}, bundle_hash="x")
     allowed = run.decide(DecideRequest(tool="Read", input={"file_path": "backend/x.py"}))
     denied = run.decide(DecideRequest(tool="Read", input={"file_path": ".env"}))
-    run.decider = _Exploding()  # type: ignore[assignment]
+    monkeypatch.setattr(run.decider, "decide", _explode)
     broken = run.decide(DecideRequest(tool="Read", input={"file_path": "backend/x.py"}))
     run.log.close()
     assert allowed.allow and not denied.allow
