@@ -114,6 +114,16 @@ class BudgetExceeded(RunFailed):
         super().__init__(f"run budget exceeded: {what} > {limit}")
 
 
+class AuditLogFull(RunFailed, OSError):
+    """The decision log reached its size cap: no further call can be logged, so none may run."""
+
+    def __init__(self, path: Path | str, limit: int) -> None:
+        self.path = str(path)
+        self.limit = limit
+        RuntimeError.__init__(self, f"decision log {self.path} reached its cap of {limit} bytes; "
+                                    "every further call is denied and the run stops")
+
+
 class PolicyTimeout(RunFailed, TimeoutError):
     """A policy decision took too long (the call itself is denied; fail closed)."""
 

@@ -31,7 +31,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from runner import __version__
-from runner.errors import InputError
+from runner.errors import AuditLogFull, InputError
 
 GENESIS_HASH = "0" * 64
 DECISION_PATH = "sandbox/decision"
@@ -173,12 +173,15 @@ class DecisionLog:
         labels: Mapping[str, str],
         bundle_hash: str,
         fsync: bool = False,
+        max_bytes: int | None = None,
     ) -> None:
         self.path = Path(path)
         self.labels: dict[str, str] = {"app": "sandbox-runner", "version": __version__}
         self.labels.update({str(k): str(v) for k, v in labels.items()})
         self.bundle_hash = bundle_hash
         self.fsync = fsync
+        self.max_bytes = max_bytes  # None: no cap; beyond it append raises AuditLogFull
+        self._size = 0
         self._lock = threading.Lock()
         self._seq = 0
         self._head = GENESIS_HASH
@@ -205,6 +208,7 @@ class DecisionLog:
         """Continue the chain of an existing log from its last line."""
         with open(self.path, "rb") as fh:
             size = os.fstat(fh.fileno()).st_size
+            self._size = size
             if size == 0:
                 return
             if os.pread(fh.fileno(), 1, size - 1) != b"\n":
@@ -277,7 +281,11 @@ class DecisionLog:
             if tool_use_id is not None:
                 record["tool_use_id"] = str(tool_use_id)
             record["hash"] = entry_hash(record)
-            self._write(encode_line(record))
+            line = encode_line(record)
+            if self.max_bytes is not None and self._size + len(line) > self.max_bytes:
+                raise AuditLogFull(self.path, self.max_bytes)
+            self._write(line)
+            self._size += len(line)
             self._seq += 1
             self._head = record["hash"]
         return LogEntry.model_validate(record)

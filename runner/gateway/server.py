@@ -411,6 +411,10 @@ class Gateway:
         self._refused(Refusal(request.method, request.url.path, f"body larger than {exc.cap} bytes"))
         return api_error(413, "request_too_large", f"request body larger than {exc.cap} bytes")
 
+    def fail(self, exc: RunFailed) -> None:
+        """End the run: every later model request is answered 503 (the agent stops)."""
+        self._fail(exc)
+
     def _fail(self, exc: RunFailed) -> None:
         if self.failure is None:
             self.failure, self.failure_error = str(exc), exc

@@ -25,6 +25,7 @@ from runner.audit import DecisionLog, verify_log
 from runner.audit.sign import sealed
 from runner.config import RunConfig
 from runner.errors import (
+    AuditLogFull,
     ConfigError,
     Interrupted,
     ProjectError,
@@ -171,9 +172,15 @@ class Run:
             logged = self.decider.redact({"tool": call.model_dump(mode="json"), "errors": [str(exc)]})
             ms = 0.0
         assert self.log is not None
-        with self._decide_lock:
-            entry = self.log.append(logged, decision.model_dump(mode="json"),
-                                    eval_ns=int(ms * 1_000_000), tool_use_id=req.tool_use_id)
+        try:
+            with self._decide_lock:
+                entry = self.log.append(logged, decision.model_dump(mode="json"),
+                                        eval_ns=int(ms * 1_000_000), tool_use_id=req.tool_use_id)
+        except AuditLogFull as exc:  # nothing may run unlogged: deny, and end the run
+            if self.gateway is not None:
+                self.gateway.fail(exc)
+            return DecideResponse(allow=False, decision_id="unlogged", reasons=[DecideReason(
+                policy="audit", rule="log_full", msg=str(exc))])
         shown = logged.get("tool") or {}
         self.display.decision(str(shown.get("name", "")), shown.get("input") or {}, decision.allow,
                               [f"{r.policy}/{r.rule}: {r.msg}" for r in decision.reasons])
@@ -220,7 +227,8 @@ class Run:
             self.log = stack.enter_context(DecisionLog(
                 self.run_dir / "decisions.jsonl", bundle_hash=self.prep.bundle.hash,
                 labels={"run_id": self.run_id, "agent": self.prep.agent.name,
-                        "engine": self.cfg.policy.engine.type}))
+                        "engine": self.cfg.policy.engine.type},
+                max_bytes=self.cfg.gateway.max_log_mb * 1024 * 1024))
             self.gateway = Gateway(
                 socket_path=sock_dir / SOCKET_NAME, provider=self.prep.provider,
                 decide=self.decide, run_dir=self.run_dir, on_event=self.on_event,

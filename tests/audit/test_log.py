@@ -264,3 +264,23 @@ def test_read_log_rejects_a_json_line_that_is_not_an_entry(log_path: Path) -> No
 def test_read_log_of_a_missing_file(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="cannot read decision log"):
         read_log(tmp_path / "nope.jsonl")
+
+
+def test_log_stops_at_its_cap_and_keeps_a_valid_chain(tmp_path: Path) -> None:
+    """A capped log refuses the line that would pass the cap; what was written still verifies."""
+    from runner.audit import verify_log
+    from runner.audit.log import DecisionLog
+    from runner.errors import AuditLogFull
+
+    path = tmp_path / "decisions.jsonl"
+    with DecisionLog(path, labels={"run_id": "r"}, bundle_hash="h", max_bytes=4000) as log:
+        written = 0
+        with pytest.raises(AuditLogFull, match="reached its cap of 4000 bytes"):
+            for _ in range(100):
+                log.append({"tool": {"name": "Read", "input": {"file_path": "x" * 200}}},
+                           {"allow": True, "reasons": []})
+                written += 1
+        assert 0 < written < 100
+    assert path.stat().st_size <= 4000
+    check = verify_log(path)
+    assert check.ok and check.count == written

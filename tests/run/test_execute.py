@@ -69,3 +69,29 @@ def test_decide_fails_closed_and_still_logs(tmp_path: Path, monkeypatch: pytest.
     assert [line["decision_id"] for line in lines] == [
         allowed.decision_id, denied.decision_id, broken.decision_id]
     assert verify_log(log_path).ok
+
+
+def test_a_full_decision_log_denies_and_ends_the_run(tmp_path: Path) -> None:
+    """Nothing may run unlogged: once decisions.jsonl reaches its cap every call is denied and
+    the gateway is told the run failed (later model requests get 503, the run exits 3)."""
+    from runner.errors import AuditLogFull
+
+    project, scenario = _project(tmp_path)
+    run = Run(prepare(build_run_config(project, {"model": f"scripted:{scenario}"})),
+              RunDisplay(quiet=True))
+    failures: list[Exception] = []
+
+    class _Gateway:
+        def fail(self, exc: Exception) -> None:
+            failures.append(exc)
+
+    run.gateway = _Gateway()  # type: ignore[assignment]
+    run.log = DecisionLog(tmp_path / "decisions.jsonl", labels={}, bundle_hash="x", max_bytes=3000)
+    answers = [run.decide(DecideRequest(tool="Read", input={"file_path": "backend/x.py"}))
+               for _ in range(10)]
+    run.log.close()
+    assert answers[0].allow
+    assert not answers[-1].allow
+    assert answers[-1].reasons[0].policy == "audit" and answers[-1].reasons[0].rule == "log_full"
+    assert failures and isinstance(failures[0], AuditLogFull)
+    assert verify_log(tmp_path / "decisions.jsonl").ok
