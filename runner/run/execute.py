@@ -343,12 +343,14 @@ class Run:
         summary.duration_s = round(time.monotonic() - self.prep.started, 2)
         self.record.finished_at = finished
         self.record.failure = summary.failure
-        steps.run("run.json", lambda: self.record.write(self.run_dir), lambda: None)
-        if steps.run("summary", lambda: write_summary(self.run_dir, summary), lambda: None) is None:
-            summary.collection_errors += steps.errors[-1:]
+        writes = Steps()
+        writes.run("run.json", lambda: self.record.write(self.run_dir), lambda: None)
+        summary.collection_errors += writes.errors
+        if writes.run("summary", lambda: write_summary(self.run_dir, summary), lambda: None) is None:
+            summary.collection_errors.append(writes.errors[-1])
             write_summary(self.run_dir, summary, markdown=False)  # summary.json at least
-        steps.run("step summary", lambda: write_step_summary(render_markdown(summary)),
-                  lambda: False)
+        writes.run("step summary", lambda: write_step_summary(render_markdown(summary)),
+                   lambda: False)
         return summary
 
     def _audit_info(self) -> AuditInfo:

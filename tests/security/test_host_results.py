@@ -295,3 +295,24 @@ def test_persistence_artifacts_are_flagged_and_planted_bytecode_never_runs(
     assert "backend/__pycache__/calc.cpython-311.pyc" in diff
     assert "fsmonitor = touch /tmp/fsmonitor-ran" in diff
     assert not Path("/tmp/fsmonitor-ran").exists()
+
+
+def test_a_failing_summary_render_still_leaves_summary_json(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from runner.reports import markdown
+
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+    good = ('<coverage lines-valid="1" lines-covered="1"><sources><source>/workspace/backend'
+            '</source></sources><packages/></coverage>')
+    run, _ = _finished_run(tmp_path, good)
+
+    def broken(*_args: Any, **_kwargs: Any) -> str:
+        raise ValueError("renderer fell over")
+
+    monkeypatch.setattr(markdown, "render_markdown", broken)
+    summary = run.finish(None)
+    saved = load_summary(run.run_dir)
+    assert [(e.step, e.error) for e in saved.collection_errors] == [
+        ("summary", "ValueError: renderer fell over")]
+    assert saved.status == summary.status == "passed"  # the results themselves were fine
+    assert (run.run_dir / "backend.diff").is_file() and (run.run_dir / "issues.json").is_file()
