@@ -182,6 +182,11 @@ class WorkspaceFS:
         finally:
             os.close(fd)
 
+    def open_file(self, path: str) -> tuple[int, os.stat_result]:
+        """A read-only descriptor of the regular file ``path`` and its fstat, for callers that
+        stream (hashing, reading a bounded prefix). The caller closes the descriptor."""
+        return self._open_file(path)
+
     def read_text(self, path: str, *, max_bytes: int | None = None) -> str:
         return self.read_bytes(path, max_bytes=max_bytes).decode("utf-8", "replace")
 
@@ -233,7 +238,8 @@ class WorkspaceFS:
         try:
             return os.readlink(parts[-1], dir_fd=parent)
         except OSError as exc:
-            raise HostReadRefused(path, _why(exc)) from None
+            raise HostReadRefused(path, _why(exc) if exc.errno != errno.EINVAL
+                                  else "not a symbolic link") from None
         finally:
             os.close(parent)
 

@@ -7,6 +7,10 @@ are computed from the ``<line>`` elements (``hits``, ``condition-coverage``).
 File names are reported relative to the project: coverage.py writes them
 relative to its ``<source>`` (``/workspace/backend`` -> ``app.py``), so the
 part of the source path from ``root`` on is put back (``backend/app.py``).
+
+The report is shaped by the agent's test code: every count must be a plain
+non-negative integer below :data:`MAX_COUNT` (no NaN, infinity, exponent or
+overflow), or the whole report is refused with a recorded error.
 """
 
 from __future__ import annotations
@@ -19,7 +23,9 @@ from pydantic import BaseModel, Field
 
 from runner.reports import xmlsafe
 
-_CONDITION = re.compile(r"\((\d+)\s*/\s*(\d+)\)")
+_CONDITION = re.compile(r"\((\d{1,9})\s*/\s*(\d{1,9})\)")
+_INTEGER = re.compile(r"\+?(\d{1,18})(?:\.0*)?")  # "12" and "12.0" (some writers add ".0")
+MAX_COUNT = 10**12  # more lines or hits than any real project: refuse, never overflow a float
 
 
 class FileCoverage(BaseModel):
@@ -48,15 +54,17 @@ def _pct(covered: int, valid: int) -> float:
 
 
 def _int_attr(elem: ET.Element, name: str) -> int | None:
+    """A non-negative integer attribute, or None when absent. Anything else (NaN, inf,
+    exponents, huge numbers, fractions) is a ValueError: the report is agent-shaped."""
     raw = elem.get(name)
     if raw is None:
         return None
-    try:
-        value = int(float(raw))
-    except ValueError:
-        raise ValueError(f"attribute {name}={raw!r} is not a number") from None
-    if value < 0:
-        raise ValueError(f"attribute {name}={raw!r} is negative")
+    m = _INTEGER.fullmatch(raw.strip())
+    if m is None:
+        raise ValueError(f"attribute {name}={raw[:40]!r} is not a non-negative integer")
+    value = int(m.group(1))
+    if value > MAX_COUNT:
+        raise ValueError(f"attribute {name}={raw[:40]!r} is implausibly large (> {MAX_COUNT})")
     return value
 
 
@@ -97,7 +105,7 @@ def parse_cobertura(path: Path, *, root: str = "backend") -> CoverageReport:
         return CoverageReport(error=f"{path}: invalid coverage XML: {exc}")
     try:
         return _from_root(doc, root)
-    except ValueError as exc:
+    except (ValueError, OverflowError, RecursionError) as exc:
         return CoverageReport(error=f"{path}: invalid coverage XML: {exc}")
 
 
@@ -119,9 +127,14 @@ def _from_root(doc: ET.Element, root: str) -> CoverageReport:
                 raise ValueError("<line> without a number")
             acc.lines[number] = max(acc.lines.get(number, 0), hits)
             if line.get("branch") == "true":
-                m = _CONDITION.search(line.get("condition-coverage", ""))
+                raw = line.get("condition-coverage", "")
+                m = _CONDITION.search(raw)
+                if m is None and "(" in raw:
+                    raise ValueError(f"condition-coverage={raw[:40]!r} is not 'N% (c/v)'")
                 if m:
                     covered, valid = int(m.group(1)), int(m.group(2))
+                    if covered > valid:
+                        raise ValueError("covered count exceeds valid count")
                     prev = acc.branches.get(number, (0, 0))
                     acc.branches[number] = (max(prev[0], covered), max(prev[1], valid))
 

@@ -9,10 +9,17 @@ exactly the agent's run, and needs nothing but the files.
 
 The output is git-style unified diff text (``diff --git a/... b/...``,
 ``new file mode``, ``deleted file mode``, ``Binary files ... differ``), so
-``git apply`` and review tools understand it. Symlinks are recorded by their
-target and never followed; special files (fifos, sockets, devices) are noted
-but never opened; caches (``__pycache__``, ``*.pyc``, ``.pytest_cache``) are
-left out.
+``git apply`` and review tools understand it.
+
+Everything under ``backend/`` is the agent's: both snapshots read it through
+:class:`runner.hostfs.WorkspaceFS` (opened on the workspace, the parent of the
+snapshot root), one component at a time relative to a directory handle.
+Symlinks are recorded by their target and never followed; special files
+(FIFOs, sockets, devices) are noted but never opened, so nothing blocks;
+masked paths (the run's secret masks) are never listed or read. Bytecode
+(``__pycache__``, ``*.pyc``) is part of the diff on purpose: a planted
+``.pyc`` runs instead of its source, so it must show. Only inert tool caches
+(``.pytest_cache``, ``.mypy_cache``, ``.ruff_cache``) are left out.
 """
 
 from __future__ import annotations
@@ -21,17 +28,19 @@ import difflib
 import hashlib
 import os
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from pydantic import BaseModel, Field
 
+from runner.hostfs import Entry, HostReadRefused, WorkspaceFS
+
 MAX_TEXT_BYTES = 1024 * 1024  # larger files are compared by hash only
 MAX_HASH_BYTES = 256 * 1024 * 1024  # larger files are compared by size and mtime
 MAX_FILES = 20_000
 MAX_DIFF_CHARS = 5 * 1024 * 1024
-IGNORED_DIRS = frozenset({"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache"})
-IGNORED_SUFFIXES = (".pyc", ".pyo")
+IGNORED_DIRS = frozenset({".pytest_cache", ".mypy_cache", ".ruff_cache"})
 
 
 @dataclass(frozen=True)
@@ -60,26 +69,32 @@ class BackendDiff(BaseModel):
     lines_added: int = 0
     lines_removed: int = 0
     truncated: bool = False  # the diff text was cut at MAX_DIFF_CHARS (counts stay exact)
+    total_lines: int = 0  # lines of the whole diff, shown or not
+    files_shown: int = 0  # files whose diff is in ``diff``
 
 
-def _read_state(path: Path, st: os.stat_result) -> FileState:
-    mode = st.st_mode
-    if stat.S_ISLNK(mode):
-        target = os.readlink(path)
+def _read_state(fs: WorkspaceFS, entry: Entry) -> FileState | None:
+    """The state of one entry (None: it vanished or was swapped for something unreadable)."""
+    if entry.kind == "symlink":
+        try:
+            target = fs.readlink(entry.path)
+        except HostReadRefused:
+            return None
         return FileState("symlink", hashlib.sha256(target.encode("utf-8", "surrogateescape"))
                          .hexdigest(), size=len(target), target=target)
-    if not stat.S_ISREG(mode):
+    if entry.kind != "file":
         return FileState("special", "", size=0)
-    executable = bool(mode & 0o111)
-    if st.st_size > MAX_HASH_BYTES:
-        return FileState("file", f"size:{st.st_size}:mtime:{st.st_mtime_ns}", size=st.st_size,
-                         executable=executable, binary=True)
-    digest = hashlib.sha256()
-    head = b""
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
+    try:
+        fd, st = fs.open_file(entry.path)  # no link followed, a FIFO never blocks
+    except HostReadRefused:
+        return None
+    executable = bool(st.st_mode & 0o111)
     with os.fdopen(fd, "rb") as fh:
-        if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):  # swapped after lstat
-            return FileState("special", "", size=0)
+        if st.st_size > MAX_HASH_BYTES:
+            return FileState("file", f"size:{st.st_size}:mtime:{st.st_mtime_ns}",
+                             size=st.st_size, executable=executable, binary=True)
+        digest = hashlib.sha256()
+        head = b""
         while chunk := fh.read(1024 * 1024):
             digest.update(chunk)
             if len(head) <= MAX_TEXT_BYTES:
@@ -95,29 +110,38 @@ def _read_state(path: Path, st: os.stat_result) -> FileState:
                      text=text, binary=binary)
 
 
-def snapshot_tree(root: Path) -> Snapshot:
-    """Record every file under ``root`` (missing root: an empty snapshot)."""
+def snapshot_tree(root: Path, *, is_masked: Callable[[str], bool] | None = None) -> Snapshot:
+    """Record every file under ``root`` (missing root, or not a directory: an empty snapshot).
+
+    ``root``'s parent is the workspace: ``is_masked`` gets workspace-relative paths
+    (``backend/.env``), as :class:`WorkspaceFS` does.
+    """
     snap = Snapshot(root=root)
-    if not root.is_dir() or root.is_symlink():
+    fs = WorkspaceFS(root.parent, is_masked=is_masked)
+    top = root.name
+    try:
+        if not stat.S_ISDIR(fs.lstat(top).st_mode):
+            return snap
+    except HostReadRefused:
         return snap
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-        dirnames[:] = sorted(d for d in dirnames if d not in IGNORED_DIRS)
-        base = Path(dirpath)
-        # directory symlinks are listed in dirnames but not descended: record them as links
-        names = sorted(filenames) + [d for d in dirnames if (base / d).is_symlink()]
-        for name in names:
-            if name.endswith(IGNORED_SUFFIXES):
+    stack = [top]
+    while stack:
+        here = stack.pop()
+        try:
+            entries = fs.listdir(here)
+        except HostReadRefused:
+            continue  # swapped for a non-directory meanwhile
+        for entry in entries:
+            if entry.kind == "dir":
+                if entry.name not in IGNORED_DIRS:
+                    stack.append(entry.path)
                 continue
             if len(snap.files) >= MAX_FILES:
                 snap.truncated = True
                 return snap
-            path = base / name
-            try:
-                st = path.lstat()
-                state = _read_state(path, st)
-            except OSError:
-                continue  # vanished or unreadable: not part of the snapshot
-            snap.files[path.relative_to(root).as_posix()] = state
+            state = _read_state(fs, entry)
+            if state is not None:
+                snap.files[entry.path[len(top) + 1:]] = state
     return snap
 
 
@@ -195,15 +219,28 @@ def diff_snapshots(before: Snapshot, after: Snapshot, *, prefix: str = "backend"
         text, added, removed = _file_diff(name, old, new)
         result.lines_added += added
         result.lines_removed += removed
+        result.total_lines += text.count("\n")
         if size + len(text) > MAX_DIFF_CHARS:
             result.truncated = True
             continue
         chunks.append(text)
+        result.files_shown += 1
         size += len(text)
     result.diff = "".join(chunks)
+    result.truncated = result.truncated or before.truncated or after.truncated
     return result
 
 
-def diff_backend(project: Path, before: Snapshot, *, subdir: str = "backend") -> BackendDiff:
+def diff_backend(project: Path, before: Snapshot, *, subdir: str = "backend",
+                 is_masked: Callable[[str], bool] | None = None) -> BackendDiff:
     """What changed under ``project/subdir`` since ``before`` was taken."""
-    return diff_snapshots(before, snapshot_tree(project / subdir), prefix=subdir)
+    return diff_snapshots(before, snapshot_tree(project / subdir, is_masked=is_masked),
+                          prefix=subdir)
+
+
+def truncation_note(diff: BackendDiff) -> str:
+    """The trailer written after a truncated diff (git apply ignores text after a patch)."""
+    changed = len(diff.files_added) + len(diff.files_modified) + len(diff.files_deleted)
+    return (f"\n# sandbox-runner: this diff is TRUNCATED: {diff.files_shown} of {changed} "
+            f"changed files shown, {diff.total_lines} diff lines in all (see summary.json "
+            f"changes); more than {MAX_FILES} files or {MAX_DIFF_CHARS} characters.\n")

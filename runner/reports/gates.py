@@ -33,6 +33,9 @@ class Gate(BaseModel):
 def _tests_gate(tests: TestResults) -> Gate:
     if tests.error:
         return Gate(name="tests", passed=False, detail=f"no test results: {tests.error}")
+    if tests.disagreement:
+        return Gate(name="tests", passed=False,
+                    detail=f"test results disagree: {tests.disagreement}")
     if tests.total == 0:
         return Gate(name="tests", passed=False, detail="no tests found")
     if tests.failed or tests.errors:

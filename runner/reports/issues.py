@@ -23,15 +23,16 @@ placeholders yield no entries.
 
 from __future__ import annotations
 
+import os
 import re
-import stat
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel
+
+from runner.hostfs import HostReadRefused, WorkspaceFS
 
 Priority = Literal["critical", "high", "medium", "low"]
 PRIORITIES: tuple[Priority, ...] = ("critical", "high", "medium", "low")
@@ -671,14 +672,14 @@ def _walk(sec: _Section) -> Iterable[_Section]:
         yield from _walk(child)
 
 
-def read_issues_file(path: Path) -> str | None:
-    """Read issues.md safely: a regular file (not a symlink), size-bounded; None if absent."""
+def read_issues_file(fs: WorkspaceFS, path: str = "issues.md") -> str | None:
+    """The first MAX_ISSUES_BYTES of a workspace file, read through ``fs`` (no link followed
+    anywhere on the way, a FIFO never blocks, masked paths refused); None when it is not a
+    readable regular file."""
     try:
-        st = path.lstat()
-    except FileNotFoundError:
+        fd, _st = fs.open_file(path)
+    except HostReadRefused:
         return None
-    if not stat.S_ISREG(st.st_mode):
-        return None
-    with path.open("rb") as fh:
+    with os.fdopen(fd, "rb") as fh:
         data = fh.read(MAX_ISSUES_BYTES)
     return data.decode("utf-8", errors="replace")

@@ -3,10 +3,16 @@
 Parsing goes through junitparser with :mod:`.xmlsafe` as its parse function.
 A missing, unsafe or garbled file gives a ``TestResults`` whose ``error`` says
 why; it never raises, so a crashed verification still yields a summary.
+The report is shaped by the agent's test code: counts are made here, one per
+``<testcase>`` (the suite's own ``tests=``/``failures=`` attributes are never
+read), and a test time that is not a finite, non-negative, bounded number is
+rejected (treated as unknown): no NaN, no infinity, nothing that overflows.
 """
 
 from __future__ import annotations
 
+import math
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -19,6 +25,8 @@ from runner.reports import xmlsafe
 MAX_MESSAGE = 500
 MAX_DETAILS = 4000
 MAX_FAILURES = 200
+MAX_SECONDS = 10.0**7  # a test time (s): about 116 days
+_DECIMAL = re.compile(r"\+?\d{1,12}(?:\.\d{1,12})?(?:[eE][+-]?\d{1,3})?")
 
 
 class TestFailure(BaseModel):
@@ -47,6 +55,8 @@ class TestResults(BaseModel):
     failures: list[TestFailure] = Field(default_factory=list)
     failures_omitted: int = 0  # failures beyond MAX_FAILURES, counted but not listed
     error: str | None = None  # the report could not be read (missing, unsafe, garbled)
+    # The exit code, this report and the runner's own count disagree (runner.reports.outcomes)
+    disagreement: str | None = None
 
 
 def _first_line(text: str | None, limit: int = MAX_MESSAGE) -> str:
@@ -68,10 +78,13 @@ def _test_name(case: TestCase) -> str:
 
 
 def _case_time(case: TestCase) -> float | None:
-    try:
-        return float(case.time) if case._elem.get("time") is not None else None
-    except (TypeError, ValueError):
+    """A test's time, or None when it is not a finite, non-negative, bounded number (a NaN
+    or an infinity would poison the totals and summary.json; the value is rejected)."""
+    raw = case._elem.get("time")
+    if raw is None or _DECIMAL.fullmatch(raw.strip()) is None:
         return None
+    value = float(raw)
+    return value if math.isfinite(value) and value <= MAX_SECONDS else None
 
 
 def parse_junit(path: Path) -> TestResults:
@@ -90,7 +103,7 @@ def parse_junit(path: Path) -> TestResults:
         for suite in xml:
             for case in suite:
                 _count(res, case)
-    except (ValueError, TypeError) as exc:  # e.g. a non-numeric time attribute
+    except (ValueError, TypeError, OverflowError, RecursionError) as exc:
         return TestResults(error=f"{path}: invalid JUnit XML: {exc}")
     res.time = round(res.time, 3)
     return res

@@ -73,18 +73,29 @@ class ChangeStats(_Part):
     files_deleted: list[str] = Field(default_factory=list)
     lines_added: int = 0
     lines_removed: int = 0
+    # backend.diff does not show everything (size cap, or too many files to snapshot)
     diff_truncated: bool = False
+    diff_total_lines: int = 0  # lines of the whole diff, before any truncation
 
 
 PersistenceKind = Literal["bytecode", "nested-git", "pth", "customize", "symlink", "new-executable"]
 
 
 class PersistenceArtifact(_Part):
-    """Something under a writable path that runs later or elsewhere (flagged, never run)."""
+    """Something under a writable path that can run code later, outside review: planted
+    bytecode, a nested git repository (hooks, ``core.fsmonitor``), ``.pth`` files,
+    ``sitecustomize``/``usercustomize``, symlinks, executable bits that were not there."""
 
-    path: str
+    path: str  # workspace-relative (sanitized for display)
     kind: PersistenceKind
-    detail: str
+    detail: str = ""
+
+
+class CollectionError(_Part):
+    """A result-collection step that failed; the others still ran."""
+
+    step: str  # "diff", "issues", "persistence", "tests", "coverage", "decisions", ...
+    error: str
 
 
 class TokenUsage(_Part):
@@ -123,6 +134,8 @@ class RunSummary(_Part):
     issues: list[IssueRef] = Field(default_factory=list)
     changes: ChangeStats = Field(default_factory=ChangeStats)
     persistence: list[PersistenceArtifact] = Field(default_factory=list)
+    persistence_omitted: int = 0  # artifacts beyond the listed ones (counted, not listed)
+    collection_errors: list[CollectionError] = Field(default_factory=list)
     tokens: TokenUsage = Field(default_factory=TokenUsage)
     audit: AuditInfo = Field(default_factory=AuditInfo)
     failure: str | None = None  # why the run failed: "timeout", "oom-killed", "self-check failed: ..."

@@ -5,28 +5,41 @@ from the same image, so no report the agent wrote is ever trusted:
 
 - the project (``backend/`` included) is mounted read-only at ``/workspace``;
   the runner state and the secret files are masked as in the run;
-- the only writable places are ``/out`` (the run's ``reports/`` folder) and
-  the size-limited tmpfs ``/tmp`` and home; caches and coverage data go there;
+- the only writable host path is ``/out``: a fresh temporary directory made for
+  this verification (never the run directory); caches and coverage data go to
+  the size-limited tmpfs ``/tmp`` and home;
+- Python never reads bytecode from the tree: ``PYTHONDONTWRITEBYTECODE`` and a
+  ``PYTHONPYCACHEPREFIX`` on the tmpfs, so a ``__pycache__`` the agent planted
+  (an unchecked-hash ``.pyc`` runs instead of its reviewed source) is ignored;
+- the runner's pytest plugin (:mod:`runner.agent.pytest_outcomes`) is loaded
+  before any conftest and gets a nonce on stdin; its MAC'd record of the
+  outcomes is read back and compared with JUnit and the exit code later
+  (:mod:`runner.reports.outcomes`);
 - no network, no capabilities, no-new-privileges, read-only root, non-root
   uid, pids/memory/CPU limits: the hardening of :mod:`runner.sandbox.spec`;
 - a timeout kills it; it is always removed.
 
-Only ``out_dir/junit.xml`` and ``out_dir/coverage.xml`` are read afterwards,
-and only when they are regular files (not symlinks the tests could plant).
-The tests themselves are the agent's code, so the numbers are only as honest
-as that code; what this guarantees is that the agent's *files* are not
-believed and that running its tests cannot touch the host or the network.
+Afterwards only a regular ``junit.xml`` and ``coverage.xml`` are copied from
+``/out`` into the run's ``reports/`` folder, through :class:`WorkspaceFS`
+(no link followed, size-capped, created exclusively); whatever else the tests
+left there (links to ``/proc/self/environ``, FIFOs, other files) is named in
+``ignored_outputs`` and deleted with the temporary directory. The tests are
+the agent's code, so the numbers are only as honest as that code; what this
+guarantees is that the agent's *files* are not believed, that nothing it
+leaves reaches the run directory but two parsed-later regular files, and that
+running its tests cannot touch the host or the network.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import shutil
-import stat
+import socket
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,15 +48,23 @@ from pydantic import BaseModel, Field
 from requests.exceptions import ConnectionError as RequestsConnectionError
 from requests.exceptions import ReadTimeout, RequestException
 
+from runner.agent.pytest_outcomes import NONCE_BYTES, OUTCOMES_DIR_ENV, PLUGIN_ARG, record_name
 from runner.config import Limits
-from runner.sandbox.spec import HOME, VENV_BIN, BindMount, build_container_spec
+from runner.hostfs import HostReadRefused, WorkspaceFS
+from runner.reports.outcomes import RunnerOutcomes, read_record
+from runner.reports.xmlsafe import MAX_XML_BYTES
+from runner.sandbox.spec import AGENT_PYTHONPATH, HOME, VENV_BIN, BindMount, build_container_spec
+from runner.sanitize import one_line
 
 OUT = "/out"
 JUNIT_NAME = "junit.xml"
 COVERAGE_NAME = "coverage.xml"
+REPORT_NAMES = (JUNIT_NAME, COVERAGE_NAME)
+PYCACHE_PREFIX = "/tmp/.pycache"  # on the tmpfs: bytecode in the tree is never read
 ROLE_LABEL = "sandbox-runner.role"
 STDOUT_TAIL_LINES = 200
 STDOUT_TAIL_CHARS = 16_000
+MAX_IGNORED = 50
 DEFAULT_COMMAND = [
     "python", "-m", "pytest", "backend", "-q", "-p", "no:cacheprovider",
     f"--junitxml={OUT}/{JUNIT_NAME}", "--cov=backend", "--cov-branch",
@@ -56,26 +77,27 @@ class VerificationResult(BaseModel):
     exit_code: int | None = None  # None: it never finished (timeout, error)
     timed_out: bool = False
     oom_killed: bool = False
-    junit_path: Path | None = None  # set only when a regular file was written to out_dir
+    junit_path: Path | None = None  # set only when a regular file was copied to the run dir
     coverage_path: Path | None = None
+    report_errors: dict[str, str] = Field(default_factory=dict)  # report name -> why not copied
+    ignored_outputs: list[str] = Field(default_factory=list)  # other things left in /out
+    outcomes: RunnerOutcomes | None = None  # the runner plugin's record (MAC verified)
+    outcomes_error: str | None = None  # why there is no verified record
     stdout_tail: str = ""
     duration_s: float = 0.0
     error: str | None = None  # the container could not be run at all
+
+    @property
+    def default_command(self) -> bool:
+        return self.command == DEFAULT_COMMAND
 
 
 def verification_command(test_command: str | None) -> list[str]:
     return ["bash", "-c", test_command] if test_command else list(DEFAULT_COMMAND)
 
 
-def _regular(path: Path) -> Path | None:
-    try:
-        return path if stat.S_ISREG(path.lstat().st_mode) else None
-    except OSError:
-        return None
-
-
 def _clear_outputs(out_dir: Path) -> None:
-    for name in (JUNIT_NAME, COVERAGE_NAME):
+    for name in REPORT_NAMES:
         with contextlib.suppress(FileNotFoundError):
             target = out_dir / name
             if target.is_dir() and not target.is_symlink():
@@ -85,27 +107,47 @@ def _clear_outputs(out_dir: Path) -> None:
 
 
 @contextlib.contextmanager
-def _lend_out_dir(out_dir: Path, uid: int, gid: int) -> Any:
-    """Make out_dir writable for uid:gid during the block, then give everything back."""
-    st = out_dir.stat()
-    euid = os.geteuid()
-    changed_owner = euid == 0 and (st.st_uid, st.st_gid) != (uid, gid)
-    changed_mode = euid != 0 and euid != uid
-    if changed_owner:
-        os.chown(out_dir, uid, gid)
-    elif changed_mode:
-        out_dir.chmod(0o1777)
+def _scratch_out(uid: int, gid: int) -> Iterator[Path]:
+    """A fresh host directory the sandbox uid can write, removed (links and all) afterwards."""
+    path = Path(tempfile.mkdtemp(prefix="sr-verify-out-"))
     try:
-        yield
+        euid = os.geteuid()
+        if euid == 0:
+            os.chown(path, uid, gid)
+        elif euid != uid:
+            path.chmod(0o777)
+        yield path
     finally:
-        if changed_owner:
-            for dirpath, dirnames, filenames in os.walk(out_dir, followlinks=False):
-                for name in (*dirnames, *filenames):
-                    with contextlib.suppress(OSError):
-                        os.lchown(os.path.join(dirpath, name), st.st_uid, st.st_gid)
-            os.chown(out_dir, st.st_uid, st.st_gid)
-        elif changed_mode:
-            out_dir.chmod(stat.S_IMODE(st.st_mode))
+        shutil.rmtree(path, ignore_errors=True)  # never follows links
+
+
+def copy_reports(src: Path, dest: Path, key: bytes, result: VerificationResult) -> None:
+    """Copy the regular reports from the scratch ``src`` to ``dest``; read the runner's
+    record; name whatever else is there. Nothing in ``src`` is ever followed."""
+    out = WorkspaceFS(src, max_bytes=MAX_XML_BYTES)
+    for name in REPORT_NAMES:
+        try:
+            out.copy_file(name, dest / name)
+        except HostReadRefused as exc:
+            if "does not exist" not in exc.reason:
+                result.report_errors[name] = one_line(exc.reason)
+            continue
+        except OSError as exc:
+            result.report_errors[name] = f"cannot copy: {exc.strerror or exc}"
+            continue
+        if name == JUNIT_NAME:
+            result.junit_path = dest / name
+        else:
+            result.coverage_path = dest / name
+    result.outcomes, result.outcomes_error = read_record(out, key)
+    known = {*REPORT_NAMES, record_name(key)}
+    try:
+        others = [e for e in out.listdir("") if e.name not in known]
+    except HostReadRefused:
+        others = []
+    result.ignored_outputs = [f"{one_line(e.name, 120)} ({e.kind})" for e in others[:MAX_IGNORED]]
+    if len(others) > MAX_IGNORED:
+        result.ignored_outputs.append(f"... and {len(others) - MAX_IGNORED} more")
 
 
 def _tail(raw: bytes) -> str:
@@ -134,7 +176,9 @@ def run_verification(
     out_dir.mkdir(parents=True, exist_ok=True)
     _clear_outputs(out_dir)
     started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="sr-verify-") as scratch:
+    key = secrets.token_bytes(NONCE_BYTES)
+    with tempfile.TemporaryDirectory(prefix="sr-verify-") as scratch, \
+            _scratch_out(uid, gid) as writable_out:
         try:
             spec = build_container_spec(
                 project=project, image=image, run_id=run_id, socket_dir=Path(scratch),
@@ -145,15 +189,19 @@ def run_verification(
             result.error = f"cannot prepare the verification container: {exc}"
             return result
         binds = [b for b in spec.binds if b.purpose != "socket"]
-        binds.append(BindMount(source=str(out_dir.resolve()), target=OUT, read_only=False,
+        binds.append(BindMount(source=str(writable_out), target=OUT, read_only=False,
                                purpose="writable"))
         environment = {
             "HOME": HOME,
             "PATH": spec.environment.get("PATH", f"{VENV_BIN}:/usr/bin:/bin"),
+            "PYTHONPATH": AGENT_PYTHONPATH,
             "LANG": "C.UTF-8",
             "TMPDIR": "/tmp",
             "PYTHONDONTWRITEBYTECODE": "1",
+            "PYTHONPYCACHEPREFIX": PYCACHE_PREFIX,
             "PYTHONUNBUFFERED": "1",
+            "PYTEST_ADDOPTS": PLUGIN_ARG,
+            OUTCOMES_DIR_ENV: OUT,
             "COVERAGE_FILE": "/tmp/.coverage",
             "JUNIT_XML": f"{OUT}/{JUNIT_NAME}",
             "COVERAGE_XML": f"{OUT}/{COVERAGE_NAME}",
@@ -162,19 +210,34 @@ def run_verification(
         spec = spec.model_copy(update={
             "name": f"{spec.name}-verify"[:128], "binds": binds, "environment": environment,
         })
-        with _lend_out_dir(out_dir, uid, gid):
-            _run(client, spec.to_run_kwargs(), timeout, result)
+        kwargs = spec.to_run_kwargs()
+        kwargs["stdin_open"] = True  # the nonce goes in on stdin, then stdin is closed
+        _run(client, kwargs, timeout, result, stdin=key.hex().encode("ascii") + b"\n")
+        copy_reports(writable_out, out_dir, key, result)
     result.duration_s = round(time.monotonic() - started, 3)
-    result.junit_path = _regular(out_dir / JUNIT_NAME)
-    result.coverage_path = _regular(out_dir / COVERAGE_NAME)
     return result
 
 
-def _run(client: Any, kwargs: dict[str, Any], timeout: float, result: VerificationResult) -> None:
+def _feed(sock: Any, data: bytes) -> None:
+    """Write ``data`` to the container's attached stdin and close it (EOF for the reader)."""
+    raw = getattr(sock, "_sock", sock)
+    with contextlib.suppress(OSError):
+        raw.sendall(data)
+        raw.shutdown(socket.SHUT_WR)
+
+
+def _run(client: Any, kwargs: dict[str, Any], timeout: float, result: VerificationResult,
+         *, stdin: bytes) -> None:
     container = None
     try:
         container = client.containers.create(**kwargs)
-        container.start()
+        attached = container.attach_socket(params={"stdin": 1, "stream": 1})
+        try:
+            container.start()
+            _feed(attached, stdin)
+        finally:
+            with contextlib.suppress(OSError):
+                attached.close()
         try:
             status = container.wait(timeout=timeout)
             result.exit_code = int(status.get("StatusCode", -1))

@@ -55,10 +55,24 @@ from runner.protocol import (
     DecideResponse,
     EventRequest,
 )
-from runner.reports.collect import apply_results, collect_results, decision_stats
+from runner.reports.collect import (
+    Steps,
+    apply_results,
+    collect_results,
+    decision_stats,
+    masked_by,
+    with_results_gate,
+)
 from runner.reports.diff import Snapshot, snapshot_tree
 from runner.reports.markdown import render_markdown, write_step_summary
-from runner.reports.summary import AgentInfo, AuditInfo, RunSummary, TokenUsage, write_summary
+from runner.reports.summary import (
+    AgentInfo,
+    AuditInfo,
+    DecisionStats,
+    RunSummary,
+    TokenUsage,
+    write_summary,
+)
 from runner.reports.verify import VerificationResult, run_verification
 from runner.run.display import RunDisplay
 from runner.run.rundir import RunRecord, create_run_dir, default_run_dir, new_run_id, utc_now
@@ -208,8 +222,8 @@ class Run:
     def execute(self, client: docker.DockerClient, image: str) -> None:
         self.record.image = image
         self.summary.image = image
-        self.before = snapshot_tree(self.project / "backend")
         self.secret_paths = find_secret_paths(self.project, self.prep.data.is_secret_path)
+        self.before = snapshot_tree(self.project / "backend", is_masked=masked_by(self.secret_paths))
         self.record.masked = self.secret_paths
         redactor = Redactor.from_env(
             secret_files=[self.project / p for p in self.secret_paths
@@ -312,27 +326,28 @@ class Run:
     # --- results (always) -----------------------------------------------------------
 
     def finish(self, failure: RunnerError | None) -> RunSummary:
+        """Collect what is known into the run directory. Every step is isolated: one that
+        fails (hostile input, a bug) is recorded in the summary and the others still run."""
         summary = self.summary
         gated = self.cfg.verify.enabled and failure is None
         results = collect_results(run_dir=self.run_dir, project=self.project,
                                   before=self.before,
                                   verification=self.verification if gated else None,
-                                  threshold=self.cfg.verify.coverage_threshold)
+                                  threshold=self.cfg.verify.coverage_threshold,
+                                  writable=self.writable, secret_paths=self.secret_paths)
         if not gated:
             results.gates = []  # nothing was verified: no gate can pass or fail
         summary = apply_results(summary, results)
-        summary.decisions = decision_stats(self.run_dir)
+        steps = Steps()
+        summary.decisions = steps.run("decisions", lambda: decision_stats(self.run_dir),
+                                      DecisionStats)
         if self.gateway is not None:
             stats = self.gateway.stats
             summary.tokens = TokenUsage(input=stats.input_tokens, output=stats.output_tokens,
                                         requests=stats.requests)
-        log_path = self.run_dir / "decisions.jsonl"
-        if log_path.exists():
-            check = verify_log(log_path)
-            summary.audit = AuditInfo(head_hash=check.head_hash, verified=check.ok,
-                                      entries=check.count, detail=check.problem)
-            summary.audit = sealed(self.run_dir, self.run_id, summary.audit, self.log,
-                                   project=self.project)
+        summary.audit = steps.run("audit", self._audit_info, AuditInfo)
+        summary.collection_errors += steps.errors
+        summary.gates = with_results_gate(summary.gates, summary.collection_errors)
         if failure is not None:
             summary.status = "failed" if isinstance(failure, RunFailed) else "error"
             summary.exit_code = failure.exit_code
@@ -346,10 +361,24 @@ class Run:
         summary.duration_s = round(time.monotonic() - self.prep.started, 2)
         self.record.finished_at = finished
         self.record.failure = summary.failure
-        self.record.write(self.run_dir)
-        write_summary(self.run_dir, summary)
-        write_step_summary(render_markdown(summary))
+        writes = Steps()
+        writes.run("run.json", lambda: self.record.write(self.run_dir), lambda: None)
+        summary.collection_errors += writes.errors
+        if writes.run("summary", lambda: write_summary(self.run_dir, summary), lambda: None) is None:
+            summary.collection_errors.append(writes.errors[-1])
+            write_summary(self.run_dir, summary, markdown=False)  # summary.json at least
+        writes.run("step summary", lambda: write_step_summary(render_markdown(summary)),
+                   lambda: False)
         return summary
+
+    def _audit_info(self) -> AuditInfo:
+        log_path = self.run_dir / "decisions.jsonl"
+        if not log_path.exists():
+            return AuditInfo()
+        check = verify_log(log_path)
+        info = AuditInfo(head_hash=check.head_hash, verified=check.ok, entries=check.count,
+                         detail=check.problem)
+        return sealed(self.run_dir, self.run_id, info, self.log, project=self.project)
 
 
 class _AgentProcess:

@@ -7,17 +7,22 @@ from __future__ import annotations
 import json
 import os
 import re
+import secrets
 import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from runner.agent.pytest_outcomes import NONCE_BYTES, OUTCOMES_DIR_ENV
 from runner.audit.log import DecisionLog
 from runner.audit.verify import verify_log
+from runner.hostfs import WorkspaceFS
 from runner.reports.collect import collect_results, decision_stats
 from runner.reports.diff import snapshot_tree
+from runner.reports.outcomes import RunnerOutcomes, read_record
 from runner.reports.summary import (
     AgentInfo,
     AuditInfo,
@@ -180,25 +185,35 @@ class HandRun:
     junit: Path
     coverage_xml: Path
     coverage_json: Path
+    outcomes: RunnerOutcomes | None = None  # the runner plugin's record (MAC checked)
+    outcomes_error: str | None = None
 
 
 def run_by_hand(project: Path, out: Path, *, branch: bool = True) -> HandRun:
-    """pytest + coverage on the host, as a developer would run them."""
+    """pytest + coverage on the host, as a developer would run them, plus the runner's
+    outcome plugin fed a nonce on stdin as the verification container does."""
     out.mkdir(parents=True, exist_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "COV_", "COVERAGE"))}
     env["COVERAGE_FILE"] = str(out / ".coverage")
     env["PYTHONDONTWRITEBYTECODE"] = "1"
+    record_dir = Path(tempfile.mkdtemp(prefix="sample-outcomes-"))
+    env[OUTCOMES_DIR_ENV] = str(record_dir)
+    key = secrets.token_bytes(NONCE_BYTES)
     cmd = [
         sys.executable, "-m", "pytest", "backend", "-p", "no:cacheprovider", "-p", "no:randomly",
+        "-p", "runner.agent.pytest_outcomes",
         f"--junitxml={out / 'junit.xml'}", "--cov=backend",
         f"--cov-report=xml:{out / 'coverage.xml'}", f"--cov-report=json:{out / 'coverage.json'}",
         "-o", "addopts=", "--rootdir", str(project),
     ]
     if branch:
         cmd.insert(cmd.index("--cov=backend") + 1, "--cov-branch")
-    proc = subprocess.run(cmd, cwd=project, env=env, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(cmd, cwd=project, env=env, capture_output=True, text=True, timeout=120,
+                          input=key.hex() + "\n")
+    outcomes, why = read_record(WorkspaceFS(record_dir), key)
+    shutil.rmtree(record_dir)
     return HandRun(proc.stdout + proc.stderr, proc.returncode, out / "junit.xml",
-                   out / "coverage.xml", out / "coverage.json")
+                   out / "coverage.xml", out / "coverage.json", outcomes, why)
 
 
 def coverage_cli(out: Path, *args: str) -> str:
@@ -272,7 +287,8 @@ def build_run_dir(tmp: Path, *, run_id: str = "20261126-142301-a1b2c3") -> tuple
     log.close()
     verification = VerificationResult(
         command=["python", "-m", "pytest"], exit_code=hand.returncode,
-        junit_path=hand.junit, coverage_path=hand.coverage_xml,
+        junit_path=hand.junit, coverage_path=hand.coverage_xml, outcomes=hand.outcomes,
+        outcomes_error=hand.outcomes_error,
     )
     results = collect_results(run_dir=run_dir, project=project, before=before,
                               verification=verification, threshold=80.0)

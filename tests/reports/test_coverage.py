@@ -100,9 +100,22 @@ def test_empty_report_is_full_coverage_of_nothing(tmp_path: Path) -> None:
     [
         ("<coverage", "invalid coverage XML"),
         ("<report/>", "expected <coverage>"),
-        ('<coverage lines-valid="x"/>', "not a number"),
+        ('<coverage lines-valid="x"/>', "not a non-negative integer"),
         ('<coverage lines-valid="2" lines-covered="5"/>', "exceeds"),
-        ('<coverage lines-valid="-1"/>', "negative"),
+        ('<coverage lines-valid="-1"/>', "not a non-negative integer"),
+        # numbers that overflowed the parser (OverflowError: a traceback, no summary)
+        ('<coverage lines-valid="1e999" lines-covered="1"/>', "not a non-negative integer"),
+        ('<coverage lines-valid="nan"/>', "not a non-negative integer"),
+        ('<coverage lines-valid="inf"/>', "not a non-negative integer"),
+        ('<coverage lines-valid="' + "9" * 400 + '"/>', "not a non-negative integer"),
+        ('<coverage lines-valid="99999999999999999"/>', "implausibly large"),
+        ('<coverage><packages><package><classes><class filename="a.py"><lines>'
+         '<line number="1" hits="1e400"/></lines></class></classes></package></packages>'
+         '</coverage>', "not a non-negative integer"),
+        ('<coverage><packages><package><classes><class filename="a.py"><lines>'
+         '<line number="1" hits="1" branch="true" condition-coverage="50% (' + "9" * 5000
+         + '/2)"/></lines></class></classes></package></packages></coverage>',
+         "is not 'N% (c/v)'"),
         ("<coverage><packages><package><classes><class/></classes></package></packages></coverage>",
          "without a filename"),
         ('<!DOCTYPE c [<!ENTITY e "x">]><coverage/>', "DOCTYPE not allowed"),

@@ -108,13 +108,17 @@ def test_mode_change_and_special_files(tmp_path: Path) -> None:
     assert d.files_added == ["backend/pipe"] and "Special file backend/pipe" in d.diff
 
 
-def test_caches_are_ignored_and_missing_backend_is_empty(tmp_path: Path) -> None:
+def test_tool_caches_are_ignored_bytecode_is_not_and_missing_backend_is_empty(
+        tmp_path: Path) -> None:
     before = snapshot_tree(tmp_path / "backend")  # does not exist yet
     assert before.files == {}
     make(tmp_path, {"backend/__pycache__/a.cpython-311.pyc": b"\0", "backend/x.pyc": b"\0",
                     "backend/.pytest_cache/v": "1", "backend/a.py": "a\n"})
     d = diff_backend(tmp_path, before)
-    assert d.files_added == ["backend/a.py"]
+    # planted bytecode runs instead of its source: it must show in the diff
+    assert d.files_added == ["backend/__pycache__/a.cpython-311.pyc", "backend/a.py",
+                             "backend/x.pyc"]
+    assert "Binary files /dev/null and b/backend/x.pyc differ" in d.diff
     shutil.rmtree(tmp_path / "backend")
     assert diff_backend(tmp_path, snapshot_tree(tmp_path / "backend")).diff == ""
 
@@ -133,3 +137,4 @@ def test_large_files_compare_by_hash_and_diff_text_is_bounded(
     assert d.files_added == ["backend/c.txt", "backend/d.txt"]
     assert "Binary files a/backend/big.txt" in d.diff  # too large for a text diff
     assert d.truncated and len(d.diff) <= 300
+    assert d.files_shown < 3 and d.total_lines > d.diff.count("\n")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from runner.hostfs import WorkspaceFS
 from runner.reports.issues import IssueEntry, parse_issues_md, read_issues_file
 
 
@@ -233,14 +234,20 @@ def test_garbage_never_raises() -> None:
 
 
 def test_read_issues_file(tmp_path: Path) -> None:
-    assert read_issues_file(tmp_path / "issues.md") is None
+    fs = WorkspaceFS(tmp_path, is_masked=lambda rel: rel == "masked.md")
+    assert read_issues_file(fs) is None
     (tmp_path / "issues.md").write_bytes(b"- caf\xc3\xa9 \xff\n")
-    assert read_issues_file(tmp_path / "issues.md") == "- café \ufffd\n"
+    assert read_issues_file(fs) == "- café \ufffd\n"
     secret = tmp_path / "secret"
     secret.write_text("TOKEN=abc")
-    link = tmp_path / "link.md"
-    os.symlink(secret, link)
-    assert read_issues_file(link) is None  # never follow a symlink the agent could have planted
+    os.symlink(secret, tmp_path / "link.md")
+    assert read_issues_file(fs, "link.md") is None  # never follow a link the agent planted
+    os.symlink(tmp_path, tmp_path / "dirlink")
+    assert read_issues_file(fs, "dirlink/secret") is None  # nor a link on the way
+    os.mkfifo(tmp_path / "fifo.md")
+    assert read_issues_file(fs, "fifo.md") is None  # a FIFO never blocks the host
+    (tmp_path / "masked.md").write_text("- masked\n")
+    assert read_issues_file(fs, "masked.md") is None
 
 
 ADVERSARIAL = [

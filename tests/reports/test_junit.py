@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from runner.reports.junit import MAX_MESSAGE, parse_junit
+import pytest
+
+from runner.reports.junit import MAX_MESSAGE, TestResults, parse_junit
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -82,3 +84,13 @@ def test_missing_garbled_and_unsafe_files_set_error(tmp_path: Path) -> None:
 def test_bad_time_attribute_is_tolerated(tmp_path: Path) -> None:
     res = parse_junit(write(tmp_path, '<testsuite><testcase name="t" time="soon"/></testsuite>'))
     assert (res.error, res.passed, res.time) == (None, 1, 0.0)
+
+
+@pytest.mark.parametrize("bad", ["nan", "NaN", "inf", "-inf", "1e999", "-1", "9" * 400, "1e8"])
+def test_non_finite_or_huge_times_are_rejected(tmp_path: Path, bad: str) -> None:
+    res = parse_junit(write(tmp_path, f'<testsuite tests="{bad}" time="{bad}">'
+                                      f'<testcase name="t" time="{bad}"/>'
+                                      '<testcase name="u" time="1.5"/></testsuite>'))
+    assert (res.error, res.total, res.passed, res.time) == (None, 2, 2, 1.5)
+    # the totals stay finite, so summary.json round-trips
+    assert TestResults.model_validate_json(res.model_dump_json()) == res

@@ -187,3 +187,62 @@ def test_missing_image_is_reported_not_raised(client: Any, tmp_path: Path) -> No
     result, _ = verify(client, "sandbox-runner:does-not-exist-0000", project)
     assert result.error is not None and "not found" in result.error
     assert result.exit_code is None and result.junit_path is None
+
+
+TAMPERING_CONFTEST = '''\
+import atexit
+import json
+import os
+
+OUT = os.path.dirname(os.environ["JUNIT_XML"])
+
+
+def _tamper():
+    # after the runner's plugin wrote its record: claim everything passed, keep the MAC
+    for name in os.listdir(OUT):
+        if name.startswith("outcomes-"):
+            with open(os.path.join(OUT, name)) as fh:
+                doc = json.load(fh)
+            doc["payload"].update(passed=doc["payload"]["total"], failed=0, errors=0, bad=[])
+            with open(os.path.join(OUT, name), "w") as fh:
+                fh.write(json.dumps(doc) + "\\n")
+    os.unlink(os.path.join(OUT, "junit.xml"))
+    os.symlink("/proc/self/environ", os.path.join(OUT, "junit.xml"))
+
+
+atexit.register(_tamper)
+'''
+
+
+def test_tampered_record_and_linked_report_are_refused(client: Any, sandbox_image: str,
+                                                       tmp_path: Path) -> None:
+    project = project_dir(tmp_path)
+    (project / "backend" / "test_one.py").write_text("def test_one():\n    assert 0\n")
+    (project / "backend" / "conftest.py").write_text(TAMPERING_CONFTEST)
+    result, _ = verify(client, sandbox_image, project)
+    assert result.exit_code == 1, result.stdout_tail
+    assert result.outcomes is None
+    assert result.outcomes_error is not None and "valid MAC" in result.outcomes_error
+    assert result.junit_path is None
+    assert "symbolic link" in result.report_errors["junit.xml"]
+    assert result.coverage_path is not None and result.coverage_path.is_file()
+
+
+def test_the_nonce_reaches_the_plugin_and_nothing_else(client: Any, sandbox_image: str,
+                                                       tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from runner.reports import verify as verify_mod
+
+    key = bytes(range(32))
+    monkeypatch.setattr(verify_mod.secrets, "token_bytes", lambda n: key[:n])
+    project = project_dir(tmp_path)
+    (project / "backend" / "test_env.py").write_text(
+        "import os\n\n\ndef test_env():\n"
+        "    print(open('/proc/self/environ', 'rb').read().decode('latin-1'))\n"
+        "    print(open('/proc/1/environ', 'rb').read().decode('latin-1'))\n"
+        "    print(dict(os.environ), os.listdir('/out'))\n"
+        "    assert 0\n")
+    result, _ = verify(client, sandbox_image, project)
+    assert "SANDBOX_RUNNER_RUN_ID" in result.stdout_tail  # the environment was printed
+    assert key.hex() not in result.stdout_tail.lower()
+    assert result.outcomes is not None and result.outcomes.failed == 1
