@@ -40,7 +40,7 @@ class PathFact(_Model):
     hardlinks: int = 1  # st_nlink of an existing regular file (>1: hard-linked)
     special: str | None = None  # "proc", "dev", "sys" for kernel special paths
     program: str | None = None  # the program whose argument/redirect it is (Bash)
-    # Added with derivation (runner/policy/paths.py, shell.py):
+    # Added with derivation (runner/policy/paths.py, runner/policy/shell/):
     dynamic: bool = False  # holds an unexpanded $VAR, $(...), glob or `{}`: `path` is lexical only
     inferred: bool = False  # argument of a program whose arguments are not known to be files
     implicit: bool = False  # not written in the call; implied by the program (~/.netrc, environ)

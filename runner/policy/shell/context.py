@@ -1,0 +1,119 @@
+"""Shell state along one path of the walk (:class:`_Ctx`), stdin (:class:`_Stdin`) and
+the simple command being interpreted (:class:`_Call`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from tree_sitter import Node
+
+from runner.policy.paths import CONTAINER_HOME
+from runner.policy.shell.words import Word
+
+MAX_CWDS = 16  # possible working directories tracked at once
+
+
+@dataclass
+class _Ctx:
+    """Shell state along one path of the walk."""
+
+    cwds: list[str]  # every directory the shell may be in (container paths, normalised)
+    fail: list[str] = field(default_factory=list)  # kept if a pending `cd` failed (after `;`)
+    oldpwd: list[str] | None = None
+    dirstack: list[list[str]] = field(default_factory=list)
+    cwd_dynamic: bool = False
+    vars: dict[str, str | None] = field(default_factory=lambda: {"HOME": CONTAINER_HOME})
+    funcs: dict[str, Node] = field(default_factory=dict)
+    conditional: int = 0
+    shared: dict[str, bool] = field(default_factory=dict)  # one per analysis, across copies
+
+    def copy(self) -> _Ctx:
+        return _Ctx(
+            cwds=list(self.cwds),
+            fail=list(self.fail),
+            oldpwd=list(self.oldpwd) if self.oldpwd is not None else None,
+            dirstack=[list(d) for d in self.dirstack],
+            cwd_dynamic=self.cwd_dynamic,
+            vars=dict(self.vars),
+            funcs=dict(self.funcs),
+            conditional=self.conditional,
+            shared=self.shared,
+        )
+
+    def child_shell(self) -> _Ctx:
+        """A new shell process started from here: same directory, fresh variables."""
+        return _Ctx(cwds=list(self.cwds), cwd_dynamic=self.cwd_dynamic, shared=self.shared)
+
+    def cap(self) -> None:
+        """Too many possible directories (cd in branches and loops): stop tracking them."""
+        if len(self.cwds) + len(self.fail) > MAX_CWDS or len(self.oldpwd or ()) > MAX_CWDS:
+            self.shared["cwd_overflow"] = True
+            self.cwd_dynamic = True
+            self.cwds = self.cwds[:MAX_CWDS]
+            self.fail = self.fail[: max(0, MAX_CWDS - len(self.cwds))]
+            if self.oldpwd is not None:
+                self.oldpwd = self.oldpwd[:MAX_CWDS]
+
+    def boundary(self) -> None:
+        """End of a statement: a `cd` that may have failed leaves the old directory possible."""
+        if self.fail:
+            self.cwds = _union(self.cwds, self.fail)
+            self.fail = []
+            self.cap()
+
+    def absorb(self, *others: _Ctx) -> None:
+        """Merge alternative outcomes (branches, optional commands) into this context."""
+        for o in others:
+            self.cwds = _union(self.cwds, o.cwds)
+            self.fail = _union(self.fail, o.fail)
+            self.cwd_dynamic = self.cwd_dynamic or o.cwd_dynamic
+            for k in set(self.vars) | set(o.vars):
+                if self.vars.get(k) != o.vars.get(k):
+                    self.vars[k] = None
+            self.funcs.update(o.funcs)
+            if o.oldpwd is not None:
+                self.oldpwd = _union(self.oldpwd or [], o.oldpwd)
+        self.cap()
+
+    def replace_with(self, o: _Ctx) -> None:
+        self.cwds, self.fail, self.oldpwd = o.cwds, o.fail, o.oldpwd
+        self.dirstack, self.cwd_dynamic, self.vars, self.funcs = (
+            o.dirstack, o.cwd_dynamic, o.vars, o.funcs,
+        )
+
+
+def _union(a: Sequence[str], b: Sequence[str]) -> list[str]:
+    out = list(a)
+    for x in b:
+        if x not in out:
+            out.append(x)
+    return out
+
+
+StdinKind = Literal["heredoc", "herestring", "pipe", "file"]
+
+
+@dataclass(frozen=True)
+class _Stdin:
+    kind: StdinKind
+    text: str | None = None  # literal script text (heredoc/herestring); None when dynamic
+    upstream: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (program, argv) feeding a pipe
+    word: Word | None = None  # `< file`
+
+
+@dataclass
+class _Call:
+    """One simple command being interpreted."""
+
+    name: str  # basename of the program
+    argv: list[Word]  # argv[0] is the program word
+    ctx: _Ctx
+    stdin: _Stdin | None
+    depth: int
+    env: dict[str, str]  # literal assignments in front of it (FOO=bar cmd)
+
+    @property
+    def args(self) -> list[Word]:
+        return self.argv[1:]

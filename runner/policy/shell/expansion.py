@@ -1,0 +1,159 @@
+"""Expansion: recursion specs for programs reading whole directories, glob and brace
+detection, and :class:`_Expander`, the walker's word expansion (parameters, quotes,
+the word as a bash pattern)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from tree_sitter import Node
+
+from runner.policy.paths import has_brace, has_glob, quote_pattern
+from runner.policy.shell.context import _Ctx
+from runner.policy.shell.words import Word, _decode_ansi_c, _text, _unescape_dq, _unescape_word
+
+
+@dataclass(frozen=True)
+class Recursion:
+    """How a program reads the directories it is given: everything under them."""
+
+    hidden: bool = True  # also names starting with "." (rg and ag skip them)
+    follow: bool = True  # symlinks below the top are read through (grep -R, zip -r)
+    keep: Callable[[str], bool] | None = None  # only files whose name passes (find -name ...)
+    keep_dirs: bool = False  # a directory whose name passes brings everything under it
+
+
+ALL = Recursion()
+NO_LINKS = Recursion(follow=False)  # symlinks below the top are skipped or copied as links
+
+_GLOB_CHARS = re.compile(r"(?<!\\)[*?\[]")
+# shopt options that change pathname expansion: assumed on once a command mentions them
+_GLOB_OPTIONS = ("dotglob", "globstar", "nocaseglob", "extglob")
+_BRACE = re.compile(r"\{[^{}]*(,|\.\.)[^{}]*\}")
+
+
+class _Expander:
+    """Word expansion (parameters, quotes, patterns) as the walker sees it."""
+
+    def word(self, node: Node, ctx: _Ctx) -> Word:
+        text, dynamic, unquoted = self._eval(node, ctx)
+        globbing = bool(unquoted) and bool(_GLOB_CHARS.search(unquoted) or _BRACE.search(unquoted))
+        pattern: str | None = None
+        if globbing or dynamic:
+            pattern = self._pattern(node, ctx)
+            if pattern is not None and not (has_glob(pattern) or has_brace(pattern)):
+                pattern = None
+        return Word(text, dynamic or globbing, node.type == "process_substitution", pattern)
+
+    def _pattern(self, node: Node, ctx: _Ctx) -> str | None:
+        """The word as a bash pattern (literal characters escaped); None when not knowable."""
+        t = node.type
+        if t == "command_name" and node.named_child_count == 1:
+            return self._pattern(node.named_children[0], ctx)
+        raw = _text(node)
+        if t == "word":
+            return raw.replace("\\\n", "")
+        if t in ("number", "brace_expression"):
+            return raw
+        if t == "raw_string":
+            return quote_pattern(raw[1:-1])
+        if t == "ansi_c_string":
+            return quote_pattern(_decode_ansi_c(raw[2:-1]))
+        if t in ("string", "translated_string"):
+            parts: list[str] = []
+            for c in node.children:
+                if c.type == "string_content":
+                    parts.append(quote_pattern(_unescape_dq(_text(c))))
+                elif c.is_named:
+                    value = self._plain_var(c, ctx)  # quoted: taken literally, whatever it holds
+                    if value is None:
+                        return None
+                    parts.append(quote_pattern(value))
+            return "".join(parts)
+        if t == "concatenation":
+            out: list[str] = []
+            for c in node.children:
+                sub = self._pattern(c, ctx)
+                if sub is None:
+                    return None
+                out.append(sub)
+            return "".join(out)
+        if t in ("simple_expansion", "expansion"):
+            value = self._plain_var(node, ctx)
+            # unquoted: its glob characters are active (not braces or a tilde);
+            # word splitting or backslashes: not knowable here
+            if value and not any(ch.isspace() or ch == "\\" for ch in value):
+                return "".join("\\" + ch if ch in "{},~" else ch for ch in value)
+            return None
+        return None
+
+    def _plain_var(self, node: Node, ctx: _Ctx) -> str | None:
+        """The known value of a plain ``$NAME`` / ``${NAME}`` (None: anything else)."""
+        if node.type not in ("simple_expansion", "expansion"):
+            return None
+        names = list(node.named_children)
+        if len(names) == 1 and names[0].type == "variable_name" and (
+            node.type == "simple_expansion" or len(node.children) == 3
+        ):
+            return self._var(_text(names[0]), ctx)
+        return None
+
+    def _eval(self, node: Node, ctx: _Ctx) -> tuple[str, bool, str]:
+        """(text, dynamic, unquoted literal text for glob/brace detection)."""
+        t = node.type
+        if t == "command_name" and node.named_child_count == 1:
+            child = node.named_children[0]
+            return self._eval(child, ctx)
+        raw = _text(node)
+        if t == "word":
+            return _unescape_word(raw), False, raw
+        if t == "number":
+            return raw, False, ""
+        if t == "raw_string":
+            return raw[1:-1], False, ""
+        if t == "ansi_c_string":
+            return _decode_ansi_c(raw[2:-1]), False, ""
+        if t in ("string", "translated_string"):
+            parts: list[str] = []
+            dyn = False
+            for c in node.children:
+                if c.type == "string_content":
+                    parts.append(_unescape_dq(_text(c)))
+                elif c.is_named:
+                    v, d, _ = self._eval(c, ctx)
+                    if c.type in ("simple_expansion", "expansion") and not d:
+                        parts.append(v)
+                    else:
+                        parts.append(_text(c))
+                        dyn = dyn or d
+            return "".join(parts), dyn, ""
+        if t == "concatenation":
+            parts, unq = [], []
+            dyn = False
+            for c in node.children:
+                v, d, u = self._eval(c, ctx)
+                parts.append(v)
+                unq.append(u if c.type == "word" else "\x00")
+                dyn = dyn or d
+            return "".join(parts), dyn, "".join(unq)
+        if t in ("simple_expansion", "expansion"):
+            names = [c for c in node.named_children]
+            if len(names) == 1 and names[0].type == "variable_name" and (
+                t == "simple_expansion" or len(node.children) == 3
+            ):
+                value = self._var(_text(names[0]), ctx)
+                if value is not None:
+                    if any(ch.isspace() for ch in value) or _GLOB_CHARS.search(value):
+                        return value, True, ""  # word splitting / globbing: unknowable
+                    return value, False, ""
+            return raw, True, ""
+        return raw, True, ""
+
+    def _var(self, name: str, ctx: _Ctx) -> str | None:
+        if name in ctx.vars:
+            return ctx.vars[name]
+        if name == "PWD" and len(ctx.cwds) == 1 and not ctx.cwd_dynamic:
+            return ctx.cwds[0]
+        return None

@@ -1,0 +1,738 @@
+"""The syntax walk: what a Bash command runs, touches and connects to, node by node.
+
+:class:`_Walker` walks the tree-sitter-bash tree of a command (lists, pipelines,
+substitutions, redirects, compound statements, functions), tracks the shell state
+(:mod:`.context`) and interprets each simple command. What a program does with its
+arguments is left to the handler registered for it: the walker is given a
+:class:`Registry` (built by :mod:`runner.policy.shell.registry`) and never imports the
+handler modules, which import the walker's types instead.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+import tree_sitter_bash
+from tree_sitter import Language, Node, Parser
+
+from runner.hostfs import HostReadRefused
+from runner.policy.models import PathOp
+from runner.policy.paths import PathResolver, absolute, normalize
+from runner.policy.shell.context import _Call, _Ctx, _Stdin, _union
+from runner.policy.shell.expansion import _GLOB_OPTIONS, _Expander
+from runner.policy.shell.facts import _Facts
+from runner.policy.shell.hosts import _port, scp_remote
+from runner.policy.shell.tables import (
+    _DECODERS,
+    _INDEX_VARS,
+    _NO_FILE_PROGRAMS,
+    _PROXY_VARS,
+    _REDIRECT_IGNORE,
+    _WRITE_REDIRECTS,
+    SHELLS,
+    _family,
+)
+from runner.policy.shell.words import Word, _text
+
+MAX_DEPTH = 16  # nested substitutions / shell strings / function calls
+MAX_NODE_DEPTH = 200  # syntax nesting (keeps the walk far from Python's recursion limit)
+MAX_VISITS = 20_000  # syntax nodes walked per command (loops, functions, shells re-walk some)
+MAX_SCRIPT_BYTES = 64 * 1024  # larger scripts run by a command are not analysed
+
+_local = threading.local()
+_LANGUAGE: Language | None = None
+
+
+def _parser() -> Parser:
+    """One parser per thread (tree-sitter parsers are not thread-safe), created once."""
+    global _LANGUAGE
+    parser: Parser | None = getattr(_local, "parser", None)
+    if parser is None:
+        if _LANGUAGE is None:
+            _LANGUAGE = Language(tree_sitter_bash.language())
+        parser = Parser(_LANGUAGE)
+        _local.parser = parser
+    return parser
+
+
+Handler = Callable[["_Walker", "_Call"], None]
+
+
+@dataclass(frozen=True)
+class Registry:
+    """What the walker knows about programs, keyed by program family (``python3`` -> ``python``)."""
+
+    handlers: Mapping[str, Handler]  # how a program's arguments are interpreted
+    no_url_scan: frozenset[str]  # programs whose arguments are not scanned for URLs
+
+
+class _Walker(_Facts, _Expander):
+    def __init__(self, resolver: PathResolver, registry: Registry) -> None:
+        super().__init__(resolver)
+        self.registry = registry
+        self._nodes = 0  # current syntax nesting
+        self._visits = 0  # nodes walked so far
+        self.exhausted = False
+
+    # --- scripts ---------------------------------------------------------------------
+
+    def run_script(self, text: str, ctx: _Ctx, depth: int) -> None:
+        if depth > MAX_DEPTH:
+            self.add_opaque("nesting-too-deep", text)
+            return
+        for option in _GLOB_OPTIONS:
+            if option in text:
+                self.glob_flags.add(option)
+        if "GLOBIGNORE" in text:
+            self.glob_flags.add("dotglob")  # setting GLOBIGNORE turns dotglob on
+        tree = _parser().parse(text.encode("utf-8", "surrogatepass"))
+        root = tree.root_node
+        if root.has_error:
+            self.parse_error = True
+            self.add_opaque("parse-error", _error_snippet(root, text))
+        self.walk(root, ctx, None, depth)
+
+    def run_script_file(self, w: Word, call: _Call, *, same_shell: bool,
+                        require_shebang: bool) -> None:
+        """Analyse a shell script the command runs, read from the workspace on the host.
+
+        What the script will run becomes visible to the policy (it may have been
+        written by the agent a moment ago). ``source`` runs it in this shell (its
+        ``cd`` and variables carry on); ``bash script`` and ``./script`` in a new one.
+        Scripts outside the workspace, missing or too large are left to the exec fact; a
+        masked script is empty (as in the container); one that is there but cannot be read
+        safely (a FIFO, or a link swapped in since it was resolved) is opaque.
+        """
+        if w.dynamic or w.procsub or self.resolver.workspace is None:
+            return
+        text = self._script_text(w, call.ctx.cwds[0])
+        if text is None:
+            return
+        first = text.split("\n", 1)[0]
+        if first.startswith("#!"):
+            interpreter = first[2:].strip().split()
+            names = [posixpath.basename(x) for x in interpreter[:2]]
+            if not any(n in SHELLS for n in names):
+                return  # a Python/Node/... script: not shell syntax
+        elif require_shebang and "\x00" in text:
+            return  # a binary
+        for cwd in call.ctx.cwds[1:]:  # the same name may be a different file elsewhere
+            other = self._script_text(w, cwd)
+            if other is not None and other != text:
+                self.add_opaque("dynamic-source", " ".join(a.text for a in call.argv))
+        ctx = call.ctx if same_shell else call.ctx.child_shell()
+        self.run_script(text, ctx, call.depth + 1)
+
+    def _script_text(self, w: Word, cwd: str) -> str | None:
+        try:
+            return self.resolver.read_text(absolute(w.text, cwd), MAX_SCRIPT_BYTES)
+        except HostReadRefused as exc:
+            self.add_opaque("unreadable-script", f"{w.text}: {exc.reason}")
+            return None
+
+    def shell_string(self, w: Word | None, call: _Call, construct_text: str) -> None:
+        """A command string run by a new shell (``bash -c``, ``su -c``, ``watch``, ``trap``)."""
+        if w is None:
+            return
+        if w.dynamic or w.procsub:
+            self.add_opaque("dynamic-shell-string", construct_text)
+            return
+        self.run_script(w.text, call.ctx.child_shell(), call.depth + 1)
+
+    # --- syntax walk -----------------------------------------------------------------
+
+    def walk(self, node: Node, ctx: _Ctx, stdin: _Stdin | None, depth: int) -> None:
+        if self.exhausted:
+            return
+        self._visits += 1
+        if self._visits > MAX_VISITS:
+            self.exhausted = True
+            self.add_opaque("too-complex", f"more than {MAX_VISITS} syntax nodes to analyse")
+            return
+        self._nodes += 1
+        try:
+            if self._nodes > MAX_NODE_DEPTH:
+                self.add_opaque("nesting-too-deep", _text(node))
+                return
+            self._dispatch(node, ctx, stdin, depth)
+        finally:
+            self._nodes -= 1
+
+    def _dispatch(self, node: Node, ctx: _Ctx, stdin: _Stdin | None, depth: int) -> None:
+        t = node.type
+        if t in ("program", "compound_statement", "do_group"):
+            self._statements(node.named_children, ctx, stdin, depth)
+        elif t == "subshell":
+            self._statements(node.named_children, ctx.copy(), stdin, depth)
+        elif t == "list":
+            self._list(node, ctx, stdin, depth)
+        elif t == "pipeline":
+            self._pipeline(node, ctx, stdin, depth)
+        elif t == "redirected_statement":
+            self._redirected(node, ctx, stdin, depth)
+        elif t == "command":
+            self._command(node, ctx, stdin, depth, [])
+        elif t in ("command_substitution", "process_substitution"):
+            self._substitution(node, ctx, depth)
+        elif t == "if_statement":
+            self._if(node, ctx, stdin, depth)
+        elif t in ("while_statement", "for_statement", "c_style_for_statement"):
+            self._loop(node, ctx, stdin, depth)
+        elif t == "case_statement":
+            self._case(node, ctx, stdin, depth)
+        elif t == "function_definition":
+            self._function(node, ctx, depth)
+        elif t == "variable_assignment":
+            self._assignment(node, ctx, depth, export=False)
+        elif t == "declaration_command":
+            self._declaration(node, ctx, depth)
+        elif t == "unset_command":
+            for c in node.named_children:
+                ctx.vars.pop(_text(c), None)
+                ctx.funcs.pop(_text(c), None)
+        elif t in ("file_redirect", "heredoc_redirect", "herestring_redirect"):
+            self._redirect(node, ctx, None, depth, None)
+        elif t in ("comment", "heredoc_start", "heredoc_end"):
+            return
+        else:  # words, strings, expansions, tests, ERROR nodes ...: look for substitutions
+            for c in node.children:
+                if c.child_count or c.type in ("command_substitution", "process_substitution"):
+                    self.walk(c, ctx, stdin, depth)
+
+    def _statements(
+        self, nodes: Sequence[Node], ctx: _Ctx, stdin: _Stdin | None, depth: int
+    ) -> None:
+        for n in nodes:
+            self.walk(n, ctx, stdin, depth)
+            ctx.boundary()
+
+    def _list(self, node: Node, ctx: _Ctx, stdin: _Stdin | None, depth: int) -> None:
+        left: Node | None = None
+        op = ""
+        for c in node.children:
+            if not c.is_named and c.type in ("&&", "||"):
+                op = c.type
+                continue
+            if not c.is_named:
+                continue
+            if left is None:
+                left = c
+                self.walk(c, ctx, stdin, depth)
+                continue
+            # the right side runs only if the left succeeded (&&) or failed (||)
+            before = ctx.copy()
+            if op == "||":
+                ctx.cwds = _union(ctx.cwds, ctx.fail)
+            ctx.conditional += 1
+            self.walk(c, ctx, stdin, depth)
+            ctx.conditional -= 1
+            ctx.absorb(before)
+
+    def _pipeline(self, node: Node, ctx: _Ctx, stdin: _Stdin | None, depth: int) -> None:
+        upstream: list[tuple[str, tuple[str, ...]]] = (
+            list(stdin.upstream) if stdin is not None and stdin.kind == "pipe" else []
+        )
+        fed = stdin
+        for c in node.children:
+            if c.type in ("|", "|&"):
+                fed = _Stdin("pipe", upstream=tuple(upstream))
+                continue
+            if not c.is_named:
+                continue
+            start = len(self.commands)
+            self.walk(c, ctx, fed, depth)
+            upstream.extend((cmd.program, tuple(cmd.argv)) for cmd in self.commands[start:])
+
+    def _redirected(self, node: Node, ctx: _Ctx, stdin: _Stdin | None, depth: int) -> None:
+        body = node.child_by_field_name("body")
+        redirects = [
+            c for i, c in enumerate(node.children)
+            if node.field_name_for_child(i) == "redirect" or c.type.endswith("_redirect")
+        ]
+        extra_args: list[Node] = []
+        for r in redirects:
+            if r.type == "file_redirect":
+                dests = r.children_by_field_name("destination")
+                extra_args.extend(dests[1:])  # `echo x >f y`: y is an argument of echo
+            s = self._stdin_of(r, ctx)
+            if s is not None:
+                stdin = s
+        start = len(self.commands)
+        program: str | None = None
+        if body is not None:
+            if body.type == "command":
+                program = self._command(body, ctx, stdin, depth, extra_args)
+            else:
+                self.walk(body, ctx, stdin, depth)
+                for a in extra_args:
+                    self.add_path(self.word(a, ctx), "read", None, ctx=ctx, inferred=True)
+        upstream = tuple((c.program, tuple(c.argv)) for c in self.commands[start:])
+        for r in redirects:
+            self._redirect(r, ctx, program, depth, upstream)
+
+    def _substitution(self, node: Node, ctx: _Ctx, depth: int) -> None:
+        if depth + 1 > MAX_DEPTH:
+            self.add_opaque("nesting-too-deep", _text(node))
+            return
+        text = _text(node)
+        if text.startswith("`") and "\\`" in text:
+            # nested backticks: inside `...`, \` starts another substitution
+            inner = text[1:-1].replace("\\\\", "\x00").replace("\\`", "`").replace("\\$", "$")
+            self.run_script(inner.replace("\x00", "\\"), ctx.copy(), depth + 1)
+            return
+        sub = ctx.copy()
+        for c in node.named_children:
+            self.walk(c, sub, None, depth + 1)
+            sub.boundary()
+
+    def _if(self, node: Node, ctx: _Ctx, stdin: _Stdin | None, depth: int) -> None:
+        branches: list[list[Node]] = [[]]
+        has_else = False
+        in_then = False
+        for i, c in enumerate(node.children):
+            fname = node.field_name_for_child(i)
+            if fname == "condition":
+                if c.is_named:
+                    self.walk(c, ctx, stdin, depth)
+                continue
+            if c.type == "then":
+                in_then = True
+                continue
+            if c.type in ("elif_clause", "else_clause"):
+                has_else = has_else or c.type == "else_clause"
+                branches.append([c])
+                continue
+            if in_then and c.is_named:
+                branches[0].append(c)
+        outcomes = []
+        for b in branches:
+            sub = ctx.copy()
+            sub.conditional += 1
+            for n in b:
+                if n.type in ("elif_clause", "else_clause"):
+                    self._statements(n.named_children, sub, stdin, depth)
+                else:
+                    self.walk(n, sub, stdin, depth)
+                    sub.boundary()
+            sub.conditional -= 1
+            outcomes.append(sub)
+        base = ctx.copy()
+        ctx.replace_with(outcomes[0])
+        ctx.absorb(*outcomes[1:])
+        if not has_else:
+            ctx.absorb(base)
+
+    def _loop(self, node: Node, ctx: _Ctx, stdin: _Stdin | None, depth: int) -> None:
+        body = node.child_by_field_name("body")
+        var = node.child_by_field_name("variable")
+        if var is not None:
+            ctx.vars[_text(var)] = None
+        for c in node.named_children:
+            if c is not body and c != body and c.type != "variable_name":
+                self.walk(c, ctx, stdin, depth)
+        if var is not None:
+            # `for f in .e*; do cat "$f"; done`: the body sees each value only as "$f", so
+            # the values (and what their patterns match) count as reads where they are listed
+            for i, c in enumerate(node.children):
+                if node.field_name_for_child(i) == "value":
+                    w = self.word(c, ctx)
+                    if w.dynamic and w.glob is None:
+                        continue  # $(...), $VAR: nothing to see statically
+                    if not w.text.startswith("-") and "://" not in w.text:
+                        self.add_path(w, "read", None, ctx=ctx, program="for", inferred=True)
+        if body is None:
+            return
+        for _ in range(2):  # a second pass sees what a first iteration's `cd` changed
+            sub = ctx.copy()
+            sub.conditional += 1
+            self.walk(body, sub, stdin, depth)
+            sub.conditional -= 1
+            before = list(ctx.cwds)
+            ctx.absorb(sub)
+            if ctx.cwds == before:
+                break
+
+    def _case(self, node: Node, ctx: _Ctx, stdin: _Stdin | None, depth: int) -> None:
+        value = node.child_by_field_name("value")
+        if value is not None:
+            self.walk(value, ctx, stdin, depth)
+        outcomes = [ctx.copy()]
+        for item in node.named_children:
+            if item.type != "case_item":
+                continue
+            sub = ctx.copy()
+            sub.conditional += 1
+            stmts = [
+                c for i, c in enumerate(item.children)
+                if c.is_named and item.field_name_for_child(i) != "value"
+            ]
+            self._statements(stmts, sub, stdin, depth)
+            sub.conditional -= 1
+            outcomes.append(sub)
+        ctx.replace_with(outcomes[0])
+        ctx.absorb(*outcomes[1:])
+
+    def _function(self, node: Node, ctx: _Ctx, depth: int) -> None:
+        name = node.child_by_field_name("name")
+        body = node.child_by_field_name("body")
+        if body is None:
+            return
+        if name is not None:
+            ctx.funcs[_text(name)] = body
+        sub = ctx.copy()  # walk it once where it is defined, too
+        sub.conditional += 1
+        self.walk(body, sub, None, depth)
+
+    def _assignment(self, node: Node, ctx: _Ctx, depth: int, *, export: bool) -> None:
+        name_node = node.child_by_field_name("name")
+        value = node.child_by_field_name("value")
+        if value is not None:
+            self.walk(value, ctx, None, depth)
+        if name_node is None:
+            return
+        name = _text(name_node)
+        appending = any(c.type == "+=" for c in node.children)
+        w: Word | None = None
+        if value is not None and value.type != "array":
+            text, dynamic, _ = self._eval(value, ctx)  # no pathname or brace expansion here
+            w = Word(text, dynamic)
+        if w is None or w.dynamic or appending or value is None or value.type == "array" or (ctx.conditional and ctx.vars.get(name) != w.text):
+            ctx.vars[name] = None
+        else:
+            ctx.vars[name] = w.text
+        if w is not None:
+            self._env_hosts({name: w.text}, dynamic=w.dynamic)
+
+    def _declaration(self, node: Node, ctx: _Ctx, depth: int) -> None:
+        keyword = node.children[0].type if node.children else "declare"
+        named = [c for c in node.named_children]
+        assigned = False
+        flags: list[str] = []
+        for c in named:
+            if c.type == "variable_assignment":
+                assigned = True
+                self._assignment(c, ctx, depth, export=True)
+            elif c.type == "variable_name":
+                assigned = True
+                if keyword in ("local", "declare", "typeset"):
+                    ctx.vars[_text(c)] = None
+            else:
+                text = _text(c)
+                if text.startswith(("-", "+")):
+                    flags.append(text)
+                else:
+                    assigned = True
+                self.walk(c, ctx, None, depth)
+        dumps_env = not assigned or any("p" in f.lstrip("-+") for f in flags if f.startswith("-"))
+        if dumps_env and keyword in ("export", "declare", "typeset", "readonly", "local"):
+            self.add_command(keyword, [keyword, *flags], None)
+            self.add_path(
+                Word("/proc/self/environ"), "read", None, ctx=ctx, program=keyword, implicit=True
+            )
+
+    # --- redirects -------------------------------------------------------------------
+
+    def _stdin_of(self, r: Node, ctx: _Ctx) -> _Stdin | None:
+        if r.type == "heredoc_redirect":
+            start = next((c for c in r.children if c.type == "heredoc_start"), None)
+            body = next((c for c in r.children if c.type == "heredoc_body"), None)
+            quoted = start is not None and any(q in _text(start) for q in "'\"\\")
+            text = _text(body) if body is not None else ""
+            if any(c.type == "<<-" for c in r.children):
+                text = "\n".join(line.lstrip("\t") for line in text.split("\n"))
+            dynamic = (
+                not quoted and body is not None
+                and any(c.type not in ("heredoc_content",) for c in body.named_children)
+            )
+            return _Stdin("heredoc", None if dynamic else text)
+        if r.type == "herestring_redirect":
+            content = next((c for c in r.named_children), None)
+            if content is None:
+                return _Stdin("herestring", "")
+            w = self.word(content, ctx)
+            return _Stdin("herestring", None if w.dynamic else w.text)
+        if r.type == "file_redirect" and _redirect_op(r) == "<":
+            dests = r.children_by_field_name("destination")
+            if dests:
+                return _Stdin("file", word=self.word(dests[0], ctx))
+        return None
+
+    def _redirect(
+        self,
+        r: Node,
+        ctx: _Ctx,
+        program: str | None,
+        depth: int,
+        upstream: tuple[tuple[str, tuple[str, ...]], ...] | None,
+    ) -> None:
+        if r.type == "file_redirect":
+            op = _redirect_op(r)
+            dests = r.children_by_field_name("destination")
+            if not dests:
+                return
+            d = dests[0]
+            if d.type == "process_substitution":
+                self._substitution(d, ctx, depth)
+                return
+            self.walk(d, ctx, None, depth)  # substitutions inside the target
+            if d.type == "number" or op in ("<&", ">&-", "<&-"):
+                return
+            w = self.word(d, ctx)
+            if op == ">&" and (w.text.isdigit() or w.text == "-"):
+                return
+            self._redirect_target(w, "write" if op in _WRITE_REDIRECTS or op == ">&" else "read",
+                                  ctx, program)
+            return
+        if r.type == "herestring_redirect":
+            for c in r.named_children:
+                self.walk(c, ctx, None, depth)
+            return
+        # heredoc: its body's substitutions, plus what tree-sitter nests inside it: more
+        # redirects of the same command, the rest of a pipeline, the rest of a list
+        op = ""
+        for i, c in enumerate(r.children):
+            fname = r.field_name_for_child(i)
+            if c.type == "heredoc_body":
+                sub = ctx.copy()
+                for s in c.named_children:
+                    self.walk(s, sub, None, depth)
+            elif c.type in ("file_redirect", "herestring_redirect"):
+                self._redirect(c, ctx, program, depth, upstream)
+            elif c.type == "pipeline":
+                fed = _Stdin("pipe", upstream=upstream or ())
+                self._pipeline(c, ctx, fed, depth)
+            elif not c.is_named and c.type in ("&&", "||", ";", "&", "|", "|&"):
+                op = c.type
+                if op in ("|", "|&"):
+                    upstream = upstream or ()
+            elif c.is_named and fname != "redirect" and c.type not in (
+                "heredoc_start", "heredoc_end", "heredoc_body",
+            ):
+                if op in ("|", "|&"):
+                    self.walk(c, ctx, _Stdin("pipe", upstream=upstream or ()), depth)
+                elif op in ("&&", "||"):
+                    before = ctx.copy()
+                    if op == "||":
+                        ctx.cwds = _union(ctx.cwds, ctx.fail)
+                    self.walk(c, ctx, None, depth)
+                    ctx.absorb(before)
+                else:
+                    ctx.boundary()
+                    self.walk(c, ctx, None, depth)
+
+    def _redirect_target(self, w: Word, op: PathOp, ctx: _Ctx, program: str | None) -> None:
+        text = w.text
+        for candidate in {text, normalize(text) if text.startswith("/") else text}:
+            for kind in ("tcp", "udp"):
+                prefix = f"/dev/{kind}/"
+                if candidate.startswith(prefix):
+                    host, _, port = candidate[len(prefix) :].partition("/")
+                    self.add_host(host, _port(port), f"dev-{kind}", dynamic=w.dynamic)
+                    return
+        if text in _REDIRECT_IGNORE or text.startswith(("/dev/fd/", "/proc/self/fd/")):
+            return
+        self.add_path(w, op, None, ctx=ctx, via="redirect", program=program)
+
+    # --- simple commands -------------------------------------------------------------
+
+    def _command(
+        self,
+        node: Node,
+        ctx: _Ctx,
+        stdin: _Stdin | None,
+        depth: int,
+        extra_args: list[Node],
+    ) -> str | None:
+        assigns: list[Node] = []
+        name_node: Node | None = None
+        arg_nodes: list[Node] = []
+        redirects: list[Node] = []
+        for i, c in enumerate(node.children):
+            fname = node.field_name_for_child(i)
+            if fname == "name":
+                name_node = c
+            elif fname == "redirect" or c.type.endswith("_redirect"):
+                redirects.append(c)
+            elif c.type == "variable_assignment" and name_node is None:
+                assigns.append(c)
+            elif c.is_named and c.type != "comment":
+                arg_nodes.append(c)
+        arg_nodes.extend(extra_args)
+        env: dict[str, str] = {}
+        for a in assigns:
+            value = a.child_by_field_name("value")
+            if value is not None:
+                self.walk(value, ctx, None, depth)
+                w = self.word(value, ctx)
+                name = a.child_by_field_name("name")
+                if name is not None:
+                    env[_text(name)] = w.text
+                    self._env_hosts({_text(name): w.text}, dynamic=w.dynamic)
+        for r in redirects:
+            s = self._stdin_of(r, ctx)
+            if s is not None:
+                stdin = s
+        program: str | None = None
+        if name_node is not None:
+            for n in (name_node, *arg_nodes):
+                if n.type == "process_substitution":
+                    self._substitution(n, ctx, depth)
+                elif _may_substitute(n):
+                    self.walk(n, ctx, None, depth)
+            argv = [self.word(name_node, ctx), *(self.word(a, ctx) for a in arg_nodes)]
+            program = self.execute(argv, ctx, stdin, depth, env, None)
+        for r in redirects:
+            self._redirect(r, ctx, program, depth, None)
+        return program
+
+    def execute(
+        self,
+        argv: list[Word],
+        ctx: _Ctx,
+        stdin: _Stdin | None,
+        depth: int,
+        env: dict[str, str],
+        wrapper: str | None,
+    ) -> str | None:
+        """Interpret one simple command; returns the program's name."""
+        if not argv:
+            return None
+        if depth > MAX_DEPTH:
+            self.add_opaque("nesting-too-deep", " ".join(w.text for w in argv))
+            return None
+        prog = argv[0]
+        if prog.dynamic:
+            construct = (
+                "substitution-program" if ("$(" in prog.text or "`" in prog.text)
+                else "variable-program" if "$" in prog.text else "glob-program"
+            )
+            self.add_opaque(construct, " ".join(w.text for w in argv))
+            self.add_command(prog.text, [w.text for w in argv], wrapper)
+            return prog.text
+        name = posixpath.basename(prog.text.rstrip("/")) or prog.text
+        self.add_command(name, [w.text for w in argv], wrapper)
+        call = _Call(name, argv, ctx, stdin, depth, env)
+        if "/" in prog.text:
+            self.add_path(prog, "exec", call)
+            self.run_script_file(prog, call, same_shell=False, require_shebang=True)
+        elif name in ctx.funcs and wrapper is None:
+            if depth + 1 > MAX_DEPTH:
+                self.add_opaque("nesting-too-deep", name)
+            else:
+                self.walk(ctx.funcs[name], ctx, stdin, depth + 1)
+            return name
+        family = _family(name)
+        handler = self.registry.handlers.get(family)
+        if handler is not None:
+            handler(self, call)
+        elif name not in _NO_FILE_PROGRAMS:
+            self.inferred_reads(call, call.args)
+        if family not in self.registry.no_url_scan:
+            self.scan_urls(call.args, "url-argument")
+        return name
+
+    def inferred_reads(self, call: _Call, words: Iterable[Word]) -> None:
+        """Arguments of a program whose argument semantics are unknown: maybe files, so reads."""
+        for w in words:
+            t = w.text
+            if t.startswith("--") and "=" in t:
+                t = t.partition("=")[2]
+                if "/" not in t and not t.startswith("."):
+                    continue
+                w = w.sub(t)
+            elif t.startswith("-") or not t or t.isdigit() or "://" in t:
+                continue
+            elif "=" in t and "/" not in t.partition("=")[0]:
+                continue  # NAME=value
+            elif scp_remote(t) is not None and not t.startswith((".", "/", "~")):
+                continue
+            self.add_path(w, "read", call, inferred=True)
+
+    def inner(self, call: _Call, argv: Sequence[Word], wrapper: str, *,
+              ctx: _Ctx | None = None, env: dict[str, str] | None = None) -> None:
+        """Run the command a wrapper wraps."""
+        if not argv:
+            return
+        self.execute(list(argv), ctx or call.ctx, call.stdin, call.depth + 1,
+                     {**call.env, **(env or {})}, wrapper)
+
+    def _env_hosts(self, env: dict[str, str], *, dynamic: bool = False) -> None:
+        for k, v in env.items():
+            kl = k.lower()
+            if kl in _PROXY_VARS:
+                self.add_url(v, "proxy-env", dynamic=dynamic, default_scheme="http")
+            elif kl in _INDEX_VARS:
+                for part in v.split():
+                    self.add_url(part, _INDEX_VARS[kl], dynamic=dynamic, default_scheme="https")
+
+    # --- stdin scripts ---------------------------------------------------------------
+
+    def stdin_program(self, call: _Call, shell: bool) -> None:
+        """A shell or interpreter that reads its program from stdin."""
+        s = call.stdin
+        if s is None:
+            return
+        label = " ".join(w.text for w in call.argv)
+        if s.kind == "pipe":
+            decoded = any(_is_decoder(p, argv) for p, argv in s.upstream)
+            self.add_opaque("base64-to-shell" if decoded else "pipe-to-shell", label)
+        elif s.kind == "file":
+            if s.word is not None:
+                if s.word.procsub:
+                    self.add_opaque("process-substitution-script", label)
+                else:
+                    self.add_path(s.word, "exec", call, via="redirect")
+        elif not shell:
+            self.add_opaque("inline-interpreter", label)
+        elif s.text is None:
+            self.add_opaque("dynamic-shell-string", label)
+        else:
+            self.run_script(s.text, call.ctx.child_shell(), call.depth + 1)
+
+
+def _is_decoder(program: str, argv: Sequence[str]) -> bool:
+    args = argv[1:]
+    if program in _DECODERS:
+        return program == "uudecode" or any(
+            a in ("-d", "--decode", "-D") or (a.startswith("-") and not a.startswith("--") and "d" in a)
+            for a in args
+        )
+    if program == "xxd":
+        return any(a.startswith("-") and "r" in a for a in args)
+    if program == "openssl":
+        return any(a in ("-d", "-base64", "base64", "-a") for a in args)
+    return False
+
+
+_PLAIN_WORDS = frozenset({"word", "raw_string", "number", "ansi_c_string"})
+
+
+def _may_substitute(node: Node) -> bool:
+    """Whether a word could hold a command or process substitution (else no need to walk it)."""
+    if node.type in _PLAIN_WORDS:
+        return False
+    data = node.text or b""
+    return b"$" in data or b"`" in data or b"<(" in data or b">(" in data or node.has_error
+
+
+def _redirect_op(r: Node) -> str:
+    for c in r.children:
+        if not c.is_named and c.type not in ("ERROR",):
+            return c.type
+    return ""
+
+
+def _error_snippet(root: Node, text: str) -> str:
+    stack = [root]
+    while stack:
+        n = stack.pop()
+        if n.type == "ERROR" or n.is_missing:
+            start = max(0, n.start_byte - 20)
+            data = text.encode("utf-8", "surrogatepass")
+            return data[start : n.end_byte + 20].decode("utf-8", "replace")
+        if n.has_error:
+            stack.extend(reversed(n.children))
+    return text
