@@ -34,6 +34,7 @@ from runner.policy.shell.handlers.interpreters import (
     _h_fish,
     _h_perl,
     _h_python,
+    _h_run_file,
     _h_shell,
     _h_source,
     _h_trap,
@@ -200,4 +201,4 @@ _HANDLERS: dict[str, Handler] = {
     "apt": _h_apt, "apt-get": _h_apt, "aptitude": _h_apt,
 }
 
-REGISTRY = Registry(handlers=_HANDLERS, no_url_scan=_NO_URL_SCAN)
+REGISTRY = Registry(handlers=_HANDLERS, no_url_scan=_NO_URL_SCAN, run_file=_h_run_file)

@@ -3,8 +3,11 @@ perl and other inline-code interpreters."""
 
 from __future__ import annotations
 
+import posixpath
+
 from runner.policy.shell.context import _Call
 from runner.policy.shell.handlers.packages import _h_pip
+from runner.policy.shell.tables import SHELLS, _family
 from runner.policy.shell.walker import Handler, _Walker
 from runner.policy.shell.words import Word, _has, _vals, getopt
 
@@ -45,10 +48,23 @@ def _h_shell(w: _Walker, call: _Call) -> None:
             w.add_opaque("dynamic-source", label)
         else:
             w.add_path(script, "exec", call)
-            w.run_script_file(script, call, same_shell=False, require_shebang=False)
+            if "n" not in flags:  # -n: read for syntax only, nothing runs
+                run_shell_script(w, call, script, same_shell=False)
         w.inferred_reads(call, pos[1:])
         return
-    w.stdin_program(call, shell=True)
+    if "n" not in flags:
+        w.stdin_program(call, shell=True)
+
+
+def run_shell_script(w: _Walker, call: _Call, script: Word, *, same_shell: bool) -> None:
+    """A file given to a shell (``bash FILE``, ``source FILE``): shell, whatever its shebang
+    says (the shell does not look at it)."""
+    text = w.script_text(script, call)
+    if text is None:
+        return
+    if "\x00" in text:
+        return  # bash refuses a binary file ("cannot execute binary file")
+    w.run_shell_file(text, call, same_shell=same_shell, name=script.text)
 
 
 def _h_fish(w: _Walker, call: _Call) -> None:
@@ -74,7 +90,7 @@ def _h_source(w: _Walker, call: _Call) -> None:
         w.stdin_program(call, shell=True)
     else:
         w.add_path(target, "exec", call)
-        w.run_script_file(target, call, same_shell=True, require_shebang=False)
+        run_shell_script(w, call, target, same_shell=True)
 
 
 def _h_trap(w: _Walker, call: _Call) -> None:
@@ -145,3 +161,65 @@ def _h_perl(w: _Walker, call: _Call) -> None:
 
 def _h_eval(w: _Walker, call: _Call) -> None:
     w.add_opaque("eval", " ".join(a.text for a in call.argv))
+
+
+# programs a shebang may name whose scripts are analysed (any other interpreter is opaque)
+_SHEBANG_FAMILIES = SHELLS | {"python", "make", "gmake"}
+
+
+def _h_run_file(w: _Walker, call: _Call) -> None:
+    """A program run by its path (``./x.sh``, ``exec backend/run``): the kernel reads its
+    first line. ``#!`` names the interpreter, run as ``interpreter [arg] FILE ARGS...``
+    (that command is analysed: a shell or Python reads the file, ``make -f`` its rules);
+    another interpreter is opaque. Without ``#!`` a text file is run by the shell; a
+    binary in the workspace is opaque (its code cannot be read)."""
+    prog = call.argv[0]
+    text = w.script_text(prog, call)
+    if text is None:
+        return
+    label = " ".join(a.text for a in call.argv)
+    if not text.startswith("#!"):
+        if "\x00" in text:
+            w.add_opaque("binary-program", f"{prog.text} is a binary file in the workspace; "
+                         "what it does cannot be read. Run a script or a system program")
+            return
+        w.run_shell_file(text, call, same_shell=False, name=prog.text)
+        return
+    line = text[2:].split("\n", 1)[0].strip().rstrip("\r").strip()
+    parts = line.split(None, 1)
+    if not parts:
+        return  # `#!` alone: execve fails (ENOEXEC), then bash runs it as a shell script
+    interp = parts[0]
+    arg = parts[1].strip() if len(parts) > 1 else ""
+    program = _shebang_program(interp, arg)
+    if program is None or _family(program) not in _SHEBANG_FAMILIES:
+        w.add_opaque("script-interpreter", f"{prog.text} is run by `{line}`, which is not "
+                     f"analysed ({label}); run it with bash or python explicitly")
+        return
+    argv = [Word(interp), *([Word(arg)] if arg else []), prog, *call.args]
+    w.execute(argv, call.ctx, call.stdin, call.depth + 1, call.env, "shebang")
+
+
+def _shebang_program(interp: str, arg: str) -> str | None:
+    """The program a shebang line runs: its interpreter, or the one ``env`` runs (the
+    kernel gives ``env`` the rest of the line as one argument; only ``-S`` splits it).
+    None: nothing recognisable runs."""
+    name = posixpath.basename(interp)
+    if name != "env":
+        return name
+    if arg.startswith(("-S", "--split-string")):
+        rest = arg[2:] if arg.startswith("-S") else arg[len("--split-string"):].lstrip("=")
+        words = rest.split()
+        i = 0
+        while i < len(words):
+            t = words[i]
+            if t in ("-u", "--unset", "-C", "--chdir"):
+                i += 2
+            elif t.startswith("-") or ("=" in t and not t.startswith("=")):
+                i += 1
+            else:
+                return posixpath.basename(t)
+        return None
+    if not arg or arg.startswith("-") or "=" in arg or any(c.isspace() for c in arg):
+        return None
+    return posixpath.basename(arg)
