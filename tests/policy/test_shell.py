@@ -745,9 +745,10 @@ OPAQUE_CASES = [
     ("perl -pie 's/a/b/' f", "inline-interpreter"),
     ("ruby -e 'puts 1'", "inline-interpreter"),
     ("php -r 'echo 1;'", "inline-interpreter"),
-    ("awk 'BEGIN{system(\"id\")}'", "inline-interpreter"),
-    ("awk '{print | \"sh\"}' f", "inline-interpreter"),
-    ("awk 'BEGIN{\"id\" | getline x}'", "inline-interpreter"),
+    ("awk 'BEGIN{system(\"eval $X\")}'", "eval"),  # a literal command is analysed as shell
+    ("awk '{print | \"sh\"}' f", "pipe-to-shell"),
+    ("awk 'BEGIN{system(x)}'", "awk-system"),
+    ("awk 'BEGIN{\"id\" $1 | getline x}'", "awk-pipe"),
     ("sed 's/x/id/e' f", "inline-interpreter"),
     ("sed '1e id' f", "inline-interpreter"),
     ("python3 - <<EOF\nimport os\nEOF\n", "inline-interpreter"),

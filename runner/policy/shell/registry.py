@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from runner.policy.shell.handlers.awk import _h_awk
 from runner.policy.shell.handlers.builtins import (
     _h_alias,
     _h_cd,
@@ -13,7 +14,6 @@ from runner.policy.shell.handlers.builtins import (
 from runner.policy.shell.handlers.files import (
     FILE_PROGRAMS,
     _file_handler,
-    _h_awk,
     _h_cp,
     _h_cpio,
     _h_dd,

@@ -70,7 +70,7 @@ class _Scripts(_Facts):
     def walk(self, node: Node, ctx: _Ctx, stdin: _Stdin | None, depth: int) -> None:
         raise NotImplementedError
 
-    def run_script(self, text: str, ctx: _Ctx, depth: int) -> None:
+    def run_script(self, text: str, ctx: _Ctx, depth: int, stdin: _Stdin | None = None) -> None:
         if depth > MAX_DEPTH:
             self.add_opaque("nesting-too-deep", text)
             return
@@ -92,7 +92,7 @@ class _Scripts(_Facts):
         if root.has_error:
             self.parse_error = True
             self.add_opaque("parse-error", _error_snippet(root, text))
-        self.walk(root, ctx, None, depth)
+        self.walk(root, ctx, stdin, depth)
 
     def script_text(self, w: Word, call: _Call, *, cwd: str | None = None) -> str | None:
         """The text of a script file a command runs (or feeds to an interpreter), read from

@@ -307,27 +307,6 @@ def _find_filter(expr: Sequence[Word]) -> tuple[Callable[[str], bool] | None, bo
     return (lambda name: all(fnmatch_name(p, name, nocase=nc) for p, nc in names)), not files_only
 
 
-_AWK_RISKY = re.compile(r"system|getline|\|\s*\"|\|&|print[f]?[^;{}]*>|fflush|close\s*\(")
-
-
-def _h_awk(w: _Walker, call: _Call) -> None:
-    opts, pos = getopt(call.args, "fvFEil", ["--file", "--assign", "--field-separator",
-                                              "--exec", "--include", "--load"])
-    progs = _vals(opts, "-f", "--file", "-E", "--exec", "-i", "--include")
-    for p in progs:
-        w.add_path(p, "exec", call)
-    if not progs:
-        if not pos:
-            return
-        program, pos = pos[0], pos[1:]
-        if program.dynamic or _AWK_RISKY.search(program.text):
-            w.add_opaque("inline-interpreter", " ".join(a.text for a in call.argv))
-    for p in pos:
-        if "=" in p.text and not p.text.startswith(("/", ".")):
-            continue  # var=value operand
-        w.add_path(p, "read", call)
-
-
 _SED_EXEC = re.compile(r"(^|[;\n{}]\s*|\d\s*|\$\s*|/\s*)e(\s|;|$)|s(.).*\3.*\3[gpiImM0-9w]*e")
 _SED_WRITE = re.compile(r"(?:^|[;\n{}/]|\d)\s*[wW]\s+([^;\n}]+)|s(.)(?:.*?)\2(?:.*?)\2[gpiImM0-9]*w\s+([^;\n]+)")
 
