@@ -147,3 +147,26 @@ def test_substring_expansion_target_is_dynamic() -> None:
 def test_bash_n_runs_nothing(ws: Path) -> None:
     result = run("bash -n backend/py.sh", ws)
     assert ".env" not in reads(result)
+
+
+def test_a_large_script_is_decided_within_the_budget(ws: Path) -> None:
+    import time
+
+    from runner.policy.shell.scripts import MAX_COST
+
+    unit = "cat backend/app/main.py\n"
+    (ws / "backend" / "big2.sh").write_text(unit * ((MAX_SCRIPT_BYTES - 100) // len(unit)))
+    (ws / "backend" / "dense.sh").write_text("a\n" * ((MAX_SCRIPT_BYTES - 100) // 2))
+    for cmd in ("bash backend/big2.sh", "bash backend/dense.sh"):
+        start = time.perf_counter()
+        result = run(cmd, ws)
+        took = time.perf_counter() - start
+        assert "too-complex" in opaque(result), cmd
+        assert took < 0.5, (cmd, took)  # generous: the bound is MAX_COST units of work
+    assert MAX_COST >= 10 * 800  # the largest benign corpus command costs under 800
+
+
+def test_repeated_sourcing_is_bounded(ws: Path) -> None:
+    (ws / "backend" / "loop.sh").write_text("source backend/loop.sh\n" * 500)
+    result = run("bash backend/loop.sh", ws)
+    assert {"too-complex", "nesting-too-deep"} & opaque(result)

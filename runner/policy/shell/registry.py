@@ -20,7 +20,6 @@ from runner.policy.shell.handlers.files import (
     _h_find,
     _h_install,
     _h_ln,
-    _h_make,
     _h_mktemp,
     _h_patch,
     _h_sed,
@@ -40,6 +39,7 @@ from runner.policy.shell.handlers.interpreters import (
     _h_trap,
     _interpreter,
 )
+from runner.policy.shell.handlers.make import _h_make
 from runner.policy.shell.handlers.network import (
     _h_curl,
     _h_dns,

@@ -20,7 +20,7 @@ import tree_sitter_bash
 from tree_sitter import Language, Node, Parser
 
 from runner.hostfs import HostReadRefused
-from runner.policy.models import PathFact
+from runner.policy.models import PathFact, PathOp, PathVia
 from runner.policy.paths import PathResolver, absolute, is_inside
 from runner.policy.shell.context import _Call, _Ctx, _Stdin
 from runner.policy.shell.expansion import _GLOB_OPTIONS, Recursion
@@ -30,6 +30,18 @@ from runner.policy.shell.words import Word
 
 MAX_DEPTH = 16  # nested substitutions / shell strings / function calls
 MAX_SCRIPT_BYTES = 64 * 1024  # larger scripts run by a command are opaque
+
+# The analysis' work budget: the command, the scripts and makefiles it runs and the code
+# they start, together. A unit is about 1-2 us of analysis on a loaded 2-core machine
+# (0.6-1 us idle); the largest benign command of the corpora costs under 800. Past the
+# budget the analysis stops and `too-complex` is opaque, so a decision stays within its
+# time bound whatever the input (issue 9: <= 50 ms), a 64 KiB script included.
+MAX_COST = 15_000
+COST_TOKEN = 1  # a word or line parsed (tree-sitter-bash costs about this per token)
+COST_VISIT = 3  # a syntax node walked
+COST_COMMAND = 5  # a simple command interpreted
+COST_PATH = 40  # a path resolved against the workspace (per possible directory)
+COST_READ = 50  # a script file read (plus COST_TOKEN per 64 bytes)
 
 _local = threading.local()
 _LANGUAGE: Language | None = None
@@ -51,6 +63,11 @@ _SUBSTRING_VAR = re.compile(rb"(\$\{[#!]?(?:[A-Za-z_]\w*|[0-9@*])(?:\[[^\]\s]*\]
 _DYNAMIC_CHARS = re.compile(r"[$`*?\[{]")
 
 
+def _tokens(data: bytes) -> int:
+    """An estimate of what parsing costs: words and lines (cheap to count, in C)."""
+    return len(data.split()) + data.count(b"\n")
+
+
 def _static_prefix(path: str) -> str:
     """The directory above the first dynamic part of a path (``backend/$X/y`` -> ``backend``)."""
     m = _DYNAMIC_CHARS.search(path)
@@ -66,6 +83,58 @@ class _Scripts(_Facts):
         super().__init__(resolver)
         self._written: set[str] = set()  # paths (and directories) written so far
         self._written_patterns: set[str] = set()  # glob patterns written so far
+        self.budgets: dict[str, int] = {}  # per-analysis counters of costly steps (make runs)
+        self.cost = 0  # work done so far (see MAX_COST)
+        self.exhausted = False  # the budget is spent: nothing more is analysed
+        self._seen_paths: set[tuple[object, ...]] = set()
+
+    def charge(self, units: int, what: str) -> bool:
+        """Account for work about to be done; False (and the analysis stops) past MAX_COST."""
+        if self.exhausted:
+            return False
+        self.cost += units
+        if self.cost > MAX_COST:
+            self.exhausted = True
+            self.add_opaque(
+                "too-complex",
+                f"{what}: the command and the scripts it runs are too large to analyse in "
+                "the time a decision may take; run smaller steps",
+            )
+            return False
+        return True
+
+    def add_path(
+        self,
+        w: Word,
+        op: PathOp,
+        call: _Call | None,
+        *,
+        ctx: _Ctx | None = None,
+        via: PathVia = "argument",
+        program: str | None = None,
+        inferred: bool = False,
+        implicit: bool = False,
+        cwds: Sequence[str] | None = None,
+        recursive: Recursion | None = None,
+    ) -> None:
+        """``_Facts.add_path``, charged to the budget; the same fact twice is looked up once."""
+        context = ctx if ctx is not None else call.ctx if call is not None else None
+        if context is None or self.exhausted:
+            return
+        where = tuple(cwds if cwds is not None else context.cwds)
+        prog = program if program is not None else call.name if call is not None else None
+        key = (w, op, via, prog, inferred, implicit, where, context.cwd_dynamic, recursive)
+        if key in self._seen_paths:
+            return
+        self._seen_paths.add(key)
+        before = len(self.paths)
+        if not self.charge(COST_PATH * len(where), f"the path {w.text}"):
+            return
+        super().add_path(w, op, call, ctx=ctx, via=via, program=program, inferred=inferred,
+                         implicit=implicit, cwds=cwds, recursive=recursive)
+        extra = len(self.paths) - before - len(where)
+        if extra > 0:  # pattern expansion: one resolution per match
+            self.charge(COST_PATH * extra, f"the pattern {w.text}")
 
     def walk(self, node: Node, ctx: _Ctx, stdin: _Stdin | None, depth: int) -> None:
         raise NotImplementedError
@@ -80,6 +149,8 @@ class _Scripts(_Facts):
         if "GLOBIGNORE" in text:
             self.glob_flags.add("dotglob")  # setting GLOBIGNORE turns dotglob on
         data = text.encode("utf-8", "surrogatepass")
+        if not self.charge(_tokens(data) * COST_TOKEN, "parsing"):
+            return
         root = _parser().parse(data).root_node
         if root.has_error:
             # `${s:$i:1}`: bash takes a substring offset/length as arithmetic, where `$i`
@@ -129,12 +200,16 @@ class _Scripts(_Facts):
 
     def _read_script(self, raw: str, cwd: str, label: str) -> str | None:
         path = absolute(raw, cwd)
+        if not self.charge(COST_READ, f"reading {raw}"):
+            return None
         try:
             text = self.resolver.read_text(path, MAX_SCRIPT_BYTES)
         except HostReadRefused as exc:
             self.add_opaque("unreadable-script", f"{raw}: {exc.reason}")
             return None
-        if text is None:
+        if text is not None:
+            self.charge(len(text) // 64, f"reading {raw}")
+        else:
             res = self.resolver.resolve(path)
             if res.exists and not res.is_dir and not res.loop and is_inside(res.real):
                 self.add_opaque(

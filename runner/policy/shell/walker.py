@@ -21,7 +21,13 @@ from runner.policy.paths import PathResolver, normalize
 from runner.policy.shell.context import _Call, _Ctx, _Stdin, _union
 from runner.policy.shell.expansion import _Expander
 from runner.policy.shell.hosts import _port, scp_remote
-from runner.policy.shell.scripts import MAX_DEPTH, MAX_SCRIPT_BYTES, _Scripts
+from runner.policy.shell.scripts import (
+    COST_COMMAND,
+    COST_VISIT,
+    MAX_DEPTH,
+    MAX_SCRIPT_BYTES,
+    _Scripts,
+)
 from runner.policy.shell.tables import (
     _INDEX_VARS,
     _NO_FILE_PROGRAMS,
@@ -57,12 +63,11 @@ class _Walker(_Scripts, _Expander):
         self.registry = registry
         self._nodes = 0  # current syntax nesting
         self._visits = 0  # nodes walked so far
-        self.exhausted = False
 
     # --- syntax walk -----------------------------------------------------------------
 
     def walk(self, node: Node, ctx: _Ctx, stdin: _Stdin | None, depth: int) -> None:
-        if self.exhausted:
+        if not self.charge(COST_VISIT, "walking the command"):
             return
         self._visits += 1
         if self._visits > MAX_VISITS:
@@ -515,7 +520,7 @@ class _Walker(_Scripts, _Expander):
         wrapper: str | None,
     ) -> str | None:
         """Interpret one simple command; returns the program's name."""
-        if not argv:
+        if not argv or not self.charge(COST_COMMAND, "interpreting the commands"):
             return None
         if depth > MAX_DEPTH:
             self.add_opaque("nesting-too-deep", " ".join(w.text for w in argv))

@@ -25,8 +25,6 @@ from runner.policy.shell.words import Word, _vals, getopt
 
 _SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASS|CRED|AUTH|PRIVATE|SESSION|COOKIE", re.I)
 _NOT_OPERAND = frozenset({"print", "printf", "return", "in", "getline", "case", "do", "else"})
-_OPS2 = ("|&", ">>", "&&", "||", "==", "!=", "<=", ">=", "!~", "++", "--", "+=", "-=", "*=",
-         "/=", "%=", "^=", "**")
 MAX_TOKENS = 20_000
 
 
@@ -40,82 +38,46 @@ class AwkSyntax(ValueError):
     """A program the tokenizer cannot follow (unterminated literal)."""
 
 
+_TOKEN = re.compile(
+    r"""(?P<ws>[ \t\r]+|\\\n)
+    |(?P<nl>\n)
+    |(?P<comment>\#[^\n]*)
+    |(?P<str>"(?:[^"\\\n]|\\.)*")
+    |(?P<name>[A-Za-z_]\w*)
+    |(?P<num>\.?\d[\w.]*)
+    |(?P<op>\|&|>>|&&|\|\||==|!=|<=|>=|!~|\+\+|--|\+=|-=|\*=|/=|%=|\^=|\*\*|[^\s\w])""",
+    re.X | re.S,
+)
+_REGEX = re.compile(r"/((?:[^/\\\n\[]|\\.|\[\^?\]?(?:[^\]\n\\]|\\.)*\])*)/")
+_ESCAPES = {"n": "\n", "t": "\t", '"': '"', "\\": "\\", "/": "/"}
+
+
 def tokenize(prog: str) -> list[Tok]:
     """awk tokens; a ``/`` after an operand is division, elsewhere it starts a regex."""
     toks: list[Tok] = []
-    i, n = 0, len(prog)
-    while i < n:
+    pos, n = 0, len(prog)
+    while pos < n:
         if len(toks) > MAX_TOKENS:
             raise AwkSyntax("too long")
-        c = prog[i]
-        if c == "\\" and i + 1 < n and prog[i + 1] == "\n":
-            i += 2
-            continue
-        if c in " \t\r":
-            i += 1
-        elif c == "\n":
-            toks.append(Tok("nl", "\n"))
-            i += 1
-        elif c == "#":
-            while i < n and prog[i] != "\n":
-                i += 1
-        elif c == '"':
-            j, buf = i + 1, []
-            while j < n and prog[j] != '"':
-                if prog[j] == "\n":
-                    raise AwkSyntax("newline in a string")
-                if prog[j] == "\\" and j + 1 < n:
-                    buf.append({"n": "\n", "t": "\t", '"': '"', "\\": "\\", "/": "/"}
-                               .get(prog[j + 1], "\\" + prog[j + 1]))
-                    j += 2
-                    continue
-                buf.append(prog[j])
-                j += 1
-            if j >= n:
-                raise AwkSyntax("unterminated string")
-            toks.append(Tok("str", "".join(buf)))
-            i = j + 1
-        elif c == "/" and not _after_operand(toks):
-            j, in_class = i + 1, False
-            while j < n and (in_class or prog[j] != "/"):
-                if prog[j] == "\n":
-                    raise AwkSyntax("newline in a regex")
-                if prog[j] == "\\":
-                    j += 2
-                    continue
-                if prog[j] == "[" and not in_class:
-                    in_class = True
-                    if prog[j + 1 : j + 2] == "^":
-                        j += 1
-                    if prog[j + 1 : j + 2] == "]":
-                        j += 1
-                elif prog[j] == "]" and in_class:
-                    in_class = False
-                j += 1
-            if j >= n:
+        if prog[pos] == "/" and not _after_operand(toks):
+            m = _REGEX.match(prog, pos)
+            if m is None:
                 raise AwkSyntax("unterminated regex")
-            toks.append(Tok("re", prog[i + 1 : j]))
-            i = j + 1
-        elif c.isalpha() or c == "_":
-            j = i
-            while j < n and (prog[j].isalnum() or prog[j] == "_"):
-                j += 1
-            toks.append(Tok("name", prog[i:j]))
-            i = j
-        elif c.isdigit() or (c == "." and prog[i + 1 : i + 2].isdigit()):
-            j = i
-            while j < n and (prog[j].isalnum() or prog[j] == "."):
-                j += 1
-            toks.append(Tok("num", prog[i:j]))
-            i = j
-        else:
-            two = prog[i : i + 2]
-            if two in _OPS2:
-                toks.append(Tok("op", two))
-                i += 2
-            else:
-                toks.append(Tok("op", c))
-                i += 1
+            toks.append(Tok("re", m.group(1)))
+            pos = m.end()
+            continue
+        m = _TOKEN.match(prog, pos)
+        if m is None or (prog[pos] == '"' and m.lastgroup != "str"):
+            raise AwkSyntax("unterminated string")
+        kind = m.lastgroup or "op"
+        pos = m.end()
+        if kind in ("ws", "comment"):
+            continue
+        text = m.group()
+        if kind == "str":
+            text = re.sub(r"\\(.)", lambda e: _ESCAPES.get(e.group(1), "\\" + e.group(1)),
+                          text[1:-1])
+        toks.append(Tok(kind, text))
     return toks
 
 
@@ -151,6 +113,8 @@ def _ends_expr(toks: list[Tok], i: int) -> bool:
 
 def analyse_awk(w: _Walker, call: _Call, prog: str, label: str) -> None:
     """Facts of one awk program text (see the module docstring)."""
+    if not w.charge(len(prog) // 4, "the awk program"):
+        return
     try:
         toks = tokenize(prog)
     except AwkSyntax as exc:

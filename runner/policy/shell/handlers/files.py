@@ -1,6 +1,6 @@
 """File programs: the :data:`FILE_PROGRAMS` option tables (:class:`FileSpec`) and the
-programs with their own argument rules (find, sed, awk, cp/mv, ln, install, dd, tar,
-unzip, zip, cpio, patch, mktemp, make)."""
+programs with their own argument rules (find, sed, cp/mv, ln, install, dd, tar, unzip,
+zip, cpio, patch, mktemp; awk and make have their own modules)."""
 
 from __future__ import annotations
 
@@ -569,21 +569,6 @@ def _h_mktemp(w: _Walker, call: _Call) -> None:
         w.add_path(Word(text, True), "write", call)
     else:
         w.add_path(Word(f"{base or '/tmp'}/tmp.XXXXXXXXXX", True), "write", call, implicit=True)
-
-
-def _h_make(w: _Walker, call: _Call) -> None:
-    opts, _ = getopt(call.args, "CfIjlWoEO", ["--directory", "--file", "--makefile",
-                                                "--include-dir", "--jobs", "--load-average",
-                                                "--what-if", "--old-file", "--eval"])
-    if _has(opts, "--eval", "-E"):
-        w.add_opaque("inline-interpreter", " ".join(a.text for a in call.argv))
-    d = _vals(opts, "-C", "--directory")
-    cwds = [normalize(absolute(d[-1].text, c)) for c in call.ctx.cwds] if d else None
-    files = _vals(opts, "-f", "--file", "--makefile")
-    for f in files:
-        w.add_path(f, "exec", call, cwds=cwds)
-    if not files:
-        w.add_path(Word("Makefile"), "exec", call, cwds=cwds, implicit=True)
 
 
 def _file_handler(spec: FileSpec) -> Handler:
