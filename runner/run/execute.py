@@ -71,7 +71,7 @@ from runner.sandbox.selfcheck import run_self_check
 from runner.sandbox.spec import build_container_spec, idle_command
 
 SCRIPTED_PREFIX = "scripted:"
-AGENT_COMMAND = ["python3", "-m", "runner.agent"]
+AGENT_COMMAND = ["python3", "-P", "-m", "runner.agent"]  # -P: no CWD on sys.path (no shadowing)
 AGENT_GRACE = 30.0  # host-side backstop beyond the in-container timeout
 
 
