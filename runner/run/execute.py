@@ -59,7 +59,14 @@ from runner.reports.markdown import render_markdown, write_step_summary
 from runner.reports.summary import AgentInfo, AuditInfo, RunSummary, TokenUsage, write_summary
 from runner.reports.verify import VerificationResult, run_verification
 from runner.run.display import RunDisplay
-from runner.run.rundir import RunRecord, create_run_dir, default_run_dir, new_run_id, utc_now
+from runner.run.rundir import (
+    RunRecord,
+    check_run_dir_place,
+    create_run_dir,
+    default_run_dir,
+    new_run_id,
+    utc_now,
+)
 from runner.run.signals import interruptible
 from runner.sandbox.deployment import DockerDeployment
 from runner.sandbox.docker_client import docker_client
@@ -110,6 +117,7 @@ def prepare(cfg: RunConfig) -> Prepared:
         raise ConfigError("--max-turns must be at least 1")
     if cfg.timeout <= 0:
         raise ConfigError("--timeout must be positive")
+    check_run_dir_place(project, cfg.out)
     agent = load_agent(cfg.agent)
     model_arg, provider = _provider(cfg.model, cfg)
     model = resolve_model(agent.model, model_arg, cfg.model_aliases)
