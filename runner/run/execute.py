@@ -75,7 +75,7 @@ from runner.sandbox.image import ensure_image
 from runner.sandbox.masks import find_secret_paths
 from runner.sandbox.ownership import sandbox_identity, writable_ownership
 from runner.sandbox.selfcheck import run_self_check
-from runner.sandbox.spec import build_container_spec, idle_command
+from runner.sandbox.spec import WORKSPACE, build_container_spec, idle_command
 
 SCRIPTED_PREFIX = "scripted:"
 AGENT_COMMAND = ["python3", "-P", "-m", "runner.agent"]  # -P: no CWD on sys.path (no shadowing)
@@ -207,7 +207,8 @@ class Run:
         self.record.image = image
         self.summary.image = image
         self.before = snapshot_tree(self.project / "backend")
-        self.secret_paths = find_secret_paths(self.project, self.prep.data.is_secret_path)
+        self.secret_paths = find_secret_paths(self.project, self.prep.data.is_secret_path,
+                                              self.writable)
         self.record.masked = self.secret_paths
         redactor = Redactor.from_env(
             secret_files=[self.project / p for p in self.secret_paths
@@ -255,9 +256,11 @@ class Run:
             self._finish_agent(deployment, agent.wait())
 
     def _self_check(self, deployment: DockerDeployment) -> None:
+        sanitized = [b.target.removeprefix(f"{WORKSPACE}/") for b in deployment.spec.binds
+                     if b.purpose == "sanitized"]
         result = run_self_check(
             deployment.runtime, writable=self.writable, pids_limit=self.cfg.sandbox.limits.pids,
-            secret_paths=self.secret_paths)
+            secret_paths=self.secret_paths, sanitized=sanitized)
         self.record.self_check = [c.model_dump() for c in result.checks]
         self.record.self_check_ok = result.ok
         self.record.write(self.run_dir)
