@@ -68,6 +68,7 @@ from runner.run.rundir import (
     utc_now,
 )
 from runner.run.signals import interruptible
+from runner.sandbox.access import check_project_access, project_access
 from runner.sandbox.deployment import DockerDeployment
 from runner.sandbox.docker_client import docker_client
 from runner.sandbox.environment import ExecResult
@@ -109,7 +110,8 @@ def _provider(model_arg: str | None, cfg: RunConfig) -> tuple[str | None, ModelP
 
 
 def prepare(cfg: RunConfig) -> Prepared:
-    """Validate every input; raises InputError (exit 2) and writes nothing."""
+    """Validate every input; raises InputError (exit 2), or EnvironmentProblem (exit 4) when
+    the sandbox user could not reach the project; writes nothing."""
     project = cfg.project.expanduser().resolve()
     if not project.is_dir():
         raise ProjectError("project directory does not exist", path=cfg.project)
@@ -124,6 +126,8 @@ def prepare(cfg: RunConfig) -> Prepared:
     bundle = load_bundle(cfg.policy.dirs, cfg.policy.data)
     engine = load_engine(cfg.policy)
     data = load_policy_data(bundle)
+    identity = sandbox_identity(project, cfg.sandbox)
+    check_project_access(project, identity.uid, identity.gid, list(data.writable))
     return Prepared(cfg=cfg, project=project, agent=agent, model=model, provider=provider,
                     engine=engine, bundle=bundle, data=data)
 
@@ -232,6 +236,7 @@ class Run:
             stack.callback(self.gateway.stop)
             identity = sandbox_identity(self.project, self.cfg.sandbox)
             self.record.sandbox_user = f"{identity.uid}:{identity.gid}"
+            stack.enter_context(project_access(self.project, identity.uid, identity.gid))
             stack.enter_context(
                 writable_ownership(self.project, self.writable, identity.uid, identity.gid))
             spec = build_container_spec(
@@ -295,11 +300,12 @@ class Run:
             return
         self.display.step("verifying: running the project's tests in a fresh read-only container")
         identity = sandbox_identity(self.project, self.cfg.sandbox)
-        self.verification = run_verification(
-            client=client, image=image, project=self.project, out_dir=self.run_dir / "reports",
-            limits=self.cfg.sandbox.limits, uid=identity.uid, gid=identity.gid,
-            test_command=self.cfg.verify.test_command, timeout=self.cfg.verify.timeout,
-            run_id=self.run_id, secret_paths=self.secret_paths)
+        with project_access(self.project, identity.uid, identity.gid):
+            self.verification = run_verification(
+                client=client, image=image, project=self.project, out_dir=self.run_dir / "reports",
+                limits=self.cfg.sandbox.limits, uid=identity.uid, gid=identity.gid,
+                test_command=self.cfg.verify.test_command, timeout=self.cfg.verify.timeout,
+                run_id=self.run_id, secret_paths=self.secret_paths)
         self.record.verification = self.verification.model_dump(mode="json")
 
     # --- results (always) -----------------------------------------------------------
