@@ -44,10 +44,12 @@ def limits_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[h.World, h.Run
     """One run: fork bomb, /tmp and backend/ fill, output flood, endless command, escaped job."""
     world = h.make_world(tmp_path_factory.mktemp("limits"))
     h.write_config(world, LIMITS)
+    # The fork bomb's shell stays (exec sleep) so the bomb runs for the call's whole 8 s: the
+    # Bash tool ends a command's process group as soon as its shell exits.
     turns = [
         {"text": "prepare", "tool_calls": [
             bash("mkdir -p backend/probe"),
-            call("Write", file_path="backend/fork.sh", content="#!/bin/bash\nb(){ b | b & }; b\n")]},
+            call("Write", file_path="backend/fork.sh", content="#!/bin/bash\nb(){ b | b & }; b; exec sleep 60\n")]},
         {"text": "fork bomb", "tool_calls": [bash("bash backend/fork.sh", 8)]},
         {"text": "still alive?", "tool_calls": [bash("echo alive > backend/probe/after-fork")]},
         {"text": "fill /tmp", "tool_calls": [bash(
