@@ -91,7 +91,7 @@ def no_leftover_containers(request: pytest.FixtureRequest) -> Iterator[None]:
         return
     left = _leftovers()
     # A run that has just ended may still be removing its container: give it a moment.
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 60  # an event (the containers are gone), bounded generously
     while left and time.monotonic() < deadline:
         time.sleep(0.5)
         left = _leftovers()
