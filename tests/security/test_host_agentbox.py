@@ -337,9 +337,16 @@ def test_git_config_credentials_never_reach_the_container(tmp_path: Path) -> Non
                  "git status --short > backend/git-status.txt && git diff --stat HEAD > /dev/null "
                  "&& git log --oneline > backend/git-log.txt && echo GIT_OK; "
                  "echo x >> .git/config || echo WRITE_REFUSED")
-    res = h.run_scenario(world, "git-config", [{"text": "look", "tool_calls": [probe]}],
-                         policy_dir=h.ALLOW_ALL)
+    verify_test = (  # the verification container sees the same copy
+        "from backend.app import hello\n\n\ndef test_config_is_clean():\n"
+        "    text = open('/workspace/.git/config').read()\n"
+        f"    assert hello() == 'hi' and '[remote' in text and {CI_TOKEN[:12]!r} not in text\n"
+        f"    assert {URL_PASSWORD[:8]!r} not in text and 'extraheader' not in text.lower()\n")
+    write = call("Write", file_path="backend/test_gitcfg.py", content=verify_test)
+    res = h.run_scenario(world, "git-config", [{"text": "look", "tool_calls": [probe, write]}],
+                         policy_dir=h.ALLOW_ALL, skip_verify=False, timeout=240)
     assert res.exit_code == 0, res.describe()
+    assert res.summary.get("tests", {}).get("passed") == 1, res.summary.get("tests")
     seen = (world.backend / "seen-config.txt").read_text(encoding="utf-8")
     assert "[remote \"origin\"]" in seen and "https://github.com/acme/app" in seen
     assert h.leaked(seen, (CI_TOKEN, BASIC, URL_PASSWORD)) == [] and "extraheader" not in seen.lower()
