@@ -73,11 +73,13 @@ def _leftovers() -> list[Any]:
     try:
         found = []
         done = tuple(p + "/" for p in FINISHED_PROJECTS)
-        for c in client.containers.list(all=True, filters={"label": "sandbox-runner.run"}):
+        for c in client.containers.list(all=True, filters={"label": "sandbox-runner.run"},
+                                            ignore_removed=True):
             sources = [m.get("Source", "") + "/" for m in c.attrs.get("Mounts", [])]
             if any(s.startswith(done) for s in sources):
                 found.append(c)
-        found += client.containers.list(all=True, filters={"label": f"{TEST_LABEL}=1"})
+        found += client.containers.list(all=True, filters={"label": f"{TEST_LABEL}=1"},
+                                         ignore_removed=True)
         return found
     finally:
         client.close()
