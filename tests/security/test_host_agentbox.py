@@ -229,16 +229,20 @@ def test_no_grant_possible_is_one_line_with_the_fix(tmp_path: Path) -> None:
         read, write = os.pipe()
         pid = os.fork()
         if pid == 0:  # a non-root runner (a fork keeps the interpreter /root would hide)
-            os.close(read)
-            os.setgid(54321)
-            os.setuid(54321)
+            msg = "child failed"
             try:
+                os.close(read)
+                os.setgid(54321)
+                os.setuid(54321)
                 check_project_access(project, 10001, 10001, ["backend/", "issues.md"])
                 msg = "no error"
             except EnvironmentProblem as exc:
                 msg = f"{exc.exit_code} {exc}"
-            os.write(write, msg.encode())
-            os._exit(0)
+            except BaseException as exc:
+                msg = f"child failed: {exc!r}"
+            finally:
+                os.write(write, msg.encode())
+                os._exit(0)
         os.close(write)
         with os.fdopen(read) as fh:
             msg = fh.read()
