@@ -429,7 +429,7 @@ def containers_for(project: Path | None = None, run_id: str | None = None) -> li
     try:
         flt = {"label": f"{LABEL_RUN}={run_id}"} if run_id else {"label": LABEL_RUN}
         found = []
-        for c in client.containers.list(all=True, filters=flt):
+        for c in client.containers.list(all=True, filters=flt, ignore_removed=True):
             if project is None:
                 found.append(c)
                 continue
@@ -444,7 +444,7 @@ def containers_for(project: Path | None = None, run_id: str | None = None) -> li
 def test_containers() -> list[Any]:
     client = docker.from_env()
     try:
-        return client.containers.list(all=True, filters={"label": f"{TEST_LABEL}=1"})
+        return client.containers.list(all=True, filters={"label": f"{TEST_LABEL}=1"}, ignore_removed=True)
     finally:
         client.close()
 
