@@ -69,6 +69,7 @@ from runner.reports.summary import (
     AgentInfo,
     AuditInfo,
     DecisionStats,
+    GatewayInfo,
     RunSummary,
     TokenUsage,
     write_summary,
@@ -362,6 +363,8 @@ class Run:
             stats = self.gateway.stats
             summary.tokens = TokenUsage(input=stats.input_tokens, output=stats.output_tokens,
                                         requests=stats.requests)
+            summary.gateway = GatewayInfo(refused=stats.refused, events_dropped=stats.events_dropped,
+                                          clamped=stats.clamped, redactions=stats.redactions)
         summary.audit = steps.run("audit", self._audit_info, AuditInfo)
         summary.collection_errors += steps.errors
         summary.gates = with_results_gate(summary.gates, summary.collection_errors)
