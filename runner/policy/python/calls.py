@@ -16,9 +16,14 @@ from runner.policy.python.state import (
 )
 from runner.policy.python.tables import (
     _ADDR,
+    _CODE_ARGS,
     _CONTAINERS,
     _DESERIALIZE,
+    _DYN_CONNECT,
+    _DYN_READ,
+    _DYN_WRITE,
     _DYN_WRITERS,
+    _EXEC_APIS,
     _EXECS,
     _HOSTPORT,
     _INERT,
@@ -26,6 +31,7 @@ from runner.policy.python.tables import (
     _PATH_METHODS,
     _PRINTS,
     _PURE_MODULES,
+    _RECURSIVE,
     _SESSIONS,
     _SHELL_FUNCS,
     _SQL_FILE,
@@ -54,6 +60,7 @@ from runner.policy.python.values import (
     _Meth,
     _Obj,
     _Path,
+    _pathlike,
     _Pre,
     _pstr,
     _Ref,
@@ -124,12 +131,21 @@ class _Calls(_State):
             return self.call_meth(f.recv, f.name, a)
         if isinstance(f, _Func):
             return self.call_fn(f, a)
+        name = node.func.attr if isinstance(node.func, ast.Attribute) else ""
         if isinstance(f, _Dyn) and f.sensitive:
             self.add_opaque("python-dynamic-call", node)
-        elif isinstance(node.func, ast.Attribute) and node.func.attr in _DYN_WRITERS:
+        elif name in _DYN_WRITERS:
             self.add_opaque("python-dynamic-path", node)  # maybe a pathlib write
+        elif name in _DYN_CONNECT:
+            self.add_opaque("python-dynamic-host", node)  # maybe an event loop's
         for v in a.values():
             self.escape(v, node)
+        if name.startswith(_DYN_READ + _DYN_WRITE):  # df.to_csv("x"), spark.read_csv("x") ...
+            op: PathOp = "write" if name.startswith(_DYN_WRITE) else "read"
+            for v in a.values():
+                s = _pstr(v) if isinstance(v, _C) else None
+                if s is not None and _pathlike(s):
+                    self.add_path(s, op, "python-argument", inferred=True)
         return DYN
 
     def call_fn(self, f: _Func, a: _Args) -> Val:
@@ -165,8 +181,21 @@ class _Calls(_State):
         if q in _PATH_ARGS:
             for i, k, op, default in _PATH_ARGS[q]:
                 v = a.get(i, k)
-                self.target(_C(default) if v is None and default else v, op, via, node)
+                self.target(_C(default) if v is None and default else v, op, via, node,
+                            recursive=(q, i) in _RECURSIVE)
             handled = True
+        if q in _CODE_ARGS:
+            for i, k in _CODE_ARGS[q]:
+                if a.get(i, k) is not None:
+                    self.run_string(a, "exec", i, k)
+            return DYN
+        if q in _EXEC_APIS:
+            self.add_opaque("python-code-object", node)
+            return SDYN
+        if q.startswith("pathlib.Path.") and a.pos:  # Path.read_text(p): an unbound method
+            p = a.pos[0]
+            recv = p if isinstance(p, _Path) else _join([p])
+            return self.path_method(recv, q[13:], _Args(a.pos[1:], a.kw, node, None, a.kwstar))
         if q in _URLS:
             self.url(a.get(_URLS[q], "url"), None, via, node)
             handled = True
@@ -205,7 +234,7 @@ class _Calls(_State):
         if q in _INERT:
             return DYN
         if q in _PRINTS:
-            if any(_is_env(v) for v in a.values()):
+            if any(_is_env(v.recv if isinstance(v, _Meth) else v) for v in a.values()):
                 self.dump_env()
             if q in ("builtins.str", "os.fspath", "os.fsdecode") and len(a.pos) == 1:
                 t = _text(a.pos[0], None, None)
@@ -250,16 +279,19 @@ class _Calls(_State):
         node, k, via = a.node, o.kind, o.via
         if k == "socket" and name in ("connect", "connect_ex", "sendto"):
             self.addr(a.pos[-1] if name == "sendto" and a.pos else a.get(0, "address"), via, node)
-        elif k == "session" and name in (*_VERBS, "ws_connect", "request", "stream", "urlopen"):
+        elif k == "session" and name in (*_VERBS, "ws_connect", "request", "stream", "urlopen",
+                                         "open"):
             i = 1 if name in ("request", "stream", "urlopen") else 0
             self.url(a.get(i, "url"), o.data, via, node)
         elif k in ("client", "ssh") and name == "connect":
             self.host(a.get(0, "hostname" if k == "ssh" else "host"), a.get(1, "port"), via, node)
         elif k == "archive" and name in ("extractall", "extract"):
             v = a.get(0 if name == "extractall" else 1, "path")
-            self.target(v if v is not None and v != _C(None) else _C("."), "write", via, node)
+            self.target(v if v is not None and v != _C(None) else _C("."), "write", via, node,
+                        recursive=True)
         elif k == "archive" and name in ("add", "write"):
-            self.target(a.get(0, "name" if name == "add" else "filename"), "read", via, node)
+            self.target(a.get(0, "name" if name == "add" else "filename"), "read", via, node,
+                        recursive=name == "add")
         elif k == "sqlite" and name in ("execute", "executescript", "executemany"):
             sql = _pstr(a.get(0, "sql") or _C(None))
             for m in _SQL_FILE.finditer(sql or ""):
@@ -428,15 +460,16 @@ class _Calls(_State):
         m = _pstr(mode)
         return "read" if m is not None and not set(m) & set("wax+") else "write"
 
-    def target(self, v: Val | None, op: PathOp, via: str, node: ast.AST) -> None:
+    def target(self, v: Val | None, op: PathOp, via: str, node: ast.AST, *,
+               recursive: bool = False) -> None:
         """A file API's path argument."""
         if v is None or isinstance(v, _Obj) or (isinstance(v, _C) and type(v.v) is int):
             return  # absent, a file object, a file descriptor
         s = _pstr(v)
         if s is not None:
-            self.add_path(s, op, via)
+            self.add_path(s, op, via, recursive=recursive)
         elif isinstance(v, _Path) and v.glob and v.path:
-            self.add_path(v.path, op, via, glob=True)
+            self.add_path(v.path, op, via, glob=True, recursive=recursive)
         else:
             self.add_opaque("python-dynamic-path", node)
 
@@ -682,19 +715,29 @@ class _Calls(_State):
     def h_ssh(self, a: _Args) -> Val:
         return _Obj("ssh", "python-paramiko")
 
-    def h_code(self, a: _Args) -> Val:
-        self.add_opaque("python-code-object", a.node)
-        return SDYN
-
     def h_getattr(self, a: _Args) -> Val:
         o, n = a.get(0), a.get(1)
         if o is None:
             return DYN
         if isinstance(n, _C) and isinstance(n.v, str):
+            if isinstance(o, _Dyn) and n.v in _DYN_WRITERS:
+                return SDYN  # maybe a pathlib write: calling it is opaque
             return self.attr(o, n.v, a.node)
         if _sensitive(o):
             self.add_opaque("python-dynamic-call", a.node)
             return SDYN
+        return DYN
+
+    def h_type(self, a: _Args) -> Val:
+        v = a.get(0)
+        if isinstance(v, _Path):
+            return _Ref("pathlib.Path")
+        return SDYN if len(a.pos) == 1 and v is not None and _sensitive(v) else DYN
+
+    def h_methodcaller(self, a: _Args) -> Val:
+        n = a.get(0, "name")
+        if not isinstance(n, _C) or n.v in _PATH_METHODS or n.v in _DYN_WRITERS:
+            self.add_opaque("python-dynamic-call", a.node)
         return DYN
 
     def h_setattr(self, a: _Args) -> Val:
@@ -732,11 +775,11 @@ class _Calls(_State):
         v = a.get(0)
         return _Iter(_Seq((DYN, self.iter_elem(v, a.node)))) if v is not None else DYN
 
-    def run_string(self, a: _Args, mode: str) -> Val:
-        v = a.get(0, "source")
+    def run_string(self, a: _Args, mode: str, pos: int = 0, kw: str = "source") -> Val:
+        v = a.get(pos, kw)
         src = _pstr(v) if isinstance(v, _C) else None
         if src is None:
-            arg = a.node.args[0] if a.node.args else a.node
+            arg = a.node.args[pos] if len(a.node.args) > pos else a.node
             encoded = any(isinstance(n, ast.Attribute | ast.Name) and re.search(
                 r"decode|decompress|loads|fromhex|unhexlify|b\d+decode", getattr(
                     n, "attr", getattr(n, "id", ""))) for n in ast.walk(arg))
@@ -775,8 +818,8 @@ _HANDLERS: dict[str, Callable[[_Calls, _Args], Val]] = {
     "builtins.exec": _A.h_exec, "builtins.compile": _A.h_compile,
     "builtins.__import__": _A.h_import, "importlib.import_module": _A.h_import_module,
     "pty.spawn": _A.h_pty, "asyncio.create_subprocess_exec": _A.h_async_exec,
-    "socket.socket": _A.h_socket, "paramiko.SSHClient": _A.h_ssh, "types.CodeType": _A.h_code,
-    "types.FunctionType": _A.h_code, "builtins.getattr": _A.h_getattr,
+    "socket.socket": _A.h_socket, "paramiko.SSHClient": _A.h_ssh, "builtins.type": _A.h_type,
+    "operator.methodcaller": _A.h_methodcaller, "builtins.getattr": _A.h_getattr,
     "builtins.setattr": _A.h_setattr, "builtins.globals": _A.h_namespace,
     "builtins.locals": _A.h_namespace, "builtins.vars": _A.h_vars, "builtins.dict": _A.h_dict,
     "copy.copy": _A.h_copy, "copy.deepcopy": _A.h_copy, "builtins.enumerate": _A.h_enumerate,

@@ -110,7 +110,8 @@ class _State:
     def source(self, src: str) -> None:
         if src is not self.src:
             self.src, self.lines = src, src.split("\n")
-            for m in _POISON.finditer(src):
+            marked = ":=" in src or "global" in src or "nonlocal" in src  # (cheap first)
+            for m in _POISON.finditer(src) if marked else ():
                 self.poisoned.update(re.findall(r"\w+", m.group(1) or m.group(2)))
 
     def snip(self, node: ast.AST) -> str:
@@ -132,12 +133,12 @@ class _State:
             facts[fact] = None
 
     def add_path(self, raw: str, op: PathOp, via: str, *, glob: bool = False,
-                 inferred: bool = False) -> None:
+                 inferred: bool = False, recursive: bool = False) -> None:
         if self.dry or not raw or "\x00" in raw:
             return
         if raw.startswith("/proc/") and raw.endswith("/environ") and op == "read":
             self.env_dump = True
-        self._fact(self.paths, PyPath(raw, op, via, glob, inferred))
+        self._fact(self.paths, PyPath(raw, op, via, glob, inferred, recursive))
 
     def add_host(self, host: str, port: int | None, via: str) -> None:
         h = host.strip().strip("[]").rstrip(".").lower()

@@ -10,6 +10,8 @@ _ALIASES = {
     "posixpath": "os.path", "posix": "os", "_io": "io", "_socket": "socket",
     "io.open": "builtins.open", "io.FileIO": "builtins.open", "codecs.open": "builtins.open",
     "gzip.open": "builtins.open", "bz2.open": "builtins.open", "lzma.open": "builtins.open",
+    "aiofiles.open": "builtins.open",
+    "urllib.request.OpenerDirector": "urllib.request.build_opener",
     "requests.api": "requests", "requests.sessions.Session": "requests.Session",
     "requests.session": "requests.Session", "httpx.AsyncClient": "httpx.Client",
     "pathlib.PosixPath": "pathlib.Path", "pathlib.PurePath": "pathlib.Path",
@@ -23,6 +25,7 @@ _ALIASES = {
 
 
 def _canon(name: str) -> str:
+    name = name.removesuffix(".__call__")
     head, _, rest = name.partition(".")
     if head in _ALIASES:
         name = _ALIASES[head] + ("." + rest if rest else "")
@@ -84,7 +87,20 @@ _URLS: dict[str, int] = {  # the URL's position
         "webbrowser.open",
     ), 0),
 }
-_SESSIONS = {"requests.Session", "httpx.Client", "urllib3.PoolManager", "aiohttp.ClientSession"}
+_SESSIONS = {"requests.Session", "httpx.Client", "urllib3.PoolManager", "aiohttp.ClientSession",
+             "urllib.request.build_opener"}
+# Code run from a string: (position, keyword) of each string.
+_CODE_ARGS = dict.fromkeys(("timeit.timeit", "timeit.repeat", "timeit.Timer"),
+                           ((0, "stmt"), (1, "setup")))
+_EXEC_APIS = {"code.interact", "code.InteractiveInterpreter", "code.InteractiveConsole",
+              "codeop.compile_command", "types.CodeType", "types.FunctionType"}
+# Paths an API reads or writes whole: (name, argument position).
+_RECURSIVE = {("shutil.copytree", 0), ("shutil.rmtree", 0), ("shutil.make_archive", 2),
+              ("shutil.unpack_archive", 1)}
+# Methods of unknown objects: connections; APIs reading or writing a path given as a string.
+_DYN_CONNECT = {"create_connection", "sock_connect", "create_datagram_endpoint"}
+_DYN_READ = ("read_", "load", "open", "from_")
+_DYN_WRITE = ("to_", "save", "dump", "export")
 _SUBPROCESS = {f"subprocess.{n}" for n in ("run", "call", "check_call", "check_output", "Popen")}
 _SHELL_FUNCS = {"os.system", "os.popen", "subprocess.getoutput", "subprocess.getstatusoutput",
                 "asyncio.create_subprocess_shell"}
@@ -104,8 +120,8 @@ _SPECIAL = {"builtins.open", "os.open", "sqlite3.connect", "tarfile.open", "zipf
             "os.chdir", "pathlib.Path", "glob.glob", "glob.iglob", "builtins.eval", "builtins.exec",
             "builtins.compile", "builtins.__import__", "importlib.import_module", "pty.spawn",
             "asyncio.create_subprocess_exec", "socket.socket", "paramiko.SSHClient",
-            "types.CodeType", "types.FunctionType", "builtins.getattr", "builtins.setattr",
-            "builtins.globals", "builtins.locals", "builtins.vars"}
+            "builtins.getattr", "builtins.setattr", "builtins.globals", "builtins.locals",
+            "builtins.vars", "operator.methodcaller", "builtins.type"}
 _ENVIRON = {"os.environ", "os.environb"}
 # Calls that neither keep nor use their arguments (a path or a client passed is not lost).
 _INERT = {f"builtins.{n}" for n in (
@@ -141,8 +157,8 @@ _PURE_MODULES = {
 }
 # Callables that do I/O, run code or connect: passed as a value, they are opaque.
 _SENS_CALLS = {*_PATH_ARGS, *_HOSTPORT, *_ADDR, *_URLS, *_SESSIONS, *_SUBPROCESS, *_SHELL_FUNCS,
-               *_EXECS, *_DESERIALIZE, *_SPECIAL} - {
+               *_EXECS, *_DESERIALIZE, *_SPECIAL, *_CODE_ARGS, *_EXEC_APIS} - {
     "pathlib.Path", "builtins.getattr", "builtins.globals", "builtins.locals", "builtins.vars",
-    "os.chdir"}
+    "os.chdir", "builtins.type", "operator.methodcaller"}
 _CLIENTS = {"socket", "session", "client", "ssh"}
 _POISON = re.compile(r"\b(?:global|nonlocal)\s+(\w+(?:\s*,\s*\w+)*)|\b(\w+)\s*:=")

@@ -18,7 +18,7 @@ from runner.policy.python.tables import (
 )
 
 MAX_COST = 8_000  # estimated tokens parsed (sources and exec'd strings together)
-MAX_NODES = 10_000  # node visits, weighted by cost (loop bodies are walked twice)
+MAX_NODES = 8_000  # node visits, weighted by cost (loop bodies are walked twice)
 MAX_DEPTH = 100  # nesting of statements/expressions followed
 MAX_FACTS = 256  # per kind of fact
 MAX_STR = 4096  # longest constant folded
@@ -35,7 +35,8 @@ class PyPath:
     op: PathOp
     via: str  # "python-open", "python-pathlib", "python-os" ...
     glob: bool = False  # a pattern (`*`, `**`, `{a,b}`): matches of it are the targets
-    inferred: bool = False  # flowed into code not modelled here: maybe read
+    inferred: bool = False  # flowed into code not modelled here: maybe read (or written)
+    recursive: bool = False  # a directory read or written whole (copytree, rmtree, tar add ...)
 
 
 @dataclass(frozen=True)

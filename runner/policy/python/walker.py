@@ -10,6 +10,9 @@ from typing import Any
 from runner.policy.python.calls import (
     _Calls,
 )
+from runner.policy.python.state import (
+    _KNOWN,
+)
 from runner.policy.python.tables import (
     _canon,
 )
@@ -72,7 +75,7 @@ class _Walker(_Calls):
     def result(self) -> PythonAnalysis:
         """The facts; relative paths also under each directory `os.chdir` may have moved to."""
         paths = list(self.paths)
-        paths += [PyPath(posixpath.join(d, p.raw), p.op, p.via, p.glob, p.inferred)
+        paths += [PyPath(posixpath.join(d, p.raw), p.op, p.via, p.glob, p.inferred, p.recursive)
                   for d in self.cwds[1:] for p in paths if not p.raw.startswith(("/", "~"))]
         commands = list(self.commands)
         for c in list(commands):
@@ -273,8 +276,12 @@ class _Walker(_Calls):
             self.scope = saved
 
     def s_class(self, node: ast.ClassDef) -> None:
-        for x in (*node.bases, *(k.value for k in node.keywords), *node.decorator_list):
+        """A class body runs now; what it binds is reachable from anywhere (escapes)."""
+        bases = [self.ev(x) for x in node.bases]
+        for x in (*(k.value for k in node.keywords), *node.decorator_list):
             self.escape(self.ev(x), x)
+        # a subclass of Path, socket, Session ... is taken for its base
+        known = [b for b in bases if isinstance(b, _Ref) and b.name in _KNOWN]
         saved, self.scope = self.scope, _Scope(self.scope, False, is_class=True)
         try:
             self.block(node.body)
@@ -282,7 +289,7 @@ class _Walker(_Calls):
                 self.escape(v, node, strings=False)
         finally:
             self.scope = saved
-        self.bind(node.name, DYN)
+        self.bind(node.name, known[0] if known else DYN)
 
     def s_return(self, node: ast.Return) -> None:
         if node.value is not None:
@@ -354,7 +361,8 @@ class _Walker(_Calls):
             self.add_opaque("python-dynamic-import" if not base else "python-dynamic-call", node)
             return SDYN
         if isinstance(v, _Seq | _C) and isinstance(k, _Seq):  # a slice
-            bounds = [x.v for x in k.items if isinstance(x, _C) and (x.v is None or type(x.v) is int)]
+            bounds = [x.v for x in k.items
+                      if isinstance(x, _C) and (x.v is None or type(x.v) is int)]
             if len(bounds) != 3:
                 return _Iter(self.iter_elem(v, node)) if isinstance(v, _Seq) else DYN
             cut = slice(*bounds)
