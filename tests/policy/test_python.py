@@ -713,3 +713,31 @@ def test_real_sources_analyse_without_errors() -> None:
     for f in sorted(root.rglob("*.py")):
         r = analyze_python(f.read_text(encoding="utf-8"), argv=[str(f)])
         assert "python-analysis-error" not in {o.construct for o in r.opaque}, (f, r.opaque)
+
+
+WALKS = [
+    ("import os\nfor root, dirs, files in os.walk('frontend'):\n    for f in files:\n"
+     "        open(os.path.join(root, f), 'w')", ("frontend", "write")),
+    ("import os\nfor root, _, files in os.walk('backend'):\n    for name in files:\n"
+     "        open(f'{root}/{name}').read()", ("backend", "read")),
+    ("import os\nfor name in os.listdir('frontend'):\n    os.remove(os.path.join('frontend', name))",
+     ("frontend", "write")),
+    ("import os\nfor e in os.scandir('backend'):\n    open(e.path).read()", ("backend", "read")),
+    ("from pathlib import Path\nfor p in Path('frontend').iterdir():\n    p.unlink()",
+     ("frontend", "write")),
+    ("import os\nfor r, _, fs in os.walk('backend'):\n    for f in fs:\n"
+     "        open(r + '/' + f).read()", ("backend", "read")),
+]
+
+
+@pytest.mark.parametrize(("src", "expected"), WALKS)
+def test_walked_directories_are_recursive_targets(src: str, expected: tuple[str, str]) -> None:
+    r = run(src)
+    assert (*expected, True) in {(p.raw, p.op, p.recursive) for p in r.paths}, r
+    assert not r.opaque
+
+
+def test_leaving_a_walked_directory_is_dynamic() -> None:
+    r = run("import os\nfor r, _, fs in os.walk('backend'):\n    for f in fs:\n"
+            "        open(os.path.join(r, '..', '..', f)).read()")
+    assert "python-dynamic-path" in {o.construct for o in r.opaque}

@@ -67,6 +67,7 @@ from runner.policy.python.values import (
     _sensitive,
     _Seq,
     _text,
+    _under,
     _url_host,
 )
 
@@ -77,6 +78,10 @@ class _Calls(_State):
             return _Meth(v, a)
         if isinstance(v, _Ref):
             return self.ref(_canon(f"{v.name}.{a}"))
+        if isinstance(v, _Path) and v.tree:  # (also a DirEntry of os.scandir)
+            if a == "name":
+                return _Path(".", tree=True)
+            return v if a == "path" else _Path(None) if a == "parent" else _Meth(v, a)
         if isinstance(v, _Path):
             p = v.path
             if a == "parent":
@@ -184,6 +189,12 @@ class _Calls(_State):
                 self.target(_C(default) if v is None and default else v, op, via, node,
                             recursive=(q, i) in _RECURSIVE)
             handled = True
+            top = _under(a.get(0, "top" if "walk" in q else "path") or _C("."))
+            if q in ("os.walk", "os.fwalk"):
+                names = _Iter(_Path(".", tree=True))
+                return _Iter(_Seq((top, names, names, DYN)[:4 if q == "os.fwalk" else 3]))
+            if q in ("os.listdir", "os.scandir"):
+                return _Iter(_Path(".", tree=True) if q == "os.listdir" else top)
         if q in _CODE_ARGS:
             for i, k in _CODE_ARGS[q]:
                 if a.get(i, k) is not None:
@@ -312,6 +323,9 @@ class _Calls(_State):
         op = _PATH_METHODS.get(name)
         if name == "open":
             op = self.mode_op(a.get(0, "mode"))
+        if name in ("glob", "rglob", "iterdir") and p.tree and p.path:
+            self.add_path(p.path, "read", via, recursive=True)
+            return _Iter(p)
         if name in ("glob", "rglob"):
             pat = _pstr(a.get(0, "pattern") or _C(None))
             g = _join([p, _C("**") if name == "rglob" else _C("."), _C(pat or "")])
@@ -327,7 +341,7 @@ class _Calls(_State):
                 self.target(t, "read" if name == "symlink_to" else "write", via, node)
                 return _join([t]) if t is not None and name != "symlink_to" else DYN
             if name == "iterdir":
-                return _Iter(_Path(None) if p.path is None else _join([p, _C("*")]))
+                return _Iter(_under(p))
             return _Obj("file") if name == "open" else DYN
         if p.path is None:
             return _Path(None) if name in ("joinpath", "resolve", "absolute", "expanduser",
@@ -343,7 +357,9 @@ class _Calls(_State):
             except ValueError:
                 return DYN
         if name in ("resolve", "absolute"):
-            return _Path(posixpath.join(self.cwd, p.path), p.glob)
+            return _Path(posixpath.join(self.cwd, p.path), p.glob, p.tree)
+        if p.tree:
+            return _Path(None) if name.startswith("with_") else DYN
         if name == "expanduser":
             return p
         if name in ("as_posix", "__str__", "__fspath__") and not p.glob:
@@ -424,6 +440,8 @@ class _Calls(_State):
             return DYN
 
     def ospath(self, fn: str, a: _Args) -> Val:
+        if fn == "join" and any(isinstance(p, _Path) and p.tree for p in a.pos):
+            return _join(a.pos) if a.star is None else DYN
         if fn == "join":  # exactly as Python joins (no normalisation)
             parts: list[str] = []
             glob = False
@@ -437,6 +455,10 @@ class _Calls(_State):
             r = posixpath.join(*parts) if parts else None
             return DYN if r is None or len(r) > MAX_STR else _Path(r, True) if glob else _C(r)
         v = a.get(0, "path")
+        if isinstance(v, _Path) and v.tree and v.path:
+            if fn in ("abspath", "realpath", "normpath", "expanduser"):
+                return _Path(posixpath.join(self.cwd, v.path), tree=True)
+            return _Path(".", tree=True) if fn == "basename" else DYN
         s = _pstr(v) if v is not None else None
         g = v.path if isinstance(v, _Path) and v.glob else None
         text = s if s is not None else g
@@ -468,8 +490,8 @@ class _Calls(_State):
         s = _pstr(v)
         if s is not None:
             self.add_path(s, op, via, recursive=recursive)
-        elif isinstance(v, _Path) and v.glob and v.path:
-            self.add_path(v.path, op, via, glob=True, recursive=recursive)
+        elif isinstance(v, _Path) and (v.glob or v.tree) and v.path:
+            self.add_path(v.path, op, via, glob=v.glob, recursive=recursive or v.tree)
         else:
             self.add_opaque("python-dynamic-path", node)
 

@@ -168,7 +168,8 @@ class _State:
                 self.add_path(v.v, "read", "python-argument", inferred=True)
         elif isinstance(v, _Path):
             if v.path is not None:
-                self.add_path(v.path, "read", "python-argument", glob=v.glob, inferred=True)
+                self.add_path(v.path, "read", "python-argument", glob=v.glob, inferred=True,
+                              recursive=v.tree)
         elif _is_env(v):
             self.env_dump = True
         elif isinstance(v, _Ref):

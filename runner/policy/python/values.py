@@ -113,9 +113,10 @@ class _Ref:  # a module or a module-level callable, canonical name ("os.path.joi
 
 
 @dataclass(frozen=True, slots=True)
-class _Path:  # a pathlib path (or a pattern string when `glob`); None: dynamic
+class _Path:  # a path (pathlib or str); None: dynamic
     path: str | None
-    glob: bool = False
+    glob: bool = False  # a pattern: one of its matches
+    tree: bool = False  # some path under `path` (what os.walk, listdir, iterdir yield)
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,6 +202,8 @@ def _elems(v: _Seq | _Iter) -> tuple[Val, ...]:
 
 
 def _strs(v: Val) -> list[str] | None:
+    if isinstance(v, _Path) and v.tree:
+        return None
     if isinstance(v, _C) and isinstance(v.v, str):
         return [v.v]
     p = v.path if isinstance(v, _Path) else None
@@ -225,9 +228,17 @@ def _pstr(v: Val) -> str | None:
             return v.v
         if isinstance(v.v, bytes):
             return v.v.decode("utf-8", "replace")
-    if isinstance(v, _Path) and not v.glob:
+    if isinstance(v, _Path) and not v.glob and not v.tree:
         return v.path
     return None
+
+
+def _under(v: Val) -> _Path:
+    """Some path under `v` (a directory listed or walked)."""
+    s = _pstr(v)
+    if s is not None:
+        return _Path(s, tree=True)
+    return v if isinstance(v, _Path) and v.tree else _Path(None)
 
 
 def _is_env(v: Val) -> bool:
@@ -245,23 +256,33 @@ def _cstr(s: str) -> Val:
 
 
 def _join(parts: Sequence[Val]) -> _Path:
-    """pathlib joining (lexical, like Python's own); a pattern part makes a pattern."""
+    """pathlib joining (lexical, like Python's own). A pattern part makes a pattern; relative
+    parts after a path under a directory stay under it (unless they hold `..`)."""
     strs: list[str] = []
-    glob = False
+    glob = tree = False
     for p in parts:
-        s = _pstr(p)
-        if s is None and isinstance(p, _Path) and p.glob and p.path is not None:
-            s, glob = p.path, True
+        s, pglob, ptree = _pstr(p), False, False
+        if s is None and isinstance(p, _Path) and p.path is not None and (p.glob or p.tree):
+            if tree and p.tree and p.path == ".":
+                continue  # a name under the directory
+            s, pglob, ptree = p.path, p.glob, p.tree
         if s is None:
             return _Path(None)
+        if s.startswith("/"):  # an absolute part restarts the path
+            strs, glob, tree = [], False, False
+        elif (tree and (pglob or ptree or ".." in s.split("/"))) or (glob and ptree):
+            return _Path(None)
+        elif tree:
+            continue  # still under the directory
         strs.append(s)
+        glob, tree = glob or pglob, ptree
     text = str(PurePosixPath(*strs)) if strs else "."
-    return _Path(text, glob) if len(text) <= MAX_STR else _Path(None)
+    return _Path(text, glob, tree) if len(text) <= MAX_STR else _Path(None)
 
 
 def _text(v: Val | None, spec: str | None, conv: str | None) -> str | None:
     """The text of a constant value as str()/format() would give it; None if not constant."""
-    if isinstance(v, _Path) and v.path is not None and not v.glob:
+    if isinstance(v, _Path) and v.path is not None and not v.glob and not v.tree:
         v = _C(v.path)
     if not isinstance(v, _C) or v is _MISSING or isinstance(v.v, bytes):
         return None

@@ -460,6 +460,10 @@ class _Walker(_Calls):
         if isinstance(op, ast.Add):
             if isinstance(x, str | bytes) and type(x) is type(y):
                 return _C(x + y) if len(x) + len(y) <= MAX_STR else DYN  # type: ignore[operator]
+            if isinstance(a, _Path) and a.tree and (
+                    (isinstance(y, str) and y.startswith("/") and ".." not in y.split("/"))
+                    or b == _Path(".", tree=True)):
+                return a  # root + "/" + name (os.walk): still under root
             if isinstance(a, _Path) and a.glob and a.path and isinstance(y, str):
                 return _Path(a.path + y, True)
             if isinstance(b, _Path) and b.glob and b.path and isinstance(x, str):
@@ -482,6 +486,7 @@ class _Walker(_Calls):
     def e_fstr(self, node: ast.JoinedStr) -> Val:
         out: list[str] = []
         glob, dyn = False, -1
+        tree: _Path | None = None  # f"{root}/{name}" (os.walk): under root
         for part in node.values:
             if isinstance(part, ast.Constant):
                 out.append(str(part.value))
@@ -493,6 +498,13 @@ class _Walker(_Calls):
                 sv = self.ev(part.format_spec)
                 spec = sv.v if isinstance(sv, _C) and isinstance(sv.v, str) else "?"
             conv = chr(part.conversion) if part.conversion != -1 else None
+            if isinstance(v, _Path) and v.tree and not spec and not conv:
+                if not out and tree is None:
+                    tree = v
+                    continue
+                if v.path == "." and tree is not None:
+                    out.append("x")
+                    continue
             if isinstance(v, _Path) and v.glob and v.path and not spec and not conv:
                 out.append(v.path)
                 glob = True
@@ -506,6 +518,10 @@ class _Walker(_Calls):
                 dyn = len(out) if dyn < 0 else dyn
                 t = ""
             out.append(t)
+        if tree is not None:
+            rest = "".join(out)
+            ok = dyn < 0 and not glob and (not rest or rest.startswith("/"))
+            return tree if ok and ".." not in rest.split("/") else DYN
         if dyn >= 0:
             prefix = "".join(out[:dyn])
             return _Pre(prefix) if prefix else DYN
