@@ -131,7 +131,8 @@ class _Calls(_State):
         if env and not (isinstance(f, _Ref) and f.name in ("builtins.dict", *_SUBPROCESS)):
             self.dump_env()
         if isinstance(f, _Ref):
-            return self.call_ref(f.name, a) if not env else _Obj("environ")
+            r = self.call_ref(f.name, a)
+            return _Obj("environ") if env and f.name == "builtins.dict" else r
         if isinstance(f, _Meth):
             return self.call_meth(f.recv, f.name, a)
         if isinstance(f, _Func):
