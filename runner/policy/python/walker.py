@@ -7,15 +7,9 @@ import posixpath
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from runner.policy.python.calls import (
-    _Calls,
-)
-from runner.policy.python.state import (
-    _KNOWN,
-)
-from runner.policy.python.tables import (
-    _canon,
-)
+from runner.policy.python.calls import _Calls
+from runner.policy.python.state import _KNOWN
+from runner.policy.python.tables import _canon
 from runner.policy.python.values import (
     _C,
     _MISSING,
@@ -47,6 +41,8 @@ from runner.policy.python.values import (
 
 
 class _Walker(_Calls):
+    """Statements and expressions; the driver (`run`) and the result."""
+
     def run(self, source: str) -> None:
         m = self.module
         if self.argv and self.argv[0] not in ("-c", "-", ""):
