@@ -125,6 +125,10 @@ class _Expander:
                 if c.type == "string_content":
                     parts.append(_unescape_dq(_text(c)))
                 elif c.is_named:
+                    known = self._plain_var(c, ctx)
+                    if known is not None:  # quoted: no splitting or globbing
+                        parts.append(known)
+                        continue
                     v, d, _ = self._eval(c, ctx)
                     if c.type == "command_substitution" and d:  # quoted: no splitting
                         out = static_output(c, ctx, self._eval, self.resolver)

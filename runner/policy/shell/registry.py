@@ -31,7 +31,6 @@ from runner.policy.shell.handlers.git import _h_git
 from runner.policy.shell.handlers.interpreters import (
     _h_eval,
     _h_fish,
-    _h_perl,
     _h_python,
     _h_run_file,
     _h_shell,
@@ -67,6 +66,7 @@ from runner.policy.shell.handlers.packages import (
     _h_poetry,
     _h_uv,
 )
+from runner.policy.shell.handlers.perl import _h_perl
 from runner.policy.shell.handlers.wrappers import (
     _h_busybox,
     _h_command,

@@ -7,6 +7,12 @@ import posixpath
 
 from runner.policy.shell.context import _Call
 from runner.policy.shell.handlers.packages import _h_pip
+from runner.policy.shell.handlers.python import (
+    analyse_python,
+    python_file,
+    python_module,
+    python_stdin,
+)
 from runner.policy.shell.tables import SHELLS, _family
 from runner.policy.shell.walker import Handler, _Walker
 from runner.policy.shell.words import Word, _has, _vals, getopt
@@ -135,15 +141,27 @@ def _interpreter_script(w: _Walker, call: _Call, pos: list[Word], label: str) ->
 
 
 def _h_python(w: _Walker, call: _Call) -> None:
+    """Python: the code it runs (``-c``, a script, stdin, a workspace module) is analysed
+    (:mod:`.python`)."""
     label = " ".join(a.text for a in call.argv)
     opts, pos = getopt(call.args, "cmWXQ", ["--check-hash-based-pycs"], stop_at_positional=True)
     if _has(opts, "-c"):
-        w.add_opaque("inline-interpreter", label)
+        code = _vals(opts, "-c")
+        if not code:
+            return  # `python -c` without code: an error, nothing runs
+        if code[-1].dynamic or code[-1].procsub:
+            w.add_opaque("inline-interpreter", label)
+        else:
+            analyse_python(w, call, code[-1].text, [Word("-c"), *pos])
         return
     module = _vals(opts, "-m")
     if module:
         mod = module[-1].text
-        if mod == "pip":
+        if module[-1].dynamic:
+            w.add_opaque("dynamic-source", label)
+        elif python_module(w, call, mod, pos):
+            pass  # a module file of the workspace: its code was analysed
+        elif mod == "pip":
             _h_pip(w, _Call("pip", [Word("pip"), *pos], call.ctx, call.stdin, call.depth, call.env))
         elif mod == "venv" or mod == "virtualenv":
             _, vpos = getopt(pos, "p", ["--prompt", "--python"])
@@ -152,11 +170,18 @@ def _h_python(w: _Walker, call: _Call) -> None:
         else:
             w.inferred_reads(call, pos)
         return
-    _interpreter_script(w, call, pos, label)
-
-
-def _h_perl(w: _Walker, call: _Call) -> None:
-    _interpreter(("-e", "-E"), short_val="IMmdx", bundle_inline="eE")(w, call)
+    if pos and pos[0].text != "-":
+        script = pos[0]
+        if script.procsub:
+            w.add_opaque("process-substitution-script", label)
+        elif script.dynamic:
+            w.add_opaque("dynamic-source", label)
+        else:
+            w.add_path(script, "exec", call)
+            python_file(w, call, script, pos[1:])
+        w.inferred_reads(call, pos[1:])
+        return
+    python_stdin(w, call, pos[1:])
 
 
 def _h_eval(w: _Walker, call: _Call) -> None:
