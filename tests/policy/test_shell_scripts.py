@@ -170,3 +170,19 @@ def test_repeated_sourcing_is_bounded(ws: Path) -> None:
     (ws / "backend" / "loop.sh").write_text("source backend/loop.sh\n" * 500)
     result = run("bash backend/loop.sh", ws)
     assert {"too-complex", "nesting-too-deep"} & opaque(result)
+
+
+def test_program_from_a_variable_assigned_in_branches_is_each_value() -> None:
+    cmd = ('export PREFIX=""\nif [ -d backend/venv ]; then\n    export PREFIX="backend/venv/bin/"\n'
+           "fi\n${PREFIX}ruff check backend/app\n")
+    result = run(cmd)
+    assert not opaque(result), result.facts.opaque
+    assert {"ruff"} <= {c.program for c in result.facts.commands}
+    assert ("backend/venv/bin/ruff", "exec") in {(p.path, p.op) for p in result.paths}
+    result = run("P=ok; if c; then P=/tmp/evil/; fi; ${P}x; rm -rf ${P}")
+    assert ("/tmp/evil/x", "exec") in {(p.path, p.op) for p in result.paths}
+    # unknown before the branch (the environment's), or changed since: still opaque
+    assert "variable-program" in opaque(run("if c; then P=a/; fi; ${P}ruff"))
+    assert "variable-program" in opaque(run("P=a/; if c; then P=b/; fi; read P; ${P}ruff"))
+    assert "variable-program" in opaque(run("P=a/; if c; then P=b/; fi; unset P; ${P}ruff"))
+    assert "variable-program" in opaque(run("for d in a b; do P=$d/; done; ${P}ruff"))

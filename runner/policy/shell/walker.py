@@ -321,8 +321,11 @@ class _Walker(_Scripts, _Expander):
         if value is not None and value.type != "array":
             text, dynamic, _ = self._eval(value, ctx)  # no pathname or brace expansion here
             w = Word(text, dynamic)
-        if w is None or w.dynamic or appending or value is None or value.type == "array" or (ctx.conditional and ctx.vars.get(name) != w.text):
+        if w is None or w.dynamic or appending or value is None or value.type == "array":
             ctx.vars[name] = None
+        elif ctx.conditional and ctx.vars.get(name) != w.text:
+            # maybe assigned (a branch, a loop): the old value or this one
+            ctx.vars.set_alternatives(name, ctx.vars.possible(name), (w.text,))
         else:
             ctx.vars[name] = w.text
         if w is not None:
@@ -504,11 +507,38 @@ class _Walker(_Scripts, _Expander):
                     self._substitution(n, ctx, depth)
                 elif _may_substitute(n):
                     self.walk(n, ctx, None, depth)
-            argv = [self.word(name_node, ctx), *(self.word(a, ctx) for a in arg_nodes)]
-            program = self.execute(argv, ctx, stdin, depth, env, None)
+            args = [self.word(a, ctx) for a in arg_nodes]
+            names = self._program_alternatives(name_node, ctx)
+            for name_word in names:
+                program = self.execute([name_word, *args], ctx, stdin, depth, env, None)
         for r in redirects:
             self._redirect(r, ctx, program, depth, None)
         return program
+
+    def _program_alternatives(self, node: Node, ctx: _Ctx) -> list[Word]:
+        """The program word, or one per possible value when it holds one variable that this
+        command assigns differently in branches (``${PREFIX}ruff``)."""
+        word = self.word(node, ctx)
+        if not word.dynamic:
+            return [word]
+        names = {_text(n) for n in _variables(node)}
+        candidates = [n for n in names if ctx.vars.alts.get(n)]
+        if len(candidates) != 1:
+            return [word]
+        name = candidates[0]
+        saved = ctx.vars.alts[name]
+        out: list[Word] = []
+        try:
+            for value in saved:
+                ctx.vars[name] = value
+                alt = self.word(node, ctx)
+                if alt.dynamic:
+                    return [word]
+                out.append(alt)
+        finally:
+            ctx.vars[name] = None
+            ctx.vars.alts[name] = saved
+        return out
 
     def execute(
         self,
@@ -600,6 +630,18 @@ def _may_substitute(node: Node) -> bool:
         return False
     data = node.text or b""
     return b"$" in data or b"`" in data or b"<(" in data or b">(" in data or node.has_error
+
+
+def _variables(node: Node) -> list[Node]:
+    """The variable names a word expands (``$X``, ``${X}``)."""
+    out: list[Node] = []
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if n.type == "variable_name":
+            out.append(n)
+        stack.extend(n.children)
+    return out
 
 
 def _redirect_op(r: Node) -> str:
