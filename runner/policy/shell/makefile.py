@@ -208,7 +208,7 @@ class Makefile:
     def _statement(self, line: str, maybe: bool, current: list[Rule]) -> None:
         word = line.split(None, 1)[0]
         if word in ("include", "-include", "sinclude"):
-            raise Opaque("make-include", line)
+            raise Opaque("make-include", f"{line} (included makefiles are not read)")
         if word in ("vpath", "unexport", "undefine") or line == "export":
             if word == "undefine":
                 self.vars.pop(line.split(None, 1)[-1].strip(), None)
@@ -386,7 +386,7 @@ class Makefile:
             raise Opaque("make-recursion", f"more than {MAX_REFERENCES} variable references")
         fn = ref.split(None, 1)[0] if ref.strip() else ""
         if fn in _FUNCTIONS and (len(ref) > len(fn) and ref[len(fn)] in " \t"):
-            raise Opaque("make-function", f"$({ref[:120]})")
+            raise Opaque("make-function", f"$({ref[:120]}) is not expanded here")
         name = self.expand(ref, auto, depth + 1) if "$" in ref else ref
         if ":" in name and "=" in name:
             raise Opaque("make-function", f"$({ref[:120]}) (substitution reference)")
@@ -407,8 +407,8 @@ class Makefile:
             return builtin
         if name in self.env:
             return self.env[name]
-        raise Opaque("make-variable", f"$({name}) is not set in the makefile (it may come "
-                     "from the environment); set it on the command line: make NAME=value")
+        raise Opaque("make-variable", f"$({name}) is not set in the makefile; pass it: "
+                     f"make {name}=value")
 
     def _builtin(self, name: str) -> str | None:
         return {

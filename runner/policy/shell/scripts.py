@@ -97,8 +97,7 @@ class _Scripts(_Facts):
             self.exhausted = True
             self.add_opaque(
                 "too-complex",
-                f"{what}: the command and the scripts it runs are too large to analyse in "
-                "the time a decision may take; run smaller steps",
+                f"too much to analyse in time ({what}); run smaller steps, smaller scripts",
             )
             return False
         return True
@@ -184,8 +183,8 @@ class _Scripts(_Facts):
             if self.written_before(w.text, c):
                 self.add_opaque(
                     "script-written-in-command",
-                    f"{w.text} is written by this command before it runs; write it in one call "
-                    "and run it in the next, so what runs can be read",
+                    f"{w.text} is written earlier in this command; write it, then run it in "
+                    "a later call",
                 )
                 return None
         if self.resolver.workspace is None:
@@ -214,8 +213,8 @@ class _Scripts(_Facts):
             if res.exists and not res.is_dir and not res.loop and is_inside(res.real):
                 self.add_opaque(
                     "script-too-large",
-                    f"{raw} is larger than {MAX_SCRIPT_BYTES // 1024} KiB, too large to "
-                    f"analyse ({label}); split it into smaller scripts",
+                    f"{raw} is over {MAX_SCRIPT_BYTES // 1024} KiB; split it into smaller "
+                    f"scripts ({label})",
                 )
         return text
 

@@ -118,7 +118,7 @@ def analyse_awk(w: _Walker, call: _Call, prog: str, label: str) -> None:
     try:
         toks = tokenize(prog)
     except AwkSyntax as exc:
-        w.add_opaque("awk-program", f"{label}: {exc}")
+        w.add_opaque("awk-program", f"{exc} ({label})")
         return
     environ = False
     for i, t in enumerate(toks):
@@ -128,7 +128,7 @@ def analyse_awk(w: _Walker, call: _Call, prog: str, label: str) -> None:
             if cmd is not None and i + 3 < len(toks) and toks[i + 3].text == ")":
                 w.run_script(cmd, call.ctx.child_shell(), call.depth + 1)
             else:
-                w.add_opaque("awk-system", f"{label}: system() of a computed command")
+                w.add_opaque("awk-system", f"system() of a computed command ({label})")
         elif t.kind == "op" and t.text == "|&":
             w.add_opaque("awk-coprocess", label)
         elif t.kind == "op" and t.text == "|" and nxt is not None and nxt.text == "getline":
@@ -140,7 +140,7 @@ def analyse_awk(w: _Walker, call: _Call, prog: str, label: str) -> None:
             if before is not None and before.kind == "str" and not concatenated:
                 w.run_script(before.text, call.ctx.child_shell(), call.depth + 1)
             else:
-                w.add_opaque("awk-pipe", f"{label}: a computed command piped into getline")
+                w.add_opaque("awk-pipe", f"a computed command piped into getline ({label})")
         elif t.kind == "name" and t.text == "getline":
             j = i + 1
             if j < len(toks) and toks[j].kind == "name":
@@ -148,7 +148,7 @@ def analyse_awk(w: _Walker, call: _Call, prog: str, label: str) -> None:
             if j < len(toks) and toks[j].text == "<":
                 target = _literal_at(toks, j + 1)
                 if target is None:
-                    w.add_opaque("awk-getline-file", f"{label}: getline from a computed file")
+                    w.add_opaque("awk-getline-file", f"getline from a computed file ({label})")
                 else:
                     w.add_path(Word(target), "read", call)
         elif t.kind == "name" and t.text in ("print", "printf"):
@@ -160,7 +160,7 @@ def analyse_awk(w: _Walker, call: _Call, prog: str, label: str) -> None:
             if not literal or (key is not None and _SECRET_NAME.search(key.text)):
                 environ = True
         elif t.kind == "op" and t.text == "@" and nxt is not None and nxt.text in ("include", "load"):
-            w.add_opaque("awk-include", f"{label}: @{nxt.text}")
+            w.add_opaque("awk-include", f"@{nxt.text} ({label})")
     if environ:
         w.environ_read(call)
 
@@ -179,7 +179,7 @@ def _print_redirect(w: _Walker, call: _Call, toks: list[Tok], i: int, label: str
         elif depth == 0 and t.kind == "op" and t.text in (">", ">>", "|"):
             target = _literal_at(toks, i + 1)
             if target is None:
-                w.add_opaque("awk-redirect", f"{label}: print {t.text} a computed target")
+                w.add_opaque("awk-redirect", f"print {t.text} a computed target ({label})")
             elif t.text == "|":  # the command reads what awk prints
                 fed = _Stdin("pipe", upstream=((call.name, tuple(a.text for a in call.argv)),))
                 w.run_script(target, call.ctx.child_shell(), call.depth + 1, fed)
@@ -195,7 +195,7 @@ def _h_awk(w: _Walker, call: _Call) -> None:
     label = " ".join(a.text for a in call.argv)
     for o, v in opts:
         if o in ("-l", "--load"):
-            w.add_opaque("awk-extension", f"{label}: native extensions cannot be read")
+            w.add_opaque("awk-extension", f"native extensions cannot be read ({label})")
         elif o in ("--dump-variables", "--profile", "--pretty-print") or (
             o in ("-d", "-p", "-o") and v is None
         ):

@@ -205,8 +205,8 @@ def _h_run_file(w: _Walker, call: _Call) -> None:
     label = " ".join(a.text for a in call.argv)
     if not text.startswith("#!"):
         if "\x00" in text:
-            w.add_opaque("binary-program", f"{prog.text} is a binary file in the workspace; "
-                         "what it does cannot be read. Run a script or a system program")
+            w.add_opaque("binary-program", f"{prog.text} is a binary: its code cannot be read; "
+                         "run a script or a system program")
             return
         w.run_shell_file(text, call, same_shell=False, name=prog.text)
         return
@@ -218,8 +218,8 @@ def _h_run_file(w: _Walker, call: _Call) -> None:
     arg = parts[1].strip() if len(parts) > 1 else ""
     program = _shebang_program(interp, arg)
     if program is None or _family(program) not in _SHEBANG_FAMILIES:
-        w.add_opaque("script-interpreter", f"{prog.text} is run by `{line}`, which is not "
-                     f"analysed ({label}); run it with bash or python explicitly")
+        w.add_opaque("script-interpreter", f"{prog.text} is run by `{line}`, not analysed; "
+                     f"run a shell or Python script instead ({label})")
         return
     argv = [Word(interp), *([Word(arg)] if arg else []), prog, *call.args]
     w.execute(argv, call.ctx, call.stdin, call.depth + 1, call.env, "shebang")

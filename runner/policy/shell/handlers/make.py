@@ -95,7 +95,7 @@ def _run(w: _Walker, call: _Call, directory: str, files: list[Word], goals: list
             mk.read(text)
         lines, unmade = mk.recipes(goals, no_builtin_rules=_has(opts, "-r", "--no-builtin-rules"))
     except Opaque as exc:
-        w.add_opaque(exc.construct, f"{label}: {exc.text}")
+        w.add_opaque(exc.construct, f"{exc.text} ({label})")
         return
     if touch:
         for g in goals or ([mk.first_target] if mk.first_target else []):

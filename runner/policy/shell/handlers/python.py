@@ -62,7 +62,7 @@ def analyse_python(w: _Walker, call: _Call, source: str, argv: Sequence[Word]) -
     if result.env_dump:
         w.environ_read(call)
     for o in result.opaque:
-        w.add_opaque(o.construct, f"{label}: {o.text}")
+        w.add_opaque(o.construct, f"{o.text} ({label})")
 
 
 def python_file(w: _Walker, call: _Call, script: Word, args: Sequence[Word]) -> None:
