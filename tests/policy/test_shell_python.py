@@ -148,3 +148,15 @@ def test_perl_in_place_edit_writes_its_files() -> None:
     assert "inline-interpreter" in opaque(run("perl -MPOSIX -pi -e 's/a/b/' backend/app.py"))
     assert "inline-interpreter" in opaque(run("perl -e 'print 1'"))
     assert not opaque(run("perl -pi.bak -e 's/a/b/g' backend/app.py"))
+
+
+def test_code_run_by_the_code_or_by_tool_modules(ws: Path) -> None:
+    (ws / "backend" / "runner.py").write_text("import runpy\nrunpy.run_path('backend/x.py')\n")
+    assert (".env", "read") in facts(run("python3 backend/runner.py", ws))
+    (ws / "backend" / "ext.py").write_text("import sqlite3\nsqlite3.connect(':memory:').load_extension('backend/e.so')\n")
+    assert "python-native-code" in opaque(run("python3 backend/ext.py", ws))
+    for cmd in ("python -m pdb backend/x.py", "python3 -m cProfile -s time backend/x.py",
+                "python3 -m trace --count backend/x.py", "python3 /dev/stdin < backend/x.py",
+                "python3 -m timeit -s \"open('/workspace/.env').read()\" 'pass'"):
+        assert (".env", "read") in facts(run(cmd, ws)), cmd
+    assert not opaque(run("python -m timeit -s 'import json' 'json.dumps({\"a\": 1})'"))

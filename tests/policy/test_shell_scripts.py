@@ -186,3 +186,10 @@ def test_program_from_a_variable_assigned_in_branches_is_each_value() -> None:
     assert "variable-program" in opaque(run("P=a/; if c; then P=b/; fi; read P; ${P}ruff"))
     assert "variable-program" in opaque(run("P=a/; if c; then P=b/; fi; unset P; ${P}ruff"))
     assert "variable-program" in opaque(run("for d in a b; do P=$d/; done; ${P}ruff"))
+
+
+def test_startup_files_of_a_new_shell_are_read(ws: Path) -> None:
+    for cmd in ("bash --rcfile backend/py.sh -i", "BASH_ENV=backend/py.sh bash -c true",
+                "export BASH_ENV=backend/py.sh; bash backend/plain"):
+        assert ".env" in reads(run(cmd, ws)), cmd
+    assert "dynamic-source" in opaque(run('BASH_ENV="$X" bash -c true', ws))

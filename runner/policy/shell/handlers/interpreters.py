@@ -12,6 +12,7 @@ from runner.policy.shell.handlers.python import (
     python_file,
     python_module,
     python_stdin,
+    python_tool_module,
 )
 from runner.policy.shell.tables import SHELLS, _family
 from runner.policy.shell.walker import Handler, _Walker
@@ -22,6 +23,7 @@ def _h_shell(w: _Walker, call: _Call) -> None:
     args = call.args
     opts: list[str] = []
     pos: list[Word] = []
+    startup: list[Word] = []  # files the new shell sources before anything else
     i = 0
     while i < len(args):
         a = args[i]
@@ -34,6 +36,7 @@ def _h_shell(w: _Walker, call: _Call) -> None:
         if t.startswith("--"):
             if t in ("--rcfile", "--init-file") and i + 1 < len(args):
                 i += 1
+                startup.append(args[i])
             opts.append(t)
         else:
             opts.append(t)
@@ -42,6 +45,18 @@ def _h_shell(w: _Walker, call: _Call) -> None:
         i += 1
     flags = "".join(o[1:] for o in opts if not o.startswith("--"))
     label = " ".join(a.text for a in call.argv)
+    if "BASH_ENV" in call.env or "BASH_ENV" in call.ctx.vars:
+        value = call.env.get("BASH_ENV", call.ctx.vars.get("BASH_ENV"))
+        if value is None or "$" in value or "`" in value:
+            startup.append(Word("$BASH_ENV", True))
+        elif value:
+            startup.append(Word(value))
+    for f in startup:  # --rcfile FILE, $BASH_ENV: sourced by the new shell first
+        if f.dynamic or f.procsub:
+            w.add_opaque("dynamic-source", label)
+        elif f.text:
+            w.add_path(f, "exec", call)
+            run_shell_script(w, call, f, same_shell=False)
     if "c" in flags:
         if pos:
             w.shell_string(pos[0], call, label)
@@ -144,23 +159,23 @@ def _h_python(w: _Walker, call: _Call) -> None:
     """Python: the code it runs (``-c``, a script, stdin, a workspace module) is analysed
     (:mod:`.python`)."""
     label = " ".join(a.text for a in call.argv)
-    opts, pos = getopt(call.args, "cmWXQ", ["--check-hash-based-pycs"], stop_at_positional=True)
-    if _has(opts, "-c"):
-        code = _vals(opts, "-c")
-        if not code:
+    kind, value, pos = _python_options(call.args)
+    if kind == "-c":
+        if value is None:
             return  # `python -c` without code: an error, nothing runs
-        if code[-1].dynamic or code[-1].procsub:
+        if value.dynamic or value.procsub:
             w.add_opaque("inline-interpreter", label)
         else:
-            analyse_python(w, call, code[-1].text, [Word("-c"), *pos])
+            analyse_python(w, call, value.text, [Word("-c"), *pos])
         return
-    module = _vals(opts, "-m")
-    if module:
-        mod = module[-1].text
-        if module[-1].dynamic:
+    if kind == "-m":
+        if value is None:
+            return
+        mod = value.text
+        if value.dynamic:
             w.add_opaque("dynamic-source", label)
-        elif python_module(w, call, mod, pos):
-            pass  # a module file of the workspace: its code was analysed
+        elif python_module(w, call, mod, pos) or python_tool_module(w, call, mod, pos):
+            pass  # a module file of the workspace, or a script/statements it runs: analysed
         elif mod == "pip":
             _h_pip(w, _Call("pip", [Word("pip"), *pos], call.ctx, call.stdin, call.depth, call.env))
         elif mod == "venv" or mod == "virtualenv":
@@ -170,7 +185,7 @@ def _h_python(w: _Walker, call: _Call) -> None:
         else:
             w.inferred_reads(call, pos)
         return
-    if pos and pos[0].text != "-":
+    if pos and pos[0].text not in _STDIN_NAMES:
         script = pos[0]
         if script.procsub:
             w.add_opaque("process-substitution-script", label)
@@ -182,6 +197,38 @@ def _h_python(w: _Walker, call: _Call) -> None:
         w.inferred_reads(call, pos[1:])
         return
     python_stdin(w, call, pos[1:])
+
+
+_STDIN_NAMES = frozenset({"-", "/dev/stdin", "/dev/fd/0", "/proc/self/fd/0"})
+
+
+def _python_options(args: list[Word]) -> tuple[str, Word | None, list[Word]]:
+    """The interpreter's own options end at ``-c CODE``, ``-m MODULE`` or the script: what
+    follows belongs to the program. Returns ("-c"/"-m"/"", its value, the rest)."""
+    i = 0
+    while i < len(args):
+        a = args[i]
+        t = a.text
+        if a.dynamic or a.procsub or not t.startswith("-") or t == "-":
+            break
+        i += 1
+        if t == "--":
+            break
+        if t.startswith("--"):
+            if t == "--check-hash-based-pycs":
+                i += 1
+            continue
+        for j in range(1, len(t)):
+            c = t[j]
+            if c in "cmWX":
+                attached = t[j + 1:]
+                value = a.sub(attached) if attached else (args[i] if i < len(args) else None)
+                if not attached:
+                    i += 1
+                if c in "cm":
+                    return "-" + c, value, list(args[i:])
+                break
+    return "", None, list(args[i:])
 
 
 def _h_eval(w: _Walker, call: _Call) -> None:

@@ -27,9 +27,9 @@ from runner.policy.python import analyze_python
 from runner.policy.python.values import _cost
 from runner.policy.shell.context import _Call, _Stdin
 from runner.policy.shell.expansion import ALL
-from runner.policy.shell.scripts import MAX_SCRIPT_BYTES
+from runner.policy.shell.scripts import MAX_DEPTH, MAX_SCRIPT_BYTES
 from runner.policy.shell.walker import _Walker
-from runner.policy.shell.words import Word
+from runner.policy.shell.words import Word, _vals, getopt
 
 
 def analyse_python(w: _Walker, call: _Call, source: str, argv: Sequence[Word]) -> None:
@@ -44,6 +44,8 @@ def analyse_python(w: _Walker, call: _Call, source: str, argv: Sequence[Word]) -
     for p in result.paths:
         word = Word(p.raw, True, False, p.raw) if p.glob else Word(p.raw)
         w.add_path(word, p.op, call, inferred=p.inferred, recursive=ALL if p.recursive else None)
+        if p.op == "exec" and not p.glob:
+            _run_path(w, call, word, p.via, label)
     for h in result.hosts:
         w.add_host(h.host, h.port, h.via)
     for c in result.commands:
@@ -63,6 +65,28 @@ def analyse_python(w: _Walker, call: _Call, source: str, argv: Sequence[Word]) -
         w.environ_read(call)
     for o in result.opaque:
         w.add_opaque(o.construct, f"{o.text} ({label})")
+
+
+def _run_path(w: _Walker, call: _Call, path: Word, via: str, label: str) -> None:
+    """A file the Python code runs itself: Python source (``runpy.run_path``, a module loaded
+    from a file) is analysed in turn; native code in the workspace cannot be read."""
+    if via in _LOADS_PYTHON:
+        if call.depth + 1 > MAX_DEPTH:
+            w.add_opaque("nesting-too-deep", f"{path.text} ({label})")
+            return
+        inner = _Call(call.name, call.argv, call.ctx, None, call.depth + 1, call.env)
+        text = w.script_text(path, inner)
+        if text is not None:
+            analyse_python(w, inner, text, [path])
+        return
+    if any(w.resolver.fact(path.text, "exec", cwd=c).inside_workspace for c in call.ctx.cwds):
+        w.add_opaque("python-native-code", f"{path.text} is native code, it cannot be read ({label})")
+
+
+_LOADS_PYTHON = frozenset({"python-runpy", "python-importlib.util", "python-importlib.machinery",
+                           "python-importlib"})
+# modules whose command line runs a script file given as the first positional (after options)
+_RUNS_SCRIPT = {"pdb": "cm", "cProfile": "os", "profile": "os", "trace": "fCs"}
 
 
 def python_file(w: _Walker, call: _Call, script: Word, args: Sequence[Word]) -> None:
@@ -100,6 +124,33 @@ def python_module(w: _Walker, call: _Call, module: str, args: Sequence[Word]) ->
                     analyse_python(w, call, text, [Word(name), *args])
                 return True
     return False
+
+
+def python_tool_module(w: _Walker, call: _Call, module: str, args: Sequence[Word]) -> bool:
+    """Standard modules that run code from the command line: ``-m pdb|cProfile|profile|trace
+    FILE`` runs FILE, ``-m timeit [-s SETUP] STMT`` runs Python statements. True if handled."""
+    if module == "timeit":
+        opts, pos = getopt(list(args), "nrsupt", ["--number", "--repeat", "--setup",
+                                                  "--unit", "--process", "--time"])
+        for code in [*_vals(opts, "-s", "--setup"), *pos]:
+            if code.dynamic:
+                w.add_opaque("inline-interpreter", " ".join(a.text for a in call.argv))
+            else:
+                analyse_python(w, call, code.text, [Word("-c")])
+        return True
+    if module not in _RUNS_SCRIPT:
+        return False
+    _, pos = getopt(list(args), _RUNS_SCRIPT[module], stop_at_positional=True)
+    if pos and module == "pdb" and any(a.text == "-m" for a in args):
+        return False  # pdb -m MODULE
+    if pos:
+        script = pos[0]
+        if script.dynamic or script.procsub:
+            w.add_opaque("dynamic-source", " ".join(a.text for a in call.argv))
+        else:
+            w.add_path(script, "exec", call)
+            python_file(w, call, script, pos[1:])
+    return True
 
 
 def python_stdin(w: _Walker, call: _Call, args: Sequence[Word]) -> None:
