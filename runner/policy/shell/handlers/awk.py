@@ -8,8 +8,8 @@ dropped) so that a name inside a literal is text, not a call (``/os.system/``). 
 * ``print > "file"`` / ``>>`` writes the file, ``getline < "file"`` reads it; a
   computed target is opaque;
 * ``ENVIRON`` iterated, subscripted with a computed key or used whole is the process
-  environment (as ``printenv``); a literal key is one variable, a secret-looking name
-  (``*_KEY``, ``*TOKEN*``, ``*SECRET*``, ``*PASSWORD*`` ...) counts as the environment;
+  environment (as ``printenv`` alone); ``ENVIRON["NAME"]`` is the command ``printenv NAME``
+  for the policy (one variable; a credential-like name is judged as the environment);
 * ``@include``/``@load``, ``-l`` (native extensions) are opaque; ``-f``/``-E``/``-i``
   program files are read from the workspace and analysed the same way.
 """
@@ -23,7 +23,6 @@ from runner.policy.shell.context import _Call, _Stdin
 from runner.policy.shell.walker import _Walker
 from runner.policy.shell.words import Word, _vals, getopt
 
-_SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASS|CRED|AUTH|PRIVATE|SESSION|COOKIE", re.I)
 _NOT_OPERAND = frozenset({"print", "printf", "return", "in", "getline", "case", "do", "else"})
 MAX_TOKENS = 20_000
 
@@ -157,8 +156,10 @@ def analyse_awk(w: _Walker, call: _Call, prog: str, label: str) -> None:
             key = toks[i + 2] if i + 2 < len(toks) else None
             literal = (nxt is not None and nxt.text == "[" and key is not None and key.kind == "str"
                        and i + 3 < len(toks) and toks[i + 3].text == "]")
-            if not literal or (key is not None and _SECRET_NAME.search(key.text)):
+            if not literal or key is None:
                 environ = True
+            else:  # one variable: what `printenv NAME` is to the policy
+                w.add_command("printenv", ["printenv", key.text], call.name)
         elif t.kind == "op" and t.text == "@" and nxt is not None and nxt.text in ("include", "load"):
             w.add_opaque("awk-include", f"@{nxt.text} ({label})")
     if environ:
