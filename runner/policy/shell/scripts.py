@@ -36,7 +36,7 @@ MAX_SCRIPT_BYTES = 64 * 1024  # larger scripts run by a command are opaque
 # (0.6-1 us idle); the largest benign command of the corpora costs under 800. Past the
 # budget the analysis stops and `too-complex` is opaque, so a decision stays within its
 # time bound whatever the input (issue 9: <= 50 ms), a 64 KiB script included.
-MAX_COST = 15_000
+MAX_COST = 12_000
 COST_TOKEN = 1  # a word or line parsed (tree-sitter-bash costs about this per token)
 COST_VISIT = 3  # a syntax node walked
 COST_COMMAND = 5  # a simple command interpreted
