@@ -59,6 +59,7 @@ class PolicyData(BaseModel):
     writable: list[str] = Field(default_factory=lambda: ["backend/", "issues.md"])
     protected_dirs: list[str] = Field(default_factory=lambda: [".git"])
     allowed_hosts: list[str] = Field(default_factory=list)
+    allow_loopback: bool = False  # localhost, 127.0.0.0/8, ::1 (the container's own loopback)
     secret_file_patterns: list[str] = Field(default_factory=list)
     secret_file_exceptions: list[str] = Field(default_factory=list)
     process_secret_paths: list[str] = Field(default_factory=list)
