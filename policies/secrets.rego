@@ -8,7 +8,9 @@
 # - recursive_read_unchecked: a recursive read of a directory with more entries than
 #   derivation walks (`contents_truncated`): its secret files cannot be ruled out;
 # - secret_argument: a command argument naming a secret file where the shell analysis saw
-#   no path (`git show HEAD:.env`, `--env-file=.env`); ":" and "=" separate like "/";
+#   no path (`git show HEAD:.env`, `--env-file=.env`, `cat $(echo .env)`); ":" and "="
+#   separate like "/"; arguments the program takes as text (`echo .env`, `grep -x .env
+#   .gitignore`, `git check-ignore .env`: ShellCommand.text_args) are names, not reads;
 # - process_environment: /proc/*/environ and the like, and the commands that print the
 #   environment (env and printenv without a command, set, export -p, declare -x, ps e);
 # - hardcoded_secret: detector findings (rule and location) in written content, edits and
@@ -134,10 +136,27 @@ argument_deny(inp) := [reason(
 	some c in inp.shell.commands
 	some i, a in c.argv
 	i > 0
-	data.sandbox.lib.secret_path(replace(replace(a, "=", "/"), ":", "/"))
+	not text_argument(c, i)
+	some part in argument_parts(a)
+	data.sandbox.lib.secret_path(part)
 ] if {
 	count(path_deny(inp.paths)) == 0
 } else := []
+
+# An argument the program takes as text, never as a file (a grep pattern, echo's words,
+# git check-ignore's paths: ShellCommand.text_args): a secret file's name there is no read.
+text_argument(c, i) if c.text_args[_] == i
+
+# The argument, with ":" and "=" separating like "/" (HEAD:.env, --env-file=.env); and when
+# it holds a command substitution whose output becomes the argument (cat $(echo .env)), each
+# word of it.
+argument_parts(a) := [replace(replace(a, "=", "/"), ":", "/")] if {
+	not contains(a, "$(")
+	not contains(a, "`")
+} else := array.concat(
+	[replace(replace(a, "=", "/"), ":", "/")],
+	[replace(replace(x, "=", "/"), ":", "/") | some x in regex.split("[\\s$()`'\"|;&<>{}]+", a); x != ""],
+)
 
 # --- commands that print the environment -------------------------------------------------
 

@@ -26,6 +26,7 @@ from runner.policy.shell.hosts import (
     authority_of,
     url_host,
 )
+from runner.policy.shell.textargs import text_arguments
 from runner.policy.shell.words import Word
 
 MAX_EXPANDED_FACTS = 512  # path facts from pattern expansion, per command
@@ -244,7 +245,8 @@ class _Facts:
         if key in self._command_keys:
             return
         self._command_keys.add(key)
-        self.commands.append(ShellCommand(program=program, argv=argv, wrapper=wrapper))
+        self.commands.append(ShellCommand(program=program, argv=argv, wrapper=wrapper,
+                                          text_args=text_arguments(program, argv)))
 
     def environ_read(self, call: _Call) -> None:
         self.add_path(Word("/proc/self/environ"), "read", call, implicit=True)
