@@ -12,7 +12,8 @@
 #   separate like "/"; arguments the program takes as text (`echo .env`, `grep -x .env
 #   .gitignore`, `git check-ignore .env`: ShellCommand.text_args) are names, not reads;
 # - process_environment: /proc/*/environ and the like, and the commands that print the
-#   environment (env and printenv without a command, set, export -p, declare -x, ps e);
+#   environment (env without a command, printenv without names or of a credential-like
+#   name (secret_variable_words), set, export -p, declare -x, ps e);
 # - hardcoded_secret: detector findings (rule and location) in written content, edits and
 #   commands.
 package sandbox.secrets
@@ -169,7 +170,16 @@ command_reason(prog, argv) := reason(
 }
 
 dumps_environment(prog, argv) := true if {
+	# printenv NAME prints one variable (as echo $NAME does); without names, all of them
 	prog == "printenv"
+	count([a | some i, a in argv; i > 0; not startswith(a, "-")]) == 0
+} else := true if {
+	# ... and a variable whose name says it holds a credential (secret_variable_words)
+	prog == "printenv"
+	some i, a in argv
+	i > 0
+	some word in object.get(data.settings, "secret_variable_words", [])
+	contains(upper(a), word)
 } else := true if {
 	# `env` with no command to run prints the environment
 	prog == "env"

@@ -133,6 +133,11 @@ test_commands_that_print_the_environment if {
 	t.denied_by(t.bash([["/usr/bin/env", "-u", "PATH"]], []), "secrets", "process_environment")
 	t.denied_by(t.bash([["printenv"]], []), "secrets", "process_environment")
 	t.denied_by(t.bash([["printenv", "ANTHROPIC_API_KEY"]], []), "secrets", "process_environment")
+	t.denied_by(t.bash([["printenv", "PATH", "DB_PASSWORD"]], []), "secrets", "process_environment")
+	t.denied_by(t.bash([["printenv", "-0"]], []), "secrets", "process_environment")
+	# one named variable, as echo $PATH prints it
+	t.allowed(t.bash([["printenv", "PATH"]], []))
+	t.allowed(t.bash([["printenv", "HOME", "LANG"]], []))
 	t.denied_by(t.bash([["export", "-p"]], []), "secrets", "process_environment")
 	t.denied_by(t.bash([["export"]], []), "secrets", "process_environment")
 	t.denied_by(t.bash([["declare", "-x"]], []), "secrets", "process_environment")

@@ -213,7 +213,17 @@ class _Facts:
             self._record(fact, recursive)
 
     def _recurse(self, fact: PathFact, how: Recursion) -> None:
-        """Mark a directory read recursively and list what the program may read under it."""
+        """Mark a directory read recursively and list what the program may read under it.
+
+        Outside the workspace (the image's own files, not on the host) nothing is listed: the
+        fact is only marked, so that a recursive read of a directory holding kernel special
+        files or the runner's directory (``/``, ``/run``) can be told from a plain listing.
+        """
+        if fact.real.startswith("/") and not fact.special:
+            extra = fact.__pydantic_extra__
+            assert extra is not None
+            extra["recursive"] = True
+            return
         if not fact.inside_workspace or fact.special or fact.real.startswith("/"):
             return
         container = CONTAINER_WORKSPACE if fact.real == "." else f"{CONTAINER_WORKSPACE}/{fact.real}"
