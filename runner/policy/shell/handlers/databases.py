@@ -545,15 +545,14 @@ def _h_mongo(w: _Walker, call: _Call) -> None:
     via = call.name
     pv = _vals(opts, "--port")
     port = _port(pv[-1].text) if pv else 27017
-    for h in _vals(opts, "--host") + ([] if call.name.startswith("mongo") and call.name in (
-            "mongo", "mongosh") else _vals(opts, "-h")):
+    shell = call.name in ("mongo", "mongosh")  # their -h is --help; the tools' -h is --host
+    for h in _vals(opts, "--host") + ([] if shell else _vals(opts, "-h")):
         text = h.text.partition("/")[2] if "/" in h.text else h.text  # replset/host1,host2
         _host_list(w, h.sub(text), port, via)
     for u in _vals(opts, "--uri"):
         _mongo_uri(w, u, via)
-    for e in _vals(opts, "--eval"):
-        w.add_opaque("inline-interpreter", _label(call))
-        del e
+    if _vals(opts, "--eval"):
+        w.add_opaque("inline-interpreter", _label(call))  # JavaScript that can open files
     for v in _vals(opts, "--file", "--fieldFile", "--tlsCAFile", "--tlsCertificateKeyFile",
                    "--config", "--sslCAFile", "--sslPEMKeyFile"):
         w.add_path(v, "read", call)
@@ -566,7 +565,7 @@ def _h_mongo(w: _Walker, call: _Call) -> None:
             _mongo_uri(w, p, via)
         elif t.endswith(".js") or call.name in ("mongorestore", "mongoimport"):
             w.add_path(p, "read", call)
-        elif call.name in ("mongo", "mongosh") and ("/" in t or ":" in t):
+        elif shell and ("/" in t or ":" in t):
             _host_list(w, p.sub(t.partition("/")[0]), port, via)  # host[:port]/db
 
 

@@ -194,6 +194,10 @@ def _h_nc(w: _Walker, call: _Call) -> None:
         w.add_path(v, "write", call)
     if _has(opts, "-l", "--listen"):
         return
+    if _has(opts, "-U", "--unixsock"):
+        for p in pos[:1]:
+            w.add_path(p, "read", call)  # a local socket: where it is decides
+        return
     if pos:
         target = pos[0]
         tport = _port(pos[1].text) if len(pos) > 1 else None
@@ -477,6 +481,9 @@ def _h_socat(w: _Walker, call: _Call) -> None:
                 w.add_host(fields[1], _port(fields[2]), "socat", dynamic=p.dynamic)
         elif kind in ("open", "create", "gopen", "file"):
             w.add_path(p.sub(target), "write" if kind == "create" else "read", call)
+        elif kind in ("unix-connect", "unix-client", "unix-sendto", "unix", "local",
+                      "abstract-connect", "abstract-client"):
+            w.add_path(p.sub(target), "read", call)  # a local socket: where it is decides
 
 
 def _h_ftp(w: _Walker, call: _Call) -> None:
