@@ -173,7 +173,9 @@ not_writable(loc, s) := false if {
 # except what outside_read_denied lists (the runner's socket directory, root's files) and the
 # kernel special files (special_file, above); credential files are denied by name anywhere
 # (secrets.rego). A recursive read (grep -r, tar, cp -r, find -exec, the Grep tool) of a
-# directory that holds one of those (`/`, `/run`) is denied as a whole.
+# directory that holds one of those (`/`, `/run`) is denied as a whole, and so is a path
+# that is only known when the command runs (`/$(echo proc)/self/environ`: an expansion can
+# climb with `..`) or a pattern whose matches may fall in one (`/*/self/environ`).
 read_reason(p, s) := reason(
 	"read_outside_workspace",
 	sprintf("reading %s is not allowed: %s is off limits (the runner's connection to the host and system credentials); reads outside the workspace are allowed except %s and kernel special files (/proc, /sys, /dev)", [data.sandbox.lib.show_loc(p, loc), denied_entry(loc, s), data.sandbox.lib.describe(object.get(s, "outside_read_denied", []))]),
@@ -189,14 +191,30 @@ read_reason(p, s) := reason(
 	startswith(loc, "/")
 	not data.sandbox.lib.listed(loc, s.outside_read_allowed, data.sandbox.lib.dirs("outside_read_allowed"))
 } else := reason(
+	"dynamic_read_outside",
+	sprintf("reading %s is not allowed: outside the workspace, a path holding a variable or substitution is only known when the command runs, and could reach %s; write the path literally", [data.sandbox.lib.show(p), few(offlimits(s))]),
+) if {
+	p.dynamic == true
+	startswith(p.path, "/")
+	regex.match("[$`]|\\{\\}", p.raw)
+} else := reason(
+	"dynamic_read_outside",
+	sprintf("reading %s is not allowed: the pattern matches under %s, which holds %s; start the pattern in a narrower directory, for example /opt/venv/lib/python3.11/site-packages/*/__init__.py", [data.sandbox.lib.show(p), base, few(inner)]),
+) if {
+	p.dynamic == true
+	input.tool.name != "Glob" # the Glob tool lists names, it reads no file
+	startswith(p.path, "/")
+	base := regex.replace(regex.replace(p.path, "[*?\\[].*$", ""), "[^/]*$", "")
+	inner := [d | some d in offlimits(s); under_dir(d, base)]
+	count(inner) > 0
+} else := reason(
 	"recursive_read_special",
 	sprintf("%s reads everything under %s%s, which holds %s (kernel special files and process state, or the runner's files); name a narrower directory, for example /opt/venv/lib/python3.11/site-packages/fastapi or /usr/lib/python3.11", [reader(p), data.sandbox.lib.show(p), reach_text(p, locs), few(inner)]),
 ) if {
 	recursive_read(p)
-	offlimits := array.concat(s.special_dirs, object.get(s, "outside_read_denied", []))
-	locs := sort({loc | some loc in recursive_outside(p); some d in offlimits; under_dir(d, loc)})
+	locs := sort({loc | some loc in recursive_outside(p); some d in offlimits(s); under_dir(d, loc)})
 	count(locs) > 0
-	inner := [d | some d in offlimits; under_any(d, locs)]
+	inner := [d | some d in offlimits(s); under_any(d, locs)]
 } else := reason(
 	"read_outside_workspace",
 	sprintf("reading %s is not allowed: it resolves outside the workspace", [data.sandbox.lib.show_loc(p, p.real)]),
@@ -218,6 +236,9 @@ reader(p) := p.program if {
 few(entries) := concat(", ", entries) if {
 	count(entries) <= 4
 } else := sprintf("%s ...", [concat(", ", array.slice(entries, 0, 4))])
+
+# Kernel special directories and outside_read_denied: what no read outside may reach.
+offlimits(s) := array.concat(s.special_dirs, object.get(s, "outside_read_denied", []))
 
 # The outside_read_denied entry `loc` is listed by.
 denied_entry(loc, s) := e if {

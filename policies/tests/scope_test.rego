@@ -221,3 +221,22 @@ test_writable_file_is_not_replaced_by_a_link if {
 	t.allowed(t.bash([["tee", "issues.md"]], [tee]))
 	t.allowed(t.bash([["ln", "-s", "app.py", "backend/main.py"]], [ln_fact("backend/main.py", "write"), ln_fact("backend/app.py", "read")]))
 }
+
+dyn_read(path) := object.union(t.fact(path, "read"), {"via": "argument", "program": "cat", "dynamic": true})
+
+test_dynamic_reads_outside_the_workspace if {
+	# an expansion can climb with ..: never bounded by the text before it
+	t.denied_by(t.bash([["cat", "/$(echo proc)/self/environ"]], [dyn_read("/$(echo proc)/self/environ")]), "scope", "dynamic_read_outside")
+	t.denied_by(t.bash([["cat", "/opt/$X/y"]], [dyn_read("/opt/$X/y")]), "scope", "dynamic_read_outside")
+	t.denied_by(t.bash([["cat", "/usr/`x`"]], [dyn_read("/usr/`x`")]), "scope", "dynamic_read_outside")
+	t.denied_by(t.bash([["cat", "/x/{}"]], [dyn_read("/x/{}")]), "scope", "dynamic_read_outside")
+	# a pattern is bounded by its directory
+	t.denied_by(t.bash([["cat", "/*/self/environ"]], [dyn_read("/*/self/environ")]), "scope", "dynamic_read_outside")
+	t.denied_by(t.bash([["cat", "/run/*/agent.json"]], [dyn_read("/run/*/agent.json")]), "scope", "dynamic_read_outside")
+	t.allowed(t.bash([["cat", "/opt/venv/lib/*/x.py"]], [dyn_read("/opt/venv/lib/*/x.py")]))
+	t.allowed(t.bash([["ls", "/usr/share/doc/*"]], [dyn_read("/usr/share/doc/*")]))
+	# the Glob tool lists names only
+	t.allowed(t.call("Glob", [object.union(t.fact("/", "read"), {"dynamic": true})]))
+	# inside the workspace this rule does not apply
+	t.allowed(t.bash([["cat", "backend/*.py"]], [dyn_read("backend/*.py")]))
+}
