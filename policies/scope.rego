@@ -170,8 +170,11 @@ not_writable(loc, s) := false if {
 
 # Reads outside the workspace: the container's own filesystem (the image and its tmpfs
 # mounts) holds nothing of the host, so reading it is allowed (outside_read_allowed: "/"),
-# except what outside_read_denied lists (the runner's socket directory, root's files) and the
-# kernel special files (special_file, above); credential files are denied by name anywhere
+# except what outside_read_denied lists and the kernel special files (special_file, above).
+# outside_read_denied holds /run/sandbox-runner (also as /var/run/...): its agent.json is not
+# a secret (the task, system prompt, model, tool names and limits the agent was given; the
+# gateway token is never in a file), but the directory is the runner's, and its socket is the
+# runner's connection to the host; and root's and the system's credential files; credential files are denied by name anywhere
 # (secrets.rego). A recursive read (grep -r, tar, cp -r, find -exec, the Grep tool) of a
 # directory that holds one of those (`/`, `/run`) is denied as a whole, and so is a path
 # that is only known when the command runs (`/$(echo proc)/self/environ`: an expansion can
