@@ -130,23 +130,31 @@ contents_regex := concat("", [`(?m)^[^\n]*?`, replace(data.sandbox.lib.regex_of(
 
 # --- secret files named in arguments -----------------------------------------------------
 
-argument_deny(inp) := [reason(
-	"secret_argument",
-	sprintf("the argument %v of %s names a secret file; %s", [a, c.program, advice]),
-) |
+argument_deny(inp) := [r |
 	some c in inp.shell.commands
-	some i, a in c.argv
-	i > 0
-	not text_argument(c, i)
-	some part in argument_parts(a)
-	data.sandbox.lib.secret_path(part)
+	some r in command_argument_deny(c)
 ] if {
 	count(path_deny(inp.paths)) == 0
 } else := []
 
-# An argument the program takes as text, never as a file (a grep pattern, echo's words,
-# git check-ignore's paths: ShellCommand.text_args): a secret file's name there is no read.
-text_argument(c, i) if c.text_args[_] == i
+command_argument_deny(c) := [reason(
+	"secret_argument",
+	sprintf("the argument %v of %s names a secret file; %s", [a, c.program, advice]),
+) |
+	some i, a in c.argv
+	i > 0
+	not text[i]
+	some part in argument_parts(a)
+	data.sandbox.lib.secret_path(part)
+] if {
+	# arguments the program takes as text, never as a file (a grep pattern, echo's words, git
+	# check-ignore's paths: ShellCommand.text_args): a secret file's name there is no read
+	text := {i | some i in text_args(c)}
+}
+
+text_args(c) := c.text_args if {
+	is_array(c.text_args)
+} else := []
 
 # The argument, with ":" and "=" separating like "/" (HEAD:.env, --env-file=.env); and when
 # it holds a command substitution whose output becomes the argument (cat $(echo .env)), each

@@ -546,12 +546,14 @@ def _jwt_sample(token: str) -> bool:
     return isinstance(claims, dict) and all(claims.get(k) == v for k, v in _JWT_SAMPLE.items())
 
 
-def _not_placeholder(rule: str, value: str, line: str) -> bool:
-    if rule == "basic-auth-credentials":
-        return not _basic_auth_placeholder(line)
-    if rule == "jwt-token":
-        return not _jwt_sample(value)
-    return True
+def _found(plugin: _Plugin, line: str) -> bool:
+    """The plugin finds something on the line that is not a placeholder (see above)."""
+    values = plugin.instance.analyze_string(line)
+    if plugin.rule == "basic-auth-credentials":
+        return any(True for _ in values) and not _basic_auth_placeholder(line)
+    if plugin.rule == "jwt-token":
+        return any(not _jwt_sample(v) for v in values)
+    return any(True for _ in values)
 
 
 def _lines(text: str) -> Iterable[tuple[int, str]]:
@@ -622,10 +624,7 @@ def scan(
         for p in plugin.prefilter:
             lines |= p.candidate_lines(doc)
         for index in sorted(lines):
-            if index < len(doc.lines) and any(
-                _not_placeholder(plugin.rule, value, doc.lines[index])
-                for value in plugin.instance.analyze_string(doc.lines[index])
-            ):
+            if index < len(doc.lines) and _found(plugin, doc.lines[index]):
                 add(plugin.rule, index + 1)
     if entropy:
         for plugin in _entropy():

@@ -346,3 +346,12 @@ def test_cargo_build_needs_the_network_only_with_dependencies(tmp_path: Path) ->
     assert ("index.crates.io", 443, False) in hosts("cargo test", tmp_path)
     assert ("index.crates.io", 443, False) in hosts("cargo build --manifest-path nosuch/Cargo.toml",
                                                     tmp_path)
+
+
+def test_sql_references_are_bounded() -> None:
+    sql = "".join(f"select readfile('f{i}'); " for i in range(500))
+    a = run(f'sqlite3 :memory: "{sql}"')
+    assert "sql-too-many-files" in {o.construct for o in a.facts.opaque}
+    assert len(a.paths) <= 65
+    repeated = run("psql -c '" + "\\o x " * 500 + "'")  # the same file, once
+    assert not repeated.facts.opaque and len(repeated.paths) == 1

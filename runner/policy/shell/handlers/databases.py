@@ -22,6 +22,7 @@ from runner.policy.shell.words import Word, _vals, getopt
 
 MAX_SQL_BYTES = 256 * 1024  # larger SQL files read by a client are not scanned (opaque)
 MAX_SQL_DEPTH = 4  # .read of a file that .reads ...
+MAX_SQL_REFS = 64  # files and shell commands one client's SQL may name (more: opaque)
 
 
 def _label(call: _Call) -> str:
@@ -93,6 +94,25 @@ class _SqlScan:
         self.call = call
         self.dialect = dialect
         self.label = _label(call)
+        self._seen: set[tuple[str, str]] = set()
+        self.full = False  # MAX_SQL_REFS reached: the rest is not looked at
+
+    def _new(self, kind: str, text: str) -> bool:
+        """Whether a reference is new and within MAX_SQL_REFS (else opaque, once)."""
+        key = (kind, text)
+        if self.full or key in self._seen:
+            return False
+        self._seen.add(key)
+        if len(self._seen) > MAX_SQL_REFS:
+            self.full = True
+            self.w.add_opaque("sql-too-many-files", f"more than {MAX_SQL_REFS} files or "
+                              f"commands in the SQL of {self.label}")
+            return False
+        return True
+
+    def shell(self, text: str) -> None:
+        if self._new("shell", text):
+            self.w.shell_string(Word(text), self.call, self.label)
 
     def text(self, sql: str | None, dynamic: bool = False, depth: int = 0) -> None:
         if sql is None or dynamic:
@@ -107,6 +127,8 @@ class _SqlScan:
         else:
             self._mysql(sql, depth)
         for m in _SQL_FILE_FUNCS.finditer(sql):
+            if self.full:
+                return
             func = m.group(1).lower()
             name = m.group(3) if m.group(3) is not None else m.group(4)
             if func == "edit":
@@ -125,6 +147,8 @@ class _SqlScan:
 
     def file(self, word: Word, depth: int) -> None:
         """SQL read from a file (``-f``, ``-init``, ``< file``, ``.read``): read, then scanned."""
+        if not self._new("file", word.text):
+            return
         self.w.add_path(word, "read", self.call)
         if word.dynamic or word.procsub:
             self.w.add_opaque("dynamic-sql", self.label)
@@ -148,7 +172,9 @@ class _SqlScan:
 
         if not name or name == "-" or name.startswith("|"):
             if name.startswith("|"):
-                self.w.shell_string(Word(name[1:].strip()), self.call, self.label)
+                self.shell(name[1:].strip())
+            return
+        if not self._new(op, name):
             return
         if op == "exec":
             self.w.add_path(Word(name), "exec", self.call)
@@ -157,18 +183,18 @@ class _SqlScan:
                         recursive=ALL if recursive else None)
 
     def _sqlite(self, sql: str, depth: int) -> None:
-        for m in _SQLITE_DOT.finditer(sql):
-            cmd = m.group(1).lower()
-            rest = (m.group(2) or "").strip()
+        for cmd, rest in _commands(_SQLITE_DOT, sql):
+            if self.full:
+                return
             args = [a for a in re.findall(r"'[^']*'|\"[^\"]*\"|\S+", rest)]
             files = [_unquote(a) for a in args if not a.startswith("-")]
             if cmd in _DOT_SHELL:
-                self.w.shell_string(Word(rest), self.call, self.label)
+                self.shell(rest)
             elif cmd in _DOT_OPAQUE:
                 self.w.add_opaque(f"sqlite-{cmd}", self.label)
             elif cmd == "read" and files:
                 if files[0].startswith("|"):
-                    self.w.shell_string(Word(files[0][1:].strip()), self.call, self.label)
+                    self.shell(files[0][1:].strip())
                 else:
                     self.file(Word(files[0]), depth)
             elif cmd in _DOT_READ and files:
@@ -180,25 +206,25 @@ class _SqlScan:
                 if wkind is None or "-x" in args or "-e" in args:
                     self.w.add_opaque(f"sqlite-{cmd}", self.label)  # opens a program
                 elif rest.startswith("|"):
-                    self.w.shell_string(Word(rest[1:].strip()), self.call, self.label)
+                    self.shell(rest[1:].strip())
                 elif files:
                     target = files[-1] if wkind.startswith("last") else files[0]
                     if target not in (":memory:", "off", "stdout"):
                         self._path(target, "write")
 
     def _psql(self, sql: str, depth: int) -> None:
-        for m in _PSQL_META.finditer(sql):
-            cmd = m.group(1).lower()
-            rest = (m.group(2) or "").strip()
+        for cmd, rest in _commands(_PSQL_META, sql):
+            if self.full:
+                return
             if cmd in ("!", "setenv"):
                 if cmd == "!":
-                    self.w.shell_string(Word(rest), self.call, self.label)
+                    self.shell(rest)
             elif cmd in ("i", "include", "ir", "include_relative") and rest:
                 self.file(Word(_unquote(rest.split()[0])), depth)
             elif cmd in ("o", "out", "w", "write", "g", "gx") and rest:
                 target = rest.strip()
                 if target.startswith("|"):
-                    self.w.shell_string(Word(target[1:].strip()), self.call, self.label)
+                    self.shell(target[1:].strip())
                 else:
                     self._path(_unquote(target.split()[0]), "write")
             elif cmd == "copy" and rest:
@@ -216,14 +242,14 @@ class _SqlScan:
             return
         target = _unquote(m.group(3))
         if m.group(2):
-            self.w.shell_string(Word(target), self.call, self.label)
+            self.shell(target)
         elif target.lower() not in ("stdin", "stdout", "pstdin", "pstdout"):
             self._path(target, "read" if m.group(1).lower() == "from" else "write")
 
     def _mysql(self, sql: str, depth: int) -> None:
-        for m in _MYSQL_CMD.finditer(sql):
-            cmd = m.group(1).lower()
-            rest = (m.group(2) or "").strip()
+        for cmd, rest in _commands(_MYSQL_CMD, sql):
+            if self.full:
+                return
             if cmd in ("source", "\\."):
                 if rest:
                     self.file(Word(_unquote(rest)), depth)
@@ -231,13 +257,19 @@ class _SqlScan:
                 if rest:
                     self._path(_unquote(rest), "write")
             elif cmd in ("system", "\\!") or (cmd in ("pager", "\\p") and rest):
-                self.w.shell_string(Word(rest), self.call, self.label)
+                self.shell(rest)
         for m in _MYSQL_INFILE.finditer(sql):
             name = m.group(2) if m.group(2) is not None else m.group(3)
             if name is None:
                 self.w.add_opaque("sql-dynamic-file", self.label)
             else:
                 self._path(name, "read")
+
+
+def _commands(regex: re.Pattern[str], sql: str) -> list[tuple[str, str]]:
+    """(command, argument text) of each meta-command, once each, in order."""
+    return list(dict.fromkeys((m.group(1).lower(), (m.group(2) or "").strip())
+                              for m in regex.finditer(sql)))
 
 
 def _mentions_files(sql: str, dialect: str) -> bool:
