@@ -247,8 +247,8 @@ ERROR_CASES: list[tuple[str, dict[str, Any], str]] = [
     ("Read", {"file_path": "a\x00b"}, "contains a NUL byte"),
     ("Write", {"file_path": "a", "content": "x\udcff"}, "invalid text"),
     ("Bash", {"command": "echo \ud800"}, "invalid text"),
-    ("Bash", {"command": "x" * (MAX_COMMAND_BYTES + 1)}, "longer than 65536"),
-    ("Bash", {"command": "é" * (MAX_COMMAND_BYTES // 2 + 1)}, "longer than 65536"),
+    ("Bash", {"command": "x" * (MAX_COMMAND_BYTES + 1)}, f"longer than {MAX_COMMAND_BYTES}"),
+    ("Bash", {"command": "é" * (MAX_COMMAND_BYTES // 2 + 1)}, f"longer than {MAX_COMMAND_BYTES}"),
     ("Edit", {"file_path": "a", "old_string": "a", "new_string": "b", "extra": {"k": "\x00"}},
      "contains a NUL byte"),
 ]

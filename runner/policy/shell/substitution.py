@@ -21,14 +21,19 @@ Evaluate = Callable[[Node, _Ctx], tuple[str, bool, str]]  # (text, dynamic, unqu
 
 _QUIET_REDIRECTS = frozenset({"/dev/null", "1", "2", "-"})
 MAX_STEPS = 8  # commands in one substitution
+MAX_TEXT = 1024  # longer substitutions are not computed (the idioms above are short)
+MAX_NESTED = 3  # nor ones holding more substitutions: each level would evaluate all below it
 
 
 def static_output(node: Node, ctx: _Ctx, evaluate: Evaluate,
                   resolver: PathResolver | None) -> str | None:
     """The output of ``$(...)`` when it is computable here (trailing newlines removed, as
     the shell does); None when it is not."""
+    raw = _text(node)
+    if len(raw) > MAX_TEXT or raw.count("$(") + raw.count("`") > MAX_NESTED:
+        return None
     body = [c for c in node.named_children if c.type != "comment"]
-    if len(body) != 1 or _text(node).startswith("`"):
+    if len(body) != 1 or raw.startswith("`"):
         return None
     steps: list[tuple[str, list[str]]] = []  # (operator before, argv)
     if not _flatten(body[0], "", ctx, evaluate, steps) or not steps:
