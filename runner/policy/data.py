@@ -65,6 +65,8 @@ class PolicyData(BaseModel):
     special_dirs: list[str] = Field(default_factory=lambda: ["/proc/", "/sys/", "/dev/"])
     harmless_specials: list[str] = Field(default_factory=list)
     outside_read_allowed: list[str] = Field(default_factory=list)
+    outside_write_allowed: list[str] = Field(default_factory=list)
+    outside_write_denied: list[str] = Field(default_factory=list)
     outside_exec_allowed: list[str] = Field(default_factory=list)
     git_exec_config_keys: list[str] = Field(default_factory=list)
 
