@@ -10,7 +10,7 @@ from typing import Literal
 from tree_sitter import Node
 
 from runner.policy.paths import CONTAINER_HOME
-from runner.policy.shell.words import Word
+from runner.policy.shell.words import Bound, Word
 
 MAX_CWDS = 16  # possible working directories tracked at once
 
@@ -28,6 +28,8 @@ class _Ctx:
     funcs: dict[str, Node] = field(default_factory=dict)
     conditional: int = 0
     shared: dict[str, bool] = field(default_factory=dict)  # one per analysis, across copies
+    # variables of unknown value known to hold a path under some roots (`... | while read f`)
+    bounds: dict[str, Bound] = field(default_factory=dict)
 
     def copy(self) -> _Ctx:
         return _Ctx(
@@ -40,6 +42,7 @@ class _Ctx:
             funcs=dict(self.funcs),
             conditional=self.conditional,
             shared=self.shared,
+            bounds=dict(self.bounds),
         )
 
     def child_shell(self) -> _Ctx:
@@ -72,6 +75,9 @@ class _Ctx:
             for k in set(self.vars) | set(o.vars):
                 if self.vars.get(k) != o.vars.get(k):
                     self.vars[k] = None
+            for k in set(self.bounds) | set(o.bounds):
+                if self.bounds.get(k) != o.bounds.get(k):
+                    self.bounds.pop(k, None)
             self.funcs.update(o.funcs)
             if o.oldpwd is not None:
                 self.oldpwd = _union(self.oldpwd or [], o.oldpwd)
@@ -82,6 +88,7 @@ class _Ctx:
         self.dirstack, self.cwd_dynamic, self.vars, self.funcs = (
             o.dirstack, o.cwd_dynamic, o.vars, o.funcs,
         )
+        self.bounds = o.bounds
 
 
 def _union(a: Sequence[str], b: Sequence[str]) -> list[str]:
