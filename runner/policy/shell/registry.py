@@ -82,12 +82,13 @@ from runner.policy.shell.handlers.wrappers import (
     _h_xargs,
     _simple_wrapper,
 )
+from runner.policy.shell.handlers.writers import WRITER_HANDLERS
 from runner.policy.shell.tables import _NO_FILE_PROGRAMS, _NO_URL_SCAN_EXTRA, SHELLS
 from runner.policy.shell.walker import Handler, Registry
 
 _NO_URL_SCAN = _NO_FILE_PROGRAMS | _NO_URL_SCAN_EXTRA | frozenset(FILE_PROGRAMS) | frozenset(
     {"sed", "gsed", "awk", "gawk", "mawk", "nawk", "cp", "mv", "ln", "install", "dd", "tar",
-     "unzip", "zip", "patch", "mktemp"}
+     "unzip", "zip", "patch", "mktemp", "csplit", "split"}
 )
 
 
@@ -198,6 +199,7 @@ _HANDLERS: dict[str, Handler] = {
     "conda": _h_conda, "mamba": _h_conda, "micromamba": _h_conda,
     **dict.fromkeys(("npm", "npx", "yarn", "pnpm", "pnpx", "bunx"), _h_npm),
     "apt": _h_apt, "apt-get": _h_apt, "aptitude": _h_apt,
+    **WRITER_HANDLERS,
 }
 
 REGISTRY = Registry(handlers=_HANDLERS, no_url_scan=_NO_URL_SCAN)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from runner.policy.shell.context import _Call
 from runner.policy.shell.handlers.packages import _h_pip
+from runner.policy.shell.handlers.writers import PYTHON_MODULES
 from runner.policy.shell.walker import Handler, _Walker
 from runner.policy.shell.words import Word, _has, _vals, getopt
 
@@ -133,10 +134,39 @@ def _h_python(w: _Walker, call: _Call) -> None:
             _, vpos = getopt(pos, "p", ["--prompt", "--python"])
             for p in vpos:
                 w.add_path(p, "write", call)
+        elif mod in PYTHON_MODULES and PYTHON_MODULES[mod] in w.registry.handlers:
+            prog = PYTHON_MODULES[mod]  # python -m pytest/coverage/compileall ...: as the tool
+            args = _module_args(call.args)
+            w.registry.handlers[prog](
+                w, _Call(prog, [Word(prog), *args], call.ctx, call.stdin, call.depth, call.env)
+            )
         else:
             w.inferred_reads(call, pos)
         return
     _interpreter_script(w, call, pos, label)
+
+
+def _module_args(args: list[Word]) -> list[Word]:
+    """What follows ``-m MODULE`` (``-mMODULE``, ``-qm MODULE``): the module's own
+    arguments, options included."""
+    i = 0
+    while i < len(args):
+        t = args[i].text
+        if args[i].dynamic or not t.startswith("-") or t == "-":
+            return []
+        if t.startswith("--"):
+            i += 2 if t == "--check-hash-based-pycs" else 1
+            continue
+        for j, ch in enumerate(t[1:], start=1):
+            if ch in "mcWX":
+                attached = j + 1 < len(t)
+                if ch == "m":
+                    return list(args[i + 1 :] if attached else args[i + 2 :])
+                if not attached:
+                    i += 1  # the value of -W/-X is the next word
+                break
+        i += 1
+    return []
 
 
 def _h_perl(w: _Walker, call: _Call) -> None:
