@@ -43,13 +43,23 @@ Conventions (the Rego policies rely on them):
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Sequence
+import re
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from runner.policy import secrets, shell
 from runner.policy.models import TOOL_NAMES, PathFact, PolicyInput, RunInfo, ToolCall
-from runner.policy.paths import CONTAINER_WORKSPACE, PathResolver, attach_measurements, normalize
+from runner.policy.paths import (
+    CONTAINER_WORKSPACE,
+    MAX_GLOB_MATCHES,
+    MAX_WALK_ENTRIES,
+    GlobTooBroad,
+    PathResolver,
+    attach_measurements,
+    brace_expand,
+    normalize,
+)
 from runner.protocol import MeasuredPath
 
 MAX_COMMAND_BYTES = 64 * 1024
@@ -189,7 +199,9 @@ def _derive(
         raw = text(_PATH_FIELDS[name])
         if raw:
             tool_path(raw, "write" if name in ("Write", "Edit") else "read")
-    elif name in ("Glob", "Grep"):
+    elif name == "Grep":
+        result.paths.extend(_grep_paths(resolver, text("path") or ".", text("glob"), cwd))
+    elif name == "Glob":
         base = text("path") or "."
         tool_path(base, "read")
         pattern = text("pattern")
@@ -228,6 +240,84 @@ def _encodable(s: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
+
+
+def _grep_paths(resolver: PathResolver, base: str, glob: str | None, cwd: str) -> list[PathFact]:
+    """What the Grep tool reads: everything under ``path`` (ripgrep, recursive), narrowed by
+    ``glob`` (ripgrep's ``--glob``: a pattern without ``/`` matches a file name at any depth,
+    one with ``/`` the path under ``path``; ``**`` any directories; braces). The files the
+    glob selects are named reads of their own, as a shell pattern's matches are."""
+    fact = resolver.fact(base, "read", cwd=cwd, via="tool", program="Grep")
+    facts = [fact]
+    if not fact.inside_workspace or fact.special or fact.real.startswith("/"):
+        return facts
+    top = CONTAINER_WORKSPACE if fact.real == "." else f"{CONTAINER_WORKSPACE}/{fact.real}"
+    found = resolver.walk(top, hidden=True, follow=True, limit=MAX_WALK_ENTRIES)
+    if found is None:
+        return facts  # a file: read as itself
+    match = _rg_glob(glob) if glob else None
+    prefix = "" if fact.real == "." else fact.real.rstrip("/") + "/"
+    contents = [
+        c for c in found.contents
+        if match is None or c.endswith("/") or not c.startswith(prefix) or match(c[len(prefix):])
+    ]
+    extra = fact.__pydantic_extra__
+    assert extra is not None
+    extra["recursive"] = True
+    extra["contents"] = contents
+    if found.truncated:
+        extra["contents_truncated"] = True
+    if match is not None and len(contents) <= MAX_GLOB_MATCHES:
+        for c in contents:
+            named = resolver.fact(c.rstrip("/"), "read", cwd=CONTAINER_WORKSPACE, via="tool",
+                                  program="Grep", dynamic=True)
+            named.raw = glob or named.raw
+            facts.append(named)
+    return facts
+
+
+def _rg_glob(glob: str) -> Callable[[str], bool] | None:
+    """ripgrep's --glob as a test of a path relative to the searched directory (None: it
+    selects everything: a negated glob only excludes)."""
+    if glob.startswith("!"):
+        return None
+    try:
+        alternatives = brace_expand(glob)
+    except GlobTooBroad:
+        return None
+    regexes: list[re.Pattern[str]] = []
+    for alt in alternatives:
+        anchored = "/" in alt.rstrip("/")
+        body = alt.strip("/")
+        out = "" if anchored else "(?:.*/)?"
+        i = 0
+        while i < len(body):
+            if body.startswith("**/", i):
+                out += "(?:.*/)?"
+                i += 3
+            elif body.startswith("**", i):
+                out += ".*"
+                i += 2
+            elif body[i] == "*":
+                out += "[^/]*"
+                i += 1
+            elif body[i] == "?":
+                out += "[^/]"
+                i += 1
+            elif body[i] == "[":
+                end = body.find("]", i + 2)
+                if end < 0:
+                    out += re.escape("[")
+                    i += 1
+                else:
+                    inner = body[i + 1 : end].replace("\\", "\\\\")
+                    out += "[" + ("^" + inner[1:] if inner.startswith("!") else inner) + "]"
+                    i = end + 1
+            else:
+                out += re.escape(body[i])
+                i += 1
+        regexes.append(re.compile(out + "(?:/.*)?", re.DOTALL))
+    return lambda rel: any(r.fullmatch(rel) for r in regexes)
 
 
 def _static_prefix(pattern: str) -> str:
