@@ -25,10 +25,24 @@ Conventions (the Rego policies rely on them):
   for ``printenv``), ``measured`` (what the agent saw; never trusted).
 * Bash patterns (``cat .e*``, ``cat {a,b}``) are expanded against the workspace as
   bash would: one more fact per match, ``raw`` the pattern, ``dynamic`` true, beside
-  the lexical fact. Past the bounds: the opaque construct ``glob-too-broad``.
+  the lexical fact. Past the bounds: the opaque construct ``glob-too-broad``. When
+  every word the pattern can give is listed so (and none can be ``.``/``..``), its
+  facts have ``bounded: true``: a write through them is a write of what they list.
+* A value known only as "paths under a directory" (``find backend ... -delete``,
+  find's ``{}``, ``xargs``/``$(...)``/``while read`` fed by a bounded producer such as
+  ``find``, ``grep -l``, ``git ls-files`` or ``mktemp``) is the directory's fact with
+  ``under: true`` and ``recursive: true``: the operation applies anywhere under it;
+  ``contents`` lists what is there (not for a delete). A recursive write's contents
+  must all be writable.
+* A path an earlier program of the same command may have turned into a symlink whose
+  target is unknown (an archive extracted there, a tree copied with its links) has
+  ``new_link`` (that program); links made with a known target (``ln -s``, ``cp -s``,
+  a link moved) are resolved through in ``real``.
+* ``note``: why a tool writes there when the call does not say it (a default output).
   Tool arguments (``Read.file_path`` ...) are file names, never patterns.
 * A directory a program reads recursively (``grep -r``, ``rg``, ``cp -r``,
-  ``tar c``, ``zip -r``, ``rsync -r``, ``diff -r``, ``git grep``, ``find -exec``)
+  ``tar c``, ``zip -r``, ``rsync -r``, ``diff -r``, ``git grep``, ``find -exec``, the
+  Grep tool, whose ``glob`` narrows the listing and names its matches as reads)
   has ``recursive: true`` and ``contents``: the workspace-relative paths of the
   files (and symlinks with their targets) under it, walked on the host within
   ``paths.MAX_WALK_ENTRIES``; ``contents_truncated: true`` when the walk was cut
@@ -348,10 +362,11 @@ def _glob_reach(pattern: str) -> str:
 
 
 def _dedupe(paths: list[PathFact]) -> None:
-    seen: set[tuple[str, str, str, str, str]] = set()
+    seen: set[tuple[str, str, str, str, str, str]] = set()
     out: list[PathFact] = []
     for p in paths:
-        key = (p.raw, p.path, p.real, p.op, p.via)
+        # a path after an earlier program may have made it a link is another fact
+        key = (p.raw, p.path, p.real, p.op, p.via, (p.model_extra or {}).get("new_link") or "")
         if key not in seen:
             seen.add(key)
             out.append(p)

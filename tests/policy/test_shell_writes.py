@@ -158,6 +158,13 @@ def test_unbounded_or_outside_writes_are_denied(decide: Any, cmd: str, rule: str
     assert not allow and rule in rules, rules
 
 
+def test_sed_script_with_a_date_is_seen_into(ws: Path) -> None:
+    cmd = 'sed -i "s/^v = .*$/v = \\"$(date +%Y.%m.%d)\\"/" backend/app/main.py'
+    assert "inline-interpreter" not in opaque(cmd, ws)
+    assert "inline-interpreter" in opaque('sed -i "s/a/$(cat x)/" backend/app/main.py', ws)
+    assert "inline-interpreter" in opaque('sed -i "s/a/$(date +%Y)/e" backend/app/main.py', ws)
+
+
 def test_find_delete_is_a_write_under_its_start(ws: Path) -> None:
     [fact] = writes("find backend -name '*.pyc' -delete", ws)
     assert (fact.path, fact.raw, extra(fact).get("recursive")) == ("backend", "backend/{}", True)
@@ -359,6 +366,14 @@ def test_links_made_in_the_same_command(decide: Any, cmd: str, rule: str) -> Non
 
 def test_links_within_backend_stay_allowed(decide: Any, ws: Path) -> None:
     assert decide("ln -s app backend/alias && echo x > backend/alias/x.py") == (True, [])
+    assert decide("rsync -a backend/app/ backend/copy/ && echo x > backend/copy/x") == (True, [])
+    assert decide("cp -r backend/app backend/copy && echo x > backend/copy/x") == (True, [])
+    os.symlink("../../frontend", ws / "backend" / "app" / "fe")
+    for cmd in ("rsync -a backend/app/ backend/copy/ && echo x > backend/copy/fe/x",
+                "cp -r backend/app backend/copy && echo x > backend/copy/fe/x",
+                "mv backend/app backend/moved && echo x > backend/moved/fe/x"):
+        allow, rules = decide(cmd)
+        assert not allow and "scope.through_new_link" in rules, (cmd, rules)
     os.symlink("../frontend", ws / "backend" / "fe")
     # a link that was there before the command: resolved on the host, as always
     allow, rules = decide("cp -a backend/fe backend/copy && echo x > backend/copy/app.js")

@@ -34,6 +34,7 @@ from runner.policy.shell.words import Bound, Word
 MAX_EXPANDED_FACTS = 512  # path facts from pattern expansion, per command
 MAX_WALKED_ENTRIES = 4 * MAX_WALK_ENTRIES  # entries looked at by recursive reads, per command
 _SNIPPET = 200
+MAX_LINK_PATTERNS = 32  # patterns expanded through links made by the command, per command
 # Programs that only delete what they are given (a symlink is removed, never followed): a
 # write under a root by them needs no listing of what is there.
 DELETERS = frozenset({"rm", "rmdir", "unlink", "find"})
@@ -60,7 +61,7 @@ class _Facts:
         self.opaque: list[OpaqueConstruct] = []
         self.commands: list[ShellCommand] = []
         self.parse_error = False
-        self._path_keys: dict[tuple[str, str, str, str], PathFact] = {}
+        self._path_keys: dict[tuple[str, str, str, str, str], PathFact] = {}
         self._host_keys: set[tuple[str, int | None]] = set()
         self._opaque_keys: set[tuple[str, str]] = set()
         self._command_keys: set[tuple[str, tuple[str, ...], str | None]] = set()
@@ -69,6 +70,9 @@ class _Facts:
         self._walk_left = MAX_WALKED_ENTRIES
         self._walks: dict[tuple[str, Recursion], WalkResult | None] = {}
         self.links = NewLinks()  # symlinks created earlier in this command
+        self.budgets: dict[str, int] = {}  # per-command counters of handlers' costly looks
+        self.memo: dict[tuple[str, ...], Any] = {}  # handlers' lookups, once per command
+        self._added: set[tuple[Any, ...]] = set()  # add_path calls already recorded
         self.odd_names = False  # a path with blanks or quotes was written by this command
 
     def add_opaque(self, construct: str, text: str) -> None:
@@ -137,6 +141,11 @@ class _Facts:
         context = ctx if ctx is not None else call.ctx if call is not None else None
         assert context is not None
         prog = program if program is not None else call.name if call is not None else None
+        seen = (w, op, via, prog, inferred, implicit, tuple(cwds or context.cwds),
+                context.cwd_dynamic, recursive, note, len(self.links.items))
+        if seen in self._added:
+            return  # the same word, the same way, from the same place: the same facts
+        self._added.add(seen)
         if w.bound is not None:
             self._add_bounded(w, w.bound, op, context, via, prog, inferred, implicit, cwds)
             self._note(start, note)
@@ -221,7 +230,7 @@ class _Facts:
                 self._record(fact, how)
 
     def _record(self, fact: PathFact, recursive: Recursion | None) -> None:
-        key = (fact.raw, fact.real, fact.path, fact.op)
+        key = (fact.raw, fact.real, fact.path, fact.op, _extra(fact).get("new_link") or "")
         known = self._path_keys.get(key)
         if known is None:
             self._path_keys[key] = known = fact
@@ -255,6 +264,10 @@ class _Facts:
                 if self.links.items:
                     whole = p if p.startswith("/") else f"{quote_pattern(cwd)}/{p}"
                     through, unknown = self.links.patterns(whole)
+                    used = self.budgets.get("link-patterns", 0) + len(through)
+                    self.budgets["link-patterns"] = used
+                    if unknown is None and used > MAX_LINK_PATTERNS:
+                        unknown, through = self.links.items[-1], []
                     if unknown is not None:
                         self._unresolvable(w, op, cwd, via, program, unknown)
                     variants += [(v, "/") for v in through]
@@ -398,7 +411,7 @@ class _Facts:
         for cwd in call.ctx.cwds:
             path = normalize(absolute(link.text, cwd, self.resolver.home))
             if target is None or target.dynamic or target.bound is not None:
-                self.links.add(path, None, call.name)
+                self.links.add(path, None, call.name, exact=True)
                 continue
             dest = absolute(target.text, posixpath.dirname(path), self.resolver.home)
             self.links.add(path, self.resolver.resolve(dest, "/").lexical, call.name)
@@ -411,6 +424,20 @@ class _Facts:
         for cwd in cwds if cwds is not None else call.ctx.cwds:
             path = normalize(absolute(directory.text, cwd, self.resolver.home))
             self.links.add(path, None, call.name)
+
+    def tree_has_links(self, container_dir: str) -> bool:
+        """Whether a workspace directory holds symlinks anywhere under it (True when it
+        holds more than the per-command budget lets us look at)."""
+        walks = []
+        for follow in (False, True):  # links are skipped, then listed with their targets
+            found = self.resolver.walk(container_dir, follow=follow,
+                                       limit=max(1, min(MAX_WALK_ENTRIES, self._walk_left)))
+            if found is None:
+                return False  # not a directory here
+            self._walk_left -= max(found.scanned, 1)
+            walks.append(found)
+        plain, linked = walks
+        return plain.truncated or linked.truncated or plain.contents != linked.contents
 
     def names_plain(self, bound: Bound, cwds: Sequence[str]) -> bool:
         """Whether every name under the roots survives word splitting and xargs' quoting:
@@ -435,12 +462,16 @@ class _Facts:
                     return False
                 if not is_inside(container):
                     continue
-                found = self.resolver.walk(container, follow=False, keep=look,
-                                           limit=max(1, min(MAX_WALK_ENTRIES, self._walk_left)))
-                if found is None:
-                    continue
-                self._walk_left -= max(found.scanned, 1)
-                if odd or found.truncated:
+                key = ("names-plain", container)
+                if key not in self.memo:
+                    found = self.resolver.walk(
+                        container, follow=False, keep=look,
+                        limit=max(1, min(MAX_WALK_ENTRIES, self._walk_left)),
+                    )
+                    if found is not None:
+                        self._walk_left -= max(found.scanned, 1)
+                    self.memo[key] = found is None or not (odd or found.truncated)
+                if not self.memo[key]:
                     return False
         return True
 

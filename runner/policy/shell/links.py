@@ -35,12 +35,14 @@ class NewLink:
     """A link made by this command: ``path`` leads to ``target`` (container paths).
 
     ``target`` None: the directory ``path`` may hold links made by ``program`` whose
-    targets are not known (every path strictly under it is suspect).
+    targets are not known (every path strictly under it is suspect; with ``exact``,
+    ``path`` itself is such a link).
     """
 
     path: str
     target: str | None
     program: str
+    exact: bool = False
 
 
 class NewLinks:
@@ -50,7 +52,7 @@ class NewLinks:
         self.items: list[NewLink] = []
         self.overflow = False
 
-    def add(self, path: str, target: str | None, program: str) -> None:
+    def add(self, path: str, target: str | None, program: str, *, exact: bool = False) -> None:
         path = normalize(path)
         if path == "/" and target is not None:
             return
@@ -59,7 +61,7 @@ class NewLinks:
             self.items[-1] = NewLink("/", None, program)  # everything is suspect from here
             return
         self.items.append(NewLink(path, normalize(target) if target is not None else None,
-                                  program))
+                                  program, exact))
 
     def hit(self, abs_path: str) -> tuple[NewLink, str] | None:
         """The new link a container path goes through, and the rest of the path after it.
@@ -77,7 +79,9 @@ class NewLinks:
             cur = posixpath.dirname(cur) if comp == ".." else posixpath.join(cur, comp)
             for link in reversed(self.items):
                 if link.target is None:
-                    if cur.startswith(link.path.rstrip("/") + "/"):
+                    if cur.startswith(link.path.rstrip("/") + "/") or (
+                        link.exact and cur == link.path
+                    ):
                         return link, "/".join(parts[i + 1 :])
                 elif cur == link.path:
                     return link, "/".join(parts[i + 1 :])

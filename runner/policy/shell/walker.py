@@ -42,6 +42,7 @@ MAX_NODE_DEPTH = 200  # syntax nesting (keeps the walk far from Python's recursi
 MAX_VISITS = 20_000  # syntax nodes walked per command (loops, functions, shells re-walk some)
 MAX_SCRIPT_BYTES = 64 * 1024  # larger scripts run by a command are not analysed
 MAX_LOOP_VALUES = 32  # a `for` loop's body is analysed once per value up to this many
+MAX_LOOP_WALKS = 64  # ... and loop bodies are walked per value this many times per command
 
 _local = threading.local()
 _LANGUAGE: Language | None = None
@@ -356,8 +357,10 @@ class _Walker(_Facts, _Expander):
             return
         for _ in range(2):  # a second pass sees what a first iteration's `cd` changed
             before = list(ctx.cwds)
-            if var is not None and values is not None:
+            left = MAX_LOOP_WALKS - self.budgets.get("loop-walks", 0)
+            if var is not None and values is not None and len(values) <= left:
                 # each value in turn: the body sees "$f" as that value
+                self.budgets["loop-walks"] = self.budgets.get("loop-walks", 0) + len(values)
                 outcomes = []
                 for value in values:
                     sub = ctx.copy()

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from runner.hostfs import HostReadRefused
 from runner.policy.models import PathOp
-from runner.policy.paths import MAX_WALK_ENTRIES, absolute, fnmatch_name, normalize
+from runner.policy.paths import absolute, fnmatch_name, normalize
 from runner.policy.shell.context import _Call
 from runner.policy.shell.expansion import ALL, NO_LINKS, Recursion
 from runner.policy.shell.producers import _find_filter, extend, mktemp_target
@@ -294,6 +294,17 @@ _SED_EXEC = re.compile(r"(^|[;\n{}]\s*|\d\s*|\$\s*|/\s*)e(\s|;|$)|s(.).*\3.*\3[g
 _SED_WRITE = re.compile(r"(?:^|[;\n{}/]|\d)\s*[wW]\s+([^;\n}]+)|s(.)(?:.*?)\2(?:.*?)\2[gpiImM0-9]*w\s+([^;\n]+)")
 
 
+# $(date +FORMAT) printing only digits and separators: it cannot end a sed command or
+# add a flag, so a script holding it is as safe as one holding a number
+_DATE_DIGITS = re.compile(r"""\$\(date \+['"]?[%YmdHMSjsyuwVGg.:_ -]*['"]?\)|`date \+[%YmdHMSjsyuwVGg.:_-]*`""")
+
+
+def _digits_only(text: str) -> str | None:
+    """A dynamic sed script with its known-harmless substitutions replaced (None: others)."""
+    known = _DATE_DIGITS.sub("0", text)
+    return None if "$" in known.replace("$/", "").rstrip("$") or "`" in known else known
+
+
 def _h_sed(w: _Walker, call: _Call) -> None:
     # -i takes only an attached suffix (-i.bak), so it is parsed as a flag
     opts, pos = getopt(call.args, "efl", ["--expression", "--file", "--line-length"])
@@ -306,9 +317,10 @@ def _h_sed(w: _Walker, call: _Call) -> None:
             return
         scripts, pos = [pos[0]], pos[1:]
     for s in scripts:
-        if s.dynamic or _SED_EXEC.search(s.text):
+        text = _digits_only(s.text) if s.dynamic else s.text
+        if text is None or _SED_EXEC.search(text):
             w.add_opaque("inline-interpreter", " ".join(a.text for a in call.argv))
-        for m in _SED_WRITE.finditer(s.text):
+        for m in _SED_WRITE.finditer(text or s.text):
             target = (m.group(1) or m.group(3) or "").strip()
             if target and target not in ("/dev/stdout", "/dev/stderr"):
                 w.add_path(Word(target), "write", call)
@@ -398,11 +410,7 @@ def _moved_links(w: _Walker, call: _Call, source: Word, made: Word) -> None:
 
 def _holds_links(w: _Walker, container_dir: str) -> bool:
     """Whether a directory of the workspace holds symlinks (or too much to tell)."""
-    plain = w.resolver.walk(container_dir, follow=False, limit=MAX_WALK_ENTRIES)
-    linked = w.resolver.walk(container_dir, follow=True, limit=MAX_WALK_ENTRIES)
-    if plain is None or linked is None:
-        return False
-    return plain.truncated or linked.truncated or plain.contents != linked.contents
+    return w.tree_has_links(container_dir)
 
 
 def _is_dir(w: _Walker, call: _Call, word: Word) -> bool:

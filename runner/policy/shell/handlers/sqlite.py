@@ -26,6 +26,7 @@ from runner.policy.shell.words import Word
 
 MAX_SQL_BYTES = 256 * 1024
 MAX_SQL_DEPTH = 3  # .read of a file that .reads another ...
+MAX_SQL_FILES = 8  # SQL files looked into per command (more: opaque)
 _VALUED = frozenset({
     "-cmd", "-init", "-separator", "-newline", "-nullvalue", "-mmap", "-heap", "-vfs",
     "-maxsize", "-escape",
@@ -106,6 +107,11 @@ def _sql_file(w: _Walker, call: _Call, f: Word, depth: int) -> None:
     """SQL and dot-commands read from a workspace file (``-init``, ``< file``, ``.read``)."""
     if f.dynamic or f.procsub:
         w.add_opaque("inline-interpreter", " ".join(a.text for a in call.argv))
+        return
+    seen = w.budgets.get("sql-files", 0) + 1
+    w.budgets["sql-files"] = seen
+    if seen > MAX_SQL_FILES:
+        w.add_opaque("too-complex", f"more than {MAX_SQL_FILES} SQL files to look into")
         return
     try:
         text = w.resolver.read_text(absolute(f.text, call.ctx.cwds[0]), MAX_SQL_BYTES)

@@ -128,12 +128,17 @@ def _env(call: _Call, name: str) -> str | None:
 
 
 def _read(w: _Walker, container_path: str) -> str | None:
+    """A project configuration file's text (once per command)."""
     if not is_inside(container_path):
         return None
-    try:
-        return w.resolver.read_text(container_path, MAX_CONFIG_BYTES)
-    except HostReadRefused:
-        return None
+    key = ("config", container_path)
+    if key not in w.memo:
+        try:
+            w.memo[key] = w.resolver.read_text(container_path, MAX_CONFIG_BYTES)
+        except HostReadRefused:
+            w.memo[key] = None
+    text: str | None = w.memo[key]
+    return text
 
 
 # --- formatters and fixers ------------------------------------------------------------
@@ -322,8 +327,13 @@ def _h_pytest(w: _Walker, call: _Call) -> None:
     inifile = _vals(first, "-c", "--config-file")
     rootdir_arg = _vals(first, "--rootdir")
     paths = [p.text.partition("::")[0] for p in pos if not p.dynamic]
-    rootdir, ini = _pytest_rootdir(w, cwd, paths, inifile[-1].text if inifile else None,
-                                   rootdir_arg[-1].text if rootdir_arg else None)
+    setup = (cwd, inifile[-1].text if inifile else "", rootdir_arg[-1].text if rootdir_arg else "",
+             *paths)
+    key = ("pytest-setup", *setup)
+    if key not in w.memo:
+        w.memo[key] = _pytest_rootdir(w, cwd, paths, inifile[-1].text if inifile else None,
+                                      rootdir_arg[-1].text if rootdir_arg else None)
+    rootdir, ini = w.memo[key]
     # addopts from the project's configuration and PYTEST_ADDOPTS come before the command's
     extra: list[Word] = []
     for added in (_ini_value(ini, "addopts", lists=True) if ini is not None else None,
@@ -411,6 +421,14 @@ def _upwards(directory: str) -> list[str]:
 
 
 def _locate_ini(w: _Walker, start: str) -> tuple[str, str] | None:
+    key = ("pytest-ini", start)
+    if key not in w.memo:
+        w.memo[key] = _search_ini(w, start)
+    found: tuple[str, str] | None = w.memo[key]
+    return found
+
+
+def _search_ini(w: _Walker, start: str) -> tuple[str, str] | None:
     pyproject: tuple[str, str] | None = None
     for base in _upwards(start):
         if not is_inside(base):
