@@ -454,6 +454,10 @@ def test_patch_targets() -> None:
         "coverage html", "coverage run -m pytest backend/tests", "zstd backend/a -o frontend/a.zst",
         "tee frontend/x < /dev/null", "truncate -s 0 frontend/app.js", "shred frontend/app.js",
         "install -m 644 backend/app/main.py frontend/", "coverage run -m pytest --junitxml=frontend/x",
+        "gunzip -k frontend/x.gz", "bzip2 -k frontend/app.js", "autoflake -i -r frontend",
+        "pyupgrade --py311-plus frontend/x.py", "prettier --write frontend", "eslint --fix frontend",
+        "codespell -w frontend", "gofmt -w frontend", "python -m autoflake -i frontend/x.py",
+        "tox -e lint", "nox -s format", "tox --workdir frontend/t",
     ],
 )
 def test_writers_outside_backend_are_denied(decide: Any, cmd: str) -> None:
@@ -479,6 +483,9 @@ def test_writers_outside_backend_are_denied(decide: Any, cmd: str) -> None:
         "python -m gzip backend/db.sqlite3", "csplit -f backend/part_ backend/app/main.py '/^def /'",
         "sqlite3 backend/db.sqlite3 .tables", "echo .tables | sqlite3 backend/db.sqlite3",
         "sqlite3 backend/test.db < fix.patch", "pre-commit --version", "ruff rule F401",
+        "autoflake -r frontend", "prettier --check frontend", "codespell frontend",
+        "djhtml backend/app", "git ls-files 'backend/*.html' | xargs djhtml", "cd backend && tox -e py",
+        "tox -l", "tox --version",
     ],
 )
 def test_writers_on_backend_are_allowed(decide: Any, cmd: str) -> None:

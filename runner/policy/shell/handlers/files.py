@@ -169,7 +169,7 @@ FILE_PROGRAMS: dict[str, FileSpec] = {
     "prename": _fs("write", "", skip_first=True),
     # (de)compressors write next to each input (or -o FILE): the input's name stands for it
     "gzip": _fs("write", "S", "--suffix", read_flags="-c --stdout --to-stdout -l --list -t --test"),
-    **{p: _fs("write", "S", "--suffix", read_flags="-c --stdout --to-stdout -l --list -t --test -k --keep")
+    **{p: _fs("write", "S", "--suffix", read_flags="-c --stdout --to-stdout -l --list -t --test")
        for p in ["gunzip", "bzip2", "bunzip2", "xz", "unxz", "lzma", "unlzma", "compress", "uncompress"]},
     **{p: _fs("write", "SoTBL", "--suffix --output --threads", write_opts="-o --output",
               read_flags="-c --stdout --to-stdout -l --list -t --test")

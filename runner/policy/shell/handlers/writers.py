@@ -169,6 +169,45 @@ AUTOPEP8 = _spec(
 YAPF = _spec(
     "el", "--style --exclude --lines", in_place="-i --in-place", report="-d --diff",
 )
+# more formatters and fixers: in place always, or with a flag, or unless a check flag
+_ALL_FILES = Recursion()
+MORE_FORMATTERS: dict[str, ToolSpec] = {
+    "autoflake": _spec("j", "--imports --exclude --jobs --config", in_place="-i --in-place",
+                       report="--check --check-diff", read_opts="--config"),
+    "docformatter": _spec("", "--wrap-summaries --wrap-descriptions --range --docstring-length "
+                          "--config --style --tab-width --exclude", in_place="-i --in-place",
+                          report="-c --check", read_opts="--config"),
+    "pyupgrade": _spec(),
+    "pycln": _spec("", "--config --include --exclude --extend-exclude --skip-imports",
+                   report="--check -c --diff -d", read_opts="--config"),
+    "flynt": _spec("", "--line-length --exclude", report="--dry-run --stdout"),
+    "add-trailing-comma": _spec(),
+    "reorder-python-imports": _spec("", "--application-directories --add-import "
+                                    "--remove-import --replace-import"),
+    "blacken-docs": _spec("lt", "--line-length --target-version", tree=_ALL_FILES),
+    "djhtml": _spec("t", "--tabwidth", report="--check", tree=_ALL_FILES),
+    "mdformat": _spec("", "--wrap --end-of-line --extensions --codeformatters", report="--check",
+                      tree=_ALL_FILES),
+    "codespell": _spec("LISDxABC", "--ignore-words-list --ignore-words --skip "
+                       "--dictionary --exclude-file --uri-ignore-words-list",
+                       in_place="-w --write-changes", read_opts="-I --ignore-words -D "
+                       "--dictionary -x --exclude-file", tree=_ALL_FILES),
+    "prettier": _spec("", "--config --ignore-path --plugin --parser --print-width --tab-width "
+                      "--stdin-filepath --log-level --cache-location --cache-strategy",
+                      in_place="--write -w", report="--check -c --list-different -l",
+                      read_opts="--config --ignore-path", write_opts="--cache-location",
+                      tree=_ALL_FILES),
+    "eslint": _spec("cfo", "--config --ext --ignore-path --rulesdir --format --output-file "
+                    "--resolve-plugins-relative-to --cache-location --parser --plugin --rule "
+                    "--env --global --max-warnings", in_place="--fix --fix-dry-run",
+                    report="--fix-dry-run", read_opts="-c --config --ignore-path",
+                    write_opts="-o --output-file --cache-location", tree=_ALL_FILES),
+    "gofmt": _spec("r", in_place="-w", tree=_ALL_FILES),
+    "rustfmt": _spec("", "--edition --config-path --emit --config --color",
+                     report="--check", read_opts="--config-path", tree=None),
+    "clang-format": _spec("", in_place="-i", tree=None),
+}
+
 _RUFF_VAL = (
     "--config --select --ignore --extend-select --extend-ignore --per-file-ignores "
     "--extend-per-file-ignores --fixable --unfixable --extend-fixable --exclude "
@@ -581,6 +620,40 @@ def _h_json_tool(w: _Walker, call: _Call) -> None:
         w.add_path(pos[1], "write", call)
 
 
+# --- tox and nox -------------------------------------------------------------------------
+
+
+def _h_tox(w: _Walker, call: _Call) -> None:
+    """tox and nox make their environments in a work directory next to their configuration
+    (.tox, .nox; --workdir/--envdir). What their sessions run comes from that configuration."""
+    nox = call.name == "nox"
+    opts, pos = getopt(call.args, "ecfsxpt" if not nox else "sfkpt", [
+        "--conf", "--workdir", "--root", "--override", "--parallel", "--installpkg",
+        "--envdir", "--noxfile", "--sessions", "--session", "--keywords", "--python",
+        "--tags", "--result-json", "--report", "--runner", "--exec-in", "--default-venv-backend",
+        "--force-venv-backend", "--extra-pythons", "--install-only", "--usedevelop",
+    ])
+    if _has(opts, "-l", "--list", "-a", "--listenvs-all", "--listenvs", "--showconfig") or (
+        pos and pos[0].text in ("list", "l", "config", "c", "quickstart", "q", "depends", "de")
+    ):
+        return
+    config = _vals(opts, "-c", "--conf", "-f", "--noxfile")
+    for c in config:
+        w.add_path(c, "read" if not nox else "exec", call)
+    for v in _vals(opts, "--result-json", "--report"):
+        w.add_path(v, "write", call)
+    work = _vals(opts, "--workdir", "--envdir")
+    if work:
+        w.add_path(work[-1], "write", call, recursive=Recursion(listed=False))
+        return
+    folder = posixpath.dirname(config[-1].text) if config else ""
+    name = ".nox" if nox else ".tox"
+    w.add_path(Word(posixpath.join(folder, name) if folder else name), "write", call,
+               implicit=True, recursive=Recursion(listed=False),
+               note=f"{call.name} makes its environments there, next to its configuration; "
+               f"{_IN_BACKEND} or pass --{'envdir' if nox else 'workdir'} under backend/")
+
+
 # --- splitters and sphinx ---------------------------------------------------------------
 
 
@@ -644,6 +717,7 @@ def _h_sphinx_build(w: _Walker, call: _Call) -> None:
 
 
 WRITER_HANDLERS: dict[str, Handler] = {
+    **{name: _table_handler(spec) for name, spec in MORE_FORMATTERS.items()},
     "black": _table_handler(BLACK),
     "isort": _table_handler(ISORT),
     "autopep8": _table_handler(AUTOPEP8),
@@ -658,6 +732,7 @@ WRITER_HANDLERS: dict[str, Handler] = {
         "split": _h_split,
         "sphinx-build": _h_sphinx_build,
         "sqlite3": _h_sqlite3,
+        "tox": _h_tox, "nox": _h_tox,
         "python -m compileall": _h_compileall,
         "python -m py_compile": _h_py_compile,
         "python -m gzip": _h_gzip_module,
@@ -674,5 +749,7 @@ PYTHON_MODULES: dict[str, str] = {
     "pre_commit": "pre-commit", "sphinx": "sphinx-build", "sphinx.cmd.build": "sphinx-build",
     "compileall": "python -m compileall", "py_compile": "python -m py_compile",
     "gzip": "python -m gzip", "zipfile": "python -m zipfile", "tarfile": "python -m tarfile",
-    "json.tool": "python -m json.tool",
+    "json.tool": "python -m json.tool", "autoflake": "autoflake", "docformatter": "docformatter",
+    "pyupgrade": "pyupgrade", "pycln": "pycln", "flynt": "flynt", "mdformat": "mdformat",
+    "codespell": "codespell", "djhtml": "djhtml", "tox": "tox", "nox": "nox",
 }
