@@ -356,6 +356,10 @@ def test_new_links_resolve_later_paths() -> None:
         ("ln -s ../frontend backend/fe; sed -i s/a/b/ backend/f*/app.js",
          "scope.write_outside_writable"),  # expanded through the link: frontend/app.js
         ("tar xf backend/x.tar -C backend && echo x > backend/y/z", "scope.through_new_link"),
+        ("ln -sr frontend backend/fe && echo x > backend/fe/app.js", "scope.write_symlink_escape"),
+        ("ln -s $T backend/l && echo x > backend/l", "scope.through_new_link"),
+        ("cat backend/x/y; tar xf a.tar -C backend; cat backend/x/y", "scope.through_new_link"),
+        ("link frontend/app.js backend/x && echo x >> backend/x", "scope.write_outside_writable"),
         ("unzip backend/x.zip -d backend/u && cat backend/u/a", "scope.through_new_link"),
     ],
 )

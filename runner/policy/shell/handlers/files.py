@@ -447,10 +447,13 @@ def _h_ln(w: _Walker, call: _Call) -> None:
             links = [dest]
     else:
         return
+    relative = _has(opts, "-r", "--relative")  # the target is named from the cwd
     for link in links:
         w.add_path(link, "write", call)
     for t, link in zip(targets, links, strict=False):
         if symbolic:
+            if relative and not t.dynamic and not t.text.startswith(("/", "~")):
+                t = t.sub(normalize(absolute(t.text, call.ctx.cwds[0])))
             w.new_link(link, t, call)
             # a symlink's target is resolved from the link's directory, not the cwd
             if t.text.startswith("/") or t.text.startswith("~"):
@@ -460,6 +463,13 @@ def _h_ln(w: _Walker, call: _Call) -> None:
                 w.add_path(t, "read", call, cwds=dirs)
         else:
             w.add_path(t, "write", call)  # a hard link makes the file writable through it
+
+
+def _h_link(w: _Walker, call: _Call) -> None:
+    """``link FILE NEW``: a hard link, so FILE becomes writable through NEW."""
+    _, pos = getopt(call.args)
+    for p in pos[:2]:
+        w.add_path(p, "write", call)
 
 
 def _h_install(w: _Walker, call: _Call) -> None:
