@@ -452,7 +452,7 @@ def test_patch_targets() -> None:
         "python -m py_compile frontend/x.py", "python -m json.tool backend/a.json frontend/b",
         "python -m zipfile -e backend/a.zip frontend", "python -m pytest --junitxml=frontend/j",
         "csplit backend/app/main.py '/^def /' '{*}'", "split -b 1k backend/app/main.py frontend/p_",
-        "split -l 10 backend/app/main.py", "sqlite3 frontend/db.sqlite 'create table t(x)'",
+        "split -l 10 backend/app/main.py",
         "sphinx-build -b html backend/docs frontend/site", "autopep8 --in-place -r .",
         "yapf -i -r frontend", "black frontend/x.py", "coverage xml -o frontend/coverage.xml",
         "coverage html", "coverage run -m pytest backend/tests", "zstd backend/a -o frontend/a.zst",
@@ -516,26 +516,6 @@ def test_implicit_outputs_say_why(decide: Any) -> None:
     assert rules == ["scope.write_outside_writable"]
     allow, _ = decide("cd backend && coverage html")
     assert allow
-
-
-@pytest.mark.parametrize(
-    ("cmd", "rule"),
-    [
-        ("sqlite3 backend/x.db \"select readfile('.env')\"", "secrets.secret_file"),
-        ("sqlite3 backend/x.db '.read .env'", "secrets.secret_file"),
-        ("sqlite3 backend/x.db '.shell cat .env'", "network.opaque_shell"),
-        ("sqlite3 backend/x.db \"select writefile('frontend/x', 'a')\"",
-         "scope.write_outside_writable"),
-        ("sqlite3 backend/x.db \"attach 'frontend/y.db' as y\"", "scope.write_outside_writable"),
-        ("sqlite3 backend/x.db \".output frontend/out\"", "scope.write_outside_writable"),
-        ("sqlite3 backend/x.db \"select readfile(name) from t\"", "network.opaque_shell"),
-        ("cat backend/x.sql | sqlite3 backend/x.db", "network.opaque_shell"),
-        ("sqlite3 backend/x.db \"select * from fsdir('deploy')\"", "secrets.secret_file"),
-    ],
-)
-def test_sqlite_sql_is_looked_into(decide: Any, cmd: str, rule: str) -> None:
-    allow, rules = decide(cmd)
-    assert not allow and rule in rules, rules
 
 
 # --- the Grep tool ----------------------------------------------------------------------

@@ -1,7 +1,9 @@
 """Programs that write files as part of their job: formatters and fixers (black, ruff,
 isort, autopep8, yapf, pre-commit), test and coverage tools with their reports and caches
 (pytest, coverage, mypy), ``python -m`` modules that write (compileall, py_compile, gzip,
-zipfile, tarfile, json.tool), splitters (csplit, split) and sphinx-build.
+zipfile, tarfile, json.tool), splitters (csplit, split), sphinx-build, tox and nox.
+(sqlite3 and the other database clients, with the files their SQL reaches:
+handlers/databases.py.)
 
 The option tables are data (:class:`ToolSpec`): which options take a value, which option
 values are written or read, whether the operands are written (a formatter) or read (a
@@ -24,7 +26,6 @@ from runner.policy.models import PathOp
 from runner.policy.paths import absolute, is_inside, normalize
 from runner.policy.shell.context import _Call
 from runner.policy.shell.expansion import Recursion
-from runner.policy.shell.handlers.sqlite import _h_sqlite3
 from runner.policy.shell.walker import Handler, _Walker
 from runner.policy.shell.words import Bound, Word, _has, _vals, getopt
 
@@ -731,7 +732,6 @@ WRITER_HANDLERS: dict[str, Handler] = {
         "csplit": _h_csplit,
         "split": _h_split,
         "sphinx-build": _h_sphinx_build,
-        "sqlite3": _h_sqlite3,
         "tox": _h_tox, "nox": _h_tox,
         "python -m compileall": _h_compileall,
         "python -m py_compile": _h_py_compile,
