@@ -204,7 +204,7 @@ def check_opa() -> Check:
 def leftover_containers(client: Any, run_id: str | None = None) -> list[Any]:
     """Sandbox containers (labelled ``sandbox-runner.run``), of one run when given."""
     label = RUN_LABEL if run_id is None else f"{RUN_LABEL}={run_id}"
-    return list(client.containers.list(all=True, filters={"label": label}))
+    return list(client.containers.list(all=True, filters={"label": label}, ignore_removed=True))
 
 
 def _describe(container: Any) -> str:

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 MAX_TIMEOUT = 600.0
 DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
-_GRACE = 0.5  # seconds to keep reading after the shell exits (background jobs holding the pipe)
+_POLL = 0.05  # seconds between exit checks when the kernel has no pidfd
+_AFTER_KILL = 2.0  # seconds to wait for EOF once the group is killed (writers that left it)
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,15 @@ def clamp_timeout(requested: float | None, default: float) -> float:
 
 
 def run_bash(command: str, *, cwd: str, timeout: float, limit: int, env: dict[str, str]) -> BashResult:
+    """Run ``bash -c command`` in its own process group; its whole output, then its exit code.
+
+    The shell's exit decides when the command is over (not EOF: a program closes its stdout
+    before it exits, and background jobs can hold the pipe long after). Until then the pipe
+    is drained; at the deadline the group is killed and the call is a timeout. Only after the
+    shell has exited (its pid still unreaped, so the group id cannot be reused) is the rest of
+    the group killed; what it wrote before is read up to EOF. A command that exits 0 is
+    reported as exit 0 with all its output, whatever the load.
+    """
     proc = subprocess.Popen(
         ["bash", "-c", command], cwd=cwd, env=env, stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
@@ -85,46 +95,81 @@ def run_bash(command: str, *, cwd: str, timeout: float, limit: int, env: dict[st
     buf = HeadTail(limit)
     fd = proc.stdout.fileno()
     os.set_blocking(fd, False)
-    timed_out = False
     deadline = time.monotonic() + timeout
-    stop_reading_at: float | None = None
-    with selectors.DefaultSelector() as sel:
-        sel.register(fd, selectors.EVENT_READ)
-        while True:
-            now = time.monotonic()
-            if stop_reading_at is None:
-                if _exited(proc.pid):
-                    stop_reading_at = now + _GRACE
-                elif now >= deadline:
-                    timed_out = True
-                    _kill_group(proc.pid)
-                    stop_reading_at = now + _GRACE
-            elif now >= stop_reading_at:
+    with _ExitWatch(proc.pid) as exit_watch, selectors.DefaultSelector() as sel:
+        sel.register(fd, selectors.EVENT_READ, "out")
+        if exit_watch.fd is not None:
+            sel.register(exit_watch.fd, selectors.EVENT_READ, "exit")
+        open_pipe = True
+        timed_out = False
+        while not exit_watch.exited():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                timed_out = True
                 break
-            limit_at = stop_reading_at if stop_reading_at is not None else deadline
-            if not sel.select(timeout=max(0.0, min(0.05, limit_at - now))):
-                continue
-            try:
-                chunk = os.read(fd, 65536)
-            except BlockingIOError:
-                continue
-            if not chunk:
-                break  # EOF: every writer is gone
-            buf.add(chunk)
-    _kill_group(proc.pid)  # background jobs the command left behind end with it
+            wait = left if exit_watch.fd is not None else min(left, _POLL)
+            for key, _ in sel.select(timeout=wait):
+                if key.data == "out" and not _drain(fd, buf):
+                    sel.unregister(fd)  # EOF: the shell still decides when the command ends
+                    open_pipe = False
+        _kill_group(proc.pid)  # background jobs the command left behind end with it
+        if open_pipe:
+            _read_to_eof(fd, buf, sel)
     proc.stdout.close()
     code = proc.wait()
     return BashResult(output=buf.text(), exit_code=None if timed_out else code, timed_out=timed_out,
                       total_bytes=buf.total, omitted_bytes=buf.omitted)
 
 
-def _exited(pid: int) -> bool:
-    """Has the shell exited? (Without reaping it, so its pid still names the process group.)"""
-    try:
-        info = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
-    except ChildProcessError:
-        return True
-    return info is not None
+def _drain(fd: int, buf: HeadTail) -> bool:
+    """Read what the pipe holds now; False at EOF."""
+    while True:
+        try:
+            chunk = os.read(fd, 65536)
+        except BlockingIOError:
+            return True
+        if not chunk:
+            return False
+        buf.add(chunk)
+
+
+def _read_to_eof(fd: int, buf: HeadTail, sel: selectors.BaseSelector) -> None:
+    """After the group was killed: read until every writer is gone (EOF).
+
+    Bounded: a process that left the group (setsid) and still holds the pipe is not waited for.
+    """
+    end = time.monotonic() + _AFTER_KILL
+    while (left := end - time.monotonic()) > 0:
+        if any(key.data == "out" for key, _ in sel.select(timeout=left)) and not _drain(fd, buf):
+            return
+
+
+class _ExitWatch:
+    """Tells when a child has exited without reaping it (its pid keeps naming the group).
+
+    A pidfd (readable once the process exits) when the kernel has one; else ``waitid``
+    with ``WNOWAIT``, polled.
+    """
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.fd: int | None = None
+        with contextlib.suppress(AttributeError, OSError):
+            self.fd = os.pidfd_open(pid)
+
+    def __enter__(self) -> _ExitWatch:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+
+    def exited(self) -> bool:
+        try:
+            info = os.waitid(os.P_PID, self.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+        except ChildProcessError:
+            return True
+        return info is not None
 
 
 def _kill_group(pgid: int) -> None:

@@ -231,6 +231,11 @@ def render_markdown(summary: RunSummary) -> str:
     tk = s.tokens
     out += ["## Model usage", "",
             f"{tk.requests} requests, {tk.input} input tokens, {tk.output} output tokens", ""]
+    g = s.gateway
+    if g.refused or g.events_dropped or g.clamped or g.redactions:
+        out += [f"Gateway: {g.refused} calls refused on the socket (no token, too large or a "
+                f"refused shape), {g.clamped} max_tokens clamped, {g.events_dropped} events dropped, "
+                f"{g.redactions} secrets redacted.", ""]
 
     a = s.audit
     verified = {True: "✅ chain verified", False: "❌ chain verification FAILED",

@@ -104,6 +104,15 @@ class TokenUsage(_Part):
     requests: int = 0
 
 
+class GatewayInfo(_Part):
+    """What the gateway refused or cut on the sandbox's socket (docs/threat-model.md)."""
+
+    refused: int = 0  # calls without the run's token, over a body cap, or of a refused shape
+    events_dropped: int = 0  # progress events over the count or rate cap
+    clamped: int = 0  # model requests whose max_tokens was clamped
+    redactions: int = 0  # secrets replaced before anything reached the model or a log
+
+
 class AuditInfo(_Part):
     head_hash: str | None = None  # the hash of the last decisions.jsonl line
     verified: bool | None = None  # None: not checked
@@ -137,6 +146,7 @@ class RunSummary(_Part):
     persistence_omitted: int = 0  # artifacts beyond the listed ones (counted, not listed)
     collection_errors: list[CollectionError] = Field(default_factory=list)
     tokens: TokenUsage = Field(default_factory=TokenUsage)
+    gateway: GatewayInfo = Field(default_factory=GatewayInfo)
     audit: AuditInfo = Field(default_factory=AuditInfo)
     failure: str | None = None  # why the run failed: "timeout", "oom-killed", "self-check failed: ..."
 

@@ -69,14 +69,23 @@ from runner.reports.summary import (
     AgentInfo,
     AuditInfo,
     DecisionStats,
+    GatewayInfo,
     RunSummary,
     TokenUsage,
     write_summary,
 )
 from runner.reports.verify import VerificationResult, run_verification
 from runner.run.display import RunDisplay
-from runner.run.rundir import RunRecord, create_run_dir, default_run_dir, new_run_id, utc_now
+from runner.run.rundir import (
+    RunRecord,
+    check_run_dir_place,
+    create_run_dir,
+    default_run_dir,
+    new_run_id,
+    utc_now,
+)
 from runner.run.signals import interruptible
+from runner.sandbox.access import check_project_access, project_access
 from runner.sandbox.deployment import DockerDeployment
 from runner.sandbox.docker_client import docker_client
 from runner.sandbox.environment import ExecResult
@@ -84,10 +93,10 @@ from runner.sandbox.image import ensure_image
 from runner.sandbox.masks import find_secret_paths
 from runner.sandbox.ownership import sandbox_identity, writable_ownership
 from runner.sandbox.selfcheck import run_self_check
-from runner.sandbox.spec import build_container_spec, idle_command
+from runner.sandbox.spec import WORKSPACE, build_container_spec, idle_command
 
 SCRIPTED_PREFIX = "scripted:"
-AGENT_COMMAND = ["python3", "-m", "runner.agent"]
+AGENT_COMMAND = ["python3", "-P", "-m", "runner.agent"]  # -P: no CWD on sys.path (no shadowing)
 AGENT_GRACE = 30.0  # host-side backstop beyond the in-container timeout
 
 
@@ -118,7 +127,8 @@ def _provider(model_arg: str | None, cfg: RunConfig) -> tuple[str | None, ModelP
 
 
 def prepare(cfg: RunConfig) -> Prepared:
-    """Validate every input; raises InputError (exit 2) and writes nothing."""
+    """Validate every input; raises InputError (exit 2), or EnvironmentProblem (exit 4) when
+    the sandbox user could not reach the project; writes nothing."""
     project = cfg.project.expanduser().resolve()
     if not project.is_dir():
         raise ProjectError("project directory does not exist", path=cfg.project)
@@ -126,12 +136,15 @@ def prepare(cfg: RunConfig) -> Prepared:
         raise ConfigError("--max-turns must be at least 1")
     if cfg.timeout <= 0:
         raise ConfigError("--timeout must be positive")
+    check_run_dir_place(project, cfg.out)
     agent = load_agent(cfg.agent)
     model_arg, provider = _provider(cfg.model, cfg)
     model = resolve_model(agent.model, model_arg, cfg.model_aliases)
     bundle = load_bundle(cfg.policy.dirs, cfg.policy.data)
     engine = load_engine(cfg.policy)
     data = load_policy_data(bundle)
+    identity = sandbox_identity(project, cfg.sandbox)
+    check_project_access(project, identity.uid, identity.gid, list(data.writable))
     return Prepared(cfg=cfg, project=project, agent=agent, model=model, provider=provider,
                     engine=engine, bundle=bundle, data=data)
 
@@ -222,7 +235,8 @@ class Run:
     def execute(self, client: docker.DockerClient, image: str) -> None:
         self.record.image = image
         self.summary.image = image
-        self.secret_paths = find_secret_paths(self.project, self.prep.data.is_secret_path)
+        self.secret_paths = find_secret_paths(self.project, self.prep.data.is_secret_path,
+                                              self.writable)
         self.before = snapshot_tree(self.project / "backend", is_masked=masked_by(self.secret_paths))
         self.record.masked = self.secret_paths
         redactor = Redactor.from_env(
@@ -254,6 +268,7 @@ class Run:
             )
             self.gateway.start()
             stack.callback(self.gateway.stop)
+            stack.enter_context(project_access(self.project, identity.uid, identity.gid))
             stack.enter_context(
                 writable_ownership(self.project, self.writable, identity.uid, identity.gid))
             spec = build_container_spec(
@@ -279,9 +294,11 @@ class Run:
             self._finish_agent(deployment, agent.wait())
 
     def _self_check(self, deployment: DockerDeployment) -> None:
+        sanitized = [b.target.removeprefix(f"{WORKSPACE}/") for b in deployment.spec.binds
+                     if b.purpose == "sanitized"]
         result = run_self_check(
             deployment.runtime, writable=self.writable, pids_limit=self.cfg.sandbox.limits.pids,
-            secret_paths=self.secret_paths)
+            secret_paths=self.secret_paths, sanitized=sanitized)
         self.record.self_check = [c.model_dump() for c in result.checks]
         self.record.self_check_ok = result.ok
         self.record.write(self.run_dir)
@@ -316,11 +333,12 @@ class Run:
             return
         self.display.step("verifying: running the project's tests in a fresh read-only container")
         identity = sandbox_identity(self.project, self.cfg.sandbox)
-        self.verification = run_verification(
-            client=client, image=image, project=self.project, out_dir=self.run_dir / "reports",
-            limits=self.cfg.sandbox.limits, uid=identity.uid, gid=identity.gid,
-            test_command=self.cfg.verify.test_command, timeout=self.cfg.verify.timeout,
-            run_id=self.run_id, secret_paths=self.secret_paths)
+        with project_access(self.project, identity.uid, identity.gid):
+            self.verification = run_verification(
+                client=client, image=image, project=self.project, out_dir=self.run_dir / "reports",
+                limits=self.cfg.sandbox.limits, uid=identity.uid, gid=identity.gid,
+                test_command=self.cfg.verify.test_command, timeout=self.cfg.verify.timeout,
+                run_id=self.run_id, secret_paths=self.secret_paths)
         self.record.verification = self.verification.model_dump(mode="json")
 
     # --- results (always) -----------------------------------------------------------
@@ -345,6 +363,8 @@ class Run:
             stats = self.gateway.stats
             summary.tokens = TokenUsage(input=stats.input_tokens, output=stats.output_tokens,
                                         requests=stats.requests)
+            summary.gateway = GatewayInfo(refused=stats.refused, events_dropped=stats.events_dropped,
+                                          clamped=stats.clamped, redactions=stats.redactions)
         summary.audit = steps.run("audit", self._audit_info, AuditInfo)
         summary.collection_errors += steps.errors
         summary.gates = with_results_gate(summary.gates, summary.collection_errors)

@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from runner.errors import ProjectError
+from runner.errors import ConfigError, ProjectError
 
 RUNNER_STATE = ".sandbox-runner"
 RUN_JSON = "run.json"
@@ -27,6 +27,28 @@ def new_run_id() -> str:
 
 def default_run_dir(project: Path, run_id: str) -> Path:
     return project / RUNNER_STATE / "runs" / run_id
+
+
+def check_run_dir_place(project: Path, out: Path | None) -> None:
+    """Refuse a run directory the sandbox could see (InputError, exit 2; nothing written).
+
+    The run directory holds what the agent must not read or change (the decision log, the
+    transcript, the reports). Inside the project only ``.sandbox-runner/`` is masked, so an
+    ``--out`` inside the project must be under it; and ``.sandbox-runner`` itself must be a
+    real directory (a link would take the default run directories, unmasked, elsewhere).
+    """
+    project = project.resolve()
+    state = project / RUNNER_STATE
+    if state.is_symlink() or (state.exists() and not state.is_dir()):
+        raise ProjectError(f"{RUNNER_STATE} is not a directory (a link or a file): remove it",
+                           path=project)
+    if out is None:
+        return
+    where = out.expanduser().resolve()
+    if where.is_relative_to(project) and not where.is_relative_to(state):
+        raise ConfigError(
+            f"--out {where} is inside the project, where the sandbox can read it: use a "
+            f"directory outside the project or under {state}/")
 
 
 def create_run_dir(path: Path) -> Path:

@@ -182,7 +182,7 @@ def remove_leftovers(
     """
     filters = [LABEL_RUN, *(f"{k}={v}" for k, v in (labels or {}).items())]
     try:
-        containers = client.containers.list(all=True, filters={"label": filters})
+        containers = client.containers.list(all=True, filters={"label": filters}, ignore_removed=True)
     except (DockerException, RequestException) as exc:
         raise RunFailed(f"listing sandbox containers failed: {one_line(exc)}") from None
     removed: list[str] = []

@@ -3,7 +3,9 @@
 It proves from the inside what the spec asked Docker for: writes outside the writable paths
 fail at the kernel, the writable paths work, the root filesystem is read-only, only loopback
 exists and connects fail, no capabilities, no-new-privileges, not uid 0, the pids (and
-memory) limit is in force, the socket dir is read-only, masks hide secrets. Every check is
+memory) limit is in force, the socket dir is read-only, masks hide secrets (a mask below a
+directory the sandbox user cannot enter counts as hidden), a sanitized ``.git/config`` holds no
+credentials and is read-only. Every check is
 reported; nothing raises half-way. The caller ends the run (SelfCheckFailed, exit 3) when
 ``result.ok`` is false.
 """
@@ -19,7 +21,7 @@ from runner.protocol import SOCKET_DIR_IN_CONTAINER
 from runner.sandbox.environment import SandboxEnvironment
 
 _SCRIPT = r'''
-import errno, json, os, socket, sys, time
+import errno, json, os, re, socket, sys, time
 
 args = json.loads(sys.argv[1])
 W = "/workspace"
@@ -213,7 +215,11 @@ def masks():
     bad = []
     for rel in masked:
         path = f"{W}/{rel}"
-        if not os.path.lexists(path):
+        try:
+            os.lstat(path)
+        except PermissionError:
+            continue  # a directory on the way shuts the sandbox user out: hidden anyway
+        except FileNotFoundError:
             if rel != ".sandbox-runner":
                 bad.append(f"{rel}: missing")
             continue
@@ -236,6 +242,26 @@ def masks():
     return not bad, "; ".join(bad) or f"{len(masked)} masked path(s) empty and read-only"
 
 
+def sanitized():
+    bad = []
+    for rel in args["sanitized"]:
+        path = f"{W}/{rel}"
+        try:
+            with open(path, "rb") as fh:
+                text = fh.read().decode("utf-8", "replace")
+        except OSError as exc:
+            bad.append(f"{rel}: {exc}")
+            continue
+        if re.search(r"(?i)extraheader|://[^/\s\"'@]*@", text):
+            bad.append(f"{rel} still holds credentials")
+        try:
+            with open(path, "ab"):
+                bad.append(f"{rel} opens for writing")
+        except OSError:
+            pass
+    return not bad, "; ".join(bad) or f"{', '.join(args['sanitized'])}: no credentials, read-only"
+
+
 check("uid_not_root", uid)
 check("capabilities_dropped", caps)
 check("no_new_privileges", nnp)
@@ -251,6 +277,8 @@ check("pids_limit", pids)
 check("memory_limit", memory)
 check("no_docker_socket", docker_socket)
 check("masks_hide_secrets", masks)
+if args["sanitized"]:
+    check("credentials_removed", sanitized)
 print(json.dumps(checks))
 '''
 
@@ -280,12 +308,17 @@ class SelfCheckResult(BaseModel):
 def run_self_check(
     sandbox: SandboxEnvironment, *, writable: list[str], pids_limit: int,
     secret_paths: list[str] | None = None, memory_bytes: int | None = None,
-    timeout: float = 60.0,
+    sanitized: list[str] | None = None, timeout: float = 60.0,
 ) -> SelfCheckResult:
-    """Run the checks inside the sandbox (as its user); every outcome is in the result."""
+    """Run the checks inside the sandbox (as its user); every outcome is in the result.
+
+    ``sanitized``: workspace-relative files replaced by a copy without credentials
+    (``.git/config``); checked to hold none and to be read-only.
+    """
     args = {
         "writable": writable, "pids_limit": pids_limit, "secrets": secret_paths or [],
         "memory_bytes": memory_bytes, "socket_dir": SOCKET_DIR_IN_CONTAINER,
+        "sanitized": sanitized or [],
     }
     try:
         res = sandbox.exec(["python3", "-I", "-c", _SCRIPT, json.dumps(args)], timeout=timeout)

@@ -7,7 +7,8 @@ SDK keyword arguments for ``client.containers.create``. Nothing here talks to Do
 Inside the container:
 - ``/workspace``: the project, read-only; each writable entry (policy data, e.g. ``backend/``
   and ``issues.md``) bound read-write over it; ``.sandbox-runner/`` and every secret
-  directory masked by a read-only empty tmpfs, every secret file by a read-only empty file.
+  directory masked by a read-only empty tmpfs, every secret file by a read-only empty file;
+  a ``.git/config`` holding credentials is replaced by a read-only copy without them.
 - ``/run/sandbox-runner``: the host socket dir (gateway socket, agent.json), read-only; on the
   host it is 0700 and owned by the sandbox uid, the socket 0600.
 - ``/tmp`` and ``/home/agent``: size-limited tmpfs; everything else read-only.
@@ -32,13 +33,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from runner.config import Limits
 from runner.errors import ConfigError, ProjectError
 from runner.protocol import SOCKET_DIR_IN_CONTAINER
-from runner.sandbox.masks import RUNNER_STATE_DIR
+from runner.sandbox.masks import GIT_CONFIG, RUNNER_STATE_DIR, sanitized_git_config
 
 WORKSPACE = "/workspace"
 HOME = "/home/agent"
 VENV_BIN = "/opt/venv/bin"
 AGENT_PYTHONPATH = "/opt/sandbox-runner"
 MASK_FILE_NAME = ".mask-empty"
+GIT_CONFIG_COPY_NAME = ".git-config-sanitized"
 IDLE_COMMAND = ["sleep", "infinity"]
 
 LABEL_RUN = "sandbox-runner.run"
@@ -62,7 +64,7 @@ class BindMount(_Model):
     source: str  # absolute host path
     target: str  # absolute container path
     read_only: bool
-    purpose: Literal["workspace", "writable", "socket", "secret-mask"]
+    purpose: Literal["workspace", "writable", "socket", "secret-mask", "sanitized"]
 
 
 class TmpfsMount(_Model):
@@ -210,6 +212,15 @@ def check_limits(limits: Limits) -> None:
         raise ConfigError("sandbox.limits: pids >= 16, cpus > 0, nofile >= 64, fsize_mb >= 1")
 
 
+def _write_read_only(path: Path, data: bytes) -> Path:
+    """A fresh host file with ``data``, mode 0444 (a link or file already there is replaced)."""
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o444)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+    return path
+
+
 def _container_name(run_id: str) -> str:
     safe = re.sub(r"[^a-zA-Z0-9_.-]", "-", run_id).strip("-.") or "run"
     return f"sandbox-runner-{safe}"[:120]
@@ -278,6 +289,7 @@ def build_container_spec(
         tmpfs.append(TmpfsMount(target=f"{WORKSPACE}/{RUNNER_STATE_DIR}", options=_MASK_TMPFS,
                                 purpose="state-mask"))
     masked_dirs = [RUNNER_STATE_DIR]
+    masked_files: list[str] = []
     for raw in sorted(set(secret_paths), key=lambda p: (p.count("/"), p)):
         rel, _ = _entry(raw, "secret")
         if any(rel == d or rel.startswith(d + "/") for d in masked_dirs):
@@ -294,8 +306,16 @@ def build_container_spec(
             masked_dirs.append(rel)
             tmpfs.append(TmpfsMount(target=target, options=_MASK_TMPFS, purpose="secret-mask"))
         elif stat.S_ISREG(st.st_mode):
+            masked_files.append(rel)
             binds.append(BindMount(source=str(mask_file), target=target, read_only=True,
                                    purpose="secret-mask"))
+    if GIT_CONFIG not in masked_files and not any(
+            GIT_CONFIG.startswith(d + "/") for d in masked_dirs):
+        clean = sanitized_git_config(project)
+        if clean is not None:
+            copy = _write_read_only(socket_dir / GIT_CONFIG_COPY_NAME, clean)
+            binds.append(BindMount(source=str(copy), target=f"{WORKSPACE}/{GIT_CONFIG}",
+                                   read_only=True, purpose="sanitized"))
 
     labels = {
         LABEL_RUN: run_id,

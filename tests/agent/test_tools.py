@@ -136,23 +136,49 @@ def test_bash_environment_is_minimal(box: Toolbox, monkeypatch: pytest.MonkeyPat
     assert names <= {"PATH", "HOME", "LANG", "PYTHONDONTWRITEBYTECODE", "TMPDIR", "PWD", "SHLVL", "_", "OLDPWD"}
 
 
+def _ended(pid: int) -> bool:
+    """The process is gone or a zombie (killed; its reaper may not have run yet)."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except (FileNotFoundError, ProcessLookupError):
+        return True
+
+
+def _wait_ended(pid: int, limit: float = 30) -> None:
+    """Wait for the event (the process ended), bounded; never a fixed sleep."""
+    deadline = time.monotonic() + limit
+    while not _ended(pid):
+        assert time.monotonic() < deadline, f"pid {pid} still alive {limit}s after the call returned"
+        time.sleep(0.05)
+
+
 def test_bash_timeout_kills_the_process_group(box: Toolbox, tmp_path: Path) -> None:
-    marker = tmp_path / "survivor"
+    marker, pidfile = tmp_path / "survivor", tmp_path / "bg.pid"
     start = time.monotonic()
-    text, err = run(box, "Bash", command=f"(sleep 1.5; touch {marker}) & sleep 30", timeout=1)
-    assert err and "timed out after 1s" in text
-    assert time.monotonic() - start < 3
-    time.sleep(1.5)
-    assert not marker.exists()  # the background child died with the group
+    text, err = run(box, "Bash", command=f"(sleep 30; touch {marker}) & echo $! > {pidfile}; sleep 60",
+                    timeout=2)
+    assert err and "timed out after 2s" in text
+    assert time.monotonic() - start < 30  # the deadline, not the 60 s command
+    _wait_ended(int(pidfile.read_text()))  # the background child died with the group
+    assert not marker.exists()
 
 
 def test_bash_background_jobs_do_not_hang_the_call(box: Toolbox, tmp_path: Path) -> None:
-    marker = tmp_path / "late"
+    marker, pidfile = tmp_path / "late", tmp_path / "bg.pid"
     start = time.monotonic()
-    text, err = run(box, "Bash", command=f"(sleep 1.5; touch {marker}) & echo started")
-    assert not err and text == "started" and time.monotonic() - start < 1.5
-    time.sleep(1.5)
+    text, err = run(box, "Bash", command=f"(sleep 300; touch {marker}) & echo $! > {pidfile}; echo started")
+    assert (text, err) == ("started", False)
+    assert time.monotonic() - start < 60  # not the 300 s the job holds the pipe for
+    _wait_ended(int(pidfile.read_text()))
     assert not marker.exists()
+
+
+def test_bash_waits_for_the_shell_not_for_eof(box: Toolbox) -> None:
+    """EOF comes first (stdout closed), the exit 0 later: the call reports exit 0, not a kill."""
+    assert run(box, "Bash", command="echo closing; exec >&- 2>&-; sleep 1; exit 0") == ("closing", False)
+    text, err = run(box, "Bash", command="echo closing; exec >&- 2>&-; sleep 1; exit 5")
+    assert err and text == "closing\n[exit code 5]"
 
 
 def test_bash_output_is_truncated(box: Toolbox) -> None:

@@ -736,24 +736,26 @@ OPAQUE_CASES = [
     ("echo ls | busybox sh", "pipe-to-shell"),
     ("cat <<EOF | sh\nrm x\nEOF\n", "pipe-to-shell"),
     ("echo 'import os' | python3", "pipe-to-shell"),
-    ("python -c 'import os'", "inline-interpreter"),
-    ("python3 -c 'import socket'", "inline-interpreter"),
-    ("python3.11 -c x", "inline-interpreter"),
+    ("python -c \"$CODE\"", "inline-interpreter"),  # plain -c code is analysed (issue 9)
+    ("python3 -c 'exec(input())'", "python-dynamic-exec"),
+    ("python3.11 -c \"$X\"", "inline-interpreter"),
     ("node -e 'require(\"net\")'", "inline-interpreter"),
     ("node -p 1", "inline-interpreter"),
     ("node --eval x", "inline-interpreter"),
     ("perl -e 'print 1'", "inline-interpreter"),
     ("perl -E 'say 1'", "inline-interpreter"),
-    ("perl -pie 's/a/b/' f", "inline-interpreter"),
+    ("perl -pi -e \"$E\" f", "inline-interpreter"),
+    ("perl -pi -e 's/a/b/e' f", "inline-interpreter"),
     ("ruby -e 'puts 1'", "inline-interpreter"),
     ("php -r 'echo 1;'", "inline-interpreter"),
-    ("awk 'BEGIN{system(\"id\")}'", "inline-interpreter"),
-    ("awk '{print | \"sh\"}' f", "inline-interpreter"),
-    ("awk 'BEGIN{\"id\" | getline x}'", "inline-interpreter"),
+    ("awk 'BEGIN{system(\"eval $X\")}'", "eval"),  # a literal command is analysed as shell
+    ("awk '{print | \"sh\"}' f", "pipe-to-shell"),
+    ("awk 'BEGIN{system(x)}'", "awk-system"),
+    ("awk 'BEGIN{\"id\" $1 | getline x}'", "awk-pipe"),
     ("sed 's/x/id/e' f", "inline-interpreter"),
     ("sed '1e id' f", "inline-interpreter"),
-    ("python3 - <<EOF\nimport os\nEOF\n", "inline-interpreter"),
-    ("python3 <<< 'import os'", "inline-interpreter"),
+    ("python3 - <<EOF\n$(cat x)\nEOF\n", "dynamic-inline-code"),
+    ("python3 <<< \"$X\"", "dynamic-inline-code"),
     ("tar -cf x.tar --to-command='sh -c id' a", "inline-interpreter"),
     ("tar -cf /dev/null a --checkpoint=1 --checkpoint-action=exec=sh", "inline-interpreter"),
     ('bash -c "$CMD"', "dynamic-shell-string"),
@@ -955,9 +957,9 @@ def test_script_without_shebang_run_by_a_shell(scripts: Path) -> None:
 
 
 def test_non_shell_scripts_are_not_parsed_as_shell(scripts: Path) -> None:
-    result = run("./backend/tool.py", scripts)
+    result = run("./backend/tool.py", scripts)  # its shebang runs it: env python3 FILE
     assert result.facts.opaque == []
-    assert [c.program for c in result.facts.commands] == ["tool.py"]
+    assert [c.program for c in result.facts.commands][:3] == ["tool.py", "env", "python3"]
 
 
 def test_missing_script_is_just_an_exec_fact(scripts: Path) -> None:

@@ -295,7 +295,7 @@ def test_for_loop_body_sees_each_value(ws: Path) -> None:
         'cat "$(echo .)env"',
         "cat $(ls -a | grep '^.env$')",
         "cat $(echo LmVudg== | base64 -d)",
-        'grep -r KEY "$(dirname backend)"',
+        'grep -r KEY "$(dirname $X)"',  # ($(dirname backend) is computed: .)
         "tar czf backend/x.tgz $(printf '.%s' env)",
         "cat $(cat backend/name.txt)",
         'cat < "$F"',

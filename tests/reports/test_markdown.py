@@ -63,3 +63,14 @@ def test_step_summary_is_appended_only_when_set(tmp_path: Path,
     assert write_step_summary("# one\n") is True
     assert write_step_summary("# two") is True
     assert target.read_text() == "existing\n# one\n\n# two\n\n"
+
+
+def test_gateway_refusals_are_shown_when_there_are_any() -> None:
+    from runner.reports.markdown import render_markdown
+    from runner.reports.summary import GatewayInfo, RunSummary
+
+    quiet = render_markdown(RunSummary(run_id="r", started_at="t", project="p"))
+    assert "Gateway:" not in quiet
+    loud = render_markdown(RunSummary(run_id="r", started_at="t", project="p",
+                                      gateway=GatewayInfo(refused=3, clamped=1)))
+    assert "Gateway: 3 calls refused on the socket" in loud and "1 max_tokens clamped" in loud

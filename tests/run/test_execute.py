@@ -9,10 +9,17 @@ import pytest
 
 from runner.audit import DecisionLog, verify_log
 from runner.config import build_run_config
-from runner.errors import AgentFileError, PolicyCompileError, ProjectError, ScenarioError
+from runner.errors import (
+    AgentFileError,
+    ConfigError,
+    PolicyCompileError,
+    ProjectError,
+    ScenarioError,
+)
 from runner.protocol import DecideRequest
 from runner.run.display import RunDisplay
 from runner.run.execute import Run, prepare
+from runner.run.rundir import check_run_dir_place
 
 
 def _project(tmp_path: Path) -> tuple[Path, Path]:
@@ -95,3 +102,22 @@ def test_a_full_decision_log_denies_and_ends_the_run(tmp_path: Path) -> None:
     assert answers[-1].reasons[0].policy == "audit" and answers[-1].reasons[0].rule == "log_full"
     assert failures and isinstance(failures[0], AuditLogFull)
     assert verify_log(tmp_path / "decisions.jsonl").ok
+
+
+@pytest.mark.parametrize("where", ["out", "backend/x", ".", "docs/../out"])
+def test_out_inside_the_project_is_refused(tmp_path: Path, where: str) -> None:
+    project = tmp_path / "p"
+    (project / "docs").mkdir(parents=True)
+    with pytest.raises(ConfigError, match=r"inside the project"):
+        check_run_dir_place(project, project / where)
+
+
+def test_out_outside_or_under_the_runner_state_is_accepted(tmp_path: Path) -> None:
+    project = tmp_path / "p"
+    project.mkdir()
+    check_run_dir_place(project, None)
+    check_run_dir_place(project, tmp_path / "runs" / "r1")
+    check_run_dir_place(project, project / ".sandbox-runner" / "mine")
+    (project / ".sandbox-runner").symlink_to(tmp_path)
+    with pytest.raises(ProjectError, match="not a directory"):
+        check_run_dir_place(project, None)

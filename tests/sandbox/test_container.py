@@ -241,11 +241,26 @@ def test_no_network(box: Box) -> None:
 
 def test_exec_timeout_kills_the_command(box: Box) -> None:
     started = time.monotonic()
-    res = box.dep.runtime.exec(["sh", "-c", "sleep 30 & sleep 30"], timeout=1)
-    assert res.timed_out and time.monotonic() - started < 8
-    out = py(box, "import glob\nprint(sum(open(p).read().strip() == 'sleep' "
-                  "for p in glob.glob('/proc/[0-9]*/comm')))")
-    assert out == "1"  # only the idle `sleep infinity` is left: the whole group was killed
+    res = box.dep.runtime.exec(["sh", "-c", "sleep 300 & sleep 300"], timeout=1)
+    assert res.timed_out and time.monotonic() - started < 120  # the timeout, not the 300 s command
+    # Only the idle `sleep infinity` is left: the whole group was killed (an event: waited for,
+    # bounded, since the kill is asynchronous).
+    count_sleeps = (
+        "import glob, time\n"
+        "def sleeps():\n"
+        "    n = 0\n"
+        "    for p in glob.glob('/proc/[0-9]*/comm'):\n"
+        "        try:\n"
+        "            n += open(p).read().strip() == 'sleep'\n"
+        "        except OSError:\n"
+        "            pass\n"
+        "    return n\n"
+        "end = time.monotonic() + 20\n"
+        "while sleeps() != 1 and time.monotonic() < end:\n"
+        "    time.sleep(0.05)\n"
+        "print(sleeps())\n")
+    out = py(box, count_sleeps)
+    assert out == "1"
 
 
 def test_exec_stream_output_limit_and_files(box: Box) -> None:

@@ -12,6 +12,7 @@ from runner.config import Limits
 from runner.errors import ConfigError, ProjectError
 from runner.protocol import SOCKET_DIR_IN_CONTAINER
 from runner.sandbox.spec import (
+    GIT_CONFIG_COPY_NAME,
     LABEL_OWNER_PID,
     LABEL_RUN,
     MASK_FILE_NAME,
@@ -169,3 +170,20 @@ def test_socket_dir_is_not_opened_to_other_users(tmp_path: Path) -> None:
 def test_bad_limits_refused(tmp_path: Path, limits: Limits) -> None:
     with pytest.raises(ConfigError, match=r"sandbox\.limits"):
         _spec(tmp_path, limits=limits)
+
+
+def test_git_config_with_credentials_is_replaced_read_only(tmp_path: Path) -> None:
+    project = make_project(tmp_path / "p")
+    (project / ".git").mkdir()
+    (project / ".git" / "config").write_text(
+        '[remote "origin"]\n\turl = https://u:hunter2@example.com/r\n')
+    spec = _spec(tmp_path)
+    (bind,) = [b for b in spec.binds if b.purpose == "sanitized"]
+    assert bind.target == "/workspace/.git/config" and bind.read_only
+    copy = Path(bind.source)
+    assert copy.parent == (tmp_path / "sock").resolve() and copy.name == GIT_CONFIG_COPY_NAME
+    assert copy.read_text() == '[remote "origin"]\n\turl = https://example.com/r\n'
+    assert copy.stat().st_mode & 0o777 == 0o444
+    assert "hunter2" in (project / ".git" / "config").read_text()  # the real file is untouched
+    (project / ".git" / "config").write_text("[core]\n\tbare = false\n")
+    assert not [b for b in _spec(tmp_path).binds if b.purpose == "sanitized"]

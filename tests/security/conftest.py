@@ -89,11 +89,13 @@ def _leftovers() -> list[Any]:
     try:
         found = []
         done = tuple(p + "/" for p in FINISHED_PROJECTS)
-        for c in client.containers.list(all=True, filters={"label": "sandbox-runner.run"}):
+        for c in client.containers.list(all=True, filters={"label": "sandbox-runner.run"},
+                                            ignore_removed=True):
             sources = [m.get("Source", "") + "/" for m in c.attrs.get("Mounts", [])]
             if any(s.startswith(done) for s in sources):
                 found.append(c)
-        found += client.containers.list(all=True, filters={"label": f"{TEST_LABEL}=1"})
+        found += client.containers.list(all=True, filters={"label": f"{TEST_LABEL}=1"},
+                                         ignore_removed=True)
         return found
     finally:
         client.close()
@@ -107,7 +109,7 @@ def no_leftover_containers(request: pytest.FixtureRequest) -> Iterator[None]:
         return
     left = _leftovers()
     # A run that has just ended may still be removing its container: give it a moment.
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 60  # an event (the containers are gone), bounded generously
     while left and time.monotonic() < deadline:
         time.sleep(0.5)
         left = _leftovers()

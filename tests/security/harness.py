@@ -429,7 +429,7 @@ def containers_for(project: Path | None = None, run_id: str | None = None) -> li
     try:
         flt = {"label": f"{LABEL_RUN}={run_id}"} if run_id else {"label": LABEL_RUN}
         found = []
-        for c in client.containers.list(all=True, filters=flt):
+        for c in client.containers.list(all=True, filters=flt, ignore_removed=True):
             if project is None:
                 found.append(c)
                 continue
@@ -444,7 +444,7 @@ def containers_for(project: Path | None = None, run_id: str | None = None) -> li
 def test_containers() -> list[Any]:
     client = docker.from_env()
     try:
-        return client.containers.list(all=True, filters={"label": f"{TEST_LABEL}=1"})
+        return client.containers.list(all=True, filters={"label": f"{TEST_LABEL}=1"}, ignore_removed=True)
     finally:
         client.close()
 
@@ -535,8 +535,8 @@ def outcomes(run: RunResult, calls: list[dict[str, Any]],
 
     The transcript is redacted (a secret in a tool_use input shows as [REDACTED:...]), so
     tool_use blocks are matched by position in ``order`` (every scripted call of the run, in
-    the order served) when given, else by name and input. Decisions are matched by the raw
-    input the decision log keeps.
+    the order served) when given, else by name and input. Decisions are matched by the
+    ``tool_use_id`` they log (their input is redacted too), else by the raw input.
     """
     uses = tool_uses(run.transcript)
     results = tool_results(run.transcript)
@@ -547,9 +547,12 @@ def outcomes(run: RunResult, calls: list[dict[str, Any]],
                    if i < len(uses) and _same(o, c) and uses[i].get("name") == c["name"]]
         else:
             ids = [str(u["id"]) for u in uses if u.get("name") == c["name"] and _same(u.get("input"), c["input"])]
-        decs = [d for d in run.decisions
-                if d.get("input", {}).get("tool", {}).get("name") == c["name"]
-                and _same(d.get("input", {}).get("tool", {}).get("input"), c["input"])]
+        # Logged inputs are redacted like the transcript: match decisions by the tool_use id
+        # they carry, and by the raw input only for calls that never reached the model's side.
+        decs = [d for d in run.decisions if ids and d.get("tool_use_id") in ids] or [
+            d for d in run.decisions
+            if d.get("input", {}).get("tool", {}).get("name") == c["name"]
+            and _same(d.get("input", {}).get("tool", {}).get("input"), c["input"])]
         out.append(CallOutcome(name=c["name"], input=c["input"], decisions=decs,
                                results=[results[i] for i in ids if i in results]))
     return out

@@ -112,8 +112,10 @@ def test_network_canary_is_reachable_from_a_normal_container(
     try:
         out = client.containers.run(str(image_ref), ["python3", "-c", script], network_mode="bridge",
                                     remove=True, labels={h.TEST_LABEL: "1"}, user="10001:10001")
-        time.sleep(0.3)
         assert out.decode().strip().splitlines()[-1] == json.dumps([0] * len(variants)), out.decode()
+        deadline = time.monotonic() + 30  # the listener threads record each contact: wait for them
+        while len(control.snapshot()) < len(variants) and time.monotonic() < deadline:
+            time.sleep(0.05)
         assert len(control.snapshot()) == len(variants), control.snapshot()
     finally:
         control.close()

@@ -1,8 +1,8 @@
 """The live sandbox and verification containers against CIS Docker Benchmark section 5.
 
-A run is held open (a scripted turn that takes its time while the agent container lives,
-then a test that sleeps during verification) and both containers are inspected through the
-Docker SDK while they run.
+A run is held open (an agent command, then a verification test, each waiting for a release
+file the test creates once it has inspected the container) and both containers are inspected
+through the Docker SDK while they run. Nothing depends on a timing window.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import docker
 import pytest
 
 from tests.security import harness as h
-from tests.security.harness import call
+from tests.security.harness import bash, call
 from tests.security.scorecard import SCORECARD, CisRow
 
 pytestmark = pytest.mark.docker
@@ -96,8 +96,14 @@ CHECKS: list[Check] = [
 ]
 
 
+RELEASE_AGENT = "architecture/.release-agent"
+RELEASE_VERIFY = "architecture/.release-verify"
+HOLD_LIMIT = 300  # seconds a container waits for its release file before it gives up
+
+
 def _wait_container(run: h.BackgroundRun, role: str | None, exclude: set[str],
-                    limit: float = 90) -> dict[str, Any]:
+                    limit: float = 240) -> dict[str, Any]:
+    """The inspect data of the run's first running container of ``role`` (an event, bounded)."""
     project = run.world.project
     client = docker.from_env()
     try:
@@ -110,29 +116,50 @@ def _wait_container(run: h.BackgroundRun, role: str | None, exclude: set[str],
                 labels = c.labels or {}
                 if c.id in exclude or (role is not None and labels.get("sandbox-runner.role") != role):
                     continue
-                if c.status == "running":
-                    return dict(client.api.inspect_container(c.id))
+                try:
+                    attrs = dict(client.api.inspect_container(c.id))
+                except docker.errors.NotFound:
+                    continue  # removed between the listing and the inspection
+                if (attrs.get("State") or {}).get("Running"):
+                    return attrs
             time.sleep(0.2)
     finally:
         client.close()
-    raise AssertionError(f"no running {role or 'sandbox'} container appeared")
+    raise AssertionError(f"no running {role or 'sandbox'} container appeared in {limit:g}s")
 
 
 @pytest.fixture(scope="module")
 def inspected(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
+    """Both containers, each held running until the test has inspected it.
+
+    Each waits for a release file the test creates in the project (the container sees it
+    through its read-only mount): no timing window, however loaded the machine is.
+    """
     world = h.make_world(tmp_path_factory.mktemp("cis"))
-    slow_test = "import time\n\n\ndef test_hold_verification_open():\n    time.sleep(6)\n"
+    hold_test = (
+        "import os\nimport time\n\n\ndef test_hold_verification_open():\n"
+        f"    deadline = time.monotonic() + {HOLD_LIMIT}\n"
+        f"    while not os.path.exists('/workspace/{RELEASE_VERIFY}'):\n"
+        "        assert time.monotonic() < deadline, 'never released'\n"
+        "        time.sleep(0.1)\n"
+    )
+    hold_agent = f"until [ -e {RELEASE_AGENT} ]; do sleep 0.1; done; echo released"
     turns = [
-        {"text": "write a slow test", "tool_calls": [call("Write", file_path="backend/test_hold.py", content=slow_test)]},
-        {"text": "thinking for a while", "delay": 6},
+        {"text": "write a test that waits", "tool_calls": [
+            call("Write", file_path="backend/test_hold.py", content=hold_test)]},
+        {"text": "wait to be inspected", "tool_calls": [bash(hold_agent, HOLD_LIMIT * 1000)]},
         {"text": "done"},
     ]
-    run = h.BackgroundRun(world, "cis", turns, timeout=180, skip_verify=False)
+    run = h.BackgroundRun(world, "cis", turns, timeout=HOLD_LIMIT + 120, skip_verify=False,
+                          policy_dir=h.ALLOW_ALL)
     try:
         agent = _wait_container(run, None, set())
+        (world.project / RELEASE_AGENT).touch()
         verify = _wait_container(run, "verify", {agent["Id"]})
     finally:
-        res = run.finish(limit=180)
+        (world.project / RELEASE_AGENT).touch()
+        (world.project / RELEASE_VERIFY).touch()
+        res = run.finish(limit=HOLD_LIMIT + 180)
     assert res.exit_code in (0, 1), res.describe()
     assert not h.containers_for(project=world.project), "containers left after the CIS run"
     selfcheck = res.run_json.get("self_check")

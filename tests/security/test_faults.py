@@ -113,10 +113,25 @@ def _background(world: h.World, name: str) -> h.BackgroundRun:
     return h.BackgroundRun(world, name, turns, timeout=200)
 
 
+def _sleep_300_runs(world: h.World) -> bool:
+    """Is `sleep 300` a process in the run's container (docker top: the event, not a delay)?"""
+    client = docker.from_env()
+    try:
+        for c in h.containers_for(project=world.project):
+            try:
+                top = client.api.top(c.id)
+            except docker.errors.APIError:
+                continue  # not running (yet, or any more)
+            if any("sleep 300" in " ".join(map(str, p)) for p in top.get("Processes") or []):
+                return True
+        return False
+    finally:
+        client.close()
+
+
 def _started(run: h.BackgroundRun) -> None:
-    run.wait_for(lambda: (run.world.backend / "before.txt").is_file() and _running_bash_sleep(run.out),
-                 "the agent to start `sleep 300`")
-    time.sleep(0.5)
+    run.wait_for(lambda: (run.world.backend / "before.txt").is_file() and _running_bash_sleep(run.out)
+                 and _sleep_300_runs(run.world), "the agent to start `sleep 300`", limit=240)
 
 
 def test_container_killed_from_outside(tmp_path: Path) -> None:

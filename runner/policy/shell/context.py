@@ -13,6 +13,51 @@ from runner.policy.paths import CONTAINER_HOME
 from runner.policy.shell.words import Bound, Word
 
 MAX_CWDS = 16  # possible working directories tracked at once
+MAX_ALTERNATIVES = 8  # possible values kept for a variable assigned differently in branches
+
+
+class _Vars(dict[str, str | None]):
+    """Shell variables: a known value, or None (unknown). ``alts`` keeps the possible values
+    of a variable that branches of this command assign differently (its value is None);
+    any other assignment or ``unset`` forgets them."""
+
+    def __init__(self, values: dict[str, str | None] | None = None,
+                 alts: dict[str, tuple[str, ...]] | None = None) -> None:
+        super().__init__(values or {})
+        self.alts: dict[str, tuple[str, ...]] = dict(alts or {})
+
+    def __setitem__(self, key: str, value: str | None) -> None:
+        self.alts.pop(key, None)
+        super().__setitem__(key, value)
+
+    def __delitem__(self, key: str) -> None:
+        self.alts.pop(key, None)
+        super().__delitem__(key)
+
+    def pop(self, key: str, default: str | None = None) -> str | None:  # type: ignore[override]
+        self.alts.pop(key, None)
+        return super().pop(key, default)
+
+    def copy(self) -> _Vars:
+        return _Vars(self, self.alts)
+
+    def possible(self, key: str) -> tuple[str, ...] | None:
+        """Every value the variable may hold here, if that is known."""
+        value = self.get(key)
+        if value is not None:
+            return (value,)
+        return self.alts.get(key) if key in self else None
+
+    def set_alternatives(self, key: str, *options: tuple[str, ...] | None) -> None:
+        """Unknown from here, but one of the options' values (if each is known, and few)."""
+        self[key] = None
+        merged: list[str] = []
+        for o in options:
+            if o is None:
+                return
+            merged.extend(v for v in o if v not in merged)
+        if len(merged) <= MAX_ALTERNATIVES:
+            self.alts[key] = tuple(merged)
 
 
 @dataclass
@@ -24,7 +69,7 @@ class _Ctx:
     oldpwd: list[str] | None = None
     dirstack: list[list[str]] = field(default_factory=list)
     cwd_dynamic: bool = False
-    vars: dict[str, str | None] = field(default_factory=lambda: {"HOME": CONTAINER_HOME})
+    vars: _Vars = field(default_factory=lambda: _Vars({"HOME": CONTAINER_HOME}))
     funcs: dict[str, Node] = field(default_factory=dict)
     conditional: int = 0
     shared: dict[str, bool] = field(default_factory=dict)  # one per analysis, across copies
@@ -38,7 +83,7 @@ class _Ctx:
             oldpwd=list(self.oldpwd) if self.oldpwd is not None else None,
             dirstack=[list(d) for d in self.dirstack],
             cwd_dynamic=self.cwd_dynamic,
-            vars=dict(self.vars),
+            vars=self.vars.copy(),
             funcs=dict(self.funcs),
             conditional=self.conditional,
             shared=self.shared,
@@ -73,8 +118,9 @@ class _Ctx:
             self.fail = _union(self.fail, o.fail)
             self.cwd_dynamic = self.cwd_dynamic or o.cwd_dynamic
             for k in set(self.vars) | set(o.vars):
-                if self.vars.get(k) != o.vars.get(k):
-                    self.vars[k] = None
+                if self.vars.get(k) != o.vars.get(k) or self.vars.alts.get(k) != o.vars.alts.get(k):
+                    mine = self.vars.possible(k)
+                    self.vars.set_alternatives(k, mine, o.vars.possible(k))
             for k in set(self.bounds) | set(o.bounds):
                 if self.bounds.get(k) != o.bounds.get(k):
                     self.bounds.pop(k, None)

@@ -10,9 +10,10 @@ from dataclasses import dataclass
 
 from tree_sitter import Node
 
-from runner.policy.paths import has_brace, has_glob, quote_pattern
+from runner.policy.paths import PathResolver, has_brace, has_glob, quote_pattern
 from runner.policy.shell.context import _Ctx
 from runner.policy.shell.producers import extend, pipeline_output
+from runner.policy.shell.substitution import static_output
 from runner.policy.shell.words import (
     Bound,
     Word,
@@ -45,6 +46,8 @@ _BRACE = re.compile(r"\{[^{}]*(,|\.\.)[^{}]*\}")
 
 class _Expander:
     """Word expansion (parameters, quotes, patterns) as the walker sees it."""
+
+    resolver: PathResolver
 
     def word(self, node: Node, ctx: _Ctx) -> Word:
         text, dynamic, unquoted = self._eval(node, ctx)
@@ -205,8 +208,15 @@ class _Expander:
                 if c.type == "string_content":
                     parts.append(_unescape_dq(_text(c)))
                 elif c.is_named:
+                    known = self._plain_var(c, ctx)
+                    if known is not None:  # quoted: no splitting or globbing
+                        parts.append(known)
+                        continue
                     v, d, _ = self._eval(c, ctx)
-                    if c.type in ("simple_expansion", "expansion") and not d:
+                    if c.type == "command_substitution" and d:  # quoted: no splitting
+                        out = static_output(c, ctx, self._eval, self.resolver)
+                        v, d = (v, d) if out is None else (out, False)
+                    if c.type in ("simple_expansion", "expansion", "command_substitution") and not d:
                         parts.append(v)
                     else:
                         parts.append(_text(c))
@@ -231,8 +241,28 @@ class _Expander:
                     if any(ch.isspace() for ch in value) or _GLOB_CHARS.search(value):
                         return value, True, ""  # word splitting / globbing: unknowable
                     return value, False, ""
+            if len(names) == 1 and names[0].type == "subscript" and len(node.children) == 3:
+                value = self._subscript(names[0], ctx)
+                if value is not None and not any(ch.isspace() for ch in value) and not (
+                    _GLOB_CHARS.search(value)
+                ):
+                    return value, False, ""
             return raw, True, ""
+        if t == "command_substitution":
+            out = static_output(node, ctx, self._eval, self.resolver)
+            if out is not None and not any(ch.isspace() for ch in out) and not (
+                _GLOB_CHARS.search(out)
+            ):
+                return out, False, ""  # unquoted: split and globbed, so only a plain word
         return raw, True, ""
+
+    def _subscript(self, node: Node, ctx: _Ctx) -> str | None:
+        """``${BASH_SOURCE[0]}``: the script being read (the only array element known)."""
+        name = node.child_by_field_name("name")
+        index = node.child_by_field_name("index")
+        if name is None or index is None or _text(name) != "BASH_SOURCE" or _text(index) != "0":
+            return None
+        return self._var("BASH_SOURCE", ctx)
 
     def _var(self, name: str, ctx: _Ctx) -> str | None:
         if name in ctx.vars:

@@ -72,7 +72,6 @@ class _Facts:
         self.links = NewLinks()  # symlinks created earlier in this command
         self.budgets: dict[str, int] = {}  # per-command counters of handlers' costly looks
         self.memo: dict[tuple[str, ...], Any] = {}  # handlers' lookups, once per command
-        self._added: set[tuple[Any, ...]] = set()  # add_path calls already recorded
         self.odd_names = False  # a path with blanks or quotes was written by this command
 
     def add_opaque(self, construct: str, text: str) -> None:
@@ -141,11 +140,6 @@ class _Facts:
         context = ctx if ctx is not None else call.ctx if call is not None else None
         assert context is not None
         prog = program if program is not None else call.name if call is not None else None
-        seen = (w, op, via, prog, inferred, implicit, tuple(cwds or context.cwds),
-                context.cwd_dynamic, recursive, note, len(self.links.items))
-        if seen in self._added:
-            return  # the same word, the same way, from the same place: the same facts
-        self._added.add(seen)
         if w.bound is not None:
             self._add_bounded(w, w.bound, op, context, via, prog, inferred, implicit, cwds)
             self._note(start, note)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from runner.policy.shell.handlers.awk import _h_awk
 from runner.policy.shell.handlers.builtins import (
     _h_alias,
     _h_cd,
@@ -13,7 +14,6 @@ from runner.policy.shell.handlers.builtins import (
 from runner.policy.shell.handlers.files import (
     FILE_PROGRAMS,
     _file_handler,
-    _h_awk,
     _h_cp,
     _h_cpio,
     _h_dd,
@@ -21,7 +21,6 @@ from runner.policy.shell.handlers.files import (
     _h_install,
     _h_link,
     _h_ln,
-    _h_make,
     _h_mktemp,
     _h_patch,
     _h_sed,
@@ -33,13 +32,14 @@ from runner.policy.shell.handlers.git import _h_git
 from runner.policy.shell.handlers.interpreters import (
     _h_eval,
     _h_fish,
-    _h_perl,
     _h_python,
+    _h_run_file,
     _h_shell,
     _h_source,
     _h_trap,
     _interpreter,
 )
+from runner.policy.shell.handlers.make import _h_make
 from runner.policy.shell.handlers.network import (
     _h_curl,
     _h_dns,
@@ -67,6 +67,7 @@ from runner.policy.shell.handlers.packages import (
     _h_poetry,
     _h_uv,
 )
+from runner.policy.shell.handlers.perl import _h_perl
 from runner.policy.shell.handlers.wrappers import (
     _h_busybox,
     _h_command,
@@ -204,4 +205,4 @@ _HANDLERS: dict[str, Handler] = {
     **WRITER_HANDLERS,
 }
 
-REGISTRY = Registry(handlers=_HANDLERS, no_url_scan=_NO_URL_SCAN)
+REGISTRY = Registry(handlers=_HANDLERS, no_url_scan=_NO_URL_SCAN, run_file=_h_run_file)

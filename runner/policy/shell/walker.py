@@ -11,54 +11,39 @@ handler modules, which import the walker's types instead.
 from __future__ import annotations
 
 import posixpath
-import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-import tree_sitter_bash
-from tree_sitter import Language, Node, Parser
+from tree_sitter import Node
 
-from runner.hostfs import HostReadRefused
 from runner.policy.models import PathOp
-from runner.policy.paths import PathResolver, absolute, normalize
+from runner.policy.paths import PathResolver, normalize
 from runner.policy.shell.context import _Call, _Ctx, _Stdin, _union
-from runner.policy.shell.expansion import _GLOB_OPTIONS, _Expander
-from runner.policy.shell.facts import _Facts
+from runner.policy.shell.expansion import _Expander
 from runner.policy.shell.hosts import _port, scp_remote
+from runner.policy.shell.scripts import (
+    COST_COMMAND,
+    COST_VISIT,
+    MAX_DEPTH,
+    MAX_SCRIPT_BYTES,
+    _Scripts,
+)
 from runner.policy.shell.tables import (
-    _DECODERS,
     _INDEX_VARS,
     _NO_FILE_PROGRAMS,
     _PROXY_VARS,
     _REDIRECT_IGNORE,
     _WRITE_REDIRECTS,
-    SHELLS,
     _family,
 )
 from runner.policy.shell.words import Word, _text
 
-MAX_DEPTH = 16  # nested substitutions / shell strings / function calls
+__all__ = ["MAX_DEPTH", "MAX_NODE_DEPTH", "MAX_SCRIPT_BYTES", "MAX_VISITS", "Handler", "Registry"]
+
 MAX_NODE_DEPTH = 200  # syntax nesting (keeps the walk far from Python's recursion limit)
 MAX_VISITS = 20_000  # syntax nodes walked per command (loops, functions, shells re-walk some)
-MAX_SCRIPT_BYTES = 64 * 1024  # larger scripts run by a command are not analysed
 MAX_LOOP_VALUES = 32  # a `for` loop's body is analysed once per value up to this many
 MAX_LOOP_WALKS = 64  # ... and loop bodies are walked per value this many times per command
-
-_local = threading.local()
-_LANGUAGE: Language | None = None
-
-
-def _parser() -> Parser:
-    """One parser per thread (tree-sitter parsers are not thread-safe), created once."""
-    global _LANGUAGE
-    parser: Parser | None = getattr(_local, "parser", None)
-    if parser is None:
-        if _LANGUAGE is None:
-            _LANGUAGE = Language(tree_sitter_bash.language())
-        parser = Parser(_LANGUAGE)
-        _local.parser = parser
-    return parser
-
 
 Handler = Callable[["_Walker", "_Call"], None]
 
@@ -69,85 +54,22 @@ class Registry:
 
     handlers: Mapping[str, Handler]  # how a program's arguments are interpreted
     no_url_scan: frozenset[str]  # programs whose arguments are not scanned for URLs
+    # a program run by its path (`./x.sh`, `backend/run`): reads the file and, by its
+    # shebang, analyses it as shell or Python (or marks it opaque)
+    run_file: Handler | None = None
 
 
-class _Walker(_Facts, _Expander):
+class _Walker(_Scripts, _Expander):
     def __init__(self, resolver: PathResolver, registry: Registry) -> None:
         super().__init__(resolver)
         self.registry = registry
         self._nodes = 0  # current syntax nesting
         self._visits = 0  # nodes walked so far
-        self.exhausted = False
-
-    # --- scripts ---------------------------------------------------------------------
-
-    def run_script(self, text: str, ctx: _Ctx, depth: int) -> None:
-        if depth > MAX_DEPTH:
-            self.add_opaque("nesting-too-deep", text)
-            return
-        for option in _GLOB_OPTIONS:
-            if option in text:
-                self.glob_flags.add(option)
-        if "GLOBIGNORE" in text:
-            self.glob_flags.add("dotglob")  # setting GLOBIGNORE turns dotglob on
-        tree = _parser().parse(text.encode("utf-8", "surrogatepass"))
-        root = tree.root_node
-        if root.has_error:
-            self.parse_error = True
-            self.add_opaque("parse-error", _error_snippet(root, text))
-        self.walk(root, ctx, None, depth)
-
-    def run_script_file(self, w: Word, call: _Call, *, same_shell: bool,
-                        require_shebang: bool) -> None:
-        """Analyse a shell script the command runs, read from the workspace on the host.
-
-        What the script will run becomes visible to the policy (it may have been
-        written by the agent a moment ago). ``source`` runs it in this shell (its
-        ``cd`` and variables carry on); ``bash script`` and ``./script`` in a new one.
-        Scripts outside the workspace, missing or too large are left to the exec fact; a
-        masked script is empty (as in the container); one that is there but cannot be read
-        safely (a FIFO, or a link swapped in since it was resolved) is opaque.
-        """
-        if w.dynamic or w.procsub or self.resolver.workspace is None:
-            return
-        text = self._script_text(w, call.ctx.cwds[0])
-        if text is None:
-            return
-        first = text.split("\n", 1)[0]
-        if first.startswith("#!"):
-            interpreter = first[2:].strip().split()
-            names = [posixpath.basename(x) for x in interpreter[:2]]
-            if not any(n in SHELLS for n in names):
-                return  # a Python/Node/... script: not shell syntax
-        elif require_shebang and "\x00" in text:
-            return  # a binary
-        for cwd in call.ctx.cwds[1:]:  # the same name may be a different file elsewhere
-            other = self._script_text(w, cwd)
-            if other is not None and other != text:
-                self.add_opaque("dynamic-source", " ".join(a.text for a in call.argv))
-        ctx = call.ctx if same_shell else call.ctx.child_shell()
-        self.run_script(text, ctx, call.depth + 1)
-
-    def _script_text(self, w: Word, cwd: str) -> str | None:
-        try:
-            return self.resolver.read_text(absolute(w.text, cwd), MAX_SCRIPT_BYTES)
-        except HostReadRefused as exc:
-            self.add_opaque("unreadable-script", f"{w.text}: {exc.reason}")
-            return None
-
-    def shell_string(self, w: Word | None, call: _Call, construct_text: str) -> None:
-        """A command string run by a new shell (``bash -c``, ``su -c``, ``watch``, ``trap``)."""
-        if w is None:
-            return
-        if w.dynamic or w.procsub:
-            self.add_opaque("dynamic-shell-string", construct_text)
-            return
-        self.run_script(w.text, call.ctx.child_shell(), call.depth + 1)
 
     # --- syntax walk -----------------------------------------------------------------
 
     def walk(self, node: Node, ctx: _Ctx, stdin: _Stdin | None, depth: int) -> None:
-        if self.exhausted:
+        if not self.charge(COST_VISIT, "walking the command"):
             return
         self._visits += 1
         if self._visits > MAX_VISITS:
@@ -434,13 +356,16 @@ class _Walker(_Facts, _Expander):
             text, dynamic, _ = self._eval(value, ctx)  # no pathname or brace expansion here
             w = Word(text, dynamic)
         ctx.bounds.pop(name, None)
-        if w is None or w.dynamic or appending or value is None or value.type == "array" or (ctx.conditional and ctx.vars.get(name) != w.text):
+        if w is None or w.dynamic or appending or value is None or value.type == "array":
             ctx.vars[name] = None
             bound = self._output_bound(value, ctx) if (
                 w is not None and value is not None and not appending and not ctx.conditional
             ) else None
             if bound is not None:
                 ctx.bounds[name] = bound  # f=$(mktemp), f=$(find backend -name x)
+        elif ctx.conditional and ctx.vars.get(name) != w.text:
+            # maybe assigned (a branch, a loop): the old value or this one
+            ctx.vars.set_alternatives(name, ctx.vars.possible(name), (w.text,))
         else:
             ctx.vars[name] = w.text
         if w is not None:
@@ -623,11 +548,38 @@ class _Walker(_Facts, _Expander):
                     self._substitution(n, ctx, depth)
                 elif _may_substitute(n):
                     self.walk(n, ctx, None, depth)
-            argv = [self.word(name_node, ctx), *(self.word(a, ctx) for a in arg_nodes)]
-            program = self.execute(argv, ctx, stdin, depth, env, None)
+            args = [self.word(a, ctx) for a in arg_nodes]
+            names = self._program_alternatives(name_node, ctx)
+            for name_word in names:
+                program = self.execute([name_word, *args], ctx, stdin, depth, env, None)
         for r in redirects:
             self._redirect(r, ctx, program, depth, None)
         return program
+
+    def _program_alternatives(self, node: Node, ctx: _Ctx) -> list[Word]:
+        """The program word, or one per possible value when it holds one variable that this
+        command assigns differently in branches (``${PREFIX}ruff``)."""
+        word = self.word(node, ctx)
+        if not word.dynamic:
+            return [word]
+        names = {_text(n) for n in _variables(node)}
+        candidates = [n for n in names if ctx.vars.alts.get(n)]
+        if len(candidates) != 1:
+            return [word]
+        name = candidates[0]
+        saved = ctx.vars.alts[name]
+        out: list[Word] = []
+        try:
+            for value in saved:
+                ctx.vars[name] = value
+                alt = self.word(node, ctx)
+                if alt.dynamic:
+                    return [word]
+                out.append(alt)
+        finally:
+            ctx.vars[name] = None
+            ctx.vars.alts[name] = saved
+        return out
 
     def execute(
         self,
@@ -639,7 +591,7 @@ class _Walker(_Facts, _Expander):
         wrapper: str | None,
     ) -> str | None:
         """Interpret one simple command; returns the program's name."""
-        if not argv:
+        if not argv or not self.charge(COST_COMMAND, "interpreting the commands"):
             return None
         if depth > MAX_DEPTH:
             self.add_opaque("nesting-too-deep", " ".join(w.text for w in argv))
@@ -658,7 +610,8 @@ class _Walker(_Facts, _Expander):
         call = _Call(name, argv, ctx, stdin, depth, env)
         if "/" in prog.text:
             self.add_path(prog, "exec", call)
-            self.run_script_file(prog, call, same_shell=False, require_shebang=True)
+            if self.registry.run_file is not None:
+                self.registry.run_file(self, call)
         elif name in ctx.funcs and wrapper is None:
             if depth + 1 > MAX_DEPTH:
                 self.add_opaque("nesting-too-deep", name)
@@ -709,45 +662,6 @@ class _Walker(_Facts, _Expander):
                 for part in v.split():
                     self.add_url(part, _INDEX_VARS[kl], dynamic=dynamic, default_scheme="https")
 
-    # --- stdin scripts ---------------------------------------------------------------
-
-    def stdin_program(self, call: _Call, shell: bool) -> None:
-        """A shell or interpreter that reads its program from stdin."""
-        s = call.stdin
-        if s is None:
-            return
-        label = " ".join(w.text for w in call.argv)
-        if s.kind == "pipe":
-            decoded = any(_is_decoder(p, argv) for p, argv in s.upstream)
-            self.add_opaque("base64-to-shell" if decoded else "pipe-to-shell", label)
-        elif s.kind == "file":
-            if s.word is not None:
-                if s.word.procsub:
-                    self.add_opaque("process-substitution-script", label)
-                else:
-                    self.add_path(s.word, "exec", call, via="redirect")
-        elif not shell:
-            self.add_opaque("inline-interpreter", label)
-        elif s.text is None:
-            self.add_opaque("dynamic-shell-string", label)
-        else:
-            self.run_script(s.text, call.ctx.child_shell(), call.depth + 1)
-
-
-def _is_decoder(program: str, argv: Sequence[str]) -> bool:
-    args = argv[1:]
-    if program in _DECODERS:
-        return program == "uudecode" or any(
-            a in ("-d", "--decode", "-D") or (a.startswith("-") and not a.startswith("--") and "d" in a)
-            for a in args
-        )
-    if program == "xxd":
-        return any(a.startswith("-") and "r" in a for a in args)
-    if program == "openssl":
-        return any(a in ("-d", "-base64", "base64", "-a") for a in args)
-    return False
-
-
 _PLAIN_WORDS = frozenset({"word", "raw_string", "number", "ansi_c_string"})
 
 
@@ -759,21 +673,20 @@ def _may_substitute(node: Node) -> bool:
     return b"$" in data or b"`" in data or b"<(" in data or b">(" in data or node.has_error
 
 
+def _variables(node: Node) -> list[Node]:
+    """The variable names a word expands (``$X``, ``${X}``)."""
+    out: list[Node] = []
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if n.type == "variable_name":
+            out.append(n)
+        stack.extend(n.children)
+    return out
+
+
 def _redirect_op(r: Node) -> str:
     for c in r.children:
         if not c.is_named and c.type not in ("ERROR",):
             return c.type
     return ""
-
-
-def _error_snippet(root: Node, text: str) -> str:
-    stack = [root]
-    while stack:
-        n = stack.pop()
-        if n.type == "ERROR" or n.is_missing:
-            start = max(0, n.start_byte - 20)
-            data = text.encode("utf-8", "surrogatepass")
-            return data[start : n.end_byte + 20].decode("utf-8", "replace")
-        if n.has_error:
-            stack.extend(reversed(n.children))
-    return text

@@ -1,6 +1,6 @@
 """File programs: the :data:`FILE_PROGRAMS` option tables (:class:`FileSpec`) and the
-programs with their own argument rules (find, sed, awk, cp/mv, ln, install, dd, tar,
-unzip, zip, cpio, patch, mktemp, make)."""
+programs with their own argument rules (find, sed, cp/mv, ln, install, dd, tar, unzip,
+zip, cpio, patch, mktemp; awk and make have their own modules)."""
 
 from __future__ import annotations
 
@@ -267,27 +267,6 @@ def _found(arg: Word, start: Word, keep: Callable[[str], bool] | None, keep_dirs
         Bound((start.text,), keep, keep_dirs, "find"), tail
     )
     return Word(text, True, bound=bound)
-
-
-_AWK_RISKY = re.compile(r"system|getline|\|\s*\"|\|&|print[f]?[^;{}]*>|fflush|close\s*\(")
-
-
-def _h_awk(w: _Walker, call: _Call) -> None:
-    opts, pos = getopt(call.args, "fvFEil", ["--file", "--assign", "--field-separator",
-                                              "--exec", "--include", "--load"])
-    progs = _vals(opts, "-f", "--file", "-E", "--exec", "-i", "--include")
-    for p in progs:
-        w.add_path(p, "exec", call)
-    if not progs:
-        if not pos:
-            return
-        program, pos = pos[0], pos[1:]
-        if program.dynamic or _AWK_RISKY.search(program.text):
-            w.add_opaque("inline-interpreter", " ".join(a.text for a in call.argv))
-    for p in pos:
-        if "=" in p.text and not p.text.startswith(("/", ".")):
-            continue  # var=value operand
-        w.add_path(p, "read", call)
 
 
 _SED_EXEC = re.compile(r"(^|[;\n{}]\s*|\d\s*|\$\s*|/\s*)e(\s|;|$)|s(.).*\3.*\3[gpiImM0-9w]*e")
@@ -700,21 +679,6 @@ def _h_mktemp(w: _Walker, call: _Call) -> None:
     if not dry:
         bound = Bound((posixpath.dirname(text) or ".",), None, True, "mktemp")
         w.add_path(Word(text, True, bound=bound), "write", call, implicit=not given)
-
-
-def _h_make(w: _Walker, call: _Call) -> None:
-    opts, _ = getopt(call.args, "CfIjlWoEO", ["--directory", "--file", "--makefile",
-                                                "--include-dir", "--jobs", "--load-average",
-                                                "--what-if", "--old-file", "--eval"])
-    if _has(opts, "--eval", "-E"):
-        w.add_opaque("inline-interpreter", " ".join(a.text for a in call.argv))
-    d = _vals(opts, "-C", "--directory")
-    cwds = [normalize(absolute(d[-1].text, c)) for c in call.ctx.cwds] if d else None
-    files = _vals(opts, "-f", "--file", "--makefile")
-    for f in files:
-        w.add_path(f, "exec", call, cwds=cwds)
-    if not files:
-        w.add_path(Word("Makefile"), "exec", call, cwds=cwds, implicit=True)
 
 
 def _file_handler(spec: FileSpec) -> Handler:

@@ -3,9 +3,19 @@ perl and other inline-code interpreters."""
 
 from __future__ import annotations
 
+import posixpath
+
 from runner.policy.shell.context import _Call
 from runner.policy.shell.handlers.packages import _h_pip
+from runner.policy.shell.handlers.python import (
+    analyse_python,
+    python_file,
+    python_module,
+    python_stdin,
+    python_tool_module,
+)
 from runner.policy.shell.handlers.writers import PYTHON_MODULES
+from runner.policy.shell.tables import SHELLS, _family
 from runner.policy.shell.walker import Handler, _Walker
 from runner.policy.shell.words import Word, _has, _vals, getopt
 
@@ -14,6 +24,7 @@ def _h_shell(w: _Walker, call: _Call) -> None:
     args = call.args
     opts: list[str] = []
     pos: list[Word] = []
+    startup: list[Word] = []  # files the new shell sources before anything else
     i = 0
     while i < len(args):
         a = args[i]
@@ -26,6 +37,7 @@ def _h_shell(w: _Walker, call: _Call) -> None:
         if t.startswith("--"):
             if t in ("--rcfile", "--init-file") and i + 1 < len(args):
                 i += 1
+                startup.append(args[i])
             opts.append(t)
         else:
             opts.append(t)
@@ -34,6 +46,18 @@ def _h_shell(w: _Walker, call: _Call) -> None:
         i += 1
     flags = "".join(o[1:] for o in opts if not o.startswith("--"))
     label = " ".join(a.text for a in call.argv)
+    if "BASH_ENV" in call.env or "BASH_ENV" in call.ctx.vars:
+        value = call.env.get("BASH_ENV", call.ctx.vars.get("BASH_ENV"))
+        if value is None or "$" in value or "`" in value:
+            startup.append(Word("$BASH_ENV", True))
+        elif value:
+            startup.append(Word(value))
+    for f in startup:  # --rcfile FILE, $BASH_ENV: sourced by the new shell first
+        if f.dynamic or f.procsub:
+            w.add_opaque("dynamic-source", label)
+        elif f.text:
+            w.add_path(f, "exec", call)
+            run_shell_script(w, call, f, same_shell=False)
     if "c" in flags:
         if pos:
             w.shell_string(pos[0], call, label)
@@ -46,10 +70,23 @@ def _h_shell(w: _Walker, call: _Call) -> None:
             w.add_opaque("dynamic-source", label)
         else:
             w.add_path(script, "exec", call)
-            w.run_script_file(script, call, same_shell=False, require_shebang=False)
+            if "n" not in flags:  # -n: read for syntax only, nothing runs
+                run_shell_script(w, call, script, same_shell=False)
         w.inferred_reads(call, pos[1:])
         return
-    w.stdin_program(call, shell=True)
+    if "n" not in flags:
+        w.stdin_program(call, shell=True)
+
+
+def run_shell_script(w: _Walker, call: _Call, script: Word, *, same_shell: bool) -> None:
+    """A file given to a shell (``bash FILE``, ``source FILE``): shell, whatever its shebang
+    says (the shell does not look at it)."""
+    text = w.script_text(script, call)
+    if text is None:
+        return
+    if "\x00" in text:
+        return  # bash refuses a binary file ("cannot execute binary file")
+    w.run_shell_file(text, call, same_shell=same_shell, name=script.text)
 
 
 def _h_fish(w: _Walker, call: _Call) -> None:
@@ -75,7 +112,7 @@ def _h_source(w: _Walker, call: _Call) -> None:
         w.stdin_program(call, shell=True)
     else:
         w.add_path(target, "exec", call)
-        w.run_script_file(target, call, same_shell=True, require_shebang=False)
+        run_shell_script(w, call, target, same_shell=True)
 
 
 def _h_trap(w: _Walker, call: _Call) -> None:
@@ -120,15 +157,27 @@ def _interpreter_script(w: _Walker, call: _Call, pos: list[Word], label: str) ->
 
 
 def _h_python(w: _Walker, call: _Call) -> None:
+    """Python: the code it runs (``-c``, a script, stdin, a workspace module) is analysed
+    (:mod:`.python`)."""
     label = " ".join(a.text for a in call.argv)
-    opts, pos = getopt(call.args, "cmWXQ", ["--check-hash-based-pycs"], stop_at_positional=True)
-    if _has(opts, "-c"):
-        w.add_opaque("inline-interpreter", label)
+    kind, value, pos = _python_options(call.args)
+    if kind == "-c":
+        if value is None:
+            return  # `python -c` without code: an error, nothing runs
+        if value.dynamic or value.procsub:
+            w.add_opaque("inline-interpreter", label)
+        else:
+            analyse_python(w, call, value.text, [Word("-c"), *pos])
         return
-    module = _vals(opts, "-m")
-    if module:
-        mod = module[-1].text
-        if mod == "pip":
+    if kind == "-m":
+        if value is None:
+            return
+        mod = value.text
+        if value.dynamic:
+            w.add_opaque("dynamic-source", label)
+        elif python_module(w, call, mod, pos) or python_tool_module(w, call, mod, pos):
+            pass  # a module file of the workspace, or a script/statements it runs: analysed
+        elif mod == "pip":
             _h_pip(w, _Call("pip", [Word("pip"), *pos], call.ctx, call.stdin, call.depth, call.env))
         elif mod == "venv" or mod == "virtualenv":
             _, vpos = getopt(pos, "p", ["--prompt", "--python"])
@@ -136,42 +185,119 @@ def _h_python(w: _Walker, call: _Call) -> None:
                 w.add_path(p, "write", call)
         elif mod in PYTHON_MODULES and PYTHON_MODULES[mod] in w.registry.handlers:
             prog = PYTHON_MODULES[mod]  # python -m pytest/coverage/compileall ...: as the tool
-            args = _module_args(call.args)
             w.registry.handlers[prog](
-                w, _Call(prog, [Word(prog), *args], call.ctx, call.stdin, call.depth, call.env)
+                w, _Call(prog, [Word(prog), *pos], call.ctx, call.stdin, call.depth, call.env)
             )
         else:
             w.inferred_reads(call, pos)
         return
-    _interpreter_script(w, call, pos, label)
+    if pos and pos[0].text not in _STDIN_NAMES:
+        script = pos[0]
+        if script.procsub:
+            w.add_opaque("process-substitution-script", label)
+        elif script.dynamic:
+            w.add_opaque("dynamic-source", label)
+        else:
+            w.add_path(script, "exec", call)
+            python_file(w, call, script, pos[1:])
+        w.inferred_reads(call, pos[1:])
+        return
+    python_stdin(w, call, pos[1:])
 
 
-def _module_args(args: list[Word]) -> list[Word]:
-    """What follows ``-m MODULE`` (``-mMODULE``, ``-qm MODULE``): the module's own
-    arguments, options included."""
+_STDIN_NAMES = frozenset({"-", "/dev/stdin", "/dev/fd/0", "/proc/self/fd/0"})
+
+
+def _python_options(args: list[Word]) -> tuple[str, Word | None, list[Word]]:
+    """The interpreter's own options end at ``-c CODE``, ``-m MODULE`` or the script: what
+    follows belongs to the program. Returns ("-c"/"-m"/"", its value, the rest)."""
     i = 0
     while i < len(args):
-        t = args[i].text
-        if args[i].dynamic or not t.startswith("-") or t == "-":
-            return []
-        if t.startswith("--"):
-            i += 2 if t == "--check-hash-based-pycs" else 1
-            continue
-        for j, ch in enumerate(t[1:], start=1):
-            if ch in "mcWX":
-                attached = j + 1 < len(t)
-                if ch == "m":
-                    return list(args[i + 1 :] if attached else args[i + 2 :])
-                if not attached:
-                    i += 1  # the value of -W/-X is the next word
-                break
+        a = args[i]
+        t = a.text
+        if a.dynamic or a.procsub or not t.startswith("-") or t == "-":
+            break
         i += 1
-    return []
-
-
-def _h_perl(w: _Walker, call: _Call) -> None:
-    _interpreter(("-e", "-E"), short_val="IMmdx", bundle_inline="eE")(w, call)
+        if t == "--":
+            break
+        if t.startswith("--"):
+            if t == "--check-hash-based-pycs":
+                i += 1
+            continue
+        for j in range(1, len(t)):
+            c = t[j]
+            if c in "cmWX":
+                attached = t[j + 1:]
+                value = a.sub(attached) if attached else (args[i] if i < len(args) else None)
+                if not attached:
+                    i += 1
+                if c in "cm":
+                    return "-" + c, value, list(args[i:])
+                break
+    return "", None, list(args[i:])
 
 
 def _h_eval(w: _Walker, call: _Call) -> None:
     w.add_opaque("eval", " ".join(a.text for a in call.argv))
+
+
+# programs a shebang may name whose scripts are analysed (any other interpreter is opaque)
+_SHEBANG_FAMILIES = SHELLS | {"python", "make", "gmake"}
+
+
+def _h_run_file(w: _Walker, call: _Call) -> None:
+    """A program run by its path (``./x.sh``, ``exec backend/run``): the kernel reads its
+    first line. ``#!`` names the interpreter, run as ``interpreter [arg] FILE ARGS...``
+    (that command is analysed: a shell or Python reads the file, ``make -f`` its rules);
+    another interpreter is opaque. Without ``#!`` a text file is run by the shell; a
+    binary in the workspace is opaque (its code cannot be read)."""
+    prog = call.argv[0]
+    text = w.script_text(prog, call)
+    if text is None:
+        return
+    label = " ".join(a.text for a in call.argv)
+    if not text.startswith("#!"):
+        if "\x00" in text:
+            w.add_opaque("binary-program", f"{prog.text} is a binary: its code cannot be read; "
+                         "run a script or a system program")
+            return
+        w.run_shell_file(text, call, same_shell=False, name=prog.text)
+        return
+    line = text[2:].split("\n", 1)[0].strip().rstrip("\r").strip()
+    parts = line.split(None, 1)
+    if not parts:
+        return  # `#!` alone: execve fails (ENOEXEC), then bash runs it as a shell script
+    interp = parts[0]
+    arg = parts[1].strip() if len(parts) > 1 else ""
+    program = _shebang_program(interp, arg)
+    if program is None or _family(program) not in _SHEBANG_FAMILIES:
+        w.add_opaque("script-interpreter", f"{prog.text} is run by `{line}`, not analysed; "
+                     f"run a shell or Python script instead ({label})")
+        return
+    argv = [Word(interp), *([Word(arg)] if arg else []), prog, *call.args]
+    w.execute(argv, call.ctx, call.stdin, call.depth + 1, call.env, "shebang")
+
+
+def _shebang_program(interp: str, arg: str) -> str | None:
+    """The program a shebang line runs: its interpreter, or the one ``env`` runs (the
+    kernel gives ``env`` the rest of the line as one argument; only ``-S`` splits it).
+    None: nothing recognisable runs."""
+    name = posixpath.basename(interp)
+    if name != "env":
+        return name
+    if arg.startswith(("-S", "--split-string")):
+        rest = arg[2:] if arg.startswith("-S") else arg[len("--split-string"):].lstrip("=")
+        words = rest.split()
+        i = 0
+        while i < len(words):
+            t = words[i]
+            if t in ("-u", "--unset", "-C", "--chdir"):
+                i += 2
+            elif t.startswith("-") or ("=" in t and not t.startswith("=")):
+                i += 1
+            else:
+                return posixpath.basename(t)
+        return None
+    if not arg or arg.startswith("-") or "=" in arg or any(c.isspace() for c in arg):
+        return None
+    return posixpath.basename(arg)
