@@ -4,7 +4,8 @@
 # workspace-relative ("backend/app.py", "." for the root) or absolute when outside the
 # workspace ("/etc/passwd"); `real` is `path` after symlink resolution.
 #
-# Path lists (writable, outside_read_allowed, outside_exec_allowed, special_dirs): an entry
+# Path lists (writable, outside_read_allowed, outside_read_denied, outside_exec_allowed,
+# special_dirs): an entry
 # ending in "/" names a directory, the directory itself and everything under it; any other
 # entry names exactly one path. Matching is case-sensitive, and a path with a `..`
 # component is under no directory.
@@ -27,7 +28,7 @@ package sandbox.lib
 
 import rego.v1
 
-path_lists := ["writable", "outside_read_allowed", "outside_write_allowed", "outside_write_denied", "outside_exec_allowed", "special_dirs"]
+path_lists := ["writable", "outside_read_allowed", "outside_read_denied", "outside_write_allowed", "outside_write_denied", "outside_exec_allowed", "special_dirs"]
 
 # --- what the engines compute once -------------------------------------------------------
 

@@ -12,8 +12,10 @@
 # - nothing through a link this command itself created where its target could not be
 #   known (`new_link`: an archive extracted, a tree copied with its links, earlier in the
 #   same command); links with a known target (ln -s) are already resolved in `real`;
-# - reads anywhere in the workspace (secret files: secrets.rego) and, outside it, only the
-#   harmless system paths of outside_read_allowed; exec outside only from system bin dirs;
+# - reads anywhere in the workspace (secret files: secrets.rego) and, outside it, anywhere
+#   in the container's own filesystem (outside_read_allowed) except outside_read_denied and
+#   recursive reads of a directory holding those or kernel special files; exec outside only
+#   from system bin dirs;
 # - kernel special files (/proc, /sys, /dev) only for the harmless ones (/dev/null, ...);
 # - no git configuration that makes git run programs later (hooks, fsmonitor, pager, ...).
 #
@@ -49,12 +51,13 @@ reason(rule, msg) := {"policy": "scope", "rule": rule, "msg": msg}
 verb := {"read": "reading", "write": "writing", "exec": "running"}
 
 path_reason(p, s) := null if {
-	# the common case: a read inside the workspace
+	# the common case: a read inside the workspace (not following links out of it)
 	p.op == "read"
 	p.real == p.path
 	p.inside_workspace == true
 	not startswith(p.path, "/")
 	not p.new_link
+	not strings.any_prefix_match(object.get(p, "contents", []), "/")
 } else := write_reason(p, s) if {
 	# a write whose target is inside the workspace (no kernel special file involved)
 	p.op == "write"
@@ -246,7 +249,25 @@ not_writable(loc, s) := false if {
 	data.sandbox.lib.listed(loc, s.writable, data.sandbox.lib.dirs("writable"))
 } else := true
 
+# Reads outside the workspace: the container's own filesystem (the image and its tmpfs
+# mounts) holds nothing of the host, so reading it is allowed (outside_read_allowed: "/"),
+# except what outside_read_denied lists and the kernel special files (special_file, above).
+# outside_read_denied holds /run/sandbox-runner (also as /var/run/...): its agent.json is not
+# a secret (the task, system prompt, model, tool names and limits the agent was given; the
+# gateway token is never in a file), but the directory is the runner's, and its socket is the
+# runner's connection to the host; and root's and the system's credential files; credential files are denied by name anywhere
+# (secrets.rego). A recursive read (grep -r, tar, cp -r, find -exec, the Grep tool) of a
+# directory that holds one of those (`/`, `/run`) is denied as a whole, and so is a path
+# that is only known when the command runs (`/$(echo proc)/self/environ`: an expansion can
+# climb with `..`) or a pattern whose matches may fall in one (`/*/self/environ`).
 read_reason(p, s) := reason(
+	"read_outside_workspace",
+	sprintf("reading %s is not allowed: %s is off limits (the runner's connection to the host and system credentials); reads outside the workspace are allowed except %s and kernel special files (/proc, /sys, /dev)", [data.sandbox.lib.show_loc(p, loc), denied_entry(loc, s), data.sandbox.lib.describe(object.get(s, "outside_read_denied", []))]),
+) if {
+	some loc in {p.path, p.real}
+	startswith(loc, "/")
+	data.sandbox.lib.listed(loc, object.get(s, "outside_read_denied", []), data.sandbox.lib.dirs("outside_read_denied"))
+} else := reason(
 	"read_outside_workspace",
 	sprintf("reading %s is not allowed: it is outside the workspace; reads are allowed anywhere in the workspace and, outside it, only %s", [data.sandbox.lib.show_loc(p, loc), data.sandbox.lib.describe(s.outside_read_allowed)]),
 ) if {
@@ -254,12 +275,87 @@ read_reason(p, s) := reason(
 	startswith(loc, "/")
 	not data.sandbox.lib.listed(loc, s.outside_read_allowed, data.sandbox.lib.dirs("outside_read_allowed"))
 } else := reason(
+	"dynamic_read_outside",
+	sprintf("reading %s is not allowed: outside the workspace, a path holding a variable or substitution is only known when the command runs, and could reach %s; write the path literally", [data.sandbox.lib.show(p), few(offlimits(s))]),
+) if {
+	p.dynamic == true
+	startswith(p.path, "/")
+	regex.match("[$`]|\\{\\}", p.raw)
+} else := reason(
+	"dynamic_read_outside",
+	sprintf("reading %s is not allowed: the pattern matches under %s, which holds %s; start the pattern in a narrower directory, for example /opt/venv/lib/python3.11/site-packages/*/__init__.py", [data.sandbox.lib.show(p), base, few(inner)]),
+) if {
+	p.dynamic == true
+	input.tool.name != "Glob" # the Glob tool lists names, it reads no file
+	startswith(p.path, "/")
+	base := regex.replace(regex.replace(p.path, "[*?\\[].*$", ""), "[^/]*$", "")
+	inner := [d | some d in offlimits(s); under_dir(d, base)]
+	count(inner) > 0
+} else := reason(
+	"recursive_read_special",
+	sprintf("%s reads everything under %s%s, which holds %s (kernel special files and process state, or the runner's files); name a narrower directory, for example /opt/venv/lib/python3.11/site-packages/fastapi or /usr/lib/python3.11", [reader(p), data.sandbox.lib.show(p), reach_text(p, locs), few(inner)]),
+) if {
+	recursive_read(p)
+	locs := sort({loc | some loc in recursive_outside(p); some d in offlimits(s); under_dir(d, loc)})
+	count(locs) > 0
+	inner := [d | some d in offlimits(s); under_any(d, locs)]
+} else := reason(
 	"read_outside_workspace",
 	sprintf("reading %s is not allowed: it resolves outside the workspace", [data.sandbox.lib.show_loc(p, p.real)]),
 ) if {
 	p.inside_workspace == false
 	not startswith(p.real, "/")
 } else := null
+
+reach_text(p, locs) := "" if {
+	locs == [p.path]
+} else := sprintf(" (which is %s)", [locs[0]]) if {
+	locs == [p.real]
+} else := sprintf(" (which reaches %s)", [few(locs)])
+
+reader(p) := p.program if {
+	is_string(p.program)
+} else := sprintf("the %s tool", [input.tool.name])
+
+few(entries) := concat(", ", entries) if {
+	count(entries) <= 4
+} else := sprintf("%s ...", [concat(", ", array.slice(entries, 0, 4))])
+
+# Kernel special directories and outside_read_denied: what no read outside may reach.
+offlimits(s) := array.concat(s.special_dirs, object.get(s, "outside_read_denied", []))
+
+# The outside_read_denied entry `loc` is listed by.
+denied_entry(loc, s) := e if {
+	some e in object.get(s, "outside_read_denied", [])
+	true in [e == loc, startswith(concat("", [loc, "/"]), e)]
+} else := loc
+
+# Where a recursive read reaches outside the workspace: the directory itself, and the
+# targets of the links it follows (absolute entries of `contents`: grep -R over a link to /).
+recursive_outside(p) := {loc |
+	some loc in array.concat([p.path, p.real], object.get(p, "contents", []))
+	startswith(loc, "/")
+}
+
+# A read of everything under the path: a recursive program's directory, or the Grep tool's path.
+recursive_read(p) if p.recursive == true
+
+recursive_read(p) if {
+	input.tool.name == "Grep"
+	p.via == "tool"
+}
+
+under_any(d, dirs) if {
+	some dir in dirs
+	under_dir(d, dir)
+}
+
+# Entry `d` of a path list (a directory "x/" or a path) is at or under directory `dir`.
+under_dir(d, dir) if startswith(d, concat("", [trim_suffix(dir, "/"), "/"]))
+
+under_dir(d, dir) if trim_suffix(d, "/") == trim_suffix(dir, "/")
+
+under_dir(d, dir) if startswith(dir, d) # the directory is itself inside a listed one
 
 exec_reason(p, s) := reason(
 	"exec_outside_workspace",

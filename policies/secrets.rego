@@ -8,9 +8,12 @@
 # - recursive_read_unchecked: a recursive read of a directory with more entries than
 #   derivation walks (`contents_truncated`): its secret files cannot be ruled out;
 # - secret_argument: a command argument naming a secret file where the shell analysis saw
-#   no path (`git show HEAD:.env`, `--env-file=.env`); ":" and "=" separate like "/";
+#   no path (`git show HEAD:.env`, `--env-file=.env`, `cat $(echo .env)`); ":" and "="
+#   separate like "/"; arguments the program takes as text (`echo .env`, `grep -x .env
+#   .gitignore`, `git check-ignore .env`: ShellCommand.text_args) are names, not reads;
 # - process_environment: /proc/*/environ and the like, and the commands that print the
-#   environment (env and printenv without a command, set, export -p, declare -x, ps e);
+#   environment (env without a command, printenv without names or of a credential-like
+#   name (secret_variable_words), set, export -p, declare -x, ps e);
 # - hardcoded_secret: detector findings (rule and location) in written content, edits and
 #   commands.
 package sandbox.secrets
@@ -127,17 +130,42 @@ contents_regex := concat("", [`(?m)^[^\n]*?`, replace(data.sandbox.lib.regex_of(
 
 # --- secret files named in arguments -----------------------------------------------------
 
-argument_deny(inp) := [reason(
-	"secret_argument",
-	sprintf("the argument %v of %s names a secret file; %s", [a, c.program, advice]),
-) |
+argument_deny(inp) := [r |
 	some c in inp.shell.commands
-	some i, a in c.argv
-	i > 0
-	data.sandbox.lib.secret_path(replace(replace(a, "=", "/"), ":", "/"))
+	some r in command_argument_deny(c)
 ] if {
 	count(path_deny(inp.paths)) == 0
 } else := []
+
+command_argument_deny(c) := [reason(
+	"secret_argument",
+	sprintf("the argument %v of %s names a secret file; %s", [a, c.program, advice]),
+) |
+	some i, a in c.argv
+	i > 0
+	not text[i]
+	some part in argument_parts(a)
+	data.sandbox.lib.secret_path(part)
+] if {
+	# arguments the program takes as text, never as a file (a grep pattern, echo's words, git
+	# check-ignore's paths: ShellCommand.text_args): a secret file's name there is no read
+	text := {i | some i in text_args(c)}
+}
+
+text_args(c) := c.text_args if {
+	is_array(c.text_args)
+} else := []
+
+# The argument, with ":" and "=" separating like "/" (HEAD:.env, --env-file=.env); and when
+# it holds a command substitution whose output becomes the argument (cat $(echo .env)), each
+# word of it.
+argument_parts(a) := [replace(replace(a, "=", "/"), ":", "/")] if {
+	not contains(a, "$(")
+	not contains(a, "`")
+} else := array.concat(
+	[replace(replace(a, "=", "/"), ":", "/")],
+	[replace(replace(x, "=", "/"), ":", "/") | some x in regex.split("[\\s$()`'\"|;&<>{}]+", a); x != ""],
+)
 
 # --- commands that print the environment -------------------------------------------------
 
@@ -150,7 +178,16 @@ command_reason(prog, argv) := reason(
 }
 
 dumps_environment(prog, argv) := true if {
+	# printenv NAME prints one variable (as echo $NAME does); without names, all of them
 	prog == "printenv"
+	count([a | some i, a in argv; i > 0; not startswith(a, "-")]) == 0
+} else := true if {
+	# ... and a variable whose name says it holds a credential (secret_variable_words)
+	prog == "printenv"
+	some i, a in argv
+	i > 0
+	some word in object.get(data.settings, "secret_variable_words", [])
+	contains(upper(a), word)
 } else := true if {
 	# `env` with no command to run prints the environment
 	prog == "env"

@@ -167,17 +167,61 @@ test_through_a_link_made_by_this_command if {
 # --- read_outside_workspace --------------------------------------------------------------
 
 test_reads_outside_the_workspace if {
-	t.denied_by(t.read("/etc/shadow"), "scope", "read_outside_workspace")
-	t.denied_by(t.read("/etc/passwd"), "scope", "read_outside_workspace")
-	t.denied_by(t.read("/home/agent/.bash_history"), "scope", "read_outside_workspace")
-	t.denied_by(t.read("/"), "scope", "read_outside_workspace")
-	t.denied_by(t.read("/usr/../etc/shadow"), "scope", "read_outside_workspace")
-	t.denied_by(t.call("Read", [t.linked("backend/x", "/etc/shadow", "read")]), "scope", "read_outside_workspace")
+	# the container's own filesystem holds nothing of the host: readable ...
 	t.allowed(t.read("/usr/lib/python3.11/json/__init__.py"))
+	t.allowed(t.read("/opt/venv/lib/python3.11/site-packages/fastapi/routing.py"))
 	t.allowed(t.read("/usr"))
+	t.allowed(t.read("/"))
 	t.allowed(t.read("/etc/os-release"))
+	t.allowed(t.read("/etc/passwd"))
+	t.allowed(t.read("/home/agent/.cache"))
 	t.allowed(t.read("/tmp/pytest-of-agent/x"))
 	t.allowed(t.call("Read", [t.linked("backend/py", "/usr/lib/python3.11", "read")]))
+	# ... except the runner's directory and system credentials
+	t.denied_by(t.read("/run/sandbox-runner/agent.json"), "scope", "read_outside_workspace")
+	t.denied_by(t.read("/run/sandbox-runner"), "scope", "read_outside_workspace")
+	t.denied_by(t.read("/var/run/sandbox-runner/gateway.sock"), "scope", "read_outside_workspace")
+	t.denied_by(t.read("/etc/shadow"), "scope", "read_outside_workspace")
+	t.denied_by(t.read("/root/.bashrc"), "scope", "read_outside_workspace")
+	t.denied_by(t.read("/usr/../etc/shadow"), "scope", "read_outside_workspace")
+	t.denied_by(t.call("Read", [t.linked("backend/x", "/etc/shadow", "read")]), "scope", "read_outside_workspace")
+	t.denied_by(t.call("Read", [t.linked("backend/x", "/run/sandbox-runner/agent.json", "read")]), "scope", "read_outside_workspace")
+	d := data.sandbox.decision with input as t.read("/run/sandbox-runner/agent.json")
+	contains(d.reasons[0].msg, "/run/sandbox-runner/ is off limits")
+	contains(d.reasons[0].msg, "reads outside the workspace are allowed except")
+}
+
+test_outside_read_lists_come_from_data if {
+	old := ["/usr/", "/tmp/"]
+	t.denied_by(t.read("/etc/passwd"), "scope", "read_outside_workspace") with data.settings.outside_read_allowed as old
+	t.allowed(t.read("/usr/lib/x.py")) with data.settings.outside_read_allowed as old
+	t.allowed(t.read("/run/sandbox-runner/agent.json")) with data.settings.outside_read_denied as []
+	t.denied_by(t.read("/opt/secret"), "scope", "read_outside_workspace") with data.settings.outside_read_denied as ["/opt/"]
+}
+
+recursive_fact(path, program) := object.union(t.fact(path, "read"), {"via": "argument", "program": program, "recursive": true})
+
+test_recursive_reads_of_directories_holding_special_files if {
+	t.denied_by(t.bash([["grep", "-r", "KEY", "/"]], [recursive_fact("/", "grep")]), "scope", "recursive_read_special")
+	t.denied_by(t.bash([["tar", "c", "/run"]], [recursive_fact("/run", "tar")]), "scope", "recursive_read_special")
+	t.denied_by(t.bash([["grep", "-r", "x", "/var"]], [recursive_fact("/var", "grep")]), "scope", "recursive_read_special")
+	t.denied_by(t.call("Grep", [t.fact("/", "read")]), "scope", "recursive_read_special")
+	d := data.sandbox.decision with input as t.bash([["grep", "-r", "KEY", "/"]], [recursive_fact("/", "grep")])
+	contains(d.reasons[0].msg, "/proc/")
+	contains(d.reasons[0].msg, "name a narrower directory")
+	# a directory holding none of them
+	t.allowed(t.bash([["grep", "-r", "def", "/opt/venv"]], [recursive_fact("/opt/venv", "grep")]))
+	t.allowed(t.call("Grep", [t.fact("/opt/venv/lib/python3.11/site-packages/fastapi", "read")]))
+	t.allowed(t.bash([["grep", "-r", "x", "/usr/lib"]], [recursive_fact("/usr/lib", "grep")]))
+	# links followed out of the workspace (grep -R over backend/root -> /)
+	following := object.union(recursive_fact("backend", "grep"), {"contents": ["backend/app.py", "/"]})
+	t.denied_by(t.bash([["grep", "-R", "x", "backend"]], [following]), "scope", "recursive_read_special")
+	to_usr := object.union(recursive_fact("backend", "grep"), {"contents": ["backend/app.py", "/usr/lib/python3.11"]})
+	t.allowed(t.bash([["grep", "-R", "x", "backend"]], [to_usr]))
+	t.allowed(t.bash([["grep", "-r", "x", "backend"]], [object.union(recursive_fact("backend", "grep"), {"contents": ["backend/app.py"]})]))
+	# listing names is not reading contents
+	t.allowed(t.bash([["find", "/", "-name", "x"]], [t.fact("/", "read")]))
+	t.allowed(t.call("LS", [t.fact("/", "read")]))
 }
 
 test_reads_anywhere_in_the_workspace if {
@@ -253,4 +297,23 @@ test_writable_file_is_not_replaced_by_a_link if {
 	tee := object.union(t.fact("issues.md", "write"), {"via": "argument", "program": "tee"})
 	t.allowed(t.bash([["tee", "issues.md"]], [tee]))
 	t.allowed(t.bash([["ln", "-s", "app.py", "backend/main.py"]], [ln_fact("backend/main.py", "write"), ln_fact("backend/app.py", "read")]))
+}
+
+dyn_read(path) := object.union(t.fact(path, "read"), {"via": "argument", "program": "cat", "dynamic": true})
+
+test_dynamic_reads_outside_the_workspace if {
+	# an expansion can climb with ..: never bounded by the text before it
+	t.denied_by(t.bash([["cat", "/$(echo proc)/self/environ"]], [dyn_read("/$(echo proc)/self/environ")]), "scope", "dynamic_read_outside")
+	t.denied_by(t.bash([["cat", "/opt/$X/y"]], [dyn_read("/opt/$X/y")]), "scope", "dynamic_read_outside")
+	t.denied_by(t.bash([["cat", "/usr/`x`"]], [dyn_read("/usr/`x`")]), "scope", "dynamic_read_outside")
+	t.denied_by(t.bash([["cat", "/x/{}"]], [dyn_read("/x/{}")]), "scope", "dynamic_read_outside")
+	# a pattern is bounded by its directory
+	t.denied_by(t.bash([["cat", "/*/self/environ"]], [dyn_read("/*/self/environ")]), "scope", "dynamic_read_outside")
+	t.denied_by(t.bash([["cat", "/run/*/agent.json"]], [dyn_read("/run/*/agent.json")]), "scope", "dynamic_read_outside")
+	t.allowed(t.bash([["cat", "/opt/venv/lib/*/x.py"]], [dyn_read("/opt/venv/lib/*/x.py")]))
+	t.allowed(t.bash([["ls", "/usr/share/doc/*"]], [dyn_read("/usr/share/doc/*")]))
+	# the Glob tool lists names only
+	t.allowed(t.call("Glob", [object.union(t.fact("/", "read"), {"dynamic": true})]))
+	# inside the workspace this rule does not apply
+	t.allowed(t.bash([["cat", "backend/*.py"]], [dyn_read("backend/*.py")]))
 }

@@ -92,6 +92,31 @@ test_secret_file_named_in_an_argument if {
 	t.allowed(t.bash([["cp", ".env.example", "backend/.env.example"]], []))
 }
 
+# A command whose argv indexes `text` the program takes as text (ShellCommand.text_args).
+text_cmd(argv, text) := object.union(t.bash([argv], []), {"shell": {
+	"parsed": true, "opaque": [], "commands": [{"program": argv[0], "argv": argv, "text_args": text}],
+}})
+
+test_secret_name_as_text_is_not_a_read if {
+	t.allowed(text_cmd(["echo", ".env"], [1]))
+	t.allowed(text_cmd(["grep", "-qx", ".env", ".gitignore"], [2]))
+	t.allowed(text_cmd(["git", "check-ignore", "-v", ".env"], [3]))
+	t.allowed(text_cmd(["grep", "-rn", "id_rsa\\|\\.pem", "backend"], [2]))
+	# only the indexes listed are text
+	t.denied_by(text_cmd(["grep", "-qx", ".env", ".env"], [2]), "secrets", "secret_argument")
+	t.denied_by(text_cmd(["echo", ".env"], []), "secrets", "secret_argument")
+	t.denied_by(text_cmd(["echo", ".env"], null), "secrets", "secret_argument")
+}
+
+test_secret_name_from_a_substitution if {
+	t.denied_by(t.bash([["cat", "$(echo .env)"]], []), "secrets", "secret_argument")
+	t.denied_by(t.bash([["cat", "`echo deploy/server.key`"]], []), "secrets", "secret_argument")
+	t.denied_by(t.bash([["tar", "czf", "x.tgz", "$(ls -d .env .git)"]], []), "secrets", "secret_argument")
+	t.allowed(t.bash([["cat", "$(echo backend/app.py)"]], []))
+	# words of text outside a substitution are not split: a message mentioning .env is fine
+	t.allowed(t.bash([["git", "commit", "-m", "ignore .env files"]], []))
+}
+
 # --- process_environment -----------------------------------------------------------------
 
 test_process_environment_files if {
@@ -108,6 +133,11 @@ test_commands_that_print_the_environment if {
 	t.denied_by(t.bash([["/usr/bin/env", "-u", "PATH"]], []), "secrets", "process_environment")
 	t.denied_by(t.bash([["printenv"]], []), "secrets", "process_environment")
 	t.denied_by(t.bash([["printenv", "ANTHROPIC_API_KEY"]], []), "secrets", "process_environment")
+	t.denied_by(t.bash([["printenv", "PATH", "DB_PASSWORD"]], []), "secrets", "process_environment")
+	t.denied_by(t.bash([["printenv", "-0"]], []), "secrets", "process_environment")
+	# one named variable, as echo $PATH prints it
+	t.allowed(t.bash([["printenv", "PATH"]], []))
+	t.allowed(t.bash([["printenv", "HOME", "LANG"]], []))
 	t.denied_by(t.bash([["export", "-p"]], []), "secrets", "process_environment")
 	t.denied_by(t.bash([["export"]], []), "secrets", "process_environment")
 	t.denied_by(t.bash([["declare", "-x"]], []), "secrets", "process_environment")

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
 
 from runner.config import OPAEngineConfig, PolicyConfig, RegorusEngineConfig
+from runner.policy.batch import read_batch
 from runner.policy.bundle import load_bundle
-from runner.policy.decider import check_workspace, read_tool_calls, workspace_decider
+from runner.policy.decider import check_workspace, workspace_decider
 from runner.policy.engine import load_engine
 from runner.policy.models import RunInfo
 from runner.policy.regorus_engine import run_tests
@@ -37,27 +39,45 @@ def policy() -> None:
     "--data", type=click.Path(path_type=Path), help="Policy data JSON merged over data.json."
 )
 @click.option("--opa-url", help="Decide with this OPA server instead of the embedded engine.")
+@click.option(
+    "--fail-on-deny", is_flag=True,
+    help="Exit 1 when any call is denied or any input line is bad (default: exit 0).",
+)
+@click.pass_context
 def eval_cmd(
+    ctx: click.Context,
     source: str,
     workspace: Path | None,
     policy_dirs: tuple[Path, ...],
     data: Path | None,
     opa_url: str | None,
+    fail_on_deny: bool,
 ) -> None:
-    """Print one decision JSON line per tool call {"tool": ..., "input": {...}}."""
-    calls = read_tool_calls(source)
+    """Print one decision JSON line per tool call {"tool": ..., "input": {...}, "id": ...}.
+
+    A call's "id" (any JSON value) is echoed first in its line. A line that is not a JSON
+    object gets its own line {"allow": false, "error": ..., "line": N, "reasons": [...]}
+    and the batch goes on. Exit 0; with --fail-on-deny, 1 when any call was denied or any
+    line was bad; 2 when there is no call at all or the input cannot be read.
+    """
+    items = read_batch(source)
     root = check_workspace(workspace)
     engine_cfg = OPAEngineConfig(url=opa_url) if opa_url else RegorusEngineConfig()
     policy_cfg = PolicyConfig(dirs=list(policy_dirs), data=data, engine=engine_cfg)
     engine = load_engine(policy_cfg)
+    denied = False
     try:
         decider = workspace_decider(
             engine, workspace=root, run=RunInfo(id="policy-eval"), policy=policy_cfg)
-        for call in calls:
-            _, decision, _ = decider.decide(call)
-            click.echo(decision.model_dump_json())
+        for item in items:
+            decision = decider.decide(item.call)[1] if item.call is not None else None
+            denied = denied or decision is None or not decision.allow
+            click.echo(json.dumps(item.output(decision), separators=(",", ":"),
+                                  ensure_ascii=True, default=str))
     finally:
         engine.close()
+    if fail_on_deny and denied:
+        ctx.exit(1)
 
 
 @policy.command("test")

@@ -59,6 +59,7 @@ class PolicyData(BaseModel):
     writable: list[str] = Field(default_factory=lambda: ["backend/", "issues.md"])
     protected_dirs: list[str] = Field(default_factory=lambda: [".git"])
     allowed_hosts: list[str] = Field(default_factory=list)
+    allow_loopback: bool = False  # localhost, 127.0.0.0/8, ::1 (the container's own loopback)
     secret_file_patterns: list[str] = Field(default_factory=list)
     secret_file_exceptions: list[str] = Field(default_factory=list)
     process_secret_paths: list[str] = Field(default_factory=list)
@@ -67,6 +68,8 @@ class PolicyData(BaseModel):
     outside_read_allowed: list[str] = Field(default_factory=list)
     outside_write_allowed: list[str] = Field(default_factory=list)
     outside_write_denied: list[str] = Field(default_factory=list)
+    outside_read_denied: list[str] = Field(default_factory=list)  # wins over the allowed list
+    secret_variable_words: list[str] = Field(default_factory=list)  # printenv NAME: a credential
     outside_exec_allowed: list[str] = Field(default_factory=list)
     git_exec_config_keys: list[str] = Field(default_factory=list)
 

@@ -10,14 +10,13 @@ facts: its ``masks`` (derivation sees masked paths as the container does and nev
 reads them) and its ``redactor`` (every string of the returned input and decision,
 reasons included, passes through it: a secret the host knows never leaves in one).
 
-``parse_tool_calls`` reads the ``policy eval`` input format: one JSON tool call
-``{"tool": "Bash", "input": {...}}``, or JSON lines with one call each.
+The ``policy eval`` input format (one JSON tool call, or JSON lines) is read by
+:mod:`runner.policy.batch`.
 """
 
 from __future__ import annotations
 
 import json
-import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -171,51 +170,6 @@ def tool_call_from_json(value: Any) -> ToolCall:
         name=name if isinstance(name, str) else json.dumps(name),
         input=raw_input if isinstance(raw_input, dict) else {},
     )
-
-
-def parse_tool_calls(text: str, *, source: str = "<input>") -> list[ToolCall]:
-    """One JSON tool call or JSON lines; invalid JSON is an InputError with the line."""
-    stripped = text.strip()
-    if not stripped:
-        raise InputError("no tool call given", path=source)
-    try:
-        whole = json.loads(stripped)
-    except json.JSONDecodeError:
-        whole = None
-    else:
-        if not isinstance(whole, dict):
-            raise InputError('expected a JSON object {"tool": ..., "input": {...}}', path=source)
-        return [tool_call_from_json(whole)]
-    calls: list[ToolCall] = []
-    for lineno, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            value = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InputError(
-                f"line {lineno}: invalid JSON: {exc.msg} (column {exc.colno})", path=source
-            ) from None
-        if not isinstance(value, dict):
-            raise InputError(f"line {lineno}: expected a JSON object", path=source)
-        calls.append(tool_call_from_json(value))
-    return calls
-
-
-def read_tool_calls(source: str) -> list[ToolCall]:
-    """The tool calls of a file, or of stdin for ``-`` (see ``parse_tool_calls``)."""
-    if source == "-":
-        text = sys.stdin.read()
-        name = "<stdin>"
-    else:
-        name = source
-        try:
-            text = Path(source).read_text(encoding="utf-8")
-        except UnicodeDecodeError:
-            raise InputError("not valid UTF-8", path=source) from None
-        except OSError as exc:
-            raise InputError(exc.strerror or str(exc), path=source) from None
-    return parse_tool_calls(text, source=name)
 
 
 def check_workspace(workspace: Path | None) -> Path | None:

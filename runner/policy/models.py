@@ -51,6 +51,9 @@ class ShellCommand(_Model):
     program: str
     argv: list[str] = Field(default_factory=list)
     wrapper: str | None = None  # the wrapper it was found under (env, timeout, sudo, find -exec ...)
+    # argv indexes the program takes as text, never as a file (a grep pattern, echo's words):
+    # a secret file's name there is not a read (runner/policy/shell/textargs.py)
+    text_args: list[int] | None = None
 
 
 with warnings.catch_warnings():

@@ -17,6 +17,15 @@ Which plugins:
 * The entropy plugins are off unless asked for (``entropy=True``), as the issue
   requires; they flag hashes, test vectors and base64 fixtures.
 
+Development defaults and documentation samples are not secrets (issue 9): a basic-auth
+URL whose credentials are a well-known placeholder (:data:`PLACEHOLDER_PASSWORDS`, the same
+user and password such as ``postgres:postgres``) or whose host is a development host
+(:func:`dev_host`: localhost, loopback addresses, a single-label service name such as ``db``,
+``*.local``, ``*.localhost``, ``*.internal``, ``*.test``), and the jwt.io sample token
+(any JWT whose payload is the sample's ``{"sub": "1234567890", "name": "John Doe", ...}``)
+are not findings. Every other credential-shaped value still is: a real-looking password
+for a real host, any other JWT.
+
 The plugins are used directly (``analyze_string``), not through detect-secrets'
 scan pipeline: that pipeline reads global settings, may *verify* secrets over
 the network when a verification filter is configured, and honours
@@ -475,6 +484,78 @@ def _keyword() -> _Plugin:
     return _keyword_plugin
 
 
+# --- placeholders ------------------------------------------------------------------------------
+
+# Passwords of examples, tutorials, docker-compose files and .env.example templates.
+PLACEHOLDER_PASSWORDS = frozenset({
+    "password", "passwd", "pass", "pwd", "secret", "changeme", "change-me", "change_me",
+    "changethis", "change-this", "example", "test", "testing", "tests", "dev", "development",
+    "local", "default", "dummy", "fake", "sample", "placeholder", "postgres", "postgresql",
+    "mysql", "root", "admin", "administrator", "user", "username", "guest", "demo", "app",
+    "foo", "bar", "foobar", "xxx", "xxxx", "xxxxxx", "xxxxxxxx", "1234", "12345", "123456",
+    "12345678", "qwerty", "letmein", "mypassword", "yourpassword", "your-password",
+    "your_password", "db_password", "redis", "rabbitmq", "mongo", "s3cr3t",
+})
+# <password>, ***, xxxx, ..., $DB_PASSWORD, %(password)s
+_PLACEHOLDER_SHAPE = re.compile(r"^(<[^<>]*>|\*+|x+|\.{3}|\$\w+|%\(\w+\)s)$", re.IGNORECASE)
+_DEV_SUFFIXES = (".local", ".localhost", ".internal", ".test", ".invalid", ".localdomain")
+_BASIC_AUTH_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://([^\s{}:/@]*):([^\s{}]+?)@([^\s/?#'\"<>,;]*)")
+_JWT_SAMPLE = {"sub": "1234567890", "name": "John Doe"}
+
+
+def dev_host(host: str) -> bool:
+    """localhost, a loopback or unspecified address, a single-label service name (``db``) or a
+    reserved local suffix (``*.local``, ``*.internal``, ``*.test`` ...)."""
+    h = host.strip("[]").rpartition(":")[0] if host.count(":") == 1 else host.strip("[]")
+    h = h.lower().rstrip(".")
+    return (
+        not h or h in ("localhost", "::1", "0.0.0.0") or h.startswith("127.")
+        or ("." not in h and ":" not in h and not h.isdigit())
+        or h.endswith(_DEV_SUFFIXES)
+    )
+
+
+def placeholder_password(user: str, password: str) -> bool:
+    p = password.lower()
+    return (
+        p == user.lower() or p in PLACEHOLDER_PASSWORDS or bool(_PLACEHOLDER_SHAPE.match(p))
+    )
+
+
+def _basic_auth_placeholder(line: str) -> bool:
+    """Every user:password@host URL on the line is a development default (and there is one)."""
+    found = list(_BASIC_AUTH_URL.finditer(line))
+    return bool(found) and all(
+        placeholder_password(m.group(1), m.group(2)) or dev_host(m.group(3)) for m in found
+    )
+
+
+def _jwt_sample(token: str) -> bool:
+    """The jwt.io sample token (whatever the header and signature)."""
+    import base64
+    import json
+
+    parts = token.split(".")
+    if len(parts) < 2:
+        return False
+    payload = parts[1] + "=" * (-len(parts[1]) % 4)
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(payload.encode("ascii")))
+    except (ValueError, UnicodeError):
+        return False
+    return isinstance(claims, dict) and all(claims.get(k) == v for k, v in _JWT_SAMPLE.items())
+
+
+def _found(plugin: _Plugin, line: str) -> bool:
+    """The plugin finds something on the line that is not a placeholder (see above)."""
+    values = plugin.instance.analyze_string(line)
+    if plugin.rule == "basic-auth-credentials":
+        return any(True for _ in values) and not _basic_auth_placeholder(line)
+    if plugin.rule == "jwt-token":
+        return any(not _jwt_sample(v) for v in values)
+    return any(True for _ in values)
+
+
 def _lines(text: str) -> Iterable[tuple[int, str]]:
     return enumerate(text.splitlines(), start=1)
 
@@ -543,9 +624,7 @@ def scan(
         for p in plugin.prefilter:
             lines |= p.candidate_lines(doc)
         for index in sorted(lines):
-            if index < len(doc.lines) and any(
-                True for _ in plugin.instance.analyze_string(doc.lines[index])
-            ):
+            if index < len(doc.lines) and _found(plugin, doc.lines[index]):
                 add(plugin.rule, index + 1)
     if entropy:
         for plugin in _entropy():

@@ -110,25 +110,83 @@ def test_eval_with_data_override(tmp_path: Path) -> None:
     assert decisions(out) == [{"allow": True, "reasons": []}]
 
 
-@pytest.mark.parametrize(
-    "stdin, message",
-    [
-        (
-            '{"tool": "Read", "input": {"file_path": "x"}}\n{"tool": \n',
-            "<stdin>: line 2: invalid JSON",
-        ),
-        ("[1, 2]", "expected a JSON object"),
-        ('{"tool": "Read"}\n[1]\n', "line 2: expected a JSON object"),
-        ("   \n", "no tool call given"),
-    ],
-)
-def test_eval_bad_input_is_one_line_exit_2(stdin: str, message: str) -> None:
-    code, out, err = run("policy", "eval", "--input", "-", stdin=stdin)
+def test_eval_empty_input_is_one_line_exit_2() -> None:
+    code, out, err = run("policy", "eval", "--input", "-", stdin="   \n")
     assert code == 2
     assert out == []
     assert len(err.strip().splitlines()) == 1
-    assert message in err
+    assert "no tool call given" in err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    "stdin, expected",
+    [
+        (
+            '{"tool": "Read", "input": {"file_path": "x"}}\n{"tool": \n',
+            [None, (2, "invalid JSON: Expecting value (column 10)")],
+        ),
+        ("[1, 2]", [(1, "expected a JSON object")]),
+        ('{"tool": "Read"}\n[1]\n\n"x"\n', [None, (2, "expected a JSON object"),
+                                             (4, "expected a JSON object")]),
+    ],
+)
+def test_eval_bad_line_gets_its_own_line_and_the_batch_goes_on(
+    stdin: str, expected: list[tuple[int, str] | None]
+) -> None:
+    code, out, err = run("policy", "eval", "--input", "-", stdin=stdin)
+    assert code == 0, err
+    got = decisions(out)
+    assert len(got) == len(expected)
+    for d, want in zip(got, expected, strict=True):
+        if want is None:
+            assert "error" not in d and "reasons" in d
+            continue
+        line, message = want
+        assert d["allow"] is False and d["line"] == line and d["error"].startswith(message)
+        assert rules(d) == {"input.bad_input"}  # a deny with a usable reason, like any other
+    code, out, _ = run("policy", "eval", "--input", "-", "--fail-on-deny", stdin=stdin)
+    assert code == 1 and len(out) == len(expected)
+
+
+def test_eval_echoes_ids() -> None:
+    calls = [
+        {"id": "c1", "tool": "Read", "input": {"file_path": "backend/app.py"}},
+        {"tool": "Read", "input": {"file_path": ".env"}, "id": 7},
+        {"tool": "LS", "input": {"path": "backend"}},
+        {"id": {"run": "r", "n": 3}, "tool": "Bash", "input": {"command": "curl https://evil.example"}},
+        {"id": None, "tool": "Read", "input": {"file_path": "backend/app.py"}},
+    ]
+    stdin = "\n".join(json.dumps(c) for c in calls)
+    code, out, err = run("policy", "eval", "--input", "-", stdin=stdin)
+    assert code == 0, err
+    got = decisions(out)
+    assert [d.get("id", "-") for d in got] == ["c1", 7, "-", {"run": "r", "n": 3}, None]
+    assert [d["allow"] for d in got] == [True, False, True, False, True]
+    assert list(got[0]) == ["id", "allow", "reasons"]  # the id first
+    # a single (pretty-printed) object keeps its id too
+    code, out, _ = run("policy", "eval", "--input", "-", stdin=json.dumps(calls[0], indent=2))
+    assert decisions(out) == [{"id": "c1", "allow": True, "reasons": []}]
+
+
+def test_eval_fail_on_deny() -> None:
+    allowed = json.dumps({"tool": "Read", "input": {"file_path": "backend/app.py"}})
+    denied = json.dumps({"tool": "Read", "input": {"file_path": ".env"}})
+    assert run("policy", "eval", "--input", "-", "--fail-on-deny", stdin=allowed)[0] == 0
+    code, out, _ = run("policy", "eval", "--input", "-", "--fail-on-deny",
+                       stdin=f"{allowed}\n{denied}\n{allowed}\n")
+    assert code == 1
+    assert [d["allow"] for d in decisions(out)] == [True, False, True]  # every line decided
+    assert run("policy", "eval", "--input", "-", stdin=f"{allowed}\n{denied}\n")[0] == 0
+
+
+def test_eval_invalid_utf8_denies_that_line_only(tmp_path: Path) -> None:
+    batch = tmp_path / "batch.jsonl"
+    batch.write_bytes(b'{"tool": "Read", "input": {"file_path": "backend/app.py"}}\n'
+                      b'{"tool": "Bash", "input": {"command": "echo \xff > frontend/x"}}\n')
+    code, out, err = run("policy", "eval", "--input", str(batch))
+    assert code == 0, err
+    assert [d["allow"] for d in decisions(out)] == [True, False]
 
 
 def test_eval_unreadable_input_and_bad_workspace(tmp_path: Path) -> None:

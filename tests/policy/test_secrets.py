@@ -20,8 +20,8 @@ SAMPLES: dict[str, str] = {
     "stripe-access-key": "sk_live_4eC39HqLyjWDarjtT1zdp7dc",
     "basic-auth-credentials": "https://admin:hunter2pass@db.example.com/x",
     "jwt-token": (
-        "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwi"
-        "aWF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c"
+        "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiI4ZjNhMmM5MSIsInNjb3BlIjoiYWRtaW4iLCJpYXQi"
+        "OjE3MDAwMDAwMDB9.Qm9aT3dLx7kR2vNfY8pZs1cUe4HjW6tAq9rGbD0yMnE"
     ),
     "npm-token": "//registry.npmjs.org/:_authToken=npm_abcdefghijklmnopqrstuvwxyz0123456789",
     "sendgrid-api-key": "SG.abcdefghijklmnopqrstuv.abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG",
@@ -225,3 +225,55 @@ def test_every_plugin_gate_passes_its_own_sample() -> None:
         for pf in plugin.prefilter:
             if pf.regex.search(sample):
                 assert pf.candidate_lines(doc) == {0}, (rule, pf.gate)
+
+
+# --- development defaults and documentation samples (issue 9) ---------------------------------
+
+JWT_IO_SAMPLE = (
+    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwi"
+    "aWF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c"
+)
+
+
+@pytest.mark.parametrize("text", [
+    'DATABASE_URL = "postgresql://postgres:postgres@localhost/app"',
+    "DATABASE_URL=postgresql://postgres:postgres@localhost:5432/app\nSECRET_KEY=changethis\n",
+    'url = "http://user:pass@db.internal/x"',
+    'BROKER = "amqp://guest:guest@rabbitmq:5672//"',
+    'REDIS = "redis://default:changeme@redis.prod.company.com:6379"',  # a placeholder password
+    'DB = "mysql://root:<password>@db.prod.company.com/app"',
+    'DB = "postgresql://app:Xk9fJ2kq8LmZ@localhost/app"',  # a local development database
+    'DB = "postgresql://app:Xk9fJ2kq8LmZ@db/app"',  # a docker-compose service name
+    'DB = "postgresql://app:Xk9fJ2kq8LmZ@127.0.0.1:5432/app"',
+    'DB = "postgresql://app:Xk9fJ2kq8LmZ@pg.local/app"',
+    'DB = "postgresql://admin:admin@db.prod.company.com/app"',  # user == password
+    f'TOKEN = "{JWT_IO_SAMPLE}"',
+    # the jwt.io sample with another header / signature is still the sample
+    'TOKEN = "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9'
+    'lIiwiYWRtaW4iOnRydWUsImlhdCI6MTUxNjIzOTAyMn0.abc"',
+])
+def test_development_defaults_are_not_findings(text: str) -> None:
+    assert scan(text, "input.content") == []
+
+
+@pytest.mark.parametrize(("text", "rule"), [
+    ('DB = "postgresql://app:Xk9fJ2kq8LmZ@prod-db.company.com/app"', "basic-auth-credentials"),
+    ('DB = "https://admin:hunter2pass@db.example.com/x"', "basic-auth-credentials"),
+    # one real credential among placeholders on the same line is still found
+    ('urls = ["postgresql://postgres:postgres@localhost/app", '
+     '"https://deploy:Zq8vR2nT5w@api.company.com/"]', "basic-auth-credentials"),
+    (f'TOKEN = "{SAMPLES["jwt-token"]}"', "jwt-token"),
+])
+def test_real_looking_credentials_are_still_found(text: str, rule: str) -> None:
+    assert rule in {f.rule for f in scan(text, "input.content")}
+
+
+def test_dev_host_and_placeholder_password() -> None:
+    assert all(secrets.dev_host(h) for h in ("localhost", "127.0.0.1:5432", "[::1]", "db",
+                                              "db.internal", "x.local", "0.0.0.0"))
+    assert not any(secrets.dev_host(h) for h in ("db.example.com", "10.0.0.5", "evil.example",
+                                                  "prod-db.company.com:5432"))
+    assert secrets.placeholder_password("postgres", "postgres")
+    assert secrets.placeholder_password("u", "changethis")
+    assert secrets.placeholder_password("u", "$DB_PASSWORD")
+    assert not secrets.placeholder_password("u", "Xk9fJ2kq8LmZ")

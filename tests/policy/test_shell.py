@@ -639,7 +639,7 @@ HOST_CASES = [
     ("echo $(curl -s https://inner.example)", {("inner.example", 443, "curl-argument")}),
     ("bash -c 'curl https://nested.example'", {("nested.example", 443, "curl-argument")}),
     ("timeout 5 curl https://w.example", {("w.example", 443, "curl-argument")}),
-    ("curl -s https://$HOST/x", {("$host", 443, "curl-argument")}),
+    ("curl -s https://$HOST/x", {("https://$HOST/x", None, "curl-argument")}),
 ]
 
 

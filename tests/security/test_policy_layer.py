@@ -91,12 +91,16 @@ def test_hostile_input_is_denied_not_crashed(cid: str, what: str, payload: Any, 
     assert not problems, "\n".join(problems)
 
 
-def test_invalid_json_line_is_one_line_exit_2(workspace: Path) -> None:
-    proc = _eval(workspace, b'{"tool": "Bash", "input": {"command": "ls"}\n')
+def test_invalid_json_line_is_its_own_deny_line(workspace: Path) -> None:
+    """Issue 9: a bad line is denied with its own line and error; the batch goes on."""
+    proc = _eval(workspace, b'{"tool": "Bash", "input": {"command": "ls"}\n'
+                            b'{"tool": "Bash", "input": {"command": "ls"}}\n')
     err = proc.stderr.decode(errors="replace")
-    assert proc.returncode == 2, (proc.returncode, err)
+    assert proc.returncode == 0, (proc.returncode, err)
     assert "Traceback" not in err
-    assert len([x for x in err.splitlines() if x.strip()]) == 1, err
+    first, second = (json.loads(x) for x in proc.stdout.decode().splitlines() if x.strip())
+    assert first["allow"] is False and first["line"] == 1 and "invalid JSON" in first["error"]
+    assert second["allow"] is True
 
 
 def test_many_hostile_lines_in_one_stream_all_denied(workspace: Path) -> None:

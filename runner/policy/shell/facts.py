@@ -27,8 +27,15 @@ from runner.policy.paths import (
 )
 from runner.policy.shell.context import _Call, _Ctx
 from runner.policy.shell.expansion import Recursion
-from runner.policy.shell.hosts import _DEFAULT_PORTS, _URL_RE, url_host
+from runner.policy.shell.hosts import (
+    _DEFAULT_PORTS,
+    _URL_RE,
+    authority_is_dynamic,
+    authority_of,
+    url_host,
+)
 from runner.policy.shell.links import NewLink, NewLinks, pattern_bounded
+from runner.policy.shell.textargs import text_arguments
 from runner.policy.shell.words import Bound, Word
 
 MAX_EXPANDED_FACTS = 512  # path facts from pattern expansion, per command
@@ -82,29 +89,51 @@ class _Facts:
             self.opaque.append(OpaqueConstruct(construct=construct, text=snippet))
 
     def add_host(self, host: str, port: int | None, via: str, *, dynamic: bool = False) -> None:
-        h = host.strip().strip("[]").rstrip(".").lower()
-        if not h or any(c.isspace() for c in h):
+        h = host.strip().strip("[]").rstrip(".")
+        dynamic = dynamic or "$" in h or "`" in h
+        if not dynamic:
+            h = h.lower()
+        if not h or (not dynamic and any(c.isspace() for c in h)):
             return
         key = (h, port)
         if key in self._host_keys:
             return
         self._host_keys.add(key)
-        if dynamic or "$" in h or "`" in h:
+        if dynamic:
             self.hosts.append(HostFact(host=h, port=port, via=via, dynamic=True))
         else:
             self.hosts.append(HostFact(host=h, port=port, via=via))
 
+    def add_hidden_host(self, what: str, via: str) -> None:
+        """A connection whose host the command does not show (URLs read from a file ...)."""
+        self.add_host(what, None, via, dynamic=True)
+
     def add_url(self, text: str, via: str, *, dynamic: bool = False, default_scheme: str = "") -> bool:
-        """Record the host of a URL (``default_scheme`` for schemeless ones). True if one was found."""
+        """Record the host of a URL (``default_scheme`` for schemeless ones). True if one was found.
+
+        In a word holding an expansion, the host is dynamic only when an expansion comes
+        before the end of the URL's authority (``http://$H/x``, ``$(cat url.txt)``; not
+        ``http://localhost:8000/$path``); a value that word splitting may cut into several
+        URLs has each of them recorded.
+        """
         url = text
         if "://" not in url:
             if not default_scheme or not url or url.startswith(("/", ".", "-", "@")):
                 return False
             url = f"{default_scheme}://{url}"
+        if dynamic:
+            authority = authority_of(url)
+            if authority_is_dynamic(authority):
+                self.add_host(text if len(text) <= _SNIPPET else text[:_SNIPPET] + "...", None,
+                              via, dynamic=True)
+                return True
+            if any(c.isspace() for c in url):
+                for m in _URL_RE.finditer(url[url.index("://") + 3:]):
+                    self.add_url(m.group(0), via, dynamic=True)
         found = url_host(url)
         if found is None:
             return False
-        self.add_host(found[0], found[1], via, dynamic=dynamic)
+        self.add_host(found[0], found[1], via)
         return True
 
     def scan_urls(self, words: Iterable[Word], via: str) -> None:
@@ -333,7 +362,17 @@ class _Facts:
         self._record(fact, None)
 
     def _recurse(self, fact: PathFact, how: Recursion) -> None:
-        """Mark a directory read recursively and list what the program may read under it."""
+        """Mark a directory read recursively and list what the program may read under it.
+
+        Outside the workspace (the image's own files, not on the host) nothing is listed: the
+        fact is only marked, so that a recursive read of a directory holding kernel special
+        files or the runner's directory (``/``, ``/run``) can be told from a plain listing.
+        """
+        if fact.real.startswith("/") and not fact.special:
+            extra = fact.__pydantic_extra__
+            assert extra is not None
+            extra["recursive"] = True
+            return
         if not fact.inside_workspace or fact.special or fact.real.startswith("/"):
             return
         container = CONTAINER_WORKSPACE if fact.real == "." else f"{CONTAINER_WORKSPACE}/{fact.real}"
@@ -395,7 +434,8 @@ class _Facts:
         if key in self._command_keys:
             return
         self._command_keys.add(key)
-        self.commands.append(ShellCommand(program=program, argv=argv, wrapper=wrapper))
+        self.commands.append(ShellCommand(program=program, argv=argv, wrapper=wrapper,
+                                          text_args=text_arguments(program, argv)))
 
     def new_link(self, link: Word, target: Word | None, call: _Call) -> None:
         """``link`` (as written) is made a symlink to ``target`` (None: not knowable, e.g. an

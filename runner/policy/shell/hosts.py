@@ -67,6 +67,26 @@ def url_host(url: str) -> tuple[str, int | None, str] | None:
     return host, port, transport
 
 
+def authority_of(url: str) -> str:
+    """The ``user@host:port`` part of ``scheme://...`` (up to the first ``/``, ``?`` or ``#``)."""
+    rest = url.partition("://")[2]
+    end = len(rest)
+    for sep in "/?#":
+        i = rest.find(sep)
+        if 0 <= i < end:
+            end = i
+    return rest[:end]
+
+
+def authority_is_dynamic(authority: str) -> bool:
+    """Whether an expansion (``$``, a backtick, xargs' ``{}``) or a split point is in a URL's authority.
+
+    Any of them there may change the host, even after the ``:`` of a port
+    (``localhost:$PORT`` with ``PORT=80@evil.example``).
+    """
+    return any(c in "$`" or c.isspace() for c in authority) or not authority or "{}" in authority
+
+
 def scp_remote(text: str) -> str | None:
     """The host of an scp/rsync-style remote ``[user@]host:path`` (None: a local path)."""
     if "://" in text:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from runner.policy.shell.handlers import databases, services
 from runner.policy.shell.handlers.awk import _h_awk
 from runner.policy.shell.handlers.builtins import (
     _h_alias,
@@ -67,6 +68,7 @@ from runner.policy.shell.handlers.packages import (
     _h_poetry,
     _h_uv,
 )
+from runner.policy.shell.handlers.packages import more_handlers as more_package_handlers
 from runner.policy.shell.handlers.perl import _h_perl
 from runner.policy.shell.handlers.wrappers import (
     _h_busybox,
@@ -203,6 +205,9 @@ _HANDLERS: dict[str, Handler] = {
     **dict.fromkeys(("npm", "npx", "yarn", "pnpm", "pnpx", "bunx"), _h_npm),
     "apt": _h_apt, "apt-get": _h_apt, "aptitude": _h_apt,
     **WRITER_HANDLERS,
+    **databases.handlers(),
+    **services.handlers(),
+    **more_package_handlers(),
 }
 
 REGISTRY = Registry(handlers=_HANDLERS, no_url_scan=_NO_URL_SCAN, run_file=_h_run_file)

@@ -94,7 +94,11 @@ def _h_set(w: _Walker, call: _Call) -> None:
 
 
 def _h_printenv(w: _Walker, call: _Call) -> None:
-    w.environ_read(call)
+    """``printenv`` alone dumps the environment; ``printenv NAME`` prints one variable, as
+    ``echo $NAME`` does. A name only known when the command runs may be many names."""
+    _, names = getopt(call.args)
+    if not names or any(n.dynamic for n in names):
+        w.environ_read(call)
 
 
 def _h_compgen(w: _Walker, call: _Call) -> None:

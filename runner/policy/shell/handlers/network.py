@@ -81,6 +81,9 @@ def _h_curl(w: _Walker, call: _Call) -> None:
     for v in _vals(opts, "-o", "--output", "-c", "--cookie-jar", "-D", "--dump-header",
                    "--trace", "--trace-ascii", "--stderr", "--etag-save", "--hsts", "--alt-svc"):
         w.add_path(v, "write", call)
+    for v in _vals(opts, "-K", "--config"):
+        # a config file can hold url=, proxy=, resolve= ...: the hosts are not in the command
+        w.add_hidden_host(f"the URLs and proxies of the curl config {v.text}", "curl-config")
     for v in _vals(opts, "-T", "--upload-file", "-K", "--config", "--netrc-file", "--cacert",
                    "-E", "--cert", "--key", "--etag-compare", "--unix-socket", "--crlfile",
                    "--pubkey", "--proxy-cacert", "--proxy-cert", "--proxy-key"):
@@ -142,8 +145,14 @@ def _h_wget(w: _Walker, call: _Call) -> None:
         w.add_url(u.text, "wget-argument", dynamic=u.dynamic, default_scheme="http")
     for e in _vals(opts, "-e", "--execute"):
         key, _, val = e.text.partition("=")
-        if key.strip().lower() in _PROXY_VARS:
+        k = key.strip().lower().replace("-", "_")
+        if k in _PROXY_VARS:
             w.add_url(val.strip(), "wget-proxy", dynamic=e.dynamic, default_scheme="http")
+        elif k == "input":
+            w.add_hidden_host(f"the URLs listed in {val.strip()}", "wget-input")
+            w.add_path(e.sub(val.strip()), "read", call)
+    for v in _vals(opts, "--config"):
+        w.add_hidden_host(f"the URLs and proxies of the wget config {v.text}", "wget-config")
     for v in _vals(opts, "-o", "--output-file", "-a", "--append-output", "--save-cookies",
                    "--warc-file", "--rejected-log", "--hsts-file"):
         w.add_path(v, "write", call)
@@ -155,6 +164,7 @@ def _h_wget(w: _Walker, call: _Call) -> None:
             w.add_url(v.text, "wget-argument", dynamic=v.dynamic)
         else:
             w.add_path(v, "read", call)
+            w.add_hidden_host(f"the URLs listed in {v.text}", "wget-input")
     out = _vals(opts, "-O", "--output-document")
     if out:
         for v in out:
@@ -185,6 +195,10 @@ def _h_nc(w: _Walker, call: _Call) -> None:
         w.add_path(v, "write", call)
     if _has(opts, "-l", "--listen"):
         return
+    if _has(opts, "-U", "--unixsock"):
+        for p in pos[:1]:
+            w.add_path(p, "read", call)  # a local socket: where it is decides
+        return
     if pos:
         target = pos[0]
         tport = _port(pos[1].text) if len(pos) > 1 else None
@@ -197,6 +211,8 @@ def _h_nc(w: _Walker, call: _Call) -> None:
 
 def _h_telnet(w: _Walker, call: _Call) -> None:
     _, pos = getopt(call.args, "lenbkX")
+    if not pos:
+        w.add_hidden_host("the server telnet opens from its commands", "telnet")
     if pos:
         port = _port(pos[1].text) if len(pos) > 1 else 23
         w.add_host(split_host_port(pos[0].text)[0] if "@" in pos[0].text else pos[0].text,
@@ -248,6 +264,11 @@ def _h_ssh(w: _Walker, call: _Call) -> None:
         else:
             host = dest.text.rpartition("@")[2]
             w.add_host(host.strip("[]"), port, "ssh", dynamic=dest.dynamic)
+        if len(pos) > 1 and call.name in ("ssh", "autossh"):
+            # the remote shell runs the words joined by spaces (on localhost: this container)
+            rest = pos[1:]
+            remote = Word(" ".join(r.text for r in rest), any(r.dynamic for r in rest))
+            w.shell_string(remote, call, label)
 
 
 def _h_ssh_keyscan(w: _Walker, call: _Call) -> None:
@@ -259,7 +280,7 @@ def _h_ssh_keyscan(w: _Walker, call: _Call) -> None:
 
 
 def _h_scp(w: _Walker, call: _Call) -> None:
-    opts, pos = getopt(call.args, "cFiJloPSXD", [])
+    opts, pos = getopt(call.args, "cFiJloPSXD" + ("bBRs" if call.name == "sftp" else ""), [])
     label = " ".join(a.text for a in call.argv)
     if _has(opts, "-S"):
         w.add_opaque("ssh-proxy-command", label)
@@ -276,6 +297,8 @@ def _h_scp(w: _Walker, call: _Call) -> None:
     for h in extra:
         w.add_host(*split_host_port(h, 22), "ssh-jump")
     if call.name == "sftp":
+        if not pos:
+            w.add_hidden_host("the server sftp opens from its commands", "sftp")
         if pos:
             t = pos[0].text
             if t.startswith("sftp://"):
@@ -474,6 +497,9 @@ def _h_socat(w: _Walker, call: _Call) -> None:
                 w.add_host(fields[1], _port(fields[2]), "socat", dynamic=p.dynamic)
         elif kind in ("open", "create", "gopen", "file"):
             w.add_path(p.sub(target), "write" if kind == "create" else "read", call)
+        elif kind in ("unix-connect", "unix-client", "unix-sendto", "unix", "local",
+                      "abstract-connect", "abstract-client"):
+            w.add_path(p.sub(target), "read", call)  # a local socket: where it is decides
 
 
 def _h_ftp(w: _Walker, call: _Call) -> None:
@@ -485,6 +511,9 @@ def _h_ftp(w: _Walker, call: _Call) -> None:
         else:
             port = _port(pos[1].text) if len(pos) > 1 else _DEFAULT_PORTS.get(call.name, 21)
             w.add_host(t.rpartition("@")[2], port, call.name, dynamic=pos[0].dynamic)
+    elif call.stdin is not None or not call.args or any(a.text.startswith("-") for a in call.args):
+        # commands (`open HOST`) come from stdin or the terminal
+        w.add_hidden_host(f"the server {call.name} opens from its commands", call.name)
 
 
 def _h_httpie(w: _Walker, call: _Call) -> None:
@@ -505,7 +534,10 @@ def _h_httpie(w: _Walker, call: _Call) -> None:
 
 def _h_fetcher(w: _Walker, call: _Call) -> None:
     """Other URL-taking clients (aria2c, lynx, w3m, links, xh ...): positionals are URLs."""
-    _, pos = getopt(call.args, "dodxsjo", [])
+    opts, pos = getopt(call.args, "dodxsjoi", ["--input-file"])
+    for v in _vals(opts, "-i", "--input-file"):
+        w.add_path(v, "read", call)
+        w.add_hidden_host(f"the URLs listed in {v.text}", f"{call.name}-input")
     for p in pos:
         if "://" in p.text or re.match(r"^[\w.-]+\.[a-z]{2,}(/|:|$)", p.text):
             w.add_url(p.text, f"{call.name}-argument", dynamic=p.dynamic, default_scheme="http")

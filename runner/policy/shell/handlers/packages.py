@@ -1,12 +1,15 @@
 """Package managers and their registries: pip, uv, poetry/pipenv/pdm/hatch, pipx, conda,
-npm/yarn/pnpm, apt."""
+npm/yarn/pnpm, apt; gem/bundle, go, cargo, composer and other languages' and systems'
+package managers (a host for each command that downloads, unless told to stay offline)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from runner.policy.shell.context import _Call
-from runner.policy.shell.walker import _Walker
+from runner.policy.shell.walker import Handler, _Walker
 from runner.policy.shell.words import Word, _has, _vals, getopt
 
 _PIP_VAL = [
@@ -200,3 +203,258 @@ def _h_apt(w: _Walker, call: _Call) -> None:
         for p in pos[1:]:
             if p.text.startswith((".", "/")) and p.text.endswith(".deb"):
                 w.add_path(p, "read", call)
+
+
+# --- other languages' package managers ---------------------------------------------------------
+
+
+def _offline_env(call: _Call, *names: str) -> bool:
+    for n in names:
+        v = call.env.get(n, call.ctx.vars.get(n) if n in call.ctx.vars else None)
+        if v is not None and v.lower() in ("1", "true", "yes", "off"):
+            return True
+    return False
+
+
+_GEM_NET = frozenset({"install", "i", "fetch", "update", "push", "owner", "yank", "sources",
+                      "signin", "outdated", "search"})
+_GEM_REMOTE_CAPABLE = frozenset({"list", "query", "specification", "dependency", "info"})
+
+
+def _h_gem(w: _Walker, call: _Call) -> None:
+    opts, pos = getopt(call.args, "sv", ["--source", "--version", "--platform", "--install-dir",
+                                         "--bindir", "--config-file", "--host", "--key",
+                                         "--otp"])
+    sub = pos[0].text if pos else ""
+    remote = _has(opts, "-r", "--remote", "-b", "--both")
+    local = _has(opts, "-l", "--local")
+    if sub not in _GEM_NET and not (sub in _GEM_REMOTE_CAPABLE and remote):
+        return
+    if local and sub in ("install", "i", "list", "query"):
+        for p in pos[1:]:
+            if p.text.endswith(".gem"):
+                w.add_path(p, "read", call)
+        return
+    sources = _vals(opts, "-s", "--source", "--host")
+    for s in sources:
+        w.add_url(s.text, "gem-source", dynamic=s.dynamic, default_scheme="https")
+    if not sources or sub == "sources":
+        w.add_host("rubygems.org", 443, "gem-source")
+    for p in pos[1:]:
+        if p.text.endswith(".gem"):
+            w.add_path(p, "read", call)
+
+
+_BUNDLE_NET = frozenset({"install", "update", "add", "outdated", "lock", "package", "cache",
+                         "pack", "binstubs", "check", "plugin", "info", "search"})
+
+
+def _h_bundle(w: _Walker, call: _Call) -> None:
+    _, pos = getopt(call.args, "", ["--gemfile", "--path", "--jobs", "--retry", "--without",
+                                    "--with", "--binstubs"], stop_at_positional=True)
+    sub = pos[0].text if pos else "install"  # `bundle` alone is `bundle install`
+    if sub == "exec" and len(pos) > 1:
+        w.execute(list(pos[1:]), call.ctx, call.stdin, call.depth + 1, call.env, "bundle")
+        return
+    if sub in ("check", "binstubs", "info") or sub not in _BUNDLE_NET:
+        return
+    if any(a.text in ("--local", "--prefer-local") for a in call.args) or (
+            sub == "lock" and not any(a.text.startswith("--update") for a in call.args)):
+        return
+    w.add_host("rubygems.org", 443, "gem-source")
+
+
+_GO_NET = frozenset({"get", "install"})
+_GO_MOD_NET = frozenset({"download", "tidy", "vendor", "graph", "why", "verify"})
+
+
+def _h_go(w: _Walker, call: _Call) -> None:
+    _, pos = getopt(call.args, "C", [], stop_at_positional=True)
+    sub = pos[0].text if pos else ""
+    rest = [p.text for p in pos[1:]]
+    net = (
+        sub in _GO_NET
+        or (sub == "mod" and rest[:1] and rest[0] in _GO_MOD_NET)
+        or (sub == "work" and rest[:1] and rest[0] in ("sync", "vendor"))
+        or (sub == "run" and any("@" in r for r in rest if not r.startswith("-")))
+        or (sub == "list" and "-m" in rest and any(r in ("-u", "-versions", "all", "-retracted")
+                                                   or "@" in r for r in rest))
+    )
+    if not net:
+        return
+    proxy = call.env.get("GOPROXY", call.ctx.vars.get("GOPROXY") if "GOPROXY" in call.ctx.vars
+                         else "https://proxy.golang.org,direct")
+    if proxy is None:
+        w.add_hidden_host("$GOPROXY", "go-proxy")
+        return
+    if proxy.strip() == "off":
+        return
+    for part in re.split(r"[,|]", proxy):
+        part = part.strip()
+        if part == "direct":
+            w.add_hidden_host("the module's own repository (GOPROXY direct)", "go-proxy")
+        elif part and part != "off":
+            w.add_url(part, "go-proxy", default_scheme="https")
+    if call.env.get("GOSUMDB", call.ctx.vars.get("GOSUMDB") or "") != "off":
+        w.add_host("sum.golang.org", 443, "go-sumdb")
+
+
+_CARGO_NET = frozenset({"install", "fetch", "update", "add", "publish", "search", "login",
+                        "owner", "yank", "generate-lockfile", "vendor", "info", "logout"})
+_CARGO_BUILD = frozenset({"build", "b", "check", "c", "test", "t", "run", "r", "bench", "doc",
+                          "d", "clippy", "tree", "metadata", "package", "fix", "rustc",
+                          "rustdoc"})
+_DEPS_SECTION = re.compile(r"^\s*\[(?:[\w.\-\"']+\.)?(?:dev-|build-)?dependencies(?:\.[^\]]+)?\]"
+                           r"|^\s*\[workspace\]", re.MULTILINE)
+MAX_MANIFEST_BYTES = 256 * 1024
+
+
+def _h_cargo(w: _Walker, call: _Call) -> None:
+    opts, pos = getopt(call.args, "pFjZC", ["--manifest-path", "--package", "--features",
+                                            "--jobs", "--target", "--target-dir", "--config",
+                                            "--registry", "--index", "--git", "--path",
+                                            "--root", "--bin", "--example", "--profile",
+                                            "--color", "--message-format"],
+                       stop_at_positional=True)
+    if any(a.text in ("--offline", "--frozen") for a in call.args) or _offline_env(
+            call, "CARGO_NET_OFFLINE"):
+        return
+    sub = pos[0].text if pos else ""
+    if sub in _CARGO_NET:
+        _cargo_registries(w, call)
+        return
+    if sub not in _CARGO_BUILD:
+        return
+    manifests = _vals(opts, "--manifest-path") or [Word("Cargo.toml")]
+    for m in manifests:
+        if m.dynamic or _manifest_has_deps(w, m.text, call):
+            _cargo_registries(w, call)
+            return
+
+
+def _cargo_registries(w: _Walker, call: _Call) -> None:
+    opts, _ = getopt(call.args, "", ["--registry", "--index", "--git"])
+    for v in _vals(opts, "--index", "--git"):
+        w.add_url(v.text, "cargo-registry", dynamic=v.dynamic, default_scheme="https")
+    w.add_host("index.crates.io", 443, "cargo-registry")
+
+
+def _manifest_has_deps(w: _Walker, path: str, call: _Call) -> bool:
+    """Whether a Cargo manifest declares dependencies (or is a workspace); unknown: True."""
+    from runner.hostfs import HostReadRefused
+    from runner.policy.paths import absolute
+
+    try:
+        text = w.resolver.read_text(absolute(path, call.ctx.cwds[0]), MAX_MANIFEST_BYTES)
+    except HostReadRefused:
+        return True
+    if text is None:
+        return True
+    for m in _DEPS_SECTION.finditer(text):
+        if "workspace" in m.group(0) and "dependencies" not in m.group(0):
+            return True
+        body = text[m.end():].split("\n[", 1)[0]
+        if re.search(r"^\s*[\w\-\"']+\s*=", body, re.MULTILINE) or "." in m.group(0).split(
+                "dependencies", 1)[1]:
+            return True
+    return False
+
+
+_COMPOSER_NET = frozenset({"install", "i", "update", "u", "upgrade", "require", "r",
+                           "create-project", "global", "self-update", "selfupdate", "outdated",
+                           "search", "remove", "rm", "reinstall", "bump", "diagnose", "browse",
+                           "home", "fund", "audit", "depends", "why", "prohibits", "why-not"})
+
+
+def _h_composer(w: _Walker, call: _Call) -> None:
+    _, pos = getopt(call.args, "d", ["--working-dir"], stop_at_positional=True)
+    sub = pos[0].text if pos else ""
+    if sub in ("show", "info") and any(a.text in ("--all", "-a", "--latest", "-l", "--outdated",
+                                                  "-o", "--available") for a in call.args):
+        sub = "outdated"
+    if sub in _COMPOSER_NET and not _offline_env(call, "COMPOSER_DISABLE_NETWORK"):
+        w.add_host("repo.packagist.org", 443, "composer-repository")
+
+
+@dataclass(frozen=True)
+class _Registry:
+    host: str
+    subcommands: frozenset[str]  # empty: any invocation with arguments
+
+
+_SIMPLE_REGISTRIES: dict[str, _Registry] = {
+    "mvn": _Registry("repo.maven.apache.org", frozenset()),
+    "gradle": _Registry("plugins.gradle.org", frozenset()),
+    "dotnet": _Registry("api.nuget.org", frozenset({"restore", "add", "build", "run", "test",
+                                                    "publish", "pack", "tool", "new",
+                                                    "workload"})),
+    "nuget": _Registry("api.nuget.org", frozenset({"install", "restore", "update", "push"})),
+    "cpan": _Registry("www.cpan.org", frozenset()),
+    "cpanm": _Registry("www.cpan.org", frozenset()),
+    "luarocks": _Registry("luarocks.org", frozenset({"install", "download", "search", "upload",
+                                                      "build"})),
+    "cabal": _Registry("hackage.haskell.org", frozenset({"update", "install", "get", "fetch",
+                                                          "build", "run", "test", "upload"})),
+    "stack": _Registry("hackage.haskell.org", frozenset({"setup", "install", "build", "update",
+                                                          "new", "upload", "test", "run"})),
+    "opam": _Registry("opam.ocaml.org", frozenset({"install", "update", "upgrade", "init",
+                                                    "repository", "source"})),
+    "mix": _Registry("hex.pm", frozenset({"deps.get", "deps.update", "hex.publish",
+                                          "archive.install", "local.hex", "local.rebar"})),
+    "pub": _Registry("pub.dev", frozenset({"get", "upgrade", "downgrade", "publish", "add",
+                                           "global"})),
+    "brew": _Registry("formulae.brew.sh", frozenset({"install", "update", "upgrade", "fetch",
+                                                     "tap", "reinstall", "search", "info"})),
+    "apk": _Registry("dl-cdn.alpinelinux.org", frozenset({"add", "update", "upgrade", "fetch",
+                                                           "search"})),
+    "yum": _Registry("the distribution mirrors", frozenset({"install", "update", "upgrade",
+                                                            "makecache", "download",
+                                                            "reinstall", "search"})),
+    "dnf": _Registry("the distribution mirrors", frozenset({"install", "update", "upgrade",
+                                                            "makecache", "download",
+                                                            "reinstall", "search"})),
+    "zypper": _Registry("the distribution mirrors", frozenset({"install", "in", "update", "up",
+                                                               "refresh", "ref", "dup"})),
+    "pacman": _Registry("the distribution mirrors", frozenset()),
+    "snap": _Registry("api.snapcraft.io", frozenset({"install", "refresh", "download", "find"})),
+    "flatpak": _Registry("flathub.org", frozenset({"install", "update", "remote-add",
+                                                   "search"})),
+    "pecl": _Registry("pecl.php.net", frozenset({"install", "download", "upgrade",
+                                                 "channel-update"})),
+    "nix-env": _Registry("cache.nixos.org", frozenset()),
+    "nix": _Registry("cache.nixos.org", frozenset({"build", "run", "shell", "develop",
+                                                   "profile", "flake", "copy"})),
+    "sdk": _Registry("api.sdkman.io", frozenset({"install", "update", "upgrade", "selfupdate"})),
+    "rustup": _Registry("static.rust-lang.org", frozenset({"install", "update", "toolchain",
+                                                           "target", "component", "default",
+                                                           "self"})),
+    "nvm": _Registry("nodejs.org", frozenset({"install", "ls-remote"})),
+    "pyenv": _Registry("www.python.org", frozenset({"install"})),
+    "asdf": _Registry("the plugin repositories", frozenset({"install", "plugin", "update"})),
+}
+
+
+def _h_simple_registry(w: _Walker, call: _Call) -> None:
+    spec = _SIMPLE_REGISTRIES[call.name]
+    words = [a.text for a in call.args if not a.text.startswith("-")]
+    if not call.args or all(a.text in ("--version", "-v", "-V", "--help", "-h", "help",
+                                       "version") for a in call.args):
+        return
+    if any(a.text in ("--offline", "-o") for a in call.args) and call.name in (
+            "mvn", "gradle", "cabal", "stack", "dotnet"):
+        return
+    if spec.subcommands and not (words and words[0] in spec.subcommands):
+        return
+    if call.name in ("pacman",) and not any(a.text.startswith("-S") for a in call.args):
+        return
+    if "." in spec.host and " " not in spec.host:
+        w.add_host(spec.host, 443, f"{call.name}-registry")
+    else:
+        w.add_hidden_host(spec.host, f"{call.name}-registry")
+
+
+def more_handlers() -> dict[str, Handler]:
+    out: dict[str, Handler] = {"gem": _h_gem, "bundle": _h_bundle, "bundler": _h_bundle,
+                               "go": _h_go, "cargo": _h_cargo, "composer": _h_composer}
+    out.update(dict.fromkeys(_SIMPLE_REGISTRIES, _h_simple_registry))
+    return out
