@@ -28,7 +28,7 @@ package sandbox.lib
 
 import rego.v1
 
-path_lists := ["writable", "outside_read_allowed", "outside_read_denied", "outside_exec_allowed", "special_dirs"]
+path_lists := ["writable", "outside_read_allowed", "outside_read_denied", "outside_write_allowed", "outside_write_denied", "outside_exec_allowed", "special_dirs"]
 
 # --- what the engines compute once -------------------------------------------------------
 

@@ -1,8 +1,17 @@
 # Scope: where a tool call may read, write and execute.
 #
-# - writes only under the writable entries (backend/ and issues.md at the workspace root),
-#   never into a protected directory (.git/) anywhere, never through a symlink that leads
-#   elsewhere, never to a hard-linked file, never to a target that is not a literal path;
+# - writes only under the writable entries (backend/ and issues.md at the workspace root)
+#   and, outside the workspace, in the container's scratch space (outside_write_allowed:
+#   /tmp/ and the agent's home, tmpfs that never reach the host); never into a protected
+#   directory (.git/) anywhere, never through a symlink that leads elsewhere, never to a
+#   hard-linked file, never to a target that is only known when the command runs. A
+#   pattern whose every match derivation listed (`bounded`: `sed -i ... backend/*.py`,
+#   `mkdir backend/{a,b}`) is as good as the paths it lists; a write anywhere under a
+#   directory (`recursive`: `find backend -delete`, `grep -rl x backend | xargs sed -i`)
+#   needs the directory writable and nothing under it (`contents`) leading elsewhere;
+# - nothing through a link this command itself created where its target could not be
+#   known (`new_link`: an archive extracted, a tree copied with its links, earlier in the
+#   same command); links with a known target (ln -s) are already resolved in `real`;
 # - reads anywhere in the workspace (secret files: secrets.rego) and, outside it, anywhere
 #   in the container's own filesystem (outside_read_allowed) except outside_read_denied and
 #   recursive reads of a directory holding those or kernel special files; exec outside only
@@ -47,12 +56,19 @@ path_reason(p, s) := null if {
 	p.real == p.path
 	p.inside_workspace == true
 	not startswith(p.path, "/")
+	not p.new_link
 	not strings.any_prefix_match(object.get(p, "contents", []), "/")
 } else := write_reason(p, s) if {
 	# a write whose target is inside the workspace (no kernel special file involved)
 	p.op == "write"
 	p.real == p.path
 	not startswith(p.path, "/")
+	not p.new_link
+} else := reason(
+	"through_new_link",
+	sprintf("%s %s is not allowed: %s earlier in this command may have put a symlink there, whose target cannot be checked; run the commands as separate calls", [verb[p.op], data.sandbox.lib.show(p), p.new_link]),
+) if {
+	p.new_link
 } else := null if {
 	# /dev/null and the like: harmless whatever the operation
 	p.path in s.harmless_specials
@@ -103,9 +119,23 @@ write_reason(p, s) := reason(
 	sprintf("writing %s is not allowed: the target contains a variable, substitution or glob that is only known when the command runs; write the path literally (for example backend/app.py)", [p.raw]),
 ) if {
 	p.dynamic == true
+	not p.bounded
+} else := null if {
+	# scratch space outside the workspace (/tmp, the agent's home): tmpfs in the container,
+	# except the files that make shells and tools run commands later (outside_write_denied)
+	startswith(p.path, "/")
+	p.real == p.path
+	data.sandbox.lib.listed(p.path, object.get(s, "outside_write_allowed", []), data.sandbox.lib.dirs("outside_write_allowed"))
+	not data.sandbox.lib.listed(p.path, object.get(s, "outside_write_denied", []), data.sandbox.lib.dirs("outside_write_denied"))
 } else := reason(
 	"write_outside_workspace",
-	sprintf("writing %s is not allowed: it is outside the workspace; writes are allowed only %s", [data.sandbox.lib.show(p), writable_text(s)]),
+	sprintf("writing %s is not allowed: shells and tools read it when they start and would run what it says unseen (%s are off limits); write scratch files in %s, and scripts under backend/ to run them explicitly", [data.sandbox.lib.show(p), data.sandbox.lib.describe(object.get(s, "outside_write_denied", [])), data.sandbox.lib.describe(object.get(s, "outside_write_allowed", []))]),
+) if {
+	startswith(p.path, "/")
+	data.sandbox.lib.listed(p.path, object.get(s, "outside_write_denied", []), data.sandbox.lib.dirs("outside_write_denied"))
+} else := reason(
+	"write_outside_workspace",
+	sprintf("writing %s is not allowed%s: it is outside the workspace; writes are allowed only %s, and outside the workspace only in %s", [data.sandbox.lib.show(p), note(p), writable_text(s), data.sandbox.lib.describe(object.get(s, "outside_write_allowed", []))]),
 ) if {
 	startswith(p.path, "/")
 } else := reason(
@@ -117,7 +147,7 @@ write_reason(p, s) := reason(
 	d in parts
 } else := reason(
 	"write_outside_writable",
-	sprintf("writing %s is not allowed; writes are allowed only %s (relative to the workspace root)", [data.sandbox.lib.show(p), writable_text(s)]),
+	sprintf("writing %s is not allowed%s; writes are allowed only %s (relative to the workspace root)", [data.sandbox.lib.show(p), note(p), writable_text(s)]),
 ) if {
 	# not one of the writable files, and not under a writable directory (derived at load)
 	dirs := data.sandbox_derived.dirs.writable
@@ -125,7 +155,7 @@ write_reason(p, s) := reason(
 	not strings.any_prefix_match(concat("", [p.path, "/"]), dirs)
 } else := reason(
 	"write_outside_writable",
-	sprintf("writing %s is not allowed; writes are allowed only %s (relative to the workspace root)", [data.sandbox.lib.show(p), writable_text(s)]),
+	sprintf("writing %s is not allowed%s; writes are allowed only %s (relative to the workspace root)", [data.sandbox.lib.show(p), note(p), writable_text(s)]),
 ) if {
 	# the same without the derived data (policy tests)
 	not data.sandbox_derived.dirs.writable
@@ -135,6 +165,9 @@ write_reason(p, s) := reason(
 	sprintf("writing %s is not allowed: the path climbs out with ..; write it as a plain path %s", [data.sandbox.lib.show(p), writable_text(s)]),
 ) if {
 	contains(concat("", ["/", p.path, "/"]), "/../")
+} else := recursive_write_reason(p, s) if {
+	# a write anywhere under a directory: what it holds must not lead elsewhere
+	p.recursive == true
 } else := null if {
 	# the common case: a plain file under a writable directory
 	p.real == p.path
@@ -163,6 +196,54 @@ write_reason(p, s) := reason(
 ) if {
 	p.inside_workspace == false
 } else := null
+
+# A write anywhere under a writable directory (p.path and p.real are checked before).
+# `contents` lists what is under it (and where its symlinks lead); a delete lists nothing.
+recursive_write_reason(p, s) := reason(
+	"write_symlink_escape",
+	sprintf("%s writes under %s, which holds %s, not writable (a symlink leads there, or it is a protected directory); write the files you mean by name %s", [object.get(p, "program", "the command"), data.sandbox.lib.show(p), concat(", ", array.slice(bad, 0, 3)), writable_text(s)]),
+) if {
+	dirs := data.sandbox.lib.dirs("writable")
+	rx := protected_regex(s)
+	bad := [c |
+		some c in object.get(p, "contents", [])
+		content_escapes(c, dirs, rx)
+	]
+	count(bad) > 0
+} else := reason(
+	"write_unchecked",
+	sprintf("%s writes under %s, which holds more files than can be checked for symlinks leading elsewhere; name a narrower directory or the files themselves", [object.get(p, "program", "the command"), data.sandbox.lib.show(p)]),
+) if {
+	p.contents_truncated == true
+} else := write_reason_plain(p, s)
+
+content_escapes(c, dirs, _) if not strings.any_prefix_match(c, dirs)
+
+content_escapes(c, _, rx) if regex.match(rx, c)
+
+protected_regex(s) := concat("", ["(?i)(^|/)(", concat("|", [replace(d, ".", `\.`) | some d in s.protected_dirs]), ")(/|$)"])
+
+# The rest of the write chain, for a recursive write whose contents are fine.
+write_reason_plain(p, s) := null if {
+	p.real == p.path
+	p.hardlinks == 1
+	p.inside_workspace == true
+} else := reason(
+	"write_symlink_escape",
+	sprintf("writing %s is not allowed: it is a symlink (or under one) that resolves to %s, which is not writable; write a regular file %s instead", [data.sandbox.lib.show(p), p.real, writable_text(s)]),
+) if {
+	true in [startswith(p.real, "/"), not_writable(p.real, s)]
+} else := reason(
+	"write_outside_workspace",
+	sprintf("writing %s is not allowed: it resolves outside the workspace; writes are allowed only %s", [data.sandbox.lib.show_loc(p, p.real), writable_text(s)]),
+) if {
+	p.inside_workspace == false
+} else := null
+
+# Why a tool writes there, when the call does not say it (derivation's `note`).
+note(p) := sprintf(" (%s)", [p.note]) if {
+	is_string(p.note)
+} else := ""
 
 not_writable(loc, s) := false if {
 	data.sandbox.lib.listed(loc, s.writable, data.sandbox.lib.dirs("writable"))

@@ -54,11 +54,44 @@ test_no_writes_into_git if {
 
 test_no_writes_outside_the_workspace if {
 	t.denied_by(t.write("/etc/passwd"), "scope", "write_outside_workspace")
-	t.denied_by(t.write("/tmp/x"), "scope", "write_outside_workspace")
 	t.denied_by(t.write("/workspace2/x"), "scope", "write_outside_workspace")
+	t.denied_by(t.write("/tmpx/x"), "scope", "write_outside_workspace")
+	t.denied_by(t.write("/tmp/../etc/x"), "scope", "write_outside_workspace")
 	t.denied_by(t.write_fact(object.union(t.fact("backend/x", "write"), {"inside_workspace": false})), "scope", "write_outside_workspace")
 	t.allowed(t.write("/dev/null"))
 	t.allowed(t.bash([["pytest"]], [t.fact("/dev/stderr", "write")]))
+}
+
+# Scratch space: /tmp and the agent's home are tmpfs in the container (outside_write_allowed),
+# except the files that make shells and tools run commands later (outside_write_denied).
+test_writes_to_scratch_space if {
+	t.allowed(t.write("/tmp/pytest.log"))
+	t.allowed(t.write("/tmp"))
+	t.allowed(t.write("/home/agent/notes.txt"))
+	t.allowed(t.write("/home/agent/.cache/pip/x"))
+	t.denied_by(t.write("/home/agent/.bashrc"), "scope", "write_outside_workspace")
+	t.denied_by(t.write("/home/agent/.gitconfig"), "scope", "write_outside_workspace")
+	t.denied_by(t.write("/home/agent/.local/bin/ls"), "scope", "write_outside_workspace")
+	t.denied_by(t.write("/home/agent/.config/git/config"), "scope", "write_outside_workspace")
+	# a link into the workspace: the target decides
+	t.denied_by(t.write_fact(t.linked("/tmp/fe/app.js", "frontend/app.js", "write")), "scope", "write_outside_workspace")
+	t.denied_by(t.write("/tmp/x"), "scope", "write_outside_workspace") with data.settings.outside_write_allowed as []
+	t.allowed(t.write("/srv/x")) with data.settings.outside_write_allowed as ["/srv/"]
+}
+
+test_startup_file_message_says_what_is_allowed if {
+	d := data.sandbox.decision with input as t.write("/home/agent/.bashrc")
+	contains(d.reasons[0].msg, "run what it says unseen")
+	contains(d.reasons[0].msg, "/tmp/")
+}
+
+# A tool's own default output is explained by derivation's `note`.
+test_write_notes_are_shown if {
+	f := object.union(t.fact("htmlcov", "write"), {"implicit": true, "note": "coverage html writes htmlcov in the working directory"})
+	d := data.sandbox.decision with input as t.bash([["coverage", "html"]], [f])
+	contains(d.reasons[0].msg, "(coverage html writes htmlcov in the working directory)")
+	t.denied_by(t.bash([["coverage", "html"]], [f]), "scope", "write_outside_writable")
+	t.allowed(t.bash([["coverage", "html"]], [object.union(f, {"path": "backend/htmlcov", "real": "backend/htmlcov", "raw": "htmlcov"})]))
 }
 
 # --- write_symlink_escape ---------------------------------------------------------------
@@ -85,6 +118,50 @@ test_dynamic_write_targets if {
 	t.denied_by(t.write_fact(object.union(t.fact("backend/$NAME", "write"), {"dynamic": true})), "scope", "dynamic_write_target")
 	t.allowed(t.write_fact(object.union(t.fact("backend/name.py", "write"), {"dynamic": false})))
 	t.allowed(t.call("Read", [object.union(t.fact("backend/*.py", "read"), {"dynamic": true})]))
+}
+
+# A pattern whose every match derivation listed (`bounded`) is as good as its matches.
+test_bounded_patterns if {
+	glob := object.union(t.fact("backend/*.py", "write"), {"dynamic": true, "bounded": true})
+	match := object.union(t.fact("backend/app.py", "write"), {"raw": "backend/*.py", "dynamic": true, "bounded": true})
+	t.allowed(t.bash([["sed", "-i", "s/a/b/", "backend/*.py"]], [glob, match]))
+	outside := object.union(t.fact("frontend/app.js", "write"), {"raw": "*/app.js", "dynamic": true, "bounded": true})
+	t.denied_by(t.bash([["sed", "-i", "s/a/b/", "*/app.js"]], [outside]), "scope", "write_outside_writable")
+	through := object.union(t.linked("backend/fe/app.js", "frontend/app.js", "write"), {"dynamic": true, "bounded": true})
+	t.denied_by(t.bash([["sed", "-i", "s/a/b/", "backend/*/app.js"]], [through]), "scope", "write_symlink_escape")
+	t.denied_by(t.bash([["rm", "$X"]], [object.union(glob, {"bounded": false})]), "scope", "dynamic_write_target")
+}
+
+# A write anywhere under a directory (`recursive`): the directory must be writable and
+# nothing listed under it (`contents`, with where its symlinks lead) may be elsewhere.
+test_recursive_writes if {
+	under := object.union(t.fact("backend", "write"), {"raw": "backend/{}", "recursive": true, "under": true, "program": "rm"})
+	t.allowed(t.bash([["find", "backend", "-delete"]], [under]))
+	listed := object.union(under, {"program": "sed", "contents": ["backend/app.py", "backend/x/y.py"]})
+	t.allowed(t.bash([["find", "backend", "-exec", "sed", "-i", "s/a/b/", "{}", "+"]], [listed]))
+	escapes := object.union(listed, {"contents": ["backend/app.py", "backend/fe", "frontend"]})
+	t.denied_by(t.bash([["find", "backend", "-exec", "sed", "-i", "s/a/b/", "{}", "+"]], [escapes]), "scope", "write_symlink_escape")
+	git := object.union(listed, {"contents": ["backend/sub/.git/hooks/pre-commit"]})
+	t.denied_by(t.bash([["find", "backend", "-exec", "cp", "x", "{}", ";"]], [git]), "scope", "write_symlink_escape")
+	root := object.union(under, {"path": ".", "real": ".", "raw": "./{}"})
+	t.denied_by(t.bash([["find", ".", "-delete"]], [root]), "scope", "write_outside_writable")
+}
+
+test_recursive_write_too_large_to_check if {
+	big := object.union(t.fact("backend", "write"), {"recursive": true, "contents": ["backend/a.py"], "contents_truncated": true, "program": "sed"})
+	t.denied_by(t.bash([["sed"]], [big]), "scope", "write_unchecked")
+	t.allowed(t.bash([["sed"]], [object.union(big, {"contents_truncated": false})]))
+}
+
+# Through a link an earlier program of the same command may have made (`new_link`).
+test_through_a_link_made_by_this_command if {
+	extracted := object.union(t.fact("backend/x/app.py", "write"), {"new_link": "tar"})
+	t.denied_by(t.bash([["tar", "xf", "a.tar", "-C", "backend"], ["sed", "-i", "s/a/b/", "backend/x/app.py"]], [extracted]), "scope", "through_new_link")
+	read := object.union(t.fact("backend/x/notes.txt", "read"), {"new_link": "unzip"})
+	t.denied_by(t.bash([["cat", "backend/x/notes.txt"]], [read]), "scope", "through_new_link")
+	t.allowed(t.bash([["cat", "backend/x/notes.txt"]], [t.fact("backend/x/notes.txt", "read")]))
+	d := data.sandbox.decision with input as t.bash([["cat"]], [read])
+	contains(d.reasons[0].msg, "unzip earlier in this command")
 }
 
 # --- read_outside_workspace --------------------------------------------------------------

@@ -66,6 +66,8 @@ class PolicyData(BaseModel):
     special_dirs: list[str] = Field(default_factory=lambda: ["/proc/", "/sys/", "/dev/"])
     harmless_specials: list[str] = Field(default_factory=list)
     outside_read_allowed: list[str] = Field(default_factory=list)
+    outside_write_allowed: list[str] = Field(default_factory=list)
+    outside_write_denied: list[str] = Field(default_factory=list)
     outside_read_denied: list[str] = Field(default_factory=list)  # wins over the allowed list
     secret_variable_words: list[str] = Field(default_factory=list)  # printenv NAME: a credential
     outside_exec_allowed: list[str] = Field(default_factory=list)

@@ -25,10 +25,24 @@ Conventions (the Rego policies rely on them):
   for ``printenv``), ``measured`` (what the agent saw; never trusted).
 * Bash patterns (``cat .e*``, ``cat {a,b}``) are expanded against the workspace as
   bash would: one more fact per match, ``raw`` the pattern, ``dynamic`` true, beside
-  the lexical fact. Past the bounds: the opaque construct ``glob-too-broad``.
+  the lexical fact. Past the bounds: the opaque construct ``glob-too-broad``. When
+  every word the pattern can give is listed so (and none can be ``.``/``..``), its
+  facts have ``bounded: true``: a write through them is a write of what they list.
+* A value known only as "paths under a directory" (``find backend ... -delete``,
+  find's ``{}``, ``xargs``/``$(...)``/``while read`` fed by a bounded producer such as
+  ``find``, ``grep -l``, ``git ls-files`` or ``mktemp``) is the directory's fact with
+  ``under: true`` and ``recursive: true``: the operation applies anywhere under it;
+  ``contents`` lists what is there (not for a delete). A recursive write's contents
+  must all be writable.
+* A path an earlier program of the same command may have turned into a symlink whose
+  target is unknown (an archive extracted there, a tree copied with its links) has
+  ``new_link`` (that program); links made with a known target (``ln -s``, ``cp -s``,
+  a link moved) are resolved through in ``real``.
+* ``note``: why a tool writes there when the call does not say it (a default output).
   Tool arguments (``Read.file_path`` ...) are file names, never patterns.
 * A directory a program reads recursively (``grep -r``, ``rg``, ``cp -r``,
-  ``tar c``, ``zip -r``, ``rsync -r``, ``diff -r``, ``git grep``, ``find -exec``)
+  ``tar c``, ``zip -r``, ``rsync -r``, ``diff -r``, ``git grep``, ``find -exec``, the
+  Grep tool, whose ``glob`` narrows the listing and names its matches as reads)
   has ``recursive: true`` and ``contents``: the workspace-relative paths of the
   files (and symlinks with their targets) under it, walked on the host within
   ``paths.MAX_WALK_ENTRIES``; ``contents_truncated: true`` when the walk was cut
@@ -43,13 +57,23 @@ Conventions (the Rego policies rely on them):
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Sequence
+import re
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from runner.policy import secrets, shell
 from runner.policy.models import TOOL_NAMES, PathFact, PolicyInput, RunInfo, ToolCall
-from runner.policy.paths import CONTAINER_WORKSPACE, PathResolver, attach_measurements, normalize
+from runner.policy.paths import (
+    CONTAINER_WORKSPACE,
+    MAX_GLOB_MATCHES,
+    MAX_WALK_ENTRIES,
+    GlobTooBroad,
+    PathResolver,
+    attach_measurements,
+    brace_expand,
+    normalize,
+)
 from runner.protocol import MeasuredPath
 
 MAX_COMMAND_BYTES = 32 * 1024  # real commands are far shorter; parsing grows faster than size
@@ -190,7 +214,9 @@ def _derive(
         raw = text(_PATH_FIELDS[name])
         if raw:
             tool_path(raw, "write" if name in ("Write", "Edit") else "read")
-    elif name in ("Glob", "Grep"):
+    elif name == "Grep":
+        result.paths.extend(_grep_paths(resolver, text("path") or ".", text("glob"), cwd))
+    elif name == "Glob":
         base = text("path") or "."
         tool_path(base, "read")
         pattern = text("pattern")
@@ -231,6 +257,84 @@ def _encodable(s: str) -> bool:
     return True
 
 
+def _grep_paths(resolver: PathResolver, base: str, glob: str | None, cwd: str) -> list[PathFact]:
+    """What the Grep tool reads: everything under ``path`` (ripgrep, recursive), narrowed by
+    ``glob`` (ripgrep's ``--glob``: a pattern without ``/`` matches a file name at any depth,
+    one with ``/`` the path under ``path``; ``**`` any directories; braces). The files the
+    glob selects are named reads of their own, as a shell pattern's matches are."""
+    fact = resolver.fact(base, "read", cwd=cwd, via="tool", program="Grep")
+    facts = [fact]
+    if not fact.inside_workspace or fact.special or fact.real.startswith("/"):
+        return facts
+    top = CONTAINER_WORKSPACE if fact.real == "." else f"{CONTAINER_WORKSPACE}/{fact.real}"
+    found = resolver.walk(top, hidden=True, follow=True, limit=MAX_WALK_ENTRIES)
+    if found is None:
+        return facts  # a file: read as itself
+    match = _rg_glob(glob) if glob else None
+    prefix = "" if fact.real == "." else fact.real.rstrip("/") + "/"
+    contents = [
+        c for c in found.contents
+        if match is None or c.endswith("/") or not c.startswith(prefix) or match(c[len(prefix):])
+    ]
+    extra = fact.__pydantic_extra__
+    assert extra is not None
+    extra["recursive"] = True
+    extra["contents"] = contents
+    if found.truncated:
+        extra["contents_truncated"] = True
+    if match is not None and len(contents) <= MAX_GLOB_MATCHES:
+        for c in contents:
+            named = resolver.fact(c.rstrip("/"), "read", cwd=CONTAINER_WORKSPACE, via="tool",
+                                  program="Grep", dynamic=True)
+            named.raw = glob or named.raw
+            facts.append(named)
+    return facts
+
+
+def _rg_glob(glob: str) -> Callable[[str], bool] | None:
+    """ripgrep's --glob as a test of a path relative to the searched directory (None: it
+    selects everything: a negated glob only excludes)."""
+    if glob.startswith("!"):
+        return None
+    try:
+        alternatives = brace_expand(glob)
+    except GlobTooBroad:
+        return None
+    regexes: list[re.Pattern[str]] = []
+    for alt in alternatives:
+        anchored = "/" in alt.rstrip("/")
+        body = alt.strip("/")
+        out = "" if anchored else "(?:.*/)?"
+        i = 0
+        while i < len(body):
+            if body.startswith("**/", i):
+                out += "(?:.*/)?"
+                i += 3
+            elif body.startswith("**", i):
+                out += ".*"
+                i += 2
+            elif body[i] == "*":
+                out += "[^/]*"
+                i += 1
+            elif body[i] == "?":
+                out += "[^/]"
+                i += 1
+            elif body[i] == "[":
+                end = body.find("]", i + 2)
+                if end < 0:
+                    out += re.escape("[")
+                    i += 1
+                else:
+                    inner = body[i + 1 : end].replace("\\", "\\\\")
+                    out += "[" + ("^" + inner[1:] if inner.startswith("!") else inner) + "]"
+                    i = end + 1
+            else:
+                out += re.escape(body[i])
+                i += 1
+        regexes.append(re.compile(out + "(?:/.*)?", re.DOTALL))
+    return lambda rel: any(r.fullmatch(rel) for r in regexes)
+
+
 def _static_prefix(pattern: str) -> str:
     """The directory part of a glob pattern before its first wildcard component."""
     parts = pattern.split("/")
@@ -259,10 +363,11 @@ def _glob_reach(pattern: str) -> str:
 
 
 def _dedupe(paths: list[PathFact]) -> None:
-    seen: set[tuple[str, str, str, str, str]] = set()
+    seen: set[tuple[str, str, str, str, str, str]] = set()
     out: list[PathFact] = []
     for p in paths:
-        key = (p.raw, p.path, p.real, p.op, p.via)
+        # a path after an earlier program may have made it a link is another fact
+        key = (p.raw, p.path, p.real, p.op, p.via, (p.model_extra or {}).get("new_link") or "")
         if key not in seen:
             seen.add(key)
             out.append(p)

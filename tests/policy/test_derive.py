@@ -140,9 +140,23 @@ def test_recursive_read_facts_round_trip_as_json(ws: Path) -> None:
 
 
 def test_xargs_is_opaque_through_derivation() -> None:
-    result = derive("Bash", command="git ls-files | xargs cat")
+    result = derive("Bash", command="cat list.txt | xargs cat")
     assert result.shell is not None
-    assert {o.construct for o in result.shell.opaque} == {"xargs-dynamic-args"}
+    # the names come from data: xargs is opaque, and so is what cat reads
+    assert {o.construct for o in result.shell.opaque} == {"xargs-dynamic-args", "dynamic-read"}
+
+
+def test_xargs_over_a_bounded_producer_reads_under_its_root(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    (ws / "backend").mkdir(parents=True)
+    (ws / "backend" / "app.py").write_text("x = 1\n")
+    (ws / ".env").write_text("K=v\n")
+    result = derive("Bash", ws, command="git ls-files | xargs cat")
+    assert result.shell is not None and result.shell.opaque == []
+    [fact] = [p for p in result.paths if p.program == "cat"]
+    data = fact.model_dump()
+    assert (data["path"], data["op"], data["recursive"]) == (".", "read", True)
+    assert {".env", "backend/app.py"} <= set(data["contents"])
 
 
 def test_tool_paths_resolve_symlinks_against_the_workspace(ws: Path) -> None:

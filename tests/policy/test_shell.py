@@ -147,9 +147,12 @@ def test_wrappers_are_seen_through(cmd: str, inner: str, wrapper: str) -> None:
 
 def test_wrapped_command_keeps_its_file_semantics() -> None:
     assert ("x", "write", "argument") in paths("timeout 5 sudo rm x")
-    assert ("backend/{}", "write", "argument") in paths("find backend -exec rm {} \\;")
+    # find's {} is a path under the start: rm writes (deletes) under backend
+    assert ("backend", "write", "argument") in paths("find backend -exec rm {} \\;")
     facts = run("find backend -exec rm {} \\;").paths
-    assert all(p.dynamic for p in facts if p.op == "write")
+    writes = [p for p in facts if p.op == "write"]
+    assert writes and all(p.model_extra and p.model_extra.get("under") for p in writes)
+    assert all(p.raw == "backend/{}" and p.program == "rm" for p in writes)
 
 
 def test_command_v_is_a_lookup_not_a_run() -> None:
@@ -265,7 +268,7 @@ PATH_CASES = [
     ("zip out.zip a", {("out.zip", "write", "argument"), ("a", "read", "argument")}),
     ("patch -p1 -i fix.patch", {("fix.patch", "read", "argument"), (".", "write", "argument")}),
     ("vim f", {("f", "write", "argument")}),
-    ("mktemp -p backend x.XXXX", {("backend/x.XXXX", "write", "argument")}),
+    ("mktemp -p backend x.XXXX", {("backend", "write", "argument")}),  # a new name under it
     # links
     ("ln -s /etc/passwd backend/p", {("backend/p", "write", "argument"),
                                       ("/etc/passwd", "read", "argument")}),
@@ -518,7 +521,6 @@ def test_literal_variables_are_expanded() -> None:
         "rm $1",
         "if c; then T=a; else T=..; fi; rm $T/x",
         "T=a; [ -f x ] && T=..; rm $T/x",
-        "for T in a ..; do rm $T/x; done",
         "read T; rm $T",
         'X="a b"; rm $X',
     ],
@@ -1298,11 +1300,9 @@ def test_typical_glob_and_recursive_commands_are_fast(gws: Path) -> None:
 @pytest.mark.parametrize(
     ("cmd", "construct"),
     [
-        ("find . -name '*.py' | xargs cat", "xargs-dynamic-args"),
         ("xargs cat < files.txt", "xargs-dynamic-args"),
         ("cat list | xargs cat", "xargs-dynamic-args"),
         ("xargs -a list rm", "xargs-dynamic-args"),
-        ("find . -print0 | xargs -0 -n1 wc -l", "xargs-dynamic-args"),
         ("ls | xargs -I{} cp {} backend/", "xargs-dynamic-args"),
         ("ls | xargs sed -i s/a/b/", "xargs-dynamic-args"),
         ("ls | xargs timeout 5 cat", "xargs-dynamic-args"),

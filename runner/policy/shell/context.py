@@ -10,7 +10,7 @@ from typing import Literal
 from tree_sitter import Node
 
 from runner.policy.paths import CONTAINER_HOME
-from runner.policy.shell.words import Word
+from runner.policy.shell.words import Bound, Word
 
 MAX_CWDS = 16  # possible working directories tracked at once
 MAX_ALTERNATIVES = 8  # possible values kept for a variable assigned differently in branches
@@ -73,6 +73,8 @@ class _Ctx:
     funcs: dict[str, Node] = field(default_factory=dict)
     conditional: int = 0
     shared: dict[str, bool] = field(default_factory=dict)  # one per analysis, across copies
+    # variables of unknown value known to hold a path under some roots (`... | while read f`)
+    bounds: dict[str, Bound] = field(default_factory=dict)
 
     def copy(self) -> _Ctx:
         return _Ctx(
@@ -85,6 +87,7 @@ class _Ctx:
             funcs=dict(self.funcs),
             conditional=self.conditional,
             shared=self.shared,
+            bounds=dict(self.bounds),
         )
 
     def child_shell(self) -> _Ctx:
@@ -118,6 +121,9 @@ class _Ctx:
                 if self.vars.get(k) != o.vars.get(k) or self.vars.alts.get(k) != o.vars.alts.get(k):
                     mine = self.vars.possible(k)
                     self.vars.set_alternatives(k, mine, o.vars.possible(k))
+            for k in set(self.bounds) | set(o.bounds):
+                if self.bounds.get(k) != o.bounds.get(k):
+                    self.bounds.pop(k, None)
             self.funcs.update(o.funcs)
             if o.oldpwd is not None:
                 self.oldpwd = _union(self.oldpwd or [], o.oldpwd)
@@ -128,6 +134,7 @@ class _Ctx:
         self.dirstack, self.cwd_dynamic, self.vars, self.funcs = (
             o.dirstack, o.cwd_dynamic, o.vars, o.funcs,
         )
+        self.bounds = o.bounds
 
 
 def _union(a: Sequence[str], b: Sequence[str]) -> list[str]:

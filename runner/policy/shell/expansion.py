@@ -12,8 +12,16 @@ from tree_sitter import Node
 
 from runner.policy.paths import PathResolver, has_brace, has_glob, quote_pattern
 from runner.policy.shell.context import _Ctx
+from runner.policy.shell.producers import extend, pipeline_output
 from runner.policy.shell.substitution import static_output
-from runner.policy.shell.words import Word, _decode_ansi_c, _text, _unescape_dq, _unescape_word
+from runner.policy.shell.words import (
+    Bound,
+    Word,
+    _decode_ansi_c,
+    _text,
+    _unescape_dq,
+    _unescape_word,
+)
 
 
 @dataclass(frozen=True)
@@ -24,6 +32,7 @@ class Recursion:
     follow: bool = True  # symlinks below the top are read through (grep -R, zip -r)
     keep: Callable[[str], bool] | None = None  # only files whose name passes (find -name ...)
     keep_dirs: bool = False  # a directory whose name passes brings everything under it
+    listed: bool = True  # False: only mark it recursive (a delete: what is there does not matter)
 
 
 ALL = Recursion()
@@ -48,7 +57,81 @@ class _Expander:
             pattern = self._pattern(node, ctx)
             if pattern is not None and not (has_glob(pattern) or has_brace(pattern)):
                 pattern = None
-        return Word(text, dynamic or globbing, node.type == "process_substitution", pattern)
+        bound = self._output_bound(node, ctx) if dynamic and pattern is None else None
+        return Word(text, dynamic or globbing, node.type == "process_substitution", pattern, bound)
+
+    def names_plain(self, bound: Bound, cwds: list[str]) -> bool:  # pragma: no cover
+        """Overridden by the facts (whether names under the roots survive word splitting)."""
+        return False
+
+    def _output_bound(self, node: Node, ctx: _Ctx) -> Bound | None:
+        """A word that is one command substitution of a bounded producer (``$(find backend
+        -name x)``): paths under its roots. Unquoted, its output is split into words, so
+        only when no name there could split into others."""
+        t = node.type
+        if t == "command_name" and node.named_child_count == 1:
+            return self._output_bound(node.named_children[0], ctx)
+        if t == "concatenation" and node.children:
+            # "$d/x", $(mktemp -d)/x: a known tail after a bounded value
+            first, rest = node.children[0], node.children[1:]
+            evaluated = [self._eval(c, ctx) for c in rest]
+            if any(d for _, d, _ in evaluated):
+                return None
+            start = self._output_bound(first, ctx)
+            return extend(start, "".join(v for v, _, _ in evaluated)) if start else None
+        quoted = False
+        if t == "string":
+            parts = [c for c in node.children if c.type != '"']
+            if not parts or not parts[0].is_named or parts[0].type == "string_content":
+                return None
+            head = self._output_bound(parts[0], ctx) if parts[0].type in (
+                "simple_expansion", "expansion", "command_substitution") else None
+            if head is None or len(parts) == 1:
+                if len(parts) > 1:
+                    return None
+                node, quoted = parts[0], True
+            else:
+                tail: list[str] = []
+                for c in parts[1:]:
+                    if c.type != "string_content":
+                        return None
+                    tail.append(_unescape_dq(_text(c)))
+                return extend(head, "".join(tail))
+        if node.type in ("simple_expansion", "expansion"):
+            names = list(node.named_children)
+            if len(names) == 1 and names[0].type == "variable_name" and (
+                node.type == "simple_expansion" or len(node.children) == 3
+            ):
+                return ctx.bounds.get(_text(names[0]))
+            return None
+        if node.type != "command_substitution" or "\\`" in _text(node):
+            return None
+        statements = [c for c in node.named_children if c.type != "comment"]
+        if len(statements) != 1:
+            return None
+        body = statements[0]
+        nodes = [c for c in body.named_children] if body.type == "pipeline" else [body]
+        commands: list[tuple[str, list[Word]]] = []
+        for n in nodes:
+            if n.type != "command":
+                return None
+            name: Word | None = None
+            args: list[Word] = []
+            for i, c in enumerate(n.children):
+                field = n.field_name_for_child(i)
+                if field == "name":
+                    name = self.word(c, ctx)
+                elif field == "redirect" or c.type.endswith("_redirect") or c.type == "variable_assignment":
+                    return None
+                elif c.is_named and c.type != "comment":
+                    args.append(self.word(c, ctx))
+            if name is None or name.dynamic:
+                return None
+            commands.append((name.text, args))
+        bound = pipeline_output(commands)
+        if bound is None or (not quoted and not self.names_plain(bound, ctx.cwds)):
+            return None
+        return bound
 
     def _pattern(self, node: Node, ctx: _Ctx) -> str | None:
         """The word as a bash pattern (literal characters escaped); None when not knowable."""

@@ -20,6 +20,7 @@ from runner.policy.shell.handlers.files import (
     _h_dd,
     _h_find,
     _h_install,
+    _h_link,
     _h_ln,
     _h_mktemp,
     _h_patch,
@@ -85,12 +86,13 @@ from runner.policy.shell.handlers.wrappers import (
     _h_xargs,
     _simple_wrapper,
 )
+from runner.policy.shell.handlers.writers import WRITER_HANDLERS
 from runner.policy.shell.tables import _NO_FILE_PROGRAMS, _NO_URL_SCAN_EXTRA, SHELLS
 from runner.policy.shell.walker import Handler, Registry
 
 _NO_URL_SCAN = _NO_FILE_PROGRAMS | _NO_URL_SCAN_EXTRA | frozenset(FILE_PROGRAMS) | frozenset(
     {"sed", "gsed", "awk", "gawk", "mawk", "nawk", "cp", "mv", "ln", "install", "dd", "tar",
-     "unzip", "zip", "patch", "mktemp"}
+     "unzip", "zip", "patch", "mktemp", "csplit", "split"}
 )
 
 
@@ -159,6 +161,7 @@ _HANDLERS: dict[str, Handler] = {
     "sed": _h_sed, "gsed": _h_sed,
     "cp": _h_cp, "mv": _h_cp,
     "ln": _h_ln,
+    "link": _h_link,
     "install": _h_install,
     "dd": _h_dd,
     "tar": _h_tar, "gtar": _h_tar, "bsdtar": _h_tar,
@@ -201,6 +204,7 @@ _HANDLERS: dict[str, Handler] = {
     "conda": _h_conda, "mamba": _h_conda, "micromamba": _h_conda,
     **dict.fromkeys(("npm", "npx", "yarn", "pnpm", "pnpx", "bunx"), _h_npm),
     "apt": _h_apt, "apt-get": _h_apt, "aptitude": _h_apt,
+    **WRITER_HANDLERS,
     **databases.handlers(),
     **services.handlers(),
     **more_package_handlers(),

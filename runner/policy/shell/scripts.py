@@ -115,14 +115,17 @@ class _Scripts(_Facts):
         implicit: bool = False,
         cwds: Sequence[str] | None = None,
         recursive: Recursion | None = None,
+        note: str | None = None,
     ) -> None:
-        """``_Facts.add_path``, charged to the budget; the same fact twice is looked up once."""
+        """``_Facts.add_path``, charged to the budget; the same fact twice is looked up once
+        (not across a link the command made in between: it may resolve differently)."""
         context = ctx if ctx is not None else call.ctx if call is not None else None
         if context is None or self.exhausted:
             return
         where = tuple(cwds if cwds is not None else context.cwds)
         prog = program if program is not None else call.name if call is not None else None
-        key = (w, op, via, prog, inferred, implicit, where, context.cwd_dynamic, recursive)
+        key = (w, op, via, prog, inferred, implicit, where, context.cwd_dynamic, recursive, note,
+               len(self.links.items))
         if key in self._seen_paths:
             return
         self._seen_paths.add(key)
@@ -130,7 +133,7 @@ class _Scripts(_Facts):
         if not self.charge(COST_PATH * len(where), f"the path {w.text}"):
             return
         super().add_path(w, op, call, ctx=ctx, via=via, program=program, inferred=inferred,
-                         implicit=implicit, cwds=cwds, recursive=recursive)
+                         implicit=implicit, cwds=cwds, recursive=recursive, note=note)
         extra = len(self.paths) - before - len(where)
         if extra > 0:  # pattern expansion: one resolution per match
             self.charge(COST_PATH * extra, f"the pattern {w.text}")

@@ -42,6 +42,8 @@ __all__ = ["MAX_DEPTH", "MAX_NODE_DEPTH", "MAX_SCRIPT_BYTES", "MAX_VISITS", "Han
 
 MAX_NODE_DEPTH = 200  # syntax nesting (keeps the walk far from Python's recursion limit)
 MAX_VISITS = 20_000  # syntax nodes walked per command (loops, functions, shells re-walk some)
+MAX_LOOP_VALUES = 32  # a `for` loop's body is analysed once per value up to this many
+MAX_LOOP_WALKS = 64  # ... and loop bodies are walked per value this many times per command
 
 Handler = Callable[["_Walker", "_Call"], None]
 
@@ -114,6 +116,7 @@ class _Walker(_Scripts, _Expander):
         elif t == "unset_command":
             for c in node.named_children:
                 ctx.vars.pop(_text(c), None)
+                ctx.bounds.pop(_text(c), None)
                 ctx.funcs.pop(_text(c), None)
         elif t in ("file_redirect", "heredoc_redirect", "herestring_redirect"):
             self._redirect(node, ctx, None, depth, None)
@@ -252,30 +255,61 @@ class _Walker(_Scripts, _Expander):
         var = node.child_by_field_name("variable")
         if var is not None:
             ctx.vars[_text(var)] = None
+            ctx.bounds.pop(_text(var), None)
         for c in node.named_children:
             if c is not body and c != body and c.type != "variable_name":
                 self.walk(c, ctx, stdin, depth)
+        values: list[str] | None = None
         if var is not None:
+            values = []
             # `for f in .e*; do cat "$f"; done`: the body sees each value only as "$f", so
             # the values (and what their patterns match) count as reads where they are listed
             for i, c in enumerate(node.children):
                 if node.field_name_for_child(i) == "value":
                     w = self.word(c, ctx)
+                    if values is not None:
+                        values = self._loop_values(w, ctx, values)
                     if w.dynamic and w.glob is None:
                         continue  # $(...), $VAR: nothing to see statically
                     if not w.text.startswith("-") and "://" not in w.text:
                         self.add_path(w, "read", None, ctx=ctx, program="for", inferred=True)
+            if not any(node.field_name_for_child(i) == "value" for i in range(node.child_count)):
+                values = None  # `for x; do`: the positional parameters
         if body is None:
             return
         for _ in range(2):  # a second pass sees what a first iteration's `cd` changed
-            sub = ctx.copy()
-            sub.conditional += 1
-            self.walk(body, sub, stdin, depth)
-            sub.conditional -= 1
             before = list(ctx.cwds)
-            ctx.absorb(sub)
+            left = MAX_LOOP_WALKS - self.budgets.get("loop-walks", 0)
+            if var is not None and values is not None and len(values) <= left:
+                # each value in turn: the body sees "$f" as that value
+                self.budgets["loop-walks"] = self.budgets.get("loop-walks", 0) + len(values)
+                outcomes = []
+                for value in values:
+                    sub = ctx.copy()
+                    sub.vars[_text(var)] = value
+                    sub.conditional += 1
+                    self.walk(body, sub, stdin, depth)
+                    sub.conditional -= 1
+                    outcomes.append(sub)
+                ctx.absorb(*outcomes)
+                ctx.vars[_text(var)] = None
+            else:
+                sub = ctx.copy()
+                sub.conditional += 1
+                self.walk(body, sub, stdin, depth)
+                sub.conditional -= 1
+                ctx.absorb(sub)
             if ctx.cwds == before:
                 break
+
+    def _loop_values(self, w: Word, ctx: _Ctx, values: list[str]) -> list[str] | None:
+        """The words a `for` value gives (its expansions), None when not all knowable."""
+        if (w.dynamic and w.glob is None) or len(ctx.cwds) != 1 or ctx.cwd_dynamic:
+            return None
+        words = [w.text] if w.glob is None else self.expand_words(w.glob, ctx.cwds[0])
+        if words is None or len(values) + len(words) > MAX_LOOP_VALUES:
+            return None
+        return values + words
 
     def _case(self, node: Node, ctx: _Ctx, stdin: _Stdin | None, depth: int) -> None:
         value = node.child_by_field_name("value")
@@ -321,8 +355,14 @@ class _Walker(_Scripts, _Expander):
         if value is not None and value.type != "array":
             text, dynamic, _ = self._eval(value, ctx)  # no pathname or brace expansion here
             w = Word(text, dynamic)
+        ctx.bounds.pop(name, None)
         if w is None or w.dynamic or appending or value is None or value.type == "array":
             ctx.vars[name] = None
+            bound = self._output_bound(value, ctx) if (
+                w is not None and value is not None and not appending and not ctx.conditional
+            ) else None
+            if bound is not None:
+                ctx.bounds[name] = bound  # f=$(mktemp), f=$(find backend -name x)
         elif ctx.conditional and ctx.vars.get(name) != w.text:
             # maybe assigned (a branch, a loop): the old value or this one
             ctx.vars.set_alternatives(name, ctx.vars.possible(name), (w.text,))
@@ -344,6 +384,7 @@ class _Walker(_Scripts, _Expander):
                 assigned = True
                 if keyword in ("local", "declare", "typeset"):
                     ctx.vars[_text(c)] = None
+                    ctx.bounds.pop(_text(c), None)
             else:
                 text = _text(c)
                 if text.startswith(("-", "+")):

@@ -3,10 +3,27 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from tree_sitter import Node
+
+
+@dataclass(frozen=True, slots=True)
+class Bound:
+    """What a dynamic word is known to stand for: paths somewhere under ``roots``.
+
+    Made for the output of a bounded producer (``$(find backend -name x)``, ``grep -rl x
+    backend | xargs ...``) and for ``find ROOT -exec ... {}``: every value is a path
+    under one of the roots (which are literal words, relative to the working directory),
+    and only names passing ``keep`` are produced (a directory whose name passes brings
+    everything under it when ``keep_dirs``).
+    """
+
+    roots: tuple[str, ...]
+    keep: Callable[[str], bool] | None = None
+    keep_dirs: bool = True
+    producer: str = ""  # what produces the values, for messages
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,6 +34,7 @@ class Word:
     dynamic: bool = False
     procsub: bool = False  # <(...) / >(...): a /dev/fd path, not a file name
     glob: str | None = None  # the word as a bash pattern, when it holds a glob or braces
+    bound: Bound | None = None  # a dynamic word whose values are paths under known roots
 
     def sub(self, text: str) -> Word:
         return Word(text, self.dynamic, self.procsub)

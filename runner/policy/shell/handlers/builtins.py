@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from runner.policy.paths import CONTAINER_HOME, absolute, normalize
 from runner.policy.shell.context import _Call, _union
+from runner.policy.shell.producers import pipeline_output
 from runner.policy.shell.walker import _Walker
-from runner.policy.shell.words import Word, _vals, getopt
+from runner.policy.shell.words import Bound, Word, _has, _vals, getopt
 
 
 def _h_cd(w: _Walker, call: _Call) -> None:
@@ -70,6 +71,13 @@ def _h_sets_vars(w: _Walker, call: _Call) -> None:
         names = [a.text.partition("=")[0].strip("+-*/%<>&|^") for a in call.args]
     for n in names:
         ctx.vars[n.partition("[")[0]] = None
+        ctx.bounds.pop(n.partition("[")[0], None)
+    if name == "read" and len(names) == 1 and "[" not in names[0]:
+        # `find backend -name x | while read -r f`: each line is a path under the roots
+        opts, _ = getopt(call.args, "adinNptu")
+        bound = _piped_paths(w, call)
+        if bound is not None and not _has(opts, "-a", "-n", "-N"):
+            ctx.bounds[names[0]] = bound
 
 
 def _h_alias(w: _Walker, call: _Call) -> None:
@@ -96,3 +104,14 @@ def _h_printenv(w: _Walker, call: _Call) -> None:
 def _h_compgen(w: _Walker, call: _Call) -> None:
     if any(a.text in ("-e", "-v", "-A") for a in call.args):
         w.environ_read(call)
+
+
+def _piped_paths(w: _Walker, call: _Call) -> Bound | None:
+    """What a bounded producer pipes into this command, one path per line (None: unknown)."""
+    s = call.stdin
+    if s is None or s.kind != "pipe":
+        return None
+    bound = pipeline_output([(p, [Word(t) for t in argv[1:]]) for p, argv in s.upstream])
+    if bound is None or not w.names_plain(bound, call.ctx.cwds):
+        return None
+    return bound

@@ -9,13 +9,15 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from runner.hostfs import HostReadRefused
 from runner.policy.models import PathOp
 from runner.policy.paths import absolute, fnmatch_name, normalize
 from runner.policy.shell.context import _Call
 from runner.policy.shell.expansion import ALL, NO_LINKS, Recursion
+from runner.policy.shell.producers import _find_filter, extend, mktemp_target
 from runner.policy.shell.tables import _NO_FILE_PROGRAMS
 from runner.policy.shell.walker import Handler, _Walker
-from runner.policy.shell.words import Word, _has, _vals, getopt
+from runner.policy.shell.words import Bound, Word, _has, _vals, getopt
 
 
 @dataclass(frozen=True)
@@ -165,12 +167,13 @@ FILE_PROGRAMS: dict[str, FileSpec] = {
                    "--set-file", read_opts="-M -X --modify-file --remove-file --set-file"),
     "rename": _fs("write", "", skip_first=True),
     "prename": _fs("write", "", skip_first=True),
+    # (de)compressors write next to each input (or -o FILE): the input's name stands for it
     "gzip": _fs("write", "S", "--suffix", read_flags="-c --stdout --to-stdout -l --list -t --test"),
-    **{p: _fs("write", "S", "--suffix", read_flags="-c --stdout --to-stdout -l --list -t --test -k --keep")
-       for p in ["gunzip", "bzip2", "bunzip2", "xz", "unxz", "lzma", "unlzma", "zstd", "unzstd", "lz4", "compress", "uncompress"]},
-    "split": _fs("read", "lbnaCt", "--lines --bytes --number --suffix-length "
-                 "--additional-suffix --line-bytes --separator --filter", second_writes=True),
-    "csplit": _fs("read", "fbn", "--prefix --suffix-format --digits", first_only=True),
+    **{p: _fs("write", "S", "--suffix", read_flags="-c --stdout --to-stdout -l --list -t --test")
+       for p in ["gunzip", "bzip2", "bunzip2", "xz", "unxz", "lzma", "unlzma", "compress", "uncompress"]},
+    **{p: _fs("write", "SoTBL", "--suffix --output --threads", write_opts="-o --output",
+              read_flags="-c --stdout --to-stdout -l --list -t --test")
+       for p in ["zstd", "unzstd", "zstdmt", "lz4", "unlz4", "pigz", "unpigz"]},
 }
 
 
@@ -208,6 +211,8 @@ def _h_find(w: _Walker, call: _Call) -> None:
     args = call.args
     starts: list[Word] = []
     i = 0
+    while i < len(args) and args[i].text in ("-H", "-L", "-P") and not args[i].dynamic:
+        i += 1
     while i < len(args) and not (args[i].text.startswith(("-", "(", "!", ",")) and not args[i].dynamic):
         starts.append(args[i])
         i += 1
@@ -217,7 +222,6 @@ def _h_find(w: _Walker, call: _Call) -> None:
         w.add_path(s, "read", call)
     expr = args[i:]
     j = 0
-    filtered = False
     while j < len(expr):
         t = expr[j].text
         if t in ("-exec", "-execdir", "-ok", "-okdir"):
@@ -225,9 +229,7 @@ def _h_find(w: _Walker, call: _Call) -> None:
             while k < len(expr) and expr[k].text not in (";", "+"):
                 k += 1
             inner = expr[j + 1 : k]
-            if not filtered:
-                keep, keep_dirs = _find_filter(expr[:j])
-                filtered = True
+            keep, keep_dirs = _find_filter(expr[:j])
             prog = inner[0] if inner else None
             if prog is not None and any("{}" in a.text for a in inner[1:]) and (
                 prog.dynamic or posixpath.basename(prog.text) not in _NO_FILE_PROGRAMS
@@ -239,18 +241,15 @@ def _h_find(w: _Walker, call: _Call) -> None:
                     how = ALL if top else Recursion(keep=keep, keep_dirs=keep_dirs)
                     w.add_path(s, "read", call, recursive=how)
             for s in starts:
-                base = s.text.rstrip("/") or "/"
-                argv = [
-                    Word(a.text.replace("{}", f"{base}/{{}}"), True) if "{}" in a.text else a
-                    for a in inner
-                ]
+                argv = [_found(a, s, keep, keep_dirs) if "{}" in a.text else a for a in inner]
                 if argv:
                     w.execute(argv, call.ctx, None, call.depth + 1, call.env, "find")
             j = k + 1
             continue
         if t == "-delete":
             for s in starts:
-                w.add_path(Word(s.text, True), "write", call)
+                keep, keep_dirs = _find_filter(expr[:j])
+                w.add_path(_found(Word("{}"), s, keep, keep_dirs), "write", call)
         elif t in ("-fprint", "-fprint0", "-fls", "-fprintf") and j + 1 < len(expr):
             w.add_path(expr[j + 1], "write", call)
         elif t == "-files0-from" and j + 1 < len(expr):
@@ -258,57 +257,31 @@ def _h_find(w: _Walker, call: _Call) -> None:
         j += 1
 
 
-# find's tests that take one value (two for -fprintf), and the ones that take none.
-_FIND_VALUED = frozenset({
-    "-name", "-iname", "-path", "-ipath", "-wholename", "-iwholename", "-regex", "-iregex",
-    "-type", "-xtype", "-newer", "-anewer", "-cnewer", "-perm", "-user", "-group", "-uid",
-    "-gid", "-size", "-mtime", "-atime", "-ctime", "-mmin", "-amin", "-cmin", "-links", "-inum",
-    "-samefile", "-maxdepth", "-mindepth", "-fstype", "-lname", "-ilname", "-used", "-printf",
-    "-fprint", "-fprint0", "-fls", "-context", "-regextype", "-files0-from",
-})
-_FIND_FLAGS = frozenset({
-    "-a", "-and", "-true", "-false", "-print", "-print0", "-ls", "-depth", "-d", "-mount",
-    "-xdev", "-noleaf", "-ignore_readdir_race", "-noignore_readdir_race", "-follow", "-daystart",
-    "-warn", "-nowarn", "-empty", "-readable", "-writable", "-executable", "-nouser", "-nogroup",
-    "-prune", "-quit",
-})
-
-
-def _find_filter(expr: Sequence[Word]) -> tuple[Callable[[str], bool] | None, bool]:
-    """The names an -exec can get, from the tests before it: (keep, directories count too).
-
-    Only a plain conjunction of known tests is used, and only its -name/-iname and
-    ``-type f``: leaving out a conjunct selects more files, never fewer. Anything else
-    (-o, !, parentheses, unknown tests) selects everything.
-    """
-    names: list[tuple[str, bool]] = []
-    files_only = False
-    i = 0
-    while i < len(expr):
-        t = expr[i].text
-        if expr[i].dynamic and not expr[i].glob:
-            return None, True
-        if t in _FIND_FLAGS:
-            i += 1
-            continue
-        if t == "-fprintf":
-            i += 3
-            continue
-        if t not in _FIND_VALUED or i + 1 >= len(expr):
-            return None, True
-        value = expr[i + 1]
-        if t in ("-name", "-iname") and "$" not in value.text and "`" not in value.text:
-            names.append((value.text, t == "-iname"))
-        elif t == "-type" and value.text == "f":
-            files_only = True
-        i += 2
-    if not names:
-        return None, not files_only
-    return (lambda name: all(fnmatch_name(p, name, nocase=nc) for p, nc in names)), not files_only
+def _found(arg: Word, start: Word, keep: Callable[[str], bool] | None, keep_dirs: bool) -> Word:
+    """An argument holding find's ``{}``: a path under ``start`` (exactly, when ``{}`` is the
+    whole argument or followed by a suffix without ``/``)."""
+    base = start.text.rstrip("/") or "/"
+    text = arg.text.replace("{}", f"{base}/{{}}")
+    head, _, tail = arg.text.partition("{}")
+    bound = None if (start.dynamic or head or "{}" in tail) else extend(
+        Bound((start.text,), keep, keep_dirs, "find"), tail
+    )
+    return Word(text, True, bound=bound)
 
 
 _SED_EXEC = re.compile(r"(^|[;\n{}]\s*|\d\s*|\$\s*|/\s*)e(\s|;|$)|s(.).*\3.*\3[gpiImM0-9w]*e")
 _SED_WRITE = re.compile(r"(?:^|[;\n{}/]|\d)\s*[wW]\s+([^;\n}]+)|s(.)(?:.*?)\2(?:.*?)\2[gpiImM0-9]*w\s+([^;\n]+)")
+
+
+# $(date +FORMAT) printing only digits and separators: it cannot end a sed command or
+# add a flag, so a script holding it is as safe as one holding a number
+_DATE_DIGITS = re.compile(r"""\$\(date \+['"]?[%YmdHMSjsyuwVGg.:_ -]*['"]?\)|`date \+[%YmdHMSjsyuwVGg.:_-]*`""")
+
+
+def _digits_only(text: str) -> str | None:
+    """A dynamic sed script with its known-harmless substitutions replaced (None: others)."""
+    known = _DATE_DIGITS.sub("0", text)
+    return None if "$" in known.replace("$/", "").rstrip("$") or "`" in known else known
 
 
 def _h_sed(w: _Walker, call: _Call) -> None:
@@ -323,9 +296,10 @@ def _h_sed(w: _Walker, call: _Call) -> None:
             return
         scripts, pos = [pos[0]], pos[1:]
     for s in scripts:
-        if s.dynamic or _SED_EXEC.search(s.text):
+        text = _digits_only(s.text) if s.dynamic else s.text
+        if text is None or _SED_EXEC.search(text):
             w.add_opaque("inline-interpreter", " ".join(a.text for a in call.argv))
-        for m in _SED_WRITE.finditer(s.text):
+        for m in _SED_WRITE.finditer(text or s.text):
             target = (m.group(1) or m.group(3) or "").strip()
             if target and target not in ("/dev/stdout", "/dev/stderr"):
                 w.add_path(Word(target), "write", call)
@@ -339,30 +313,83 @@ def _h_cp(w: _Walker, call: _Call) -> None:
                                          "--no-preserve"])
     target = _vals(opts, "-t", "--target-directory")
     hard = _has(opts, "-l", "--link")
-    src_op: PathOp = "write" if (call.name == "mv" or hard) else "read"
+    mv = call.name == "mv"
+    src_op: PathOp = "write" if (mv or hard) else "read"
     recursive: Recursion | None = None
-    if call.name == "cp" and _has(opts, "-r", "-R", "--recursive", "-a", "--archive"):
+    tree = not mv and _has(opts, "-r", "-R", "--recursive", "-a", "--archive")
+    if tree:
         # symlinks below the top are copied as links unless -L
         recursive = ALL if _has(opts, "-L", "--dereference") else NO_LINKS
+    pairs: list[tuple[Word, Word]] = []  # (source, what it becomes)
     if target:
         sources = pos
         for t in target:
             w.add_path(t, "write", call)
-            for s in sources:
-                w.add_path(Word(f"{t.text.rstrip('/')}/{posixpath.basename(s.text.rstrip('/'))}",
-                                t.dynamic or s.dynamic), "write", call)
+            pairs += [(s, _into(t, s)) for s in sources]
     elif len(pos) >= 2:
         sources = pos[:-1]
         dest = pos[-1]
         w.add_path(dest, "write", call)
         if len(pos) > 2 or _is_dir(w, call, dest):
-            for s in sources:
-                w.add_path(dest.sub(f"{dest.text.rstrip('/')}/"
-                                    f"{posixpath.basename(s.text.rstrip('/'))}"), "write", call)
+            pairs += [(s, _into(dest, s)) for s in sources]
+        else:
+            pairs += [(s, dest) for s in sources]
     else:
         sources = pos
     for s in sources:
         w.add_path(s, src_op, call, recursive=recursive)
+    symbolic = not mv and _has(opts, "-s", "--symbolic-link")
+    as_links = mv or (not _has(opts, "-L", "--dereference") and (tree or _has(
+        opts, "-P", "--no-dereference", "-d")))
+    for s, made in pairs:
+        if made is not s:
+            w.add_path(made, "write", call)
+        if symbolic:
+            w.new_link(made, s, call)
+        elif as_links:
+            _moved_links(w, call, s, made)
+
+
+def _into(directory: Word, source: Word) -> Word:
+    """``source`` copied or moved into ``directory``."""
+    name = posixpath.basename(source.text.rstrip("/"))
+    text = f"{directory.text.rstrip('/')}/{name if source.bound is None else '{}'}"
+    if directory.bound is not None:
+        tail = "" if source.bound is not None or source.dynamic else f"/{name}"
+        return Word(text, True, bound=extend(directory.bound, tail))
+    if source.bound is not None and not directory.dynamic:
+        return Word(text, True, bound=Bound((directory.text,), producer=source.bound.producer))
+    return directory.sub(text) if not source.dynamic else Word(text, True)
+
+
+def _moved_links(w: _Walker, call: _Call, source: Word, made: Word) -> None:
+    """``source`` is moved or copied as links to ``made``: a link stays a link (now at
+    ``made``), and a directory holding links holds them at ``made`` too."""
+    if source.dynamic or source.bound is not None:
+        if source.bound is not None or source.glob is None:
+            w.may_hold_links(made, call)
+        return
+    for cwd in call.ctx.cwds:
+        path = normalize(absolute(source.text, cwd))
+        hit = w.links.hit(path)
+        if hit is not None:
+            link, rest = hit
+            if link.target is None:
+                w.may_hold_links(made, call, [cwd])
+            else:
+                w.new_link(made, Word(f"{link.target}/{rest}" if rest else link.target), call)
+            continue
+        res = w.resolver.resolve(path, "/")
+        parent = w.resolver.resolve(posixpath.dirname(path), "/")
+        if res.real != posixpath.join(parent.real, posixpath.basename(path)):
+            w.new_link(made, Word(res.real), call)  # the source is itself a symlink
+        elif res.is_dir and _holds_links(w, res.real):
+            w.may_hold_links(made, call, [cwd])
+
+
+def _holds_links(w: _Walker, container_dir: str) -> bool:
+    """Whether a directory of the workspace holds symlinks (or too much to tell)."""
+    return w.tree_has_links(container_dir)
 
 
 def _is_dir(w: _Walker, call: _Call, word: Word) -> bool:
@@ -399,10 +426,14 @@ def _h_ln(w: _Walker, call: _Call) -> None:
             links = [dest]
     else:
         return
+    relative = _has(opts, "-r", "--relative")  # the target is named from the cwd
     for link in links:
         w.add_path(link, "write", call)
     for t, link in zip(targets, links, strict=False):
         if symbolic:
+            if relative and not t.dynamic and not t.text.startswith(("/", "~")):
+                t = t.sub(normalize(absolute(t.text, call.ctx.cwds[0])))
+            w.new_link(link, t, call)
             # a symlink's target is resolved from the link's directory, not the cwd
             if t.text.startswith("/") or t.text.startswith("~"):
                 w.add_path(t, "read", call)
@@ -411,6 +442,13 @@ def _h_ln(w: _Walker, call: _Call) -> None:
                 w.add_path(t, "read", call, cwds=dirs)
         else:
             w.add_path(t, "write", call)  # a hard link makes the file writable through it
+
+
+def _h_link(w: _Walker, call: _Call) -> None:
+    """``link FILE NEW``: a hard link, so FILE becomes writable through NEW."""
+    _, pos = getopt(call.args)
+    for p in pos[:2]:
+        w.add_path(p, "write", call)
 
 
 def _h_install(w: _Walker, call: _Call) -> None:
@@ -488,6 +526,7 @@ def _h_tar(w: _Walker, call: _Call) -> None:
         w.add_path(dest, "write", call)
         for p in pos:
             w.add_path(p, "write", call, cwds=cwds)
+        w.may_hold_links(dest, call)  # an archive may hold symlinks
     else:
         for p in pos:
             w.add_path(p, "read", call, inferred=True, cwds=cwds)
@@ -501,6 +540,7 @@ def _h_unzip(w: _Walker, call: _Call) -> None:
         return
     dest = _vals(opts, "-d")
     w.add_path(dest[-1] if dest else Word("."), "write", call)
+    w.may_hold_links(dest[-1] if dest else Word("."), call)
 
 
 def _h_cpio(w: _Walker, call: _Call) -> None:
@@ -519,9 +559,11 @@ def _h_cpio(w: _Walker, call: _Call) -> None:
                      _FILE_LIST_ADVICE + " ".join(a.text for a in call.argv))
     if passing:
         w.add_path(pos[0] if pos else Word("."), "write", call)
+        w.may_hold_links(pos[0] if pos else Word("."), call)
     elif _has(opts, "-i", "--extract") and not _has(opts, "-t", "--list"):
         d = _vals(opts, "-D", "--directory")
         w.add_path(d[-1] if d else Word("."), "write", call)
+        w.may_hold_links(d[-1] if d else Word("."), call)
 
 
 def _h_zip(w: _Walker, call: _Call) -> None:
@@ -545,30 +587,98 @@ def _h_patch(w: _Walker, call: _Call) -> None:
         "--strip", "--input", "--directory", "--output", "--prefix", "--reject-file",
         "--version-control", "--basename-prefix", "--suffix", "--ifdef", "--fuzz", "--get",
     ])
-    for v in _vals(opts, "-i", "--input"):
+    inputs = _vals(opts, "-i", "--input") or pos[1:2]
+    for v in inputs:
         w.add_path(v, "read", call)
+    d = _vals(opts, "-d", "--directory")
+    cwds = [normalize(absolute(d[-1].text, c)) for c in call.ctx.cwds] if d else None
+    if _has(opts, "--dry-run", "-C", "--check"):
+        return  # reports what it would do, changes nothing
     for v in _vals(opts, "-o", "--output", "-r", "--reject-file"):
         w.add_path(v, "write", call)
     if pos:
-        w.add_path(pos[0], "write", call)
-        for p in pos[1:2]:
-            w.add_path(p, "read", call)
-    else:
-        d = _vals(opts, "-d", "--directory")
-        w.add_path(Word(d[-1].text if d else ".", True), "write", call)  # files named in the patch
+        w.add_path(pos[0], "write", call, cwds=cwds)
+        return
+    # the files named in the patch: read it (a file given, or a file on stdin)
+    source = inputs[-1] if inputs else (
+        call.stdin.word if call.stdin is not None and call.stdin.kind == "file" else None
+    )
+    text = _patch_text(w, call, source) if source is not None else None
+    if call.stdin is not None and call.stdin.kind in ("heredoc", "herestring") and not inputs:
+        text = call.stdin.text
+    strip = _vals(opts, "-p", "--strip")
+    names = None if text is None else patch_targets(
+        text, int(strip[-1].text) if strip and strip[-1].text.isdigit() else None
+    )
+    if names is None:
+        base = d[-1].text if d else "."
+        w.add_path(Word(base, True), "write", call)  # files named in the patch: unknown
+        return
+    for name, link in names:
+        w.add_path(Word(name), "write", call, cwds=cwds)
+        if link:
+            w.may_hold_links(Word(name), call, cwds)
+
+
+def _patch_text(w: _Walker, call: _Call, source: Word) -> str | None:
+    if source.dynamic or source.procsub or source.text == "-":
+        return None
+    try:
+        return w.resolver.read_text(absolute(source.text, call.ctx.cwds[0]), MAX_PATCH_BYTES)
+    except HostReadRefused:
+        return None
+
+
+MAX_PATCH_BYTES = 1024 * 1024
+_PATCH_NAME = re.compile(
+    r"^(?:(?:\+\+\+|---|\*\*\*) (?P<n>[^\t\n]+)|Index: (?P<i>[^\n]+)|"
+    r"(?:rename|copy) (?:from|to) (?P<r>[^\n]+)|diff --git (?P<a>\S+) (?P<b>\S+))$",
+    re.MULTILINE,
+)
+
+
+def patch_targets(text: str, strip: int | None) -> list[tuple[str, bool]] | None:
+    """The files a unified/context/git patch may write (and whether one may become a
+    symlink), after stripping ``strip`` leading components (None: GNU patch's default,
+    the whole name or its base name). None: a name that cannot be used (quoted, absolute
+    after stripping, too many)."""
+    found: list[tuple[str, bool]] = []
+    link = "120000" in text  # a git patch that makes a symlink
+    for m in _PATCH_NAME.finditer(text):
+        raw = m.group("n") or m.group("i") or m.group("r") or m.group("a") or ""
+        names = [raw] if not m.group("a") else [m.group("a"), m.group("b")]
+        for name in names:
+            name = name.strip()
+            if name == "/dev/null" or not name:
+                continue
+            if name.startswith('"'):
+                return None  # a quoted (escaped) name
+            if m.group("r") is not None:
+                candidates = [name]  # already relative to the top (git)
+            elif strip is None:
+                candidates = [name, posixpath.basename(name)]
+            else:
+                parts = name.split("/")
+                candidates = ["/".join(parts[strip:])] if len(parts) > strip else []
+            for c in candidates:
+                if not c or c.startswith("/"):
+                    return None
+                if (c, link) not in found:
+                    found.append((c, link))
+        if len(found) > 256:
+            return None
+    return found
 
 
 def _h_mktemp(w: _Walker, call: _Call) -> None:
-    opts, pos = getopt(call.args, "p", ["--tmpdir", "--suffix"])
-    if _has(opts, "-u", "--dry-run"):
+    made = mktemp_target(call.args)
+    if made is None:
+        w.add_path(Word("$(mktemp)", True), "write", call)
         return
-    tmp = _vals(opts, "-p", "--tmpdir")
-    base = tmp[-1].text if tmp else None
-    if pos:
-        text = pos[0].text if base is None or "/" in pos[0].text else f"{base}/{pos[0].text}"
-        w.add_path(Word(text, True), "write", call)
-    else:
-        w.add_path(Word(f"{base or '/tmp'}/tmp.XXXXXXXXXX", True), "write", call, implicit=True)
+    text, given, dry = made
+    if not dry:
+        bound = Bound((posixpath.dirname(text) or ".",), None, True, "mktemp")
+        w.add_path(Word(text, True, bound=bound), "write", call, implicit=not given)
 
 
 def _file_handler(spec: FileSpec) -> Handler:

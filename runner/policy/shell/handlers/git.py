@@ -11,9 +11,10 @@ from runner.policy.models import PathOp
 from runner.policy.paths import CONTAINER_WORKSPACE, absolute, has_glob, normalize
 from runner.policy.shell.context import _Call, _union
 from runner.policy.shell.expansion import NO_LINKS
+from runner.policy.shell.handlers.files import MAX_PATCH_BYTES, patch_targets
 from runner.policy.shell.hosts import scp_remote
 from runner.policy.shell.walker import _Walker
-from runner.policy.shell.words import Word, _has, _vals, getopt
+from runner.policy.shell.words import Bound, Word, _has, _vals, getopt
 
 MAX_GIT_CONFIG_BYTES = 1 << 20  # a larger .git/config names no remote here
 
@@ -227,6 +228,10 @@ def _h_git(w: _Walker, call: _Call) -> None:
         for v in _vals(opts, "--output", "-o", "--output-directory"):
             w.add_path(v, "write", call, cwds=cwds)
         return
+    if sub in ("apply", "clean", "checkout", "restore") and _git_worktree_write(
+        w, call, sub, sargs, cwds
+    ):
+        return
     # everything else changes the repository (and usually the working tree)
     repo_path("write")
     gitdir_path()
@@ -246,6 +251,76 @@ def _h_git(w: _Walker, call: _Call) -> None:
         names = [p.text for p in sargs]
         for p in sargs[names.index("--") + 1 :] if "--" in names else pos:
             w.add_path(p, "read", call, cwds=cwds)
+
+
+def _git_worktree_write(
+    w: _Walker, call: _Call, sub: str, sargs: Sequence[Word], cwds: list[str]
+) -> bool:
+    """``git apply``, ``clean``, ``checkout -- PATHS``, ``restore PATHS``: what they write in
+    the working tree, when it can be told (False: treat as a change of the repository).
+
+    ``apply --check``/``--stat`` and ``clean -n`` only report; ``apply`` writes the files
+    its patch names (``--cached``/``--index`` also the index: no); ``clean -f`` deletes
+    untracked files under its pathspecs; ``checkout -- PATHS`` and ``restore PATHS``
+    (worktree only) write those paths.
+    """
+    texts = [a.text for a in sargs]
+    if sub == "apply":
+        opts, pos = getopt(sargs, "pCv", ["--directory", "--include", "--exclude", "--whitespace",
+                                           "--build-fake-ancestor"])
+        for p in pos:
+            w.add_path(p, "read", call, cwds=cwds)
+        if _has(opts, "--check", "--stat", "--numstat", "--summary") and not _has(opts, "--apply"):
+            return True
+        if _has(opts, "--cached", "--index", "--3way", "-3", "--build-fake-ancestor") or not pos:
+            return False
+        strip = _vals(opts, "-p")
+        n = int(strip[-1].text) if strip and strip[-1].text.isdigit() else 1
+        directory = _vals(opts, "--directory")
+        for p in pos:
+            text = None if p.dynamic else _git_read(w, p, cwds)
+            names = patch_targets(text, n) if text is not None else None
+            if names is None:
+                return False
+            for name, link in names:
+                target = f"{directory[-1].text.rstrip('/')}/{name}" if directory else name
+                w.add_path(Word(target), "write", call, cwds=cwds)
+                if link:
+                    w.may_hold_links(Word(target), call, cwds)
+        return True
+    if sub == "clean":
+        opts, pos = getopt(sargs, "eE", ["--exclude"])
+        flags = "".join(o[1:] for o, _ in opts if not o.startswith("--"))
+        if "n" in flags or _has(opts, "--dry-run"):
+            return True
+        if "i" in flags or _has(opts, "--interactive"):
+            return False
+        for p in pos or [Word(".")]:
+            bound = None if p.dynamic or p.text.startswith(":") else Bound((p.text,), None, True)
+            w.add_path(Word(p.text, True, bound=bound), "write", call, program="rm", cwds=cwds)
+        return True
+    if "--" not in texts:
+        if sub != "restore":
+            return False
+        opts, paths = getopt(sargs, "sW", ["--source"])
+    else:
+        opts, _ = getopt(sargs[: texts.index("--")], "sW", ["--source"])
+        paths = list(sargs[texts.index("--") + 1 :])
+    if not paths or _has(opts, "--staged", "-S", "--patch", "-p", "--pathspec-from-file"):
+        return False
+    for p in paths:
+        if p.dynamic or p.text.startswith(":"):
+            return False  # pathspec magic (:/x is the top of the repository)
+    for p in paths:
+        w.add_path(p, "write", call, cwds=cwds)
+    return True
+
+
+def _git_read(w: _Walker, p: Word, cwds: list[str]) -> str | None:
+    try:
+        return w.resolver.read_text(absolute(p.text, cwds[0]), MAX_PATCH_BYTES)
+    except HostReadRefused:
+        return None
 
 
 def _git_grep(w: _Walker, call: _Call, sargs: Sequence[Word], cwds: list[str], label: str) -> None:

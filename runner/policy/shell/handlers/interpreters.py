@@ -14,6 +14,7 @@ from runner.policy.shell.handlers.python import (
     python_stdin,
     python_tool_module,
 )
+from runner.policy.shell.handlers.writers import PYTHON_MODULES
 from runner.policy.shell.tables import SHELLS, _family
 from runner.policy.shell.walker import Handler, _Walker
 from runner.policy.shell.words import Word, _has, _vals, getopt
@@ -182,6 +183,11 @@ def _h_python(w: _Walker, call: _Call) -> None:
             _, vpos = getopt(pos, "p", ["--prompt", "--python"])
             for p in vpos:
                 w.add_path(p, "write", call)
+        elif mod in PYTHON_MODULES and PYTHON_MODULES[mod] in w.registry.handlers:
+            prog = PYTHON_MODULES[mod]  # python -m pytest/coverage/compileall ...: as the tool
+            w.registry.handlers[prog](
+                w, _Call(prog, [Word(prog), *pos], call.ctx, call.stdin, call.depth, call.env)
+            )
         else:
             w.inferred_reads(call, pos)
         return

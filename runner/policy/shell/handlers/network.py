@@ -7,6 +7,7 @@ import posixpath
 import re
 from collections.abc import Sequence
 
+from runner.policy.paths import absolute, normalize
 from runner.policy.shell.context import _Call
 from runner.policy.shell.expansion import ALL, NO_LINKS, Recursion
 from runner.policy.shell.handlers.files import _FILE_LIST_ADVICE
@@ -366,6 +367,21 @@ def _h_rsync(w: _Walker, call: _Call) -> None:
         recursive = ALL if _has(opts, "-L", "--copy-links", "--copy-unsafe-links",
                                 "--copy-dirlinks", "-k") else NO_LINKS
     _remote_copy(w, call, pos, port, "rsync", _port(dp[-1].text) if dp else None, recursive)
+    if len(pos) > 1 and _has(opts, "-a", "--archive", "-l", "--links") and not _has(
+        opts, "-L", "--copy-links"
+    ) and all(scp_remote(p.text) is None and "::" not in p.text for p in pos):
+        _copied_links(w, call, pos[:-1], pos[-1])
+
+
+def _copied_links(w: _Walker, call: _Call, sources: Sequence[Word], dest: Word) -> None:
+    """A local copy that keeps symlinks as links: where a source holds links, the
+    destination holds them too, from here on in the command."""
+    for s in sources:
+        if s.dynamic or any(
+            w.tree_has_links(normalize(absolute(s.text, c))) for c in call.ctx.cwds
+        ):
+            w.may_hold_links(dest, call)
+            return
 
 
 def _h_dns(w: _Walker, call: _Call) -> None:

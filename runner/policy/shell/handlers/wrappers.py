@@ -7,9 +7,10 @@ import posixpath
 
 from runner.policy.paths import absolute, normalize
 from runner.policy.shell.context import _Call, _Ctx
+from runner.policy.shell.producers import extend, pipeline_output
 from runner.policy.shell.tables import _NO_FILE_PROGRAMS
 from runner.policy.shell.walker import Handler, _Walker
-from runner.policy.shell.words import Word, _has, _vals, getopt
+from runner.policy.shell.words import Bound, Word, _has, _vals, getopt
 
 
 def _wrapper_target(
@@ -120,21 +121,48 @@ def _h_xargs(w: _Walker, call: _Call) -> None:
          "--max-procs", "--max-chars", "--process-slot-var"],
         stop_at_positional=True,
     )
-    for v in _vals(opts, "-a", "--arg-file"):
+    arg_files = _vals(opts, "-a", "--arg-file")
+    for v in arg_files:
         w.add_path(v, "read", call)
     if not pos:
         pos = [Word("echo")]
     name = posixpath.basename(pos[0].text.rstrip("/")) or pos[0].text
-    if pos[0].dynamic or name not in _NO_FILE_PROGRAMS:
+    bound = _xargs_input(w, call, exact=_has(opts, "-0", "--null", "-d", "--delimiter"))
+    if arg_files:
+        bound = None
+    if bound is None and (pos[0].dynamic or name not in _NO_FILE_PROGRAMS):
         # the program gets names that come from data (stdin, -a FILE): not knowable here
         w.add_opaque("xargs-dynamic-args", _XARGS_ADVICE + " ".join(a.text for a in call.argv))
     repl = _vals(opts, "-I", "--replace", "-i")
     if repl or _has(opts, "-i", "--replace"):
         token = repl[-1].text if repl else "{}"
-        pos = [pos[0]] + [p.sub(p.text) if token not in p.text else Word(p.text, True) for p in pos[1:]]
+        pos = [pos[0]] + [_item(p, token, bound) if token in p.text else p for p in pos[1:]]
     else:
-        pos = [*pos, Word("{}", True)]  # the items read from stdin
+        pos = [*pos, Word("{}", True, bound=bound)]  # the items read from stdin
     w.execute(pos, call.ctx, None, call.depth + 1, call.env, "xargs")
+
+
+def _xargs_input(w: _Walker, call: _Call, *, exact: bool) -> Bound | None:
+    """The items xargs reads, when a bounded producer pipes them (paths under its roots)."""
+    s = call.stdin
+    if s is None or s.kind != "pipe":
+        return None
+    # the upstream commands as recorded (texts): a dynamic word keeps its `$`, which
+    # pipeline_output refuses in roots and name tests
+    commands = [(program, [Word(t) for t in argv[1:]]) for program, argv in s.upstream]
+    bound = pipeline_output(commands)
+    if bound is None or (not exact and not w.names_plain(bound, call.ctx.cwds)):
+        return None
+    return bound
+
+
+def _item(arg: Word, token: str, bound: Bound | None) -> Word:
+    """An argument holding xargs' replace string: a path under the roots when the string
+    starts it and what follows has no ``/``."""
+    head, _, tail = arg.text.partition(token)
+    if bound is None or head or token in tail:
+        return Word(arg.text, True)
+    return Word(arg.text, True, bound=extend(bound, tail))
 
 
 def _h_watch(w: _Walker, call: _Call) -> None:
