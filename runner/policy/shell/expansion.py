@@ -13,7 +13,7 @@ from tree_sitter import Node
 from runner.policy.paths import PathResolver, has_brace, has_glob, quote_pattern
 from runner.policy.shell.context import _Ctx
 from runner.policy.shell.producers import extend, pipeline_output
-from runner.policy.shell.substitution import static_output
+from runner.policy.shell.substitution import computable, static_output
 from runner.policy.shell.words import (
     Bound,
     Word,
@@ -104,7 +104,7 @@ class _Expander:
             ):
                 return ctx.bounds.get(_text(names[0]))
             return None
-        if node.type != "command_substitution" or "\\`" in _text(node):
+        if node.type != "command_substitution" or "\\`" in _text(node) or not computable(_text(node)):
             return None
         statements = [c for c in node.named_children if c.type != "comment"]
         if len(statements) != 1:

@@ -25,12 +25,18 @@ MAX_TEXT = 1024  # longer substitutions are not computed (the idioms above are s
 MAX_NESTED = 3  # nor ones holding more substitutions: each level would evaluate all below it
 
 
+def computable(raw: str) -> bool:
+    """Whether a substitution is short and shallow enough to be looked into: the idioms are
+    short, and each nested level would evaluate every level below it again."""
+    return len(raw) <= MAX_TEXT and raw.count("$(") + raw.count("`") <= MAX_NESTED
+
+
 def static_output(node: Node, ctx: _Ctx, evaluate: Evaluate,
                   resolver: PathResolver | None) -> str | None:
     """The output of ``$(...)`` when it is computable here (trailing newlines removed, as
     the shell does); None when it is not."""
     raw = _text(node)
-    if len(raw) > MAX_TEXT or raw.count("$(") + raw.count("`") > MAX_NESTED:
+    if not computable(raw):
         return None
     body = [c for c in node.named_children if c.type != "comment"]
     if len(body) != 1 or raw.startswith("`"):
