@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from runner.agentdef import load_agent_file
 from runner.config import OPAEngineConfig, PolicyConfig, RegorusEngineConfig
 from runner.policy.bundle import load_bundle
 from runner.policy.decider import check_workspace, read_tool_calls, workspace_decider
@@ -37,22 +38,25 @@ def policy() -> None:
     "--data", type=click.Path(path_type=Path), help="Policy data JSON merged over data.json."
 )
 @click.option("--opa-url", help="Decide with this OPA server instead of the embedded engine.")
+@click.option("--agent", help="Decide as a run of this agent file (its tools are run.tools).")
 def eval_cmd(
     source: str,
     workspace: Path | None,
     policy_dirs: tuple[Path, ...],
     data: Path | None,
     opa_url: str | None,
+    agent: str | None,
 ) -> None:
     """Print one decision JSON line per tool call {"tool": ..., "input": {...}}."""
     calls = read_tool_calls(source)
     root = check_workspace(workspace)
+    tools = load_agent_file(agent).tools if agent else None
     engine_cfg = OPAEngineConfig(url=opa_url) if opa_url else RegorusEngineConfig()
     policy_cfg = PolicyConfig(dirs=list(policy_dirs), data=data, engine=engine_cfg)
     engine = load_engine(policy_cfg)
     try:
         decider = workspace_decider(
-            engine, workspace=root, run=RunInfo(id="policy-eval"), policy=policy_cfg)
+            engine, workspace=root, run=RunInfo(id="policy-eval", tools=tools), policy=policy_cfg)
         for call in calls:
             _, decision, _ = decider.decide(call)
             click.echo(decision.model_dump_json())
