@@ -1,7 +1,8 @@
 # Entry point: data.sandbox.decision = {"allow": bool, "reasons": [{"policy", "rule", "msg"}]}.
 #
 # Default deny: a call is allowed only when the input is well-formed (a known tool, no
-# derivation errors, the facts present) and no policy gives a reason to deny. scope.rego,
+# derivation errors, the facts present), the tool is one the run's agent file grants
+# (input.run.tools, when present), and no policy gives a reason to deny. scope.rego,
 # secrets.rego and network.rego each contribute a `deny` array of reasons; reasons come
 # in that order, without duplicates. The engines validate the input against the
 # PolicyInput model before evaluating, so facts have the documented types here.
@@ -20,6 +21,14 @@ decision := {"allow": false, "reasons": [reason(
 	sprintf("unknown tool %v; the available tools are %s", [object.get(input, ["tool", "name"], null), concat(", ", data.settings.tools)]),
 )]} if {
 	not input.tool.name in data.settings.tools
+} else := {"allow": false, "reasons": [{
+	"policy": "agent",
+	"rule": "tool_not_granted",
+	"msg": sprintf("the agent file does not grant %v; this agent's tools are: %s", [input.tool.name, granted_tools]),
+}]} if {
+	# the run's agent file restricts the tools (run.tools absent: no agent file restricts them)
+	is_array(input.run.tools)
+	not input.tool.name in input.run.tools
 } else := {"allow": false, "reasons": [reason(
 	"malformed_input",
 	sprintf("malformed tool call: %v; call %v with its documented arguments", [e, input.tool.name]),
@@ -60,3 +69,7 @@ decision := {"allow": false, "reasons": [reason(
 }
 
 reason(rule, msg) := {"policy": "input", "rule": rule, "msg": msg}
+
+granted_tools := concat(", ", input.run.tools) if count(input.run.tools) > 0
+
+else := "none (it may only answer in text)"

@@ -10,7 +10,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationError,
+    field_validator,
+)
 
 from runner.errors import ConfigError
 
@@ -19,12 +27,17 @@ DEFAULT_TASK = (
     "(at least 80% line coverage). Document blockers and open questions in issues.md."
 )
 
+# What Claude Code's aliases resolve to (first-party API), overridable with `model_aliases`
+# in the config; `inherit` (and no model) is DEFAULT_MODEL unless `model_aliases` names one.
 MODEL_ALIASES: dict[str, str] = {
-    "opus": "claude-opus-4-1",
-    "sonnet": "claude-sonnet-4-5",
-    "haiku": "claude-haiku-4-5",
+    "opus": "claude-opus-5-5",
+    "sonnet": "claude-sonnet-5-5",
+    "haiku": "claude-haiku-5-5",
+    "fable": "claude-fable-5-2",
+    "best": "claude-opus-5-5",
 }
-DEFAULT_MODEL = "claude-sonnet-4-5"
+DEFAULT_MODEL = "claude-sonnet-5-5"
+DEFAULT_MAX_TURNS = 50
 
 
 class _Cfg(BaseModel):
@@ -117,7 +130,7 @@ class RunConfig(_Cfg):
     task: str = DEFAULT_TASK
     model: str | None = None  # None: the agent file's model (alias mapped)
     out: Path | None = None
-    max_turns: int = 50
+    max_turns: int | None = None  # None: the agent file's maxTurns, else DEFAULT_MAX_TURNS
     timeout: float = 1800.0
     bash_timeout: float = 120.0
     json_output: bool = False
@@ -126,6 +139,12 @@ class RunConfig(_Cfg):
     policy: PolicyConfig = Field(default_factory=PolicyConfig)
     gateway: GatewayConfig = Field(default_factory=GatewayConfig)
     verify: VerifyConfig = Field(default_factory=VerifyConfig)
+
+    @field_validator("model_aliases")
+    @classmethod
+    def _aliases_over_the_defaults(cls, value: dict[str, str]) -> dict[str, str]:
+        """A configured alias replaces that alias only; the others keep their default."""
+        return {**MODEL_ALIASES, **value}
 
 
 def load_file_config(project: Path) -> dict[str, Any]:

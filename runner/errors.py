@@ -69,7 +69,14 @@ class PolicyCompileError(InputError):
 
 
 class AgentFileError(InputError):
-    """The agent definition file is missing or malformed."""
+    """The agent definition file is missing or malformed (``file:line: problem``)."""
+
+    def __init__(self, message: str, *, path: Path | str | None = None,
+                 line: int | None = None) -> None:
+        self.line = line
+        self.file = str(path) if path is not None else None
+        where = f"{path}:{line}" if path is not None and line is not None else path
+        super().__init__(message, path=where)
 
 
 class ScenarioError(InputError):

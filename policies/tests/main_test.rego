@@ -15,6 +15,37 @@ test_unknown_tool if {
 	t.allowed(t.call("LS", [t.fact(".", "read")]))
 }
 
+agent_with(inp, tools) := object.union(inp, {"run": object.union(inp.run, {"tools": tools})})
+
+test_tool_not_granted_by_the_agent_file if {
+	t.denied_by(agent_with(t.write("backend/app.py"), ["Read", "Grep"]), "agent", "tool_not_granted")
+	t.denied_by(agent_with(t.bash([["ls"]], []), ["Read", "Write", "Edit"]), "agent", "tool_not_granted")
+	t.denied_by(agent_with(t.read("README.md"), []), "agent", "tool_not_granted")
+	t.reasons_complete(agent_with(t.write("backend/app.py"), ["Read"]))
+	t.reasons_complete(agent_with(t.read("README.md"), []))
+}
+
+test_tool_granted_by_the_agent_file if {
+	t.allowed(agent_with(t.write("backend/app.py"), ["Read", "Write"]))
+	t.allowed(agent_with(t.bash([["ls"]], []), ["Bash"]))
+	t.allowed(t.write("backend/app.py")) # no run.tools: no agent file restricts the tools
+}
+
+test_not_granted_says_what_is_granted if {
+	d := data.sandbox.decision with input as agent_with(t.write("backend/app.py"), ["Read", "Grep"])
+	count(d.reasons) == 1
+	contains(d.reasons[0].msg, "Write")
+	contains(d.reasons[0].msg, "Read, Grep")
+	e := data.sandbox.decision with input as agent_with(t.read("README.md"), [])
+	contains(e.reasons[0].msg, "none")
+}
+
+test_granted_tool_still_meets_the_policies if {
+	# granting a tool does not lift the other policies
+	t.denied_by(agent_with(t.write("frontend/app.js"), ["Write"]), "scope", "write_outside_writable")
+	t.denied_by(agent_with(t.call("Execute", []), ["Execute"]), "input", "unknown_tool")
+}
+
 test_derivation_errors if {
 	inp := object.union(t.write("backend/app.py"), {"errors": ["Write: missing required field 'content'"]})
 	t.denied_by(inp, "input", "malformed_input")

@@ -29,12 +29,14 @@ class AgentLoop:
     def run(self) -> str:
         """Run until the model stops; returns why (end_turn, max_turns, ...). API errors raise."""
         schemas = tool_schemas(self.tools.enabled)
+        extra: dict[str, Any] = {"tools": schemas} if schemas else {}  # a file may grant none
         while self.turns < self.config.max_turns:
             self.turns += 1
             msg = self.gw.anthropic.messages.create(
                 model=self.config.model, max_tokens=self.config.max_tokens,
-                system=self.config.system_prompt, tools=schemas,  # type: ignore[arg-type]
+                system=self.config.system_prompt,
                 messages=self.messages,  # type: ignore[arg-type]
+                **extra,
             )
             self.gw.event("turn", n=self.turns, stop_reason=msg.stop_reason,
                           input_tokens=msg.usage.input_tokens, output_tokens=msg.usage.output_tokens)

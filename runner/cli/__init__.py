@@ -34,9 +34,9 @@ def main() -> None:
 
 
 def _register() -> None:
-    from runner.cli import audit, doctor, image, policy, report, run
+    from runner.cli import agent, audit, doctor, image, policy, report, run
 
-    for mod in (policy, audit, doctor, image, report, run):
+    for mod in (policy, agent, audit, doctor, image, report, run):
         for cmd in getattr(mod, "COMMANDS", []):
             main.add_command(cmd)
 

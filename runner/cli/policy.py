@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from runner.agentdef import load_agent_file
 from runner.config import OPAEngineConfig, PolicyConfig, RegorusEngineConfig
 from runner.policy.batch import read_batch
 from runner.policy.bundle import load_bundle
@@ -43,6 +44,7 @@ def policy() -> None:
     "--fail-on-deny", is_flag=True,
     help="Exit 1 when any call is denied or any input line is bad (default: exit 0).",
 )
+@click.option("--agent", help="Decide as a run of this agent file (its tools are run.tools).")
 @click.pass_context
 def eval_cmd(
     ctx: click.Context,
@@ -52,6 +54,7 @@ def eval_cmd(
     data: Path | None,
     opa_url: str | None,
     fail_on_deny: bool,
+    agent: str | None,
 ) -> None:
     """Print one decision JSON line per tool call {"tool": ..., "input": {...}, "id": ...}.
 
@@ -62,13 +65,14 @@ def eval_cmd(
     """
     items = read_batch(source)
     root = check_workspace(workspace)
+    tools = load_agent_file(agent).tools if agent else None
     engine_cfg = OPAEngineConfig(url=opa_url) if opa_url else RegorusEngineConfig()
     policy_cfg = PolicyConfig(dirs=list(policy_dirs), data=data, engine=engine_cfg)
     engine = load_engine(policy_cfg)
     denied = False
     try:
         decider = workspace_decider(
-            engine, workspace=root, run=RunInfo(id="policy-eval"), policy=policy_cfg)
+            engine, workspace=root, run=RunInfo(id="policy-eval", tools=tools), policy=policy_cfg)
         for item in items:
             decision = decider.decide(item.call)[1] if item.call is not None else None
             denied = denied or decision is None or not decision.allow

@@ -91,6 +91,9 @@ class RunInfo(_Model):
     id: str = ""
     agent: str = ""
     workspace: str = "/workspace"
+    # The tools the agent file grants (after disallowedTools and what this runtime has):
+    # the policies deny any other tool. None: no agent file restricts the tools.
+    tools: list[str] | None = None
 
 
 class PolicyInput(_Model):

@@ -20,10 +20,10 @@ from typing import Any
 
 import docker
 
-from runner.agentdef import AgentDefinition, load_agent, resolve_model, sandbox_section
+from runner.agentdef import AgentDefinition, AgentLoad, load_agent_file, sandbox_section
 from runner.audit import DecisionLog, verify_log
 from runner.audit.sign import sealed
-from runner.config import RunConfig
+from runner.config import DEFAULT_MAX_TURNS, RunConfig
 from runner.errors import (
     AuditLogFull,
     ConfigError,
@@ -75,7 +75,7 @@ from runner.reports.summary import (
     write_summary,
 )
 from runner.reports.verify import VerificationResult, run_verification
-from runner.run.display import RunDisplay
+from runner.run.display import RunDisplay, shown
 from runner.run.rundir import (
     RunRecord,
     check_run_dir_place,
@@ -107,7 +107,9 @@ class Prepared:
     cfg: RunConfig
     project: Path
     agent: AgentDefinition
+    agent_load: AgentLoad  # the agent file as this runtime reads it: tools granted, dropped...
     model: str
+    max_turns: int  # --max-turns / config, else the agent file's maxTurns, else the default
     provider: ModelProvider
     engine: PolicyEngine
     bundle: PolicyBundle
@@ -132,20 +134,22 @@ def prepare(cfg: RunConfig) -> Prepared:
     project = cfg.project.expanduser().resolve()
     if not project.is_dir():
         raise ProjectError("project directory does not exist", path=cfg.project)
-    if cfg.max_turns < 1:
+    if cfg.max_turns is not None and cfg.max_turns < 1:
         raise ConfigError("--max-turns must be at least 1")
     if cfg.timeout <= 0:
         raise ConfigError("--timeout must be positive")
     check_run_dir_place(project, cfg.out)
-    agent = load_agent(cfg.agent)
     model_arg, provider = _provider(cfg.model, cfg)
-    model = resolve_model(agent.model, model_arg, cfg.model_aliases)
+    agent_load = load_agent_file(cfg.agent, aliases=cfg.model_aliases, model=model_arg)
+    agent = agent_load.definition
+    max_turns = cfg.max_turns or agent.max_turns or DEFAULT_MAX_TURNS
     bundle = load_bundle(cfg.policy.dirs, cfg.policy.data)
     engine = load_engine(cfg.policy)
     data = load_policy_data(bundle)
     identity = sandbox_identity(project, cfg.sandbox)
     check_project_access(project, identity.uid, identity.gid, list(data.writable))
-    return Prepared(cfg=cfg, project=project, agent=agent, model=model, provider=provider,
+    return Prepared(cfg=cfg, project=project, agent=agent, agent_load=agent_load,
+                    model=agent_load.model, max_turns=max_turns, provider=provider,
                     engine=engine, bundle=bundle, data=data)
 
 
@@ -163,8 +167,7 @@ class Run:
         self.writable = list(prep.data.writable)
         self.record = RunRecord(
             id=self.run_id, started_at=utc_now(), project=str(self.project),
-            agent={"name": prep.agent.name, "source": str(prep.agent.source),
-                   "sha256": prep.agent.sha256, "tools": prep.agent.tools},
+            agent=_agent_record(prep),
             model=prep.model, task=self.cfg.task, policy_bundle_hash=prep.bundle.hash,
             policy_dirs=[str(p) for p in self.cfg.policy.dirs] or ["(bundled)"],
             writable=self.writable, config=self.cfg.model_dump(mode="json"),
@@ -176,7 +179,8 @@ class Run:
         )
         self.log: DecisionLog | None = None
         self.decider = Decider(prep.engine, workspace=self.project,
-                               run=RunInfo(id=self.run_id, agent=prep.agent.name))
+                               run=RunInfo(id=self.run_id, agent=prep.agent.name,
+                                           tools=list(prep.agent_load.tools)))
         self.gateway: Gateway | None = None
         self.before: Snapshot | None = None
         self.secret_paths: list[str] = []
@@ -225,10 +229,10 @@ class Run:
     def agent_config(self) -> AgentConfig:
         agent = self.prep.agent
         prompt = agent.system_prompt + sandbox_section(self.writable, self.cfg.verify.test_command)
-        tools = agent.tools or ["Read", "Write", "Edit", "Glob", "Grep", "LS", "Bash"]
         return AgentConfig(
             run_id=self.run_id, agent_name=agent.name, system_prompt=prompt, task=self.cfg.task,
-            model=self.prep.model, tools=tools, max_turns=self.cfg.max_turns,
+            model=self.prep.model, tools=list(self.prep.agent_load.tools),
+            max_turns=self.prep.max_turns,
             bash_timeout=self.cfg.bash_timeout, writable=self.writable,
         )
 
@@ -463,6 +467,8 @@ def execute_run(cfg: RunConfig, display: RunDisplay) -> RunSummary:
         create_run_dir(run.run_dir)
         run.record.write(run.run_dir)
         display.header(run.run_id, image, prep.bundle.hash, prep.agent.name, prep.model)
+        for note in _agent_notes(prep.agent_load):
+            display.line(shown(f"agent file: {note}", 0), "yellow")
         failure: RunnerError | None = None
         with interruptible():
             try:
@@ -481,6 +487,24 @@ def execute_run(cfg: RunConfig, display: RunDisplay) -> RunSummary:
                 summary = run.finish(failure)
         display.result(summary, str(run.run_dir))
         return summary
+
+
+def _agent_record(prep: Prepared) -> dict[str, Any]:
+    """run.json's ``agent``: the file, and what this runtime granted, dropped and ignored."""
+    load = prep.agent_load.summary()
+    record = {"name": prep.agent.name, "source": str(prep.agent.source),
+              "sha256": prep.agent.sha256, "max_turns": prep.max_turns}
+    for key in ("tools", "tools_requested", "disallowed_tools", "tools_dropped", "keys_ignored",
+                "warnings", "model_as_written"):
+        record[key] = load[key]
+    return record
+
+
+def _agent_notes(load: AgentLoad) -> list[str]:
+    """One line for each tool dropped, key ignored and warning (shown when the run starts)."""
+    notes = [f"tool {t.tool} dropped: {t.reason}" for t in load.tools_dropped]
+    notes += [f"key {k.key} ignored: {k.reason}" for k in load.keys_ignored]
+    return notes + load.warnings
 
 
 def summary_json(summary: RunSummary) -> str:

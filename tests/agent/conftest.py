@@ -74,7 +74,8 @@ def run_agent(tmp_path: Path) -> Iterator[Callable[..., AgentRun]]:
             redactor=Redactor.from_env(), retry=retry or RetryPolicy(retries=2, backoff_base=0.01),
         )
         cfg = AgentConfig(run_id="run-test", agent_name="tester", system_prompt="You are a test agent.",
-                          task="Do the task.", model="claude-test", tools=tools or list(TOOL_NAMES),
+                          task="Do the task.", model="claude-test",
+                          tools=list(TOOL_NAMES) if tools is None else tools,
                           max_turns=max_turns, bash_timeout=10, output_limit=5000)
         (sock_dir / "agent.json").write_text(config if config is not None else cfg.model_dump_json())
         full_env = {**os.environ, "SANDBOX_RUNNER_DIR": str(sock_dir),

@@ -143,6 +143,14 @@ def test_disabled_unknown_and_malformed_tools(run_agent: Any) -> None:
     assert len(transcript) == 2 and transcript[-1]["response"]["content"][0]["text"] == DEFAULT_FINAL_TEXT
 
 
+def test_an_agent_granted_no_tools_sends_none(run_agent: Any) -> None:
+    """An agent file with ``tools: []`` gets no tools: the requests carry no tool list."""
+    run = run_agent([{"text": "I can only talk."}], tools=[])
+    assert run.proc.returncode == 0, run.proc.stderr
+    transcript = jsonl(run.run_dir / "transcript.jsonl")
+    assert transcript and all("tools" not in t["request"] for t in transcript)
+
+
 def test_command_output_is_redacted_and_bash_env_is_minimal(run_agent: Any, tmp_path: Path) -> None:
     aws = "AKIAIOSFODNN7EXAMPLE"
     (tmp_path / "ws" / "backend").mkdir(parents=True)

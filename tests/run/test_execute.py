@@ -121,3 +121,47 @@ def test_out_outside_or_under_the_runner_state_is_accepted(tmp_path: Path) -> No
     (project / ".sandbox-runner").symlink_to(tmp_path)
     with pytest.raises(ProjectError, match="not a directory"):
         check_run_dir_place(project, None)
+
+
+def test_the_agent_files_tools_reach_the_policy_input_and_the_record(tmp_path: Path) -> None:
+    """The host enforces the agent file's tools too: a tool it does not grant is denied by the
+    policy (agent/tool_not_granted), not only left out of the container's toolbox."""
+    project, scenario = _project(tmp_path)
+    agent = tmp_path / "reader.md"
+    agent.write_text("---\nname: reader\ndescription: reads: code\ntools: Read, Grep, WebFetch\n"
+                     "maxTurns: 7\npermissionMode: plan\n---\nYou read.\n")
+    prep = prepare(build_run_config(project, {"model": f"scripted:{scenario}", "agent": str(agent)}))
+    run = Run(prep, RunDisplay(quiet=True))
+    assert run.decider.run.tools == ["Read", "Grep"]
+    config = run.agent_config()
+    assert config.tools == ["Read", "Grep"] and config.max_turns == 7
+    record = run.record.agent
+    assert record["tools"] == ["Read", "Grep"]
+    assert record["tools_requested"] == ["Read", "Grep", "WebFetch"]
+    assert record["tools_dropped"] == [{"tool": "WebFetch",
+                                        "reason": "not available: no network in the sandbox"}]
+    assert [k["key"] for k in record["keys_ignored"]] == ["permissionMode"]
+    assert any("not valid YAML" in w for w in record["warnings"])
+    run.log = DecisionLog(tmp_path / "decisions.jsonl", labels={}, bundle_hash="x")
+    read = run.decide(DecideRequest(tool="Read", input={"file_path": "backend/x.py"}))
+    write = run.decide(DecideRequest(tool="Write", input={"file_path": "backend/x.py",
+                                                          "content": "x = 1\n"}))
+    run.log.close()
+    assert read.allow and not write.allow
+    assert [(r.policy, r.rule) for r in write.reasons] == [("agent", "tool_not_granted")]
+    logged = [json.loads(line) for line in (tmp_path / "decisions.jsonl").read_text().splitlines()]
+    assert logged[1]["input"]["run"]["tools"] == ["Read", "Grep"]
+    prep.engine.close()
+
+
+def test_max_turns_from_the_flag_wins_over_the_agent_file(tmp_path: Path) -> None:
+    project, scenario = _project(tmp_path)
+    agent = tmp_path / "a.md"
+    agent.write_text("---\nname: a\ndescription: d\nmaxTurns: 7\n---\nBody\n")
+    flags = {"model": f"scripted:{scenario}", "agent": str(agent)}
+    for extra, turns in (({}, 7), ({"max_turns": 3}, 3), ({"agent": "backend-implementer"}, 50)):
+        prep = prepare(build_run_config(project, {**flags, **extra}))
+        prep.engine.close()
+        assert prep.max_turns == turns
+    with pytest.raises(ConfigError):
+        prepare(build_run_config(project, {**flags, "max_turns": 0}))
