@@ -49,14 +49,14 @@ class Relay:
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if self.open >= MAX_OPEN:
-            await _answer(writer, _BUSY)
+            await _answer(reader, writer, _BUSY)
             return
         self.open += 1
         try:
             try:
                 up_reader, up_writer = await asyncio.open_unix_connection(self.socket_path)
             except OSError:
-                await _answer(writer, _UNREACHABLE)
+                await _answer(reader, writer, _UNREACHABLE)
                 return
             try:
                 up_writer.write(self._line)
@@ -68,10 +68,15 @@ class Relay:
             writer.close()
 
 
-async def _answer(writer: asyncio.StreamWriter, data: bytes) -> None:
-    with contextlib.suppress(OSError):
+async def _answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                  data: bytes) -> None:
+    """Our own answer, then our side closed (FIN), then a little of what the client still
+    sends is read: closing with its request unread would reset the connection, answer lost."""
+    with contextlib.suppress(OSError, TimeoutError):
         writer.write(data)
         await writer.drain()
+        writer.write_eof()
+        await asyncio.wait_for(reader.read(_CHUNK), 1.0)
     writer.close()
 
 
@@ -90,7 +95,8 @@ async def _pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
 async def serve(token: str, port: int, socket_path: str, host: str = "127.0.0.1") -> None:
     relay = Relay(token, socket_path)
     server = await asyncio.start_server(relay.handle, host, port, limit=_CHUNK)
-    print(f"{READY} {host}:{port}", flush=True)
+    bound = server.sockets[0].getsockname()[1]  # port 0: the kernel's choice (tests)
+    print(f"{READY} {host}:{bound}", flush=True)
     async with server:
         await server.serve_forever()
 
@@ -110,8 +116,8 @@ def main(argv: list[str] | None = None) -> int:
         print("sandbox-runner relay: no token on stdin (the runner writes it there)",
               file=sys.stderr)
         return 2
-    if not 1 <= args.port <= 65535:
-        print("sandbox-runner relay: --port must be 1..65535", file=sys.stderr)
+    if not 0 <= args.port <= 65535:
+        print("sandbox-runner relay: --port must be 0..65535", file=sys.stderr)
         return 2
     try:
         asyncio.run(serve(token, args.port, args.socket))

@@ -145,6 +145,22 @@ class _Activity:
     last: float = field(default_factory=time.monotonic)
 
 
+async def _linger(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                  seconds: float = 1.0, most: int = MiB) -> None:
+    """After an answer: end our side (FIN), then read what the client still sends, a little,
+    so that closing does not reset the connection (and lose the answer) while its request
+    is unread."""
+    with contextlib.suppress(Exception):
+        if writer.can_write_eof():
+            writer.write_eof()
+        deadline = time.monotonic() + seconds
+        while most > 0 and (left := deadline - time.monotonic()) > 0:
+            data = await asyncio.wait_for(reader.read(64 * 1024), left)
+            if not data:
+                return
+            most -= len(data)
+
+
 async def resolve_host(host: str, port: int) -> list[IPAddress]:
     """The host's addresses from the host's resolver (TCP), in the resolver's order."""
     loop = asyncio.get_running_loop()
@@ -290,6 +306,7 @@ class EgressProxy:
             with contextlib.suppress(Exception):
                 writer.write(answer(exc.status, record.reason, headers=self._decision_header(record)))
                 await asyncio.wait_for(writer.drain(), 5)
+            await _linger(reader, writer)
         except _Ended as exc:  # before the upstream answered anything: say why
             record.reason = self._redact(str(exc))[:1000]
             if record.bytes_down == 0 and record.outcome == "forwarded":
