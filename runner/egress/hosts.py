@@ -38,6 +38,10 @@ METADATA_ADDRESSES = frozenset(ipaddress.ip_address(a) for a in (
     "100.100.100.200",  # Alibaba Cloud
 ))
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
+PRIVATE_NETWORKS = tuple(ipaddress.ip_network(n) for n in (
+    "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16",  # RFC 1918
+    "fc00::/7",  # unique local addresses (RFC 4193)
+))
 
 
 class BadHost(ValueError):
@@ -217,12 +221,13 @@ def address_kind(ip: IPAddress) -> str | None:
         if embedded is not None:
             inner = address_kind(embedded)
             return f"{inner} (embedded in {ip.compressed})" if inner else None
+    private = any(ip in net for net in PRIVATE_NETWORKS if net.version == ip.version)
     for kind, flag in (("loopback", ip.is_loopback), ("unspecified", ip.is_unspecified),
                        ("link-local", ip.is_link_local), ("multicast", ip.is_multicast),
-                       ("private", ip.is_private)):
+                       ("private", private)):
         if flag:
             return kind
-    if not ip.is_global:
+    if ip.is_private or not ip.is_global:
         return "reserved (not a public address)"
     return None
 

@@ -116,9 +116,10 @@ def test_normalize_host() -> None:
     ("169.254.169.254", "metadata"), ("fd00:ec2::254", "metadata"),
     ("224.0.0.1", "multicast"), ("ff02::1", "multicast"),
     ("0.0.0.0", "unspecified"), ("::", "unspecified"),
-    ("100.64.0.1", "not a public"), ("192.0.2.1", "private"),
+    ("100.64.0.1", "not a public"), ("192.0.2.1", "not a public"),
+    ("203.0.113.80", "not a public"), ("240.0.0.1", "not a public"),
     ("::ffff:127.0.0.1", "loopback"), ("::ffff:169.254.169.254", "metadata"),
-    ("64:ff9b::a00:1", "private"), ("2002:a00:1::", "private"),
+    ("64:ff9b::a00:1", "private"), ("2002:a00:1::", "private"), ("2001:db8::1", "not a public"),
 ])
 def test_non_public_addresses_are_classified(address: str, kind: str) -> None:
     found = address_kind(ipaddress.ip_address(address))
