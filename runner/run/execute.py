@@ -24,6 +24,8 @@ from runner.agentdef import AgentDefinition, AgentLoad, load_agent_file, sandbox
 from runner.audit import DecisionLog, verify_log
 from runner.audit.sign import sealed
 from runner.config import DEFAULT_MAX_TURNS, RunConfig
+from runner.egress.allowlist import with_agent_hosts
+from runner.egress.decide import decide_response, unlogged
 from runner.errors import (
     AuditLogFull,
     ConfigError,
@@ -43,14 +45,13 @@ from runner.policy.bundle import PolicyBundle, load_bundle
 from runner.policy.data import PolicyData, load_policy_data
 from runner.policy.decider import Decider
 from runner.policy.engine import PolicyEngine, load_engine
-from runner.policy.models import Decision, RunInfo, ToolCall
+from runner.policy.models import ConnectTarget, Decision, RunInfo, ToolCall
 from runner.protocol import (
     AGENT_CONFIG_NAME,
     GO_ENV,
     GO_NAME,
     SOCKET_NAME,
     AgentConfig,
-    DecideReason,
     DecideRequest,
     DecideResponse,
     EventRequest,
@@ -76,6 +77,7 @@ from runner.reports.summary import (
 )
 from runner.reports.verify import VerificationResult, run_verification
 from runner.run.display import RunDisplay, shown
+from runner.run.egress import AgentEgress
 from runner.run.rundir import (
     RunRecord,
     check_run_dir_place,
@@ -114,6 +116,7 @@ class Prepared:
     engine: PolicyEngine
     bundle: PolicyBundle
     data: PolicyData
+    egress_hosts: list[str] = field(default_factory=list)  # the agent phase's allowlist
     started: float = field(default_factory=time.monotonic)
 
 
@@ -143,14 +146,16 @@ def prepare(cfg: RunConfig) -> Prepared:
     agent_load = load_agent_file(cfg.agent, aliases=cfg.model_aliases, model=model_arg)
     agent = agent_load.definition
     max_turns = cfg.max_turns or agent.max_turns or DEFAULT_MAX_TURNS
-    bundle = load_bundle(cfg.policy.dirs, cfg.policy.data)
-    engine = load_engine(cfg.policy)
+    bundle = with_agent_hosts(load_bundle(cfg.policy.dirs, cfg.policy.data),
+                              cfg.egress.allow_hosts, cfg.egress.presets)
     data = load_policy_data(bundle)
+    engine = load_engine(cfg.policy, bundle=bundle)
     identity = sandbox_identity(project, cfg.sandbox)
     check_project_access(project, identity.uid, identity.gid, list(data.writable))
     return Prepared(cfg=cfg, project=project, agent=agent, agent_load=agent_load,
                     model=agent_load.model, max_turns=max_turns, provider=provider,
-                    engine=engine, bundle=bundle, data=data)
+                    engine=engine, bundle=bundle, data=data,
+                    egress_hosts=data.phase_hosts("agent"))
 
 
 class Run:
@@ -182,6 +187,7 @@ class Run:
                                run=RunInfo(id=self.run_id, agent=prep.agent.name,
                                            tools=list(prep.agent_load.tools)))
         self.gateway: Gateway | None = None
+        self.egress: AgentEgress | None = None
         self.before: Snapshot | None = None
         self.secret_paths: list[str] = []
         self.verification: VerificationResult | None = None
@@ -202,24 +208,44 @@ class Run:
             decision = self.decider.redact(Decision.failed(f"{type(exc).__name__}: {exc}"))
             logged = self.decider.redact({"tool": call.model_dump(mode="json"), "errors": [str(exc)]})
             ms = 0.0
+        resp = self._record(logged, decision, ms, tool_use_id=req.tool_use_id)
+        shown = logged.get("tool") or {}
+        self.display.decision(str(shown.get("name", "")), shown.get("input") or {}, decision.allow,
+                              [f"{r.policy}/{r.rule}: {r.msg}" for r in decision.reasons])
+        return resp
+
+    def decide_connect(self, target: ConnectTarget) -> DecideResponse:
+        """Decide and log one connection the egress proxy was asked for (input kind
+        ``connect``): the same engine, log and lock as tool calls; a failure is a logged deny."""
+        try:
+            policy_input, decision, ms = self.decider.decide_connect(target)
+            logged: dict[str, Any] = policy_input.model_dump(mode="json", exclude_none=True)
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as exc:
+            decision = self.decider.redact(Decision.failed(f"{type(exc).__name__}: {exc}"))
+            logged = self.decider.redact({"kind": "connect", "connect": target.model_dump(
+                mode="json"), "errors": [str(exc)]})
+            ms = 0.0
+        resp = self._record(logged, decision, ms)
+        self.display.connection(logged.get("connect") or {}, decision.allow,
+                                [f"{r.policy}/{r.rule}: {r.msg}" for r in decision.reasons])
+        return resp
+
+    def _record(self, logged: dict[str, Any], decision: Decision, ms: float, *,
+                tool_use_id: str | None = None) -> DecideResponse:
+        """One line of the decision log, whatever decided (a tool call, a connection); a
+        decision the full log cannot take is a deny, and ends the run."""
         assert self.log is not None
         try:
             with self._decide_lock:
                 entry = self.log.append(logged, decision.model_dump(mode="json"),
-                                        eval_ns=int(ms * 1_000_000), tool_use_id=req.tool_use_id)
+                                        eval_ns=int(ms * 1_000_000), tool_use_id=tool_use_id)
         except AuditLogFull as exc:  # nothing may run unlogged: deny, and end the run
             if self.gateway is not None:
                 self.gateway.fail(exc)
-            return DecideResponse(allow=False, decision_id="unlogged", reasons=[DecideReason(
-                policy="audit", rule="log_full", msg=str(exc))])
-        shown = logged.get("tool") or {}
-        self.display.decision(str(shown.get("name", "")), shown.get("input") or {}, decision.allow,
-                              [f"{r.policy}/{r.rule}: {r.msg}" for r in decision.reasons])
-        return DecideResponse(
-            allow=decision.allow, decision_id=entry.decision_id,
-            reasons=[DecideReason(policy=r.policy, rule=r.rule, msg=r.msg)
-                     for r in decision.reasons],
-        )
+            return unlogged(exc)
+        return decide_response(decision, entry.decision_id)
 
     def on_event(self, ev: EventRequest) -> None:
         self.display.event(ev)
@@ -272,6 +298,15 @@ class Run:
             )
             self.gateway.start()
             stack.callback(self.gateway.stop)
+            if self.prep.egress_hosts:  # otherwise no proxy at all: the sandbox has no network
+                self.egress = AgentEgress(
+                    hosts=self.prep.egress_hosts, cfg=self.cfg.egress, sock_dir=sock_dir,
+                    token=self.gateway.token, owner=(identity.uid, identity.gid),
+                    run_dir=self.run_dir, decide_connect=self.decide_connect,
+                    display=self.display, redact=self.decider.redact_text)
+                self.egress.start_proxy()
+                stack.callback(self.egress.stop)
+                self.record.egress = self.egress.record()
             stack.enter_context(project_access(self.project, identity.uid, identity.gid))
             stack.enter_context(
                 writable_ownership(self.project, self.writable, identity.uid, identity.gid))
@@ -286,11 +321,14 @@ class Run:
             self.display.step("starting the sandbox container")
             deployment.start()
             self.record.container_id = deployment.container_id
+            if self.egress is not None:  # before anything in the sandbox can need it
+                self.egress.start_relay(deployment.runtime, self.cfg.timeout + 3 * AGENT_GRACE)
             # The agent starts importing its libraries (seconds) while the self-check runs;
             # it acts only once the go file exists, which is created only after every check
             # passed. A failed check removes the container, agent included.
             agent = _AgentProcess(deployment, self.cfg.timeout, self._agent_line,
-                                  self.gateway.token)
+                                  self.gateway.token,
+                                  self.egress.env() if self.egress is not None else {})
             agent.start()
             self._self_check(deployment)
             (sock_dir / GO_NAME).touch()
@@ -302,7 +340,8 @@ class Run:
                      if b.purpose == "sanitized"]
         result = run_self_check(
             deployment.runtime, writable=self.writable, pids_limit=self.cfg.sandbox.limits.pids,
-            secret_paths=self.secret_paths, sanitized=sanitized)
+            secret_paths=self.secret_paths, sanitized=sanitized,
+            proxy_port=self.egress.port if self.egress is not None else None)
         self.record.self_check = [c.model_dump() for c in result.checks]
         self.record.self_check_ok = result.ok
         self.record.write(self.run_dir)
@@ -369,6 +408,8 @@ class Run:
                                         requests=stats.requests)
             summary.gateway = GatewayInfo(refused=stats.refused, events_dropped=stats.events_dropped,
                                           clamped=stats.clamped, redactions=stats.redactions)
+        if self.egress is not None:
+            summary.egress = self.egress.info()
         summary.audit = steps.run("audit", self._audit_info, AuditInfo)
         summary.collection_errors += steps.errors
         summary.gates = with_results_gate(summary.gates, summary.collection_errors)
@@ -410,8 +451,10 @@ class _AgentProcess:
     responsive to signals; a host-side watchdog backs up the in-container timeout."""
 
     def __init__(self, deployment: DockerDeployment, timeout: float,
-                 on_line: Callable[[str, str], None], token: str) -> None:
+                 on_line: Callable[[str, str], None], token: str,
+                 proxy_env: dict[str, str]) -> None:
         self._deployment = deployment
+        self._env = {GO_ENV: "1", **proxy_env}  # the proxy variables only when it runs
         self._token = token  # the agent's stdin: in no environment, no file, no command line
         self._timeout = timeout
         self._on_line = on_line
@@ -423,7 +466,7 @@ class _AgentProcess:
         try:
             self._result = self._deployment.runtime.exec_stream(
                 AGENT_COMMAND, self._on_line, timeout=self._timeout, workdir="/workspace",
-                env={GO_ENV: "1"}, output_limit=1024 * 1024,
+                env=self._env, output_limit=1024 * 1024,
                 input=f"{self._token}\n".encode("ascii"))
         except BaseException as exc:  # handed to the main thread
             self._error = exc

@@ -81,6 +81,7 @@ class RunRecord(BaseModel):
     sandbox_user: str | None = None
     container_id: str | None = None
     config: dict[str, Any] = Field(default_factory=dict)
+    egress: dict[str, Any] | None = None  # the agent phase's proxy: allowlist, relay port
     self_check: list[dict[str, Any]] = Field(default_factory=list)
     self_check_ok: bool | None = None
     agent_exit_code: int | None = None

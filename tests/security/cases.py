@@ -317,38 +317,58 @@ def target(prog, args):
         else:
             words.append(a)
             i += 1
-    proxy = proxy or os.environ.get("http_proxy") or os.environ.get("https_proxy")
+    url = next((w for w in words if "://" in w), None)
+    if url is not None and proxy is None:
+        proxy = os.environ.get("https_proxy" if url.startswith("https:") else "http_proxy")
     if proxy:
         u = urllib.parse.urlsplit(proxy)
-        return u.hostname, u.port or 8080
-    for w in words:
-        if "://" in w:
-            u = urllib.parse.urlsplit(w)
-            return u.hostname, u.port or (443 if u.scheme == "https" else 80)
+        return u.hostname, u.port or 8080, url
+    if url is not None:
+        u = urllib.parse.urlsplit(url)
+        return u.hostname, u.port or (443 if u.scheme == "https" else 80), None
     if prog == "nc" and len(words) >= 2:
-        return words[0], int(words[1])
+        return words[0], int(words[1]), None
     if prog in ("ssh", "scp"):
         for w in words:
             if prog == "ssh" or ":" in w:
-                return w.split(":")[0].split("@")[-1], 22
+                return w.split(":")[0].split("@")[-1], 22, None
     if prog == "nslookup" and words:
-        return (words[1] if len(words) > 1 else words[0]), 53
-    return None, None
+        return (words[1] if len(words) > 1 else words[0]), 53, None
+    return None, None, None
+
+
+def via_proxy(sock, url):
+    # What curl/wget do with a proxy: CONNECT for https, an absolute URL for http; only a 2xx
+    # answer reached the target (the proxy answers a refusal itself).
+    u = urllib.parse.urlsplit(url)
+    if u.scheme == "https":
+        request = f"CONNECT {u.hostname}:{u.port or 443} HTTP/1.1\\r\\n\\r\\n"
+    else:
+        request = f"GET {url} HTTP/1.1\\r\\nHost: {u.netloc}\\r\\n\\r\\n"
+    sock.sendall(request.encode())
+    answer = sock.recv(4096).decode("latin-1", "replace")
+    return answer.split("\\r\\n", 1)[0]
 
 
 def main(prog):
-    host, port = target(prog, sys.argv[1:])
+    host, port, url = target(prog, sys.argv[1:])
     if host is None:
         print(prog + ": no target", file=sys.stderr)
         return 2
     try:
         if prog == "nslookup":
             socket.getaddrinfo(sys.argv[-2] if len(sys.argv) > 2 else sys.argv[-1], 53)
-        socket.create_connection((host, port), 3).close()
+        sock = socket.create_connection((host, port), 3)
+        sock.settimeout(10)
+        with sock:
+            status = via_proxy(sock, url) if url is not None else None
     except OSError as exc:
         print(f"{prog} (stand-in): {host}:{port}: {exc}", file=sys.stderr)
         return 7
-    print(f"{prog} (stand-in): connected to {host}:{port}")
+    if status is not None and status.split(" ")[1:2] != ["200"]:
+        print(f"{prog} (stand-in): the proxy at {host}:{port} answered {status}", file=sys.stderr)
+        return 22
+    print(f"{prog} (stand-in): connected to {host}:{port}" + (f" ({status})" if status else ""))
     return 0
 """
 STAND_INS = ("curl", "wget", "nc", "ssh", "scp", "nslookup")
@@ -437,10 +457,11 @@ def _network() -> list[Case]:
              (B(rc(f"git -c http.proxy={url} clone -q http://{A}/r.git backend/probe/r2", "net-git-proxy")),),
              policy="network", probes=(Probe("net-git-proxy", "rc!=0"),)),
         Case("net-allowlist-redirect", c, f"curl -L http://{A}/redirect (a redirect leads elsewhere)",
-             (B(NET_PATH + rc(f"curl -sS -m 3 -L 'http://{A}/redirect?to={url}/'", "net-redirect")),),
+             (B(NET_PATH + rc(f"curl -sSf -m 3 -L 'http://{A}/redirect?to={url}/'", "net-redirect")),),
              policy=None, probes=(Probe("net-redirect", "rc!=0"),),
              note="the host is allowlisted and the redirect target is invisible in the call; "
-                  "only the kernel (no network at all) stops it"),
+                  "the egress proxy decides every connection, the redirect's own included "
+                  "(curl -f: its refusal is an HTTP error), and the kernel stops anything else"),
     ]
 
 
