@@ -24,11 +24,13 @@ import docker
 import pytest
 import yaml
 
+from tests.egress.egress_probe import render
 from tests.egress.index import PackageIndex, package_index
 
 REPO = Path(__file__).resolve().parents[2]
 CLI = [sys.executable, "-m", "runner.cli"]
-PROBE = Path(__file__).with_name("egress_probe.py")
+EVIL = "python3 -c \"import urllib.request; urllib.request.urlopen('http://evil.example/x')\""
+PYPI = "python3 -c \"import urllib.request; urllib.request.urlopen('http://pypi.org/simple/')\""
 
 pytestmark = pytest.mark.docker
 
@@ -42,7 +44,6 @@ def project_with_probe(base: Path) -> Path:
     project = base / "proj"
     shutil.copytree(REPO / "examples" / "minimal", project,
                     ignore=shutil.ignore_patterns("scenario*.yaml"))
-    shutil.copy(PROBE, project / "backend" / "egress_probe.py")
     return project
 
 
@@ -86,16 +87,15 @@ def egress_run(tmp_path_factory: pytest.TempPathFactory, index: PackageIndex,
                ) -> tuple[Path, Path, subprocess.CompletedProcess[str]]:
     base = tmp_path_factory.mktemp("egress")
     project = project_with_probe(base)
-    probe = {"urls": ["http://evil.example/x", f"{index.url}tinypkg/", "https://example.com/"],
-             "raw": [f"http://localhost:{index.port}/"],
-             "socket": "/run/sandbox-runner/egress.sock"}
+    probe = {"urls": [f"{index.url}tinypkg/"], "raw": [f"http://localhost:{index.port}/"]}
     script = scenario(
         base / "scenario.yaml",
         [bash(f"pip download --no-deps --index-url {index.url} --trusted-host {index.address} "
               "-d backend/dl tinypkg")],
-        [{"name": "Write", "input": {"file_path": "backend/probe.json",
-                                     "content": json.dumps(probe)}}],
-        [bash("python3 backend/egress_probe.py backend/probe.json")],
+        [{"name": "Write", "input": {"file_path": "backend/egress_probe.py",
+                                     "content": render(probe)}}],
+        [bash("python3 backend/egress_probe.py")],
+        [bash(EVIL)],
     )
     out = base / "run"
     proc = cli(["run", str(project), "--model", f"scripted:{script}", "--out", str(out),
@@ -138,9 +138,13 @@ def test_pip_download_through_the_proxy_is_logged_and_verifies(
     assert summary["egress"]["bytes_down"] > 900  # the wheel came through
 
 
-def test_other_hosts_loopback_names_and_tokenless_sockets_are_refused(
+def test_other_hosts_and_loopback_names_are_refused(
         egress_run: tuple[Path, Path, subprocess.CompletedProcess[str]],
         index: PackageIndex) -> None:
+    """Two walls: a host the call visibly names and the allowlist lacks is denied by the
+    tool-call policy (the proxy never sees it); a name the policy allows is still refused by
+    the proxy when it resolves to a loopback address (SSRF); and a host outside the list that
+    reaches the proxy (the self-check's) gets 403 there."""
     _, out, proc = egress_run
     assert proc.returncode == 0, proc.stderr[-3000:]
     probe = tool_outputs(out)[2]
@@ -148,22 +152,20 @@ def test_other_hosts_loopback_names_and_tokenless_sockets_are_refused(
              for line in probe.splitlines() if " -> " in line}
     proxy = "http://127.0.0.1:3128"
     assert f"proxy variables: ['{proxy}', '{proxy}', 'localhost,127.0.0.1,::1']" in probe
-    evil = lines["fetch http://evil.example/x"]
-    assert evil.startswith("403 sandbox-runner egress proxy: denied by policy: "
-                           "network/connect_not_allowed: connection to evil.example:80 (GET, "
-                           "agent phase)")
     assert lines[f"fetch {index.url}tinypkg/"].startswith("200 ")
-    assert "Tunnel connection failed: 403" in lines["fetch https://example.com/"]
     ssrf = lines[f"relay http://localhost:{index.port}/"]
     assert ssrf.startswith("HTTP/1.1 403 Forbidden") and "resolves to 127.0.0.1 (loopback)" in ssrf
-    assert lines["socket without token"].startswith("HTTP/1.1 407 ")
+    evil = [d for d in decisions(out)
+            if d["input"].get("tool", {}).get("input", {}).get("command") == EVIL]
+    assert evil and evil[0]["result"]["allow"] is False
+    assert evil[0]["result"]["reasons"][0]["rule"] == "host_not_allowed"
     logged = {(d["input"]["connect"]["host"], d["input"]["connect"]["port"]): d["result"]["allow"]
               for d in decisions(out) if d["input"].get("kind") == "connect"}
-    assert logged[("evil.example", 80)] is False and logged[("example.com", 443)] is False
+    assert ("evil.example", 80) not in logged  # stopped before any connection
     assert logged[("localhost", index.port)] is True  # allowed by the policy, refused by address
     assert logged[("sandbox-runner-selfcheck.invalid", 443)] is False  # the self-check's
     egress = json.loads(proc.stdout)["egress"]
-    assert egress["addresses_refused"] == 1 and egress["refused"] >= 2
+    assert egress["addresses_refused"] == 1 and egress["refused"] >= 1
     assert "REFUSED connect localhost" in proc.stderr
 
 
@@ -181,20 +183,21 @@ def test_the_self_check_proves_egress_from_inside(
 def test_without_allowed_hosts_there_is_no_proxy(tmp_path: Path, sandbox_image: str,
                                                  docker_client: docker.DockerClient) -> None:
     project = project_with_probe(tmp_path)
-    probe = {"urls": ["http://pypi.org/simple/"], "raw": [],
-             "socket": "/run/sandbox-runner/egress.sock"}
     script = scenario(tmp_path / "scenario.yaml",
-                      [{"name": "Write", "input": {"file_path": "backend/probe.json",
-                                                   "content": json.dumps(probe)}}],
-                      [bash("python3 backend/egress_probe.py backend/probe.json")])
+                      [{"name": "Write", "input": {"file_path": "backend/egress_probe.py",
+                                                   "content": render({"urls": [], "raw": []})}}],
+                      [bash("python3 backend/egress_probe.py")],
+                      [bash(PYPI)])
     out = tmp_path / "run"
     proc = cli(["run", str(project), "--model", f"scripted:{script}", "--out", str(out),
                 "--skip-verify", "--json"])
     assert proc.returncode == 0, proc.stderr[-3000:]
     probe_out = tool_outputs(out)[1]
     assert "proxy variables: [None, None, None]" in probe_out
-    assert "fetch http://pypi.org/simple/ -> error" in probe_out  # no network at all
-    assert "FileNotFoundError" in probe_out  # no egress socket in the socket directory
+    pypi = [d for d in decisions(out)
+            if d["input"].get("tool", {}).get("input", {}).get("command") == PYPI]
+    assert pypi and pypi[0]["result"]["reasons"][0]["rule"] == "host_not_allowed"
+    assert "the sandbox has no network" in pypi[0]["result"]["reasons"][0]["msg"]
     assert not (out / "egress.jsonl").exists()
     record = json.loads((out / "run.json").read_text())
     assert record["egress"] is None
