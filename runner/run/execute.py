@@ -93,10 +93,12 @@ from runner.sandbox.image import ensure_image
 from runner.sandbox.masks import find_secret_paths
 from runner.sandbox.ownership import sandbox_identity, writable_ownership
 from runner.sandbox.selfcheck import run_self_check
-from runner.sandbox.spec import WORKSPACE, build_container_spec, idle_command
+from runner.sandbox.spec import RUNTIME_PYTHON, WORKSPACE, build_container_spec, idle_command
 
 SCRIPTED_PREFIX = "scripted:"
-AGENT_COMMAND = ["python3", "-P", "-m", "runner.agent"]  # -P: no CWD on sys.path (no shadowing)
+# The runtime prefix's interpreter by its absolute path (the tools' PATH leads to the project
+# environment instead); -P: no CWD on sys.path (no shadowing by the workspace).
+AGENT_COMMAND = [RUNTIME_PYTHON, "-P", "-m", "runner.agent"]
 AGENT_GRACE = 30.0  # host-side backstop beyond the in-container timeout
 
 
