@@ -5,12 +5,21 @@ One config class per backend with ``extra="forbid"`` and a ``type`` discriminato
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationError,
+    field_validator,
+)
 
 from runner.errors import ConfigError
 
@@ -25,6 +34,7 @@ MODEL_ALIASES: dict[str, str] = {
     "haiku": "claude-haiku-4-5",
 }
 DEFAULT_MODEL = "claude-sonnet-4-5"
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
 
 
 class _Cfg(BaseModel):
@@ -111,6 +121,40 @@ class VerifyConfig(_Cfg):
     coverage_threshold: float = 80.0
 
 
+class EnvironmentConfig(_Cfg):
+    """The project environment (``[environment]``; docs/environments.md).
+
+    Nothing declared here and no dependency file under ``backend/``: the default
+    environment (the sandbox image's toolchain). Otherwise the runner's setup phase builds
+    ``sandbox-runner-env:<hash>`` on the runtime layer and reuses it until an input changes.
+    """
+
+    requirements: list[str] | None = None  # None: detected from backend/ (requirements*.txt,
+    #                                         pyproject.toml with its test/dev extras/groups)
+    setup: list[str] = Field(default_factory=list)  # shell commands run after the installs
+    base_image: str | None = None  # under the runtime layer instead of the default base
+    index_url: str | None = None  # pip's index (a token belongs in a setup secret instead)
+    allow_hosts: list[str] = Field(default_factory=list)  # the setup phase's allowlist, added
+    presets: list[str] = Field(default_factory=lambda: ["python"])  # to these presets' hosts
+    secrets: list[str] = Field(default_factory=list)  # host variables given to setup only
+    timeout: float = Field(default=1800.0, gt=0)  # the whole setup phase
+
+    @field_validator("secrets")
+    @classmethod
+    def _secret_names(cls, names: list[str]) -> list[str]:
+        for name in names:
+            if not _ENV_NAME.fullmatch(name):
+                raise ValueError(f"{name!r} is not an environment variable name")
+        return names
+
+    @field_validator("setup")
+    @classmethod
+    def _commands(cls, commands: list[str]) -> list[str]:
+        if any(not c.strip() or "\0" in c for c in commands):
+            raise ValueError("a setup command is empty or holds a NUL byte")
+        return commands
+
+
 class RunConfig(_Cfg):
     project: Path
     agent: str = "backend-implementer"
@@ -126,6 +170,8 @@ class RunConfig(_Cfg):
     policy: PolicyConfig = Field(default_factory=PolicyConfig)
     gateway: GatewayConfig = Field(default_factory=GatewayConfig)
     verify: VerifyConfig = Field(default_factory=VerifyConfig)
+    environment: EnvironmentConfig = Field(default_factory=EnvironmentConfig)
+    rebuild_env: bool = False  # `run --rebuild-env`: build the environment image anew
 
 
 def load_file_config(project: Path) -> dict[str, Any]:
