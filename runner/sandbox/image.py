@@ -457,10 +457,10 @@ def ensure_runtime(
 
 def ensure_image(
     cfg: DockerSandboxConfig, *, progress: Progress | None = None, force: bool = False,
-    fallback: bool = True,
+    fallback: bool = True, force_env: bool = False,
 ) -> str:
     """The sandbox image ref (the default environment on the runtime layer), built when
-    missing (or, every layer, when ``force``).
+    missing (or, every layer, when ``force``; only the environment layer: ``force_env``).
 
     ``cfg.image`` set: that image is used as is (pulled when absent). ``fallback=False``:
     do not bootstrap a base when ``cfg.base_image`` is neither present nor pullable.
@@ -472,12 +472,13 @@ def ensure_image(
             raise ImageBuildError("image", f"{cfg.image} is not present and cannot be pulled")
         return cfg.image
     runtime = ensure_runtime(cfg, progress=say, force=force, fallback=fallback, client=client)
-    if not force:
+    rebuild = force or force_env
+    if not rebuild:
         cached = _cached_layer(client, DEFAULT_ENV_LAYER, runtime)
         if cached is not None:
             return cached.ref
     with _build_lock():
-        env = _build_layer(client, DEFAULT_ENV_LAYER, runtime, say, force=force,
+        env = _build_layer(client, DEFAULT_ENV_LAYER, runtime, say, force=rebuild,
                            labels={LABEL_RUNTIME: runtime.ref})
     return env.ref
 
@@ -485,6 +486,19 @@ def ensure_image(
 def _context_inputs(ctx: Path, layer: Layer) -> list[tuple[str, bytes]]:
     names = [name for name, _ in context_files(layer)]
     return [(name, (ctx / name).read_bytes()) for name in names]
+
+
+def env_wheelhouse(client: docker.DockerClient | None = None,
+                   progress: Progress | None = None) -> Path:
+    """The default environment's wheelhouse (pytest, pytest-cov, coverage and the toolchain):
+    the setup phase mounts it read-only as pip's ``--find-links``."""
+    client = client or docker_client()
+    wheels = ensure_wheelhouse(images_dir() / DEFAULT_ENV_LAYER.context / "requirements.txt",
+                               _engine_arch(client), progress or _noop)
+    wheels.chmod(0o755)  # mkdtemp made it 0700: the build user reads it through the mount
+    for wheel in wheels.glob("*.whl"):
+        wheel.chmod(0o644)
+    return wheels
 
 
 def runtime_status(cfg: DockerSandboxConfig, client: docker.DockerClient) -> BaseImage | None:
