@@ -1,5 +1,8 @@
 # Entry point: data.sandbox.decision = {"allow": bool, "reasons": [{"policy", "rule", "msg"}]}.
 #
+# Two input kinds: a connection (`"kind": "connect"`, from the egress proxy) is decided by
+# network.rego's connect_deny alone; anything else is a tool call (inputs without `kind`).
+#
 # Default deny: a call is allowed only when the input is well-formed (a known tool, no
 # derivation errors, the facts present) and no policy gives a reason to deny. scope.rego,
 # secrets.rego and network.rego each contribute a `deny` array of reasons; reasons come
@@ -15,7 +18,11 @@ default decision := {"allow": false, "reasons": [{
 	"msg": "the policies could not decide this call",
 }]}
 
-decision := {"allow": false, "reasons": [reason(
+decision := {"allow": count(r) == 0, "reasons": r} if {
+	# a connection the egress proxy was asked for: only the network policy decides it
+	input.kind == "connect"
+	r := data.sandbox.network.connect_deny
+} else := {"allow": false, "reasons": [reason(
 	"unknown_tool",
 	sprintf("unknown tool %v; the available tools are %s", [object.get(input, ["tool", "name"], null), concat(", ", data.settings.tools)]),
 )]} if {

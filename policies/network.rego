@@ -1,13 +1,21 @@
 # Network and opaque shell: no host unless allowlisted, and nothing the shell analysis
 # cannot see through (which could hide network access, secret reads or writes anywhere).
 #
+# Tool calls (`deny`):
 # - host_not_allowed: every host a call would contact (URLs, network programs, the package
-#   index implied by `pip install`, /dev/tcp, ...) must be in allowed_hosts (empty by
-#   default). An entry matches the host exactly (case-insensitive, trailing dot ignored);
-#   "*.example.com" matches its subdomains.
+#   index implied by `pip install`, /dev/tcp, ...) must be on the agent phase's allowlist
+#   (`agent_hosts`: allowed_hosts plus the hosts of allowed_presets; empty by default). An
+#   entry matches the host exactly (case-insensitive, trailing dot ignored); "*.example.com"
+#   matches its subdomains; an entry "host:port" matches that port only.
 # - opaque_shell: eval, a variable or substitution as the program, `bash -c "$x"`,
 #   `... | sh`, inline interpreter code (python -c, node -e, perl -e, ...).
 # - shell_not_parsed: the command did not parse as shell.
+#
+# Connections (`connect_deny`, input kind "connect": what the egress proxy is asked for):
+# - connect_not_allowed: host:port must match an entry of the phase's allowlist: the agent
+#   phase's `agent_hosts`, the setup phase's `setup_hosts` (setup_allowed_hosts plus the
+#   hosts of setup_presets). An entry without a port allows egress_default_ports (80, 443).
+# - bad_phase: the phase is neither "setup" nor "agent".
 package sandbox.network
 
 import rego.v1
@@ -19,7 +27,7 @@ deny := [] if {
 	not input.shell.parsed == false
 } else := array.concat(
 	array.concat(
-		[host_reason(h) | some h in input.hosts; not host_allowed(trim_suffix(lower(h.host), "."))],
+		[host_reason(h) | some h in input.hosts; not host_allowed(trim_suffix(lower(h.host), "."), object.get(h, "port", null))],
 		[opaque_reason(o) | some o in input.shell.opaque],
 	),
 	[reason("shell_not_parsed", sprintf("the command could not be parsed as shell; %s", [plain])) |
@@ -30,18 +38,106 @@ deny := [] if {
 
 reason(rule, msg) := {"policy": "network", "rule": rule, "msg": msg}
 
-host_allowed(host) := true if {
-	host in data.settings.allowed_hosts
+# A host a tool call names (its port, when known) against the agent phase's allowlist; the
+# proxy decides the port of each connection (connect_deny).
+host_allowed(host, port) := true if {
+	host in agent_hosts
 } else := true if {
-	some entry in data.settings.allowed_hosts
-	startswith(entry, "*.")
-	endswith(host, substring(entry, 1, -1))
+	some entry in agent_hosts
+	[pattern, entry_port] := split_entry(lower(entry))
+	host_matches(trim_suffix(pattern, "."), host)
+	any_port_matches(entry_port, port)
 } else := false
+
+any_port_matches(entry_port, _) if entry_port == null
+
+any_port_matches(_, port) if port == null
+
+any_port_matches(entry_port, port) if entry_port == port
 
 host_reason(h) := reason(
 	"host_not_allowed",
-	sprintf("network access to %s is not allowed (the sandbox has no network); allowed hosts: %s. Use the packages already installed, and note a missing dependency in issues.md", [host_text(h), data.sandbox.lib.describe(data.settings.allowed_hosts)]),
+	sprintf("network access to %s is not allowed (%s); allowed hosts: %s. Use the packages already installed, and note a missing dependency in issues.md", [host_text(h), no_network_note, data.sandbox.lib.describe(agent_hosts)]),
 )
+
+no_network_note := "the sandbox has no network" if {
+	count(agent_hosts) == 0
+} else := "only the allowed hosts are reachable, through the proxy"
+
+# --- allowlists ----------------------------------------------------------------------------
+
+setting(key) := object.get(data.settings, key, [])
+
+preset_hosts(names) := [h |
+	some name in names
+	some h in object.get(object.get(data.settings, "egress_presets", {}), name, [])
+]
+
+# The agent phase: allowed_hosts (data.json plus `run --allow-host`) and allowed_presets.
+agent_hosts := array.concat(setting("allowed_hosts"), preset_hosts(setting("allowed_presets")))
+
+# The setup phase (runner-run installs): setup_allowed_hosts and setup_presets.
+setup_hosts := array.concat(setting("setup_allowed_hosts"), preset_hosts(setting("setup_presets")))
+
+phase_hosts := {"agent": agent_hosts, "setup": setup_hosts}
+
+# An entry as [host pattern, port or null]: "host", "host:port", "[v6]", "[v6]:port", a bare
+# IPv6 literal (no port), "*.example.com" and "*.example.com:port". runner/egress/hosts.py
+# parses them the same way and refuses malformed entries when the data is loaded.
+split_entry(e) := [substring(e, 1, i - 1), bracket_port(substring(e, i + 1, -1))] if {
+	startswith(e, "[")
+	i := indexof(e, "]")
+	i > 0
+} else := [parts[0], to_number(parts[1])] if {
+	parts := split(e, ":")
+	count(parts) == 2
+	regex.match(`^[0-9]{1,5}$`, parts[1])
+} else := [e, null]
+
+bracket_port(rest) := to_number(substring(rest, 1, -1)) if {
+	regex.match(`^:[0-9]{1,5}$`, rest)
+} else := null
+
+host_matches(pattern, host) if pattern == host
+
+host_matches(pattern, host) if {
+	startswith(pattern, "*.")
+	endswith(host, substring(pattern, 1, -1))
+}
+
+connect_port_matches(entry_port, port) if {
+	entry_port == null
+	port in object.get(data.settings, "egress_default_ports", [80, 443])
+}
+
+connect_port_matches(entry_port, port) if {
+	entry_port != null
+	entry_port == port
+}
+
+# --- connections ---------------------------------------------------------------------------
+
+connect_deny := [reason(
+	"bad_phase",
+	sprintf("connection in an unknown phase %v; the phases are setup and agent", [object.get(input.connect, "phase", null)]),
+)] if {
+	not input.connect.phase in {"setup", "agent"}
+} else := [] if {
+	host := trim_suffix(lower(input.connect.host), ".")
+	some entry in phase_hosts[input.connect.phase]
+	[pattern, entry_port] := split_entry(lower(entry))
+	host_matches(trim_suffix(pattern, "."), host)
+	connect_port_matches(entry_port, input.connect.port)
+} else := [reason("connect_not_allowed", connect_message)]
+
+connect_message := sprintf("connection to %v:%v (%v, %v phase) is not allowed by the egress allowlist; allowed hosts: %s%s", [
+	input.connect.host, input.connect.port, object.get(input.connect, "method", "?"),
+	input.connect.phase, data.sandbox.lib.describe(phase_hosts[input.connect.phase]), connect_hint,
+])
+
+connect_hint := ". Use the packages already installed, and note a missing dependency in issues.md" if {
+	input.connect.phase == "agent"
+} else := " (add it to the setup allowlist: setup_allowed_hosts or setup_presets)"
 
 host_text(h) := sprintf("%v:%v (%v)", [h.host, h.port, object.get(h, "via", "?")]) if {
 	is_number(h.port)

@@ -21,6 +21,7 @@ from pydantic import (
     field_validator,
 )
 
+from runner.egress.hosts import BadHost, check_host_entries
 from runner.errors import ConfigError
 
 DEFAULT_TASK = (
@@ -121,6 +122,41 @@ class VerifyConfig(_Cfg):
     coverage_threshold: float = 80.0
 
 
+class EgressConfig(_Cfg):
+    """The egress proxy (runner/egress): which hosts the agent phase may reach, and its caps.
+
+    Nothing allowed (the default): no proxy at all, the sandbox has no network. The hosts
+    and presets are added to the policy data's ``allowed_hosts`` / ``allowed_presets``, so
+    the tool-call policy and the proxy decide on the same list.
+    """
+
+    allow_hosts: list[str] = Field(default_factory=list)  # HOST[:PORT], *.example.com wildcards
+    presets: list[str] = Field(default_factory=list)  # names of the policy data's egress_presets
+    allow_private: list[str] = Field(default_factory=list)  # may resolve to private addresses
+    max_connections: int = Field(default=512, ge=1)  # per run
+    max_concurrent: int = Field(default=32, ge=1)  # open at once
+    max_mb: int = Field(default=2048, ge=1)  # bytes through the proxy per run, both ways
+    idle_timeout: float = Field(default=60.0, gt=0)  # a connection with no bytes either way ends
+    connect_timeout: float = Field(default=10.0, gt=0)  # resolving and connecting upstream
+    max_header_kb: int = Field(default=32, ge=1, le=1024)  # a request head larger: 431
+    relay_port: int = Field(default=3128, ge=1024, le=65535)  # the relay in the container
+
+    @field_validator("allow_hosts", "allow_private")
+    @classmethod
+    def _host_patterns(cls, entries: list[str]) -> list[str]:
+        try:
+            return check_host_entries(entries)
+        except BadHost as exc:
+            raise ValueError(str(exc)) from None
+
+    @field_validator("presets")
+    @classmethod
+    def _preset_names(cls, names: list[str]) -> list[str]:
+        for name in names:
+            if not name or not name.replace("-", "").replace("_", "").isalnum():
+                raise ValueError(f"{name!r} is not a preset name")
+        return names
+
 class EnvironmentConfig(_Cfg):
     """The project environment (``[environment]``; docs/environments.md).
 
@@ -134,8 +170,11 @@ class EnvironmentConfig(_Cfg):
     setup: list[str] = Field(default_factory=list)  # shell commands run after the installs
     base_image: str | None = None  # under the runtime layer instead of the default base
     index_url: str | None = None  # pip's index (a token belongs in a setup secret instead)
-    allow_hosts: list[str] = Field(default_factory=list)  # the setup phase's allowlist, added
-    presets: list[str] = Field(default_factory=lambda: ["python"])  # to these presets' hosts
+    # The setup phase's allowlist: the policy data's setup_allowed_hosts and setup_presets
+    # (default: the "python" preset, the package index hosts) plus these.
+    allow_hosts: list[str] = Field(default_factory=list)  # HOST[:PORT], *.example.com
+    presets: list[str] = Field(default_factory=list)  # names of the data's egress_presets
+    allow_private: list[str] = Field(default_factory=list)  # may resolve to private addresses
     secrets: list[str] = Field(default_factory=list)  # host variables given to setup only
     timeout: float = Field(default=1800.0, gt=0)  # the whole setup phase
 
@@ -146,6 +185,19 @@ class EnvironmentConfig(_Cfg):
             if not _ENV_NAME.fullmatch(name):
                 raise ValueError(f"{name!r} is not an environment variable name")
         return names
+
+    @field_validator("allow_hosts", "allow_private")
+    @classmethod
+    def _host_patterns(cls, entries: list[str]) -> list[str]:
+        try:
+            return check_host_entries(entries)
+        except BadHost as exc:
+            raise ValueError(str(exc)) from None
+
+    @field_validator("presets")
+    @classmethod
+    def _preset_names(cls, names: list[str]) -> list[str]:
+        return EgressConfig._preset_names(names)
 
     @field_validator("setup")
     @classmethod
@@ -170,6 +222,7 @@ class RunConfig(_Cfg):
     policy: PolicyConfig = Field(default_factory=PolicyConfig)
     gateway: GatewayConfig = Field(default_factory=GatewayConfig)
     verify: VerifyConfig = Field(default_factory=VerifyConfig)
+    egress: EgressConfig = Field(default_factory=EgressConfig)
     environment: EnvironmentConfig = Field(default_factory=EnvironmentConfig)
     rebuild_env: bool = False  # `run --rebuild-env`: build the environment image anew
 
@@ -214,11 +267,20 @@ def _given(flags: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+# Lists that flags add to instead of replacing (``--allow-host`` adds to ``allow_hosts``).
+_ADDITIVE = (("egress", "allow_hosts"), ("egress", "presets"))
+
+
 def build_run_config(project: Path, flags: dict[str, Any]) -> RunConfig:
     """Merge defaults < file config < flags (``None`` flags are ignored) and validate."""
     file_cfg = load_file_config(project)
     given = _given(flags)
     merged = _merge(file_cfg, given)
+    for section, key in _ADDITIVE:
+        base = file_cfg.get(section, {}) if isinstance(file_cfg.get(section), dict) else {}
+        added = given.get(section, {}).get(key)
+        if isinstance(base.get(key), list) and isinstance(added, list):
+            merged[section][key] = [*base[key], *(e for e in added if e not in base[key])]
     merged["project"] = project
     try:
         return RunConfig.model_validate(merged)
@@ -228,4 +290,5 @@ def build_run_config(project: Path, flags: dict[str, Any]) -> RunConfig:
         where = ".".join(str(p) for i, p in enumerate(err["loc"])
                          if not (i and p in tags and err["loc"][i - 1] in ("sandbox", "engine")))
         source = project / "sandbox-runner.toml"
-        raise ConfigError(f"{where}: {err['msg']}", path=source if file_cfg else None) from None
+        message = str(err["msg"]).removeprefix("Value error, ")
+        raise ConfigError(f"{where}: {message}", path=source if file_cfg else None) from None

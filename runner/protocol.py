@@ -21,7 +21,6 @@ GATEWAY_BASE_URL = "http://gateway"  # host part is ignored: the transport is th
 # that readable in /proc). It travels as `x-api-key` (what the anthropic SDK sends for its
 # api_key) or `Authorization: Bearer`, on every gateway route.
 TOKEN_HEADER = "x-api-key"
-MAX_TOKEN_LINE = 512
 
 
 class _Strict(BaseModel):

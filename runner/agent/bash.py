@@ -58,6 +58,11 @@ class HeadTail:
         return head + tail
 
 
+# The egress relay's address: the runner sets them for the agent only when the run has a
+# proxy (allowed hosts); then every command gets them, else none does.
+PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy")
+
+
 def minimal_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
     env = os.environ if environ is None else environ
     return {
@@ -66,6 +71,7 @@ def minimal_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
         "LANG": "C.UTF-8",
         "PYTHONDONTWRITEBYTECODE": "1",
         "TMPDIR": env.get("TMPDIR") or "/tmp",
+        **{name: value for name in PROXY_VARS if (value := env.get(name))},
     }
 
 

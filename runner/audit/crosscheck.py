@@ -13,7 +13,9 @@ it is the record of what the model asked for:
 - a tool_use the agent answered (a ``tool_result`` in a later request) without a
   decision is reported; one that was never answered (the run ended first) is a note.
 
-Only responses count as the model's calls: requests are written by the agent.
+Only responses count as the model's calls: requests are written by the agent. Decisions
+of kind ``connect`` (the egress proxy's, written by the host) answer no tool_use: they are
+counted, not matched.
 Secrets are redacted in the transcript: a ``[REDACTED:rule]`` marker there matches
 whatever text the log holds in its place (a log redacted by the same redactor holds
 the same marker).
@@ -49,6 +51,7 @@ class CrossCheck(BaseModel):
     decisions: int
     tool_uses: int
     matched: int
+    connections: int = 0  # decisions of kind "connect" (the egress proxy's; no tool_use)
     problems: list[CrossProblem]
     notes: list[str]
 
@@ -156,7 +159,11 @@ def cross_check(entries: list[LogEntry], transcript: Path) -> CrossCheck:
     problems = [CrossProblem(problem=p) for p in read_problems]
     decided: dict[str, int] = {}
     matched = 0
+    connections = 0
     for entry in entries:
+        if entry.kind == "connect":  # decided for the egress proxy, not a call of the model
+            connections += 1
+            continue
         use_id = entry.tool_use_id
         if not use_id:
             problems.append(CrossProblem(seq=entry.seq, problem=(
@@ -196,4 +203,4 @@ def cross_check(entries: list[LogEntry], transcript: Path) -> CrossCheck:
             notes.append(f"tool_use {_show(use_id)} ({_show(use.name)}) was never decided "
                          "(the run ended before)")
     return CrossCheck(decisions=len(entries), tool_uses=len(uses), matched=matched,
-                      problems=problems, notes=notes)
+                      connections=connections, problems=problems, notes=notes)

@@ -6,7 +6,8 @@ Each line carries the OPA decision-log fields (``decision_id``, ``timestamp``,
 64 zeros for the first line) and ``hash``: the sha256 hex digest of the
 canonical JSON of the line without ``hash`` (see :func:`canonical_json`).
 ``tool_use_id`` (when the agent sent it) names the model's ``tool_use`` block
-the decision answers. Readers refuse a line with a duplicate JSON key.
+the decision answers; a connection decided for the egress proxy (``input.kind`` is
+``"connect"``) has none. Readers refuse a line with a duplicate JSON key.
 
 Every line is written with one ``write(2)`` on an ``O_APPEND`` descriptor, so
 it is on its way to the disk when :meth:`DecisionLog.append` returns (``fsync``
@@ -61,13 +62,25 @@ class LogEntry(BaseModel):
         return self.result.get("allow") is True
 
     @property
+    def kind(self) -> str:
+        """"connect" for a connection the egress proxy was asked for, else "tool"."""
+        return "connect" if self.input.get("kind") == "connect" else "tool"
+
+    @property
     def tool_name(self) -> str:
+        """The tool's name, or "connect" for a connection."""
+        if self.kind == "connect":
+            return "connect"
         tool = self.input.get("tool")
         name = tool.get("name") if isinstance(tool, dict) else None
         return name if isinstance(name, str) else "?"
 
     @property
     def tool_input(self) -> dict[str, Any]:
+        """The tool's input, or a connection's host, port, phase and method."""
+        if self.kind == "connect":
+            target = self.input.get("connect")
+            return target if isinstance(target, dict) else {}
         tool = self.input.get("tool")
         args = tool.get("input") if isinstance(tool, dict) else None
         return args if isinstance(args, dict) else {}

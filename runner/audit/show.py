@@ -29,7 +29,11 @@ def _one_line(text: str, width: int) -> str:
 
 
 def summarize_call(tool: str, args: dict[str, Any], width: int = SUMMARY_WIDTH) -> str:
-    """What a tool call acted on, on one line: the command, the file, or the pattern (+ path)."""
+    """What a tool call acted on, on one line: the command, the file, or the pattern (+ path);
+    for a connection: method, host:port and phase."""
+    if tool == "connect":
+        return _one_line(f"{args.get('method', '?')} {args.get('host', '?')}:{args.get('port', '?')}"
+                         f" ({args.get('phase', '?')})", width)
     if tool in ("Glob", "Grep"):
         parts = [str(args[k]) for k in ("pattern", "path", "glob") if isinstance(args.get(k), str)]
         return _one_line(" ".join(parts), width)

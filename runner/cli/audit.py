@@ -90,6 +90,8 @@ def verify(ctx: click.Context, run_dir: Path, key_file: Path | None) -> None:
             ctx.exit(1)
         extra.append(f"transcript: {check.matched} decisions match tool_use blocks of "
                      f"{TRANSCRIPT_NAME}")
+        if check.connections:
+            extra.append(f"egress: {check.connections} connection decisions (the proxy's)")
         extra += [f"note: {one_line(n)}" for n in check.notes[:MAX_PROBLEMS]]
     else:
         click.echo(f"note: no {TRANSCRIPT_NAME}: decisions not matched against the model's "

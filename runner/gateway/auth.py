@@ -50,6 +50,14 @@ def presented_token(headers: list[tuple[bytes, bytes]]) -> bytes | None:
     return api_key if api_key else bearer
 
 
+def token_refusal(given: bytes | None, token: bytes) -> str | None:
+    """Why ``given`` is not the run's token ("no token" | "wrong token"), or None when it is
+    (constant-time compare). The gateway's routes and the egress proxy both check with it."""
+    if given and hmac.compare_digest(given, token):
+        return None
+    return "no token" if not given else "wrong token"
+
+
 class TokenGuard:
     """ASGI middleware: a request without the run's token never reaches a route."""
 
@@ -67,11 +75,11 @@ class TokenGuard:
         if scope["type"] != "http":
             self._on_refused(Refusal(method, path, "not http"))
             return  # a websocket is closed unanswered
-        given = presented_token(list(scope.get("headers") or []))
-        if given is not None and hmac.compare_digest(given, self._token):
+        refusal = token_refusal(presented_token(list(scope.get("headers") or [])), self._token)
+        if refusal is None:
             await self.app(scope, receive, send)
             return
-        self._on_refused(Refusal(method, path, "no token" if not given else "wrong token"))
+        self._on_refused(Refusal(method, path, refusal))
         body = json.dumps({"type": "error", "error": {
             "type": "authentication_error",
             "message": "the gateway requires the run's token on every request"}}).encode()

@@ -103,6 +103,31 @@ def prepare_socket_dir(path: Path, uid: int, gid: int) -> None:
             f"({exc.strerror}): run sandbox-runner as root or as the project's owner") from None
 
 
+def bind_unix_socket(path: Path, owner: tuple[int, int] | None) -> socket.socket:
+    """A listening unix socket at ``path``, 0600 and owned by ``owner`` (uid, gid; None: ours)
+    before it accepts anything. A stale socket there is replaced; anything else is an error."""
+    with suppress(FileNotFoundError):
+        st = os.lstat(path)
+        if not stat.S_ISSOCK(st.st_mode):
+            raise FileExistsError(f"{path} exists and is not a socket")
+        path.unlink()
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.bind(str(path))
+        os.chmod(path, SOCKET_MODE)  # nobody can connect before listen()
+        if owner is not None:
+            st = os.lstat(path)
+            if (st.st_uid, st.st_gid) != owner:
+                os.chown(path, *owner, follow_symlinks=False)
+        sock.listen(128)
+    except OSError:
+        sock.close()
+        with suppress(OSError):
+            path.unlink()
+        raise
+    return sock
+
+
 class JSONResponse(_StarletteJSONResponse):
     """JSON with non-ASCII escaped: a lone surrogate (which a model or a tool can produce)
     is not encodable as UTF-8 and must not turn an answer into a 500."""
@@ -223,27 +248,7 @@ class Gateway:
         self.stop()
 
     def _bind(self) -> socket.socket:
-        """The listening socket, 0600 and owned by ``socket_owner`` before it accepts anything."""
-        with suppress(FileNotFoundError):
-            st = os.lstat(self.socket_path)
-            if not stat.S_ISSOCK(st.st_mode):
-                raise FileExistsError(f"{self.socket_path} exists and is not a socket")
-            self.socket_path.unlink()
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            sock.bind(str(self.socket_path))
-            os.chmod(self.socket_path, SOCKET_MODE)  # nobody can connect before listen()
-            if self.socket_owner is not None:
-                st = os.lstat(self.socket_path)
-                if (st.st_uid, st.st_gid) != self.socket_owner:
-                    os.chown(self.socket_path, *self.socket_owner, follow_symlinks=False)
-            sock.listen(128)
-        except OSError:
-            sock.close()
-            with suppress(OSError):
-                self.socket_path.unlink()
-            raise
-        return sock
+        return bind_unix_socket(self.socket_path, self.socket_owner)
 
     def _serve(self, sock: socket.socket) -> None:
         assert self._server is not None

@@ -24,8 +24,16 @@ from fnmatch import fnmatchcase
 from functools import lru_cache
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
+from runner.egress.hosts import BadHost, parse_host_pattern
 from runner.errors import InputError, first_error
 from runner.policy.bundle import PolicyBundle
 from runner.policy.models import TOOL_NAMES
@@ -58,7 +66,12 @@ class PolicyData(BaseModel):
     tools: list[str] = Field(default_factory=lambda: list(TOOL_NAMES))
     writable: list[str] = Field(default_factory=lambda: ["backend/", "issues.md"])
     protected_dirs: list[str] = Field(default_factory=lambda: [".git"])
-    allowed_hosts: list[str] = Field(default_factory=list)
+    allowed_hosts: list[str] = Field(default_factory=list)  # the agent phase (egress)
+    allowed_presets: list[str] = Field(default_factory=list)
+    setup_allowed_hosts: list[str] = Field(default_factory=list)  # the setup phase
+    setup_presets: list[str] = Field(default_factory=list)
+    egress_presets: dict[str, list[str]] = Field(default_factory=dict)
+    egress_default_ports: list[int] = Field(default_factory=lambda: [80, 443])
     secret_file_patterns: list[str] = Field(default_factory=list)
     secret_file_exceptions: list[str] = Field(default_factory=list)
     process_secret_paths: list[str] = Field(default_factory=list)
@@ -72,6 +85,42 @@ class PolicyData(BaseModel):
     @classmethod
     def _globs(cls, patterns: list[str]) -> list[str]:
         return [check_glob(p) for p in patterns]
+
+    @field_validator("allowed_hosts", "setup_allowed_hosts")
+    @classmethod
+    def _host_entries(cls, entries: list[str]) -> list[str]:
+        return _canonical_entries(entries)
+
+    @field_validator("egress_presets")
+    @classmethod
+    def _preset_entries(cls, presets: dict[str, list[str]]) -> dict[str, list[str]]:
+        return {name: _canonical_entries(hosts) for name, hosts in presets.items()}
+
+    @field_validator("egress_default_ports")
+    @classmethod
+    def _ports(cls, ports: list[int]) -> list[int]:
+        if not all(1 <= p <= 65535 for p in ports):
+            raise ValueError("ports are 1..65535")
+        return ports
+
+    @model_validator(mode="after")
+    def _known_presets(self) -> PolicyData:
+        for key in ("allowed_presets", "setup_presets"):
+            unknown = [p for p in getattr(self, key) if p not in self.egress_presets]
+            if unknown:
+                raise ValueError(f"{key}: unknown preset {unknown[0]!r} (egress_presets has "
+                                 f"{', '.join(sorted(self.egress_presets)) or 'none'})")
+        return self
+
+    def phase_hosts(self, phase: str) -> list[str]:
+        """A phase's egress allowlist (as network.rego computes it): its hosts, then the
+        hosts of its presets; empty for the agent phase by default (no network)."""
+        hosts, presets = ((self.allowed_hosts, self.allowed_presets) if phase == "agent"
+                          else (self.setup_allowed_hosts, self.setup_presets))
+        out = list(hosts)
+        for name in presets:
+            out += [h for h in self.egress_presets.get(name, []) if h not in out]
+        return out
 
     @field_validator("writable")
     @classmethod
@@ -101,6 +150,16 @@ class PolicyData(BaseModel):
     @property
     def writable_files(self) -> list[str]:
         return [e for e in self.writable if not e.endswith("/")]
+
+
+def _canonical_entries(entries: list[str]) -> list[str]:
+    """Allowlist entries as the Rego policies compare them: canonical, else refused."""
+    for entry in entries:
+        try:
+            parse_host_pattern(entry, canonical=True)
+        except BadHost as exc:
+            raise ValueError(str(exc)) from None
+    return entries
 
 
 def _components(path: str) -> list[str]:

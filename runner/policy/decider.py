@@ -1,7 +1,8 @@
-"""Decide a raw tool call: derive the policy input, then evaluate it.
+"""Decide a raw tool call (derive the policy input, then evaluate it) or a connection.
 
-:class:`Decider` is what the gateway and ``policy eval`` call. It never raises
-for a tool call: a failure while deriving or evaluating is a deny
+:class:`Decider` is what the gateway, the egress proxy and ``policy eval`` call: one
+decision service for both input kinds (``tool``, ``connect``). It never raises for a
+tool call or a connection: a failure while deriving or evaluating is a deny
 (``Decision.failed``), and the input it returns records what was derived.
 
 Everything in a decision comes from the agent or from the workspace it writes, and it
@@ -28,7 +29,14 @@ from pydantic import ValidationError
 from runner.config import PolicyConfig
 from runner.errors import InputError
 from runner.policy.engine import PolicyEngine
-from runner.policy.models import Decision, PolicyInput, RunInfo, ToolCall
+from runner.policy.models import (
+    ConnectInput,
+    ConnectTarget,
+    Decision,
+    PolicyInput,
+    RunInfo,
+    ToolCall,
+)
 from runner.protocol import MeasuredPath
 
 MAX_REDACT_DEPTH = 32  # deeper JSON in a logged input is replaced, not walked
@@ -80,9 +88,16 @@ class Decider:
             return "[not recorded: redaction failed]"
 
     def redact(self, value: _T) -> _T:
-        """A JSON tree (or a Decision or PolicyInput) with every string redacted."""
+        """A JSON tree (or a Decision, PolicyInput or ConnectInput) with every string redacted."""
         if self.redactor is None:
             return value
+        if isinstance(value, ConnectInput):
+            tree = redact_json(value.model_dump(mode="json", exclude_none=True), self.redact_text)
+            try:
+                return ConnectInput.model_validate(tree)  # type: ignore[return-value]
+            except ValidationError:  # a redacted phase: keep the shape, not the text
+                return value.model_copy(update={"connect": value.connect.model_copy(
+                    update={"host": "[not recorded: redaction changed its shape]"})})
         if isinstance(value, Decision | PolicyInput):
             tree = redact_json(value.model_dump(mode="json", exclude_none=True), self.redact_text)
             try:
@@ -132,6 +147,17 @@ class Decider:
             decision = Decision.failed(f"{type(exc).__name__}: {exc}")
         if policy_input.errors and decision.allow:  # belt and braces: malformed is a deny
             decision = Decision.failed("malformed input: " + "; ".join(policy_input.errors))
+        ms = (time.perf_counter() - start) * 1000
+        return self.redact(policy_input), self.redact(decision), ms
+
+    def decide_connect(self, target: ConnectTarget) -> tuple[ConnectInput, Decision, float]:
+        """(policy input, decision, milliseconds) of one connection, returned redacted."""
+        start = time.perf_counter()
+        policy_input = ConnectInput(connect=target, run=self.run)
+        try:
+            decision = self.engine.evaluate(policy_input)
+        except Exception as exc:  # engines never raise; if one does, deny
+            decision = Decision.failed(f"{type(exc).__name__}: {exc}")
         ms = (time.perf_counter() - start) * 1000
         return self.redact(policy_input), self.redact(decision), ms
 

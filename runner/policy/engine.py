@@ -18,7 +18,7 @@ from runner.config import OPAEngineConfig, PolicyConfig
 from runner.errors import first_error
 from runner.policy.bundle import PolicyBundle, load_bundle
 from runner.policy.data import load_policy_data
-from runner.policy.models import Decision, PolicyInput
+from runner.policy.models import AnyInput, ConnectInput, Decision, PolicyInput
 
 ENTRYPOINT = "data.sandbox.decision"
 DERIVED_RULE = "data.sandbox.lib.derived"  # data-only values computed once at load
@@ -29,33 +29,37 @@ DERIVED_KEY = "sandbox_derived"
 class PolicyEngine(Protocol):
     bundle_hash: str
 
-    def evaluate(self, input: PolicyInput | dict[str, Any]) -> Decision:
-        """Decide one policy input; never raises (fail closed)."""
+    def evaluate(self, input: AnyInput | dict[str, Any]) -> Decision:
+        """Decide one policy input (a tool call or a connection); never raises (fail closed)."""
         ...
 
     def close(self) -> None: ...
 
 
 class EngineInputError(ValueError):
-    """The policy input is not a valid PolicyInput (the call is denied)."""
+    """The policy input is not a valid PolicyInput or ConnectInput (it is denied)."""
 
 
-def _validated(input: PolicyInput | dict[str, Any]) -> PolicyInput:
-    if isinstance(input, PolicyInput):
+def _validated(input: AnyInput | dict[str, Any]) -> AnyInput:
+    """The input as its model: ``kind: "connect"`` is a connection, anything else a tool call
+    (inputs without ``kind`` are tool calls, as every log before connections were decided)."""
+    if isinstance(input, PolicyInput | ConnectInput):
         return input
+    model: type[AnyInput] = (ConnectInput if isinstance(input, dict)
+                             and input.get("kind") == "connect" else PolicyInput)
     try:
-        return PolicyInput.model_validate(input)
+        return model.model_validate(input)
     except ValidationError as exc:
         raise EngineInputError(f"invalid policy input: {first_error(exc, 'input')}") from None
 
 
-def input_json(input: PolicyInput | dict[str, Any]) -> str:
-    """The policy input as JSON, validated against the PolicyInput model."""
+def input_json(input: AnyInput | dict[str, Any]) -> str:
+    """The policy input as JSON, validated against its model."""
     return _validated(input).model_dump_json()
 
 
-def input_payload(input: PolicyInput | dict[str, Any]) -> dict[str, Any]:
-    """The policy input as a JSON-ready dict, validated against the PolicyInput model."""
+def input_payload(input: AnyInput | dict[str, Any]) -> dict[str, Any]:
+    """The policy input as a JSON-ready dict, validated against its model."""
     return _validated(input).model_dump(mode="json")
 
 

@@ -91,6 +91,8 @@ class RunInfo(_Model):
 
 
 class PolicyInput(_Model):
+    """A tool call's input (kind ``tool``: an input without ``kind`` is a tool call)."""
+
     tool: ToolCall
     paths: list[PathFact] = Field(default_factory=list)
     shell: ShellFacts | None = None
@@ -98,6 +100,30 @@ class PolicyInput(_Model):
     secrets: list[SecretFinding] = Field(default_factory=list)
     errors: list[str] = Field(default_factory=list)  # malformed input found during derivation
     run: RunInfo = Field(default_factory=RunInfo)
+
+
+Phase = Literal["setup", "agent"]
+
+
+class ConnectTarget(_Model):
+    """One connection the egress proxy was asked for (runner/egress)."""
+
+    host: str  # lowercase, no trailing dot; an IP literal in its canonical form (no brackets)
+    port: int = Field(ge=1, le=65535)
+    phase: Phase
+    method: str = "CONNECT"  # CONNECT (a TLS tunnel), or the method of a plain-HTTP request
+    runtime: str = "builtin"
+
+
+class ConnectInput(_Model):
+    """A connection's input (kind ``connect``), decided by the same bundle as tool calls."""
+
+    kind: Literal["connect"] = "connect"
+    connect: ConnectTarget
+    run: RunInfo = Field(default_factory=RunInfo)
+
+
+AnyInput = PolicyInput | ConnectInput
 
 
 class Reason(_Model):

@@ -31,7 +31,7 @@ from runner.policy.engine import (
     decision_from_value,
     input_payload,
 )
-from runner.policy.models import Decision, PolicyInput
+from runner.policy.models import AnyInput, Decision
 
 DECISION_PACKAGE = "sandbox"
 DECISION_RULE = "decision"
@@ -161,7 +161,7 @@ class OPAEngine:
 
     # --- decisions -------------------------------------------------------------------------
 
-    def evaluate(self, input: PolicyInput | dict[str, Any]) -> Decision:
+    def evaluate(self, input: AnyInput | dict[str, Any]) -> Decision:
         try:
             payload = input_payload(input)
         except EngineInputError as exc:

@@ -34,7 +34,7 @@ from runner.policy.engine import (
     decision_from_json,
     input_json,
 )
-from runner.policy.models import Decision, PolicyInput, ToolCall
+from runner.policy.models import AnyInput, Decision, PolicyInput, ToolCall
 
 os.environ.setdefault("RUST_BACKTRACE", "0")  # regorus errors carry a backtrace otherwise
 
@@ -139,7 +139,7 @@ class RegorusEngine:
         self._local.engine = engine
         return engine
 
-    def evaluate(self, input: PolicyInput | dict[str, Any]) -> Decision:
+    def evaluate(self, input: AnyInput | dict[str, Any]) -> Decision:
         try:
             raw = input_json(input)
         except EngineInputError as exc:

@@ -113,6 +113,20 @@ class GatewayInfo(_Part):
     redactions: int = 0  # secrets replaced before anything reached the model or a log
 
 
+class EgressInfo(_Part):
+    """The egress proxy of the agent phase (runner/egress): present only when it ran."""
+
+    allowlist: list[str] = Field(default_factory=list)
+    connections: int = 0  # on the proxy's socket
+    allowed: int = 0  # by the policy (each one a `connect` line of decisions.jsonl)
+    denied: int = 0  # by the policy (403)
+    refused: int = 0  # otherwise: no token, caps, malformed requests, SSRF addresses
+    addresses_refused: int = 0  # of which: a name resolving to a non-public address
+    failed: int = 0  # upstream unreachable (502)
+    bytes_up: int = 0
+    bytes_down: int = 0
+
+
 class AuditInfo(_Part):
     head_hash: str | None = None  # the hash of the last decisions.jsonl line
     verified: bool | None = None  # None: not checked
@@ -147,6 +161,7 @@ class RunSummary(_Part):
     collection_errors: list[CollectionError] = Field(default_factory=list)
     tokens: TokenUsage = Field(default_factory=TokenUsage)
     gateway: GatewayInfo = Field(default_factory=GatewayInfo)
+    egress: EgressInfo | None = None  # None: no proxy (no network)
     audit: AuditInfo = Field(default_factory=AuditInfo)
     failure: str | None = None  # why the run failed: "timeout", "oom-killed", "self-check failed: ..."
 
@@ -214,6 +229,9 @@ def entry_reasons(entry: dict[str, Any]) -> list[dict[str, str]]:
 
 
 def entry_tool(entry: dict[str, Any]) -> str:
+    """The tool's name, or "connect" for a connection the egress proxy was asked for."""
+    if _get(entry, "input", "kind") == "connect":
+        return "connect"
     name = _get(entry, "input", "tool", "name")
     return name if isinstance(name, str) and name else "?"
 

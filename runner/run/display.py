@@ -85,6 +85,22 @@ class RunDisplay:
             why = shown("; ".join(reasons), 1000)
             self.line(f"[bold red]DENY [/bold red] {what}\n                [red]{why}[/red]")
 
+    def connection(self, target: dict[str, Any], allow: bool, reasons: list[str]) -> None:
+        """A connection the egress proxy was asked for, with its decision (as logged)."""
+        host, port = target.get("host", "?"), target.get("port", "?")
+        what = (f"[blue]connect[/blue] {shown(target.get('method', '?'), 16)} "
+                f"{shown(f'{host}:{port}', 300)} [dim]({shown(target.get('phase', '?'), 16)})[/dim]")
+        if allow:
+            self.line(f"[green]allow[/green] {what}")
+        else:
+            why = shown("; ".join(reasons), 1000)
+            self.line(f"[bold red]DENY [/bold red] {what}\n                [red]{why}[/red]")
+
+    def egress_refused(self, host: str, port: object, status: int, reason: str) -> None:
+        """An allowed connection the proxy still refused (its address, a cap) or could not make."""
+        self.line(f"[bold red]REFUSED[/bold red] [blue]connect[/blue] {shown(f'{host}:{port}', 300)} "
+                  f"[dim](HTTP {status})[/dim]\n                [red]{shown(reason, 1000)}[/red]")
+
     def agent_stderr(self, line: str) -> None:
         """One line the agent process wrote to stderr."""
         text = one_line(line, LINE_WIDTH)
@@ -128,6 +144,9 @@ class RunDisplay:
             f"{t.skipped} skipped" + (f"  [dim]({shown(t.error)})[/dim]" if t.error else ""),
             "coverage " + (f"{cov:.1f}% lines" if cov is not None else "n/a"),
             f"calls   {d.allowed} allowed, {d.denied} denied",
+            *([f"egress  {e.connections} connections: {e.allowed} allowed, {e.denied} denied, "
+               f"{e.refused} refused, {e.failed} failed; {e.bytes_up + e.bytes_down} bytes"]
+              if (e := summary.egress) is not None else []),
             f"issues  {len(summary.issues)}   audit head "
             f"{shown((summary.audit.head_hash or '')[:16])}",
         ]

@@ -24,6 +24,11 @@ from runner.agentdef import AgentDefinition, load_agent, resolve_model, sandbox_
 from runner.audit import DecisionLog, verify_log
 from runner.audit.sign import sealed
 from runner.config import RunConfig
+from runner.egress.allowlist import with_agent_hosts
+from runner.egress.decide import decide_response, unlogged
+from runner.env.build import EnvironmentPlan, plan_environment
+from runner.env.detect import DependencySpec, detect_dependencies
+from runner.env.setup import run_setup, setup_bundle, setup_redactor, setup_secrets
 from runner.errors import (
     AuditLogFull,
     ConfigError,
@@ -43,14 +48,13 @@ from runner.policy.bundle import PolicyBundle, load_bundle
 from runner.policy.data import PolicyData, load_policy_data
 from runner.policy.decider import Decider
 from runner.policy.engine import PolicyEngine, load_engine
-from runner.policy.models import Decision, RunInfo, ToolCall
+from runner.policy.models import ConnectTarget, Decision, RunInfo, ToolCall
 from runner.protocol import (
     AGENT_CONFIG_NAME,
     GO_ENV,
     GO_NAME,
     SOCKET_NAME,
     AgentConfig,
-    DecideReason,
     DecideRequest,
     DecideResponse,
     EventRequest,
@@ -75,7 +79,8 @@ from runner.reports.summary import (
     write_summary,
 )
 from runner.reports.verify import VerificationResult, run_verification
-from runner.run.display import RunDisplay
+from runner.run.display import RunDisplay, shown
+from runner.run.egress import AgentEgress
 from runner.run.rundir import (
     RunRecord,
     check_run_dir_place,
@@ -89,7 +94,6 @@ from runner.sandbox.access import check_project_access, project_access
 from runner.sandbox.deployment import DockerDeployment
 from runner.sandbox.docker_client import docker_client
 from runner.sandbox.environment import ExecResult
-from runner.sandbox.image import ensure_image
 from runner.sandbox.masks import find_secret_paths
 from runner.sandbox.ownership import sandbox_identity, writable_ownership
 from runner.sandbox.selfcheck import run_self_check
@@ -114,6 +118,9 @@ class Prepared:
     engine: PolicyEngine
     bundle: PolicyBundle
     data: PolicyData
+    egress_hosts: list[str] = field(default_factory=list)  # the agent phase's allowlist
+    env_spec: DependencySpec = field(default_factory=DependencySpec)  # the project's deps
+    setup_secrets: dict[str, str] = field(default_factory=dict)  # for the setup phase only
     started: float = field(default_factory=time.monotonic)
 
 
@@ -142,13 +149,19 @@ def prepare(cfg: RunConfig) -> Prepared:
     agent = load_agent(cfg.agent)
     model_arg, provider = _provider(cfg.model, cfg)
     model = resolve_model(agent.model, model_arg, cfg.model_aliases)
-    bundle = load_bundle(cfg.policy.dirs, cfg.policy.data)
-    engine = load_engine(cfg.policy)
+    bundle = with_agent_hosts(load_bundle(cfg.policy.dirs, cfg.policy.data),
+                              cfg.egress.allow_hosts, cfg.egress.presets)
+    bundle = setup_bundle(cfg, bundle)
     data = load_policy_data(bundle)
+    engine = load_engine(cfg.policy, bundle=bundle)
     identity = sandbox_identity(project, cfg.sandbox)
     check_project_access(project, identity.uid, identity.gid, list(data.writable))
+    env_spec = detect_dependencies(project, cfg.environment, is_masked=data.is_secret_path)
+    secrets = setup_secrets(cfg.environment.secrets)
     return Prepared(cfg=cfg, project=project, agent=agent, model=model, provider=provider,
-                    engine=engine, bundle=bundle, data=data)
+                    engine=engine, bundle=bundle, data=data,
+                    egress_hosts=data.phase_hosts("agent"), env_spec=env_spec,
+                    setup_secrets=secrets)
 
 
 class Run:
@@ -180,9 +193,11 @@ class Run:
         self.decider = Decider(prep.engine, workspace=self.project,
                                run=RunInfo(id=self.run_id, agent=prep.agent.name))
         self.gateway: Gateway | None = None
+        self.egress: AgentEgress | None = None
         self.before: Snapshot | None = None
         self.secret_paths: list[str] = []
         self.verification: VerificationResult | None = None
+        self.environment: EnvironmentPlan | None = None
         self._decide_lock = threading.Lock()
 
     # --- gateway callbacks (gateway threads) ---------------------------------------
@@ -200,24 +215,44 @@ class Run:
             decision = self.decider.redact(Decision.failed(f"{type(exc).__name__}: {exc}"))
             logged = self.decider.redact({"tool": call.model_dump(mode="json"), "errors": [str(exc)]})
             ms = 0.0
+        resp = self._record(logged, decision, ms, tool_use_id=req.tool_use_id)
+        shown = logged.get("tool") or {}
+        self.display.decision(str(shown.get("name", "")), shown.get("input") or {}, decision.allow,
+                              [f"{r.policy}/{r.rule}: {r.msg}" for r in decision.reasons])
+        return resp
+
+    def decide_connect(self, target: ConnectTarget) -> DecideResponse:
+        """Decide and log one connection the egress proxy was asked for (input kind
+        ``connect``): the same engine, log and lock as tool calls; a failure is a logged deny."""
+        try:
+            policy_input, decision, ms = self.decider.decide_connect(target)
+            logged: dict[str, Any] = policy_input.model_dump(mode="json", exclude_none=True)
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as exc:
+            decision = self.decider.redact(Decision.failed(f"{type(exc).__name__}: {exc}"))
+            logged = self.decider.redact({"kind": "connect", "connect": target.model_dump(
+                mode="json"), "errors": [str(exc)]})
+            ms = 0.0
+        resp = self._record(logged, decision, ms)
+        self.display.connection(logged.get("connect") or {}, decision.allow,
+                                [f"{r.policy}/{r.rule}: {r.msg}" for r in decision.reasons])
+        return resp
+
+    def _record(self, logged: dict[str, Any], decision: Decision, ms: float, *,
+                tool_use_id: str | None = None) -> DecideResponse:
+        """One line of the decision log, whatever decided (a tool call, a connection); a
+        decision the full log cannot take is a deny, and ends the run."""
         assert self.log is not None
         try:
             with self._decide_lock:
                 entry = self.log.append(logged, decision.model_dump(mode="json"),
-                                        eval_ns=int(ms * 1_000_000), tool_use_id=req.tool_use_id)
+                                        eval_ns=int(ms * 1_000_000), tool_use_id=tool_use_id)
         except AuditLogFull as exc:  # nothing may run unlogged: deny, and end the run
             if self.gateway is not None:
                 self.gateway.fail(exc)
-            return DecideResponse(allow=False, decision_id="unlogged", reasons=[DecideReason(
-                policy="audit", rule="log_full", msg=str(exc))])
-        shown = logged.get("tool") or {}
-        self.display.decision(str(shown.get("name", "")), shown.get("input") or {}, decision.allow,
-                              [f"{r.policy}/{r.rule}: {r.msg}" for r in decision.reasons])
-        return DecideResponse(
-            allow=decision.allow, decision_id=entry.decision_id,
-            reasons=[DecideReason(policy=r.policy, rule=r.rule, msg=r.msg)
-                     for r in decision.reasons],
-        )
+            return unlogged(exc)
+        return decide_response(decision, entry.decision_id)
 
     def on_event(self, ev: EventRequest) -> None:
         self.display.event(ev)
@@ -234,6 +269,52 @@ class Run:
             bash_timeout=self.cfg.bash_timeout, writable=self.writable,
         )
 
+    def setup_environment(self, client: docker.DockerClient, plan: EnvironmentPlan) -> str:
+        """The setup phase: build the project's environment image when it is missing (or
+        ``--rebuild-env``), runner-run, through the egress proxy with the setup allowlist;
+        its connections are decided and logged like the agent's. The image ref to run."""
+        self.environment = plan
+        spec = plan.spec
+        self.record.environment = {
+            "kind": plan.kind, "image": plan.ref, "runtime": plan.runtime,
+            "inputs_hash": plan.inputs_hash, "sources": spec.sources, "skipped": spec.skipped,
+            "requirements": spec.requirements, "setup": spec.setup, "built": False,
+            "setup_secrets": sorted(self.prep.setup_secrets),  # names only
+        }
+        if plan.kind == "explicit" and spec.declared:
+            self.display.step(f"environment: --image {plan.ref} is used as is; the project's "
+                              f"declared dependencies ({spec.describe()}) are not installed")
+        if plan.kind != "project" or (plan.present and not self.cfg.rebuild_env):
+            if plan.kind == "project":
+                self.display.step(f"environment {plan.ref} (cached; {spec.describe()})")
+            return plan.ref
+        redactor = setup_redactor(self.prep.setup_secrets)
+        self.decider = Decider(self.prep.engine, workspace=self.project, run=self.decider.run,
+                               redactor=redactor)
+
+        def progress(line: str) -> None:
+            if line.startswith("==>"):
+                self.display.step(line[4:])
+            else:
+                self.display.line(shown(line), "dim")
+
+        with DecisionLog(self.run_dir / "decisions.jsonl", bundle_hash=self.prep.bundle.hash,
+                         labels={"run_id": self.run_id, "agent": self.prep.agent.name,
+                                 "engine": self.cfg.policy.engine.type},
+                         max_bytes=self.cfg.gateway.max_log_mb * 1024 * 1024) as log:
+            self.log = log
+            try:
+                result = run_setup(plan, cfg=self.cfg, client=client, data=self.prep.data,
+                                   decide_connect=self.decide_connect, log_dir=self.run_dir,
+                                   progress=progress, secrets=self.prep.setup_secrets,
+                                   redact=lambda text: redactor.redact_text(text)[0],
+                                   rebuild=self.cfg.rebuild_env)
+            finally:
+                self.log = None
+        self.record.environment.update(built=result.built, build_seconds=result.seconds)
+        self.record.write(self.run_dir)
+        return result.ref
+
     def execute(self, client: docker.DockerClient, image: str) -> None:
         self.record.image = image
         self.summary.image = image
@@ -245,6 +326,7 @@ class Run:
             secret_files=[self.project / p for p in self.secret_paths
                           if (self.project / p).is_file()])
         redactor.add_git_credentials(self.project)  # e.g. the CI token actions/checkout persists
+        setup_redactor(self.prep.setup_secrets, redactor)  # never in the agent phase's records
         self.decider = Decider(self.prep.engine, workspace=self.project, run=self.decider.run,
                                masks=self.secret_paths, redactor=redactor)
         identity = sandbox_identity(self.project, self.cfg.sandbox)
@@ -270,6 +352,15 @@ class Run:
             )
             self.gateway.start()
             stack.callback(self.gateway.stop)
+            if self.prep.egress_hosts:  # otherwise no proxy at all: the sandbox has no network
+                self.egress = AgentEgress(
+                    hosts=self.prep.egress_hosts, cfg=self.cfg.egress, sock_dir=sock_dir,
+                    token=self.gateway.token, owner=(identity.uid, identity.gid),
+                    run_dir=self.run_dir, decide_connect=self.decide_connect,
+                    display=self.display, redact=self.decider.redact_text)
+                self.egress.start_proxy()
+                stack.callback(self.egress.stop)
+                self.record.egress = self.egress.record()
             stack.enter_context(project_access(self.project, identity.uid, identity.gid))
             stack.enter_context(
                 writable_ownership(self.project, self.writable, identity.uid, identity.gid))
@@ -284,11 +375,14 @@ class Run:
             self.display.step("starting the sandbox container")
             deployment.start()
             self.record.container_id = deployment.container_id
+            if self.egress is not None:  # before anything in the sandbox can need it
+                self.egress.start_relay(deployment.runtime, self.cfg.timeout + 3 * AGENT_GRACE)
             # The agent starts importing its libraries (seconds) while the self-check runs;
             # it acts only once the go file exists, which is created only after every check
             # passed. A failed check removes the container, agent included.
             agent = _AgentProcess(deployment, self.cfg.timeout, self._agent_line,
-                                  self.gateway.token)
+                                  self.gateway.token,
+                                  self.egress.env() if self.egress is not None else {})
             agent.start()
             self._self_check(deployment)
             (sock_dir / GO_NAME).touch()
@@ -300,7 +394,8 @@ class Run:
                      if b.purpose == "sanitized"]
         result = run_self_check(
             deployment.runtime, writable=self.writable, pids_limit=self.cfg.sandbox.limits.pids,
-            secret_paths=self.secret_paths, sanitized=sanitized)
+            secret_paths=self.secret_paths, sanitized=sanitized,
+            proxy_port=self.egress.port if self.egress is not None else None)
         self.record.self_check = [c.model_dump() for c in result.checks]
         self.record.self_check_ok = result.ok
         self.record.write(self.run_dir)
@@ -367,6 +462,8 @@ class Run:
                                         requests=stats.requests)
             summary.gateway = GatewayInfo(refused=stats.refused, events_dropped=stats.events_dropped,
                                           clamped=stats.clamped, redactions=stats.redactions)
+        if self.egress is not None:
+            summary.egress = self.egress.info()
         summary.audit = steps.run("audit", self._audit_info, AuditInfo)
         summary.collection_errors += steps.errors
         summary.gates = with_results_gate(summary.gates, summary.collection_errors)
@@ -408,8 +505,10 @@ class _AgentProcess:
     responsive to signals; a host-side watchdog backs up the in-container timeout."""
 
     def __init__(self, deployment: DockerDeployment, timeout: float,
-                 on_line: Callable[[str, str], None], token: str) -> None:
+                 on_line: Callable[[str, str], None], token: str,
+                 proxy_env: dict[str, str]) -> None:
         self._deployment = deployment
+        self._env = {GO_ENV: "1", **proxy_env}  # the proxy variables only when it runs
         self._token = token  # the agent's stdin: in no environment, no file, no command line
         self._timeout = timeout
         self._on_line = on_line
@@ -421,7 +520,7 @@ class _AgentProcess:
         try:
             self._result = self._deployment.runtime.exec_stream(
                 AGENT_COMMAND, self._on_line, timeout=self._timeout, workdir="/workspace",
-                env={GO_ENV: "1"}, output_limit=1024 * 1024,
+                env=self._env, output_limit=1024 * 1024,
                 input=f"{self._token}\n".encode("ascii"))
         except BaseException as exc:  # handed to the main thread
             self._error = exc
@@ -460,7 +559,10 @@ def execute_run(cfg: RunConfig, display: RunDisplay) -> RunSummary:
     prep = prepare(cfg)
     with _closing(prep.engine):
         client = docker_client()
-        image = cfg.sandbox.image or ensure_image(cfg.sandbox, progress=display.step)
+        plan = plan_environment(prep.project, cfg.sandbox, cfg.environment, client=client,
+                                spec=prep.env_spec, progress=display.step,
+                                rebuild_default=cfg.rebuild_env)
+        image = plan.ref
         run = Run(prep, display)
         create_run_dir(run.run_dir)
         run.record.write(run.run_dir)
@@ -469,6 +571,7 @@ def execute_run(cfg: RunConfig, display: RunDisplay) -> RunSummary:
         with interruptible():
             try:
                 try:
+                    image = run.setup_environment(client, plan)
                     run.execute(client, image)
                     run.verify(client, image)
                 except RunnerError as exc:

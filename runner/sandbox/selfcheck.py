@@ -5,9 +5,9 @@ fail at the kernel, the writable paths work, the root filesystem is read-only, o
 exists and connects fail, no capabilities, no-new-privileges, not uid 0, the pids (and
 memory) limit is in force, the socket dir is read-only, masks hide secrets (a mask below a
 directory the sandbox user cannot enter counts as hidden), a sanitized ``.git/config`` holds no
-credentials and is read-only. Every check is
-reported; nothing raises half-way. The caller ends the run (SelfCheckFailed, exit 3) when
-``result.ok`` is false.
+credentials and is read-only; with the egress proxy, a direct connect still fails and the
+proxy refuses a host outside the allowlist. Every check is reported; nothing raises half-way.
+The caller ends the run (SelfCheckFailed, exit 3) when ``result.ok`` is false.
 """
 
 from __future__ import annotations
@@ -263,6 +263,40 @@ def sanitized():
     return not bad, "; ".join(bad) or f"{', '.join(args['sanitized'])}: no credentials, read-only"
 
 
+def egress_direct():
+    # With the egress proxy running the sandbox still has no network: only the relay on
+    # loopback leads out. TEST-NET-1 (RFC 5737) is never routed: no probe reaches anybody.
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.settimeout(3)
+    try:
+        s.connect(("192.0.2.1", 443))
+        return False, "direct connect to 192.0.2.1:443 succeeded"
+    except OSError as exc:
+        return True, f"direct connect to 192.0.2.1:443 fails ({errno.errorcode.get(exc.errno, exc)})"
+    finally:
+        s.close()
+
+
+def egress_refuses():
+    host = "sandbox-runner-selfcheck.invalid:443"
+    s = socket.create_connection(("127.0.0.1", args["proxy_port"]), timeout=15)
+    s.settimeout(15)
+    data = b""
+    try:
+        s.sendall(f"CONNECT {host} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+        while len(data) < 65536:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    finally:
+        s.close()
+    head, _, body = data.partition(b"\r\n\r\n")
+    status = head.split(b"\r\n", 1)[0].decode("latin-1")
+    detail = f"CONNECT {host} through the relay: {status}; {body.decode('utf-8', 'replace').strip()}"
+    return status.startswith("HTTP/1.1 403 "), detail
+
+
 check("uid_not_root", uid)
 check("capabilities_dropped", caps)
 check("no_new_privileges", nnp)
@@ -280,6 +314,9 @@ check("no_docker_socket", docker_socket)
 check("masks_hide_secrets", masks)
 if args["sanitized"]:
     check("credentials_removed", sanitized)
+if args["proxy_port"]:
+    check("egress_direct_connect_fails", egress_direct)
+    check("egress_proxy_refuses_unlisted_host", egress_refuses)
 print(json.dumps(checks))
 '''
 
@@ -309,17 +346,19 @@ class SelfCheckResult(BaseModel):
 def run_self_check(
     sandbox: SandboxEnvironment, *, writable: list[str], pids_limit: int,
     secret_paths: list[str] | None = None, memory_bytes: int | None = None,
-    sanitized: list[str] | None = None, timeout: float = 60.0,
+    sanitized: list[str] | None = None, timeout: float = 60.0, proxy_port: int | None = None,
 ) -> SelfCheckResult:
     """Run the checks inside the sandbox (as its user); every outcome is in the result.
 
     ``sanitized``: workspace-relative files replaced by a copy without credentials
-    (``.git/config``); checked to hold none and to be read-only.
+    (``.git/config``); checked to hold none and to be read-only. ``proxy_port``: the egress
+    relay's port when the proxy runs: a direct connect must still fail, and the proxy must
+    refuse a host outside the allowlist (403; a logged decision).
     """
     args = {
         "writable": writable, "pids_limit": pids_limit, "secrets": secret_paths or [],
         "memory_bytes": memory_bytes, "socket_dir": SOCKET_DIR_IN_CONTAINER,
-        "sanitized": sanitized or [],
+        "sanitized": sanitized or [], "proxy_port": proxy_port,
     }
     try:
         res = sandbox.exec(["python3", "-I", "-c", _SCRIPT, json.dumps(args)], timeout=timeout)

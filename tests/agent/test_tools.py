@@ -200,3 +200,15 @@ def test_unknown_disabled_and_malformed_calls(ws: Path) -> None:
     out = box.run("Read", {"file_path": "a", "bogus": 1}, [])
     assert out.is_error and "bogus" in out.text
     assert box.measure("Read", {"file_path": ["x"]}) == []
+
+
+def test_bash_gets_the_proxy_variables_only_when_the_run_has_a_proxy() -> None:
+    from runner.agent.bash import minimal_env
+    from runner.egress.relay import proxy_env
+
+    plain = minimal_env({"PATH": "/usr/bin", "HOME": "/home/agent", "AWS_SECRET": "x"})
+    assert not any("proxy" in k.lower() for k in plain) and "AWS_SECRET" not in plain
+    with_proxy = minimal_env({"PATH": "/usr/bin", **proxy_env(3128), "AWS_SECRET": "x"})
+    assert {k: with_proxy[k] for k in proxy_env(3128)} == proxy_env(3128)
+    assert with_proxy["https_proxy"] == "http://127.0.0.1:3128"
+    assert with_proxy["NO_PROXY"] == "localhost,127.0.0.1,::1" and "AWS_SECRET" not in with_proxy

@@ -91,3 +91,20 @@ def test_a_redaction_marker_in_the_transcript_matches_the_secret_it_replaced() -
     assert not same_input({"command": "echo [REDACTED:key]"}, {"command": "echo secret"})
     assert not same_input({"n": 1}, {"n": True}) and same_input({"n": 1}, {"n": 1.0})
     assert not same_input({"a": [1]}, {"a": [1, 2]}) and not same_input({"a": 1}, {"b": 1})
+
+
+def test_connection_decisions_are_counted_not_matched(tmp_path: Path) -> None:
+    """The egress proxy's decisions (kind "connect") answer no tool_use: the host wrote them."""
+    from runner.audit.show import show_rows
+
+    t = transcript(tmp_path / "t.jsonl", [use("a", "Bash", command="pip download six")])
+    path = log(tmp_path / "d.jsonl", ("a", "Bash", {"command": "pip download six"}))
+    with DecisionLog(path, labels={}, bundle_hash="b") as dl:
+        dl.append({"kind": "connect", "connect": {"host": "pypi.org", "port": 443,
+                                                  "phase": "agent", "method": "CONNECT"}},
+                  {"allow": True, "reasons": []})
+    entries = read_log(path)
+    check = cross_check(entries, t)
+    assert check.ok and check.matched == 1 and check.connections == 1
+    rows = show_rows(entries)
+    assert (rows[1].tool, rows[1].summary) == ("connect", "CONNECT pypi.org:443 (agent)")

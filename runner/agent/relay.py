@@ -1,0 +1,134 @@
+"""``python3 -P -m runner.agent.relay --port PORT``: the sandbox's one way to the egress proxy.
+
+Started by the runner (``docker exec``, never by the agent), with the run's token as the
+first line of stdin. It listens on 127.0.0.1:PORT inside the container (which has no
+network) and forwards every accepted TCP connection to the egress proxy's unix socket in
+the run's socket directory, after one line of its own: ``x-api-key: TOKEN``. It reads no
+HTTP: the proxy on the host decides everything. Tools reach it through ``HTTP_PROXY`` /
+``HTTPS_PROXY`` (``http://127.0.0.1:PORT``).
+
+The token lives in this process's memory only (stdin is pointed at /dev/null once read) and
+the process is non-dumpable, so the agent's commands (same uid) cannot read it from /proc.
+Standard library only: it runs with whatever ``python3`` the image has.
+
+Exit codes: 0 stopped, 2 bad arguments or no token, 4 cannot listen.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import sys
+
+from runner.agent.harden import make_non_dumpable, read_token
+
+EGRESS_SOCKET_NAME = "egress.sock"
+DEFAULT_SOCKET = f"/run/sandbox-runner/{EGRESS_SOCKET_NAME}"
+DEFAULT_PORT = 3128
+READY = "sandbox-runner relay: listening on"
+MAX_OPEN = 256  # connections at once (the proxy has its own, per-run caps)
+_CHUNK = 64 * 1024
+
+
+def _canned(status: str, message: str) -> bytes:
+    body = f"sandbox-runner relay: {message}\n".encode()
+    return (f"HTTP/1.1 {status}\r\nContent-Type: text/plain\r\nContent-Length: {len(body)}\r\n"
+            "Connection: close\r\n\r\n").encode() + body
+
+
+_UNREACHABLE = _canned("502 Bad Gateway", "the egress proxy is not reachable")
+_BUSY = _canned("503 Service Unavailable", "too many connections at once")
+
+
+class Relay:
+    def __init__(self, token: str, socket_path: str) -> None:
+        self._line = f"x-api-key: {token}\r\n".encode("ascii")
+        self.socket_path = socket_path
+        self.open = 0
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.open >= MAX_OPEN:
+            await _answer(reader, writer, _BUSY)
+            return
+        self.open += 1
+        try:
+            try:
+                up_reader, up_writer = await asyncio.open_unix_connection(self.socket_path)
+            except OSError:
+                await _answer(reader, writer, _UNREACHABLE)
+                return
+            try:
+                up_writer.write(self._line)
+                await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
+            finally:
+                up_writer.close()
+        finally:
+            self.open -= 1
+            writer.close()
+
+
+async def _answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                  data: bytes) -> None:
+    """Our own answer, then our side closed (FIN), then a little of what the client still
+    sends is read: closing with its request unread would reset the connection, answer lost."""
+    with contextlib.suppress(OSError, TimeoutError):
+        writer.write(data)
+        await writer.drain()
+        writer.write_eof()
+        await asyncio.wait_for(reader.read(_CHUNK), 1.0)
+    writer.close()
+
+
+async def _pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+    """Bytes from ``src`` to ``dst`` until EOF (then half-close ``dst``) or an error."""
+    try:
+        while data := await src.read(_CHUNK):
+            dst.write(data)
+            await dst.drain()
+        if dst.can_write_eof():
+            dst.write_eof()
+    except OSError:
+        dst.close()  # the other side is gone: end the other direction too
+
+
+async def serve(token: str, port: int, socket_path: str, host: str = "127.0.0.1") -> None:
+    relay = Relay(token, socket_path)
+    server = await asyncio.start_server(relay.handle, host, port, limit=_CHUNK)
+    bound = server.sockets[0].getsockname()[1]  # port 0: the kernel's choice (tests)
+    print(f"{READY} {host}:{bound}", flush=True)
+    async with server:
+        await server.serve_forever()
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        make_non_dumpable()  # first: the token must never be readable from /proc
+    except OSError as exc:
+        print(f"sandbox-runner relay: cannot harden the process: {exc}", file=sys.stderr)
+        return 4
+    token = read_token()
+    parser = argparse.ArgumentParser(prog="runner.agent.relay")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT)
+    parser.add_argument("--socket", default=DEFAULT_SOCKET)
+    args = parser.parse_args(argv)
+    if token is None:
+        print("sandbox-runner relay: no token on stdin (the runner writes it there)",
+              file=sys.stderr)
+        return 2
+    if not 0 <= args.port <= 65535:
+        print("sandbox-runner relay: --port must be 0..65535", file=sys.stderr)
+        return 2
+    try:
+        asyncio.run(serve(token, args.port, args.socket))
+    except OSError as exc:
+        print(f"sandbox-runner relay: cannot listen on 127.0.0.1:{args.port}: {exc}",
+              file=sys.stderr)
+        return 4
+    except KeyboardInterrupt:
+        return 0
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,42 @@
+"""A run's egress allowlists: ``--allow-host`` / ``--allow-preset`` added to the policy data.
+
+The additions go into the bundle's ``data.settings`` (``allowed_hosts``, ``allowed_presets``),
+so the tool-call policy (a ``pip download`` naming the index) and the proxy (its
+connections) decide on the same list, and the bundle hash recorded for the run is the hash
+of the policies and data that decided.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+
+from runner.errors import ConfigError
+from runner.policy.bundle import PolicyBundle, bundle_hash
+from runner.policy.data import PolicyData, load_policy_data
+
+
+def with_agent_hosts(bundle: PolicyBundle, hosts: Sequence[str], presets: Sequence[str]
+                     ) -> PolicyBundle:
+    """``bundle`` with ``hosts`` (canonical entries) and ``presets`` added to the agent
+    phase's allowlist; the same bundle when there is nothing to add. An unknown preset is a
+    ConfigError naming the known ones."""
+    if not hosts and not presets:
+        return bundle
+    known = load_policy_data(bundle).egress_presets
+    for name in presets:
+        if name not in known:
+            raise ConfigError(f"unknown egress preset {name!r} (known: "
+                              f"{', '.join(sorted(known)) or 'none'})")
+    data = copy.deepcopy(bundle.data)
+    settings = data.setdefault("settings", {})
+    for key, extra in (("allowed_hosts", hosts), ("allowed_presets", presets)):
+        current = list(settings.get(key) or [])
+        settings[key] = current + [e for e in extra if e not in current]
+    load_policy_data(data)  # still valid settings
+    return bundle.model_copy(update={"data": data, "hash": bundle_hash(bundle.files, data)})
+
+
+def phase_allowlist(data: PolicyData, phase: str) -> list[str]:
+    """The entries a phase may connect to (empty: that phase gets no proxy at all)."""
+    return data.phase_hosts(phase)
