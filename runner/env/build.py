@@ -38,7 +38,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import docker
 from docker.errors import DockerException, ImageNotFound, NotFound
@@ -60,6 +60,8 @@ from runner.sandbox.image import (
     cache_root,
     ensure_image,
     ensure_runtime,
+    image_status,
+    runtime_status,
 )
 from runner.sandbox.spec import PROJECT_VENV, PROJECT_VENV_BIN
 from runner.sanitize import one_line as clean_line
@@ -163,6 +165,28 @@ def plan_environment(
     ref = env_ref(digest)
     return EnvironmentPlan(kind="project", ref=ref, present=_local(client, ref), spec=spec,
                            inputs_hash=digest, runtime=runtime.ref, runtime_id=runtime.id)
+
+
+def environment_status(
+    project: Path, sandbox: DockerSandboxConfig, env: EnvironmentConfig, *,
+    client: docker.DockerClient, is_masked: Callable[[str], bool] | None = None,
+) -> tuple[str, bool, str]:
+    """(image ref or what is missing, present, description) of the project's environment,
+    building nothing (``doctor``). ProjectError for a bad dependency file."""
+    spec = detect_dependencies(project, env, is_masked=is_masked)
+    if sandbox.image:
+        return sandbox.image, _local(client, sandbox.image), "--image, used as is"
+    if not spec.declared:
+        status = image_status(sandbox)
+        return (status.ref or "sandbox image (runtime layer not built yet)", status.present,
+                "default environment (no dependencies declared)")
+    base_cfg = sandbox if spec.base_image is None else sandbox.model_copy(
+        update={"base_image": spec.base_image})
+    runtime = runtime_status(base_cfg, client)
+    if runtime is None:
+        return ("runtime layer not built yet", False, spec.describe())
+    ref = env_ref(spec.digest(runtime.id))
+    return ref, _local(client, ref), spec.describe()
 
 
 # --- secrets -----------------------------------------------------------------------------
@@ -349,6 +373,9 @@ def _pip_env(spec: DependencySpec, proxy_env: Mapping[str, str], secrets: Mappin
         env["PIP_FIND_LINKS"] = wheelhouse
     if spec.index_url:
         env["PIP_INDEX_URL"] = spec.index_url
+        url = urlsplit(spec.index_url)
+        if url.scheme == "http" and url.netloc:  # configured so: pip would ignore it otherwise
+            env["PIP_TRUSTED_HOST"] = url.netloc.rpartition("@")[2]
     env.update(proxy_env)
     env.update(secrets)  # last: a PIP_INDEX_URL secret wins over the configured one
     return env
