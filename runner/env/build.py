@@ -41,7 +41,7 @@ from typing import Any, Literal, Protocol
 from urllib.parse import quote, urlsplit
 
 import docker
-from docker.errors import DockerException, ImageNotFound, NotFound
+from docker.errors import DockerException, ImageNotFound
 from docker.types import Mount, Ulimit
 from docker.utils import parse_bytes
 from pydantic import BaseModel
@@ -103,7 +103,8 @@ class SetupNetwork(Protocol):
         """Start the relay in the container; the environment that sends tools through it."""
 
     def close(self) -> None:
-        """Stop the relay and the proxy."""
+        """Stop the proxy (the relay ends with it); what the container mounts stays until
+        the caller disposes of the network, after the container is gone."""
 
 
 @dataclass
@@ -286,8 +287,9 @@ def scan_container(client: docker.DockerClient, container_id: str,
     for root in changed_roots(client.api.diff(container_id) or []):
         try:
             stream, _stat = client.api.get_archive(container_id, root)
-        except NotFound:
-            continue
+        except (DockerException, RequestException) as exc:  # unread is unscanned: fail closed
+            raise EnvironmentBuildError("secret scan", f"cannot read {clean_line(root, 200)} "
+                                        f"of the build container: {one_line(exc)}") from None
         chunks = iter(stream)
         try:
             found = _scan_tar(chunks, needles, root)

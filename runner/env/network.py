@@ -107,12 +107,18 @@ class ProxyNetwork:
         return proxy_env(self.port)
 
     def close(self) -> None:
+        """Stop the proxy (the relay's connections end with it). The socket directory stays:
+        Docker needs every bind source to read a stopped container's files (the secret
+        scan); :meth:`dispose` removes it once the container is gone."""
         if self._closed:
             return
         self._closed = True
         if self._started:
             with contextlib.suppress(Exception):
                 self.proxy.stop()
+
+    def dispose(self) -> None:
+        self.close()
         shutil.rmtree(self._dir, ignore_errors=True)
 
     @property

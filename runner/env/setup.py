@@ -86,7 +86,7 @@ def run_setup(
             rebuild=rebuild, wheelhouse=env_wheelhouse(client, progress))
     finally:
         if network is not None:
-            network.close()
+            network.dispose()
 
 
 class EnvBuildReport(BaseModel):

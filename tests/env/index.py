@@ -11,6 +11,7 @@ the sandbox base image, under testcontainers with its reaper disabled).
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import os
 import zipfile
@@ -21,7 +22,9 @@ from pathlib import Path
 from tests.egress.index import BASE_IMAGE, INDEX_PORT, PackageIndex, write_index
 
 os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
-LABELS = {"sandbox-runner.test": "1", "sandbox-runner.test.env-index": "1"}
+# Not the generic sandbox-runner.test label: suites that sweep those containers may run at
+# the same time; this fixture removes its own container.
+LABELS = {"sandbox-runner.test.env-index": "1"}
 
 HUMANIZE = '''"""Stand-in for humanize (sandbox-runner tests): naturalsize and intcomma."""
 
@@ -133,4 +136,5 @@ def stand_in_index(work: Path, names: tuple[str, ...] = ("humanize", "tabulate",
         assert address, "the index container has no bridge address"
         yield PackageIndex(address=address, port=INDEX_PORT, packages=list(names))
     finally:
-        container.stop()
+        with contextlib.suppress(Exception):  # already gone is fine
+            container.stop()
