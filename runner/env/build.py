@@ -228,8 +228,9 @@ def _scan_tar(stream: Iterable[bytes], needles: Mapping[bytes, str], prefix: str
                     chunk = handle.read(SCAN_CHUNK)
                     if not chunk:
                         break
-                    hit = _scan_bytes(carry + chunk, needles)
-                    carry = chunk[-overlap:]
+                    window = carry + chunk
+                    hit = _scan_bytes(window, needles)
+                    carry = window[-overlap:]  # a value may straddle any number of reads
             if hit is not None:
                 return hit, where
     return None
@@ -431,13 +432,26 @@ def _commit(client: docker.DockerClient, container_id: str, plan: EnvironmentPla
         if leaked is not None:
             raise EnvironmentBuildError("secret scan", f"the value of setup secret {leaked} is "
                                         "in the image's config or history; nothing was tagged")
+        previous = _image_id(client, plan.ref)
         repo, _, tag = plan.ref.partition(":")
         client.api.tag(image_id, repo, tag, force=True)
     except BaseException:
         with contextlib.suppress(DockerException, RequestException):
             client.api.remove_image(image_id, force=True, noprune=False)
         raise
+    if previous is not None and previous != image_id:  # a rebuild: the old one is untagged now
+        with contextlib.suppress(DockerException, RequestException):  # in use: Docker keeps it
+            client.api.remove_image(previous, force=False, noprune=False)
     return image_id
+
+
+def _image_id(client: docker.DockerClient, ref: str) -> str | None:
+    try:
+        return str(client.api.inspect_image(ref)["Id"])
+    except ImageNotFound:
+        return None
+    except (DockerException, RequestException) as exc:
+        raise EnvironmentBuildError("image lookup", one_line(exc)) from None
 
 
 @contextlib.contextmanager

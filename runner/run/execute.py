@@ -261,7 +261,11 @@ class Run:
 
     def agent_config(self) -> AgentConfig:
         agent = self.prep.agent
-        prompt = agent.system_prompt + sandbox_section(self.writable, self.cfg.verify.test_command)
+        env = self.environment
+        declared = env is not None and env.kind == "project"
+        prompt = agent.system_prompt + sandbox_section(
+            self.writable, self.cfg.verify.test_command,
+            environment=env.spec.describe() if env is not None and declared else None)
         tools = agent.tools or ["Read", "Write", "Edit", "Glob", "Grep", "LS", "Bash"]
         return AgentConfig(
             run_id=self.run_id, agent_name=agent.name, system_prompt=prompt, task=self.cfg.task,

@@ -263,6 +263,7 @@ def test_a_secret_left_in_a_file_fails_the_build_and_tags_nothing(
     toml = index_toml(index, 'setup = ["mkdir -p /opt/project-venv/etc && '
                              'echo \\"url=https://u:$MY_TOKEN@host/\\" > /opt/project-venv/etc/pip.conf"]\n')
     project = make_project(tmp_path, "leak", "humanize\n", toml)
+    dangling_before = {i.id for i in docker_client.images.list(filters={"dangling": True})}
     built = cli(["env", "build", str(project), "--setup-secret", "MY_TOKEN"],
                 env={"MY_TOKEN": SECRET})
     assert built.returncode == 4, built.stderr[-3000:]
@@ -270,7 +271,7 @@ def test_a_secret_left_in_a_file_fails_the_build_and_tags_nothing(
     assert "/opt/project-venv/etc" in built.stderr and SECRET not in built.stderr
     assert env_images(docker_client) & {built.stdout.strip()} == set()
     assert not [i for i in docker_client.images.list(filters={"dangling": True})
-                if i.labels.get("sandbox-runner.image") == "env"]
+                if i.labels.get("sandbox-runner.image") == "env" and i.id not in dangling_before]
 
 
 # --- failures -----------------------------------------------------------------------------
