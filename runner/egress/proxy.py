@@ -207,8 +207,9 @@ class EgressProxy:
         self._stats = EgressStats()
         self._stats_lock = threading.Lock()
         self._ids = itertools.count(1)
-        self._accepted = 0
-        self._active = 0
+        self._accepted = 0  # connections admitted (with the token) in this phase
+        self._active = 0  # admitted and still open
+        self._open = 0  # open on the socket, with or without the token
         self._bytes = 0
         self._byte_cap_hit = False
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -297,7 +298,10 @@ class EgressProxy:
         record = conn.record
         started = time.monotonic()
         self._bump(connections=1)
+        self._open += 1
         try:
+            if self._open > 2 * self.limits.max_concurrent:  # before the token, too: bounded
+                raise _Refused(403, "too many connections to the egress proxy at once")
             await self._serve(reader, writer, conn)
         except _Refused as exc:
             record.outcome, record.status = exc.outcome, exc.status
@@ -325,6 +329,7 @@ class EgressProxy:
             for w in [*conn.upstream, writer]:
                 with contextlib.suppress(Exception):
                     w.close()
+            self._open -= 1
             if conn.admitted:
                 self._active -= 1
             record.seconds = round(time.monotonic() - started, 3)

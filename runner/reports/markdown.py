@@ -237,6 +237,15 @@ def render_markdown(summary: RunSummary) -> str:
                 f"refused shape), {g.clamped} max_tokens clamped, {g.events_dropped} events dropped, "
                 f"{g.redactions} secrets redacted.", ""]
 
+    e = s.egress
+    if e is not None:
+        allowed = ", ".join(md_code(h) for h in e.allowlist[:MAX_ROWS]) or "none"
+        out += ["## Egress", "",
+                f"Allowed hosts: {allowed}. {e.connections} connections through the proxy: "
+                f"{e.allowed} allowed, {e.denied} denied by the policy, {e.refused} refused "
+                f"({e.addresses_refused} for a non-public address), {e.failed} failed; "
+                f"{e.bytes_up} bytes out, {e.bytes_down} bytes in (`egress.jsonl`).", ""]
+
     a = s.audit
     verified = {True: "✅ chain verified", False: "❌ chain verification FAILED",
                 None: "not verified"}[a.verified]

@@ -19,7 +19,9 @@ os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
 
 BASE_IMAGE = "sandbox-runner-base:bookworm"
 INDEX_PORT = 8080
-LABELS = {"sandbox-runner.test": "1", "sandbox-runner.test.egress-index": "1"}
+# Not the suite-wide test label: other suites, running at the same time on one engine,
+# would count this container as their own leftover.
+LABELS = {"sandbox-runner.test.egress-index": "1"}
 
 
 @dataclass(frozen=True)

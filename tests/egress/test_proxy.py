@@ -284,6 +284,20 @@ def test_connections_at_once_are_capped(make_proxy: MakeProxy, echo_upstream: in
     tunnel(run, echo_upstream).close()
 
 
+def test_connections_without_the_token_are_bounded_too(make_proxy: MakeProxy) -> None:
+    run = make_proxy(limits=EgressLimits(max_concurrent=2, header_timeout=5))
+    idle = [socket.socket(socket.AF_UNIX) for _ in range(4)]  # never send their token
+    for sock in idle:
+        sock.settimeout(TIMEOUT)
+        sock.connect(str(run.socket_path))
+    try:
+        answer = ask(run, "CONNECT pypi.org:443 HTTP/1.1\r\n\r\n")
+        assert answer.startswith(b"HTTP/1.1 403 ") and b"too many connections" in answer
+    finally:
+        for sock in idle:
+            sock.close()
+
+
 def test_bytes_per_run_are_capped(make_proxy: MakeProxy, echo_upstream: int) -> None:
     run = make_proxy(limits=EgressLimits(max_bytes=50_000))
     with tunnel(run, echo_upstream) as sock:
