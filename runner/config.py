@@ -176,6 +176,7 @@ class EnvironmentConfig(_Cfg):
     presets: list[str] = Field(default_factory=list)  # names of the data's egress_presets
     allow_private: list[str] = Field(default_factory=list)  # may resolve to private addresses
     secrets: list[str] = Field(default_factory=list)  # host variables given to setup only
+    ca_bundle: Path | None = None  # a host CA bundle for the setup's TLS (intercepting proxies)
     timeout: float = Field(default=1800.0, gt=0)  # the whole setup phase
 
     @field_validator("secrets")

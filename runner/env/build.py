@@ -78,7 +78,8 @@ SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 TAIL_LINES = 20
 MIN_STEP_SECONDS = 30.0
 SCAN_CHUNK = 1 << 20
-WHEELS_AT = "/tmp/sandbox-runner-wheels"  # on the tmpfs: the mount point is never committed
+WHEELS_AT = "/tmp/sandbox-runner-wheels"  # mounted read-only for the build only
+CA_AT = "/tmp/sandbox-runner-ca.pem"
 
 
 class EnvironmentPlan(BaseModel):
@@ -469,7 +470,7 @@ def build_environment(
     plan: EnvironmentPlan, *, client: docker.DockerClient, limits: Limits, timeout: float,
     progress: Progress | None = None, network: SetupNetwork | None = None,
     secrets: Mapping[str, str] | None = None, redact: Callable[[str], str] | None = None,
-    rebuild: bool = False, wheelhouse: Path | None = None,
+    rebuild: bool = False, wheelhouse: Path | None = None, ca_bundle: Path | None = None,
 ) -> BuildResult:
     """The setup phase: build ``plan.ref`` unless it is there (and not ``rebuild``).
 
@@ -500,7 +501,7 @@ def build_environment(
             say(f"    skipped {clean_line(note, 200)}")
         steps = _build_in_container(plan, client=client, limits=limits, timeout=timeout,
                                     say=say, network=network, secrets=secrets, needles=needles,
-                                    scrub=scrub, wheelhouse=wheelhouse)
+                                    scrub=scrub, wheelhouse=wheelhouse, ca_bundle=ca_bundle)
     seconds = round(time.monotonic() - started, 2)
     say(f"==> built {plan.ref} in {seconds:.1f}s")
     return BuildResult(ref=plan.ref, built=True, seconds=seconds, steps=steps)
@@ -510,12 +511,18 @@ def _build_in_container(
     plan: EnvironmentPlan, *, client: docker.DockerClient, limits: Limits, timeout: float,
     say: Progress, network: SetupNetwork | None, secrets: Mapping[str, str],
     needles: Mapping[bytes, str], scrub: Callable[[str], str], wheelhouse: Path | None,
+    ca_bundle: Path | None = None,
 ) -> list[str]:
     assert plan.runtime is not None and plan.inputs_hash is not None
     mounts = list(network.mounts()) if network is not None else []
     wheels_at = WHEELS_AT if wheelhouse is not None else None
     if wheelhouse is not None:
         mounts.append(Mount(target=WHEELS_AT, source=str(wheelhouse), type="bind",
+                            read_only=True))
+    if ca_bundle is not None:
+        if not ca_bundle.is_file():
+            raise EnvironmentBuildError("ca bundle", f"{ca_bundle} is not a file")
+        mounts.append(Mount(target=CA_AT, source=str(ca_bundle.resolve()), type="bind",
                             read_only=True))
     name = f"sandbox-runner-setup-{plan.inputs_hash[:12]}-{uuid.uuid4().hex[:8]}"
     deadline = time.monotonic() + timeout
@@ -531,6 +538,9 @@ def _build_in_container(
         steps = _Steps(sandbox, say, scrub, deadline)
         proxy_env = network.start(sandbox) if network is not None else {}
         env = _pip_env(plan.spec, proxy_env, secrets, wheels_at)
+        if ca_bundle is not None:  # pip, requests, curl and Python's ssl all read one of these
+            env.update(PIP_CERT=CA_AT, SSL_CERT_FILE=CA_AT, REQUESTS_CA_BUNDLE=CA_AT,
+                       CURL_CA_BUNDLE=CA_AT)
         venv_env = {**env, "PATH": SYSTEM_PATH}
         steps.run("project venv", ["python3", "-m", "venv", PROJECT_VENV], venv_env,
                   workdir="/tmp")

@@ -83,7 +83,8 @@ def run_setup(
         return build_environment(
             plan, client=client, limits=cfg.sandbox.limits, timeout=cfg.environment.timeout,
             progress=progress, network=network, secrets=secrets, redact=redact,
-            rebuild=rebuild, wheelhouse=env_wheelhouse(client, progress))
+            rebuild=rebuild, wheelhouse=env_wheelhouse(client, progress),
+            ca_bundle=cfg.environment.ca_bundle)
     finally:
         if network is not None:
             network.dispose()

