@@ -28,6 +28,7 @@ from runner.sandbox.docker_client import docker_client
 
 Status = Literal["ok", "warn", "fail", "info"]
 RUN_LABEL = "sandbox-runner.run"
+SETUP_PREFIX = "sandbox-runner-setup-"  # runner/env/build.py: a build's container, by name
 DOCKER_TIMEOUT = 5
 
 
@@ -225,7 +226,12 @@ def check_opa() -> Check:
 def leftover_containers(client: Any, run_id: str | None = None) -> list[Any]:
     """Sandbox containers (labelled ``sandbox-runner.run``), of one run when given."""
     label = RUN_LABEL if run_id is None else f"{RUN_LABEL}={run_id}"
-    return list(client.containers.list(all=True, filters={"label": label}, ignore_removed=True))
+    found = list(client.containers.list(all=True, filters={"label": label}, ignore_removed=True))
+    if run_id is None:  # environment build containers carry no label (the image would keep it)
+        found += [c for c in client.containers.list(
+            all=True, filters={"name": SETUP_PREFIX, "status": "exited"}, ignore_removed=True)
+            if str(c.name).startswith(SETUP_PREFIX)]
+    return found
 
 
 def _describe(container: Any) -> str:
