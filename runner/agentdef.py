@@ -281,9 +281,15 @@ def resolve_tools(
     return ToolResolution(granted=granted, dropped=list(dropped.values()), warnings=warnings)
 
 
-def sandbox_section(writable: list[str], test_command: str | None = None) -> str:
-    """The short section appended to every agent's system prompt."""
+def sandbox_section(writable: list[str], test_command: str | None = None,
+                    environment: str | None = None) -> str:
+    """The short section appended to every agent's system prompt. ``environment``: what the
+    project's environment holds, when the project declared it (None: the default one)."""
     paths = ", ".join(f"/workspace/{w}" for w in writable) or "(nothing)"
+    toolchain = (f"The project's environment ({environment}) is installed: python, pip and "
+                 "pytest on PATH are that environment's." if environment else
+                 "The Python toolchain you need (pytest, pytest-cov, fastapi, sqlalchemy, ...) "
+                 "is already installed.")
     tests = test_command or "cd /workspace && python -m pytest backend"
     return (
         "\n\n## Sandbox\n"
@@ -291,8 +297,7 @@ def sandbox_section(writable: list[str], test_command: str | None = None) -> str
         "- The project is at /workspace (your working directory). It is read-only except "
         f"for: {paths}. Relative paths are relative to /workspace.\n"
         "- There is no network: package installs, downloads and remote git do not work. "
-        "The Python toolchain you need (pytest, pytest-cov, fastapi, sqlalchemy, ...) is "
-        "already installed.\n"
+        f"{toolchain}\n"
         "- Every tool call is checked by a policy before it runs. A denied call comes back "
         "as a tool error that names the policy, the rule and what would be allowed: adapt "
         "instead of retrying the same call. Write shell commands plainly (no eval, no "

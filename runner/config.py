@@ -5,6 +5,7 @@ One config class per backend with ``extra="forbid"`` and a ``type`` discriminato
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
@@ -39,6 +40,7 @@ MODEL_ALIASES: dict[str, str] = {
 }
 DEFAULT_MODEL = "claude-sonnet-5-5"
 DEFAULT_MAX_TURNS = 50
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
 
 
 class _Cfg(BaseModel):
@@ -160,6 +162,56 @@ class EgressConfig(_Cfg):
                 raise ValueError(f"{name!r} is not a preset name")
         return names
 
+class EnvironmentConfig(_Cfg):
+    """The project environment (``[environment]``; docs/environments.md).
+
+    Nothing declared here and no dependency file under ``backend/``: the default
+    environment (the sandbox image's toolchain). Otherwise the runner's setup phase builds
+    ``sandbox-runner-env:<hash>`` on the runtime layer and reuses it until an input changes.
+    """
+
+    requirements: list[str] | None = None  # None: detected from backend/ (requirements*.txt,
+    #                                         pyproject.toml with its test/dev extras/groups)
+    setup: list[str] = Field(default_factory=list)  # shell commands run after the installs
+    base_image: str | None = None  # under the runtime layer instead of the default base
+    index_url: str | None = None  # pip's index (a token belongs in a setup secret instead)
+    # The setup phase's allowlist: the policy data's setup_allowed_hosts and setup_presets
+    # (default: the "python" preset, the package index hosts) plus these.
+    allow_hosts: list[str] = Field(default_factory=list)  # HOST[:PORT], *.example.com
+    presets: list[str] = Field(default_factory=list)  # names of the data's egress_presets
+    allow_private: list[str] = Field(default_factory=list)  # may resolve to private addresses
+    secrets: list[str] = Field(default_factory=list)  # host variables given to setup only
+    ca_bundle: Path | None = None  # a host CA bundle for the setup's TLS (intercepting proxies)
+    timeout: float = Field(default=1800.0, gt=0)  # the whole setup phase
+
+    @field_validator("secrets")
+    @classmethod
+    def _secret_names(cls, names: list[str]) -> list[str]:
+        for name in names:
+            if not _ENV_NAME.fullmatch(name):
+                raise ValueError(f"{name!r} is not an environment variable name")
+        return names
+
+    @field_validator("allow_hosts", "allow_private")
+    @classmethod
+    def _host_patterns(cls, entries: list[str]) -> list[str]:
+        try:
+            return check_host_entries(entries)
+        except BadHost as exc:
+            raise ValueError(str(exc)) from None
+
+    @field_validator("presets")
+    @classmethod
+    def _preset_names(cls, names: list[str]) -> list[str]:
+        return EgressConfig._preset_names(names)
+
+    @field_validator("setup")
+    @classmethod
+    def _commands(cls, commands: list[str]) -> list[str]:
+        if any(not c.strip() or "\0" in c for c in commands):
+            raise ValueError("a setup command is empty or holds a NUL byte")
+        return commands
+
 
 class RunConfig(_Cfg):
     project: Path
@@ -177,6 +229,8 @@ class RunConfig(_Cfg):
     gateway: GatewayConfig = Field(default_factory=GatewayConfig)
     verify: VerifyConfig = Field(default_factory=VerifyConfig)
     egress: EgressConfig = Field(default_factory=EgressConfig)
+    environment: EnvironmentConfig = Field(default_factory=EnvironmentConfig)
+    rebuild_env: bool = False  # `run --rebuild-env`: build the environment image anew
 
     @field_validator("model_aliases")
     @classmethod

@@ -13,6 +13,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import metadata
+from pathlib import Path
 from typing import Any, Literal
 
 from runner.config import DockerSandboxConfig, PolicyConfig
@@ -27,6 +28,7 @@ from runner.sandbox.docker_client import docker_client
 
 Status = Literal["ok", "warn", "fail", "info"]
 RUN_LABEL = "sandbox-runner.run"
+SETUP_PREFIX = "sandbox-runner-setup-"  # runner/env/build.py: a build's container, by name
 DOCKER_TIMEOUT = 5
 
 
@@ -124,6 +126,26 @@ def check_image() -> Check:
         return Check("image", "warn", f"unknown: {_short(exc)}")
 
 
+def check_environment(project: Path, client: Any) -> Check:
+    """The project's environment image: which one a run would use, and whether it is built."""
+    from runner.config import build_run_config
+    from runner.env.build import environment_status
+    from runner.policy.bundle import load_bundle
+    from runner.policy.data import load_policy_data
+
+    try:
+        cfg = build_run_config(project, {})
+        data = load_policy_data(load_bundle(cfg.policy.dirs, cfg.policy.data))
+        ref, present, what = environment_status(project.resolve(), cfg.sandbox, cfg.environment,
+                                                client=client, is_masked=data.is_secret_path)
+    except RunnerError as exc:
+        return Check("environment", "fail", _short(exc), exc)
+    if present:
+        return Check("environment", "ok", f"{ref} present ({what})")
+    return Check("environment", "warn", f"{ref} not built yet ({what}): `sandbox-runner env build "
+                                        f"{project}` (`run` builds it when missing)")
+
+
 def check_regorus() -> Check:
     try:
         import regorus
@@ -204,7 +226,12 @@ def check_opa() -> Check:
 def leftover_containers(client: Any, run_id: str | None = None) -> list[Any]:
     """Sandbox containers (labelled ``sandbox-runner.run``), of one run when given."""
     label = RUN_LABEL if run_id is None else f"{RUN_LABEL}={run_id}"
-    return list(client.containers.list(all=True, filters={"label": label}, ignore_removed=True))
+    found = list(client.containers.list(all=True, filters={"label": label}, ignore_removed=True))
+    if run_id is None:  # environment build containers carry no label (the image would keep it)
+        found += [c for c in client.containers.list(
+            all=True, filters={"name": SETUP_PREFIX, "status": "exited"}, ignore_removed=True)
+            if str(c.name).startswith(SETUP_PREFIX)]
+    return found
 
 
 def _describe(container: Any) -> str:
@@ -251,6 +278,7 @@ def run_doctor(
     *,
     cleanup: bool = False,
     run_id: str | None = None,
+    project: Path | None = None,
 ) -> DoctorReport:
     report = DoctorReport()
     report.checks.append(check_python())
@@ -262,6 +290,8 @@ def run_doctor(
     if client is not None:
         report.checks.append(_guard("docker", lambda: check_docker(client)))
         report.checks.append(_guard("image", check_image))
+        if project is not None:
+            report.checks.append(_guard("environment", lambda: check_environment(project, client)))
     else:
         report.checks.append(Check("image", "warn", "skipped: no Docker engine"))
     report.checks.append(check_regorus())

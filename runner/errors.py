@@ -169,5 +169,20 @@ class ImageBuildError(EnvironmentProblem):
         super().__init__(f"image build failed at {step}: {detail}")
 
 
+class EnvironmentBuildError(ImageBuildError):
+    """The project environment could not be built: unresolvable requirements, a failing
+    setup command, a base image that cannot be had. ``tail``: the failing step's last lines
+    (already sanitized and redacted by the builder). Nothing half-built is tagged."""
+
+    def __init__(self, step: str, detail: str, tail: list[str] | None = None) -> None:
+        self.step = step
+        self.detail = detail
+        self.tail = list(tail or [])
+        message = f"environment build failed at {step}: {detail}"
+        if self.tail:
+            message += "\n" + "\n".join(f"  | {line}" for line in self.tail)
+        EnvironmentProblem.__init__(self, message)
+
+
 class OPAUnavailable(EnvironmentProblem):
     pass

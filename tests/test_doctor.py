@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import socket
@@ -166,3 +167,21 @@ def test_containers_of_a_live_run_are_not_leftovers(docker: Any, image: str) -> 
     assert check.status == "ok"
     assert "1 of a run in progress" in check.detail and container.name in check.detail
     assert [c.id for c in leftover_containers(docker, run_id)] == [container.id]  # still there
+
+
+@pytest.mark.docker
+def test_an_exited_environment_build_container_is_a_leftover(docker: Any,
+                                                             sandbox_image: str) -> None:
+    """A killed runner's build container (no labels: the committed image would keep them)
+    is found by its name once it has exited, and removed by --cleanup."""
+    name = f"sandbox-runner-setup-doctortest-{uuid.uuid4().hex[:8]}"
+    container = docker.containers.run(sandbox_image, ["true"], name=name, detach=True,
+                                      network_mode="none")
+    try:
+        container.wait(timeout=60)
+        assert container.id in {c.id for c in leftover_containers(docker)}
+        check_leftovers(docker, cleanup=True)
+        assert container.id not in {c.id for c in leftover_containers(docker)}
+    finally:
+        with contextlib.suppress(Exception):
+            container.remove(force=True)

@@ -31,12 +31,14 @@ from detect_secrets.settings import transient_settings
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 TODO = EXAMPLES / "todo-api"
 MINIMAL = EXAMPLES / "minimal"
+HUMANIZE = EXAMPLES / "humanize-api"
 
 SCENARIOS = {
     "todo-api": (TODO, TODO / "scenario.yaml"),
     "todo-api-failing": (TODO, TODO / "scenario-failing.yaml"),
     "todo-api-lowcov": (TODO, TODO / "scenario-lowcov.yaml"),
     "minimal": (MINIMAL, MINIMAL / "scenario.yaml"),
+    "humanize-api": (HUMANIZE, HUMANIZE / "scenario.yaml"),
 }
 
 # Tool -> (required fields, optional fields) with their types (DESIGN.md "Tools").

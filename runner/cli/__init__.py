@@ -34,9 +34,9 @@ def main() -> None:
 
 
 def _register() -> None:
-    from runner.cli import agent, audit, doctor, image, policy, report, run
+    from runner.cli import agent, audit, doctor, env, image, policy, report, run
 
-    for mod in (policy, agent, audit, doctor, image, report, run):
+    for mod in (policy, agent, audit, doctor, image, env, report, run):
         for cmd in getattr(mod, "COMMANDS", []):
             main.add_command(cmd)
 

@@ -26,12 +26,16 @@ STYLES = {"ok": "green", "warn": "yellow", "fail": "bold red", "info": "cyan"}
     help="Check these policies instead of the bundled ones (repeatable).",
 )
 @click.option("--data", type=click.Path(path_type=Path), help="Policy data JSON file.")
+@click.option("--project", type=click.Path(path_type=Path),
+              help="Also show this project's environment image (built or not).")
 def doctor(
-    cleanup: bool, run_id: str | None, policy_dirs: tuple[Path, ...], data: Path | None
+    cleanup: bool, run_id: str | None, policy_dirs: tuple[Path, ...], data: Path | None,
+    project: Path | None,
 ) -> None:
     """Check that this machine can run agents; exit 4 without Docker, 2 for bad policies."""
     report = run_doctor(
-        PolicyConfig(dirs=list(policy_dirs), data=data), cleanup=cleanup, run_id=run_id
+        PolicyConfig(dirs=list(policy_dirs), data=data), cleanup=cleanup, run_id=run_id,
+        project=project,
     )
     table = Table("check", "status", "detail", title="sandbox-runner doctor")
     for check in report.checks:

@@ -34,11 +34,15 @@ from runner.run.execute import execute_run, summary_json
                    "*.example.com for subdomains; no port: 80 and 443). Default: no network.")
 @click.option("--allow-preset", "allow_presets", multiple=True, metavar="NAME",
               help="Allow a preset's hosts (repeatable; python: pypi.org, files.pythonhosted.org).")
+@click.option("--rebuild-env", "rebuild_env", is_flag=True, default=None,
+              help="Build the project's environment image anew (docs/environments.md).")
+@click.option("--setup-secret", "setup_secrets", multiple=True, metavar="NAME",
+              help="Host environment variable given to the setup phase only (repeatable).")
 @click.option("--json", "json_output", is_flag=True, help="Print the summary JSON on stdout.")
 def run_cmd(project_dir: Path, policy_dirs: tuple[Path, ...], data: Path | None, image: str | None,
             test_command: str | None, coverage_threshold: float | None, skip_verify: bool,
             allow_hosts: tuple[str, ...], allow_presets: tuple[str, ...],
-            json_output: bool, **flags: object) -> None:
+            setup_secrets: tuple[str, ...], json_output: bool, **flags: object) -> None:
     """Run an agent on PROJECT_DIR inside the sandbox."""
     for host in allow_hosts:
         try:
@@ -48,6 +52,7 @@ def run_cmd(project_dir: Path, policy_dirs: tuple[Path, ...], data: Path | None,
     flags["egress"] = {"allow_hosts": list(allow_hosts), "presets": list(allow_presets)}
     flags["policy"] = {"dirs": list(policy_dirs) or None, "data": data}
     flags["sandbox"] = {"image": image}
+    flags["environment"] = {"secrets": list(setup_secrets)}
     flags["verify"] = {"test_command": test_command, "coverage_threshold": coverage_threshold,
                        "enabled": False if skip_verify else None}
     cfg = build_run_config(project_dir, flags)

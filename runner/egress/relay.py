@@ -14,6 +14,7 @@ from collections.abc import Callable
 from runner.agent.relay import DEFAULT_PORT, DEFAULT_SOCKET, EGRESS_SOCKET_NAME, READY
 from runner.errors import EnvironmentProblem
 from runner.sandbox.environment import ExecResult, SandboxEnvironment
+from runner.sandbox.spec import RUNTIME_PYTHON
 
 RELAY_MODULE = "runner.agent.relay"
 NO_PROXY = "localhost,127.0.0.1,::1"
@@ -23,8 +24,10 @@ __all__ = ["DEFAULT_PORT", "EGRESS_SOCKET_NAME", "NO_PROXY", "RelayProcess", "pr
 
 
 def relay_command(port: int = DEFAULT_PORT, socket_path: str = DEFAULT_SOCKET) -> list[str]:
-    """The relay's argv in the container (``-P``: nothing from the working directory)."""
-    return ["python3", "-P", "-m", RELAY_MODULE, "--port", str(port), "--socket", socket_path]
+    """The relay's argv in the container: the runtime prefix's interpreter (the tools' python3
+    is the project environment's, which has no runner module); ``-P``: nothing from the
+    working directory."""
+    return [RUNTIME_PYTHON, "-P", "-m", RELAY_MODULE, "--port", str(port), "--socket", socket_path]
 
 
 def proxy_env(port: int = DEFAULT_PORT) -> dict[str, str]:

@@ -53,7 +53,14 @@ from runner.config import Limits
 from runner.hostfs import HostReadRefused, WorkspaceFS
 from runner.reports.outcomes import RunnerOutcomes, read_record
 from runner.reports.xmlsafe import MAX_XML_BYTES
-from runner.sandbox.spec import AGENT_PYTHONPATH, HOME, VENV_BIN, BindMount, build_container_spec
+from runner.sandbox.spec import (
+    AGENT_PYTHONPATH,
+    HOME,
+    PROJECT_PYTHON,
+    PROJECT_VENV_BIN,
+    BindMount,
+    build_container_spec,
+)
 from runner.sanitize import one_line
 
 OUT = "/out"
@@ -66,7 +73,7 @@ STDOUT_TAIL_LINES = 200
 STDOUT_TAIL_CHARS = 16_000
 MAX_IGNORED = 50
 DEFAULT_COMMAND = [
-    "python", "-m", "pytest", "backend", "-q", "-p", "no:cacheprovider",
+    PROJECT_PYTHON, "-m", "pytest", "backend", "-q", "-p", "no:cacheprovider",
     f"--junitxml={OUT}/{JUNIT_NAME}", "--cov=backend", "--cov-branch",
     f"--cov-report=xml:{OUT}/{COVERAGE_NAME}",
 ]
@@ -193,7 +200,7 @@ def run_verification(
                                purpose="writable"))
         environment = {
             "HOME": HOME,
-            "PATH": spec.environment.get("PATH", f"{VENV_BIN}:/usr/bin:/bin"),
+            "PATH": spec.environment.get("PATH", f"{PROJECT_VENV_BIN}:/usr/bin:/bin"),
             "PYTHONPATH": AGENT_PYTHONPATH,
             "LANG": "C.UTF-8",
             "TMPDIR": "/tmp",

@@ -26,6 +26,9 @@ from runner.audit.sign import sealed
 from runner.config import DEFAULT_MAX_TURNS, RunConfig
 from runner.egress.allowlist import with_agent_hosts
 from runner.egress.decide import decide_response, unlogged
+from runner.env.build import EnvironmentPlan, plan_environment
+from runner.env.detect import DependencySpec, detect_dependencies
+from runner.env.setup import run_setup, setup_bundle, setup_redactor, setup_secrets
 from runner.errors import (
     AuditLogFull,
     ConfigError,
@@ -91,14 +94,15 @@ from runner.sandbox.access import check_project_access, project_access
 from runner.sandbox.deployment import DockerDeployment
 from runner.sandbox.docker_client import docker_client
 from runner.sandbox.environment import ExecResult
-from runner.sandbox.image import ensure_image
 from runner.sandbox.masks import find_secret_paths
 from runner.sandbox.ownership import sandbox_identity, writable_ownership
 from runner.sandbox.selfcheck import run_self_check
-from runner.sandbox.spec import WORKSPACE, build_container_spec, idle_command
+from runner.sandbox.spec import RUNTIME_PYTHON, WORKSPACE, build_container_spec, idle_command
 
 SCRIPTED_PREFIX = "scripted:"
-AGENT_COMMAND = ["python3", "-P", "-m", "runner.agent"]  # -P: no CWD on sys.path (no shadowing)
+# The runtime prefix's interpreter by its absolute path (the tools' PATH leads to the project
+# environment instead); -P: no CWD on sys.path (no shadowing by the workspace).
+AGENT_COMMAND = [RUNTIME_PYTHON, "-P", "-m", "runner.agent"]
 AGENT_GRACE = 30.0  # host-side backstop beyond the in-container timeout
 
 
@@ -117,6 +121,8 @@ class Prepared:
     bundle: PolicyBundle
     data: PolicyData
     egress_hosts: list[str] = field(default_factory=list)  # the agent phase's allowlist
+    env_spec: DependencySpec = field(default_factory=DependencySpec)  # the project's deps
+    setup_secrets: dict[str, str] = field(default_factory=dict)  # for the setup phase only
     started: float = field(default_factory=time.monotonic)
 
 
@@ -148,14 +154,18 @@ def prepare(cfg: RunConfig) -> Prepared:
     max_turns = cfg.max_turns or agent.max_turns or DEFAULT_MAX_TURNS
     bundle = with_agent_hosts(load_bundle(cfg.policy.dirs, cfg.policy.data),
                               cfg.egress.allow_hosts, cfg.egress.presets)
+    bundle = setup_bundle(cfg, bundle)
     data = load_policy_data(bundle)
     engine = load_engine(cfg.policy, bundle=bundle)
     identity = sandbox_identity(project, cfg.sandbox)
     check_project_access(project, identity.uid, identity.gid, list(data.writable))
+    env_spec = detect_dependencies(project, cfg.environment, is_masked=data.is_secret_path)
+    secrets = setup_secrets(cfg.environment.secrets)
     return Prepared(cfg=cfg, project=project, agent=agent, agent_load=agent_load,
                     model=agent_load.model, max_turns=max_turns, provider=provider,
                     engine=engine, bundle=bundle, data=data,
-                    egress_hosts=data.phase_hosts("agent"))
+                    egress_hosts=data.phase_hosts("agent"), env_spec=env_spec,
+                    setup_secrets=secrets)
 
 
 class Run:
@@ -191,6 +201,7 @@ class Run:
         self.before: Snapshot | None = None
         self.secret_paths: list[str] = []
         self.verification: VerificationResult | None = None
+        self.environment: EnvironmentPlan | None = None
         self._decide_lock = threading.Lock()
 
     # --- gateway callbacks (gateway threads) ---------------------------------------
@@ -254,13 +265,63 @@ class Run:
 
     def agent_config(self) -> AgentConfig:
         agent = self.prep.agent
-        prompt = agent.system_prompt + sandbox_section(self.writable, self.cfg.verify.test_command)
+        env = self.environment
+        declared = env is not None and env.kind == "project"
+        prompt = agent.system_prompt + sandbox_section(
+            self.writable, self.cfg.verify.test_command,
+            environment=env.spec.describe() if env is not None and declared else None)
         return AgentConfig(
             run_id=self.run_id, agent_name=agent.name, system_prompt=prompt, task=self.cfg.task,
             model=self.prep.model, tools=list(self.prep.agent_load.tools),
             max_turns=self.prep.max_turns,
             bash_timeout=self.cfg.bash_timeout, writable=self.writable,
         )
+
+    def setup_environment(self, client: docker.DockerClient, plan: EnvironmentPlan) -> str:
+        """The setup phase: build the project's environment image when it is missing (or
+        ``--rebuild-env``), runner-run, through the egress proxy with the setup allowlist;
+        its connections are decided and logged like the agent's. The image ref to run."""
+        self.environment = plan
+        spec = plan.spec
+        self.record.environment = {
+            "kind": plan.kind, "image": plan.ref, "runtime": plan.runtime,
+            "inputs_hash": plan.inputs_hash, "sources": spec.sources, "skipped": spec.skipped,
+            "requirements": spec.requirements, "setup": spec.setup, "built": False,
+            "setup_secrets": sorted(self.prep.setup_secrets),  # names only
+        }
+        if plan.kind == "explicit" and spec.declared:
+            self.display.step(f"environment: --image {plan.ref} is used as is; the project's "
+                              f"declared dependencies ({spec.describe()}) are not installed")
+        if plan.kind != "project" or (plan.present and not self.cfg.rebuild_env):
+            if plan.kind == "project":
+                self.display.step(f"environment {plan.ref} (cached; {spec.describe()})")
+            return plan.ref
+        redactor = setup_redactor(self.prep.setup_secrets)
+        self.decider = Decider(self.prep.engine, workspace=self.project, run=self.decider.run,
+                               redactor=redactor)
+
+        def progress(line: str) -> None:
+            if line.startswith("==>"):
+                self.display.step(line[4:])
+            else:
+                self.display.line(shown(line), "dim")
+
+        with DecisionLog(self.run_dir / "decisions.jsonl", bundle_hash=self.prep.bundle.hash,
+                         labels={"run_id": self.run_id, "agent": self.prep.agent.name,
+                                 "engine": self.cfg.policy.engine.type},
+                         max_bytes=self.cfg.gateway.max_log_mb * 1024 * 1024) as log:
+            self.log = log
+            try:
+                result = run_setup(plan, cfg=self.cfg, client=client, data=self.prep.data,
+                                   decide_connect=self.decide_connect, log_dir=self.run_dir,
+                                   progress=progress, secrets=self.prep.setup_secrets,
+                                   redact=lambda text: redactor.redact_text(text)[0],
+                                   rebuild=self.cfg.rebuild_env)
+            finally:
+                self.log = None
+        self.record.environment.update(built=result.built, build_seconds=result.seconds)
+        self.record.write(self.run_dir)
+        return result.ref
 
     def execute(self, client: docker.DockerClient, image: str) -> None:
         self.record.image = image
@@ -273,6 +334,7 @@ class Run:
             secret_files=[self.project / p for p in self.secret_paths
                           if (self.project / p).is_file()])
         redactor.add_git_credentials(self.project)  # e.g. the CI token actions/checkout persists
+        setup_redactor(self.prep.setup_secrets, redactor)  # never in the agent phase's records
         self.decider = Decider(self.prep.engine, workspace=self.project, run=self.decider.run,
                                masks=self.secret_paths, redactor=redactor)
         identity = sandbox_identity(self.project, self.cfg.sandbox)
@@ -505,7 +567,10 @@ def execute_run(cfg: RunConfig, display: RunDisplay) -> RunSummary:
     prep = prepare(cfg)
     with _closing(prep.engine):
         client = docker_client()
-        image = cfg.sandbox.image or ensure_image(cfg.sandbox, progress=display.step)
+        plan = plan_environment(prep.project, cfg.sandbox, cfg.environment, client=client,
+                                spec=prep.env_spec, progress=display.step,
+                                rebuild_default=cfg.rebuild_env)
+        image = plan.ref
         run = Run(prep, display)
         create_run_dir(run.run_dir)
         run.record.write(run.run_dir)
@@ -516,6 +581,7 @@ def execute_run(cfg: RunConfig, display: RunDisplay) -> RunSummary:
         with interruptible():
             try:
                 try:
+                    image = run.setup_environment(client, plan)
                     run.execute(client, image)
                     run.verify(client, image)
                 except RunnerError as exc:

@@ -82,6 +82,7 @@ class RunRecord(BaseModel):
     container_id: str | None = None
     config: dict[str, Any] = Field(default_factory=dict)
     egress: dict[str, Any] | None = None  # the agent phase's proxy: allowlist, relay port
+    environment: dict[str, Any] | None = None  # the environment image and how it came to be
     self_check: list[dict[str, Any]] = Field(default_factory=list)
     self_check_ok: bool | None = None
     agent_exit_code: int | None = None

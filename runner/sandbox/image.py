@@ -1,15 +1,21 @@
-"""The sandbox image: built offline from a host wheelhouse, tagged by the hash of its inputs.
+"""The image layers the runner builds offline: base → runtime → default environment.
 
-``sandbox-runner:<first 12 hex of sha256(inputs)>`` where the inputs are every file of the
-build context that comes from the source tree (``images/``: Dockerfile, requirements.txt,
-gitconfig; the agent code copied into ``/opt/sandbox-runner``) plus the base image id. The
-image is rebuilt only when one of them changes.
+- base: ``cfg.base_image`` (default ``python:3.11-slim``) when present locally; else the
+  bootstrapped ``sandbox-runner-base:bookworm`` when present; else a pull of
+  ``cfg.base_image`` is tried, and when that fails (no registry) a Debian base is made with
+  ``debootstrap`` and ``docker import``.
+- runtime: ``sandbox-runner-runtime:<12 hex>``, the agent runtime in its own prefix
+  (``/opt/sandbox-runner/venv`` + the agent code, ``images/runtime/``); its hash covers
+  every file of its build context that comes from the source tree and the base image id.
+- default environment: ``sandbox-runner:<12 hex>`` ("the sandbox image"), the runtime plus
+  the default project environment ``/opt/project-venv`` (``images/env/``: pytest,
+  coverage and the backend toolchain); its hash covers ``images/env/`` and the runtime
+  image id. A project that declares dependencies gets an environment image of its own
+  instead (:mod:`runner.env.build`), also on top of the runtime layer.
 
-Base image: ``cfg.base_image`` (default ``python:3.11-slim``) when present locally; else the
-bootstrapped ``sandbox-runner-base:bookworm`` when present; else a pull of ``cfg.base_image``
-is tried, and when that fails (no registry) a Debian base is made with ``debootstrap`` and
-``docker import``. The Python packages come from a wheelhouse downloaded on the host
-(``pip download``, cached under ``~/.cache/sandbox-runner``), so the build needs no network.
+Each layer is rebuilt only when one of its inputs changes. The Python packages come from
+wheelhouses downloaded on the host (``pip download``, cached under
+``~/.cache/sandbox-runner``), so neither build needs network.
 """
 
 from __future__ import annotations
@@ -40,7 +46,8 @@ from runner.sandbox.docker_client import docker_client, one_line
 
 Progress = Callable[[str], None]
 
-IMAGE_REPO = "sandbox-runner"
+IMAGE_REPO = "sandbox-runner"  # the default environment ("the sandbox image")
+RUNTIME_REPO = "sandbox-runner-runtime"
 BOOTSTRAP_BASE = "sandbox-runner-base:bookworm"
 DEBIAN_SUITE = "bookworm"
 DEBIAN_MIRROR_ENV = "SANDBOX_RUNNER_DEBIAN_MIRROR"
@@ -51,6 +58,7 @@ GLIBC_MINOR = 36  # Debian bookworm: glibc 2.36
 LABEL_IMAGE = "sandbox-runner.image"
 LABEL_INPUTS = "sandbox-runner.inputs"
 LABEL_BASE = "sandbox-runner.base"
+LABEL_RUNTIME = "sandbox-runner.runtime"
 AGENT_DEST = "sandbox-runner"  # context folder copied to /opt/sandbox-runner
 _SKIP_NAMES = {"__pycache__", ".mypy_cache", ".pytest_cache", "wheelhouse"}
 
@@ -58,17 +66,36 @@ _SKIP_NAMES = {"__pycache__", ".mypy_cache", ".pytest_cache", "wheelhouse"}
 class ImageStatus(BaseModel):
     """What ``image_status`` finds without building anything."""
 
-    ref: str | None  # None when the base image is not there yet (the hash needs its id)
+    ref: str | None  # None when a layer below is not there yet (the hash needs its id)
     present: bool
     base: str | None
     inputs_hash: str | None
+    runtime_ref: str | None = None
+    runtime_present: bool = False
 
 
 @dataclass(frozen=True)
 class BaseImage:
+    """An image another layer is built on (a base, or the runtime layer)."""
+
     ref: str
     id: str
     bootstrapped: bool
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One layer built from a directory of ``images/`` with a Dockerfile."""
+
+    kind: str  # the LABEL_IMAGE value
+    repo: str
+    context: str  # the folder under images/
+    with_agent: bool  # the agent code goes into the context too
+    base_arg: str  # the Dockerfile ARG naming the image below
+
+
+RUNTIME_LAYER = Layer("runtime", RUNTIME_REPO, "runtime", True, "BASE_IMAGE")
+DEFAULT_ENV_LAYER = Layer("env-default", IMAGE_REPO, "env", False, "RUNTIME_IMAGE")
 
 
 def _noop(_: str) -> None:
@@ -92,9 +119,11 @@ def _tree_files(root: Path, prefix: str) -> list[tuple[str, Path]]:
     return out
 
 
-def context_files() -> list[tuple[str, Path]]:
+def context_files(layer: Layer = RUNTIME_LAYER) -> list[tuple[str, Path]]:
     """(path in the build context, source file) for every input that comes from the tree."""
-    files = _tree_files(images_dir(), "")
+    files = _tree_files(images_dir() / layer.context, "")
+    if not layer.with_agent:
+        return sorted(files)
     pkg = package_dir()
     files.append((f"{AGENT_DEST}/runner/__init__.py", pkg / "__init__.py"))
     files.append((f"{AGENT_DEST}/runner/protocol.py", pkg / "protocol.py"))
@@ -102,10 +131,14 @@ def context_files() -> list[tuple[str, Path]]:
     return sorted(files)
 
 
-def compute_inputs_hash(files: Sequence[tuple[str, bytes]], base_id: str) -> str:
-    """sha256 over the context files (name and content) and the base image id."""
+def compute_inputs_hash(
+    files: Sequence[tuple[str, bytes]], base_id: str, kind: str = RUNTIME_LAYER.kind,
+) -> str:
+    """sha256 over the context files (name and content), the id of the image below and
+    the layer's kind."""
     digest = hashlib.sha256()
-    digest.update(b"sandbox-runner-image-v1\0")
+    digest.update(b"sandbox-runner-image-v2\0")
+    digest.update(f"layer={kind}\0".encode())
     digest.update(f"base={base_id}\0".encode())
     for name, content in sorted(files):
         digest.update(f"{name}\0{len(content)}\0".encode())
@@ -113,15 +146,15 @@ def compute_inputs_hash(files: Sequence[tuple[str, bytes]], base_id: str) -> str
     return digest.hexdigest()
 
 
-def _read_inputs() -> list[tuple[str, bytes]]:
+def _read_inputs(layer: Layer = RUNTIME_LAYER) -> list[tuple[str, bytes]]:
     try:
-        return [(name, path.read_bytes()) for name, path in context_files()]
+        return [(name, path.read_bytes()) for name, path in context_files(layer)]
     except OSError as exc:
         raise ImageBuildError("inputs", f"{exc.filename}: {exc.strerror}") from None
 
 
-def image_ref(inputs_hash: str) -> str:
-    return f"{IMAGE_REPO}:{inputs_hash[:12]}"
+def image_ref(inputs_hash: str, layer: Layer = DEFAULT_ENV_LAYER) -> str:
+    return f"{layer.repo}:{inputs_hash[:12]}"
 
 
 # --- base image --------------------------------------------------------------------------
@@ -326,8 +359,8 @@ def _build_lock() -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _assemble_context(ctx: Path, wheelhouse: Path) -> None:
-    for name, source in context_files():
+def _assemble_context(ctx: Path, wheelhouse: Path, layer: Layer) -> None:
+    for name, source in context_files(layer):
         dest = ctx / name
         dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, dest)
@@ -342,16 +375,16 @@ def _assemble_context(ctx: Path, wheelhouse: Path) -> None:
 
 
 def _docker_build(
-    client: docker.DockerClient, ctx: Path, ref: str, base: BaseImage, inputs_hash: str,
-    progress: Progress, *, nocache: bool,
+    client: docker.DockerClient, ctx: Path, ref: str, below: BaseImage, inputs_hash: str,
+    progress: Progress, *, layer: Layer, nocache: bool, labels: dict[str, str],
 ) -> None:
-    progress(f"==> building {ref} on {base.ref}")
+    progress(f"==> building {ref} on {below.ref}")
     kwargs: dict[str, Any] = {
         "path": str(ctx), "tag": ref, "rm": True, "forcerm": True, "decode": True,
-        "pull": False, "nocache": nocache, "buildargs": {"BASE_IMAGE": base.ref},
-        "labels": {LABEL_IMAGE: "1", LABEL_INPUTS: inputs_hash, LABEL_BASE: base.ref},
+        "pull": False, "nocache": nocache, "buildargs": {layer.base_arg: below.ref},
+        "labels": {LABEL_IMAGE: layer.kind, LABEL_INPUTS: inputs_hash, **labels},
     }
-    if base.bootstrapped:
+    if below.bootstrapped or layer is not RUNTIME_LAYER:
         kwargs["network_mode"] = "none"  # everything is in the context: prove it
     try:
         for chunk in client.api.build(**kwargs):
@@ -369,11 +402,65 @@ def _docker_build(
         raise ImageBuildError("docker build", one_line(exc)) from None
 
 
+def _build_layer(
+    client: docker.DockerClient, layer: Layer, below: BaseImage, say: Progress, *,
+    force: bool, labels: dict[str, str],
+) -> BaseImage:
+    """The layer on ``below``: the tagged image when present (unless ``force``), else built.
+    The caller holds the build lock."""
+    inputs = _read_inputs(layer)
+    inputs_hash = compute_inputs_hash(inputs, below.id, layer.kind)
+    ref = image_ref(inputs_hash, layer)
+    present = None if force else _local_image(client, ref)
+    if present is not None:
+        return present
+    requirements = images_dir() / layer.context / "requirements.txt"
+    wheelhouse = ensure_wheelhouse(requirements, _engine_arch(client), say)
+    with tempfile.TemporaryDirectory(prefix="sandbox-runner-ctx-") as tmp:
+        ctx = Path(tmp)
+        _assemble_context(ctx, wheelhouse, layer)
+        if compute_inputs_hash(_context_inputs(ctx, layer), below.id, layer.kind) != inputs_hash:
+            raise ImageBuildError("inputs", "source files changed during the build; retry")
+        _docker_build(client, ctx, ref, below, inputs_hash, say, layer=layer, nocache=force,
+                      labels=labels)
+    built = _local_image(client, ref)
+    if built is None:
+        raise ImageBuildError("docker build", f"{ref} missing after the build")
+    say(f"==> built {ref}")
+    return built
+
+
+def _cached_layer(client: docker.DockerClient, layer: Layer, below: BaseImage) -> BaseImage | None:
+    ref = image_ref(compute_inputs_hash(_read_inputs(layer), below.id, layer.kind), layer)
+    return _local_image(client, ref)
+
+
+def ensure_runtime(
+    cfg: DockerSandboxConfig, *, progress: Progress | None = None, force: bool = False,
+    fallback: bool = True, client: docker.DockerClient | None = None,
+) -> BaseImage:
+    """The runtime layer on ``cfg.base_image`` (see :func:`resolve_base`), built when missing
+    (or when ``force``). ``fallback=False``: do not use or bootstrap the Debian base when
+    ``cfg.base_image`` is neither present nor pullable (ImageBuildError, exit 4)."""
+    say = progress or _noop
+    client = client or docker_client(timeout=900)
+    base = _local_base(client, cfg, fallback=fallback) if not force else None
+    if base is not None:
+        cached = _cached_layer(client, RUNTIME_LAYER, base)
+        if cached is not None:
+            return cached
+    with _build_lock():
+        base = resolve_base(client, cfg, say, fallback=fallback, force_pull=force)
+        return _build_layer(client, RUNTIME_LAYER, base, say, force=force,
+                            labels={LABEL_BASE: base.ref})
+
+
 def ensure_image(
     cfg: DockerSandboxConfig, *, progress: Progress | None = None, force: bool = False,
-    fallback: bool = True,
+    fallback: bool = True, force_env: bool = False,
 ) -> str:
-    """The sandbox image ref, built when missing (or when ``force``).
+    """The sandbox image ref (the default environment on the runtime layer), built when
+    missing (or, every layer, when ``force``; only the environment layer: ``force_env``).
 
     ``cfg.image`` set: that image is used as is (pulled when absent). ``fallback=False``:
     do not bootstrap a base when ``cfg.base_image`` is neither present nor pullable.
@@ -384,35 +471,40 @@ def ensure_image(
         if _local_image(client, cfg.image) is None and not _try_pull(cfg.image, say):
             raise ImageBuildError("image", f"{cfg.image} is not present and cannot be pulled")
         return cfg.image
-    inputs = _read_inputs()
-    base = _local_base(client, cfg, fallback=fallback) if not force else None
-    if base is not None:
-        ref = image_ref(compute_inputs_hash(inputs, base.id))
-        if _local_image(client, ref) is not None:
-            return ref
+    runtime = ensure_runtime(cfg, progress=say, force=force, fallback=fallback, client=client)
+    rebuild = force or force_env
+    if not rebuild:
+        cached = _cached_layer(client, DEFAULT_ENV_LAYER, runtime)
+        if cached is not None:
+            return cached.ref
     with _build_lock():
-        base = resolve_base(client, cfg, say, fallback=fallback, force_pull=force)
-        inputs_hash = compute_inputs_hash(inputs, base.id)
-        ref = image_ref(inputs_hash)
-        if not force and _local_image(client, ref) is not None:
-            return ref
-        requirements = images_dir() / "requirements.txt"
-        wheelhouse = ensure_wheelhouse(requirements, _engine_arch(client), say)
-        with tempfile.TemporaryDirectory(prefix="sandbox-runner-ctx-") as tmp:
-            ctx = Path(tmp)
-            _assemble_context(ctx, wheelhouse)
-            if compute_inputs_hash(_context_inputs(ctx), base.id) != inputs_hash:
-                raise ImageBuildError("inputs", "source files changed during the build; retry")
-            _docker_build(client, ctx, ref, base, inputs_hash, say, nocache=force)
-    if _local_image(client, ref) is None:
-        raise ImageBuildError("docker build", f"{ref} missing after the build")
-    say(f"==> built {ref}")
-    return ref
+        env = _build_layer(client, DEFAULT_ENV_LAYER, runtime, say, force=rebuild,
+                           labels={LABEL_RUNTIME: runtime.ref})
+    return env.ref
 
 
-def _context_inputs(ctx: Path) -> list[tuple[str, bytes]]:
-    names = [name for name, _ in context_files()]
+def _context_inputs(ctx: Path, layer: Layer) -> list[tuple[str, bytes]]:
+    names = [name for name, _ in context_files(layer)]
     return [(name, (ctx / name).read_bytes()) for name in names]
+
+
+def env_wheelhouse(client: docker.DockerClient | None = None,
+                   progress: Progress | None = None) -> Path:
+    """The default environment's wheelhouse (pytest, pytest-cov, coverage and the toolchain):
+    the setup phase mounts it read-only as pip's ``--find-links``."""
+    client = client or docker_client()
+    wheels = ensure_wheelhouse(images_dir() / DEFAULT_ENV_LAYER.context / "requirements.txt",
+                               _engine_arch(client), progress or _noop)
+    wheels.chmod(0o755)  # mkdtemp made it 0700: the build user reads it through the mount
+    for wheel in wheels.glob("*.whl"):
+        wheel.chmod(0o644)
+    return wheels
+
+
+def runtime_status(cfg: DockerSandboxConfig, client: docker.DockerClient) -> BaseImage | None:
+    """The runtime layer ``ensure_runtime`` would use when it is present, building nothing."""
+    base = _local_base(client, cfg)
+    return None if base is None else _cached_layer(client, RUNTIME_LAYER, base)
 
 
 def image_status(cfg: DockerSandboxConfig) -> ImageStatus:
@@ -424,9 +516,16 @@ def image_status(cfg: DockerSandboxConfig) -> ImageStatus:
     base = _local_base(client, cfg)
     if base is None:
         return ImageStatus(ref=None, present=False, base=None, inputs_hash=None)
-    inputs_hash = compute_inputs_hash(_read_inputs(), base.id)
+    runtime_hash = compute_inputs_hash(_read_inputs(RUNTIME_LAYER), base.id, RUNTIME_LAYER.kind)
+    runtime_ref = image_ref(runtime_hash, RUNTIME_LAYER)
+    runtime = _local_image(client, runtime_ref)
+    if runtime is None:
+        return ImageStatus(ref=None, present=False, base=base.ref, inputs_hash=None,
+                           runtime_ref=runtime_ref)
+    inputs_hash = compute_inputs_hash(_read_inputs(DEFAULT_ENV_LAYER), runtime.id,
+                                      DEFAULT_ENV_LAYER.kind)
     ref = image_ref(inputs_hash)
     return ImageStatus(
         ref=ref, present=_local_image(client, ref) is not None, base=base.ref,
-        inputs_hash=inputs_hash,
+        inputs_hash=inputs_hash, runtime_ref=runtime_ref, runtime_present=True,
     )

@@ -82,7 +82,8 @@ def nnp():
 
 
 def rootfs():
-    bad = [r for p in ("/", "/etc", "/usr", "/opt/venv", "/opt/sandbox-runner", "/var")
+    bad = [r for p in ("/", "/etc", "/usr", "/opt/project-venv", "/opt/sandbox-runner",
+                              "/opt/sandbox-runner/venv", "/var")
            if (r := attempt_write(f"{p.rstrip('/')}/{tag}"))]
     ro = False
     with open("/proc/self/mountinfo") as fh:

@@ -12,6 +12,9 @@ Inside the container:
 - ``/run/sandbox-runner``: the host socket dir (gateway socket, agent.json), read-only; on the
   host it is 0700 and owned by the sandbox uid, the socket 0600.
 - ``/tmp`` and ``/home/agent``: size-limited tmpfs; everything else read-only.
+- ``PATH`` starts with the project environment (``/opt/project-venv/bin``); the agent
+  runtime (``/opt/sandbox-runner``) is on no PATH: the runner starts the agent with that
+  interpreter by its absolute path.
 - no network, no capabilities, no-new-privileges, the given non-root uid:gid, pids, memory
   (= memory+swap), CPU and ulimits; docker-init as pid 1; never privileged, never a host
   namespace, never the Docker socket.
@@ -37,8 +40,12 @@ from runner.sandbox.masks import GIT_CONFIG, RUNNER_STATE_DIR, sanitized_git_con
 
 WORKSPACE = "/workspace"
 HOME = "/home/agent"
-VENV_BIN = "/opt/venv/bin"
-AGENT_PYTHONPATH = "/opt/sandbox-runner"
+PROJECT_VENV = "/opt/project-venv"  # the project environment (environment layer)
+PROJECT_VENV_BIN = f"{PROJECT_VENV}/bin"  # first on the tools' PATH: their python/pip/pytest
+PROJECT_PYTHON = f"{PROJECT_VENV_BIN}/python"
+RUNTIME_PREFIX = "/opt/sandbox-runner"  # the agent runtime (runtime layer), on no PATH
+RUNTIME_PYTHON = f"{RUNTIME_PREFIX}/venv/bin/python"  # finds runner.agent through a .pth
+AGENT_PYTHONPATH = RUNTIME_PREFIX  # only where project code loads a runner module (verify)
 MASK_FILE_NAME = ".mask-empty"
 GIT_CONFIG_COPY_NAME = ".git-config-sanitized"
 IDLE_COMMAND = ["sleep", "infinity"]
@@ -47,7 +54,7 @@ LABEL_RUN = "sandbox-runner.run"
 LABEL_OWNER_PID = "sandbox-runner.owner-pid"
 LABEL_OWNER_HOST = "sandbox-runner.owner-host"
 
-_PATH = f"{VENV_BIN}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+_PATH = f"{PROJECT_VENV_BIN}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 _MASK_TMPFS = "ro,nosuid,nodev,noexec,size=4k,mode=0555"
 
 
@@ -326,7 +333,6 @@ def build_container_spec(
     environment = {
         "HOME": HOME,
         "PATH": _PATH,
-        "PYTHONPATH": AGENT_PYTHONPATH,
         "PYTHONDONTWRITEBYTECODE": "1",
         "PYTHONUNBUFFERED": "1",
         "LANG": "C.UTF-8",

@@ -160,7 +160,7 @@ def test_self_check_reports_a_wrong_limit(box: Box) -> None:
     "echo x > /proc/self/root/workspace/x",
     "echo x > /proc/1/root/workspace/frontend/app.js",
     "git -C /workspace init",
-    "touch /etc/x /usr/x /opt/venv/x",
+    "touch /etc/x /usr/x /opt/project-venv/x /opt/sandbox-runner/venv/x",
     "echo x > /run/sandbox-runner/x",
 ])
 def test_writes_outside_backend_fail(box: Box, script: str) -> None:
@@ -281,9 +281,14 @@ def test_exec_stream_output_limit_and_files(box: Box) -> None:
 
 
 def test_image_toolchain_runs_offline(box: Box) -> None:
-    out = py(box, "import anthropic, httpx, pydantic, fastapi, uvicorn, sqlalchemy, argon2, "
-                  "bcrypt, jwt, pytest, pytest_cov, coverage, runner.protocol; print('ok')")
+    out = py(box, "import httpx, pydantic, fastapi, uvicorn, sqlalchemy, argon2, "
+                  "bcrypt, jwt, pytest, pytest_cov, coverage; print('ok')")
     assert out == "ok"
+    res = box.dep.runtime.exec(
+        ["/opt/sandbox-runner/venv/bin/python", "-P", "-c",
+         "import anthropic, httpx, pydantic, runner.protocol, runner.agent.loop; print('ok')"],
+        timeout=30)
+    assert res.returncode == 0 and res.stdout.strip() == "ok", res.stderr
     code, out = sh(box, "git --version && python3 --version")
     assert code == 0 and "git version" in out and "Python 3.11" in out
 

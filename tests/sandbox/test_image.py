@@ -10,6 +10,8 @@ from runner.config import DockerSandboxConfig
 from runner.sandbox import image as image_mod
 from runner.sandbox.image import (
     AGENT_DEST,
+    DEFAULT_ENV_LAYER,
+    RUNTIME_LAYER,
     compute_inputs_hash,
     context_files,
     ensure_image,
@@ -38,31 +40,47 @@ def test_hash_changes_with_every_input(files: list[tuple[str, bytes]], base: str
     assert compute_inputs_hash(files, base) != compute_inputs_hash(FILES, "sha256:b")
 
 
+def test_hash_differs_between_layers() -> None:
+    assert (compute_inputs_hash(FILES, "sha256:b", RUNTIME_LAYER.kind)
+            != compute_inputs_hash(FILES, "sha256:b", DEFAULT_ENV_LAYER.kind))
+
+
 def test_image_ref_is_repo_and_12_hex() -> None:
     digest = compute_inputs_hash(FILES, "sha256:b")
     assert image_ref(digest) == f"sandbox-runner:{digest[:12]}"
+    assert image_ref(digest, RUNTIME_LAYER) == f"sandbox-runner-runtime:{digest[:12]}"
     assert len(digest) == 64 and int(digest, 16) >= 0
 
 
 def test_context_files_cover_dockerfile_pins_and_agent_code() -> None:
-    names = [name for name, _ in context_files()]
-    assert "Dockerfile" in names and "requirements.txt" in names
+    names = [name for name, _ in context_files(RUNTIME_LAYER)]
+    assert "Dockerfile" in names and "requirements.txt" in names and "gitconfig" in names
     assert f"{AGENT_DEST}/runner/__init__.py" in names
     assert f"{AGENT_DEST}/runner/protocol.py" in names
     assert not any(n.endswith(".pyc") or "__pycache__" in n for n in names)
     # only the agent's part of the package goes into the image
     assert not any(n.startswith(f"{AGENT_DEST}/runner/policy") for n in names)
+    env = [name for name, _ in context_files(DEFAULT_ENV_LAYER)]
+    assert env == ["Dockerfile", "requirements.txt"]  # no agent code in the environment layer
 
 
-def test_requirements_are_pinned_and_cover_the_toolchain() -> None:
-    text = (Path(image_mod.images_dir()) / "requirements.txt").read_text()
-    pins = dict(
+def _pins(layer: str) -> dict[str, str]:
+    text = (Path(image_mod.images_dir()) / layer / "requirements.txt").read_text()
+    return dict(
         line.split("==", 1) for line in text.splitlines() if line and not line.startswith("#")
     )
-    for name in ["anthropic", "httpx", "pydantic", "pytest", "pytest-cov", "coverage", "fastapi",
-                 "uvicorn", "sqlalchemy", "argon2-cffi", "bcrypt", "pyjwt"]:
-        assert name in pins, name
-    assert all(v.strip() for v in pins.values())
+
+
+def test_requirements_are_pinned_and_split_between_runtime_and_environment() -> None:
+    runtime, env = _pins("runtime"), _pins("env")
+    for name in ["anthropic", "httpx", "pydantic"]:
+        assert name in runtime, name
+    for name in ["pytest", "pytest-cov", "coverage", "fastapi", "uvicorn", "sqlalchemy",
+                 "argon2-cffi", "bcrypt", "pyjwt", "httpx"]:
+        assert name in env, name
+    assert "anthropic" not in env  # the agent's client is not the project's business
+    assert "pytest" not in runtime and "fastapi" not in runtime
+    assert all(v.strip() for v in [*runtime.values(), *env.values()])
 
 
 def test_wheelhouse_cache_key_depends_on_pins_and_arch(tmp_path: Path,
@@ -101,10 +119,37 @@ def test_image_carries_its_input_labels(sandbox_image: str, docker_client: objec
     assert isinstance(docker_client, docker.DockerClient)
     img = docker_client.images.get(sandbox_image)
     assert img.labels[image_mod.LABEL_INPUTS].startswith(sandbox_image.split(":")[1])
+    assert img.labels[image_mod.LABEL_IMAGE] == DEFAULT_ENV_LAYER.kind
+    runtime = docker_client.images.get(img.labels[image_mod.LABEL_RUNTIME])
+    assert runtime.labels[image_mod.LABEL_IMAGE] == RUNTIME_LAYER.kind
+    assert runtime.tags[0].startswith("sandbox-runner-runtime:")
     config = img.attrs["Config"]
     assert config["User"] == "10001:10001"
     assert "PYTHONDONTWRITEBYTECODE=1" in config["Env"]
-    assert "PYTHONPATH=/opt/sandbox-runner" in config["Env"]
+    path = next(e for e in config["Env"] if e.startswith("PATH="))
+    assert path.startswith("PATH=/opt/project-venv/bin:") and "sandbox-runner" not in path
+    assert not any(e.startswith("PYTHONPATH=") for e in config["Env"])
+
+
+@pytest.mark.docker
+def test_runtime_and_project_environment_are_apart(sandbox_image: str, docker_client: object) -> None:
+    """The tools' python is the project environment's; the agent's is the runtime prefix's,
+    and neither sees the other's packages."""
+    import docker
+
+    assert isinstance(docker_client, docker.DockerClient)
+    script = (
+        "import importlib.util as u, sys; print(sys.prefix, "
+        "u.find_spec('anthropic') is not None, u.find_spec('pytest') is not None, "
+        "u.find_spec('runner') is not None)"
+    )
+    tools = docker_client.containers.run(
+        sandbox_image, ["python3", "-c", script], remove=True, network_mode="none")
+    agent = docker_client.containers.run(
+        sandbox_image, ["/opt/sandbox-runner/venv/bin/python", "-P", "-c", script], remove=True,
+        network_mode="none")
+    assert tools.decode().split() == ["/opt/project-venv", "False", "True", "False"]
+    assert agent.decode().split() == ["/opt/sandbox-runner/venv", "True", "False", "True"]
 
 
 @pytest.mark.docker
