@@ -2,7 +2,7 @@
 
 One root, :class:`RunnerError`. Leaves also subclass the matching builtin and
 carry their data as attributes. Each error knows the process exit code it maps
-to (see DESIGN.md "Exit codes"): 2 bad input, 3 run failed, 4 environment.
+to (see docs/design.md "Exit codes"): 2 bad input, 3 run failed, 4 environment.
 
 Errors the *model* sees (a denied or failed tool call) are not exceptions of
 this hierarchy: they travel back to the model as tool results

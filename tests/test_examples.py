@@ -1,7 +1,7 @@
 """The demo projects and their scripted scenarios (examples/).
 
 These tests run without the sandbox and without FastAPI: they check that every
-scenario follows the scripted-model format of DESIGN.md, and they replay its
+scenario follows the scripted-model format of docs/design.md, and they replay its
 Write and Edit calls into a temporary copy of the project exactly as the agent
 would (an Edit must find its ``old_string``, once unless ``replace_all``), with
 the scope the default policies enforce (writes only under ``backend/`` and to
@@ -41,7 +41,7 @@ SCENARIOS = {
     "humanize-api": (HUMANIZE, HUMANIZE / "scenario.yaml"),
 }
 
-# Tool -> (required fields, optional fields) with their types (DESIGN.md "Tools").
+# Tool -> (required fields, optional fields) with their types (docs/design.md "Tools").
 TOOLS: dict[str, tuple[dict[str, type], dict[str, type]]] = {
     "Read": ({"file_path": str}, {"offset": int, "limit": int}),
     "Write": ({"file_path": str, "content": str}, {}),

@@ -1,4 +1,4 @@
-"""The decision log: append-only, hash-chained JSON lines (DESIGN.md "Decision log line").
+"""The decision log: append-only, hash-chained JSON lines (docs/design.md "Decision log line").
 
 Each line carries the OPA decision-log fields (``decision_id``, ``timestamp``,
 ``path``, ``input``, ``result``, ``labels``, ``metrics``, ``bundles``) plus

@@ -1,4 +1,4 @@
-"""Build the policy input (DESIGN.md "Policy input") from a raw tool call.
+"""Build the policy input (docs/design.md "Policy input") from a raw tool call.
 
 Never raises: malformed input and any failure while deriving facts become
 entries in ``PolicyInput.errors``, and policies deny when that list is not

@@ -1,4 +1,4 @@
-"""The policy input and decision shapes (DESIGN.md "Policy input", "Policies").
+"""The policy input and decision shapes (docs/design.md "Policy input", "Policies").
 
 The input shape may grow but never shrink: policies and replays of old logs
 depend on it. Every model allows extra fields on read so an old log written by
@@ -57,7 +57,7 @@ class ShellCommand(_Model):
 
 
 with warnings.catch_warnings():
-    # `construct` is the policy-facing field name (DESIGN.md); it shadows the deprecated
+    # `construct` is the policy-facing field name (docs/design.md); it shadows the deprecated
     # BaseModel.construct classmethod, which nothing here uses.
     warnings.filterwarnings("ignore", message=".*shadows an attribute.*")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import builtins
 import re
+from abc import abstractmethod
 from collections import deque
 from collections.abc import Sequence
 from typing import Any
@@ -374,8 +375,10 @@ class _State:
 
     # --- provided by the walker --------------------------------------------------------------
 
+    @abstractmethod
     def ev(self, node: ast.expr) -> Val:
-        raise NotImplementedError
+        """Provided by the walker."""
 
+    @abstractmethod
     def block(self, body: Sequence[ast.stmt]) -> None:
-        raise NotImplementedError
+        """Provided by the walker."""

@@ -14,6 +14,7 @@ import fnmatch
 import posixpath
 import re
 import threading
+from abc import abstractmethod
 from collections.abc import Callable, Sequence
 
 import tree_sitter_bash
@@ -138,8 +139,9 @@ class _Scripts(_Facts):
         if extra > 0:  # pattern expansion: one resolution per match
             self.charge(COST_PATH * extra, f"the pattern {w.text}")
 
+    @abstractmethod
     def walk(self, node: Node, ctx: _Ctx, stdin: _Stdin | None, depth: int) -> None:
-        raise NotImplementedError
+        """Provided by the walker."""
 
     def run_script(self, text: str, ctx: _Ctx, depth: int, stdin: _Stdin | None = None) -> None:
         if depth > MAX_DEPTH:
