@@ -122,7 +122,10 @@ def test_labels_and_environment_carry_no_host_secrets(
     assert kw["labels"]["sandbox-runner.test"] == "1"
     assert kw["name"] == "sandbox-runner-run-42-x"
     env = kw["environment"]
-    assert set(env) >= {"HOME", "PATH", "PYTHONPATH", "PYTHONDONTWRITEBYTECODE"}
+    assert set(env) >= {"HOME", "PATH", "PYTHONDONTWRITEBYTECODE"}
+    # The agent runtime (/opt/sandbox-runner) is not on the tools' import path: the agent runs
+    # its own interpreter by absolute path; the project's python sees only its environment.
+    assert "PYTHONPATH" not in env and "/opt/sandbox-runner" not in env["PATH"]
     assert env["PYTHONDONTWRITEBYTECODE"] == "1" and env["HOME"] == "/home/agent"
     assert "sk-ant-host-only" not in repr(kw)
     assert not any("KEY" in k or "TOKEN" in k for k in env)
