@@ -15,26 +15,36 @@ from runner.errors import ConfigError
 from runner.policy.bundle import PolicyBundle, bundle_hash
 from runner.policy.data import PolicyData, load_policy_data
 
+_PHASE_KEYS = {"agent": ("allowed_hosts", "allowed_presets"),
+               "setup": ("setup_allowed_hosts", "setup_presets")}
 
-def with_agent_hosts(bundle: PolicyBundle, hosts: Sequence[str], presets: Sequence[str]
-                     ) -> PolicyBundle:
-    """``bundle`` with ``hosts`` (canonical entries) and ``presets`` added to the agent
-    phase's allowlist; the same bundle when there is nothing to add. An unknown preset is a
-    ConfigError naming the known ones."""
+
+def with_phase_hosts(bundle: PolicyBundle, phase: str, hosts: Sequence[str],
+                     presets: Sequence[str], *, where: str = "") -> PolicyBundle:
+    """``bundle`` with ``hosts`` (canonical entries) and ``presets`` added to ``phase``'s
+    allowlist (agent: ``allowed_hosts``/``allowed_presets``; setup: ``setup_allowed_hosts``/
+    ``setup_presets``); the same bundle when there is nothing to add. An unknown preset is a
+    ConfigError naming the known ones (``where``: the config section it came from)."""
     if not hosts and not presets:
         return bundle
     known = load_policy_data(bundle).egress_presets
     for name in presets:
         if name not in known:
-            raise ConfigError(f"unknown egress preset {name!r} (known: "
+            raise ConfigError(f"{where}unknown egress preset {name!r} (known: "
                               f"{', '.join(sorted(known)) or 'none'})")
     data = copy.deepcopy(bundle.data)
     settings = data.setdefault("settings", {})
-    for key, extra in (("allowed_hosts", hosts), ("allowed_presets", presets)):
+    for key, extra in zip(_PHASE_KEYS[phase], (hosts, presets), strict=True):
         current = list(settings.get(key) or [])
         settings[key] = current + [e for e in extra if e not in current]
     load_policy_data(data)  # still valid settings
     return bundle.model_copy(update={"data": data, "hash": bundle_hash(bundle.files, data)})
+
+
+def with_agent_hosts(bundle: PolicyBundle, hosts: Sequence[str], presets: Sequence[str]
+                     ) -> PolicyBundle:
+    """The agent phase's allowlist plus ``--allow-host`` / ``--allow-preset``."""
+    return with_phase_hosts(bundle, "agent", hosts, presets)
 
 
 def phase_allowlist(data: PolicyData, phase: str) -> list[str]:

@@ -15,7 +15,6 @@ lines.
 from __future__ import annotations
 
 import contextlib
-import copy
 import shutil
 import tempfile
 from collections.abc import Callable, Sequence
@@ -25,6 +24,7 @@ from docker.types import Mount
 
 from runner.agent.relay import EGRESS_SOCKET_NAME
 from runner.config import EgressConfig
+from runner.egress.allowlist import with_phase_hosts
 from runner.egress.proxy import (
     EGRESS_LOG,
     ConnectionRecord,
@@ -33,11 +33,9 @@ from runner.egress.proxy import (
     EgressProxy,
 )
 from runner.egress.relay import RelayProcess, proxy_env
-from runner.errors import ConfigError
 from runner.gateway.auth import new_token
 from runner.gateway.server import prepare_socket_dir
-from runner.policy.bundle import PolicyBundle, bundle_hash
-from runner.policy.data import load_policy_data
+from runner.policy.bundle import PolicyBundle
 from runner.protocol import SOCKET_DIR_IN_CONTAINER
 from runner.sandbox.environment import DockerSandbox
 
@@ -47,23 +45,8 @@ SETUP_LOG = "setup-egress.jsonl"
 
 def with_setup_hosts(bundle: PolicyBundle, hosts: Sequence[str], presets: Sequence[str]
                      ) -> PolicyBundle:
-    """``bundle`` with ``hosts`` and ``presets`` added to the setup phase's allowlist (the
-    data's ``settings.setup_allowed_hosts`` / ``setup_presets``); the same bundle when there
-    is nothing to add. An unknown preset is a ConfigError naming the known ones."""
-    if not hosts and not presets:
-        return bundle
-    known = load_policy_data(bundle).egress_presets
-    for name in presets:
-        if name not in known:
-            raise ConfigError(f"[environment] presets: unknown egress preset {name!r} (known: "
-                              f"{', '.join(sorted(known)) or 'none'})")
-    data = copy.deepcopy(bundle.data)
-    settings = data.setdefault("settings", {})
-    for key, extra in (("setup_allowed_hosts", hosts), ("setup_presets", presets)):
-        current = list(settings.get(key) or [])
-        settings[key] = current + [e for e in extra if e not in current]
-    load_policy_data(data)
-    return bundle.model_copy(update={"data": data, "hash": bundle_hash(bundle.files, data)})
+    """The setup phase's allowlist plus ``[environment] allow_hosts`` / ``presets``."""
+    return with_phase_hosts(bundle, "setup", hosts, presets, where="[environment] presets: ")
 
 
 class ProxyNetwork:
