@@ -93,7 +93,9 @@ _SESSIONS = {"requests.Session", "httpx.Client", "urllib3.PoolManager", "aiohttp
 _CODE_ARGS = dict.fromkeys(("timeit.timeit", "timeit.repeat", "timeit.Timer"),
                            ((0, "stmt"), (1, "setup")))
 _EXEC_APIS = {"code.interact", "code.InteractiveInterpreter", "code.InteractiveConsole",
-              "codeop.compile_command", "types.CodeType", "types.FunctionType"}
+              "codeop.compile_command", "types.CodeType", "types.FunctionType",
+              # a module run by name (its file is not looked into) and exec outside subprocess
+              "runpy.run_module", "multiprocessing.util.spawnv_passfds"}
 # Paths an API reads or writes whole: (name, argument position).
 _RECURSIVE = {("shutil.copytree", 0), ("shutil.rmtree", 0), ("shutil.make_archive", 2),
               ("shutil.unpack_archive", 1)}

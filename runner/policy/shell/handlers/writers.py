@@ -717,6 +717,39 @@ def _h_sphinx_build(w: _Walker, call: _Call) -> None:
         w.add_path(p, "read", call)
 
 
+def _h_ssh_keygen(w: _Walker, call: _Call) -> None:
+    """``-f FILE``: the key pair written (FILE and FILE.pub), or read with -l/-y/-F/-R."""
+    opts, _ = getopt(call.args, "abCDEFfGIJjKMmNnOPRrSsTtVWwYZz", [])
+    reading = _has(opts, "-l", "-y", "-F", "-R", "-B")
+    for f in _vals(opts, "-f"):
+        w.add_path(f, "read" if reading else "write", call)
+        if not reading:
+            w.add_path(f.sub(f.text + ".pub"), "write", call)
+
+
+def _h_7z(w: _Walker, call: _Call) -> None:
+    """``7z x|e ARCHIVE [-oDIR]`` extracts into DIR (default: the working directory);
+    ``7z a|u|d ARCHIVE FILES`` writes the archive; other commands read it."""
+    words = [a for a in call.args if not a.text.startswith("-")]
+    outs = [a.sub(a.text[2:]) for a in call.args if a.text.startswith("-o") and len(a.text) > 2]
+    if not words:
+        return
+    command, rest = words[0].text, words[1:]
+    if command in ("x", "e"):
+        for a in rest[:1]:
+            w.add_path(a, "read", call)
+        for target in outs or [Word(".")]:
+            w.add_path(target, "write", call, recursive=Recursion(listed=False))
+    elif command in ("a", "u", "d", "rn"):
+        if rest:
+            w.add_path(rest[0], "write", call)
+        for a in rest[1:]:
+            w.add_path(a, "read", call)
+    else:
+        for a in rest[:1]:
+            w.add_path(a, "read", call)
+
+
 WRITER_HANDLERS: dict[str, Handler] = {
     **{name: _table_handler(spec) for name, spec in MORE_FORMATTERS.items()},
     "black": _table_handler(BLACK),
@@ -731,6 +764,8 @@ WRITER_HANDLERS: dict[str, Handler] = {
         "mypy": _h_mypy, "dmypy": _h_mypy,
         "csplit": _h_csplit,
         "split": _h_split,
+        "ssh-keygen": _h_ssh_keygen,
+        "7z": _h_7z, "7za": _h_7z, "7zr": _h_7z,
         "sphinx-build": _h_sphinx_build,
         "tox": _h_tox, "nox": _h_tox,
         "python -m compileall": _h_compileall,
