@@ -195,10 +195,7 @@ class EnvironmentConfig(_Cfg):
     @field_validator("allow_hosts", "allow_private")
     @classmethod
     def _host_patterns(cls, entries: list[str]) -> list[str]:
-        try:
-            return check_host_entries(entries)
-        except BadHost as exc:
-            raise ValueError(str(exc)) from None
+        return EgressConfig._host_patterns(entries)
 
     @field_validator("presets")
     @classmethod

@@ -64,14 +64,8 @@ def _h_shell(w: _Walker, call: _Call) -> None:
         return
     if pos and "s" not in flags and pos[0].text != "-":
         script = pos[0]
-        if script.procsub:
-            w.add_opaque("process-substitution-script", label)
-        elif script.dynamic:
-            w.add_opaque("dynamic-source", label)
-        else:
-            w.add_path(script, "exec", call)
-            if "n" not in flags:  # -n: read for syntax only, nothing runs
-                run_shell_script(w, call, script, same_shell=False)
+        if _script_operand(w, call, script, label) and "n" not in flags:
+            run_shell_script(w, call, script, same_shell=False)  # -n: syntax only, nothing runs
         w.inferred_reads(call, pos[1:])
         return
     if "n" not in flags:
@@ -144,16 +138,23 @@ def _interpreter(inline: tuple[str, ...], *, short_val: str = "", long_val: str 
 def _interpreter_script(w: _Walker, call: _Call, pos: list[Word], label: str) -> None:
     """An interpreter's script argument (executed) and its arguments, or a script on stdin."""
     if pos and pos[0].text != "-":
-        script = pos[0]
-        if script.procsub:
-            w.add_opaque("process-substitution-script", label)
-        elif script.dynamic:
-            w.add_opaque("dynamic-source", label)
-        else:
-            w.add_path(script, "exec", call)
+        _script_operand(w, call, pos[0], label)
         w.inferred_reads(call, pos[1:])
         return
     w.stdin_program(call, shell=False)
+
+
+def _script_operand(w: _Walker, call: _Call, script: Word, label: str) -> bool:
+    """A script an interpreter is given: opaque when it is a process substitution or only
+    known at run time, else an executed path. True when it is a literal file."""
+    if script.procsub:
+        w.add_opaque("process-substitution-script", label)
+        return False
+    if script.dynamic:
+        w.add_opaque("dynamic-source", label)
+        return False
+    w.add_path(script, "exec", call)
+    return True
 
 
 def _h_python(w: _Walker, call: _Call) -> None:
