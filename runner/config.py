@@ -18,11 +18,13 @@ from pydantic import (
     Field,
     Tag,
     ValidationError,
+    ValidationInfo,
     field_validator,
 )
 
 from runner.egress.hosts import BadHost, check_host_entries
 from runner.errors import ConfigError
+from runner.reports.coverage import DEFAULT_OMIT, CoverageScope
 
 DEFAULT_TASK = (
     "Implement the requirements in architecture/backend.md under backend/, with tests "
@@ -125,6 +127,23 @@ class VerifyConfig(_Cfg):
     test_command: str | None = None  # None: pytest over backend/ with JUnit + Cobertura
     timeout: float = 600.0
     coverage_threshold: float = 80.0
+    # Globs over project-relative file names (backend/app/main.py) left out of the gated
+    # coverage (default: test code), and, when set, the only files counted.
+    coverage_omit: list[str] = Field(default_factory=lambda: list(DEFAULT_OMIT))
+    coverage_include: list[str] = Field(default_factory=list)
+
+    @field_validator("coverage_omit", "coverage_include")
+    @classmethod
+    def _scope_patterns(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        field = "omit" if info.field_name == "coverage_omit" else "include"
+        try:
+            CoverageScope.model_validate({field: value})
+        except ValidationError as exc:
+            raise ValueError(exc.errors()[0]["msg"].removeprefix("Value error, ")) from None
+        return value
+
+    def coverage_scope(self) -> CoverageScope:
+        return CoverageScope(omit=self.coverage_omit, include=self.coverage_include)
 
 
 class EgressConfig(_Cfg):

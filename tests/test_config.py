@@ -55,3 +55,23 @@ def test_bad_config_is_one_clear_line(tmp_path: Path, toml: str, message: str) -
     assert "\n" not in text
     assert str(tmp_path / "sandbox-runner.toml") in text
     assert info.value.exit_code == 2
+
+
+def test_coverage_scope_from_the_config(tmp_path: Path) -> None:
+    assert "backend/tests/**" in build_run_config(tmp_path, {}).verify.coverage_omit
+    (tmp_path / "sandbox-runner.toml").write_text(
+        '[verify]\ncoverage_omit = ["backend/migrations/**"]\n'
+        'coverage_include = ["backend/app/**"]\n')
+    scope = build_run_config(tmp_path, {}).verify.coverage_scope()
+    assert scope.counts("backend/app/main.py")
+    assert not scope.counts("backend/migrations/0001.py")
+    assert not scope.counts("backend/other.py")  # outside include
+    assert scope.counts("backend/app/test_x.py")  # the configured omit replaces the default
+
+
+def test_bad_coverage_pattern_is_one_clear_line(tmp_path: Path) -> None:
+    (tmp_path / "sandbox-runner.toml").write_text('[verify]\ncoverage_omit = ["../x/**"]\n')
+    with pytest.raises(ConfigError) as info:
+        build_run_config(tmp_path, {})
+    text = str(info.value)
+    assert "verify.coverage_omit" in text and "project-relative" in text and "\n" not in text

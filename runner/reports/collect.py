@@ -25,7 +25,7 @@ from typing import TypeVar
 from pydantic import BaseModel, Field
 
 from runner.hostfs import WorkspaceFS
-from runner.reports.coverage import CoverageReport, parse_cobertura
+from runner.reports.coverage import CoverageReport, CoverageScope, parse_cobertura
 from runner.reports.diff import Snapshot, diff_backend, truncation_note
 from runner.reports.gates import Gate, evaluate_gates
 from runner.reports.issues import IssueEntry, parse_issues_md, read_issues_file
@@ -115,14 +115,15 @@ def _tests_from(verification: VerificationResult | None, junit: Path) -> TestRes
     return tests
 
 
-def _coverage_from(verification: VerificationResult | None, path: Path) -> CoverageReport | None:
+def _coverage_from(verification: VerificationResult | None, path: Path,
+                   scope: CoverageScope | None = None) -> CoverageReport | None:
     if verification is not None and verification.error:
         return None
     if verification is not None and verification.coverage_path is None:
         why = verification.report_errors.get(COVERAGE_NAME)
         return CoverageReport(error=f"{COVERAGE_NAME} was not copied: {why}" if why
                               else "the test command wrote no coverage report")
-    return parse_cobertura(path)
+    return parse_cobertura(path, scope=scope)
 
 
 def collect_issues(fs: WorkspaceFS, run_dir: Path) -> list[IssueEntry]:
@@ -182,9 +183,11 @@ def collect_results(
     threshold: float,
     writable: Sequence[str] = DEFAULT_WRITABLE,
     secret_paths: Sequence[str] = (),
+    coverage_scope: CoverageScope | None = None,
 ) -> CollectedResults:
     """Write ``backend.diff``, ``issues.md``/``issues.json`` into ``run_dir``; flag, parse,
-    compare and gate. Never raises for anything the agent shaped."""
+    compare and gate (coverage over ``coverage_scope``, default: no test code). Never raises
+    for anything the agent shaped."""
     run_dir.mkdir(parents=True, exist_ok=True)
     steps = Steps()
     is_masked = masked_by(secret_paths)
@@ -206,7 +209,7 @@ def collect_results(
     cov_path = (verification.coverage_path if verification else None) or reports / COVERAGE_NAME
     tests = steps.run("tests", lambda: _tests_from(verification, junit),
                       lambda: TestResults(error="the JUnit report could not be processed"))
-    coverage = steps.run("coverage", lambda: _coverage_from(verification, cov_path),
+    coverage = steps.run("coverage", lambda: _coverage_from(verification, cov_path, coverage_scope),
                          lambda: CoverageReport(error="the coverage report could not be processed"))
     gates = evaluate_gates(tests, coverage, threshold)
     return CollectedResults(tests=tests, coverage=coverage, gates=gates, issues=issues,

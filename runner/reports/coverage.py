@@ -11,6 +11,15 @@ part of the source path from ``root`` on is put back (``backend/app.py``).
 The report is shaped by the agent's test code: every count must be a plain
 non-negative integer below :data:`MAX_COUNT` (no NaN, infinity, exponent or
 overflow), or the whole report is refused with a recorded error.
+
+The gate is over application code: the headline numbers (``line_percent``,
+``lines_valid``, ...) count only the files that :class:`CoverageScope` keeps
+(by default everything but tests: :data:`DEFAULT_OMIT`), so writing more test
+code cannot raise them. The scope is applied here, on the host, to the parsed
+per-file data, not through a coverage configuration in the container: the
+tests (and any ``.coveragerc``/``setup.cfg``/``pyproject.toml`` the agent wrote)
+run there, and a custom ``test_command`` may not run coverage.py at all. The
+report's own totals stay available as ``total_*``.
 """
 
 from __future__ import annotations
@@ -19,13 +28,48 @@ import re
 import xml.etree.ElementTree as ET
 from pathlib import Path, PurePosixPath
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from wcmatch import glob
 
 from runner.reports import xmlsafe
 
 _CONDITION = re.compile(r"\((\d{1,9})\s*/\s*(\d{1,9})\)")
 _INTEGER = re.compile(r"\+?(\d{1,18})(?:\.0*)?")  # "12" and "12.0" (some writers add ".0")
 MAX_COUNT = 10**12  # more lines or hits than any real project: refuse, never overflow a float
+# Test code, not application code: left out of the gated numbers unless configured otherwise.
+DEFAULT_OMIT: tuple[str, ...] = (
+    "backend/tests/**", "**/conftest.py", "**/test_*.py", "**/*_test.py",
+)
+MAX_PATTERNS = 100
+MAX_PATTERN_CHARS = 300
+_GLOB_FLAGS = glob.GLOBSTAR | glob.BRACE | glob.DOTGLOB
+
+
+class CoverageScope(BaseModel):
+    """Which files count toward the gated numbers: those matching ``include`` (every file
+    when empty) and no ``omit`` pattern. Globs over project-relative names
+    (``backend/app/main.py``): ``**`` any number of directories, ``{a,b}``, ``[...]``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    omit: list[str] = Field(default_factory=lambda: list(DEFAULT_OMIT),
+                            max_length=MAX_PATTERNS)
+    include: list[str] = Field(default_factory=list, max_length=MAX_PATTERNS)
+
+    @field_validator("omit", "include")
+    @classmethod
+    def _patterns(cls, value: list[str]) -> list[str]:
+        for pattern in value:
+            if not pattern.strip() or len(pattern) > MAX_PATTERN_CHARS or "\x00" in pattern:
+                raise ValueError(f"not a usable glob pattern: {pattern[:60]!r}")
+            if pattern.startswith("/") or ".." in pattern.split("/"):
+                raise ValueError(f"patterns are project-relative: {pattern[:60]!r}")
+        return value
+
+    def counts(self, name: str) -> bool:
+        if self.include and not glob.globmatch(name, self.include, flags=_GLOB_FLAGS):
+            return False
+        return not (self.omit and glob.globmatch(name, self.omit, flags=_GLOB_FLAGS))
 
 
 class FileCoverage(BaseModel):
@@ -36,9 +80,11 @@ class FileCoverage(BaseModel):
     lines_covered: int = 0
     branches_valid: int = 0
     branches_covered: int = 0
+    counted: bool = True  # False: outside the gated scope (test code by default)
 
 
 class CoverageReport(BaseModel):
+    # The gated numbers: over the files in scope (application code)
     line_percent: float | None = None
     branch_percent: float | None = None  # None: no branch data (or no branches)
     lines_valid: int = 0
@@ -46,6 +92,11 @@ class CoverageReport(BaseModel):
     branches_valid: int = 0
     branches_covered: int = 0
     files: list[FileCoverage] = Field(default_factory=list)
+    files_omitted: int = 0  # files in the report but outside the scope (their lines not gated)
+    # The report's own totals, every measured file included (tests too)
+    total_line_percent: float | None = None
+    total_lines_valid: int = 0
+    total_lines_covered: int = 0
     error: str | None = None  # the report could not be read (missing, unsafe, garbled)
 
 
@@ -93,8 +144,10 @@ class _Acc:
         self.branches: dict[int, tuple[int, int]] = {}
 
 
-def parse_cobertura(path: Path, *, root: str = "backend") -> CoverageReport:
-    """Parse a Cobertura XML file; problems are reported in ``CoverageReport.error``."""
+def parse_cobertura(path: Path, *, root: str = "backend",
+                    scope: CoverageScope | None = None) -> CoverageReport:
+    """Parse a Cobertura XML file; the headline numbers cover the files in ``scope`` (default:
+    no test code). Problems are reported in ``CoverageReport.error``."""
     try:
         doc = xmlsafe.parse_file(path)
     except FileNotFoundError:
@@ -104,12 +157,12 @@ def parse_cobertura(path: Path, *, root: str = "backend") -> CoverageReport:
     except ValueError as exc:
         return CoverageReport(error=f"{path}: invalid coverage XML: {exc}")
     try:
-        return _from_root(doc, root)
+        return _from_root(doc, root, scope or CoverageScope())
     except (ValueError, OverflowError, RecursionError) as exc:
         return CoverageReport(error=f"{path}: invalid coverage XML: {exc}")
 
 
-def _from_root(doc: ET.Element, root: str) -> CoverageReport:
+def _from_root(doc: ET.Element, root: str, scope: CoverageScope) -> CoverageReport:
     if doc.tag != "coverage":
         raise ValueError(f"root element is <{doc.tag}>, expected <coverage>")
     sources = [(s.text or "").strip() for s in doc.iterfind("./sources/source")]
@@ -148,20 +201,31 @@ def _from_root(doc: ET.Element, root: str) -> CoverageReport:
             FileCoverage(
                 file=name, line_percent=_pct(lc, lv), branch_percent=_pct(bc, bv) if bv else None,
                 lines_valid=lv, lines_covered=lc, branches_valid=bv, branches_covered=bc,
+                counted=scope.counts(name),
             )
         )
 
     lv_root, lc_root = _int_attr(doc, "lines-valid"), _int_attr(doc, "lines-covered")
     bv_root, bc_root = _int_attr(doc, "branches-valid"), _int_attr(doc, "branches-covered")
-    lines_valid = lv_root if lv_root is not None else sum(f.lines_valid for f in per_file)
-    lines_covered = lc_root if lc_root is not None else sum(f.lines_covered for f in per_file)
-    br_valid = bv_root if bv_root is not None else sum(f.branches_valid for f in per_file)
-    br_covered = bc_root if bc_root is not None else sum(f.branches_covered for f in per_file)
-    if lines_covered > lines_valid or br_covered > br_valid:
+    total_valid = lv_root if lv_root is not None else sum(f.lines_valid for f in per_file)
+    total_covered = lc_root if lc_root is not None else sum(f.lines_covered for f in per_file)
+    if total_covered > total_valid or (bc_root or 0) > (bv_root or 0):
         raise ValueError("covered count exceeds valid count")
+    # The gate is computed from the per-file data, never from the root counters: those
+    # include the omitted files (and nothing ties them to the <line> elements).
+    counted = [f for f in per_file if f.counted]
+    lines_valid = sum(f.lines_valid for f in counted)
+    lines_covered = sum(f.lines_covered for f in counted)
+    br_valid = sum(f.branches_valid for f in counted)
+    br_covered = sum(f.branches_covered for f in counted)
+    if not per_file:  # a report without file data: its own counters are all there is
+        lines_valid, lines_covered = total_valid, total_covered
     return CoverageReport(
         line_percent=_pct(lines_covered, lines_valid),
         branch_percent=_pct(br_covered, br_valid) if br_valid else None,
         lines_valid=lines_valid, lines_covered=lines_covered,
         branches_valid=br_valid, branches_covered=br_covered, files=per_file,
+        files_omitted=len(per_file) - len(counted),
+        total_line_percent=_pct(total_covered, total_valid),
+        total_lines_valid=total_valid, total_lines_covered=total_covered,
     )

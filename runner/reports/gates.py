@@ -1,4 +1,5 @@
-"""Quality gates: the tests pass and line coverage reaches the threshold.
+"""Quality gates: the tests pass and line coverage of the application code (test files
+not counted: :class:`runner.reports.coverage.CoverageScope`) reaches the threshold.
 
 A failed gate makes ``run`` exit 1. Missing reports, no tests and all-skipped
 suites are failed gates with a message, never a crash.
@@ -64,12 +65,16 @@ def _coverage_gate(coverage: CoverageReport | None, threshold: float) -> Gate:
     if coverage.error or coverage.line_percent is None:
         return Gate(name="coverage", passed=False,
                     detail=f"no coverage data: {coverage.error or 'empty report'}")
+    omitted = (f" ({coverage.files_omitted} test file{'s' if coverage.files_omitted != 1 else ''}"
+               " not counted)" if coverage.files_omitted else "")
     if coverage.lines_valid == 0:
-        return Gate(name="coverage", passed=False, detail="no measured lines under backend/")
+        return Gate(name="coverage", passed=False,
+                    detail=f"no measured lines of application code under backend/{omitted}")
     pct = coverage.line_percent
     ok = pct >= threshold
     return Gate(name="coverage", passed=ok,
-                detail=f"line coverage {format_percent(pct)} {'>=' if ok else '<'} {threshold:g}%")
+                detail=f"line coverage {format_percent(pct)} {'>=' if ok else '<'} {threshold:g}%"
+                       f"{omitted}")
 
 
 def evaluate_gates(

@@ -334,7 +334,10 @@ def _coverage(s: RunSummary) -> str:
                  if s.coverage_threshold is not None else "")
     out.append(f"<p>Line coverage <b>{e(format_percent(c.line_percent))}</b> "
                f"({c.lines_covered}/{c.lines_valid} lines), branch coverage "
-               f"<b>{e(format_percent(c.branch_percent))}</b>{threshold}.</p>")
+               f"<b>{e(format_percent(c.branch_percent))}</b>{threshold}"
+               + (f"; {c.files_omitted} test files not counted (with them: "
+                  f"{e(format_percent(c.total_line_percent))})" if c.files_omitted else "")
+               + ".</p>")
     rows = "".join(
         f"<tr><td><code>{e(f.file)}</code></td><td class='num'>{f.lines_covered}/{f.lines_valid}"
         f"</td><td>{_pct_bar(f.line_percent)}</td><td class='num'>{e(format_percent(f.line_percent))}"

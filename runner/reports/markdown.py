@@ -147,7 +147,9 @@ def render_markdown(summary: RunSummary) -> str:
     else:
         out += [
             f"Line coverage **{_pct(c.line_percent)}** ({c.lines_covered}/{c.lines_valid} lines), "
-            f"branch coverage **{_pct(c.branch_percent)}**{threshold}",
+            f"branch coverage **{_pct(c.branch_percent)}**{threshold}" + (
+                f"; {c.files_omitted} test files not counted (with them: "
+                f"{_pct(c.total_line_percent)})" if c.files_omitted else ""),
             "",
         ]
         files = sorted(c.files, key=lambda f: (f.line_percent, f.file))[:MAX_ROWS]

@@ -457,7 +457,8 @@ class Run:
                                   before=self.before,
                                   verification=self.verification if gated else None,
                                   threshold=self.cfg.verify.coverage_threshold,
-                                  writable=self.writable, secret_paths=self.secret_paths)
+                                  writable=self.writable, secret_paths=self.secret_paths,
+                                  coverage_scope=self.cfg.verify.coverage_scope())
         if not gated:
             results.gates = []  # nothing was verified: no gate can pass or fail
         summary = apply_results(summary, results)

@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from runner.reports.coverage import parse_cobertura
+from pydantic import ValidationError
+
+from runner.reports.coverage import CoverageScope, parse_cobertura
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -22,8 +24,16 @@ def test_real_coverage_report(sample_run: tuple[Path, Path]) -> None:
     assert names == sorted(names) and "backend/todos.py" in names
     todos = next(f for f in cov.files if f.file == "backend/todos.py")
     assert 0 < todos.line_percent < 100 and todos.branch_percent is not None
-    assert cov.lines_valid == sum(f.lines_valid for f in cov.files)
-    assert cov.lines_covered == sum(f.lines_covered for f in cov.files)
+    counted = [f for f in cov.files if f.counted]
+    assert cov.lines_valid == sum(f.lines_valid for f in counted)
+    assert cov.lines_covered == sum(f.lines_covered for f in counted)
+    assert cov.total_lines_valid == sum(f.lines_valid for f in cov.files)
+    # the sample's tests are measured too, but are not application code
+    omitted = sorted(f.file for f in cov.files if not f.counted)
+    assert omitted and all(f.startswith("backend/tests/") for f in omitted)
+    assert cov.files_omitted == len(omitted)
+    assert cov.line_percent is not None and cov.total_line_percent is not None
+    assert cov.line_percent < cov.total_line_percent  # the tests are fully covered
 
 
 COBERTURA = """<?xml version="1.0" ?>
@@ -130,3 +140,50 @@ def test_bad_reports_set_error(tmp_path: Path, text: str, needle: str) -> None:
 def test_missing_file(tmp_path: Path) -> None:
     cov = parse_cobertura(tmp_path / "coverage.xml")
     assert cov.error is not None and "file not found" in cov.error
+
+
+def _class(filename: str, hits: list[int]) -> str:
+    lines = "".join(f'<line number="{i + 1}" hits="{h}"/>' for i, h in enumerate(hits))
+    return f'<class filename="{filename}"><lines>{lines}</lines></class>'
+
+
+def _report(*classes: str) -> str:
+    return ("<coverage><sources><source>/workspace</source></sources><packages><package>"
+            f"<classes>{''.join(classes)}</classes></package></packages></coverage>")
+
+
+APP = _class("backend/app/main.py", [1, 1, 0, 0])  # 50%
+
+
+def test_writing_more_test_code_does_not_raise_the_gated_percentage(tmp_path: Path) -> None:
+    base = parse_cobertura(write(tmp_path, _report(APP, _class("backend/tests/test_a.py", [1]))))
+    big = _class("backend/tests/test_huge.py", [1] * 5000)  # a big, fully covered test file
+    more = parse_cobertura(write(tmp_path, _report(
+        APP, _class("backend/tests/test_a.py", [1]), big,
+        _class("backend/conftest.py", [1] * 50), _class("backend/app/models_test.py", [1] * 50),
+        _class("backend/test_extra.py", [1] * 50))))
+    assert base.line_percent == more.line_percent == 50.0
+    assert (more.lines_valid, more.lines_covered, more.files_omitted) == (4, 2, 5)
+    assert more.total_line_percent is not None and more.total_line_percent > 99
+
+
+def test_scope_is_configurable(tmp_path: Path) -> None:
+    path = write(tmp_path, _report(APP, _class("backend/tests/test_a.py", [1] * 4),
+                                   _class("backend/scripts/seed.py", [0] * 4)))
+    everything = parse_cobertura(path, scope=CoverageScope(omit=[]))
+    assert (everything.lines_valid, everything.lines_covered, everything.files_omitted) == (12, 6, 0)
+    app_only = parse_cobertura(path, scope=CoverageScope(include=["backend/app/**"]))
+    assert (app_only.lines_valid, app_only.line_percent, app_only.files_omitted) == (4, 50.0, 2)
+    braces = parse_cobertura(path, scope=CoverageScope(omit=["backend/{tests,scripts}/**"]))
+    assert (braces.lines_valid, braces.files_omitted) == (4, 2)
+
+
+def test_only_test_files_is_no_application_code(tmp_path: Path) -> None:
+    cov = parse_cobertura(write(tmp_path, _report(_class("backend/tests/test_a.py", [1]))))
+    assert (cov.lines_valid, cov.files_omitted, cov.total_lines_valid) == (0, 1, 1)
+
+
+@pytest.mark.parametrize("pattern", ["", "  ", "/etc/**", "../x/**", "a/../b", "x" * 400])
+def test_bad_scope_patterns_are_refused(pattern: str) -> None:
+    with pytest.raises(ValidationError):
+        CoverageScope(omit=[pattern])

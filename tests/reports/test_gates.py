@@ -60,3 +60,12 @@ def test_format_percent_never_rounds_up() -> None:
     assert format_percent(100.0) == "100%"
     assert format_percent(83.3333) == "83.33%"
     assert format_percent(None) == "n/a"
+
+
+def test_coverage_gate_names_the_omitted_test_files() -> None:
+    report = CoverageReport(line_percent=85.0, lines_valid=100, lines_covered=85, files_omitted=3)
+    gate = evaluate_gates(TestResults(total=1, passed=1), report, 80)[1]
+    assert gate.detail == "line coverage 85% >= 80% (3 test files not counted)"
+    only_tests = CoverageReport(line_percent=100.0, lines_valid=0, files_omitted=1)
+    gate = evaluate_gates(TestResults(total=1, passed=1), only_tests, 80)[1]
+    assert not gate.passed and "no measured lines of application code" in gate.detail

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from runner.reports.coverage import parse_cobertura
+from runner.reports.coverage import CoverageScope, parse_cobertura
 from runner.reports.junit import parse_junit
 from runner.reports.summary import load_summary
 from tests.reports.sample import (
@@ -40,7 +40,7 @@ def test_totals_match_pytest_and_coverage(project: Path, branch: bool) -> None:
     assert tests.total == sum(expected.values())
     assert expected["failed"] > 0 and expected["passed"] > 0 and expected["errors"] > 0
 
-    cov = parse_cobertura(hand.coverage_xml)
+    cov = parse_cobertura(hand.coverage_xml, scope=CoverageScope(omit=[]))  # everything
     data = json.loads(hand.coverage_json.read_text())
     totals = data["totals"]
     assert (cov.lines_covered, cov.lines_valid) == (totals["covered_lines"],
@@ -66,6 +66,18 @@ def test_totals_match_pytest_and_coverage(project: Path, branch: bool) -> None:
         summary = fdata["summary"]
         assert (ours.lines_covered, ours.lines_valid) == (summary["covered_lines"],
                                                           summary["num_statements"]), name
+
+    # the gated numbers (test code left out) equal coverage.py's own --omit of the same files
+    gated = parse_cobertura(hand.coverage_xml)
+    omit = ",".join(f"{project}/{p}" for p in ("backend/tests/*", "*/conftest.py",
+                                                "*/test_*.py", "*/*_test.py"))
+    omitted_json = out / "omitted.json"
+    coverage_cli(out, "json", f"--omit={omit}", "-o", str(omitted_json))
+    omitted = json.loads(omitted_json.read_text())["totals"]
+    assert gated.files_omitted > 0
+    assert (gated.lines_covered, gated.lines_valid) == (omitted["covered_lines"],
+                                                        omitted["num_statements"])
+    assert gated.line_percent != cov.line_percent  # the omission changed the number
 
 
 def test_summary_json_carries_the_same_numbers(sample_run: tuple[Path, Path]) -> None:
