@@ -229,3 +229,69 @@ def _from_root(doc: ET.Element, root: str, scope: CoverageScope) -> CoverageRepo
         total_line_percent=_pct(total_covered, total_valid),
         total_lines_valid=total_valid, total_lines_covered=total_covered,
     )
+
+
+def _relative_to(path: str, base: str) -> str | None:
+    """``path`` relative to ``base`` ('' for base itself), or None when it is outside."""
+    p, b = PurePosixPath(path.replace("\\", "/")), PurePosixPath(base)
+    if not p.is_absolute() or ".." in p.parts:
+        return None
+    try:
+        rel = p.relative_to(b)
+    except ValueError:
+        return None
+    return "" if str(rel) == "." else str(rel)
+
+
+def project_relative(doc: ET.Element, workspace: str) -> bool:
+    """Rewrite a coverage.py Cobertura tree in place so that file names are relative to the
+    project root (``backend/app/main.py``) and the one ``<source>`` is ``.``: what GitLab
+    needs to place coverage in merge-request diffs. File names are joined to the first
+    ``<source>`` inside ``workspace`` (the container's project mount); a report without one
+    is left alone (False)."""
+    sources = [(s.text or "").strip() for s in doc.iterfind("./sources/source")]
+    prefix = next((r for s in sources if (r := _relative_to(s, workspace)) is not None), None)
+    if prefix is None:
+        return False
+    for cls in doc.iter("class"):
+        name = (cls.get("filename") or "").replace("\\", "/")
+        while name.startswith("./"):
+            name = name[2:]
+        if not name:
+            continue
+        if name.startswith("/"):  # outside every source: kept unless inside the project
+            inside = _relative_to(name, workspace)
+            if inside:
+                cls.set("filename", inside)
+            continue
+        cls.set("filename", f"{prefix}/{name}" if prefix else name)
+    container = doc.find("./sources")
+    if container is not None:
+        for child in list(container):
+            container.remove(child)
+        ET.SubElement(container, "source").text = "."
+    return True
+
+
+def rewrite_sources(path: Path, workspace: str) -> str | None:
+    """:func:`project_relative` on the regular file ``path`` (the host's copy in the run
+    directory), replaced atomically; parsed through :mod:`.xmlsafe`, so nothing unsafe is
+    read and the result stays under the size cap. None when rewritten, else why not."""
+    try:
+        doc = xmlsafe.parse_file(path)
+    except (OSError, ValueError) as exc:
+        return f"not rewritten: {exc}"
+    if doc.tag != "coverage":
+        return "not rewritten: not a Cobertura report"
+    # each file name grows by at most the source prefix: refuse what could exceed the cap
+    longest = max((len((s.text or "")) for s in doc.iterfind("./sources/source")), default=0)
+    classes = sum(1 for _ in doc.iter("class"))
+    if path.stat().st_size + classes * (longest + 1) > xmlsafe.MAX_XML_BYTES:
+        return "not rewritten: the result could exceed the size cap"
+    if not project_relative(doc, workspace):
+        return f"not rewritten: no <source> under {workspace}"
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "xb") as fh:  # the run directory is the host's; created exclusively
+        ET.ElementTree(doc).write(fh, encoding="utf-8", xml_declaration=True)
+    tmp.replace(path)
+    return None

@@ -7,12 +7,17 @@ The report is shaped by the agent's test code: counts are made here, one per
 ``<testcase>`` (the suite's own ``tests=``/``failures=`` attributes are never
 read), and a test time that is not a finite, non-negative, bounded number is
 rejected (treated as unknown): no NaN, no infinity, nothing that overflows.
+The total ``time`` is the suite's own (pytest's ``<testsuite time=...>``: the
+whole session, collection and fixtures included), from the root element, or
+the sum of the top-level suites; only when none is given is it the sum of the
+test times.
 """
 
 from __future__ import annotations
 
 import math
 import re
+import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Literal
 
@@ -77,14 +82,30 @@ def _test_name(case: TestCase) -> str:
     return f"{case.classname}::{name}" if case.classname else str(name)
 
 
-def _case_time(case: TestCase) -> float | None:
-    """A test's time, or None when it is not a finite, non-negative, bounded number (a NaN
-    or an infinity would poison the totals and summary.json; the value is rejected)."""
-    raw = case._elem.get("time")
+def _seconds(raw: str | None) -> float | None:
+    """A time attribute, or None when it is not a finite, non-negative, bounded number (a
+    NaN or an infinity would poison the totals and summary.json; the value is rejected)."""
     if raw is None or _DECIMAL.fullmatch(raw.strip()) is None:
         return None
     value = float(raw)
     return value if math.isfinite(value) and value <= MAX_SECONDS else None
+
+
+def _case_time(case: TestCase) -> float | None:
+    return _seconds(case._elem.get("time"))
+
+
+def _suite_time(root: ET.Element) -> float | None:
+    """The run's own time: the root's ``time``, else the sum over the top-level suites
+    when each has one; None when neither is given."""
+    own = _seconds(root.get("time"))
+    if own is not None or root.tag != "testsuites":
+        return own
+    times = [_seconds(s.get("time")) for s in root.iterfind("testsuite")]
+    if not times or any(t is None for t in times):
+        return None
+    total = sum(t for t in times if t is not None)
+    return total if total <= MAX_SECONDS else None
 
 
 def parse_junit(path: Path) -> TestResults:
@@ -103,9 +124,10 @@ def parse_junit(path: Path) -> TestResults:
         for suite in xml:
             for case in suite:
                 _count(res, case)
+        suite_time = _suite_time(xml._elem)
     except (ValueError, TypeError, OverflowError, RecursionError) as exc:
         return TestResults(error=f"{path}: invalid JUnit XML: {exc}")
-    res.time = round(res.time, 3)
+    res.time = round(suite_time if suite_time is not None else res.time, 3)
     return res
 
 

@@ -21,7 +21,9 @@ from the same image, so no report the agent wrote is ever trusted:
 
 Afterwards only a regular ``junit.xml`` and ``coverage.xml`` are copied from
 ``/out`` into the run's ``reports/`` folder, through :class:`WorkspaceFS`
-(no link followed, size-capped, created exclusively); whatever else the tests
+(no link followed, size-capped, created exclusively); the host's copy of
+``coverage.xml`` is then rewritten (parsed by :mod:`.xmlsafe`) to
+project-relative file names under one ``<source>.</source>``; whatever else the tests
 left there (links to ``/proc/self/environ``, FIFOs, other files) is named in
 ``ignored_outputs`` and deleted with the temporary directory. The tests are
 the agent's code, so the numbers are only as honest as that code; what this
@@ -51,6 +53,7 @@ from requests.exceptions import ReadTimeout, RequestException
 from runner.agent.pytest_outcomes import NONCE_BYTES, OUTCOMES_DIR_ENV, PLUGIN_ARG, record_name
 from runner.config import Limits
 from runner.hostfs import HostReadRefused, WorkspaceFS
+from runner.reports.coverage import rewrite_sources
 from runner.reports.outcomes import RunnerOutcomes, read_record
 from runner.reports.xmlsafe import MAX_XML_BYTES
 from runner.sandbox.spec import (
@@ -58,6 +61,7 @@ from runner.sandbox.spec import (
     HOME,
     PROJECT_PYTHON,
     PROJECT_VENV_BIN,
+    WORKSPACE,
     BindMount,
     build_container_spec,
 )
@@ -87,6 +91,7 @@ class VerificationResult(BaseModel):
     junit_path: Path | None = None  # set only when a regular file was copied to the run dir
     coverage_path: Path | None = None
     report_errors: dict[str, str] = Field(default_factory=dict)  # report name -> why not copied
+    coverage_rewrite: str | None = None  # why coverage.xml kept its container paths (else None)
     ignored_outputs: list[str] = Field(default_factory=list)  # other things left in /out
     outcomes: RunnerOutcomes | None = None  # the runner plugin's record (MAC verified)
     outcomes_error: str | None = None  # why there is no verified record
@@ -146,6 +151,8 @@ def copy_reports(src: Path, dest: Path, key: bytes, result: VerificationResult) 
             result.junit_path = dest / name
         else:
             result.coverage_path = dest / name
+            # project-relative file names, source "." (GitLab places them in MR diffs)
+            result.coverage_rewrite = rewrite_sources(dest / name, WORKSPACE)
     result.outcomes, result.outcomes_error = read_record(out, key)
     known = {*REPORT_NAMES, record_name(key)}
     try:

@@ -94,3 +94,20 @@ def test_non_finite_or_huge_times_are_rejected(tmp_path: Path, bad: str) -> None
     assert (res.error, res.total, res.passed, res.time) == (None, 2, 2, 1.5)
     # the totals stay finite, so summary.json round-trips
     assert TestResults.model_validate_json(res.model_dump_json()) == res
+
+
+@pytest.mark.parametrize(("root", "expected"), [
+    # pytest's shape: the session's time on the suite, more than the sum of the tests
+    ('<testsuites name="pytest tests"><testsuite name="pytest" time="3.217">{cases}'
+     "</testsuite></testsuites>", 3.217),
+    ('<testsuite time="2.5">{cases}</testsuite>', 2.5),
+    ('<testsuites time="9"><testsuite time="1">{cases}</testsuite></testsuites>', 9.0),
+    ('<testsuites><testsuite time="1">{cases}</testsuite><testsuite time="2"/></testsuites>', 3.0),
+    # a suite without a time: the sum of the test times
+    ('<testsuites><testsuite time="1">{cases}</testsuite><testsuite/></testsuites>', 0.75),
+    ('<testsuites><testsuite time="nan">{cases}</testsuite></testsuites>', 0.75),
+])
+def test_time_is_the_suites_own(tmp_path: Path, root: str, expected: float) -> None:
+    cases = '<testcase name="a" time="0.5"/><testcase name="b" time="0.25"/>'
+    res = parse_junit(write(tmp_path, root.format(cases=cases)))
+    assert (res.error, res.total, res.time) == (None, 2, expected)
