@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 from runner.hostfs import WorkspaceFS
 from runner.reports.issues import IssueEntry, parse_issues_md, read_issues_file
@@ -171,6 +172,43 @@ CASES: dict[str, tuple[str, list[tuple[str, str | None]]]] = {
         "## Auth\nPriority: TBD\n",
         [("Auth", None)],
     ),
+    # issue 12: every heading-level issue survives, whatever its priority notation
+    "issue 12: a heading and a plain priority line": (
+        "## Rate limit numbers\nPriority: low\n",
+        [("Rate limit numbers", "low")],
+    ),
+    "issue 12: a heading with a priority and a sub-heading of its own": (
+        "# Issues\n\n## Auth\n**Priority:** High\n\nNo login.\n\n## Rate limit numbers\n\n"
+        "Priority: low\n\n### Why it matters\n\nClients get throttled.\n",
+        [("Auth", "high"), ("Rate limit numbers", "low")],
+    ),
+    "issue 12: a priority line over a --- rule (a setext heading to CommonMark)": (
+        "## Rate limit numbers\nPriority: low\n---\n## Token expiry\n[P1] tokens never expire\n",
+        [("Rate limit numbers", "low"), ("Token expiry", "high")],
+    ),
+    "issue 12: sub-headings under a heading with a priority are its body": (
+        "## Rate limit numbers\nPriority: low\n### 100 per minute?\nmaybe\n",
+        [("Rate limit numbers", "low")],
+    ),
+    "issue 12: a heading with text over issue sub-headings keeps both": (
+        "## Database\nSome notes on storage.\n### Migrations unclear (high)\ntext\n"
+        "### No DB URL\n**Priority:** Medium\n",
+        [("Database", None), ("Migrations unclear", "high"), ("No DB URL", "medium")],
+    ),
+    "issue 12: one notation per heading": (
+        "## A\n**Priority:** High\n## B\n[P1] x\n## C (high)\n## D\nSeverity: minor\n"
+        "## E [P3]\n## F\n| Priority | low |\n|---|---|\n## G\n> Priority: critical\n",
+        [("A", "high"), ("B", "high"), ("C", "high"), ("D", "low"), ("E", "low"), ("F", "low"),
+         ("G", "critical")],
+    ),
+    "issue 12: a list of issues under one heading": (
+        "## Open questions\n1. Auth? (high)\n2. **Paging**: none given [P2]\n3. Time zones\n",
+        [("Auth?", "high"), ("Paging", "medium"), ("Time zones", None)],
+    ),
+    "headings inside code fences and html comments are not issues": (
+        "## Real\n~~~\n## fake\n~~~\n<!--\n## hidden\n-->\n    ## indented code\n",
+        [("Real", None)],
+    ),
 }
 
 
@@ -265,3 +303,13 @@ def test_crafted_input_stays_fast() -> None:
     for text in ADVERSARIAL:
         parse_issues_md(text)
     assert time.monotonic() - start < 15  # each is well under a second; quadratic ones took minutes
+
+
+CORPUS = Path(__file__).parent / "issues_corpus"  # layouts of public issue lists: SOURCES.md
+
+
+@pytest.mark.parametrize("name", sorted(yaml.safe_load((CORPUS / "expected.yaml").read_text())))
+def test_corpus_of_real_layouts(name: str) -> None:
+    expected = yaml.safe_load((CORPUS / "expected.yaml").read_text())[name]
+    got = [[e.title, e.priority] for e in parse_issues_md((CORPUS / name).read_text())]
+    assert got == expected
