@@ -8,16 +8,16 @@ and never ends the loop.
 
 from __future__ import annotations
 
-import fnmatch
 import os
 import re
 import stat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from wcmatch import glob
+from wcmatch._wcparse import PatternLimitException  # raised by glob (not re-exported)
 
 from runner.agent.bash import clamp_timeout, minimal_env, run_bash
 from runner.agent.paths import Workspace
@@ -30,6 +30,10 @@ MAX_LISTED = 1000
 MAX_GREP_MATCHES = 500
 MAX_SCAN_FILE_BYTES = 5 << 20
 SKIP_DIRS = frozenset({".git", "__pycache__", "node_modules", ".sandbox-runner", ".pytest_cache"})
+# Glob/Grep patterns as Claude Code reads them: `**` spans directories, `{a,b}` braces,
+# `[...]` classes, dotfiles matched, no extglob; links are not followed by `**`.
+GLOB_FLAGS = glob.GLOBSTAR | glob.BRACE | glob.DOTGLOB
+BRACE_LIMIT = 1000  # patterns a brace expression may expand to (wcmatch refuses more)
 
 
 class ToolError(Exception):
@@ -284,15 +288,20 @@ class Toolbox:
         if not os.path.isdir(base):
             raise ToolError(f"{a.path} is not a directory")
         found: list[tuple[float, str]] = []
-        for i, p in enumerate(Path(base).glob(a.pattern)):
-            if i >= MAX_LISTED * 20:
-                break
-            try:
-                st = p.stat()
-            except OSError:
-                continue
-            if stat.S_ISREG(st.st_mode):
-                found.append((st.st_mtime, str(p)))
+        try:
+            matches = glob.iglob(a.pattern, root_dir=base, flags=GLOB_FLAGS, limit=BRACE_LIMIT)
+            for i, rel in enumerate(matches):
+                if i >= MAX_LISTED * 20:
+                    break
+                path = os.path.join(base, rel)
+                try:
+                    st = os.stat(path)
+                except OSError:
+                    continue
+                if stat.S_ISREG(st.st_mode):
+                    found.append((st.st_mtime, path))
+        except PatternLimitException:
+            raise ToolError(f"pattern expands to more than {BRACE_LIMIT} patterns") from None
         if not found:
             return "No files found"
         found.sort(key=lambda t: (-t[0], t[1]))
@@ -308,11 +317,15 @@ class Toolbox:
         base = self._checked(a.path, decided) if a.path else self.ws.disk
         if not os.path.exists(base):
             raise ToolError(f"{a.path} does not exist")
-        globs = _expand_braces(a.glob) if a.glob else None
+        try:
+            matcher = glob.compile(a.glob, flags=GLOB_FLAGS | glob.MATCHBASE,
+                                   limit=BRACE_LIMIT) if a.glob else None
+        except PatternLimitException:
+            raise ToolError(f"glob expands to more than {BRACE_LIMIT} patterns") from None
         out: list[str] = []
         budget = self.output_limit
         for path in _walk_files(base):
-            if globs and not _glob_match(os.path.relpath(path, base), globs):
+            if matcher is not None and not matcher.match(os.path.relpath(path, base)):
                 continue
             for lineno, line in _text_lines(path):
                 if regex.search(line):
@@ -383,22 +396,3 @@ def _text_lines(path: str) -> Iterator[tuple[int, str]]:
     if b"\x00" in data[:8192]:
         return
     yield from enumerate(data.decode("utf-8", errors="replace").splitlines(), start=1)
-
-
-def _expand_braces(pattern: str) -> list[str]:
-    match = re.search(r"\{([^{}]*)\}", pattern)
-    if not match:
-        return [pattern]
-    out: list[str] = []
-    for alt in match.group(1).split(","):
-        out += _expand_braces(pattern[: match.start()] + alt + pattern[match.end():])
-    return out
-
-
-def _glob_match(rel: str, globs: list[str]) -> bool:
-    name = os.path.basename(rel)
-    for g in globs:
-        pat = g.removeprefix("**/")
-        if fnmatch.fnmatch(rel if "/" in pat else name, pat):
-            return True
-    return False

@@ -1,4 +1,10 @@
-"""Retries with exponential backoff, honouring ``retry-after``: one loop for every provider."""
+"""Retries with exponential backoff, honouring ``retry-after``: one loop for every provider.
+
+The loop is tenacity's (:class:`tenacity.AsyncRetrying`): it stops after
+``retries + 1`` attempts, retries only a :class:`ProviderError` that says it is
+retryable, and waits :meth:`RetryPolicy.delay` (the server's ``retry-after``,
+capped, else exponential backoff with equal jitter) through an injectable sleep.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,8 @@ import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
 from runner.config import GatewayConfig
 from runner.gateway.provider import ModelProvider, ProviderError, ProviderFailed, ProviderHTTPError
@@ -30,12 +38,22 @@ class RetryPolicy:
         full = min(self.backoff_max, self.backoff_base * (2.0**attempt))
         return full * (0.5 + random.random() / 2)  # "equal jitter"
 
+    def wait(self, state: RetryCallState) -> float:
+        """The delay after ``state``'s failed attempt (tenacity's ``wait`` callable)."""
+        exc = state.outcome.exception() if state.outcome is not None else None
+        retry_after = exc.retry_after if isinstance(exc, ProviderError) else None
+        return self.delay(state.attempt_number - 1, retry_after)
+
 
 @dataclass
 class ProviderResult:
     response: dict[str, Any]
     retries: int = 0
     failures: list[str] = field(default_factory=list)  # one line per failed attempt
+
+
+def _retryable(exc: BaseException) -> bool:
+    return isinstance(exc, ProviderError) and exc.retryable
 
 
 class Retrier:
@@ -51,15 +69,24 @@ class Retrier:
 
     async def create(self, request: dict[str, Any]) -> ProviderResult:
         failures: list[str] = []
-        for attempt in range(self.policy.retries + 1):
+
+        async def attempt() -> dict[str, Any]:
             try:
-                response = await self.provider.create(request)
+                return await self.provider.create(request)
             except ProviderError as exc:
                 failures.append(str(exc))
-                if not exc.retryable or attempt == self.policy.retries:
-                    status = exc.status if isinstance(exc, ProviderHTTPError) else None
-                    raise ProviderFailed(failures, status=status) from exc
-                await self._sleep(self.policy.delay(attempt, exc.retry_after))
-                continue
-            return ProviderResult(response=response, retries=attempt, failures=failures)
-        raise AssertionError("unreachable")  # pragma: no cover
+                raise
+
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self.policy.retries + 1),
+            retry=retry_if_exception(_retryable),
+            wait=self.policy.wait,
+            sleep=self._sleep,
+            reraise=True,  # the last ProviderError itself, not tenacity's RetryError
+        )
+        try:
+            response: dict[str, Any] = await retrying(attempt)
+        except ProviderError as exc:
+            status = exc.status if isinstance(exc, ProviderHTTPError) else None
+            raise ProviderFailed(failures, status=status) from exc
+        return ProviderResult(response=response, retries=len(failures), failures=failures)

@@ -212,3 +212,34 @@ def test_bash_gets_the_proxy_variables_only_when_the_run_has_a_proxy() -> None:
     assert {k: with_proxy[k] for k in proxy_env(3128)} == proxy_env(3128)
     assert with_proxy["https_proxy"] == "http://127.0.0.1:3128"
     assert with_proxy["NO_PROXY"] == "localhost,127.0.0.1,::1" and "AWS_SECRET" not in with_proxy
+
+
+def test_glob_and_grep_patterns_follow_claude_code(box: Toolbox, ws: Path) -> None:
+    (ws / "backend" / "app" / "api").mkdir(parents=True)
+    (ws / "backend" / "app" / "api" / "routes.py").write_text("ROUTE = 1\n")
+    (ws / "backend" / "app" / "view.tsx").write_text("ROUTE\n")
+    (ws / "backend" / "app" / "style.css").write_text("ROUTE\n")
+    (ws / "backend" / ".env.example").write_text("ROUTE\n")
+    (ws / "backend" / "@(x).py").write_text("ROUTE\n")
+    listed = lambda pattern: set(run(box, "Glob", pattern=pattern)[0].splitlines())  # noqa: E731
+    # braces and globstar (zero or more directories)
+    assert listed("backend/**/*.{py,tsx}") == {
+        "backend/app.py", "backend/app/api/routes.py", "backend/app/view.tsx", "backend/@(x).py"}
+    assert listed("**/api/*.py") == {"backend/app/api/routes.py"}
+    assert listed("backend/*.example") == {"backend/.env.example"}  # dotfiles match
+    # extglob is off: @(x) is a literal name, not a pattern
+    assert listed("backend/@(x).py") == {"backend/@(x).py"}
+    # a link to a directory is not walked by **
+    (ws / "backend" / "loop").symlink_to(ws / "backend")
+    assert listed("backend/**/routes.py") == {"backend/app/api/routes.py"}
+    # Grep: a glob without a slash matches the base name anywhere, one with a slash the path
+    grep = lambda **kw: {ln.split(":")[0] for ln in run(box, "Grep", pattern="ROUTE", **kw)[0].splitlines()}  # noqa: E731
+    assert grep(path="backend", glob="*.{py,tsx}") == {
+        "backend/app/api/routes.py", "backend/app/view.tsx", "backend/@(x).py"}
+    assert grep(path="backend", glob="app/**/*.py") == {"backend/app/api/routes.py"}
+    # brace bombs are refused, not expanded
+    bomb = "{a,b}" * 12 + ".py"
+    text, err = run(box, "Glob", pattern=bomb)
+    assert err and "more than 1000 patterns" in text
+    text, err = run(box, "Grep", pattern="x", glob=bomb)
+    assert err and "more than 1000 patterns" in text

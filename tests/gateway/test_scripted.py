@@ -168,3 +168,11 @@ def test_non_retryable_status_fails_at_once(tmp_path: Path) -> None:
     with pytest.raises(ProviderFailed, match="prompt too long"):
         run(Retrier(ScriptedProvider(path), RetryPolicy(retries=5), sleep=sleeps).create(REQ))
     assert sleeps.calls == []
+
+
+def test_no_retries_is_one_attempt(tmp_path: Path) -> None:
+    path = scenario(tmp_path, {"turns": [{"fault": {"status": 529, "times": 1}}, {"text": "x"}]})
+    sleeps = Sleeps()
+    with pytest.raises(ProviderFailed) as info:
+        run(Retrier(ScriptedProvider(path), RetryPolicy(retries=0), sleep=sleeps).create(REQ))
+    assert len(info.value.attempts) == 1 and sleeps.calls == [] and info.value.status == 529
