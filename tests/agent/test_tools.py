@@ -243,3 +243,26 @@ def test_glob_and_grep_patterns_follow_claude_code(box: Toolbox, ws: Path) -> No
     assert err and "more than 1000 patterns" in text
     text, err = run(box, "Grep", pattern="x", glob=bomb)
     assert err and "more than 1000 patterns" in text
+
+
+def test_the_agents_third_party_imports_are_pinned_in_the_runtime_image() -> None:
+    """runner.agent runs on the runtime venv alone (images/runtime/requirements.txt)."""
+    import ast
+    import importlib.metadata as md
+    import sys
+
+    repo = Path(__file__).resolve().parents[2]
+    modules: set[str] = set()
+    for source in (repo / "runner" / "agent").glob("*.py"):
+        for node in ast.walk(ast.parse(source.read_text())):
+            if isinstance(node, ast.Import):
+                modules |= {a.name.split(".")[0] for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                modules.add(node.module.split(".")[0])
+    third_party = {m for m in modules if m not in sys.stdlib_module_names and m != "runner"}
+    dists = md.packages_distributions()
+    needed = {d.lower() for m in third_party for d in dists.get(m, [m])}
+    pinned = {ln.split("==")[0].strip().lower()
+              for ln in (repo / "images/runtime/requirements.txt").read_text().splitlines()
+              if "==" in ln and not ln.startswith("#")}
+    assert "wcmatch" in needed and needed <= pinned, needed - pinned
