@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import bracex
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from wcmatch import glob
 from wcmatch._wcparse import PatternLimitException  # raised by glob (not re-exported)
@@ -284,6 +285,10 @@ class Toolbox:
     def _glob(self, a: GlobIn, decided: dict[str, MeasuredPath]) -> str:
         if os.path.isabs(a.pattern) or a.pattern.startswith("~"):
             raise ToolError("pattern must be relative; pass the directory as path")
+        if "{" in a.pattern and ".." in a.pattern and _braced_parent(a.pattern):
+            # the policy sees '..' only as a literal segment (derive._glob_reach)
+            raise ToolError("'..' inside a brace expression is not supported; "
+                            "pass the directory as path")
         base = self._checked(a.path, decided) if a.path else self.ws.disk
         if not os.path.isdir(base):
             raise ToolError(f"{a.path} is not a directory")
@@ -396,3 +401,12 @@ def _text_lines(path: str) -> Iterator[tuple[int, str]]:
     if b"\x00" in data[:8192]:
         return
     yield from enumerate(data.decode("utf-8", errors="replace").splitlines(), start=1)
+
+
+def _braced_parent(pattern: str) -> bool:
+    """Whether a brace alternative of ``pattern`` has a '..' segment the literal text hides."""
+    try:
+        alternatives = bracex.expand(pattern, limit=BRACE_LIMIT)
+    except bracex.ExpansionLimitException:  # wcmatch refuses it anyway
+        return True
+    return any(".." in alt.split("/") for alt in alternatives)

@@ -237,6 +237,11 @@ def test_glob_and_grep_patterns_follow_claude_code(box: Toolbox, ws: Path) -> No
     assert grep(path="backend", glob="*.{py,tsx}") == {
         "backend/app/api/routes.py", "backend/app/view.tsx", "backend/@(x).py"}
     assert grep(path="backend", glob="app/**/*.py") == {"backend/app/api/routes.py"}
+    # '..' hidden in braces would reach where the policy did not look: refused
+    for pattern in ("{..,backend}/*", "backend/{x,../frontend}/*"):
+        text, err = run(box, "Glob", pattern=pattern)
+        assert err and "inside a brace expression" in text
+    assert listed("backend/../backend/app/api/*.py") == {"backend/../backend/app/api/routes.py"}
     # brace bombs are refused, not expanded
     bomb = "{a,b}" * 12 + ".py"
     text, err = run(box, "Glob", pattern=bomb)
