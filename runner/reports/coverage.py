@@ -279,7 +279,7 @@ def rewrite_sources(path: Path, workspace: str) -> str | None:
     read and the result stays under the size cap. None when rewritten, else why not."""
     try:
         doc = xmlsafe.parse_file(path)
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:
         return f"not rewritten: {exc}"
     if doc.tag != "coverage":
         return "not rewritten: not a Cobertura report"
@@ -291,7 +291,11 @@ def rewrite_sources(path: Path, workspace: str) -> str | None:
     if not project_relative(doc, workspace):
         return f"not rewritten: no <source> under {workspace}"
     tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "xb") as fh:  # the run directory is the host's; created exclusively
-        ET.ElementTree(doc).write(fh, encoding="utf-8", xml_declaration=True)
-    tmp.replace(path)
+    try:
+        with open(tmp, "xb") as fh:  # the run directory is the host's; created exclusively
+            ET.ElementTree(doc).write(fh, encoding="utf-8", xml_declaration=True)
+        tmp.replace(path)
+    except (OSError, RecursionError, ValueError) as exc:  # deep nesting: the writer recurses
+        tmp.unlink(missing_ok=True)
+        return f"not rewritten: {type(exc).__name__}"
     return None

@@ -89,3 +89,13 @@ def test_a_rewrite_that_could_pass_the_cap_is_refused(tmp_path: Path,
     monkeypatch.setattr(xmlsafe, "MAX_XML_BYTES", path.stat().st_size + 100)
     reason = rewrite_sources(path, "/workspace")
     assert reason is not None and "size cap" in reason
+
+
+def test_deeply_nested_report_is_left_alone(tmp_path: Path) -> None:
+    path = tmp_path / "c.xml"
+    deep = "<x>" * 50_000 + "</x>" * 50_000
+    text = CONTAINER.replace("<packages>", f"<packages>{deep}")
+    path.write_text(text)
+    reason = rewrite_sources(path, "/workspace")
+    assert reason is not None and "RecursionError" in reason
+    assert path.read_text() == text and sorted(p.name for p in tmp_path.iterdir()) == ["c.xml"]
