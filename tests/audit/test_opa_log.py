@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from runner.audit import DecisionLog, cross_check, read_log, verify_log
+from runner.audit import DecisionLog, cross_check, read_log, replay, verify_log
 from runner.audit.export import OPA_EVENT_FIELDS, opa_event, opa_events, upload_body
 from runner.cli import main
 from runner.config import PolicyConfig
@@ -21,6 +21,7 @@ from runner.policy.decider import Decider
 from runner.policy.engine import PolicyEngine, load_engine
 from runner.policy.models import ConnectTarget, RunInfo, ToolCall
 from runner.reports.collect import decision_stats
+from tests.audit.logdata import PERMISSIVE
 from tests.audit.test_formats import FIXTURE
 
 REPO = Path(__file__).resolve().parents[2]
@@ -177,3 +178,20 @@ def test_decision_stats_reads_both_formats(engine: PolicyEngine, tmp_path: Path)
     assert new.by_tool["connect"].denied == 1
     old = decision_stats(FIXTURE.parent)
     assert (old.total, old.denied, old.malformed) == (7, 4, 0)
+
+
+def test_replay_re_decides_format_2_lines_with_the_real_engine(
+        engine: PolicyEngine, tmp_path: Path) -> None:
+    path = real_log(engine, tmp_path)
+    same = replay(path, engine)
+    assert same.total == 4 and same.changes == []  # the logged (redacted) inputs re-decide alike
+    policy = tmp_path / "permissive"
+    policy.mkdir()
+    (policy / "main.rego").write_text(PERMISSIVE)
+    permissive = load_engine(PolicyConfig(dirs=[policy]))
+    try:
+        changed = replay(path, permissive)
+    finally:
+        permissive.close()
+    assert [c.seq for c in changed.changes] == [2, 3]  # the two denies
+    assert all(c.transition == "deny -> allow" for c in changed.changes)
