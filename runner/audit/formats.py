@@ -31,7 +31,11 @@ FORMATS = (FORMAT_V1, FORMAT_V2)
 JCS_INT_MAX = 2**53 - 1  # RFC 8785 / I-JSON (RFC 7493): integers exactly representable
 
 
-class UnknownFormat(ValueError):
+class FormatError(ValueError):
+    """A line that cannot be hashed by its format (see :class:`UnknownFormat`)."""
+
+
+class UnknownFormat(FormatError):
     """A line whose ``format`` this version cannot verify (a newer writer, or garbage)."""
 
     def __init__(self, value: object) -> None:
@@ -60,7 +64,7 @@ def line_format(record: Mapping[str, Any]) -> int:
     if "format" not in record:
         return FORMAT_V1
     value = record["format"]
-    if isinstance(value, bool) or value not in FORMATS or value == FORMAT_V1:
+    if type(value) is not int or value not in FORMATS or value == FORMAT_V1:
         raise UnknownFormat(value)  # format 1 is never written explicitly
     return int(value)
 
@@ -73,7 +77,7 @@ def hashed_bytes(record: Mapping[str, Any]) -> bytes:
     try:
         return jcs(body)
     except rfc8785.CanonicalizationError as exc:  # not I-JSON: a writer never logs such a line
-        raise UnknownFormat(f"2 (but the line is not I-JSON: {exc})") from None
+        raise FormatError(f"a format-2 line that is not I-JSON ({exc}): edited") from None
 
 
 def entry_hash(record: Mapping[str, Any]) -> str:

@@ -37,6 +37,7 @@ from runner.audit.formats import (
     CURRENT_FORMAT,
     FORMAT_V1,
     FORMATS,
+    FormatError,
     UnknownFormat,
     entry_hash,
     jcs_safe,
@@ -281,7 +282,7 @@ class DecisionLog:
         try:
             good = entry_hash(record) == head
             self.format = line_format(record)  # a log keeps the format it was started in
-        except UnknownFormat as exc:
+        except FormatError as exc:
             raise InputError(f"last line (seq {seq}): {exc}", path=self.path) from None
         if not good:
             raise InputError(

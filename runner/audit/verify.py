@@ -21,7 +21,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from runner.audit.formats import UnknownFormat, entry_hash, line_format
+from runner.audit.formats import FormatError, entry_hash, line_format
 from runner.audit.log import GENESIS_HASH, DuplicateKeyError, LogEntry, strict_loads
 from runner.errors import InputError, first_error
 
@@ -69,7 +69,7 @@ def _check_line(raw: bytes, index: int, prev: str, *, terminated: bool,
             raise _Bad(index, f"{where}: format {fmt} in a log of format {log_format} "
                               "(line rewritten)")
         good = entry_hash(record) == stated
-    except UnknownFormat as exc:
+    except FormatError as exc:
         raise _Bad(index, f"{where}: {exc}") from None
     if not good:
         raise _Bad(index, f"{where}: hash mismatch (line edited)")

@@ -242,7 +242,7 @@ def test_a_line_rewritten_in_the_other_format_is_refused(tmp_path: Path) -> None
     assert "format 1 in a log of format 2" in (result.problem or "")
 
 
-@pytest.mark.parametrize("value", [1, 3, "2", True, None])
+@pytest.mark.parametrize("value", [1, 3, "2", True, None, 2.0])
 def test_unknown_formats_are_refused(tmp_path: Path, value: object) -> None:
     path = tmp_path / "d.jsonl"
     write_log(path, SAMPLE[:1])
@@ -253,3 +253,14 @@ def test_unknown_formats_are_refused(tmp_path: Path, value: object) -> None:
     write_rows(path, [record])
     result = verify_log(path)
     assert not result.ok and "unknown decision-log format" in (result.problem or "")
+
+
+def test_a_format_2_line_edited_to_hold_non_i_json_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "d.jsonl"
+    write_log(path, SAMPLE[:2])
+    records = rows(path)
+    records[1]["input"]["offset"] = 2**60  # the writer would have logged it as a string
+    write_rows(path, records)
+    result = verify_log(path)
+    assert not result.ok and result.first_bad_seq == 1
+    assert "not I-JSON" in (result.problem or "")
