@@ -1,14 +1,22 @@
 """The tamper-evident decision log: writer, reader, chain verification, replay."""
 
 from runner.audit.crosscheck import TRANSCRIPT_NAME, CrossCheck, CrossProblem, cross_check
+from runner.audit.formats import (
+    CURRENT_FORMAT,
+    FORMAT_V1,
+    FORMAT_V2,
+    UnknownFormat,
+    canonical_json,
+    entry_hash,
+    jcs,
+)
 from runner.audit.log import (
     GENESIS_HASH,
     LOG_NAME,
     DecisionLog,
     DuplicateKeyError,
     LogEntry,
-    canonical_json,
-    entry_hash,
+    agent_requester,
     read_log,
     resolve_log,
     strict_loads,
@@ -30,6 +38,9 @@ from runner.audit.sign import (
 from runner.audit.verify import VerifyResult, recorded_head, verify_log
 
 __all__ = [
+    "CURRENT_FORMAT",
+    "FORMAT_V1",
+    "FORMAT_V2",
     "GENESIS_HASH",
     "LOG_NAME",
     "SIG_NAME",
@@ -45,13 +56,16 @@ __all__ = [
     "ReplayResult",
     "ShowRow",
     "SignatureCheck",
+    "UnknownFormat",
     "VerifyResult",
+    "agent_requester",
     "canonical_json",
     "check_signature",
     "cross_check",
     "default_key_path",
     "entry_hash",
     "host_key",
+    "jcs",
     "load_key",
     "load_rows",
     "read_log",

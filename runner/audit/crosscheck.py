@@ -16,6 +16,8 @@ it is the record of what the model asked for:
 Only responses count as the model's calls: requests are written by the agent. Decisions
 of kind ``connect`` (the egress proxy's, written by the host) answer no tool_use: they are
 counted, not matched.
+A format-2 log holds inputs as I-JSON (a lone surrogate as U+FFFD, a huge integer as its
+decimal string, listed in ``masked``): the model's input is compared in that form too.
 Secrets are redacted in the transcript: a ``[REDACTED:rule]`` marker there matches
 whatever text the log holds in its place (a log redacted by the same redactor holds
 the same marker).
@@ -32,6 +34,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from runner.audit.formats import FORMAT_V1, jcs_safe
 from runner.audit.log import LogEntry, strict_loads
 from runner.errors import InputError
 from runner.sanitize import one_line
@@ -149,6 +152,14 @@ def same_input(decided: Any, model: Any) -> bool:
     return type(decided) in (int, float, type(None)) and decided == model
 
 
+def _as_logged(model_input: Any, log_format: int) -> Any:
+    """The model's input as a line of ``log_format`` logs it (format 2: I-JSON, see
+    :func:`runner.audit.formats.jcs_safe`), so the comparison is like for like."""
+    if log_format == FORMAT_V1:
+        return model_input
+    return jcs_safe(model_input, "", [])
+
+
 def _show(text: object) -> str:
     return one_line(text, 80)
 
@@ -185,7 +196,7 @@ def cross_check(entries: list[LogEntry], transcript: Path) -> CrossCheck:
             problems.append(CrossProblem(seq=entry.seq, tool_use_id=use_id, problem=(
                 f"seq {entry.seq}: decided {_show(entry.tool_name)}, the model called "
                 f"{_show(use.name)} (transcript line {use.exchange})")))
-        elif not same_input(entry.tool_input, use.input):
+        elif not same_input(entry.tool_input, _as_logged(use.input, entry.log_format)):
             problems.append(CrossProblem(seq=entry.seq, tool_use_id=use_id, problem=(
                 f"seq {entry.seq}: the decided input of {_show(entry.tool_name)} differs from "
                 f"the model's tool_use {_show(use_id)} (transcript line {use.exchange})")))

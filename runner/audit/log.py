@@ -1,13 +1,15 @@
 """The decision log: append-only, hash-chained JSON lines (docs/design.md "Decision log line").
 
-Each line carries the OPA decision-log fields (``decision_id``, ``timestamp``,
-``path``, ``input``, ``result``, ``labels``, ``metrics``, ``bundles``) plus
-``seq`` (0-based, consecutive), ``prev_hash`` (the previous line's ``hash``;
-64 zeros for the first line) and ``hash``: the sha256 hex digest of the
-canonical JSON of the line without ``hash`` (see :func:`canonical_json`).
-``tool_use_id`` (when the agent sent it) names the model's ``tool_use`` block
-the decision answers; a connection decided for the egress proxy (``input.kind`` is
-``"connect"``) has none. Readers refuse a line with a duplicate JSON key.
+Each line is an OPA decision-log event (``decision_id``, ``labels`` with ``id`` and
+``version``, ``bundles``, ``path``, ``input``, ``result``, ``requested_by``,
+``timestamp``, ``metrics`` with ``timer_rego_query_eval_ns``, ``erased``/``masked``
+JSON pointers of what redaction changed) plus the extensions ``tool_use_id`` (the
+model's ``tool_use`` block a tool call answers; none for a connection, ``input.kind``
+``"connect"``), ``format`` (2), ``seq`` (0-based, consecutive), ``prev_hash`` (the
+previous line's ``hash``; 64 zeros for the first line) and ``hash``: the sha256 of the
+RFC 8785 canonical JSON of the line without ``hash`` (:mod:`runner.audit.formats`; lines
+of format 1, written before, have no ``format`` and another hash). Readers refuse a line
+with a duplicate JSON key.
 
 Every line is written with one ``write(2)`` on an ``O_APPEND`` descriptor, so
 it is on its way to the disk when :meth:`DecisionLog.append` returns (``fsync``
@@ -19,24 +21,53 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import json
 import os
 import threading
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path, PurePath
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from runner import __version__
+from runner.audit.formats import (
+    CURRENT_FORMAT,
+    FORMAT_V1,
+    FORMATS,
+    FormatError,
+    UnknownFormat,
+    entry_hash,
+    jcs_safe,
+    line_format,
+)
 from runner.errors import AuditLogFull, InputError
 
 GENESIS_HASH = "0" * 64
 DECISION_PATH = "sandbox/decision"
 LOG_NAME = "decisions.jsonl"
+EVAL_METRIC = "timer_rego_query_eval_ns"  # OPA's name; format 1 wrote "timer_eval_ns"
+V1_EVAL_METRIC = "timer_eval_ns"
+# OPA's labels.id: one id per decision-logging instance (here: per runner process).
+INSTANCE_ID = str(uuid.uuid4())
+# Who asks for decisions (``requested_by``; OPA logs the client's address there).
+AGENT_REQUESTERS = {"builtin": "agent:builtin", "claude-code": "agent:claude-code-hook"}
+EGRESS_REQUESTER = "egress-proxy"
+SETUP_REQUESTER = "setup"
+
+
+class Redacted(NamedTuple):
+    """Where the redactor changed a logged decision: OPA's ``masked`` and ``erased``."""
+
+    masked: list[str]
+    erased: list[str]
+
+
+def agent_requester(runtime: str) -> str:
+    """``requested_by`` of the tool calls of an agent runtime (``agent:<runtime>``)."""
+    return AGENT_REQUESTERS.get(runtime, f"agent:{runtime}")
 
 
 class LogEntry(BaseModel):
@@ -56,6 +87,19 @@ class LogEntry(BaseModel):
     prev_hash: str
     hash: str
     tool_use_id: str | None = None  # the model's tool_use block this decision answers
+    requested_by: str | None = None  # format 2
+    erased: list[str] = Field(default_factory=list)  # format 2: JSON pointers
+    masked: list[str] = Field(default_factory=list)  # format 2: JSON pointers
+    format: int | None = None  # absent: format 1
+
+    @property
+    def log_format(self) -> int:
+        return FORMAT_V1 if self.format is None else self.format
+
+    @property
+    def eval_ns(self) -> int:
+        """The policy evaluation time, under either format's metric name (0 when absent)."""
+        return self.metrics.get(EVAL_METRIC, self.metrics.get(V1_EVAL_METRIC, 0))
 
     @property
     def allowed(self) -> bool:
@@ -86,17 +130,6 @@ class LogEntry(BaseModel):
         return args if isinstance(args, dict) else {}
 
 
-def canonical_json(obj: Any) -> bytes:
-    """The bytes that are hashed: sorted keys, no spaces, UTF-8.
-
-    Lone surrogates (a string decoded from invalid UTF-8 with ``surrogateescape``,
-    or a ``\\udcxx`` escape sent by a client) are encoded with ``surrogatepass`` so
-    that such an input can still be logged; for every valid string this is plain UTF-8.
-    """
-    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return text.encode("utf-8", "surrogatepass")
-
-
 class DuplicateKeyError(ValueError):
     """A JSON object with the same key twice: readers disagree on which value counts."""
 
@@ -122,12 +155,6 @@ def strict_loads(raw: bytes | str) -> Any:
     """
     text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
     return json.loads(text, object_pairs_hook=_unique_keys)
-
-
-def entry_hash(record: Mapping[str, Any]) -> str:
-    """sha256 hex of the canonical JSON of ``record`` without its ``hash`` field."""
-    body = {k: v for k, v in record.items() if k != "hash"}
-    return hashlib.sha256(canonical_json(body)).hexdigest()
 
 
 def _default(obj: Any) -> Any:
@@ -187,10 +214,22 @@ class DecisionLog:
         bundle_hash: str,
         fsync: bool = False,
         max_bytes: int | None = None,
+        requested_by: str | None = None,
+        log_format: int = CURRENT_FORMAT,
     ) -> None:
+        """``requested_by``: who asks for every decision of this log (e.g. ``"setup"``);
+        None: each append says, or the input's kind does (see :meth:`append`).
+        ``log_format``: the format of a new log (an existing log keeps its own)."""
+        if log_format not in FORMATS:
+            raise UnknownFormat(log_format)
         self.path = Path(path)
-        self.labels: dict[str, str] = {"app": "sandbox-runner", "version": __version__}
+        self.labels: dict[str, str] = {"app": "sandbox-runner", "id": INSTANCE_ID,
+                                       "version": __version__}
+        if log_format == FORMAT_V1:  # exactly the lines the code before format 2 wrote
+            del self.labels["id"]
         self.labels.update({str(k): str(v) for k, v in labels.items()})
+        self.requested_by = requested_by
+        self.format = log_format
         self.bundle_hash = bundle_hash
         self.fsync = fsync
         self.max_bytes = max_bytes  # None: no cap; beyond it append raises AuditLogFull
@@ -240,11 +279,18 @@ class DecisionLog:
             raise InputError(
                 f"last line is not a decision log entry: {exc}", path=self.path
             ) from None
-        if entry_hash(record) != head:
+        try:
+            good = entry_hash(record) == head
+            self.format = line_format(record)  # a log keeps the format it was started in
+        except FormatError as exc:
+            raise InputError(f"last line (seq {seq}): {exc}", path=self.path) from None
+        if not good:
             raise InputError(
                 f"last line (seq {seq}) does not match its hash; the log was modified",
                 path=self.path,
             )
+        if self.format == FORMAT_V1:
+            self.labels.pop("id", None)
         self._seq, self._head = seq + 1, head
 
     @property
@@ -266,32 +312,56 @@ class DecisionLog:
         *,
         eval_ns: int = 0,
         tool_use_id: str | None = None,
+        requested_by: str | None = None,
+        metrics: Mapping[str, int] | None = None,
+        masked: Iterable[str] = (),
+        erased: Iterable[str] = (),
     ) -> LogEntry:
         """Append one decision and return the entry as written.
 
         ``tool_use_id``: the id of the model's ``tool_use`` block the call came from, so
         ``audit verify`` can match every decision against the transcript.
+        ``requested_by``: who asked; default the log's, else ``"egress-proxy"`` for a
+        connection and ``"agent"`` for a tool call. ``masked``/``erased``: JSON pointers
+        (``/input/...``, ``/result/...``) of the values the redactor replaced or dropped
+        before ``input`` and ``result`` got here. ``metrics``: more timers (ns).
+        A format-1 log is written as before: no ``requested_by``, ``masked``, ``erased``.
         """
         input_data = to_json_data(input, "input")
         result_data = to_json_data(result, "result")
         if not isinstance(input_data, dict) or not isinstance(result_data, dict):
             raise InputError("decision input and result must be JSON objects")
-        with self._lock:
-            if self._fd is None:
-                raise ValueError(f"decision log {self.path} is closed")
-            record: dict[str, Any] = {
+        if self.format == FORMAT_V1:
+            record = self._v1_record(input_data, result_data, eval_ns)
+        else:
+            changed: list[str] = list(masked)
+            input_data = jcs_safe(input_data, "/input", changed)
+            result_data = jcs_safe(result_data, "/result", changed)
+            record = {
                 "decision_id": str(uuid.uuid4()),
-                "timestamp": utc_timestamp(),
+                "labels": dict(self.labels),
+                "bundles": {"sandbox": {"revision": self.bundle_hash}},
                 "path": DECISION_PATH,
                 "input": input_data,
                 "result": result_data,
-                "labels": dict(self.labels),
-                "metrics": {"timer_eval_ns": int(eval_ns)},
-                "bundles": {"sandbox": {"revision": self.bundle_hash}},
-                "seq": self._seq,
-                "prev_hash": self._head,
+                "requested_by": self._requester(requested_by, input_data),
+                "timestamp": utc_timestamp(),
+                "metrics": {**{str(k): int(v) for k, v in (metrics or {}).items()},
+                            EVAL_METRIC: int(eval_ns)},
             }
+            if erased := sorted(set(erased)):
+                record["erased"] = erased
+            if changed:
+                record["masked"] = sorted(set(changed))
             if tool_use_id is not None:
+                record["tool_use_id"] = str(tool_use_id)
+            record["format"] = self.format
+        with self._lock:
+            if self._fd is None:
+                raise ValueError(f"decision log {self.path} is closed")
+            record["seq"] = self._seq
+            record["prev_hash"] = self._head
+            if self.format == FORMAT_V1 and tool_use_id is not None:
                 record["tool_use_id"] = str(tool_use_id)
             record["hash"] = entry_hash(record)
             line = encode_line(record)
@@ -302,6 +372,27 @@ class DecisionLog:
             self._seq += 1
             self._head = record["hash"]
         return LogEntry.model_validate(record)
+
+    def _requester(self, explicit: str | None, input_data: Mapping[str, Any]) -> str:
+        if explicit is not None:
+            return str(explicit)
+        if self.requested_by is not None:
+            return self.requested_by
+        return EGRESS_REQUESTER if input_data.get("kind") == "connect" else "agent"
+
+    def _v1_record(self, input_data: dict[str, Any], result_data: dict[str, Any],
+                   eval_ns: int) -> dict[str, Any]:
+        """A line as format 1 wrote it (the key order too; seq, prev_hash, hash follow)."""
+        return {
+            "decision_id": str(uuid.uuid4()),
+            "timestamp": utc_timestamp(),
+            "path": DECISION_PATH,
+            "input": input_data,
+            "result": result_data,
+            "labels": dict(self.labels),
+            "metrics": {V1_EVAL_METRIC: int(eval_ns)},
+            "bundles": {"sandbox": {"revision": self.bundle_hash}},
+        }
 
     def _write(self, data: bytes) -> None:
         assert self._fd is not None

@@ -30,11 +30,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from runner.audit.formats import canonical_json
 from runner.audit.log import (
     GENESIS_HASH,
     DecisionLog,
     LogEntry,
-    canonical_json,
     read_log,
     strict_loads,
 )

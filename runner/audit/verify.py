@@ -21,7 +21,8 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from runner.audit.log import GENESIS_HASH, DuplicateKeyError, LogEntry, entry_hash, strict_loads
+from runner.audit.formats import FormatError, entry_hash, line_format
+from runner.audit.log import GENESIS_HASH, DuplicateKeyError, LogEntry, strict_loads
 from runner.errors import InputError, first_error
 
 
@@ -31,6 +32,7 @@ class VerifyResult(BaseModel):
     head_hash: str  # hash of the last good entry (64 zeros when none)
     first_bad_seq: int | None = None
     problem: str | None = None
+    format: int | None = None  # the log's format (runner.audit.formats); None when empty
 
 
 class _Bad(Exception):
@@ -40,8 +42,12 @@ class _Bad(Exception):
         super().__init__(problem)
 
 
-def _check_line(raw: bytes, index: int, prev: str, *, terminated: bool) -> str:
-    """Return the hash of line ``index`` or raise :class:`_Bad`."""
+def _check_line(raw: bytes, index: int, prev: str, *, terminated: bool,
+                log_format: int | None) -> tuple[str, int]:
+    """Return the hash and format of line ``index`` or raise :class:`_Bad`.
+
+    ``log_format``: the first line's format (None for the first line); every line keeps it.
+    """
     where = f"line {index + 1}"
     if not raw.strip():
         raise _Bad(index, f"{where}: empty line")
@@ -57,7 +63,15 @@ def _check_line(raw: bytes, index: int, prev: str, *, terminated: bool) -> str:
     stated = record.get("hash")
     if not isinstance(stated, str):
         raise _Bad(index, f"{where}: no hash field")
-    if entry_hash(record) != stated:
+    try:
+        fmt = line_format(record)
+        if log_format is not None and fmt != log_format:
+            raise _Bad(index, f"{where}: format {fmt} in a log of format {log_format} "
+                              "(line rewritten)")
+        good = entry_hash(record) == stated
+    except FormatError as exc:
+        raise _Bad(index, f"{where}: {exc}") from None
+    if not good:
         raise _Bad(index, f"{where}: hash mismatch (line edited)")
     seq = record.get("seq")
     if not isinstance(seq, int) or isinstance(seq, bool):
@@ -78,7 +92,7 @@ def _check_line(raw: bytes, index: int, prev: str, *, terminated: bool) -> str:
         raise _Bad(index, f"{where}: malformed entry: {first_error(exc)}") from None
     if not terminated:
         raise _Bad(index, f"{where}: no final newline (interrupted write)")
-    return stated
+    return stated, fmt
 
 
 def verify_log(path: Path, *, expected_head: str | None = None) -> VerifyResult:
@@ -96,11 +110,13 @@ def verify_log(path: Path, *, expected_head: str | None = None) -> VerifyResult:
     if terminated_all:
         lines.pop()
     head = GENESIS_HASH
+    log_format: int | None = None
     hashes: list[str] = []
     for index, raw in enumerate(lines):
         terminated = terminated_all or index < len(lines) - 1
         try:
-            head = _check_line(raw, index, head, terminated=terminated)
+            head, log_format = _check_line(raw, index, head, terminated=terminated,
+                                           log_format=log_format)
         except _Bad as bad:
             return VerifyResult(
                 ok=False,
@@ -108,6 +124,7 @@ def verify_log(path: Path, *, expected_head: str | None = None) -> VerifyResult:
                 head_hash=head,
                 first_bad_seq=bad.seq,
                 problem=bad.problem,
+                format=log_format,
             )
         hashes.append(head)
     count = len(hashes)
@@ -120,6 +137,7 @@ def verify_log(path: Path, *, expected_head: str | None = None) -> VerifyResult:
                 head_hash=expected_head,
                 first_bad_seq=at + 1,
                 problem=f"the recorded head is seq {at}: entries from seq {at + 1} were added later",
+                format=log_format,
             )
         return VerifyResult(
             ok=False,
@@ -130,8 +148,9 @@ def verify_log(path: Path, *, expected_head: str | None = None) -> VerifyResult:
                 f"head {head} does not match the recorded head {expected_head} "
                 "(log truncated or rewritten)"
             ),
+            format=log_format,
         )
-    return VerifyResult(ok=True, count=count, head_hash=head)
+    return VerifyResult(ok=True, count=count, head_hash=head, format=log_format)
 
 
 def recorded_head(run_dir: Path) -> str | None:

@@ -1,8 +1,10 @@
-"""`sandbox-runner audit` commands: show, verify and replay a run's decision log."""
+"""`sandbox-runner audit` commands: show, verify, replay and export a run's decision log."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
+from typing import BinaryIO
 
 import click
 from rich.console import Console
@@ -20,6 +22,7 @@ from runner.audit import (
     resolve_log,
     verify_log,
 )
+from runner.audit.export import EXPORT_FORMATS, opa_events, upload_body, write_export
 from runner.audit.show import TABLE_ROWS
 from runner.config import PolicyConfig
 from runner.sanitize import one_line
@@ -137,6 +140,32 @@ def replay_cmd(
     click.echo(f"{len(result.changes)} of {result.total} decisions change")
     if fail_on_change and result.changes:
         ctx.exit(1)
+
+
+@audit.command("export")
+@RUN_DIR
+@click.option("--format", "fmt", type=click.Choice(EXPORT_FORMATS), default="opa",
+              show_default=True,
+              help="opa: OPA's decision-log upload body (a gzip-compressed JSON array of events).")
+@click.option("--output", "-o", type=click.Path(path_type=Path, dir_okay=False),
+              help="Write here (whole or not at all) instead of stdout.")
+@click.option("--extensions", is_flag=True,
+              help="Keep seq, prev_hash, hash, format and tool_use_id in each event.")
+def export(run_dir: Path, fmt: str, output: Path | None, extensions: bool) -> None:
+    """Export the decision log for an OPA-compatible decision-log service.
+
+    The log must verify first. The body is what OPA itself POSTs to a log service
+    (Content-Encoding: gzip, Content-Type: application/json).
+    """
+    log = resolve_log(run_dir)
+    stdout: BinaryIO = sys.stdout.buffer
+    if output is None and stdout.isatty():
+        raise click.UsageError("the export is gzip data: give --output FILE or redirect stdout")
+    events = opa_events(log, extensions=extensions)
+    write_export(upload_body(events), output, stdout)
+    if output is not None:
+        click.echo(f"exported {len(events)} decisions ({fmt}) to {one_line(str(output))}",
+                   err=True)
 
 
 COMMANDS: list[click.Command] = [audit]

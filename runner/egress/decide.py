@@ -43,12 +43,14 @@ class ConnectService:
         self._on_decision = on_decision
 
     def __call__(self, target: ConnectTarget) -> DecideResponse:
-        logged, decision, ms = self.decider.decide_connect(target)
+        decided = self.decider.decide_connect_logged(target)
+        logged, decision = decided.input, decided.decision
         try:
             with self._lock:
                 entry = self.log.append(logged.model_dump(mode="json", exclude_none=True),
                                         decision.model_dump(mode="json"),
-                                        eval_ns=int(ms * 1_000_000))
+                                        eval_ns=decided.eval_ns, masked=decided.masked,
+                                        erased=decided.erased)
         except AuditLogFull as exc:
             return unlogged(exc)
         if self._on_decision is not None:

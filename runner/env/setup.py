@@ -16,7 +16,7 @@ from pathlib import Path
 import docker
 from pydantic import BaseModel
 
-from runner.audit.log import DecisionLog
+from runner.audit.log import SETUP_REQUESTER, DecisionLog
 from runner.config import RunConfig
 from runner.egress.decide import ConnectService
 from runner.egress.proxy import DecideConnect
@@ -126,7 +126,8 @@ def build_project_environment(cfg: RunConfig, *, progress: Progress, rebuild: bo
             decider = Decider(engine, workspace=project, run=RunInfo(id=build_id, agent="setup"),
                               redactor=redactor)
             with DecisionLog(log_dir / "decisions.jsonl", bundle_hash=bundle.hash,
-                             labels={"run_id": build_id, "phase": "setup"}) as log:
+                             labels={"run_id": build_id, "phase": "setup"},
+                             requested_by=SETUP_REQUESTER) as log:
                 result = run_setup(plan, cfg=cfg, client=client, data=data,
                                    decide_connect=ConnectService(decider, log), log_dir=log_dir,
                                    progress=progress, secrets=secrets,

@@ -10,6 +10,9 @@ is logged, shown and returned to the agent, so the Decider holds two of the run'
 facts: its ``masks`` (derivation sees masked paths as the container does and never
 reads them) and its ``redactor`` (every string of the returned input and decision,
 reasons included, passes through it: a secret the host knows never leaves in one).
+:meth:`Decider.decide_logged` also says *where* redaction changed something: the JSON
+pointers (``/input/tool/input/content``, ``/result/reasons/0/msg``) the decision log
+records as OPA does, in ``masked`` (a value replaced) and ``erased`` (a field dropped).
 
 The ``policy eval`` input format (one JSON tool call, or JSON lines) is read by
 :mod:`runner.policy.batch`.
@@ -20,8 +23,9 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from pydantic import ValidationError
 
@@ -40,6 +44,7 @@ from runner.protocol import MeasuredPath
 
 MAX_REDACT_DEPTH = 32  # deeper JSON in a logged input is replaced, not walked
 _T = TypeVar("_T")
+_I = TypeVar("_I", PolicyInput, ConnectInput)
 
 
 class TextRedactor(Protocol):
@@ -48,17 +53,52 @@ class TextRedactor(Protocol):
     def redact_text(self, text: str) -> tuple[str, dict[str, int]]: ...
 
 
-def redact_json(value: Any, redact: Callable[[str], str], depth: int = 0) -> Any:
-    """Every string of a JSON tree, object keys included, passed through ``redact``."""
+def json_pointer(parent: str, key: str | int) -> str:
+    """RFC 6901: ``parent/key`` with ``~`` as ``~0`` and ``/`` as ``~1``."""
+    return f"{parent}/{str(key).replace('~', '~0').replace('/', '~1')}"
+
+
+def redact_json(value: Any, redact: Callable[[str], str], depth: int = 0, *,
+                where: str = "", changed: list[str] | None = None) -> Any:
+    """Every string of a JSON tree, object keys included, passed through ``redact``.
+
+    ``changed``: gets the JSON pointer (under ``where``) of every value or key that
+    ``redact`` changed (a renamed key by its new, redacted name).
+    """
     if isinstance(value, str):
-        return redact(value)
+        out = redact(value)
+        if changed is not None and out != value:
+            changed.append(where)
+        return out
     if depth >= MAX_REDACT_DEPTH and isinstance(value, dict | list):
+        if changed is not None:
+            changed.append(where)
         return "[nested too deeply: not recorded]"
     if isinstance(value, dict):
-        return {redact(str(k)): redact_json(v, redact, depth + 1) for k, v in value.items()}
+        result: dict[str, Any] = {}
+        for k, v in value.items():
+            key = redact(str(k))
+            path = json_pointer(where, key)
+            if changed is not None and key != str(k):
+                changed.append(path)
+            result[key] = redact_json(v, redact, depth + 1, where=path, changed=changed)
+        return result
     if isinstance(value, list | tuple):
-        return [redact_json(v, redact, depth + 1) for v in value]
+        return [redact_json(v, redact, depth + 1, where=json_pointer(where, i), changed=changed)
+                for i, v in enumerate(value)]
     return value
+
+
+@dataclass(frozen=True)
+class Decided(Generic[_I]):
+    """One decision as it is logged: redacted input and decision, timings, redaction paths."""
+
+    input: _I
+    decision: Decision
+    ms: float  # deriving and evaluating
+    eval_ns: int  # evaluating only (OPA's timer_rego_query_eval_ns)
+    masked: list[str] = field(default_factory=list)  # JSON pointers of values replaced
+    erased: list[str] = field(default_factory=list)  # JSON pointers of fields dropped
 
 
 class Decider:
@@ -88,27 +128,39 @@ class Decider:
 
     def redact(self, value: _T) -> _T:
         """A JSON tree (or a Decision, PolicyInput or ConnectInput) with every string redacted."""
+        return self.redact_logged(value, "")[0]
+
+    def redact_logged(self, value: _T, where: str) -> tuple[_T, list[str], list[str]]:
+        """(``value`` redacted, pointers of what was replaced, pointers of what was dropped);
+        ``where`` prefixes the pointers (``/input``, ``/result``)."""
         if self.redactor is None:
-            return value
+            return value, [], []
+        masked: list[str] = []
         if isinstance(value, ConnectInput):
-            tree = redact_json(value.model_dump(mode="json", exclude_none=True), self.redact_text)
+            tree = redact_json(value.model_dump(mode="json", exclude_none=True), self.redact_text,
+                               where=where, changed=masked)
             try:
-                return ConnectInput.model_validate(tree)  # type: ignore[return-value]
+                return ConnectInput.model_validate(tree), masked, []  # type: ignore[return-value]
             except ValidationError:  # a redacted phase: keep the shape, not the text
-                return value.model_copy(update={"connect": value.connect.model_copy(
+                kept = value.model_copy(update={"connect": value.connect.model_copy(
                     update={"host": "[not recorded: redaction changed its shape]"})})
+                return kept, [json_pointer(f"{where}/connect", "host")], []
         if isinstance(value, Decision | PolicyInput):
-            tree = redact_json(value.model_dump(mode="json", exclude_none=True), self.redact_text)
+            tree = redact_json(value.model_dump(mode="json", exclude_none=True), self.redact_text,
+                               where=where, changed=masked)
             try:
-                return type(value).model_validate(tree)  # type: ignore[return-value]
+                return type(value).model_validate(tree), masked, []  # type: ignore[return-value]
             except ValidationError:  # a redacted value broke a field's type (op, via ...)
                 assert isinstance(value, PolicyInput)  # a Decision has only free text
+                keep = {"tool", "run", "errors"}
+                erased = [json_pointer(where, k) for k in tree if k not in keep]
                 return PolicyInput(  # type: ignore[return-value]
                     tool=ToolCall.model_validate(tree["tool"]), run=value.run,
                     errors=[*tree.get("errors", []),
                             "derived facts not recorded: redaction changed their shape"],
-                )
-        return redact_json(value, self.redact_text)  # type: ignore[no-any-return]
+                ), [p for p in masked if p.startswith((f"{where}/tool/", f"{where}/errors/"))], \
+                    erased
+        return redact_json(value, self.redact_text, where=where, changed=masked), masked, []
 
     # --- deciding --------------------------------------------------------------------
 
@@ -138,27 +190,47 @@ class Decider:
         The input and the decision are returned redacted: they are what is logged, shown
         and returned to the agent (the engine decided on the input as derived).
         """
+        d = self.decide_logged(call, cwd=cwd, measured=measured)
+        return d.input, d.decision, d.ms
+
+    def decide_logged(
+        self, call: ToolCall, *, cwd: str = "/workspace", measured: Sequence[MeasuredPath] = ()
+    ) -> Decided[PolicyInput]:
+        """:meth:`decide` with the evaluation time and where redaction changed something."""
         start = time.perf_counter()
         policy_input = self.derive(call, cwd=cwd, measured=measured)
+        evaluating = time.perf_counter_ns()
         try:
             decision = self.engine.evaluate(policy_input)
         except Exception as exc:  # engines never raise; if one does, deny
             decision = Decision.failed(f"{type(exc).__name__}: {exc}")
+        eval_ns = time.perf_counter_ns() - evaluating
         if policy_input.errors and decision.allow:  # belt and braces: malformed is a deny
             decision = Decision.failed("malformed input: " + "; ".join(policy_input.errors))
         ms = (time.perf_counter() - start) * 1000
-        return self.redact(policy_input), self.redact(decision), ms
+        return self._logged(policy_input, decision, ms, eval_ns)
 
     def decide_connect(self, target: ConnectTarget) -> tuple[ConnectInput, Decision, float]:
         """(policy input, decision, milliseconds) of one connection, returned redacted."""
+        d = self.decide_connect_logged(target)
+        return d.input, d.decision, d.ms
+
+    def decide_connect_logged(self, target: ConnectTarget) -> Decided[ConnectInput]:
+        """:meth:`decide_connect` with the evaluation time and the redaction paths."""
         start = time.perf_counter()
         policy_input = ConnectInput(connect=target, run=self.run)
         try:
             decision = self.engine.evaluate(policy_input)
         except Exception as exc:  # engines never raise; if one does, deny
             decision = Decision.failed(f"{type(exc).__name__}: {exc}")
-        ms = (time.perf_counter() - start) * 1000
-        return self.redact(policy_input), self.redact(decision), ms
+        eval_ns = int((time.perf_counter() - start) * 1e9)
+        return self._logged(policy_input, decision, (time.perf_counter() - start) * 1000, eval_ns)
+
+    def _logged(self, policy_input: _I, decision: Decision, ms: float,
+                eval_ns: int) -> Decided[_I]:
+        logged, masked, erased = self.redact_logged(policy_input, "/input")
+        result, masked_result, _ = self.redact_logged(decision, "/result")
+        return Decided(logged, result, ms, eval_ns, masked + masked_result, erased)
 
 
 def workspace_decider(

@@ -22,6 +22,7 @@ import docker
 
 from runner.agentdef import AgentDefinition, AgentLoad, load_agent_file, sandbox_section
 from runner.audit import DecisionLog, verify_log
+from runner.audit.log import SETUP_REQUESTER, Redacted, agent_requester
 from runner.audit.sign import sealed
 from runner.config import DEFAULT_MAX_TURNS, RunConfig
 from runner.egress.allowlist import with_agent_hosts
@@ -203,6 +204,9 @@ class Run:
         self.verification: VerificationResult | None = None
         self.environment: EnvironmentPlan | None = None
         self._decide_lock = threading.Lock()
+        # requested_by of tool calls: "agent:builtin", or the Claude Code hook's (the runtime
+        # setting comes with issue 11's claude-code runtime; without it the agent is builtin)
+        self.requested_by = agent_requester(str(getattr(self.cfg, "runtime", "builtin")))
 
     # --- gateway callbacks (gateway threads) ---------------------------------------
 
@@ -210,16 +214,18 @@ class Run:
         """Decide and log one tool call. Anything that goes wrong is a logged deny."""
         call = ToolCall(name=req.tool, input=req.input)
         try:  # the decider returns the input and decision redacted (its redactor is the run's)
-            policy_input, decision, ms = self.decider.decide(
-                call, cwd=req.cwd, measured=req.measured)
-            logged: dict[str, Any] = policy_input.model_dump(mode="json", exclude_none=True)
+            decided = self.decider.decide_logged(call, cwd=req.cwd, measured=req.measured)
+            decision, redacted = decided.decision, Redacted(decided.masked, decided.erased)
+            logged: dict[str, Any] = decided.input.model_dump(mode="json", exclude_none=True)
+            eval_ns = decided.eval_ns
         except (KeyboardInterrupt, SystemExit):
             raise
         except BaseException as exc:  # fail closed, and still leave a trace in the log
-            decision = self.decider.redact(Decision.failed(f"{type(exc).__name__}: {exc}"))
-            logged = self.decider.redact({"tool": call.model_dump(mode="json"), "errors": [str(exc)]})
-            ms = 0.0
-        resp = self._record(logged, decision, ms, tool_use_id=req.tool_use_id)
+            decision, logged, redacted = self._failed(
+                exc, {"tool": call.model_dump(mode="json"), "errors": [str(exc)]})
+            eval_ns = 0
+        resp = self._record(logged, decision, eval_ns, redacted, tool_use_id=req.tool_use_id,
+                            requested_by=self.requested_by)
         shown = logged.get("tool") or {}
         self.display.decision(str(shown.get("name", "")), shown.get("input") or {}, decision.allow,
                               [f"{r.policy}/{r.rule}: {r.msg}" for r in decision.reasons])
@@ -229,29 +235,42 @@ class Run:
         """Decide and log one connection the egress proxy was asked for (input kind
         ``connect``): the same engine, log and lock as tool calls; a failure is a logged deny."""
         try:
-            policy_input, decision, ms = self.decider.decide_connect(target)
-            logged: dict[str, Any] = policy_input.model_dump(mode="json", exclude_none=True)
+            decided = self.decider.decide_connect_logged(target)
+            decision, redacted = decided.decision, Redacted(decided.masked, decided.erased)
+            logged: dict[str, Any] = decided.input.model_dump(mode="json", exclude_none=True)
+            eval_ns = decided.eval_ns
         except (KeyboardInterrupt, SystemExit):
             raise
         except BaseException as exc:
-            decision = self.decider.redact(Decision.failed(f"{type(exc).__name__}: {exc}"))
-            logged = self.decider.redact({"kind": "connect", "connect": target.model_dump(
-                mode="json"), "errors": [str(exc)]})
-            ms = 0.0
-        resp = self._record(logged, decision, ms)
+            decision, logged, redacted = self._failed(exc, {
+                "kind": "connect", "connect": target.model_dump(mode="json"), "errors": [str(exc)]})
+            eval_ns = 0
+        resp = self._record(logged, decision, eval_ns, redacted)
         self.display.connection(logged.get("connect") or {}, decision.allow,
                                 [f"{r.policy}/{r.rule}: {r.msg}" for r in decision.reasons])
         return resp
 
-    def _record(self, logged: dict[str, Any], decision: Decision, ms: float, *,
-                tool_use_id: str | None = None) -> DecideResponse:
+    def _failed(self, exc: BaseException, logged: dict[str, Any]
+                ) -> tuple[Decision, dict[str, Any], Redacted]:
+        """The logged deny of a decision that raised (input and reason redacted)."""
+        decision, masked, _ = self.decider.redact_logged(
+            Decision.failed(f"{type(exc).__name__}: {exc}"), "/result")
+        redacted_input, masked_input, _ = self.decider.redact_logged(logged, "/input")
+        return decision, redacted_input, Redacted(masked_input + masked, [])
+
+    def _record(self, logged: dict[str, Any], decision: Decision, eval_ns: int,
+                redacted: Redacted, *, tool_use_id: str | None = None,
+                requested_by: str | None = None) -> DecideResponse:
         """One line of the decision log, whatever decided (a tool call, a connection); a
-        decision the full log cannot take is a deny, and ends the run."""
+        decision the full log cannot take is a deny, and ends the run. ``requested_by``:
+        None for a connection (the log's own, or "egress-proxy")."""
         assert self.log is not None
         try:
             with self._decide_lock:
                 entry = self.log.append(logged, decision.model_dump(mode="json"),
-                                        eval_ns=int(ms * 1_000_000), tool_use_id=tool_use_id)
+                                        eval_ns=eval_ns, tool_use_id=tool_use_id,
+                                        requested_by=requested_by, masked=redacted.masked,
+                                        erased=redacted.erased)
         except AuditLogFull as exc:  # nothing may run unlogged: deny, and end the run
             if self.gateway is not None:
                 self.gateway.fail(exc)
@@ -309,6 +328,7 @@ class Run:
         with DecisionLog(self.run_dir / "decisions.jsonl", bundle_hash=self.prep.bundle.hash,
                          labels={"run_id": self.run_id, "agent": self.prep.agent.name,
                                  "engine": self.cfg.policy.engine.type},
+                         requested_by=SETUP_REQUESTER,
                          max_bytes=self.cfg.gateway.max_log_mb * 1024 * 1024) as log:
             self.log = log
             try:

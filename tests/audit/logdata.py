@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from runner.audit import DecisionLog
+from runner.audit import CURRENT_FORMAT, DecisionLog
 from runner.config import PolicyConfig
 from runner.policy.decider import Decider
 from runner.policy.engine import load_engine
@@ -51,9 +51,10 @@ SAMPLE: list[tuple[dict[str, Any], dict[str, Any]]] = [
 ]
 
 
-def write_log(path: Path, items: list[tuple[dict[str, Any], dict[str, Any]]] = SAMPLE) -> str:
-    """Write ``items`` as a fresh log; return its head hash."""
-    with DecisionLog(path, labels=LABELS, bundle_hash=BUNDLE) as log:
+def write_log(path: Path, items: list[tuple[dict[str, Any], dict[str, Any]]] = SAMPLE,
+              *, log_format: int = CURRENT_FORMAT) -> str:
+    """Write ``items`` as a fresh log (in ``log_format``); return its head hash."""
+    with DecisionLog(path, labels=LABELS, bundle_hash=BUNDLE, log_format=log_format) as log:
         for i, (inp, res) in enumerate(items):
             log.append(inp, res, eval_ns=1000 + i)
         return log.head_hash

@@ -11,9 +11,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import rfc8785
 
 from runner import __version__
 from runner.audit import GENESIS_HASH, DecisionLog, LogEntry, read_log, verify_log
+from runner.audit.log import INSTANCE_ID
 from runner.errors import InputError
 from runner.policy.models import Decision, PolicyInput, ToolCall
 from tests.audit.logdata import BUNDLE, LABELS, SAMPLE, allow, call, write_log
@@ -36,8 +38,13 @@ def test_line_has_the_opa_fields_and_the_chain(log_path: Path) -> None:
     assert first["path"] == "sandbox/decision"
     assert first["input"] == SAMPLE[0][0]
     assert first["result"] == SAMPLE[0][1]
-    assert first["labels"] == {"app": "sandbox-runner", "version": __version__, **LABELS}
-    assert first["metrics"] == {"timer_eval_ns": 1000}
+    assert first["labels"] == {"app": "sandbox-runner", "id": INSTANCE_ID,
+                               "version": __version__, **LABELS}
+    assert uuid.UUID(str(first["labels"]["id"])).version == 4  # type: ignore[index]
+    assert first["metrics"] == {"timer_rego_query_eval_ns": 1000}
+    assert first["requested_by"] == "agent"
+    assert first["format"] == 2
+    assert "masked" not in first and "erased" not in first  # OPA omits empty lists
     assert first["bundles"] == {"sandbox": {"revision": BUNDLE}}
     assert [r["seq"] for r in rows] == list(range(len(SAMPLE)))
     assert first["prev_hash"] == GENESIS_HASH
@@ -46,11 +53,10 @@ def test_line_has_the_opa_fields_and_the_chain(log_path: Path) -> None:
     assert len({r["decision_id"] for r in rows}) == len(rows)
 
 
-def test_hash_is_sha256_of_the_canonical_line_without_hash(log_path: Path) -> None:
+def test_hash_is_sha256_of_the_rfc8785_line_without_hash(log_path: Path) -> None:
     for row in lines(log_path):
         body = {k: v for k, v in row.items() if k != "hash"}
-        canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-        assert row["hash"] == hashlib.sha256(canonical.encode()).hexdigest()
+        assert row["hash"] == hashlib.sha256(rfc8785.dumps(body)).hexdigest()
 
 
 def test_each_line_is_on_disk_when_append_returns(tmp_path: Path) -> None:
@@ -79,7 +85,7 @@ def test_append_returns_the_entry_as_written(tmp_path: Path) -> None:
         entry = log.append(*SAMPLE[2], eval_ns=4242)
     assert isinstance(entry, LogEntry)
     assert entry == read_log(path)[0]
-    assert entry.metrics == {"timer_eval_ns": 4242}
+    assert entry.metrics == {"timer_rego_query_eval_ns": 4242} and entry.eval_ns == 4242
     assert entry.allowed is False and entry.tool_name == "Write"
 
 
@@ -121,13 +127,31 @@ def test_non_ascii_is_written_readably_and_verifies(tmp_path: Path) -> None:
     assert read_log(path)[0].tool_input["content"] == "# 日本 🚀"
 
 
-def test_lone_surrogates_from_invalid_utf8_are_logged_and_verify(tmp_path: Path) -> None:
+def test_lone_surrogates_from_invalid_utf8_are_logged_as_replacement_and_masked(
+        tmp_path: Path) -> None:
+    """Format 2 hashes RFC 8785 bytes, which exist for valid Unicode only: a lone surrogate
+    is logged as U+FFFD and its pointer listed in ``masked``."""
     command = b"echo \xff\xfe".decode("utf-8", "surrogateescape")
     path = tmp_path / "d.jsonl"
-    write_log(path, [(call("Bash", command=command), allow()), SAMPLE[0]])
+    args = {"command": command, b"k\xff".decode("utf-8", "surrogateescape"): 1, "big": 2**60}
+    write_log(path, [(call("Bash", **args), allow()), SAMPLE[0]])
     path.read_bytes().decode("utf-8")  # the file itself is valid UTF-8
     result = verify_log(path)
     assert result.ok and result.count == 2
+    entry = read_log(path)[0]
+    assert entry.tool_input["command"] == "echo \ufffd\ufffd"
+    assert entry.tool_input["k\ufffd"] == 1 and entry.tool_input["big"] == str(2**60)
+    assert entry.masked == ["/input/tool/input/big", "/input/tool/input/command",
+                            "/input/tool/input/k\ufffd"]
+
+
+def test_lone_surrogates_are_kept_in_a_format_1_log(tmp_path: Path) -> None:
+    command = b"echo \xff\xfe".decode("utf-8", "surrogateescape")
+    path = tmp_path / "d.jsonl"
+    write_log(path, [(call("Bash", command=command), allow()), SAMPLE[0]], log_format=1)
+    path.read_bytes().decode("utf-8")  # the file itself is valid UTF-8
+    result = verify_log(path)
+    assert result.ok and result.count == 2 and result.format == 1
     assert read_log(path)[0].tool_input["command"] == command
 
 

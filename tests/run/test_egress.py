@@ -136,7 +136,7 @@ def test_decide_connect_fails_closed_and_still_logs(tmp_path: Path,
     def explode(*args: object) -> object:
         raise RuntimeError("engine fell over")
 
-    monkeypatch.setattr(run.decider, "decide_connect", explode)
+    monkeypatch.setattr(run.decider, "decide_connect_logged", explode)
     broken = run.decide_connect(target("pypi.org"))
     run.log.close()
     assert not broken.allow and "engine fell over" in broken.reasons[0].msg

@@ -64,7 +64,7 @@ def test_decide_fails_closed_and_still_logs(tmp_path: Path, monkeypatch: pytest.
     run.log = DecisionLog(log_path, labels={}, bundle_hash="x")
     allowed = run.decide(DecideRequest(tool="Read", input={"file_path": "backend/x.py"}))
     denied = run.decide(DecideRequest(tool="Read", input={"file_path": ".env"}))
-    monkeypatch.setattr(run.decider, "decide", _explode)
+    monkeypatch.setattr(run.decider, "decide_logged", _explode)
     broken = run.decide(DecideRequest(tool="Read", input={"file_path": "backend/x.py"}))
     run.log.close()
     assert allowed.allow and not denied.allow
