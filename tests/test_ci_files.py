@@ -4,6 +4,7 @@ schemas, actionlint and zizmor (each run as a subprocess; each shown to reject a
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -91,10 +92,20 @@ def test_gitlab_template_reports() -> None:
                for line in job["script"])
 
 
-def test_actionlint_accepts_the_example_workflow(tmp_path: Path) -> None:
+def doc_workflows(tmp_path: Path) -> list[Path]:
+    """The example workflow file and docs/ci.md's workflow written by hand, as files."""
+    manual = tmp_path / "manual.yml"
+    manual.write_text(re.findall(r"```yaml\n(.*?)```", (REPO / "docs" / "ci.md").read_text(),
+                                 re.S)[1])
+    assert "jobs" in yaml.safe_load(manual.read_text())
+    return [GH_EXAMPLE, manual]
+
+
+def test_actionlint_accepts_the_example_workflows(tmp_path: Path) -> None:
     actionlint = tool("actionlint")
-    proc = run(actionlint, "-no-color", str(GH_EXAMPLE))
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    for path in doc_workflows(tmp_path):
+        proc = run(actionlint, "-no-color", str(path))
+        assert proc.returncode == 0, proc.stdout + proc.stderr
     bad = tmp_path / "bad.yml"
     bad.write_text(GH_EXAMPLE.read_text().replace("steps.agent.outputs", "steps.agent.output"))
     assert run(actionlint, "-no-color", str(bad)).returncode != 0
@@ -102,7 +113,8 @@ def test_actionlint_accepts_the_example_workflow(tmp_path: Path) -> None:
 
 def test_zizmor_finds_nothing(tmp_path: Path) -> None:
     zizmor = tool("zizmor")
-    proc = run(zizmor, "--offline", "--no-progress", str(ACTION), str(GH_EXAMPLE))
+    proc = run(zizmor, "--offline", "--no-progress", str(ACTION),
+               *(str(p) for p in doc_workflows(tmp_path)))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     bad = tmp_path / "action.yml"  # a template injection zizmor must catch
     bad.write_text(ACTION.read_text().replace(

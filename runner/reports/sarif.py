@@ -83,8 +83,10 @@ def _rule(rule_id: str, example: str, info: str) -> dict[str, Any]:
         tags = ["security", "sandbox-runner", group]
         level = "error"
     tick_free = example.replace("`", "'")
-    help_text = (f"{full}\n\nExample: {example}\n\nThe agent's call was refused before it ran; "
+    more = ("The run's reports are in the run directory (summary.md, reports/)." if group == "gate"
+            else "The agent's call was refused before it ran; "
                  "`sandbox-runner audit show RUN_DIR --denied` lists every denied call.")
+    help_text = f"{full}\n\nExample: {example}\n\n{more}"
     return {
         "id": rule_id,
         "name": "".join(w.capitalize() for w in f"{group} {words}".split()),
