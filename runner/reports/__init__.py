@@ -11,6 +11,9 @@ Modules, one concern each:
 - :mod:`.summary`   :class:`~.summary.RunSummary` (``summary.json``) and decision statistics
 - :mod:`.markdown`  ``summary.md`` and ``$GITHUB_STEP_SUMMARY``
 - :mod:`.html`      the self-contained HTML report for auditors
+- :mod:`.findings`  denied decisions and failed gates for CI (one decision accessor, both log layouts)
+- :mod:`.sarif`, :mod:`.annotations`, :mod:`.codequality`  SARIF 2.1.0, GitHub workflow
+  commands, GitLab Code Quality; :mod:`.formats` dispatches ``report --format``
 - :mod:`.verify`    the verification container
 - :mod:`.collect`   glue: turn a finished run's files into the pieces of the summary
 """

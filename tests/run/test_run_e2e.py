@@ -253,3 +253,29 @@ turns:
     assert b"PATH=" in dumped  # the commands really ran
     assert key.encode() not in dumped
     assert b"ANTHROPIC_API_KEY" not in dumped
+
+
+def test_demo_findings_for_ci(todo_run: tuple[Path, Path, Any]) -> None:
+    """A real scripted run's denials as SARIF (official schema), annotations and Code Quality."""
+    import jsonschema
+
+    _project, out, _proc = todo_run
+    denied = [d for d in jsonl(out / "decisions.jsonl") if d["result"]["allow"] is not True]
+    assert len(denied) >= 4
+    proc = run_cli(["report", str(out), "-f", "sarif"])
+    assert proc.returncode == 0, proc.stderr
+    sarif = json.loads(proc.stdout)
+    schema = json.loads((REPO / "tests" / "reports" / "data" / "sarif-schema-2.1.0.json")
+                        .read_text())
+    jsonschema.Draft4Validator(schema).validate(sarif)
+    results = sarif["runs"][0]["results"]
+    assert len(results) == len(denied)  # gates passed: only the denials
+    uris = {r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in results}
+    assert {".env", "frontend/app.js"} <= uris
+    assert sarif["runs"][0]["invocations"][0]["exitCode"] == 0
+    github = run_cli(["report", str(out), "-f", "github"]).stdout.splitlines()
+    assert "::error file=.env,title=secrets/secret_file::" in "\n".join(github)
+    assert len(github) == min(len(denied), 10) + (len(denied) > 10)
+    gitlab = json.loads(run_cli(["report", str(out), "-f", "gitlab"]).stdout)
+    assert [i["fingerprint"] for i in gitlab] == [
+        r["partialFingerprints"]["sandboxRunnerFinding/v1"] for r in results]
