@@ -64,6 +64,8 @@ def _to_opa_layout(path: Path) -> None:
     out = bytearray()
     for raw in path.read_bytes().splitlines():
         rec = json.loads(raw)
+        if "timer_eval_ns" not in rec["metrics"]:
+            return  # the log is in OPA's layout already (format 2)
         rec["metrics"] = {"timer_rego_query_eval_ns": rec["metrics"].pop("timer_eval_ns")}
         rec["prev_hash"] = prev
         rec["hash"] = entry_hash(rec)
