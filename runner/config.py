@@ -266,16 +266,19 @@ def config_file(project: Path) -> Path | None:
     return None
 
 
-_TOML_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")
+_TOML_POSITION = re.compile(r"\s*\(at (?:line (\d+), column (\d+)|end of document)\)$")
 
 
-def _toml_error(exc: tomllib.TOMLDecodeError, path: Path) -> ConfigError:
-    """``file:line:col: problem`` (Python < 3.14 only puts the position in the message)."""
-    message = str(exc.msg if hasattr(exc, "msg") else exc)
+def _toml_error(exc: tomllib.TOMLDecodeError, path: Path, text: str) -> ConfigError:
+    """``file:line:col: problem`` (Python < 3.14 puts the position in the message only)."""
+    message = str(exc)
     line, column = getattr(exc, "lineno", None), getattr(exc, "colno", None)
     if (m := _TOML_POSITION.search(message)) is not None:
         message = message[: m.start()]
-        line, column = int(m.group(1)), int(m.group(2))
+        if m.group(1):
+            line, column = int(m.group(1)), int(m.group(2))
+        else:  # at the end of the document
+            line, column = text.count("\n") + 1, len(text.rsplit("\n", 1)[-1]) + 1
     return ConfigError(f"invalid TOML: {message}", path=path, line=line, column=column)
 
 
@@ -285,9 +288,10 @@ def load_file_config(project: Path) -> dict[str, Any]:
     if path is None:
         return {}
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise _toml_error(exc, path) from None
+        raise _toml_error(exc, path, text) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(getattr(exc, "strerror", None) or str(exc), path=path) from None
     if path.name == "sandbox-runner.toml":
@@ -337,15 +341,28 @@ def _has(layer: dict[str, Any], loc: tuple[str | int, ...]) -> bool:
     return True
 
 
-def _config_error(exc: ValidationError, file_cfg: dict[str, Any], env_cfg: dict[str, Any],
+def _from_flags(given: dict[str, Any], base: dict[str, Any], loc: tuple[str | int, ...]) -> bool:
+    """Did a flag give the value at ``loc``? (A flag's list entries follow the ones below.)"""
+    if not _has(given, loc):
+        return False
+    if len(loc) > 2 and loc[:2] in _ADDITIVE and isinstance(loc[2], int):
+        below = base.get(str(loc[0]), {})
+        return loc[2] >= len(below.get(loc[1]) or []) if isinstance(below, dict) else True
+    return True
+
+
+def _config_error(exc: ValidationError, layers: tuple[dict[str, Any], ...],
                   source: Path | None) -> ConfigError:
-    """The first problem, naming where the value came from: the variable, else the file."""
+    """The first problem, naming where the value came from: a flag, the variable, the file."""
+    file_cfg, env_cfg, given = layers
     err = exc.errors()[0]
     tags = {"docker", "regorus", "opa"}  # discriminator tags pydantic puts into the path
     loc = tuple(p for i, p in enumerate(err["loc"])
                 if not (i and p in tags and err["loc"][i - 1] in ("sandbox", "engine")))
     where = ".".join(str(p) for p in loc)
     message = str(err["msg"]).removeprefix("Value error, ")
+    if _from_flags(given, _merge(file_cfg, env_cfg), loc):
+        return ConfigError(f"{where}: {message}")
     if _has(env_cfg, loc) and (name := variable_for(loc)) is not None:
         return ConfigError(f"{name}: {where}: {message}")
     if source is not None and _has(file_cfg, loc):
@@ -371,4 +388,4 @@ def build_run_config(project: Path, flags: dict[str, Any]) -> RunConfig:
     try:
         return RunConfig.model_validate(merged)
     except ValidationError as exc:
-        raise _config_error(exc, file_cfg, env_cfg, config_file(project)) from None
+        raise _config_error(exc, (file_cfg, env_cfg, given), config_file(project)) from None
