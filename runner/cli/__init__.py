@@ -24,7 +24,10 @@ class RunnerGroup(click.Group):
     def make_context(self, info_name: str | None, args: list[str],
                      parent: click.Context | None = None, **extra: Any) -> click.Context:
         argv = list(args)
-        ctx = super().make_context(info_name, args, parent=parent, **extra)
+        try:
+            ctx = super().make_context(info_name, args, parent=parent, **extra)
+        except click.ClickException as exc:  # `sandbox-runner --bogus`: one line too
+            fail(None, exc, exc.exit_code, argv)
         ctx.meta[ARGV_KEY] = argv
         return ctx
 

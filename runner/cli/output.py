@@ -97,9 +97,9 @@ def _asked_in_argv(args: Sequence[str]) -> bool:
     return False
 
 
-def wants_json(ctx: click.Context | None) -> bool:
+def wants_json(ctx: click.Context | None, argv: Sequence[str] = ()) -> bool:
     if ctx is None:
-        return False
+        return _asked_in_argv(argv)
     if FORMAT_KEY in ctx.meta:
         return bool(ctx.meta[FORMAT_KEY] == "json")
     return _asked_in_argv(ctx.meta.get(ARGV_KEY, ()))
@@ -120,10 +120,15 @@ def error_payload(exc: BaseException, code: int) -> dict[str, Any]:
     return out
 
 
-def fail(ctx: click.Context | None, exc: BaseException, code: int) -> NoReturn:
+def fail(ctx: click.Context | None, exc: BaseException, code: int,
+         argv: Sequence[str] = ()) -> NoReturn:
     """End the command with ``exc``: JSON on stdout when JSON was asked for, else one line
-    on stderr; exit ``code``."""
-    if wants_json(ctx):
+    on stderr; exit ``code``. (``argv``: the command line, when there is no context yet.)"""
+    no_args = getattr(click.exceptions, "NoArgsIsHelpError", ())
+    if isinstance(exc, no_args):  # a group without a command: its help, as click shows it
+        click.echo(exc.format_message(), err=True)
+        sys.exit(code)
+    if wants_json(ctx, argv):
         echo_json({"error": error_payload(exc, code)})
     else:
         text = exc.format_message() if isinstance(exc, click.ClickException) else str(exc)

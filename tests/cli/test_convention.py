@@ -301,3 +301,24 @@ def test_completion_completes_commands_and_formats() -> None:
 
     assert {"run", "policy", "audit", "doctor"} <= set(complete("sandbox-runner "))
     assert complete("sandbox-runner policy test --format ") == ["text", "json", "junit"]
+
+
+def test_root_level_errors_follow_the_convention() -> None:
+    bogus = invoke("--bogus")
+    assert bogus.exit_code == 2 and bogus.stderr == (
+        "sandbox-runner: error: No such option '--bogus'.\n")
+    as_json = invoke("--bogus", "-f", "json")
+    assert json.loads(as_json.stdout)["error"]["code"] == 2
+    command = invoke("nosuch", "--format", "json")
+    assert command.exit_code == 2
+    assert json.loads(command.stdout)["error"]["message"] == "No such command 'nosuch'."
+    bare = invoke("audit")  # a group without its command: the group's help, exit 2
+    assert bare.exit_code == 2 and bare.stderr.startswith("Usage: ")
+
+
+def test_the_docs_show_the_completion_line_and_the_convention() -> None:
+    root = Path(__file__).resolve().parents[2]
+    for doc in ("README.md", "docs/design.md"):
+        text = " ".join((root / doc).read_text().split())
+        assert "_SANDBOX_RUNNER_COMPLETE=bash_source sandbox-runner" in text, doc
+        assert '{"error": {"code":' in text and "SANDBOX_RUNNER_" in text, doc
