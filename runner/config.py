@@ -56,8 +56,8 @@ class Limits(_Cfg):
 
     memory: str = "2g"  # Docker sizes: bytes or a number with b, k, m, g
     cpus: float = Field(default=1.5, gt=0)
-    pids: int = Field(default=256, ge=1)  # never 0 or -1 (Docker: unlimited)
-    nofile: int = Field(default=1024, ge=1)
+    pids: int = Field(default=256, ge=16)  # never 0 or -1 (Docker: unlimited)
+    nofile: int = Field(default=1024, ge=64)
     fsize_mb: int = Field(default=512, ge=1)  # largest single file a process may write
     tmp_size: str = "256m"
     home_size: str = "64m"
