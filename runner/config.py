@@ -1,6 +1,9 @@
-"""Configuration: CLI flags > ``sandbox-runner.toml`` / ``[tool.sandbox-runner]`` > defaults.
+"""Configuration: CLI flags > ``SANDBOX_RUNNER_*`` environment variables (runner/settings.py)
+> ``sandbox-runner.toml`` / ``[tool.sandbox-runner]`` > defaults.
 
-One config class per backend with ``extra="forbid"`` and a ``type`` discriminator.
+One config class per backend with ``extra="forbid"`` and a ``type`` discriminator. Every
+number has a range; a value out of it is a ConfigError (exit 2) naming the field and where
+it came from (the file, the variable).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from pydantic import (
 from runner.egress.hosts import BadHost, check_host_entries
 from runner.errors import ConfigError
 from runner.reports.coverage import DEFAULT_OMIT, CoverageScope
+from runner.settings import env_config, variable_for
 
 DEFAULT_TASK = (
     "Implement the requirements in architecture/backend.md under backend/, with tests "
@@ -52,13 +56,28 @@ class _Cfg(BaseModel):
 class Limits(_Cfg):
     """Container resource limits (per run and per verification)."""
 
-    memory: str = "2g"
-    cpus: float = 1.5
-    pids: int = 256
-    nofile: int = 1024
-    fsize_mb: int = 512  # largest single file a process may write
+    memory: str = "2g"  # Docker sizes: bytes or a number with b, k, m, g
+    cpus: float = Field(default=1.5, gt=0)
+    pids: int = Field(default=256, ge=16)  # never 0 or -1 (Docker: unlimited)
+    nofile: int = Field(default=1024, ge=64)
+    fsize_mb: int = Field(default=512, ge=1)  # largest single file a process may write
     tmp_size: str = "256m"
     home_size: str = "64m"
+
+    @field_validator("memory", "tmp_size", "home_size")
+    @classmethod
+    def _size(cls, value: str) -> str:
+        from docker.errors import DockerException
+        from docker.utils import parse_bytes
+
+        try:
+            size = parse_bytes(value)
+        except (DockerException, ValueError, TypeError):
+            raise ValueError(f"{value!r} is not a size (bytes, or a number with b, k, m "
+                             "or g)") from None
+        if size <= 0:
+            raise ValueError(f"{value!r}: the size must be greater than 0")
+        return value
 
 
 class DockerSandboxConfig(_Cfg):
@@ -66,8 +85,9 @@ class DockerSandboxConfig(_Cfg):
     image: str | None = None  # None: the built, input-hashed sandbox image
     base_image: str = "python:3.11-slim"
     limits: Limits = Field(default_factory=Limits)
-    fallback_uid: int = 10001  # used when the project owner is root: never run as uid 0
-    fallback_gid: int = 10001
+    # used when the project owner is root: never run as uid/gid 0
+    fallback_uid: int = Field(default=10001, ge=1, le=2**32 - 2)
+    fallback_gid: int = Field(default=10001, ge=1, le=2**32 - 2)
 
 
 def _backend_type(default: str) -> Callable[[Any], str]:
@@ -94,7 +114,7 @@ class RegorusEngineConfig(_Cfg):
 class OPAEngineConfig(_Cfg):
     type: Literal["opa"] = "opa"
     url: str | None = None  # None: start `opa run --server` from PATH
-    timeout: float = 2.0
+    timeout: float = Field(default=2.0, gt=0)
 
 
 EngineConfig = Annotated[
@@ -110,12 +130,12 @@ class PolicyConfig(_Cfg):
 
 
 class GatewayConfig(_Cfg):
-    max_requests: int = 200
-    max_tokens: int = 2_000_000
-    retries: int = 4
-    backoff_base: float = 0.5
-    backoff_max: float = 20.0
-    request_timeout: float = 300.0
+    max_requests: int = Field(default=200, ge=1)
+    max_tokens: int = Field(default=2_000_000, ge=1)
+    retries: int = Field(default=4, ge=0, le=100)
+    backoff_base: float = Field(default=0.5, ge=0)
+    backoff_max: float = Field(default=20.0, ge=0)
+    request_timeout: float = Field(default=300.0, gt=0)
     # Per-request caps on what the agent may ask for (runner/gateway/limits.py has the rest).
     max_request_tokens: int = Field(default=32_000, ge=1)  # larger max_tokens are clamped
     max_body_mb: int = Field(default=32, ge=1)  # a larger /v1/messages body is refused (413)
@@ -144,6 +164,8 @@ class VerifyConfig(_Cfg):
 
     def coverage_scope(self) -> CoverageScope:
         return CoverageScope(omit=self.coverage_omit, include=self.coverage_include)
+    timeout: float = Field(default=600.0, gt=0)
+    coverage_threshold: float = Field(default=80.0, ge=0, le=100)  # percent; 0: gate off
 
 
 class EgressConfig(_Cfg):
@@ -235,9 +257,10 @@ class RunConfig(_Cfg):
     task: str = DEFAULT_TASK
     model: str | None = None  # None: the agent file's model (alias mapped)
     out: Path | None = None
-    max_turns: int | None = None  # None: the agent file's maxTurns, else DEFAULT_MAX_TURNS
-    timeout: float = 1800.0
-    bash_timeout: float = 120.0
+    max_turns: int | None = Field(default=None, ge=1)  # None: the agent file's maxTurns, else
+    #                                                    DEFAULT_MAX_TURNS
+    timeout: float = Field(default=1800.0, gt=0)
+    bash_timeout: float = Field(default=120.0, gt=0)
     json_output: bool = False
     model_aliases: dict[str, str] = Field(default_factory=lambda: dict(MODEL_ALIASES))
     sandbox: SandboxConfig = Field(default_factory=DockerSandboxConfig)
@@ -255,22 +278,50 @@ class RunConfig(_Cfg):
         return {**MODEL_ALIASES, **value}
 
 
+def config_file(project: Path) -> Path | None:
+    """The file the project's configuration is read from: ``sandbox-runner.toml``, else a
+    ``pyproject.toml`` (its ``[tool.sandbox-runner]`` table), else none."""
+    for name in ("sandbox-runner.toml", "pyproject.toml"):
+        if (project / name).is_file():
+            return project / name
+    return None
+
+
+_TOML_POSITION = re.compile(r"\s*\(at (?:line (\d+), column (\d+)|end of document)\)$")
+
+
+def _toml_error(exc: tomllib.TOMLDecodeError, path: Path, text: str) -> ConfigError:
+    """``file:line:col: problem`` (Python < 3.14 puts the position in the message only)."""
+    message = str(exc)
+    line, column = getattr(exc, "lineno", None), getattr(exc, "colno", None)
+    if (m := _TOML_POSITION.search(message)) is not None:
+        message = message[: m.start()]
+        if m.group(1):
+            line, column = int(m.group(1)), int(m.group(2))
+        else:  # at the end of the document
+            line, column = text.count("\n") + 1, len(text.rsplit("\n", 1)[-1]) + 1
+    return ConfigError(f"invalid TOML: {message}", path=path, line=line, column=column)
+
+
 def load_file_config(project: Path) -> dict[str, Any]:
     """Read ``sandbox-runner.toml`` or ``[tool.sandbox-runner]`` from the project (if any)."""
-    own = project / "sandbox-runner.toml"
-    pyproject = project / "pyproject.toml"
+    path = config_file(project)
+    if path is None:
+        return {}
     try:
-        if own.is_file():
-            return tomllib.loads(own.read_text(encoding="utf-8"))
-        if pyproject.is_file():
-            data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
-            section = data.get("tool", {}).get("sandbox-runner", {})
-            return dict(section) if isinstance(section, dict) else {}
+        text = path.read_text(encoding="utf-8")
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(str(exc), path=own if own.is_file() else pyproject) from None
-    except OSError as exc:
-        raise ConfigError(exc.strerror or str(exc), path=own) from None
-    return {}
+        raise _toml_error(exc, path, text) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(getattr(exc, "strerror", None) or str(exc), path=path) from None
+    if path.name == "sandbox-runner.toml":
+        return data
+    tool = data.get("tool", {})
+    section = tool.get("sandbox-runner", {}) if isinstance(tool, dict) else {}
+    if not isinstance(section, dict):
+        raise ConfigError("[tool.sandbox-runner] must be a table", path=path)
+    return dict(section)
 
 
 def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
@@ -299,24 +350,63 @@ def _given(flags: dict[str, Any]) -> dict[str, Any]:
 _ADDITIVE = (("egress", "allow_hosts"), ("egress", "presets"))
 
 
+def _has(layer: dict[str, Any], loc: tuple[str | int, ...]) -> bool:
+    """Does ``layer`` set the value at ``loc`` (or a table or list holding it)?"""
+    node: Any = layer
+    for key in loc:
+        if not isinstance(node, dict):
+            return True  # a list (or value) holding the item
+        if key not in node:
+            return False
+        node = node[key]
+    return True
+
+
+def _from_flags(given: dict[str, Any], base: dict[str, Any], loc: tuple[str | int, ...]) -> bool:
+    """Did a flag give the value at ``loc``? (A flag's list entries follow the ones below.)"""
+    if not _has(given, loc):
+        return False
+    if len(loc) > 2 and loc[:2] in _ADDITIVE and isinstance(loc[2], int):
+        below = base.get(str(loc[0]), {})
+        return loc[2] >= len(below.get(loc[1]) or []) if isinstance(below, dict) else True
+    return True
+
+
+def _config_error(exc: ValidationError, layers: tuple[dict[str, Any], ...],
+                  source: Path | None) -> ConfigError:
+    """The first problem, naming where the value came from: a flag, the variable, the file."""
+    file_cfg, env_cfg, given = layers
+    err = exc.errors()[0]
+    tags = {"docker", "regorus", "opa"}  # discriminator tags pydantic puts into the path
+    loc = tuple(p for i, p in enumerate(err["loc"])
+                if not (i and p in tags and err["loc"][i - 1] in ("sandbox", "engine")))
+    where = ".".join(str(p) for p in loc)
+    message = str(err["msg"]).removeprefix("Value error, ")
+    if _from_flags(given, _merge(file_cfg, env_cfg), loc):
+        return ConfigError(f"{where}: {message}")
+    if _has(env_cfg, loc) and (name := variable_for(loc)) is not None:
+        return ConfigError(f"{name}: {where}: {message}")
+    if source is not None and _has(file_cfg, loc):
+        table = "tool.sandbox-runner." if source.name == "pyproject.toml" else ""
+        return ConfigError(f"{table}{where}: {message}", path=source)
+    return ConfigError(f"{where}: {message}")
+
+
 def build_run_config(project: Path, flags: dict[str, Any]) -> RunConfig:
-    """Merge defaults < file config < flags (``None`` flags are ignored) and validate."""
+    """Merge defaults < file config < ``SANDBOX_RUNNER_*`` variables < flags (``None``
+    flags are ignored) and validate."""
     file_cfg = load_file_config(project)
+    env_cfg = env_config(RunConfig)
+    base = _merge(file_cfg, env_cfg)
     given = _given(flags)
-    merged = _merge(file_cfg, given)
+    merged = _merge(base, given)
     for section, key in _ADDITIVE:
-        base = file_cfg.get(section, {}) if isinstance(file_cfg.get(section), dict) else {}
+        below = base.get(section, {}) if isinstance(base.get(section), dict) else {}
         added = given.get(section, {}).get(key)
-        if isinstance(base.get(key), list) and isinstance(added, list):
-            merged[section][key] = [*base[key], *(e for e in added if e not in base[key])]
+        if isinstance(below.get(key), list) and isinstance(added, list):
+            merged[section][key] = [*below[key], *(e for e in added if e not in below[key])]
     merged["project"] = project
     try:
         return RunConfig.model_validate(merged)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        tags = {"docker", "regorus", "opa"}  # discriminator tags pydantic puts into the path
-        where = ".".join(str(p) for i, p in enumerate(err["loc"])
-                         if not (i and p in tags and err["loc"][i - 1] in ("sandbox", "engine")))
-        source = project / "sandbox-runner.toml"
-        message = str(err["msg"]).removeprefix("Value error, ")
-        raise ConfigError(f"{where}: {message}", path=source if file_cfg else None) from None
+        raise _config_error(exc, (file_cfg, env_cfg, given), config_file(project)) from None

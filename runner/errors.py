@@ -46,7 +46,17 @@ class InputError(RunnerError, ValueError):
 
 
 class ConfigError(InputError):
-    """Invalid configuration (flags, sandbox-runner.toml, pyproject)."""
+    """Invalid configuration (flags, environment, sandbox-runner.toml, pyproject.toml);
+    ``file:line:col: problem`` when the file's position is known (TOML syntax errors)."""
+
+    def __init__(self, message: str, *, path: Path | str | None = None, line: int | None = None,
+                 column: int | None = None) -> None:
+        super().__init__(message, path=path)
+        self.line = line
+        self.column = column
+        if path is not None and line is not None:
+            where = f"{path}:{line}" + (f":{column}" if column is not None else "")
+            Exception.__init__(self, f"{where}: {message}")
 
 
 class PolicyCompileError(InputError):

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
 from rich.console import Console
 
+from runner.cli.output import CONTEXT_SETTINGS, echo_json, format_option
 from runner.config import build_run_config
 from runner.env.setup import build_project_environment
 
 
-@click.group("env")
+@click.group("env", context_settings=CONTEXT_SETTINGS)
 def env() -> None:
     """Build and inspect project environment images (docs/environments.md)."""
 
@@ -23,9 +23,9 @@ def env() -> None:
               "one with the same inputs exists.")
 @click.option("--setup-secret", "setup_secrets", multiple=True, metavar="NAME",
               help="Host environment variable given to the setup phase only (repeatable).")
-@click.option("--json", "json_output", is_flag=True, help="Print the result as JSON.")
+@format_option(json_alias=True, help="text: the image ref; json: the build report.")
 def build(project_dir: Path, rebuild: bool, setup_secrets: tuple[str, ...],
-          json_output: bool) -> None:
+          fmt: str) -> None:
     """Build (or reuse) PROJECT_DIR's environment image and print its ref."""
     cfg = build_run_config(project_dir, {"environment": {"secrets": list(setup_secrets)}})
     err = Console(stderr=True, highlight=False)
@@ -37,8 +37,10 @@ def build(project_dir: Path, rebuild: bool, setup_secrets: tuple[str, ...],
     state = "built" if report.built else "reused"
     err.print(f"environment {report.kind}: {state} in {report.seconds:.1f}s"
               + (f" (setup log {report.log_dir})" if report.log_dir else ""), markup=False)
-    click.echo(json.dumps(report.model_dump(mode="json"), indent=2) if json_output
-               else report.ref)
+    if fmt == "json":
+        echo_json(report.model_dump(mode="json"))
+    else:
+        click.echo(report.ref)
 
 
 COMMANDS: list[click.Command] = [env]

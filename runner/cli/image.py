@@ -7,11 +7,12 @@ import time
 import click
 from rich.console import Console
 
+from runner.cli.output import CONTEXT_SETTINGS, echo_json, format_option
 from runner.config import DockerSandboxConfig
 from runner.sandbox.image import ensure_image
 
 
-@click.group("image")
+@click.group("image", context_settings=CONTEXT_SETTINGS)
 def image() -> None:
     """Build and inspect the sandbox image."""
 
@@ -20,7 +21,8 @@ def image() -> None:
 @click.option("--base-image", default=None, help="Base image (default python:3.11-slim; "
               "bootstrapped with debootstrap when it cannot be pulled).")
 @click.option("--force", is_flag=True, help="Rebuild without the layer cache; retry the base pull.")
-def build(base_image: str | None, force: bool) -> None:
+@format_option(help="text: the image ref; json: {ref, seconds}.")
+def build(base_image: str | None, force: bool, fmt: str) -> None:
     """Build the sandbox image (tagged by the hash of its inputs) and print its ref."""
     cfg = DockerSandboxConfig() if base_image is None else DockerSandboxConfig(base_image=base_image)
     err = Console(stderr=True, highlight=False)
@@ -33,8 +35,12 @@ def build(base_image: str | None, force: bool) -> None:
             status.update(f"[dim]{line[:110]}[/dim]")
 
         ref = ensure_image(cfg, progress=progress, force=force, fallback=base_image is None)
-    err.print(f"image ready in {time.monotonic() - started:.1f}s")
-    click.echo(ref)
+    seconds = time.monotonic() - started
+    err.print(f"image ready in {seconds:.1f}s")
+    if fmt == "json":
+        echo_json({"ref": ref, "seconds": round(seconds, 3)})
+    else:
+        click.echo(ref)
 
 
 COMMANDS: list[click.Command] = [image]

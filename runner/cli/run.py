@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from runner.cli.output import format_option
 from runner.config import build_run_config
 from runner.egress.hosts import BadHost, parse_host_pattern
 from runner.errors import ConfigError
@@ -24,10 +25,12 @@ from runner.run.execute import execute_run, summary_json
 @click.option("--data", type=click.Path(path_type=Path), help="Policy data JSON overriding data.json.")
 @click.option("--image", help="Sandbox image to use instead of the built one.")
 @click.option("--out", type=click.Path(path_type=Path), help="Run directory.")
-@click.option("--max-turns", type=int, help="Most model turns [50].")
-@click.option("--timeout", type=float, help="Run timeout in seconds [1800].")
+@click.option("--max-turns", type=click.IntRange(min=1), help="Most model turns [50].")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True),
+              help="Run timeout in seconds [1800].")
 @click.option("--test-command", help="Verification test command (default: pytest over backend/).")
-@click.option("--coverage-threshold", type=float, help="Line coverage gate in percent [80].")
+@click.option("--coverage-threshold", type=click.FloatRange(0, 100),
+              help="Line coverage gate in percent, 0 turns the gate off [80].")
 @click.option("--skip-verify", is_flag=True, help="Do not run the verification tests.")
 @click.option("--allow-host", "allow_hosts", multiple=True, metavar="HOST[:PORT]",
               help="Let the agent phase reach HOST through the egress proxy (repeatable; "
@@ -38,11 +41,11 @@ from runner.run.execute import execute_run, summary_json
               help="Build the project's environment image anew (docs/environments.md).")
 @click.option("--setup-secret", "setup_secrets", multiple=True, metavar="NAME",
               help="Host environment variable given to the setup phase only (repeatable).")
-@click.option("--json", "json_output", is_flag=True, help="Print the summary JSON on stdout.")
+@format_option(json_alias=True, help="json: the summary (summary.json) on stdout.")
 def run_cmd(project_dir: Path, policy_dirs: tuple[Path, ...], data: Path | None, image: str | None,
             test_command: str | None, coverage_threshold: float | None, skip_verify: bool,
             allow_hosts: tuple[str, ...], allow_presets: tuple[str, ...],
-            setup_secrets: tuple[str, ...], json_output: bool, **flags: object) -> None:
+            setup_secrets: tuple[str, ...], fmt: str, **flags: object) -> None:
     """Run an agent on PROJECT_DIR inside the sandbox."""
     for host in allow_hosts:
         try:
@@ -57,7 +60,7 @@ def run_cmd(project_dir: Path, policy_dirs: tuple[Path, ...], data: Path | None,
                        "enabled": False if skip_verify else None}
     cfg = build_run_config(project_dir, flags)
     summary = execute_run(cfg, RunDisplay())
-    if json_output:
+    if fmt == "json":
         click.echo(summary_json(summary))
     sys.exit(summary.exit_code)
 

@@ -82,13 +82,14 @@ def test_a_file_that_is_not_an_agent_is_one_line_and_exit_2(tmp_path: Path) -> N
     result = run(bad)
     assert result.exit_code == 2
     assert result.stdout == ""
-    assert result.stderr.splitlines() == [f"{bad}:4: bad YAML frontmatter: 'tools' has an "
-                                          "unterminated list"]
-    as_json = run(bad, "--json")
-    assert as_json.exit_code == 2
-    assert json.loads(as_json.stdout) == {"loadable": False, "file": str(bad), "line": 4,
-                                          "problem": "bad YAML frontmatter: 'tools' has an "
-                                                     "unterminated list"}
+    problem = "bad YAML frontmatter: 'tools' has an unterminated list"
+    assert result.stderr.splitlines() == [f"sandbox-runner: error: {bad}:4: {problem}"]
+    for flag in (["--json"], ["--format", "json"], ["-f", "json"]):
+        as_json = run(bad, *flag)
+        assert as_json.exit_code == 2 and as_json.stderr == ""
+        assert json.loads(as_json.stdout) == {
+            "loadable": False, "file": str(bad), "line": 4, "problem": problem,
+            "error": {"code": 2, "message": f"{bad}:4: {problem}", "file": str(bad), "line": 4}}
     missing = run(tmp_path / "nope.md")
     assert missing.exit_code == 2 and "no such agent file" in missing.stderr
 

@@ -54,9 +54,13 @@ def test_output_file(run_dir: Path, tmp_path: Path) -> None:
 @pytest.mark.parametrize("fmt", ["md", "json", "html"])
 def test_missing_run_dir_is_one_line_exit_2(tmp_path: Path, fmt: str) -> None:
     code, out, err = invoke(str(tmp_path / "nope"), "--format", fmt)
-    assert code == 2 and out == ""
+    assert code == 2 and "Traceback" not in err + out
+    if fmt == "json":  # the one convention: JSON asked for, the error is JSON on stdout
+        assert err == "" and json.loads(out)["error"]["code"] == 2
+        assert "run directory does not exist" in json.loads(out)["error"]["message"]
+        return
+    assert out == ""
     assert err.count("\n") == 1 and "run directory does not exist" in err
-    assert "Traceback" not in err
 
 
 def test_dir_without_summary(tmp_path: Path) -> None:
@@ -68,7 +72,10 @@ def test_dir_without_summary(tmp_path: Path) -> None:
 
 def test_garbled_summary_and_unwritable_output(tmp_path: Path, run_dir: Path) -> None:
     (tmp_path / "summary.json").write_text("{nope")
-    code, _, err = invoke(str(tmp_path), "--format", "json")
+    code, _, err = invoke(str(tmp_path), "--format", "md")
     assert code == 2 and "summary.json" in err and "invalid summary" in err
+    code, out, _ = invoke(str(tmp_path), "--format", "json")
+    error = json.loads(out)["error"]
+    assert code == 2 and error["file"].endswith("summary.json") and "invalid summary" in error["message"]
     code, _, err = invoke(str(run_dir), "--output", str(tmp_path / "no" / "dir" / "x.md"))
     assert code == 2 and "cannot write" in err and err.count("\n") == 1

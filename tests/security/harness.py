@@ -341,11 +341,24 @@ def run_cmd(project: Path, scenario: Path, out: Path, *, policy_dir: Path | None
     return cmd + list(extra or [])
 
 
+def error_lines(stdout: str, stderr: str) -> list[str]:
+    """The lines a command ended with: stderr's, plus - ``run_cmd`` asks for JSON, so an
+    error is ``{"error": {...}}`` on stdout (docs/design.md "CLI") - that error's message."""
+    lines = [x for x in stderr.splitlines() if x.strip()]
+    try:
+        error = json.loads(stdout)["error"]
+    except (json.JSONDecodeError, KeyError, TypeError):
+        return lines
+    return [*lines, f"sandbox-runner: error: {error['message']}"]
+
+
 def load_result(code: int, stdout: str, stderr: str, out: Path, seconds: float) -> RunResult:
     res = RunResult(exit_code=code, stdout=stdout, stderr=stderr, run_dir=out, seconds=seconds)
     try:
         res.summary = json.loads(stdout) if stdout.strip() else {}
     except json.JSONDecodeError:
+        res.summary = {}
+    if set(res.summary) == {"error"}:  # the command's error, not a summary
         res.summary = {}
     if not res.summary and (out / "summary.json").is_file():
         res.summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
@@ -100,21 +101,25 @@ def _run_dir_state(out: Path) -> str:
 @pytest.mark.parametrize("bad", BAD, ids=[b.id for b in BAD])
 def test_bad_input_is_one_line_exit_2(bad: Bad, bad_results: dict) -> None:
     _, proc, out = bad_results[bad.id]
-    lines = [x for x in proc.stderr.splitlines() if x.strip()]
+    lines = h.error_lines(proc.stdout, proc.stderr)
     problems = []
     if proc.returncode != 2:
         problems.append(f"exit {proc.returncode}, expected 2")
     if "Traceback" in proc.stderr:
         problems.append("traceback")
     if len(lines) != 1:
-        problems.append(f"{len(lines)} lines on stderr: {proc.stderr[-500:]!r}")
+        problems.append(f"{len(lines)} error lines: {lines[-5:]!r}")
     elif bad.must_say and not re.search(bad.must_say, lines[0]):
         problems.append(f"the line does not name the problem ({bad.must_say}): {lines[0]!r}")
     state = _run_dir_state(out)
     if state not in ("none", "empty"):
         problems.append(f"a half-written run dir: {state}")
-    if proc.stdout.strip():
-        problems.append(f"stdout not empty: {proc.stdout[:200]!r}")
+    try:  # run_cmd asks for JSON: stdout is the error object and nothing else
+        error = json.loads(proc.stdout)["error"]
+        if error["code"] != 2 or set(json.loads(proc.stdout)) != {"error"}:
+            problems.append(f"stdout is not the error object: {proc.stdout[:200]!r}")
+    except (json.JSONDecodeError, KeyError, TypeError):
+        problems.append(f"stdout is not the JSON error: {proc.stdout[:200]!r}")
     SCORECARD.check(CheckRow(id=bad.id, table="input", description=bad.what,
                              result="FAILED" if problems else "held",
                              detail="; ".join(problems) if problems else f"exit 2: {lines[0][:160]}"))

@@ -182,12 +182,12 @@ def test_docker_unreachable_at_start(tmp_path: Path) -> None:
     proc = subprocess.run(h.run_cmd(world.project, scenario, out),
                           env=h.runner_env(DOCKER_HOST="unix:///nonexistent/docker.sock"),
                           capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
-    lines = [x for x in proc.stderr.splitlines() if x.strip()]
+    lines = h.error_lines(proc.stdout, proc.stderr)
     problems = []
     if proc.returncode != 4:
         problems.append(f"exit {proc.returncode}, expected 4")
     if len(lines) != 1 or "Traceback" in proc.stderr:
-        problems.append(f"stderr is not one line: {proc.stderr[-600:]!r}")
+        problems.append(f"the error is not one line: {lines[-5:]!r}")
     elif "docker" not in lines[0].lower():
         problems.append(f"the line does not say Docker: {lines[0]!r}")
     _record("docker-unreachable", "Docker engine unreachable at start (DOCKER_HOST to nowhere)", problems,

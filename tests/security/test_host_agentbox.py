@@ -212,8 +212,8 @@ def test_an_unreachable_writable_path_fails_early_and_changes_nothing(tmp_path: 
     before = h.snapshot(world)
     res = h.run_scenario(world, "unreachable", [{"text": "done"}], policy_dir=pdir)
     assert res.exit_code == 4, res.describe()
-    lines = [x for x in res.stderr.splitlines() if x.strip()]
-    assert len(lines) == 1 and f"chmod o+x {services}" in lines[0], res.stderr
+    lines = h.error_lines(res.stdout, res.stderr)
+    assert len(lines) == 1 and f"chmod o+x {services}" in lines[0], lines
     assert h.diff_snapshots(before, h.snapshot(world)) == []
     assert not (world.project / ".sandbox-runner").exists() and not res.run_dir.exists()
     assert _acl(world.project) is None and not h.containers_for(project=world.project)
@@ -381,8 +381,8 @@ def test_out_inside_the_project_is_refused(tmp_path: Path, where: str) -> None:
     proc = subprocess.run(cmd, capture_output=True, text=True, env=h.runner_env(), timeout=120,
                           stdin=subprocess.DEVNULL)
     assert proc.returncode == 2, proc.stderr
-    lines = [x for x in proc.stderr.splitlines() if x.strip()]
-    assert len(lines) == 1 and "--out" in lines[0] and ".sandbox-runner/" in lines[0], proc.stderr
+    lines = h.error_lines(proc.stdout, proc.stderr)
+    assert len(lines) == 1 and "--out" in lines[0] and ".sandbox-runner/" in lines[0], lines
     assert h.diff_snapshots(before, h.snapshot(world)) == []
     assert not (world.project / ".sandbox-runner").exists()
 
@@ -405,4 +405,5 @@ def test_a_linked_runner_state_is_refused(tmp_path: Path) -> None:
     scenario = h.write_scenario(world.scratch / "s.json", [{"text": "done"}])
     proc = subprocess.run(h.run_cmd(world.project, scenario, world.runs / "r"), capture_output=True,
                           text=True, env=h.runner_env(), timeout=120, stdin=subprocess.DEVNULL)
-    assert proc.returncode == 2 and ".sandbox-runner is not a directory" in proc.stderr, proc.stderr
+    lines = h.error_lines(proc.stdout, proc.stderr)
+    assert proc.returncode == 2 and ".sandbox-runner is not a directory" in lines[0], lines
