@@ -145,8 +145,8 @@ class GatewayConfig(_Cfg):
 class VerifyConfig(_Cfg):
     enabled: bool = True
     test_command: str | None = None  # None: pytest over backend/ with JUnit + Cobertura
-    timeout: float = 600.0
-    coverage_threshold: float = 80.0
+    timeout: float = Field(default=600.0, gt=0)
+    coverage_threshold: float = Field(default=80.0, ge=0, le=100)  # percent; 0: gate off
     # Globs over project-relative file names (backend/app/main.py) left out of the gated
     # coverage (default: test code), and, when set, the only files counted.
     coverage_omit: list[str] = Field(default_factory=lambda: list(DEFAULT_OMIT))
@@ -164,8 +164,6 @@ class VerifyConfig(_Cfg):
 
     def coverage_scope(self) -> CoverageScope:
         return CoverageScope(omit=self.coverage_omit, include=self.coverage_include)
-    timeout: float = Field(default=600.0, gt=0)
-    coverage_threshold: float = Field(default=80.0, ge=0, le=100)  # percent; 0: gate off
 
 
 class EgressConfig(_Cfg):

@@ -178,9 +178,9 @@ def replay_cmd(
 
 @audit.command("export")
 @RUN_DIR
-@click.option("--format", "fmt", type=click.Choice(EXPORT_FORMATS), default="opa",
-              show_default=True,
-              help="opa: OPA's decision-log upload body (a gzip-compressed JSON array of events).")
+@format_option(*EXPORT_FORMATS, "json", default="opa",
+               help="opa: OPA's decision-log upload body (a gzip-compressed JSON array of "
+                    "events); json: the same events as one JSON object on stdout.")
 @click.option("--output", "-o", type=click.Path(path_type=Path, dir_okay=False),
               help="Write here (whole or not at all) instead of stdout.")
 @click.option("--extensions", is_flag=True,
@@ -192,10 +192,13 @@ def export(run_dir: Path, fmt: str, output: Path | None, extensions: bool) -> No
     (Content-Encoding: gzip, Content-Type: application/json).
     """
     log = resolve_log(run_dir)
+    events = opa_events(log, extensions=extensions)
+    if fmt == "json" and output is None:
+        echo_json({"format": "opa", "count": len(events), "events": events})
+        return
     stdout: BinaryIO = sys.stdout.buffer
     if output is None and stdout.isatty():
         raise click.UsageError("the export is gzip data: give --output FILE or redirect stdout")
-    events = opa_events(log, extensions=extensions)
     write_export(upload_body(events), output, stdout)
     if output is not None:
         click.echo(f"exported {len(events)} decisions ({fmt}) to {one_line(str(output))}",

@@ -24,7 +24,7 @@ from tests.audit.logdata import write_log
 from tests.reports.sample import build_run_dir
 
 # Commands whose -f short form belongs to another helper's change (report: issue 12 REPORT).
-WITHOUT_SHORT_F = {"report"}
+WITHOUT_SHORT_F: set[str] = set()
 
 
 def tree(cmd: click.Command = main, path: tuple[str, ...] = ()) -> Iterator[
@@ -84,6 +84,7 @@ def success_args(path: str, tmp_path: Path, log_dir: Path, report_run: Path) -> 
     """A command line of ``path`` that succeeds (exit 0 or its documented verdict)."""
     return {
         "agent check": ["backend-implementer"],
+        "audit export": [str(log_dir)],
         "audit show": [str(log_dir)],
         "audit verify": [str(log_dir)],
         "audit replay": [str(log_dir), "--policy-dir", str(Path("policies").resolve())],
@@ -102,6 +103,7 @@ def error_args(path: str, tmp_path: Path) -> tuple[list[str], int]:
     nope = str(tmp_path / "nope")
     return {
         "agent check": ([nope + ".md"], 2),
+        "audit export": ([nope], 2),
         "audit show": ([nope], 2),
         "audit verify": ([nope], 2),
         "audit replay": ([nope, "--policy-dir", nope], 2),
@@ -116,7 +118,8 @@ def error_args(path: str, tmp_path: Path) -> tuple[list[str], int]:
 
 
 def test_the_tables_cover_every_command() -> None:
-    assert set(LEAVES) == {"agent check", "audit show", "audit verify", "audit replay", "doctor",
+    assert set(LEAVES) == {"agent check", "audit export", "audit show", "audit verify",
+                           "audit replay", "doctor",
                            "env build", "image build", "policy eval", "policy test", "report",
                            "run"}
     for path in LEAVES:
@@ -215,6 +218,7 @@ def test_text_is_the_default_except_policy_eval(tmp_path: Path) -> None:
                 for path, c in LEAVES.items()}
     assert defaults.pop("policy eval") == "json"  # what scripts got before the option
     assert defaults.pop("report") == "md"
+    assert defaults.pop("audit export") == "opa"  # the upload body is what it is for
     assert set(defaults.values()) == {"text"}
     text = invoke("policy", "eval", "--input", "-", "-f", "text", stdin=CALL)
     assert text.exit_code == 0 and text.stdout == "line 1: allow Read\n"
