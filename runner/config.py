@@ -40,6 +40,8 @@ MODEL_ALIASES: dict[str, str] = {
 }
 DEFAULT_MODEL = "claude-sonnet-5-5"
 DEFAULT_MAX_TURNS = 50
+Runtime = Literal["builtin", "claude-code"]  # what runs the agent (docs/runtimes.md)
+RUNTIMES: tuple[str, ...] = ("builtin", "claude-code")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
 
 
@@ -215,6 +217,7 @@ class RunConfig(_Cfg):
     agent: str = "backend-implementer"
     task: str = DEFAULT_TASK
     model: str | None = None  # None: the agent file's model (alias mapped)
+    runtime: Runtime = "builtin"  # what runs the agent in the sandbox (docs/runtimes.md)
     out: Path | None = None
     max_turns: int | None = None  # None: the agent file's maxTurns, else DEFAULT_MAX_TURNS
     timeout: float = 1800.0

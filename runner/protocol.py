@@ -21,6 +21,9 @@ GATEWAY_BASE_URL = "http://gateway"  # host part is ignored: the transport is th
 # that readable in /proc). It travels as `x-api-key` (what the anthropic SDK sends for its
 # api_key) or `Authorization: Bearer`, on every gateway route.
 TOKEN_HEADER = "x-api-key"
+# The in-container API relay (runner/agent/api_relay.py) listens on 127.0.0.1:API_PORT: the
+# Messages API for runtimes that speak TCP (Claude Code) and /v1/decide for its hook.
+API_PORT = 4141
 
 
 class _Strict(BaseModel):

@@ -138,9 +138,11 @@ class JSONResponse(_StarletteJSONResponse):
 
 
 def api_error(status: int, error_type: str, message: str) -> JSONResponse:
-    """An Anthropic-style error body (what the SDK expects to parse)."""
+    """An Anthropic-style error body (what the SDK expects to parse). ``x-should-retry:
+    false``: the gateway already retried upstream, and its own refusals do not change on a
+    retry; the SDKs (Python's and Claude Code's) stop at once instead of backing off."""
     return JSONResponse({"type": "error", "error": {"type": error_type, "message": message}},
-                        status_code=status)
+                        status_code=status, headers={"x-should-retry": "false"})
 
 
 class Gateway:
@@ -182,6 +184,7 @@ class Gateway:
         self._thread_error: BaseException | None = None
         self._seen_redactions: set[tuple[str, str]] = set()
         self._event_count = 0
+        self._event_lock = threading.Lock()
         self._exchanges = 0
         self._refusals = 0
         self._event_rate = RateBucket(self.limits.event_rate, self.limits.event_burst)
@@ -371,15 +374,27 @@ class Gateway:
             return self._too_large(request, exc)
         except (_BadRequest, ValidationError) as exc:
             return api_error(400, "invalid_request_error", _short(exc))
-        if self._event_count >= self.limits.max_events or not self._event_rate.take():
-            self._bump(events_dropped=1)
-            if self._event_count == self.limits.max_events:
-                self._event_count += 1  # the marker is written once
-                self._write_event("events_capped", {
-                    "note": f"{self.limits.max_events} events recorded; later events are dropped"})
+        if not self.record_event(event):
             return api_error(429, "rate_limit_error", "too many events")
-        self._event_count += 1
-        data, found = self.redactor.redact_tree(event.data, f"events[{self._event_count}].data")
+        return JSONResponse(EventResponse().model_dump())
+
+    def record_event(self, event: EventRequest) -> bool:
+        """One event from the sandbox (the built-in agent's POST, or a line of a runtime's
+        output the host read): capped in count and rate, redacted, clipped, recorded and
+        shown. False when it was dropped. Thread-safe (the claude-code runtime's events
+        arrive from the agent's exec thread)."""
+        with self._event_lock:
+            if self._event_count >= self.limits.max_events or not self._event_rate.take():
+                self._bump(events_dropped=1)
+                if self._event_count == self.limits.max_events:
+                    self._event_count += 1  # the marker is written once
+                    self._write_event("events_capped", {
+                        "note": f"{self.limits.max_events} events recorded; later events are "
+                                "dropped"})
+                return False
+            self._event_count += 1
+            n = self._event_count
+        data, found = self.redactor.redact_tree(event.data, f"events[{n}].data")
         event = EventRequest(kind=event.kind, data=_clip_data(data, self.limits.event_data))
         self._log_redactions(found, utc_now())
         self._write_event(event.kind, event.data)
@@ -387,7 +402,7 @@ class Gateway:
         if self.on_event is not None:
             with suppress(Exception):  # the display must never break the run
                 self.on_event(event)
-        return JSONResponse(EventResponse().model_dump())
+        return True
 
     # --- helpers --------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ import json
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,7 @@ from runner.audit.sign import sealed
 from runner.config import DEFAULT_MAX_TURNS, RunConfig
 from runner.egress.allowlist import with_agent_hosts
 from runner.egress.decide import decide_response, unlogged
+from runner.egress.relay import RelayProcess
 from runner.env.build import EnvironmentPlan, plan_environment
 from runner.env.detect import DependencySpec, detect_dependencies
 from runner.env.setup import run_setup, setup_bundle, setup_redactor, setup_secrets
@@ -51,6 +52,7 @@ from runner.policy.engine import PolicyEngine, load_engine
 from runner.policy.models import ConnectTarget, Decision, RunInfo, ToolCall
 from runner.protocol import (
     AGENT_CONFIG_NAME,
+    API_PORT,
     GO_ENV,
     GO_NAME,
     SOCKET_NAME,
@@ -79,6 +81,14 @@ from runner.reports.summary import (
     write_summary,
 )
 from runner.reports.verify import VerificationResult, run_verification
+from runner.run.agent_process import AGENT_GRACE, AgentProcess
+from runner.run.claude_code import (
+    API_RELAY_READY,
+    StreamJsonEvents,
+    api_relay_command,
+    claude_launch,
+    claude_tools,
+)
 from runner.run.display import RunDisplay, shown
 from runner.run.egress import AgentEgress
 from runner.run.rundir import (
@@ -103,7 +113,6 @@ SCRIPTED_PREFIX = "scripted:"
 # The runtime prefix's interpreter by its absolute path (the tools' PATH leads to the project
 # environment instead); -P: no CWD on sys.path (no shadowing by the workspace).
 AGENT_COMMAND = [RUNTIME_PYTHON, "-P", "-m", "runner.agent"]
-AGENT_GRACE = 30.0  # host-side backstop beyond the in-container timeout
 
 
 @dataclass
@@ -183,13 +192,15 @@ class Run:
         self.record = RunRecord(
             id=self.run_id, started_at=utc_now(), project=str(self.project),
             agent=_agent_record(prep),
-            model=prep.model, task=self.cfg.task, policy_bundle_hash=prep.bundle.hash,
+            model=prep.model, runtime=self.cfg.runtime, task=self.cfg.task,
+            policy_bundle_hash=prep.bundle.hash,
             policy_dirs=[str(p) for p in self.cfg.policy.dirs] or ["(bundled)"],
             writable=self.writable, config=self.cfg.model_dump(mode="json"),
         )
         self.summary = RunSummary(
             run_id=self.run_id, started_at=self.record.started_at, project=str(self.project),
             agent=AgentInfo(name=prep.agent.name, sha256=prep.agent.sha256), model=prep.model,
+            runtime=self.cfg.runtime,
             policy_bundle_hash=prep.bundle.hash,
         )
         self.log: DecisionLog | None = None
@@ -263,13 +274,17 @@ class Run:
 
     # --- phases ------------------------------------------------------------------------
 
-    def agent_config(self) -> AgentConfig:
-        agent = self.prep.agent
+    def _sandbox_prompt(self) -> str:
+        """The section appended to the agent's system prompt (either runtime)."""
         env = self.environment
         declared = env is not None and env.kind == "project"
-        prompt = agent.system_prompt + sandbox_section(
+        return sandbox_section(
             self.writable, self.cfg.verify.test_command,
             environment=env.spec.describe() if env is not None and declared else None)
+
+    def agent_config(self) -> AgentConfig:
+        agent = self.prep.agent
+        prompt = agent.system_prompt + self._sandbox_prompt()
         return AgentConfig(
             run_id=self.run_id, agent_name=agent.name, system_prompt=prompt, task=self.cfg.task,
             model=self.prep.model, tools=list(self.prep.agent_load.tools),
@@ -385,17 +400,72 @@ class Run:
             self.record.container_id = deployment.container_id
             if self.egress is not None:  # before anything in the sandbox can need it
                 self.egress.start_relay(deployment.runtime, self.cfg.timeout + 3 * AGENT_GRACE)
+            proxy = self.egress.env() if self.egress is not None else {}
+            if self.cfg.runtime == "claude-code":
+                self._run_claude_code(deployment, proxy)
+                return
             # The agent starts importing its libraries (seconds) while the self-check runs;
             # it acts only once the go file exists, which is created only after every check
             # passed. A failed check removes the container, agent included.
-            agent = _AgentProcess(deployment, self.cfg.timeout, self._agent_line,
-                                  self.gateway.token,
-                                  self.egress.env() if self.egress is not None else {})
+            agent = AgentProcess(deployment, AGENT_COMMAND, timeout=self.cfg.timeout,
+                                 on_line=self._agent_line, env={GO_ENV: "1", **proxy},
+                                 stdin=f"{self.gateway.token}\n".encode("ascii"))
             agent.start()
             self._self_check(deployment)
             (sock_dir / GO_NAME).touch()
             self.display.step(f"agent {self.prep.agent.name} running (model {self.prep.model})")
             self._finish_agent(deployment, agent.wait())
+
+    def _run_claude_code(self, deployment: DockerDeployment, proxy: dict[str, str]) -> None:
+        """The claude-code runtime: the API relay (it holds the token), the agent file in the
+        tmpfs home, the self-check, then Claude Code itself; its stream-json lines become the
+        run's events (through the gateway: redacted, clipped, capped)."""
+        assert self.gateway is not None
+        relay = RelayProcess(deployment.runtime, self.gateway.token, port=API_PORT,
+                             timeout=self.cfg.timeout + 3 * AGENT_GRACE,
+                             command=api_relay_command(), ready=API_RELAY_READY,
+                             name="api-relay", on_line=self._relay_line)
+        relay.start()
+        model = None if self.prep.model == "scripted" else self.prep.model
+        launch = claude_launch(
+            self.prep.agent, tools=claude_tools(self.prep.agent_load.tools), model=model,
+            task=self.cfg.task, max_turns=self.prep.max_turns,
+            append_prompt=self._sandbox_prompt(), proxy_env=proxy)
+        runtime = deployment.runtime
+        made = runtime.exec(["mkdir", "-p", launch.agent_path.rsplit("/", 1)[0]], timeout=30)
+        if made.returncode != 0:
+            raise RunFailed(f"cannot create the agent directory in the sandbox: {made.stderr[:200]}")
+        runtime.write_file(launch.agent_path, launch.agent_text.encode("utf-8"))
+        self._self_check(deployment)
+        stream = StreamJsonEvents(agent_name=self.prep.agent.name, model=self.prep.model)
+        gateway = self.gateway
+
+        def line(kind: str, text: str) -> None:
+            if kind == "stderr":
+                self.display.agent_stderr(text)
+                return
+            for event in stream.feed(text):
+                gateway.record_event(event)
+
+        agent = AgentProcess(deployment, launch.command, timeout=self.cfg.timeout,
+                             on_line=line, env=launch.env)
+        self.display.step(f"agent {self.prep.agent.name} running in Claude Code "
+                          f"(model {self.prep.model})")
+        agent.start()
+        result = agent.wait()
+        self.record.claude_code = {"result": stream.outcome.subtype, "turns": stream.outcome.turns,
+                                   "lines_skipped": stream.skipped}
+        self._finish_agent(deployment, result)
+        outcome = stream.outcome
+        if outcome.subtype is None:
+            raise RunFailed("Claude Code ended without a result line")
+        if outcome.is_error and outcome.subtype != "error_max_turns":
+            raise RunFailed(f"Claude Code ended with {shown(outcome.subtype, 60)}: "
+                            f"{shown(outcome.message, 300)}")
+
+    def _relay_line(self, stream: str, line: str) -> None:
+        if stream == "stderr":
+            self.display.agent_stderr(f"api relay: {line}")
 
     def _self_check(self, deployment: DockerDeployment) -> None:
         sanitized = [b.target.removeprefix(f"{WORKSPACE}/") for b in deployment.spec.binds
@@ -506,48 +576,6 @@ class Run:
         info = AuditInfo(head_hash=check.head_hash, verified=check.ok, entries=check.count,
                          detail=check.problem)
         return sealed(self.run_dir, self.run_id, info, self.log, project=self.project)
-
-
-class _AgentProcess:
-    """The agent's exec in the container, run from a thread so the main thread stays
-    responsive to signals; a host-side watchdog backs up the in-container timeout."""
-
-    def __init__(self, deployment: DockerDeployment, timeout: float,
-                 on_line: Callable[[str, str], None], token: str,
-                 proxy_env: dict[str, str]) -> None:
-        self._deployment = deployment
-        self._env = {GO_ENV: "1", **proxy_env}  # the proxy variables only when it runs
-        self._token = token  # the agent's stdin: in no environment, no file, no command line
-        self._timeout = timeout
-        self._on_line = on_line
-        self._result: ExecResult | None = None
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="agent-exec", daemon=True)
-
-    def _run(self) -> None:
-        try:
-            self._result = self._deployment.runtime.exec_stream(
-                AGENT_COMMAND, self._on_line, timeout=self._timeout, workdir="/workspace",
-                env=self._env, output_limit=1024 * 1024,
-                input=f"{self._token}\n".encode("ascii"))
-        except BaseException as exc:  # handed to the main thread
-            self._error = exc
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def wait(self) -> ExecResult:
-        deadline = time.monotonic() + self._timeout + AGENT_GRACE
-        while self._thread.is_alive():
-            if time.monotonic() > deadline:
-                self._deployment.stop()  # backstop: the exec stream ends with the container
-                self._thread.join(10)
-                raise RunTimeout(self._timeout)
-            self._thread.join(0.2)
-        if self._error is not None:
-            raise self._error
-        assert self._result is not None
-        return self._result
 
 
 @contextlib.contextmanager
