@@ -28,6 +28,8 @@ from runner.sandbox.spec import HOME, RUNTIME_PYTHON
 
 CLAUDE_BIN = "/opt/claude-code/bin/claude"
 API_RELAY_MODULE = "runner.agent.api_relay"
+# How the managed settings' PreToolUse hook command starts (images/claude-code/).
+HOOK_COMMAND = f"{RUNTIME_PYTHON} -P -m runner.agent.hook"
 API_RELAY_READY = "sandbox-runner api relay: listening on"  # its first stdout line
 # Tools of the agent file Claude Code has no such name for: covered by another (MultiEdit is
 # Edit's) or gone from the binary (LS: Glob and Bash list directories).
@@ -286,6 +288,19 @@ def claude_launch(agent: AgentDefinition, *, tools: list[str], model: str | None
     )
 
 
-__all__ = ["AGENTS_DIR", "API_RELAY_READY", "CLAUDE_BIN", "ClaudeCodeLaunch", "StreamJsonEvents", "StreamOutcome",
-           "agent_file", "agent_slug", "api_relay_command", "claude_command", "claude_env",
-           "claude_launch", "claude_tools"]
+__all__ = [
+    "AGENTS_DIR",
+    "API_RELAY_READY",
+    "CLAUDE_BIN",
+    "HOOK_COMMAND",
+    "ClaudeCodeLaunch",
+    "StreamJsonEvents",
+    "StreamOutcome",
+    "agent_file",
+    "agent_slug",
+    "api_relay_command",
+    "claude_command",
+    "claude_env",
+    "claude_launch",
+    "claude_tools",
+]

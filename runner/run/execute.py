@@ -84,6 +84,8 @@ from runner.reports.verify import VerificationResult, run_verification
 from runner.run.agent_process import AGENT_GRACE, AgentProcess
 from runner.run.claude_code import (
     API_RELAY_READY,
+    CLAUDE_BIN,
+    HOOK_COMMAND,
     StreamJsonEvents,
     api_relay_command,
     claude_launch,
@@ -106,7 +108,7 @@ from runner.sandbox.docker_client import docker_client
 from runner.sandbox.environment import ExecResult
 from runner.sandbox.masks import find_secret_paths
 from runner.sandbox.ownership import sandbox_identity, writable_ownership
-from runner.sandbox.selfcheck import run_self_check
+from runner.sandbox.selfcheck import ClaudeCodeCheck, run_self_check
 from runner.sandbox.spec import RUNTIME_PYTHON, WORKSPACE, build_container_spec, idle_command
 
 SCRIPTED_PREFIX = "scripted:"
@@ -436,7 +438,8 @@ class Run:
         if made.returncode != 0:
             raise RunFailed(f"cannot create the agent directory in the sandbox: {made.stderr[:200]}")
         runtime.write_file(launch.agent_path, launch.agent_text.encode("utf-8"))
-        self._self_check(deployment)
+        self._self_check(deployment, ClaudeCodeCheck(binary=CLAUDE_BIN, hook=HOOK_COMMAND,
+                                                     port=API_PORT))
         stream = StreamJsonEvents(agent_name=self.prep.agent.name, model=self.prep.model)
         gateway = self.gateway
 
@@ -467,13 +470,15 @@ class Run:
         if stream == "stderr":
             self.display.agent_stderr(f"api relay: {line}")
 
-    def _self_check(self, deployment: DockerDeployment) -> None:
+    def _self_check(self, deployment: DockerDeployment,
+                    claude_code: ClaudeCodeCheck | None = None) -> None:
         sanitized = [b.target.removeprefix(f"{WORKSPACE}/") for b in deployment.spec.binds
                      if b.purpose == "sanitized"]
         result = run_self_check(
             deployment.runtime, writable=self.writable, pids_limit=self.cfg.sandbox.limits.pids,
             secret_paths=self.secret_paths, sanitized=sanitized,
-            proxy_port=self.egress.port if self.egress is not None else None)
+            proxy_port=self.egress.port if self.egress is not None else None,
+            claude_code=claude_code)
         self.record.self_check = [c.model_dump() for c in result.checks]
         self.record.self_check_ok = result.ok
         self.record.write(self.run_dir)

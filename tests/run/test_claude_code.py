@@ -78,7 +78,7 @@ def test_hostile_lines_are_skipped_and_clipped() -> None:
 
 
 def test_max_turns_is_a_finish_not_an_error() -> None:
-    parser, events = _events([json.dumps({"type": "result", "subtype": "error_max_turns",
+    _parser, events = _events([json.dumps({"type": "result", "subtype": "error_max_turns",
                                           "is_error": True, "num_turns": 5})])
     assert events == [("agent_finished", {"reason": "max_turns", "turns": 5})]
 
