@@ -131,15 +131,19 @@ class Decider:
             )
 
     def decide(
-        self, call: ToolCall, *, cwd: str = "/workspace", measured: Sequence[MeasuredPath] = ()
+        self, call: ToolCall, *, cwd: str = "/workspace", measured: Sequence[MeasuredPath] = (),
+        errors: Sequence[str] = (),
     ) -> tuple[PolicyInput, Decision, float]:
         """(policy input, decision, milliseconds spent deriving and evaluating).
 
+        ``errors``: what was already found wrong with the call (mapping a runtime's call
+        onto the policy tools): recorded in the input, so the call is denied as malformed.
         The input and the decision are returned redacted: they are what is logged, shown
         and returned to the agent (the engine decided on the input as derived).
         """
         start = time.perf_counter()
         policy_input = self.derive(call, cwd=cwd, measured=measured)
+        policy_input.errors[:0] = list(errors)
         try:
             decision = self.engine.evaluate(policy_input)
         except Exception as exc:  # engines never raise; if one does, deny

@@ -46,6 +46,7 @@ from runner.gateway.redact import Redactor
 from runner.gateway.retry import RetryPolicy
 from runner.gateway.server import Gateway, prepare_socket_dir
 from runner.policy.bundle import PolicyBundle, load_bundle
+from runner.policy.claude_code import Mapped, map_call
 from runner.policy.data import PolicyData, load_policy_data
 from runner.policy.decider import Decider
 from runner.policy.engine import PolicyEngine, load_engine
@@ -221,10 +222,13 @@ class Run:
 
     def decide(self, req: DecideRequest) -> DecideResponse:
         """Decide and log one tool call. Anything that goes wrong is a logged deny."""
-        call = ToolCall(name=req.tool, input=req.input)
+        mapped = Mapped(ToolCall(name=req.tool, input=req.input))
+        if req.runtime == "claude-code":  # Claude Code's tool names and shapes (its hook asks)
+            mapped = map_call(mapped.call)
+        call, errors = mapped.call, mapped.errors
         try:  # the decider returns the input and decision redacted (its redactor is the run's)
             policy_input, decision, ms = self.decider.decide(
-                call, cwd=req.cwd, measured=req.measured)
+                call, cwd=req.cwd, measured=req.measured, errors=errors)
             logged: dict[str, Any] = policy_input.model_dump(mode="json", exclude_none=True)
         except (KeyboardInterrupt, SystemExit):
             raise
