@@ -23,6 +23,7 @@ from pydantic import (
 
 from runner.egress.hosts import BadHost, check_host_entries
 from runner.errors import ConfigError
+from runner.runtime_tools import Runtime
 
 DEFAULT_TASK = (
     "Implement the requirements in architecture/backend.md under backend/, with tests "
@@ -40,8 +41,6 @@ MODEL_ALIASES: dict[str, str] = {
 }
 DEFAULT_MODEL = "claude-sonnet-5-5"
 DEFAULT_MAX_TURNS = 50
-Runtime = Literal["builtin", "claude-code"]  # what runs the agent (docs/runtimes.md)
-RUNTIMES: tuple[str, ...] = ("builtin", "claude-code")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
 
 

@@ -7,11 +7,12 @@ from pathlib import Path
 
 import click
 
-from runner.config import RUNTIMES, build_run_config
+from runner.config import build_run_config
 from runner.egress.hosts import BadHost, parse_host_pattern
 from runner.errors import ConfigError
 from runner.run.display import RunDisplay
 from runner.run.execute import execute_run, summary_json
+from runner.runtime_tools import RUNTIMES
 
 
 @click.command("run")

@@ -47,7 +47,7 @@ class RelayProcess:
                  socket_path: str = DEFAULT_SOCKET, timeout: float | None = None,
                  on_line: Callable[[str, str], None] | None = None,
                  command: list[str] | None = None, ready: str = READY,
-                 name: str = "egress-relay") -> None:
+                 name: str = "egress-relay", user: str | None = None) -> None:
         self._sandbox = sandbox
         self._token = token
         self.port = port
@@ -55,6 +55,7 @@ class RelayProcess:
         self._timeout = timeout
         self._on_line = on_line
         self._command = command or relay_command(port, socket_path)
+        self._user = user  # None: the container's user
         self._ready_line = ready
         self.name = name
         self._ready = threading.Event()
@@ -75,7 +76,7 @@ class RelayProcess:
     def _run(self) -> None:
         try:
             self.result = self._sandbox.exec_stream(
-                self._command, self._line, timeout=self._timeout,
+                self._command, self._line, timeout=self._timeout, user=self._user,
                 input=f"{self._token}\n".encode("ascii"), output_limit=64 * 1024)
         except BaseException as exc:  # reported by start() or alive()
             self.error = exc

@@ -65,6 +65,10 @@ REDACTIONS = "redactions.jsonl"
 REFUSED_KIND = "gateway_refused"
 SOCKET_MODE = 0o600
 SOCKET_DIR_MODE = 0o700
+# With a relay user (the claude-code runtime's API relay runs as another uid of the sandbox
+# user's group, so the agent cannot kill it): the group may reach the socket too.
+GROUP_SOCKET_MODE = 0o660
+GROUP_SOCKET_DIR_MODE = 0o750
 _SHOWN = 300  # characters of an agent-controlled string kept in a refusal event
 
 
@@ -88,10 +92,11 @@ class _BadRequest(Exception):
     pass
 
 
-def prepare_socket_dir(path: Path, uid: int, gid: int) -> None:
+def prepare_socket_dir(path: Path, uid: int, gid: int, *, group: bool = False) -> None:
     """Make ``path`` 0700 and hand it to the sandbox user: only that uid (and root) can reach
-    the socket and read the agent's config. A no-op chown when the host runs as that uid."""
-    os.chmod(path, SOCKET_DIR_MODE)
+    the socket and read the agent's config. A no-op chown when the host runs as that uid.
+    ``group``: 0750, for a relay running as another uid of the sandbox user's group."""
+    os.chmod(path, GROUP_SOCKET_DIR_MODE if group else SOCKET_DIR_MODE)
     st = os.lstat(path)
     if (st.st_uid, st.st_gid) == (uid, gid):
         return
@@ -103,7 +108,8 @@ def prepare_socket_dir(path: Path, uid: int, gid: int) -> None:
             f"({exc.strerror}): run sandbox-runner as root or as the project's owner") from None
 
 
-def bind_unix_socket(path: Path, owner: tuple[int, int] | None) -> socket.socket:
+def bind_unix_socket(path: Path, owner: tuple[int, int] | None, *,
+                     mode: int = SOCKET_MODE) -> socket.socket:
     """A listening unix socket at ``path``, 0600 and owned by ``owner`` (uid, gid; None: ours)
     before it accepts anything. A stale socket there is replaced; anything else is an error."""
     with suppress(FileNotFoundError):
@@ -114,7 +120,7 @@ def bind_unix_socket(path: Path, owner: tuple[int, int] | None) -> socket.socket
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         sock.bind(str(path))
-        os.chmod(path, SOCKET_MODE)  # nobody can connect before listen()
+        os.chmod(path, mode)  # nobody can connect before listen()
         if owner is not None:
             st = os.lstat(path)
             if (st.st_uid, st.st_gid) != owner:
@@ -154,8 +160,10 @@ class Gateway:
         retry: RetryPolicy | None = None, model: str | None = None,
         on_redaction: Callable[[Redaction], None] | None = None,
         limits: GatewayLimits | None = None, socket_owner: tuple[int, int] | None = None,
+        socket_mode: int = SOCKET_MODE,
     ) -> None:
         self.socket_path = socket_path
+        self.socket_mode = socket_mode
         self.socket_owner = socket_owner  # (uid, gid) the socket is chowned to; None: ours
         self.limits = limits or GatewayLimits()
         # Only the agent process gets this (runner/run/execute.py); it is a known secret of the
@@ -251,7 +259,7 @@ class Gateway:
         self.stop()
 
     def _bind(self) -> socket.socket:
-        return bind_unix_socket(self.socket_path, self.socket_owner)
+        return bind_unix_socket(self.socket_path, self.socket_owner, mode=self.socket_mode)
 
     def _serve(self, sock: socket.socket) -> None:
         assert self._server is not None

@@ -24,6 +24,7 @@ from typing import Any
 
 from runner.agentdef import AgentDefinition
 from runner.protocol import API_PORT, EventRequest
+from runner.runtime_tools import claude_tool_args
 from runner.sandbox.spec import HOME, RUNTIME_PYTHON
 
 CLAUDE_BIN = "/opt/claude-code/bin/claude"
@@ -31,9 +32,7 @@ API_RELAY_MODULE = "runner.agent.api_relay"
 # How the managed settings' PreToolUse hook command starts (images/claude-code/).
 HOOK_COMMAND = f"{RUNTIME_PYTHON} -P -m runner.agent.hook"
 API_RELAY_READY = "sandbox-runner api relay: listening on"  # its first stdout line
-# Tools of the agent file Claude Code has no such name for: covered by another (MultiEdit is
-# Edit's) or gone from the binary (LS: Glob and Bash list directories).
-_NOT_PASSED = frozenset({"MultiEdit", "LS"})
+
 AGENTS_DIR = f"{HOME}/.claude/agents"
 # Not a secret: Claude Code insists on a key; the relay drops it and sends the run's token.
 DUMMY_KEY = "sandbox-runner-dummy-key"
@@ -44,19 +43,17 @@ _NAME_RE = re.compile(r"[^a-z0-9-]+")
 DENIED_PREFIX = "PreToolUse:"  # how Claude Code reports a hook's deny in a tool result
 
 
+RELAY_UID = 10002  # the API relay's uid in the container (not the agent's)
+
+
+def relay_uid(sandbox_uid: int) -> int:
+    """A uid for the API relay that is not the sandbox user's."""
+    return RELAY_UID if sandbox_uid != RELAY_UID else RELAY_UID + 1
+
+
 def api_relay_command() -> list[str]:
     """The API relay's argv: the runtime prefix's interpreter; ``-P``: nothing from the CWD."""
     return [RUNTIME_PYTHON, "-P", "-m", API_RELAY_MODULE]
-
-
-def claude_tools(granted: list[str]) -> list[str]:
-    """The ``--tools`` list for the granted tools (Task is Agent's older name)."""
-    out: list[str] = []
-    for name in granted:
-        name = "Agent" if name == "Task" else name
-        if name not in _NOT_PASSED and name not in out:
-            out.append(name)
-    return out
 
 
 def agent_slug(name: str) -> str:
@@ -79,11 +76,13 @@ def agent_file(agent: AgentDefinition, *, tools: list[str], model: str | None) -
 
 def claude_command(*, agent: str, task: str, max_turns: int, tools: list[str],
                    model: str | None, append_prompt: str) -> list[str]:
-    """The argv of Claude Code in the sandbox (print mode, stream-json, no sessions kept)."""
+    """The argv of Claude Code in the sandbox (print mode, stream-json, no sessions kept;
+    ``--tools`` exactly the granted tools, ``--disallowedTools`` the sandbox's others)."""
     cmd = [CLAUDE_BIN, "-p", task, "--agent", agent_slug(agent),
            "--output-format", "stream-json", "--verbose",
            "--max-turns", str(max_turns), "--no-session-persistence",
-           "--strict-mcp-config", "--tools", ",".join(tools) if tools else "",
+           "--permission-mode", "dontAsk",
+           "--strict-mcp-config", *claude_tool_args(tools),
            "--append-system-prompt", append_prompt]
     if model:
         cmd += ["--model", model]
@@ -102,6 +101,7 @@ def claude_env(proxy_env: dict[str, str]) -> dict[str, str]:
         "DISABLE_TELEMETRY": "1",
         "DISABLE_ERROR_REPORTING": "1",
         "CLAUDE_CODE_DISABLE_TERMINAL_TITLE": "1",
+        "CLAUDE_CODE_SHELL": "/bin/bash",
         "HOME": HOME,
         **proxy_env,
     }
@@ -302,5 +302,5 @@ __all__ = [
     "claude_command",
     "claude_env",
     "claude_launch",
-    "claude_tools",
+    "relay_uid",
 ]

@@ -44,7 +44,12 @@ from runner.gateway.limits import GatewayLimits
 from runner.gateway.provider import ModelProvider
 from runner.gateway.redact import Redactor
 from runner.gateway.retry import RetryPolicy
-from runner.gateway.server import Gateway, prepare_socket_dir
+from runner.gateway.server import (
+    GROUP_SOCKET_MODE,
+    SOCKET_MODE,
+    Gateway,
+    prepare_socket_dir,
+)
 from runner.policy.bundle import PolicyBundle, load_bundle
 from runner.policy.claude_code import Mapped, map_call
 from runner.policy.data import PolicyData, load_policy_data
@@ -90,7 +95,7 @@ from runner.run.claude_code import (
     StreamJsonEvents,
     api_relay_command,
     claude_launch,
-    claude_tools,
+    relay_uid,
 )
 from runner.run.display import RunDisplay, shown
 from runner.run.egress import AgentEgress
@@ -103,6 +108,7 @@ from runner.run.rundir import (
     utc_now,
 )
 from runner.run.signals import interruptible
+from runner.runtime_tools import policy_tool_names
 from runner.sandbox.access import check_project_access, project_access
 from runner.sandbox.deployment import DockerDeployment
 from runner.sandbox.docker_client import docker_client
@@ -161,7 +167,8 @@ def prepare(cfg: RunConfig) -> Prepared:
         raise ConfigError("--timeout must be positive")
     check_run_dir_place(project, cfg.out)
     model_arg, provider = _provider(cfg.model, cfg)
-    agent_load = load_agent_file(cfg.agent, aliases=cfg.model_aliases, model=model_arg)
+    agent_load = load_agent_file(cfg.agent, aliases=cfg.model_aliases, model=model_arg,
+                                 runtime=cfg.runtime)
     agent = agent_load.definition
     max_turns = cfg.max_turns or agent.max_turns or DEFAULT_MAX_TURNS
     bundle = with_agent_hosts(load_bundle(cfg.policy.dirs, cfg.policy.data),
@@ -209,7 +216,7 @@ class Run:
         self.log: DecisionLog | None = None
         self.decider = Decider(prep.engine, workspace=self.project,
                                run=RunInfo(id=self.run_id, agent=prep.agent.name,
-                                           tools=list(prep.agent_load.tools)))
+                                           tools=_policy_tools(prep, self.cfg.runtime)))
         self.gateway: Gateway | None = None
         self.egress: AgentEgress | None = None
         self.before: Snapshot | None = None
@@ -364,7 +371,8 @@ class Run:
             sock_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="sr-")))
             (sock_dir / AGENT_CONFIG_NAME).write_text(self.agent_config().model_dump_json())
             (sock_dir / AGENT_CONFIG_NAME).chmod(0o444)
-            prepare_socket_dir(sock_dir, identity.uid, identity.gid)  # 0700, the sandbox user's
+            claude = self.cfg.runtime == "claude-code"  # its API relay is another uid
+            prepare_socket_dir(sock_dir, identity.uid, identity.gid, group=claude)
             self.log = stack.enter_context(DecisionLog(
                 self.run_dir / "decisions.jsonl", bundle_hash=self.prep.bundle.hash,
                 labels={"run_id": self.run_id, "agent": self.prep.agent.name,
@@ -378,6 +386,7 @@ class Run:
                 model=None if self.prep.model == "scripted" else self.prep.model,
                 limits=GatewayLimits.from_config(self.cfg.gateway),
                 socket_owner=(identity.uid, identity.gid),
+                socket_mode=GROUP_SOCKET_MODE if claude else SOCKET_MODE,
             )
             self.gateway.start()
             stack.callback(self.gateway.stop)
@@ -427,14 +436,19 @@ class Run:
         tmpfs home, the self-check, then Claude Code itself; its stream-json lines become the
         run's events (through the gateway: redacted, clipped, capped)."""
         assert self.gateway is not None
+        # The hook trusts whatever answers on 127.0.0.1:API_PORT: the relay runs as a uid of
+        # its own (the sandbox user's group reaches the socket), so the agent, without
+        # capabilities, can neither kill it nor take its port.
+        spec = deployment.spec
         relay = RelayProcess(deployment.runtime, self.gateway.token, port=API_PORT,
                              timeout=self.cfg.timeout + 3 * AGENT_GRACE,
                              command=api_relay_command(), ready=API_RELAY_READY,
-                             name="api-relay", on_line=self._relay_line)
+                             name="api-relay", on_line=self._relay_line,
+                             user=f"{relay_uid(spec.uid)}:{spec.gid}")
         relay.start()
         model = None if self.prep.model == "scripted" else self.prep.model
         launch = claude_launch(
-            self.prep.agent, tools=claude_tools(self.prep.agent_load.tools), model=model,
+            self.prep.agent, tools=list(self.prep.agent_load.tools), model=model,
             task=self.cfg.task, max_turns=self.prep.max_turns,
             append_prompt=self._sandbox_prompt(), proxy_env=proxy)
         runtime = deployment.runtime
@@ -463,6 +477,9 @@ class Run:
         self.record.claude_code = {"result": stream.outcome.subtype, "turns": stream.outcome.turns,
                                    "lines_skipped": stream.skipped}
         self._finish_agent(deployment, result)
+        if not relay.alive:
+            raise RunFailed("the API relay ended during the run: tool calls may have gone "
+                            "undecided (see the audit cross-check)")
         outcome = stream.outcome
         if outcome.subtype is None:
             raise RunFailed("Claude Code ended without a result line")
@@ -633,6 +650,12 @@ def execute_run(cfg: RunConfig, display: RunDisplay) -> RunSummary:
                 summary = run.finish(failure)
         display.result(summary, str(run.run_dir))
         return summary
+
+
+def _policy_tools(prep: Prepared, runtime: str) -> list[str]:
+    """The policy input's ``run.tools``: the names the granted tools' calls are decided as."""
+    tools = list(prep.agent_load.tools)
+    return policy_tool_names(tools) if runtime == "claude-code" else tools
 
 
 def _agent_record(prep: Prepared) -> dict[str, Any]:

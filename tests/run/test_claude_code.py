@@ -15,7 +15,6 @@ from runner.run.claude_code import (
     agent_file,
     agent_slug,
     claude_launch,
-    claude_tools,
 )
 
 DATA = Path(__file__).parent / "data"
@@ -99,13 +98,14 @@ def test_agent_file_is_normalised_and_keeps_the_body(tmp_path: Path) -> None:
 
 def test_launch_has_no_secret_and_names_the_binary(tmp_path: Path) -> None:
     load = load_agent_file("backend-implementer")
-    launch = claude_launch(load.definition, tools=claude_tools(["Read", "MultiEdit", "Task", "LS",
-                                                                "Bash"]),
+    launch = claude_launch(load.definition, tools=["Read", "Edit", "Agent", "Bash"],
                            model=None, task="do it", max_turns=7, append_prompt="## Sandbox",
                            proxy_env={})
     assert launch.command[0] == CLAUDE_BIN
     tools = launch.command[launch.command.index("--tools") + 1]
-    assert tools == "Read,Agent,Bash"
+    assert tools == "Read,Edit,Agent,Bash"
+    disallowed = launch.command[launch.command.index("--disallowedTools") + 1].split(",")
+    assert "Write" in disallowed and "WebFetch" in disallowed and "Read" not in disallowed
     assert launch.command[launch.command.index("--max-turns") + 1] == "7"
     assert "--model" not in launch.command
     assert launch.env["ANTHROPIC_API_KEY"] == DUMMY_KEY
