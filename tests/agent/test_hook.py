@@ -22,7 +22,7 @@ from tests.agent.test_api_relay import TIMEOUT, StartRelay, Upstream, sock_path,
 
 __all__ = ["sock_path", "start_relay"]  # fixtures used here
 REPO = Path(__file__).resolve().parents[2]
-PROBE = Path("/work/wt/cc-probe/hook-inputs.jsonl")
+PROBE = Path(__file__).parent / "data" / "claude_code_hook_inputs.jsonl"  # data/README.md
 HOOK_INPUT = {
     "session_id": "8cf17a07", "transcript_path": "/home/agent/.claude/projects/x.jsonl",
     "cwd": "/workspace", "permission_mode": "default", "hook_event_name": "PreToolUse",
@@ -96,7 +96,6 @@ def test_allow_and_deny_through_relay_and_gateway(gateway: tuple[Gateway, Decisi
                 "(decision d-2)")
 
 
-@pytest.mark.skipif(not PROBE.is_file(), reason="no captured hook inputs (cc-probe)")
 def test_captured_hook_inputs(gateway: tuple[Gateway, Decisions], start_relay: StartRelay) -> None:
     gw, decisions = gateway
     _, port = start_relay(gw.socket_path, gw.token)
