@@ -214,7 +214,8 @@ def image_ref(inputs_hash: str, layer: Layer = DEFAULT_ENV_LAYER) -> str:
 # --- wheelhouse --------------------------------------------------------------------------
 
 
-def _engine_arch(client: docker.DockerClient) -> str:
+def engine_arch(client: docker.DockerClient) -> str:
+    """The Docker engine's architecture as the pins name it (x86_64, aarch64)."""
     try:
         arch = str(client.info().get("Architecture") or "")
     except (DockerException, RequestException):
@@ -360,7 +361,7 @@ def _build_layer(
     wheelhouse = None
     if layer.wheels:
         requirements = images_dir() / layer.context / "requirements.txt"
-        wheelhouse = ensure_wheelhouse(requirements, _engine_arch(client), say)
+        wheelhouse = ensure_wheelhouse(requirements, engine_arch(client), say)
     # in the cache's filesystem, so that wheels and binaries are hard-linked, not copied
     with tempfile.TemporaryDirectory(prefix=".ctx-", dir=cache_root()) as tmp:
         ctx = Path(tmp)
@@ -388,7 +389,7 @@ def _cached_layer(client: docker.DockerClient, layer: Layer, below: BaseImage,
 
 def _claude_code_extra(client: docker.DockerClient) -> Extra | None:
     """The claude-code layer's extra inputs when the pinned binary is cached, else None."""
-    arch = _engine_arch(client)
+    arch = engine_arch(client)
     pin = load_pin()
     marker = cached_binary(arch, pin)
     if marker is None:
@@ -407,7 +408,7 @@ def _ensure_claude_code_layer(client: docker.DockerClient, runtime: BaseImage, s
         if cached is not None:
             return cached
     with _build_lock():
-        ensure_claude_code(_engine_arch(client), say)
+        ensure_claude_code(engine_arch(client), say)
         extra = _claude_code_extra(client)
         if extra is None:
             raise ImageBuildError("claude code", "the binary is not in the cache after download")
@@ -490,7 +491,7 @@ def env_wheelhouse(client: docker.DockerClient | None = None,
     the setup phase mounts it read-only as pip's ``--find-links``."""
     client = client or docker_client()
     wheels = ensure_wheelhouse(images_dir() / DEFAULT_ENV_LAYER.context / "requirements.txt",
-                               _engine_arch(client), progress or _noop)
+                               engine_arch(client), progress or _noop)
     wheels.chmod(0o755)  # mkdtemp made it 0700: the build user reads it through the mount
     for wheel in wheels.glob("*.whl"):
         wheel.chmod(0o644)
@@ -506,7 +507,7 @@ def claude_code_status(cfg: DockerSandboxConfig, client: docker.DockerClient) ->
     ref = None if extra is None or builtin is None else \
         _layer_ref(CLAUDE_CODE_LAYER, builtin, extra)
     return ClaudeCodeStatus(
-        version=pin.version, arch=_engine_arch(client), cached=extra is not None, layer_ref=ref,
+        version=pin.version, arch=engine_arch(client), cached=extra is not None, layer_ref=ref,
         layer_present=ref is not None and _local_image(client, ref) is not None,
     )
 
