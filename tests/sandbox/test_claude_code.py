@@ -292,6 +292,9 @@ def test_managed_settings_are_the_fixed_interface() -> None:
     settings = json.loads((image_mod.images_dir() / "claude-code" /
                            "managed-settings.json").read_text())
     assert settings["allowManagedHooksOnly"] is True and settings["disableAllHooks"] is False
+    # a hook that fails to start is a non-blocking error for Claude Code: without bypass
+    # mode, a write it did not allow still needs a permission nobody can give (-p denies)
+    assert settings["permissions"] == {"disableBypassPermissionsMode": "disable"}
     [entry] = settings["hooks"]["PreToolUse"]
     assert entry["matcher"] == "*"
     assert entry["hooks"] == [{

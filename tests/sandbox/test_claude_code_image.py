@@ -146,3 +146,34 @@ def test_project_environments_go_on_the_claude_code_layer(
     assert cc_below is not None and cc_below.startswith("sandbox-runner-runtime-cc:")
     assert builtin_below is not None and builtin_below.startswith("sandbox-runner-runtime:")
     assert cc_ref != builtin_ref and cc_ref.startswith("sandbox-runner-env:")
+
+
+PROBE = Path(__file__).parent / "cc_probe"
+HOOK_AT = "/opt/sandbox-runner/runner/agent/hook.py"
+
+
+def _probe(client: docker.DockerClient, image: str, *, hook: bool) -> dict[str, str]:
+    """Claude Code in the image against a scripted API (one Bash write), hardened, offline;
+    the image's managed settings only, with the runner's hook module replaced by a denying
+    stub (or absent: a hook that cannot start)."""
+    volumes = {str(PROBE): {"bind": "/probe", "mode": "ro"}}
+    if hook:
+        volumes[str(PROBE / "deny_hook.py")] = {"bind": HOOK_AT, "mode": "ro"}
+    out = _run(client, image, ["sh", "/probe/run.sh"], volumes=volumes,
+               tmpfs={"/tmp": "rw,exec,size=256m"})
+    return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+
+
+def test_managed_hook_fires_despite_user_settings_and_bypass_mode(
+        claude_code_image: str, docker_client: docker.DockerClient) -> None:
+    got = _probe(docker_client, claude_code_image, hook=True)
+    assert got["rc"] == "0" and got["hook_calls"] == "1"
+    assert got["written"] == "no" and got["reason"] == "denied by the test hook"
+
+
+def test_a_hook_that_cannot_start_does_not_let_a_write_through(
+        claude_code_image: str, docker_client: docker.DockerClient) -> None:
+    """Claude Code treats a hook's failure (exit 1) as non-blocking; bypass mode is disabled
+    by the managed settings, so the write still needs a permission -p cannot give."""
+    got = _probe(docker_client, claude_code_image, hook=False)
+    assert got["rc"] == "0" and got["hook_calls"] == "0" and got["written"] == "no"
