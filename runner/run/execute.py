@@ -623,7 +623,7 @@ def execute_run(cfg: RunConfig, display: RunDisplay) -> RunSummary:
         client = docker_client()
         plan = plan_environment(prep.project, cfg.sandbox, cfg.environment, client=client,
                                 spec=prep.env_spec, progress=display.step,
-                                rebuild_default=cfg.rebuild_env)
+                                rebuild_default=cfg.rebuild_env, runtime=cfg.runtime)
         image = plan.ref
         run = Run(prep, display)
         create_run_dir(run.run_dir)
