@@ -292,12 +292,14 @@ def test_managed_settings_are_the_fixed_interface() -> None:
     settings = json.loads((image_mod.images_dir() / "claude-code" /
                            "managed-settings.json").read_text())
     assert settings["allowManagedHooksOnly"] is True and settings["disableAllHooks"] is False
-    # a hook that fails to start is a non-blocking error for Claude Code: without bypass
-    # mode, a write it did not allow still needs a permission nobody can give (-p denies)
-    assert settings["permissions"] == {"disableBypassPermissionsMode": "disable"}
+    # a hook that fails (non-blocking for Claude Code) is turned into exit 2 (blocking) by
+    # the command's `|| exit 2`; and without bypass mode, in dontAsk mode, a call the hook
+    # did not allow that needs a permission is denied
+    assert settings["permissions"] == {"defaultMode": "dontAsk",
+                                       "disableBypassPermissionsMode": "disable"}
     [entry] = settings["hooks"]["PreToolUse"]
     assert entry["matcher"] == "*"
     assert entry["hooks"] == [{
         "type": "command", "timeout": 60,
-        "command": "/opt/sandbox-runner/venv/bin/python -P -m runner.agent.hook",
+        "command": "/opt/sandbox-runner/venv/bin/python -P -m runner.agent.hook || exit 2",
     }]
