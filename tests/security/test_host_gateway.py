@@ -43,7 +43,7 @@ KNOWN = "dotenv-secret-Zq8vXw2LmN4pR7tY"
 CI_TOKEN = "ghs_CItokenPersistedByCheckout0123456789"
 BASIC = base64.b64encode(f"x-access-token:{CI_TOKEN}".encode()).decode()
 REMOTE_PW = "remote-password-Hk3jU9wQ2e"
-ROUTES = ("/v1/messages", "/v1/decide", "/v1/events", "/v1/anything")
+ROUTES = ("/v1/messages", "/v1/messages/count_tokens", "/v1/decide", "/v1/events", "/v1/anything")
 SANDBOX_UID = 10001
 
 
@@ -158,6 +158,7 @@ CALL = {"role": "assistant", "content": [{"type": "tool_use", "id": "toolu_1", "
                                           "input": {"file_path": "backend/a.png"}}]}
 ROUTE_BODIES: dict[str, dict[str, Any]] = {
     "/v1/messages": body(),
+    "/v1/messages/count_tokens": {"model": "m", "messages": [{"role": "user", "content": "hi"}]},
     "/v1/decide": {"tool": "Bash", "input": {"command": "ls"}},
     "/v1/events": {"kind": "text", "data": {"text": "forged"}},
     "/v1/anything": {},
