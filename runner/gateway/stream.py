@@ -12,14 +12,17 @@ shape allowlist, redaction, budget reserved under the one-request-in-flight lock
   redacted whole (a secret split across two deltas is redacted in the transcript) and
   recorded with ``stream: true``, and the model lock is released;
 - a failure mid-stream sends an ``error`` event (Anthropic's shape), fails the run like on the
-  JSON path and ends the response.
+  JSON path and ends the response;
+- when the agent closes the connection the model's stream is closed too (no tokens spent on an
+  answer nobody reads); what was used is charged and recorded, the run goes on.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import suppress
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -88,30 +91,39 @@ class SSEResponse(Response):
         self.gw, self.x, self.start = gw, x, start
         self.on_close: Callable[[], None] | None = None  # the server's model-lock release
         self.closed = False
+        self.left = False  # the agent went away mid-stream (not a failure of the run)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         acc = MessageAccumulator()
         error: str | None = None
         failure: ProviderError | None = None
+        gone = asyncio.Event()  # the agent closed the connection: stop asking the model
+        watch = asyncio.create_task(_watch_disconnect(receive, gone))
         try:
             await send({"type": "http.response.start", "status": 200, "headers": [
                 (b"content-type", b"text/event-stream; charset=utf-8"),
                 (b"cache-control", b"no-cache"), (b"x-accel-buffering", b"no")]})
             event = self.start.first
-            while True:
+            while not gone.is_set():
                 acc.add(event)
                 await send({"type": "http.response.body", "body": encode(event), "more_body": True})
                 try:
-                    event = await anext(self.start.rest)
+                    nxt = await _next_unless(self.start.rest, gone)
                 except StopAsyncIteration:
                     break
-            if not acc.stopped:
+                if nxt is None:
+                    break
+                event = nxt
+            if gone.is_set():
+                self.left = True
+            elif not acc.stopped:
                 error = "the model's stream ended before message_stop"
         except ProviderError as exc:
             failure, error = exc, str(exc)
-        except Exception as exc:  # the agent went away, or anything else: end, record, release
+        except Exception as exc:  # anything else: end, record, release
             error = f"stream ended: {type(exc).__name__}: {exc}"
         finally:
+            watch.cancel()
             await self._finish(send, acc, error, failure)
 
     async def _finish(self, send: Send, acc: MessageAccumulator, error: str | None,
@@ -135,7 +147,7 @@ class SSEResponse(Response):
             recorded, found = gw.redactor.redact_tree(message, f"responses[{x.number}]")
             gw.log_redactions(found, x.started)
             gw.record(x.started, x.t0, x.request, recorded, self.start.retries,
-                      None if error is None else f"model API error mid-stream: {error}",
+                      _recorded_error(error, self.left),
                       x.found + found, failures=self.start.failures, asked=x.asked,
                       extra={**x.extra(), "stream": True, "events": acc.events})
         finally:
@@ -144,6 +156,37 @@ class SSEResponse(Response):
                 self.on_close()
             with suppress(Exception):
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+def _recorded_error(error: str | None, left: bool) -> str | None:
+    if error is not None:
+        return f"model API error mid-stream: {error}"
+    return "the agent closed the connection mid-stream" if left else None
+
+
+async def _next_unless(events: AsyncIterator[dict[str, Any]],
+                       gone: asyncio.Event) -> dict[str, Any] | None:
+    """The next event, or None as soon as ``gone`` is set (the pending read is cancelled)."""
+    if gone.is_set():
+        return None
+    nxt = asyncio.ensure_future(anext(events))
+    left = asyncio.ensure_future(gone.wait())
+    try:
+        await asyncio.wait({nxt, left}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        left.cancel()
+        if not nxt.done():
+            nxt.cancel()  # closes the provider's stream (its request included)
+    if not gone.is_set():
+        return nxt.result()  # the event, or the stream's end or failure
+    await asyncio.wait({nxt})  # let the cancelled read finish before the stream is closed
+    return None
+
+
+async def _watch_disconnect(receive: Receive, gone: asyncio.Event) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
+    gone.set()
 
 
 async def open_stream(gw: Gateway, x: Exchange) -> Response:

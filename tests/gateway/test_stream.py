@@ -323,3 +323,48 @@ def test_the_model_lock_is_held_until_the_stream_ends(make_box: Callable[..., Bo
         second.join(30)
     assert "message_stop" in rest and provider.started == ["first", "second"]
     assert "message_stop" in results[0]
+
+
+def test_the_agent_leaving_mid_stream_closes_the_models_stream(make_box: Callable[..., Box]) -> None:
+    closed = threading.Event()
+
+    class Endless:
+        def __init__(self) -> None:
+            self.inner = scripted({"text": "one"}, {"text": "two"})
+
+        async def create(self, request: dict[str, Any], **kw: Any) -> dict[str, Any]:
+            raise AssertionError("not used")
+
+        async def stream(self, request: dict[str, Any], **kw: Any) -> AsyncIterator[dict[str, Any]]:
+            import asyncio
+            message = await self.inner.create(request)
+            if message["content"][0]["text"] == "two":
+                for event in message_events(message):
+                    yield event
+                return
+            try:
+                yield next(iter(message_events(message)))
+                while True:  # a model that never finishes
+                    await asyncio.sleep(0.01)
+                    yield {"type": "ping"}
+            finally:
+                closed.set()
+
+        async def count_tokens(self, request: dict[str, Any], **kw: Any) -> dict[str, Any]:
+            return {"input_tokens": 1}
+
+        async def aclose(self) -> None:
+            return None
+
+    box = make_box(Endless())
+    body = {"model": "m", "max_tokens": 5, "messages": USER, "stream": True}
+    with box.http() as client:
+        with client.stream("POST", "/v1/messages", json=body) as resp:
+            assert next(resp.iter_lines()) == "event: message_start"
+        # the connection is closed with the response (httpx does not reuse an unread stream)
+        assert closed.wait(10)
+        again = client.post("/v1/messages", json=body)  # the model lock was released
+    assert again.status_code == 200 and "message_stop" in again.text
+    first, second = box.lines("transcript.jsonl")
+    assert first["error"] == "the agent closed the connection mid-stream" and second["error"] is None
+    assert box.gw.failure is None and box.gw.budget.input_tokens > 0
