@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from runner.config import GatewayConfig
-from runner.gateway.provider import ModelProvider, ProviderError, ProviderFailed, ProviderHTTPError
+from runner.gateway.provider import (
+    ModelProvider,
+    ProviderConnectionError,
+    ProviderError,
+    ProviderFailed,
+    ProviderHTTPError,
+)
 
 
 @dataclass(frozen=True)
@@ -38,6 +44,16 @@ class ProviderResult:
     failures: list[str] = field(default_factory=list)  # one line per failed attempt
 
 
+@dataclass
+class StreamStart:
+    """A stream whose first event arrived: nothing of it has been sent downstream yet."""
+
+    first: dict[str, Any]
+    rest: AsyncIterator[dict[str, Any]]
+    retries: int = 0
+    failures: list[str] = field(default_factory=list)
+
+
 class Retrier:
     """Calls a provider until it answers, a failure is not retryable, or retries run out."""
 
@@ -49,17 +65,46 @@ class Retrier:
         self.policy = policy
         self._sleep = sleep
 
-    async def create(self, request: dict[str, Any]) -> ProviderResult:
+    async def create(self, request: dict[str, Any], *, betas: Sequence[str] = ()) -> ProviderResult:
         failures: list[str] = []
         for attempt in range(self.policy.retries + 1):
             try:
-                response = await self.provider.create(request)
+                response = await self.provider.create(request, betas=betas)
             except ProviderError as exc:
-                failures.append(str(exc))
-                if not exc.retryable or attempt == self.policy.retries:
-                    status = exc.status if isinstance(exc, ProviderHTTPError) else None
-                    raise ProviderFailed(failures, status=status) from exc
-                await self._sleep(self.policy.delay(attempt, exc.retry_after))
+                await self._failed(exc, attempt, failures)
                 continue
             return ProviderResult(response=response, retries=attempt, failures=failures)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    async def open_stream(self, request: dict[str, Any], *,
+                          betas: Sequence[str] = ()) -> StreamStart:
+        """Attempts until a stream yields its first event. Once that event is handed over,
+        nothing is retried: the agent may already have part of the answer."""
+        failures: list[str] = []
+        for attempt in range(self.policy.retries + 1):
+            events = self.provider.stream(request, betas=betas)
+            try:
+                first = await anext(events)
+            except StopAsyncIteration:
+                exc: ProviderError = ProviderConnectionError("disconnect", "an empty stream")
+            except ProviderError as failed:
+                exc = failed
+            else:
+                return StreamStart(first, events, retries=attempt, failures=failures)
+            await _close(events)
+            await self._failed(exc, attempt, failures)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _failed(self, exc: ProviderError, attempt: int, failures: list[str]) -> None:
+        """Record a failed attempt; raise ProviderFailed when it is the last, else back off."""
+        failures.append(str(exc))
+        if not exc.retryable or attempt == self.policy.retries:
+            status = exc.status if isinstance(exc, ProviderHTTPError) else None
+            raise ProviderFailed(failures, status=status) from exc
+        await self._sleep(self.policy.delay(attempt, exc.retry_after))
+
+
+async def _close(events: AsyncIterator[dict[str, Any]]) -> None:
+    aclose = getattr(events, "aclose", None)
+    if aclose is not None:
+        await aclose()
