@@ -376,7 +376,7 @@ class Run:
             self.log = stack.enter_context(DecisionLog(
                 self.run_dir / "decisions.jsonl", bundle_hash=self.prep.bundle.hash,
                 labels={"run_id": self.run_id, "agent": self.prep.agent.name,
-                        "engine": self.cfg.policy.engine.type},
+                        "engine": self.cfg.policy.engine.type, "runtime": self.cfg.runtime},
                 max_bytes=self.cfg.gateway.max_log_mb * 1024 * 1024))
             self.gateway = Gateway(
                 socket_path=sock_dir / SOCKET_NAME, provider=self.prep.provider,
@@ -407,6 +407,7 @@ class Run:
                 writable=self.writable, secret_paths=self.secret_paths,
                 limits=self.cfg.sandbox.limits, uid=identity.uid, gid=identity.gid,
                 command=idle_command(self.cfg.timeout + 4 * AGENT_GRACE),
+                workspace_entries=claude,  # Claude Code writes issues.md through a temp file
             )
             deployment = DockerDeployment(spec, client)
             stack.callback(deployment.stop)

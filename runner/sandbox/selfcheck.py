@@ -306,10 +306,16 @@ def claude_hook():
     hooks = [h for m in conf.get("hooks", {}).get("PreToolUse", []) if m.get("matcher") == "*"
              for h in m.get("hooks", [])]
     ours = [h for h in hooks if str(h.get("command", "")).startswith(args["claude_code"]["hook"])]
-    unwritable = attempt_write(path) is None and attempt_write(os.path.dirname(path) + "/x") is None
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_APPEND))
+        unwritable = False
+    except OSError as exc:
+        unwritable = exc.errno in DENIED
+    unwritable = unwritable and attempt_write(os.path.dirname(path) + "/x") is None
     ok = bool(ours) and st.st_uid == 0 and not st.st_mode & 0o022 and unwritable \
         and conf.get("allowManagedHooksOnly") is True and not conf.get("disableAllHooks")
-    return ok, (f"{path}: owner {st.st_uid}, mode {oct(st.st_mode & 0o777)}, runner hook "
+    return ok, (f"{path}: owner {st.st_uid}, mode {oct(st.st_mode & 0o777)}, "
+                f"{'not writable' if unwritable else 'WRITABLE'}, runner hook "
                 f"{'present' if ours else 'MISSING'}, allowManagedHooksOnly "
                 f"{conf.get('allowManagedHooksOnly')}")
 

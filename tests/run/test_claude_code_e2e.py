@@ -18,6 +18,8 @@ from typing import Any
 import docker
 import pytest
 
+from runner.audit import cross_check
+from runner.audit.log import read_log
 from tests.run.test_run_e2e import EXAMPLES, copy_example, jsonl, leftover_containers, run_cli
 
 pytestmark = [pytest.mark.docker, pytest.mark.claude_code]
@@ -82,22 +84,35 @@ def test_claude_code_runs_the_demo_to_green_gates(claude_run: Run,
     assert started["data"]["claude_code_version"]
     # the exchanges are Claude Code's own (streaming, its beta header), recorded redacted
     transcript = jsonl(out / "transcript.jsonl")
-    assert transcript and all(t["request"].get("stream") is True for t in transcript)
+    assert transcript and all(t.get("stream") is True for t in transcript)
+    assert all("claude-code-20250219" in (t.get("anthropic_beta") or "") for t in transcript)
     text = (out / "transcript.jsonl").read_text()
     assert "hunter2-demo-not-real" not in text and "sk_live_DemoFakeKeyNotReal" not in text
 
 
 def test_claude_code_matches_the_builtin_runtime(claude_run: Run, builtin_run: Run) -> None:
     cc, builtin = _summary(claude_run), _summary(builtin_run)
-    assert cc["tests"] == builtin["tests"]
+    untimed = [{k: v for k, v in s["tests"].items() if k != "time"} for s in (cc, builtin)]
+    assert untimed[0] == untimed[1]
+    assert [i["title"] for i in cc["issues"]] == [i["title"] for i in builtin["issues"]]
+    assert len(cc["issues"]) == 3
     assert cc["coverage"]["line_percent"] == builtin["coverage"]["line_percent"]
     assert [g["name"] for g in cc["gates"]] == [g["name"] for g in builtin["gates"]]
     assert all(g["passed"] for g in cc["gates"])
     assert _denials(claude_run[1]) == _denials(builtin_run[1])
     assert cc["decisions"]["denied"] == builtin["decisions"]["denied"] == 4
-    # the builtin runtime's LS call has no Claude Code tool: the model is told so by Claude
-    # Code itself, no decision is asked for
-    assert builtin["decisions"]["total"] - cc["decisions"]["total"] == 1
+    # Claude Code asks its hook a second time for a file tool once it has made the path
+    # absolute; the builtin runtime's LS call has no Claude Code tool: Claude Code answers
+    # "No such tool available" itself, and no decision is asked for
+    check = cross_check(read_log(claude_run[1] / "decisions.jsonl"),
+                        claude_run[1] / "transcript.jsonl")
+    assert check.matched == builtin["decisions"]["total"] - 1
+    assert cc["decisions"]["total"] == check.matched + check.reasked
+    assert [p.problem for p in check.problems if "LS" not in p.problem] == []
+    assert len(check.problems) == 1 and "answered without a decision" in check.problems[0].problem
+    builtin_check = cross_check(read_log(builtin_run[1] / "decisions.jsonl"),
+                                builtin_run[1] / "transcript.jsonl")
+    assert builtin_check.ok and builtin_check.reasked == 0
     assert (claude_run[0] / "issues.md").read_text() == (builtin_run[0] / "issues.md").read_text()
 
 
