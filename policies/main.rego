@@ -6,8 +6,10 @@
 # Default deny: a call is allowed only when the input is well-formed (a known tool, no
 # derivation errors, the facts present), the tool is one the run's agent file grants
 # (input.run.tools, when present), and no policy gives a reason to deny. scope.rego,
-# secrets.rego and network.rego each contribute a `deny` array of reasons; reasons come
-# in that order, without duplicates. The engines validate the input against the
+# secrets.rego, network.rego and claude_code.rego each contribute a `deny` array of
+# reasons; reasons come in that order, without duplicates. A tool name the settings do not
+# list (Claude Code has many: runner/policy/claude_code.py maps the ones it knows) is
+# denied as not available in the sandbox. The engines validate the input against the
 # PolicyInput model before evaluating, so facts have the documented types here.
 package sandbox
 
@@ -25,7 +27,7 @@ decision := {"allow": count(r) == 0, "reasons": r} if {
 	r := data.sandbox.network.connect_deny
 } else := {"allow": false, "reasons": [reason(
 	"unknown_tool",
-	sprintf("unknown tool %v; the available tools are %s", [object.get(input, ["tool", "name"], null), concat(", ", data.settings.tools)]),
+	sprintf("tool %v is not available in the sandbox; the available tools are %s", [object.get(input, ["tool", "name"], null), concat(", ", data.settings.tools)]),
 )]} if {
 	not input.tool.name in data.settings.tools
 } else := {"allow": false, "reasons": [{
@@ -70,7 +72,7 @@ decision := {"allow": count(r) == 0, "reasons": r} if {
 } else := {"allow": count(all) == 0, "reasons": reasons} if {
 	all := array.concat(
 		array.concat(data.sandbox.scope.deny, data.sandbox.secrets.deny),
-		data.sandbox.network.deny,
+		array.concat(data.sandbox.network.deny, data.sandbox.claude_code.deny),
 	)
 	reasons := [r | some i, r in all; not r in array.slice(all, 0, i)] # in order, once each
 }

@@ -13,6 +13,12 @@
 #   "host:port" matches that port only. A host that is only known when the command runs
 #   (`dynamic`: a variable or substitution in it, URLs read from a file such as `wget -i`/
 #   `curl -K`) is never allowed: it cannot be checked.
+# - WebFetch (Claude Code's tool; derivation gives its URL's host with `via: "webfetch"`, the
+#   URL's scheme and its port, the scheme's default when the URL names none):
+#   url_not_http when the scheme is not http or https, or the URL has no host;
+#   host_not_allowed unless host:port is allowed for the agent phase exactly as the egress
+#   proxy would allow the connection (connect_deny: no loopback exception, an entry without
+#   a port allows egress_default_ports).
 # - opaque_shell: eval, a variable or substitution as the program, `bash -c "$x"`,
 #   `... | sh`, inline interpreter code (python -c, node -e, perl -e, ...).
 # - shell_not_parsed: the command did not parse as shell.
@@ -31,6 +37,14 @@ deny := [] if {
 	count(input.hosts) == 0
 	not input.shell.opaque[0]
 	not input.shell.parsed == false
+} else := [r |
+	# Claude Code's WebFetch: its URL's host, as the egress proxy would decide the connection
+	input.tool.name == "WebFetch"
+	some h in input.hosts
+	r := webfetch_reason(h)
+	r != null
+] if {
+	input.tool.name == "WebFetch"
 } else := array.concat(
 	array.concat(
 		[host_reason(h) | some h in input.hosts; not host_ok(h)],
@@ -100,6 +114,35 @@ loopback_text := "; servers you start in the sandbox are reachable on localhost 
 no_network_note := "the sandbox has no network" if {
 	count(agent_hosts) == 0
 } else := "only the allowed hosts are reachable, through the proxy"
+
+# --- WebFetch ------------------------------------------------------------------------------
+
+webfetch_reason(h) := reason(
+	"url_not_http",
+	sprintf("WebFetch fetches http and https URLs only; %q is not one (scheme %q)", [object.get(input.tool.input, "url", ""), object.get(h, "scheme", "")]),
+) if {
+	not object.get(h, "scheme", "") in {"http", "https"}
+} else := reason(
+	"url_not_http",
+	sprintf("WebFetch needs a URL with a host; %q has none", [object.get(input.tool.input, "url", "")]),
+) if {
+	h.host == ""
+} else := null if {
+	agent_connect_ok(trim_suffix(lower(h.host), "."), h.port)
+} else := reason(
+	"host_not_allowed",
+	sprintf("WebFetch of %s is not allowed: %s:%v is not on the egress allowlist of the agent phase (%s); allowed hosts: %s", [
+		object.get(input.tool.input, "url", ""), h.host, h.port, no_network_note,
+		data.sandbox.lib.describe(agent_hosts),
+	]),
+)
+
+agent_connect_ok(host, port) if {
+	some entry in agent_hosts
+	[pattern, entry_port] := split_entry(lower(entry))
+	host_matches(trim_suffix(pattern, "."), host)
+	connect_port_matches(entry_port, port)
+}
 
 # --- allowlists ----------------------------------------------------------------------------
 

@@ -45,8 +45,9 @@ from pydantic import BaseModel, ConfigDict
 
 from runner.config import DEFAULT_MODEL, MODEL_ALIASES
 from runner.errors import AgentFileError
-from runner.policy.models import TOOL_NAMES
 from runner.resources import agents_dir
+from runner.runtime_tools import BUILTIN_UNAVAILABLE, RUNTIME_TOOLS, Runtime, unavailable_reason
+from runner.runtime_tools import TOOL_ALIASES as RUNTIME_ALIASES
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 MAX_NAME = 128
@@ -54,33 +55,9 @@ _LONG_CONTEXT = "[1m]"
 _KEY_RE = re.compile(r"^([A-Za-z_][A-Za-z0-9_-]*)[ \t]*:(?:[ \t]+(.*?))?[ \t]*$")
 _SPEC_RE = re.compile(r"^([^()]+)\((.*)\)$")
 
-# Claude Code tool names that are another tool of this runtime.
-TOOL_ALIASES: dict[str, str] = {"MultiEdit": "Edit"}
-
-_NO_NETWORK = "no network in the sandbox"
-_NO_AGENTS = "no subagents in this runtime"
-_NO_TEAMS = "no task lists or agent teams in this runtime"
-# Claude Code tools this runtime does not have, and why.
-UNAVAILABLE_TOOLS: dict[str, str] = {
-    "WebFetch": _NO_NETWORK, "WebSearch": _NO_NETWORK,
-    "Task": _NO_AGENTS, "Agent": _NO_AGENTS,
-    "TodoWrite": "no todo list in this runtime", "TodoRead": "no todo list in this runtime",
-    "NotebookEdit": "no notebook tools in this runtime",
-    "NotebookRead": "no notebook tools in this runtime (Read reads files)",
-    "BashOutput": "no background shells in this runtime",
-    "KillShell": "no background shells in this runtime",
-    "KillBash": "no background shells in this runtime",
-    "Skill": "no skills in this runtime", "SlashCommand": "no slash commands in this runtime",
-    "ExitPlanMode": "no plan mode in this runtime", "EnterPlanMode": "no plan mode in this runtime",
-    "EnterWorktree": "no worktrees in this runtime", "ExitWorktree": "no worktrees in this runtime",
-    "AskUserQuestion": "runs are unattended: there is no user to ask",
-    "LSP": "no language servers in this runtime",
-    "ListMcpResourcesTool": "no MCP servers in the sandbox",
-    "ReadMcpResourceTool": "no MCP servers in the sandbox",
-    "SendMessage": _NO_TEAMS, "TeamCreate": _NO_TEAMS, "TeamDelete": _NO_TEAMS,
-    "TaskCreate": _NO_TEAMS, "TaskGet": _NO_TEAMS, "TaskList": _NO_TEAMS,
-    "TaskUpdate": _NO_TEAMS, "TaskOutput": _NO_TEAMS, "TaskStop": _NO_TEAMS,
-}
+# The built-in runtime's aliases and unavailable tools (runner/runtime_tools.py has both runtimes').
+TOOL_ALIASES: dict[str, str] = RUNTIME_ALIASES["builtin"]
+UNAVAILABLE_TOOLS: dict[str, str] = BUILTIN_UNAVAILABLE
 
 # Keys this runtime reads; every other key is reported as ignored.
 HANDLED_KEYS = ("name", "description", "tools", "disallowedTools", "model", "color", "maxTurns")
@@ -160,12 +137,14 @@ class AgentLoad(BaseModel):
     tools_dropped: list[ToolDropped]
     keys_ignored: list[KeyIgnored]
     warnings: list[str]
+    runtime: Runtime = "builtin"
 
     def summary(self) -> dict[str, Any]:
         """What ``agent check --json`` prints and ``run.json`` records."""
         d = self.definition
         return {
-            "loadable": True, "file": str(d.source), "name": d.name, "sha256": d.sha256,
+            "loadable": True, "runtime": self.runtime, "file": str(d.source), "name": d.name,
+            "sha256": d.sha256,
             "model": self.model, "model_as_written": d.model, "max_turns": d.max_turns,
             "tools": self.tools, "tools_requested": d.tools,
             "disallowed_tools": d.disallowed_tools,
@@ -177,7 +156,7 @@ class AgentLoad(BaseModel):
     def report_lines(self) -> list[str]:
         """The human-readable report of ``agent check``."""
         d = self.definition
-        lines = [f"name: {d.name}", f"file: {d.source}",
+        lines = [f"name: {d.name}", f"file: {d.source}", f"runtime: {self.runtime}",
                  f"model: {self.model}" + (f" (from {d.model!r})" if d.model else " (default)"),
                  f"tools granted: {', '.join(self.tools) or '(none)'}"]
         if d.max_turns is not None:
@@ -193,8 +172,9 @@ class AgentLoad(BaseModel):
 
 def load_agent_file(
     name_or_path: str, *, aliases: Mapping[str, str] | None = None, model: str | None = None,
+    runtime: Runtime = "builtin",
 ) -> AgentLoad:
-    """Load a bundled agent by name or an agent file by path, and resolve it for this runtime.
+    """Load a bundled agent by name or an agent file by path, and resolve it for ``runtime``.
 
     ``model`` is the ``--model`` override (it wins over the file); ``aliases`` map model
     aliases to ids (default: :data:`runner.config.MODEL_ALIASES`). Raises AgentFileError
@@ -211,7 +191,7 @@ def load_agent_file(
         raise AgentFileError("not UTF-8 text", path=path) from None
     parsed = _parse(text, path)
     definition = _build(parsed, path, hashlib.sha256(raw).hexdigest())
-    tools = resolve_tools(definition.tools, definition.disallowed_tools)
+    tools = resolve_tools(definition.tools, definition.disallowed_tools, runtime=runtime)
     warnings = parsed.warnings + tools.warnings
     resolved = resolve_model(definition.model, model, MODEL_ALIASES if aliases is None else aliases)
     if (model or definition.model or "").lower().endswith(_LONG_CONTEXT):
@@ -219,7 +199,8 @@ def load_agent_file(
     if not tools.granted and definition.tools != []:
         warnings.append("the agent is granted no tools: it can only answer in text")
     return AgentLoad(definition=definition, model=resolved, tools=tools.granted,
-                     tools_dropped=tools.dropped, keys_ignored=parsed.ignored, warnings=warnings)
+                     tools_dropped=tools.dropped, keys_ignored=parsed.ignored, warnings=warnings,
+                     runtime=runtime)
 
 
 def load_agent(name_or_path: str) -> AgentDefinition:
@@ -241,42 +222,44 @@ def resolve_model(agent_model: str | None, cli_model: str | None, aliases: Mappi
 
 
 def resolve_tools(
-    tools: list[str] | None, disallowed: list[str] | None,
-    runtime: tuple[str, ...] | list[str] = TOOL_NAMES,
+    tools: list[str] | None, disallowed: list[str] | None, runtime: Runtime = "builtin",
 ) -> ToolResolution:
-    """Claude Code's tool resolution against this runtime's tools: ``disallowed`` leaves the
+    """Claude Code's tool resolution against ``runtime``'s tools: ``disallowed`` leaves the
     pool first, then ``tools`` (None or ``*``: everything) picks from the pool."""
+    kind, runtime_tools = runtime, RUNTIME_TOOLS[runtime]
+    aliases = RUNTIME_ALIASES[kind]
     warnings: list[str] = []
     denied: set[str] = set()
     for spec in disallowed or []:
         name, arg = _split_spec(spec)
-        denied.add(TOOL_ALIASES.get(name, name))
-        if arg is not None and name in runtime:
+        denied.add(aliases.get(name, name))
+        if arg is not None and name in runtime_tools:
             warnings.append(f"disallowedTools {spec!r} removes the whole {name} tool "
                             "(Claude Code resolves tools by name)")
-    pool = [t for t in runtime if t not in denied]
+    pool = [t for t in runtime_tools if t not in denied]
     dropped: dict[str, ToolDropped] = {}
     if tools is None or tools == ["*"]:
-        for name in runtime:
+        for name in runtime_tools:
             if name in denied:
                 dropped[name] = ToolDropped(tool=name, reason="removed by disallowedTools")
         return ToolResolution(granted=pool, dropped=list(dropped.values()), warnings=warnings)
     granted: list[str] = []
     for spec in tools:
         name, arg = _split_spec(spec)
-        mapped = TOOL_ALIASES.get(name, name)
+        mapped = aliases.get(name, name)
         if mapped in pool:
             if mapped not in granted:
                 granted.append(mapped)
             if mapped != name:
-                warnings.append(f"{name} is granted as {mapped} (this runtime's {mapped} "
-                                "makes one edit per call)")
+                warnings.append(f"{name} is granted as {mapped}" + (
+                    f" (this runtime's {mapped} makes one edit per call)" if name == "MultiEdit"
+                    else ""))
             if arg is not None:
                 warnings.append(f"{spec}: the restriction ({arg}) is not enforced by this "
                                 f"runtime; {mapped} is granted and the policies decide every call")
         elif spec not in dropped:
-            why = ("removed by disallowedTools" if mapped in runtime
-                   else _unavailable(name, runtime))
+            why = ("removed by disallowedTools" if mapped in runtime_tools
+                   else unavailable_reason(name, kind))
             dropped[spec] = ToolDropped(tool=spec, reason=why)
     return ToolResolution(granted=granted, dropped=list(dropped.values()), warnings=warnings)
 
@@ -585,17 +568,6 @@ def _split_spec(spec: str) -> tuple[str, str | None]:
         return spec, None
     arg = match.group(2).strip()
     return match.group(1).strip(), (arg if arg not in ("", "*") else None)
-
-
-def _unavailable(name: str, runtime: tuple[str, ...] | list[str]) -> str:
-    if name.startswith("mcp__"):
-        return "an MCP tool: no MCP servers in the sandbox"
-    if name in UNAVAILABLE_TOOLS:
-        return f"not available: {UNAVAILABLE_TOOLS[name]}"
-    close = [t for t in runtime if t.lower() == name.lower()]
-    if close:
-        return f"unknown tool (tool names are case-sensitive: {close[0]}?)"
-    return "unknown tool: not a tool of Claude Code or of this runtime"
 
 
 def _model(value: Any, warnings: list[str]) -> str | None:

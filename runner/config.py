@@ -28,6 +28,7 @@ from pydantic import (
 from runner.egress.hosts import BadHost, check_host_entries
 from runner.errors import ConfigError
 from runner.reports.coverage import DEFAULT_OMIT, CoverageScope
+from runner.runtime_tools import Runtime
 from runner.settings import env_config, variable_for
 
 DEFAULT_TASK = (
@@ -254,6 +255,7 @@ class RunConfig(_Cfg):
     agent: str = "backend-implementer"
     task: str = DEFAULT_TASK
     model: str | None = None  # None: the agent file's model (alias mapped)
+    runtime: Runtime = "builtin"  # what runs the agent in the sandbox (docs/runtimes.md)
     out: Path | None = None
     max_turns: int | None = Field(default=None, ge=1)  # None: the agent file's maxTurns, else
     #                                                    DEFAULT_MAX_TURNS

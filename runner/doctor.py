@@ -126,6 +126,31 @@ def check_image() -> Check:
         return Check("image", "warn", f"unknown: {_short(exc)}")
 
 
+def claude_code_check(status: Any) -> Check:
+    """Interpret ``runner.sandbox.image.claude_code_status()``: the pinned Claude Code
+    version, whether its binary is cached and whether its layer is built (info until the
+    claude-code runtime has been built once: it is optional)."""
+    head = f"Claude Code {status.version} ({status.arch}):"
+    build = "`sandbox-runner image build --runtime claude-code`"
+    if not status.cached:
+        return Check("claude-code", "info", f"{head} binary not cached, layer not built: {build} "
+                                            "(downloads it from the npm registry once)")
+    if status.layer_present:
+        return Check("claude-code", "ok", f"{head} binary cached, layer {status.layer_ref} present")
+    layer = status.layer_ref or "layer (the runtime layer is not built yet)"
+    return Check("claude-code", "info", f"{head} binary cached, {layer} not built yet: {build} "
+                                        "(offline)")
+
+
+def check_claude_code(client: Any) -> Check:
+    from runner.sandbox.image import claude_code_status
+
+    try:
+        return claude_code_check(claude_code_status(DockerSandboxConfig(), client))
+    except RunnerError as exc:
+        return Check("claude-code", "warn", f"unknown: {_short(exc)}")
+
+
 def check_environment(project: Path, client: Any) -> Check:
     """The project's environment image: which one a run would use, and whether it is built."""
     from runner.config import build_run_config
@@ -290,6 +315,7 @@ def run_doctor(
     if client is not None:
         report.checks.append(_guard("docker", lambda: check_docker(client)))
         report.checks.append(_guard("image", check_image))
+        report.checks.append(_guard("claude-code", lambda: check_claude_code(client)))
         if project is not None:
             report.checks.append(_guard("environment", lambda: check_environment(project, client)))
     else:

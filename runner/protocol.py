@@ -21,6 +21,11 @@ GATEWAY_BASE_URL = "http://gateway"  # host part is ignored: the transport is th
 # that readable in /proc). It travels as `x-api-key` (what the anthropic SDK sends for its
 # api_key) or `Authorization: Bearer`, on every gateway route.
 TOKEN_HEADER = "x-api-key"
+# The claude-code runtime: the in-container API relay (runner/agent/api_relay.py) listens on
+# 127.0.0.1:API_PORT; Claude Code's ANTHROPIC_BASE_URL and its PreToolUse hook
+# (runner/agent/hook.py, which keeps its own copy: it must not import pydantic) point there.
+API_PORT = 4141
+Runtime = Literal["builtin", "claude-code"]
 
 
 class _Strict(BaseModel):
@@ -42,6 +47,9 @@ class DecideRequest(_Strict):
     cwd: str = "/workspace"
     measured: list[MeasuredPath] = Field(default_factory=list)
     tool_use_id: str | None = None
+    # who asks: the built-in agent (tool names as the policies know them) or Claude Code's
+    # PreToolUse hook (its tool names, mapped on the host: runner/policy/claude_code.py)
+    runtime: Runtime = "builtin"
 
 
 class DecideReason(_Strict):

@@ -55,6 +55,56 @@ def sandbox_image() -> str:
         pytest.fail(f"sandbox image unavailable: {exc}")
 
 
+def _claude_code_ready(client: docker.DockerClient) -> None:
+    """Skip (saying exactly why) when the pinned Claude Code binary is not cached and the
+    npm registry cannot be reached; otherwise return (the binary can be had)."""
+    from runner.sandbox.claude_code import binary_dir, cached_binary, load_pin, probe_registry
+    from runner.sandbox.image import engine_arch
+
+    arch = engine_arch(client)
+    if cached_binary(arch) is not None:
+        return
+    why = probe_registry(arch)
+    if why is not None:
+        pin = load_pin()
+        pytest.skip(f"Claude Code {pin.version} ({arch}) is not cached at "
+                    f"{binary_dir(pin.version, arch)} and the npm registry cannot be reached: "
+                    f"{why}")
+
+
+@pytest.fixture(scope="session")
+def claude_code_binary(docker_client: docker.DockerClient) -> Path:
+    """The pinned Claude Code binary on the host (downloaded, verified and cached when
+    missing): skipped only when it is not cached and the npm registry cannot be reached."""
+    from runner.sandbox.claude_code import ensure_claude_code
+    from runner.sandbox.image import engine_arch
+
+    _claude_code_ready(docker_client)
+    try:
+        return ensure_claude_code(engine_arch(docker_client), lambda _: None)
+    except RunnerError as exc:
+        pytest.fail(f"Claude Code binary unavailable: {exc}")
+
+
+@pytest.fixture(scope="session")
+def claude_code_image(docker_client: docker.DockerClient) -> str:
+    """The claude-code runtime's default-environment image ref (base → runtime →
+    sandbox-runner-runtime-cc → default environment), built when missing. Shared between
+    sessions and helpers like the sandbox image: never removed by tests. Skipped only when
+    the Claude Code binary is not cached and the npm registry cannot be reached."""
+    from runner.sandbox.image import ensure_image
+
+    def progress(line: str) -> None:
+        if line.startswith("==>"):
+            print(f"[claude-code image] {line}", file=sys.__stderr__, flush=True)
+
+    _claude_code_ready(docker_client)
+    try:
+        return ensure_image(DockerSandboxConfig(), progress=progress, runtime="claude-code")
+    except RunnerError as exc:
+        pytest.fail(f"claude-code image unavailable: {exc}")
+
+
 @pytest.fixture(scope="session")
 def docker_client() -> Iterator[docker.DockerClient]:
     from runner.sandbox.docker_client import docker_client as connect

@@ -19,10 +19,10 @@ from runner.agentdef import (
 )
 from runner.config import DEFAULT_MODEL, MODEL_ALIASES
 from runner.errors import AgentFileError
-from runner.policy.models import TOOL_NAMES
+from runner.policy.models import BUILTIN_TOOLS
 from runner.resources import agents_dir
 
-ALL = list(TOOL_NAMES)
+ALL = list(BUILTIN_TOOLS)
 
 
 def write(tmp_path: Path, text: str, name: str = "agent.md") -> Path:
@@ -169,7 +169,7 @@ def test_tools_this_runtime_lacks_are_dropped_with_why(tmp_path: Path) -> None:
 
 
 def test_resolve_tools_against_another_runtime() -> None:
-    res = resolve_tools(["Read", "WebFetch"], None, runtime=("Read", "WebFetch"))
+    res = resolve_tools(["Read", "WebFetch"], None, runtime="claude-code")
     assert res.granted == ["Read", "WebFetch"] and res.dropped == []
 
 

@@ -23,6 +23,7 @@ from runner.doctor import (
     check_leftovers,
     check_python,
     check_regorus,
+    claude_code_check,
     docker_client,
     leftover_containers,
     run_doctor,
@@ -72,6 +73,29 @@ def test_image_status_is_interpreted(status: Any, expected: str) -> None:
     assert check.status == expected
     if isinstance(status, SimpleNamespace):
         assert "sandbox-runner:abc" in check.detail
+
+
+@pytest.mark.parametrize(
+    ("cached", "ref", "present", "status", "words"),
+    [
+        (False, None, False, "info", ["not cached", "--runtime claude-code", "npm registry"]),
+        (True, None, False, "info", ["binary cached", "runtime layer is not built"]),
+        (True, "sandbox-runner-runtime-cc:abc", False, "info",
+         ["sandbox-runner-runtime-cc:abc not built yet", "offline"]),
+        (True, "sandbox-runner-runtime-cc:abc", True, "ok",
+         ["binary cached", "sandbox-runner-runtime-cc:abc present"]),
+    ],
+)
+def test_claude_code_status_is_interpreted(cached: bool, ref: str | None, present: bool,
+                                           status: str, words: list[str]) -> None:
+    from runner.sandbox.image import ClaudeCodeStatus
+
+    check = claude_code_check(ClaudeCodeStatus(version="2.1.332", arch="x86_64", cached=cached,
+                                               layer_ref=ref, layer_present=present))
+    assert check.name == "claude-code" and check.status == status
+    assert check.detail.startswith("Claude Code 2.1.332 (x86_64):")
+    for word in words:
+        assert word in check.detail, word
 
 
 def test_unreachable_docker_is_exit_4(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:

@@ -9,7 +9,12 @@ it is the record of what the model asked for:
 - every decision must name (``tool_use_id``) a ``tool_use`` block of a model
   response, with the same tool name and the same input; a decision without one is
   reported (forged, or the agent changed the call after the model made it);
-- a tool_use decided twice is reported;
+- a tool_use decided twice is reported, except Claude Code's second ask;
+- in a claude-code run (``labels.runtime``), the hook is asked with the input Claude Code
+  will run, which it normalises first: a default added or left out (``replace_all: false``),
+  a relative path made absolute under ``/workspace``, a leading ``cd /workspace &&`` dropped
+  from a command; and for a file tool the hook runs a second time once the path is absolute.
+  Such inputs match the model's; such a second ask is counted (``reasked``), not reported;
 - a tool_use the agent answered (a ``tool_result`` in a later request) without a
   decision is reported; one that was never answered (the run ended first) is a note.
 
@@ -55,6 +60,7 @@ class CrossCheck(BaseModel):
     tool_uses: int
     matched: int
     connections: int = 0  # decisions of kind "connect" (the egress proxy's; no tool_use)
+    reasked: int = 0  # Claude Code's second ask for a file tool, its input normalised
     problems: list[CrossProblem]
     notes: list[str]
 
@@ -170,6 +176,8 @@ def cross_check(entries: list[LogEntry], transcript: Path) -> CrossCheck:
     problems = [CrossProblem(problem=p) for p in read_problems]
     decided: dict[str, int] = {}
     matched = 0
+    matched_ids: set[str] = set()
+    reasked: set[str] = set()
     connections = 0
     for entry in entries:
         if entry.kind == "connect":  # decided for the egress proxy, not a call of the model
@@ -182,6 +190,12 @@ def cross_check(entries: list[LogEntry], transcript: Path) -> CrossCheck:
                 "it cannot be matched to a call of the model")))
             continue
         if use_id in decided:
+            use = uses.get(use_id)
+            if use is not None and use.name == entry.tool_name and use_id not in reasked \
+                    and use_id in matched_ids and entry.labels.get("runtime") == "claude-code" \
+                    and normalised_input(entry.tool_input, use.input):
+                reasked.add(use_id)
+                continue
             problems.append(CrossProblem(seq=entry.seq, tool_use_id=use_id, problem=(
                 f"seq {entry.seq}: tool_use {_show(use_id)} was already decided at seq "
                 f"{decided[use_id]}")))
@@ -196,12 +210,15 @@ def cross_check(entries: list[LogEntry], transcript: Path) -> CrossCheck:
             problems.append(CrossProblem(seq=entry.seq, tool_use_id=use_id, problem=(
                 f"seq {entry.seq}: decided {_show(entry.tool_name)}, the model called "
                 f"{_show(use.name)} (transcript line {use.exchange})")))
-        elif not same_input(entry.tool_input, _as_logged(use.input, entry.log_format)):
+        elif not (same_input(entry.tool_input, _as_logged(use.input, entry.log_format)) or (
+                entry.labels.get("runtime") == "claude-code"
+                and normalised_input(entry.tool_input, _as_logged(use.input, entry.log_format)))):
             problems.append(CrossProblem(seq=entry.seq, tool_use_id=use_id, problem=(
                 f"seq {entry.seq}: the decided input of {_show(entry.tool_name)} differs from "
                 f"the model's tool_use {_show(use_id)} (transcript line {use.exchange})")))
         else:
             matched += 1
+            matched_ids.add(use_id)
     notes: list[str] = []
     for use_id, use in uses.items():
         if use_id in decided:
@@ -214,4 +231,35 @@ def cross_check(entries: list[LogEntry], transcript: Path) -> CrossCheck:
             notes.append(f"tool_use {_show(use_id)} ({_show(use.name)}) was never decided "
                          "(the run ended before)")
     return CrossCheck(decisions=len(entries), tool_uses=len(uses), matched=matched,
-                      connections=connections, problems=problems, notes=notes)
+                      connections=connections, reasked=len(reasked), problems=problems,
+                      notes=notes)
+
+
+_PATH_KEYS = ("file_path", "notebook_path", "path")
+_CD_PREFIX = re.compile(r"\Acd +(?:/workspace|\"/workspace\"|'/workspace')/? *(?:&&|;) *")
+
+
+def normalised_input(decided: Any, model: Any, workspace: str = "/workspace") -> bool:
+    """Claude Code's normalised form of the model's tool input: path keys relative in the
+    model's input may be ``workspace/<it>``, a command may lose a leading ``cd workspace &&``,
+    a key may be added or left out where its value is a default (false, null, empty, 0);
+    everything else the same."""
+    if not isinstance(decided, dict) or not isinstance(model, dict):
+        return False
+    for key in set(decided) | set(model):
+        if key not in model or key not in decided:
+            value = decided.get(key) if key not in model else model.get(key)
+            if isinstance(value, (list, dict)) or value not in (False, None, "", 0):
+                return False
+            continue
+        mine, theirs = decided[key], model[key]
+        if key in _PATH_KEYS and isinstance(theirs, str) and isinstance(mine, str):
+            absolute = theirs if theirs.startswith("/") else f"{workspace}/{theirs}"
+            if mine not in (theirs, absolute.rstrip("/") or "/"):
+                return False
+        elif key == "command" and isinstance(theirs, str) and isinstance(mine, str):
+            if mine != theirs and _CD_PREFIX.sub("", theirs, count=1) != mine:
+                return False
+        elif not same_input(mine, theirs):
+            return False
+    return True

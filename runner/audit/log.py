@@ -115,9 +115,16 @@ class LogEntry(BaseModel):
         """The tool's name, or "connect" for a connection."""
         if self.kind == "connect":
             return "connect"
-        tool = self.input.get("tool")
+        tool = self._called()
         name = tool.get("name") if isinstance(tool, dict) else None
         return name if isinstance(name, str) else "?"
+
+    def _called(self) -> Any:
+        """The tool call as the model made it: ``tool``, or ``tool.called`` when the runtime's
+        call was mapped onto another policy tool (runner/policy/claude_code.py)."""
+        tool = self.input.get("tool")
+        called = tool.get("called") if isinstance(tool, dict) else None
+        return called if isinstance(called, dict) else tool
 
     @property
     def tool_input(self) -> dict[str, Any]:
@@ -125,7 +132,7 @@ class LogEntry(BaseModel):
         if self.kind == "connect":
             target = self.input.get("connect")
             return target if isinstance(target, dict) else {}
-        tool = self.input.get("tool")
+        tool = self._called()
         args = tool.get("input") if isinstance(tool, dict) else None
         return args if isinstance(args, dict) else {}
 

@@ -13,6 +13,7 @@ from runner.egress.hosts import BadHost, parse_host_pattern
 from runner.errors import ConfigError
 from runner.run.display import RunDisplay
 from runner.run.execute import execute_run, summary_json
+from runner.runtime_tools import RUNTIMES
 
 
 @click.command("run")
@@ -20,6 +21,9 @@ from runner.run.execute import execute_run, summary_json
 @click.option("--agent", help="Bundled agent name or path to an agent file [backend-implementer].")
 @click.option("--task", help="What the agent should do [implement architecture/backend.md].")
 @click.option("--model", help="Model id, alias (opus/sonnet/haiku), or scripted:FILE.")
+@click.option("--runtime", type=click.Choice(RUNTIMES),
+              help="What runs the agent: the built-in tool loop or Claude Code [builtin] "
+                   "(docs/runtimes.md).")
 @click.option("--policy-dir", "policy_dirs", multiple=True, type=click.Path(path_type=Path),
               help="Rego policy directory (repeatable) [bundled policies/].")
 @click.option("--data", type=click.Path(path_type=Path), help="Policy data JSON overriding data.json.")

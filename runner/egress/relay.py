@@ -45,22 +45,28 @@ class RelayProcess:
 
     def __init__(self, sandbox: SandboxEnvironment, token: str, *, port: int = DEFAULT_PORT,
                  socket_path: str = DEFAULT_SOCKET, timeout: float | None = None,
-                 on_line: Callable[[str, str], None] | None = None) -> None:
+                 on_line: Callable[[str, str], None] | None = None,
+                 command: list[str] | None = None, ready: str = READY,
+                 name: str = "egress-relay", user: str | None = None) -> None:
         self._sandbox = sandbox
         self._token = token
         self.port = port
         self._socket_path = socket_path
         self._timeout = timeout
         self._on_line = on_line
+        self._command = command or relay_command(port, socket_path)
+        self._user = user  # None: the container's user
+        self._ready_line = ready
+        self.name = name
         self._ready = threading.Event()
         self._ended = threading.Event()
         self._lines: list[str] = []
         self.result: ExecResult | None = None
         self.error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="egress-relay", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
     def _line(self, stream: str, line: str) -> None:
-        if stream == "stdout" and line.startswith(READY):
+        if stream == "stdout" and line.startswith(self._ready_line):
             self._ready.set()
         if len(self._lines) < 20:
             self._lines.append(line[:300])
@@ -70,7 +76,7 @@ class RelayProcess:
     def _run(self) -> None:
         try:
             self.result = self._sandbox.exec_stream(
-                relay_command(self.port, self._socket_path), self._line, timeout=self._timeout,
+                self._command, self._line, timeout=self._timeout, user=self._user,
                 input=f"{self._token}\n".encode("ascii"), output_limit=64 * 1024)
         except BaseException as exc:  # reported by start() or alive()
             self.error = exc
@@ -85,7 +91,7 @@ class RelayProcess:
             detail = "; ".join(self._lines[-3:]) or (
                 f"{type(self.error).__name__}: {self.error}" if self.error else "no output")
             state = "exited" if self._ended.is_set() else f"did not listen within {wait:g}s"
-            raise EnvironmentProblem(f"the egress relay {state}: {detail}")
+            raise EnvironmentProblem(f"the {self.name.replace('-', ' ')} {state}: {detail}")
 
     @property
     def alive(self) -> bool:

@@ -57,6 +57,7 @@ from runner.sandbox.image import (
     LABEL_INPUTS,
     LABEL_RUNTIME,
     BaseImage,
+    Runtime,
     cache_root,
     ensure_image,
     ensure_runtime,
@@ -141,54 +142,63 @@ def plan_environment(
     project: Path, sandbox: DockerSandboxConfig, env: EnvironmentConfig, *,
     client: docker.DockerClient, is_masked: Callable[[str], bool] | None = None,
     progress: Progress | None = None, spec: DependencySpec | None = None,
-    rebuild_default: bool = False,
+    rebuild_default: bool = False, runtime: Runtime = "builtin",
 ) -> EnvironmentPlan:
     """Detect the project's dependencies and make sure the layers below its environment are
-    there (building them offline when missing). ProjectError (exit 2) for a bad dependency
-    file; EnvironmentBuildError (exit 4) when a layer below cannot be had."""
+    there (building them offline when missing): the runtime layer, and for
+    ``runtime="claude-code"`` the claude-code layer on it, which the environment goes on.
+    ProjectError (exit 2) for a bad dependency file; EnvironmentBuildError (exit 4) when a
+    layer below cannot be had."""
     say = progress or _noop
     spec = spec if spec is not None else detect_dependencies(project, env, is_masked=is_masked)
     if sandbox.image:
         return EnvironmentPlan(kind="explicit", ref=sandbox.image,
                                present=_local(client, sandbox.image), spec=spec)
     if not spec.declared:
-        ref = ensure_image(sandbox, progress=say, force_env=rebuild_default)
+        ref = ensure_image(sandbox, progress=say, force_env=rebuild_default, runtime=runtime)
         return EnvironmentPlan(kind="default", ref=ref, present=True, spec=spec)
     base_cfg = sandbox if spec.base_image is None else sandbox.model_copy(
         update={"base_image": spec.base_image})
     try:
-        runtime: BaseImage = ensure_runtime(base_cfg, progress=say, client=client,
-                                            fallback=spec.base_image is None)
+        below: BaseImage = ensure_runtime(base_cfg, progress=say, client=client,
+                                          fallback=spec.base_image is None, runtime=runtime)
     except EnvironmentBuildError:
         raise
     except ImageBuildError as exc:
         raise EnvironmentBuildError(exc.step, exc.detail) from None
-    digest = spec.digest(runtime.id)
+    digest = spec.digest(below.id)
     ref = env_ref(digest)
     return EnvironmentPlan(kind="project", ref=ref, present=_local(client, ref), spec=spec,
-                           inputs_hash=digest, runtime=runtime.ref, runtime_id=runtime.id)
+                           inputs_hash=digest, runtime=below.ref, runtime_id=below.id)
 
 
 def environment_status(
     project: Path, sandbox: DockerSandboxConfig, env: EnvironmentConfig, *,
     client: docker.DockerClient, is_masked: Callable[[str], bool] | None = None,
+    runtime: Runtime = "builtin",
 ) -> tuple[str, bool, str]:
-    """(image ref or what is missing, present, description) of the project's environment,
-    building nothing (``doctor``). ProjectError for a bad dependency file."""
+    """(image ref or what is missing, present, description) of the project's environment
+    for ``runtime``, building nothing (``doctor``). ProjectError for a bad dependency file."""
     spec = detect_dependencies(project, env, is_masked=is_masked)
     if sandbox.image:
         return sandbox.image, _local(client, sandbox.image), "--image, used as is"
     if not spec.declared:
-        status = image_status(sandbox)
-        return (status.ref or "sandbox image (runtime layer not built yet)", status.present,
+        status = image_status(sandbox, runtime=runtime)
+        return (status.ref or f"sandbox image ({_missing(runtime)})", status.present,
                 "default environment (no dependencies declared)")
     base_cfg = sandbox if spec.base_image is None else sandbox.model_copy(
         update={"base_image": spec.base_image})
-    runtime = runtime_status(base_cfg, client)
-    if runtime is None:
-        return ("runtime layer not built yet", False, spec.describe())
-    ref = env_ref(spec.digest(runtime.id))
+    below = runtime_status(base_cfg, client, runtime=runtime)
+    if below is None:
+        return (_missing(runtime), False, spec.describe())
+    ref = env_ref(spec.digest(below.id))
     return ref, _local(client, ref), spec.describe()
+
+
+def _missing(runtime: Runtime) -> str:
+    if runtime == "builtin":
+        return "runtime layer not built yet"
+    return "runtime or claude-code layer not built yet"
 
 
 # --- secrets -----------------------------------------------------------------------------

@@ -1,6 +1,8 @@
 """What answers ``/v1/messages``: the model provider protocol and its failures.
 
-A provider makes ONE attempt per call. Retrying is not its business: the
+A provider makes ONE attempt per call (``create``: a JSON answer; ``stream``: the
+Messages API stream events, failing before its first event exactly like ``create``;
+``count_tokens``: an estimate, never charged). Retrying is not its business: the
 :class:`~runner.gateway.retry.Retrier` wraps every provider, so the real API
 and the scripted provider's injected faults go through the same retry and
 backoff code. Providers signal failures with the two exceptions below.
@@ -8,6 +10,7 @@ backoff code. Providers signal failures with the two exceptions below.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Sequence
 from typing import Any, Protocol
 
 from runner.errors import ModelAPIError
@@ -17,8 +20,20 @@ RETRYABLE_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
 
 
 class ModelProvider(Protocol):
-    async def create(self, request: dict[str, Any]) -> dict[str, Any]:
-        """Answer one Messages API request with a Messages API response (one attempt)."""
+    async def create(self, request: dict[str, Any], *, betas: Sequence[str] = ()) -> dict[str, Any]:
+        """Answer one Messages API request with a Messages API response (one attempt).
+        ``betas``: the agent's ``anthropic-beta`` tokens, already checked by the gateway."""
+        ...
+
+    def stream(self, request: dict[str, Any], *,
+               betas: Sequence[str] = ()) -> AsyncIterator[dict[str, Any]]:
+        """The stream events answering one request (one attempt). A failure before the first
+        event raises from the first ``anext``; an upstream ``error`` event raises ProviderError."""
+        ...
+
+    async def count_tokens(self, request: dict[str, Any], *,
+                           betas: Sequence[str] = ()) -> dict[str, Any]:
+        """``{"input_tokens": N}`` for a count_tokens request (one attempt)."""
         ...
 
     async def aclose(self) -> None:

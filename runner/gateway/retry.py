@@ -1,23 +1,32 @@
 """Retries with exponential backoff, honouring ``retry-after``: one loop for every provider.
 
-The loop is tenacity's (:class:`tenacity.AsyncRetrying`): it stops after
-``retries + 1`` attempts, retries only a :class:`ProviderError` that says it is
-retryable, and waits :meth:`RetryPolicy.delay` (the server's ``retry-after``,
-capped, else exponential backoff with equal jitter) through an injectable sleep.
+The loop is tenacity's (:class:`tenacity.AsyncRetrying`): it stops after ``retries + 1``
+attempts, retries only a :class:`ProviderError` that says it is retryable, and waits
+:meth:`RetryPolicy.delay` (the server's ``retry-after``, capped, else exponential backoff
+with equal jitter) through an injectable sleep. A stream is retried only until its first
+event: once that is handed over, the agent may already have part of the answer.
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
 from runner.config import GatewayConfig
-from runner.gateway.provider import ModelProvider, ProviderError, ProviderFailed, ProviderHTTPError
+from runner.gateway.provider import (
+    ModelProvider,
+    ProviderConnectionError,
+    ProviderError,
+    ProviderFailed,
+    ProviderHTTPError,
+)
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -52,6 +61,16 @@ class ProviderResult:
     failures: list[str] = field(default_factory=list)  # one line per failed attempt
 
 
+@dataclass
+class StreamStart:
+    """A stream whose first event arrived: nothing of it has been sent downstream yet."""
+
+    first: dict[str, Any]
+    rest: AsyncIterator[dict[str, Any]]
+    retries: int = 0
+    failures: list[str] = field(default_factory=list)
+
+
 def _retryable(exc: BaseException) -> bool:
     return isinstance(exc, ProviderError) and exc.retryable
 
@@ -67,12 +86,10 @@ class Retrier:
         self.policy = policy
         self._sleep = sleep
 
-    async def create(self, request: dict[str, Any]) -> ProviderResult:
-        failures: list[str] = []
-
-        async def attempt() -> dict[str, Any]:
+    async def _retrying(self, attempt: Callable[[], Awaitable[T]], failures: list[str]) -> T:
+        async def recorded() -> T:
             try:
-                return await self.provider.create(request)
+                return await attempt()
             except ProviderError as exc:
                 failures.append(str(exc))
                 raise
@@ -85,8 +102,44 @@ class Retrier:
             reraise=True,  # the last ProviderError itself, not tenacity's RetryError
         )
         try:
-            response: dict[str, Any] = await retrying(attempt)
+            return await retrying(recorded)
         except ProviderError as exc:
             status = exc.status if isinstance(exc, ProviderHTTPError) else None
             raise ProviderFailed(failures, status=status) from exc
+
+    async def create(self, request: dict[str, Any], *,
+                     betas: Sequence[str] = ()) -> ProviderResult:
+        failures: list[str] = []
+
+        async def attempt() -> dict[str, Any]:
+            return await self.provider.create(request, betas=betas)
+
+        response = await self._retrying(attempt, failures)
         return ProviderResult(response=response, retries=len(failures), failures=failures)
+
+    async def open_stream(self, request: dict[str, Any], *,
+                          betas: Sequence[str] = ()) -> StreamStart:
+        """Attempts until a stream yields its first event. Once that event is handed over,
+        nothing is retried: the agent may already have part of the answer."""
+        failures: list[str] = []
+
+        async def attempt() -> tuple[dict[str, Any], AsyncIterator[dict[str, Any]]]:
+            events = self.provider.stream(request, betas=betas)
+            try:
+                first = await anext(events)
+            except StopAsyncIteration:
+                await _close(events)
+                raise ProviderConnectionError("disconnect", "an empty stream") from None
+            except BaseException:
+                await _close(events)
+                raise
+            return first, events
+
+        first, rest = await self._retrying(attempt, failures)
+        return StreamStart(first, rest, retries=len(failures), failures=failures)
+
+
+async def _close(events: AsyncIterator[dict[str, Any]]) -> None:
+    aclose = getattr(events, "aclose", None)
+    if aclose is not None:
+        await aclose()

@@ -15,7 +15,8 @@ Scenario format (YAML or JSON)::
 A fault turn is consumed by the next ``times`` attempts; it raises the same
 exceptions the HTTP provider raises, so the gateway's retry loop handles it
 exactly as it handles the real API. After the last turn every request gets an
-``end_turn`` answer.
+``end_turn`` answer. A streaming request gets the same answer as the event sequence the API
+would stream (:func:`runner.gateway.sse.message_events`); a fault raises before its first event.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import asyncio
 import json
 import secrets
 import string
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -32,6 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from runner.errors import ScenarioError
 from runner.gateway.provider import ProviderConnectionError, ProviderHTTPError
+from runner.gateway.sse import message_events
 
 _ALPHABET = string.ascii_letters + string.digits
 _ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
@@ -135,7 +138,7 @@ class ScriptedProvider:
     def finished(self) -> bool:
         return self._next >= len(self.scenario.turns)
 
-    async def create(self, request: dict[str, Any]) -> dict[str, Any]:
+    async def create(self, request: dict[str, Any], *, betas: Sequence[str] = ()) -> dict[str, Any]:
         turn = self._take()
         if turn is None:
             return self._message(request, self.scenario.final_text, [])
@@ -146,6 +149,16 @@ class ScriptedProvider:
             await asyncio.sleep(turn.delay)
         self.served += 1
         return self._message(request, turn.text, turn.tool_calls)
+
+    async def stream(self, request: dict[str, Any], *,
+                     betas: Sequence[str] = ()) -> AsyncIterator[dict[str, Any]]:
+        message = await self.create(request)  # a fault raises here, before the first event
+        for event in message_events(message):
+            yield event
+
+    async def count_tokens(self, request: dict[str, Any], *,
+                           betas: Sequence[str] = ()) -> dict[str, Any]:
+        return {"input_tokens": _estimate(request)}
 
     async def aclose(self) -> None:
         return None
@@ -180,10 +193,15 @@ class ScriptedProvider:
             "stop_reason": "tool_use" if calls else "end_turn",
             "stop_sequence": None,
             "usage": {
-                "input_tokens": max(1, len(json.dumps(request, default=str)) // 4),
+                "input_tokens": _estimate(request),
                 "output_tokens": max(1, len(json.dumps(content)) // 4),
             },
         }
+
+
+def _estimate(request: dict[str, Any]) -> int:
+    """Input tokens, roughly: a token per four characters of the request's JSON."""
+    return max(1, len(json.dumps(request, default=str)) // 4)
 
 
 def _raise(fault: Fault) -> None:

@@ -2,15 +2,20 @@
 
 Routes (a Starlette app served by uvicorn on ``socket_path``), every one behind the run's
 token (:mod:`runner.gateway.auth`: 401 before the body is read, recorded as a
-``gateway_refused`` event):
+``gateway_refused`` event); query strings (Claude Code's ``?beta=true``) are ignored:
 
 - ``POST /v1/messages``: a Messages API request of an allowed shape
-  (:mod:`runner.gateway.shapes`: text, tool_use, tool_result, base64 images; nothing the
-  provider would fetch), ``max_tokens`` clamped, redacted whole, answered by the provider
-  through the retry loop, recorded in ``transcript.jsonl``. One model request is in flight
-  at a time: the others wait for it (the agent asks one at a time; anything else is queued,
-  not refused, so a burst gets exactly what the budget allows). The budget is reserved
-  under its lock before anything is forwarded.
+  (:mod:`runner.gateway.shapes`: text, tool_use, tool_result, base64 images, thinking;
+  nothing the provider would fetch), ``max_tokens`` clamped, redacted whole, answered by the
+  provider through the retry loop, recorded in ``transcript.jsonl``. One model request is in
+  flight at a time: the others wait for it (the agent asks one at a time; anything else is
+  queued, not refused, so a burst gets exactly what the budget allows). The budget is
+  reserved under its lock before anything is forwarded. ``"stream": true`` is answered with
+  server-sent events (:mod:`runner.gateway.stream`; the lock is held until the stream ends).
+  A well-formed ``anthropic-beta`` header is passed on, anything else dropped (refusal event).
+- ``POST /v1/messages/count_tokens``: the same allowlist and redaction, one attempt, recorded
+  as a ``count_tokens`` event, never charged to the budget.
+- ``GET /`` and ``HEAD /``: 200 (a client's reachability check).
 - ``POST /v1/decide``: a :class:`DecideRequest`; answered by the injected ``decide``
   function. Any failure there is a deny (fail closed).
 - ``POST /v1/events``: an :class:`EventRequest`, redacted, clipped, appended to
@@ -26,9 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import socket
-import stat
 import threading
 import time
 import uuid
@@ -43,7 +46,6 @@ import uvicorn
 from pydantic import ValidationError
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse as _StarletteJSONResponse
 from starlette.responses import Response
 from starlette.routing import Route
 
@@ -51,11 +53,17 @@ from runner.errors import BudgetExceeded, EnvironmentProblem, RunFailed, first_e
 from runner.gateway.auth import Refusal, TokenGuard, new_token
 from runner.gateway.budget import Budget
 from runner.gateway.limits import BodyTooLarge, GatewayLimits, RateBucket, read_body
+from runner.gateway.net import GROUP_SOCKET_MODE as GROUP_SOCKET_MODE
+from runner.gateway.net import SOCKET_MODE as SOCKET_MODE
+from runner.gateway.net import JSONResponse, accepts, api_error
+from runner.gateway.net import bind_unix_socket as bind_unix_socket
+from runner.gateway.net import prepare_socket_dir as prepare_socket_dir
 from runner.gateway.provider import ModelProvider, ProviderFailed
 from runner.gateway.recorder import JsonlWriter, utc_now
 from runner.gateway.redact import Redaction, Redactor
 from runner.gateway.retry import Retrier, RetryPolicy
-from runner.gateway.shapes import RefusedShape, allowed_request
+from runner.gateway.shapes import RefusedShape, allowed_count_request, allowed_request
+from runner.gateway.stream import Exchange, SSEResponse, checked_betas, count_tokens, open_stream
 from runner.protocol import DecideReason, DecideRequest, DecideResponse, EventRequest, EventResponse
 
 Decide = Callable[[DecideRequest], DecideResponse]
@@ -63,8 +71,6 @@ TRANSCRIPT = "transcript.jsonl"
 EVENTS = "events.jsonl"
 REDACTIONS = "redactions.jsonl"
 REFUSED_KIND = "gateway_refused"
-SOCKET_MODE = 0o600
-SOCKET_DIR_MODE = 0o700
 _SHOWN = 300  # characters of an agent-controlled string kept in a refusal event
 
 
@@ -88,61 +94,6 @@ class _BadRequest(Exception):
     pass
 
 
-def prepare_socket_dir(path: Path, uid: int, gid: int) -> None:
-    """Make ``path`` 0700 and hand it to the sandbox user: only that uid (and root) can reach
-    the socket and read the agent's config. A no-op chown when the host runs as that uid."""
-    os.chmod(path, SOCKET_DIR_MODE)
-    st = os.lstat(path)
-    if (st.st_uid, st.st_gid) == (uid, gid):
-        return
-    try:
-        os.chown(path, uid, gid, follow_symlinks=False)
-    except OSError as exc:
-        raise EnvironmentProblem(
-            f"cannot hand the gateway socket directory to the sandbox user {uid}:{gid} "
-            f"({exc.strerror}): run sandbox-runner as root or as the project's owner") from None
-
-
-def bind_unix_socket(path: Path, owner: tuple[int, int] | None) -> socket.socket:
-    """A listening unix socket at ``path``, 0600 and owned by ``owner`` (uid, gid; None: ours)
-    before it accepts anything. A stale socket there is replaced; anything else is an error."""
-    with suppress(FileNotFoundError):
-        st = os.lstat(path)
-        if not stat.S_ISSOCK(st.st_mode):
-            raise FileExistsError(f"{path} exists and is not a socket")
-        path.unlink()
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        sock.bind(str(path))
-        os.chmod(path, SOCKET_MODE)  # nobody can connect before listen()
-        if owner is not None:
-            st = os.lstat(path)
-            if (st.st_uid, st.st_gid) != owner:
-                os.chown(path, *owner, follow_symlinks=False)
-        sock.listen(128)
-    except OSError:
-        sock.close()
-        with suppress(OSError):
-            path.unlink()
-        raise
-    return sock
-
-
-class JSONResponse(_StarletteJSONResponse):
-    """JSON with non-ASCII escaped: a lone surrogate (which a model or a tool can produce)
-    is not encodable as UTF-8 and must not turn an answer into a 500."""
-
-    def render(self, content: Any) -> bytes:
-        return json.dumps(content, ensure_ascii=True, allow_nan=False,
-                          separators=(",", ":")).encode("ascii")
-
-
-def api_error(status: int, error_type: str, message: str) -> JSONResponse:
-    """An Anthropic-style error body (what the SDK expects to parse)."""
-    return JSONResponse({"type": "error", "error": {"type": error_type, "message": message}},
-                        status_code=status)
-
-
 class Gateway:
     """Serves the agent's socket in a background thread. ``start()``, then ``stop()``."""
 
@@ -152,8 +103,10 @@ class Gateway:
         retry: RetryPolicy | None = None, model: str | None = None,
         on_redaction: Callable[[Redaction], None] | None = None,
         limits: GatewayLimits | None = None, socket_owner: tuple[int, int] | None = None,
+        socket_mode: int = SOCKET_MODE,
     ) -> None:
         self.socket_path = socket_path
+        self.socket_mode = socket_mode
         self.socket_owner = socket_owner  # (uid, gid) the socket is chowned to; None: ours
         self.limits = limits or GatewayLimits()
         # Only the agent process gets this (runner/run/execute.py); it is a known secret of the
@@ -182,6 +135,7 @@ class Gateway:
         self._thread_error: BaseException | None = None
         self._seen_redactions: set[tuple[str, str]] = set()
         self._event_count = 0
+        self._event_lock = threading.Lock()
         self._exchanges = 0
         self._refusals = 0
         self._event_rate = RateBucket(self.limits.event_rate, self.limits.event_burst)
@@ -220,7 +174,7 @@ class Gateway:
                 self._close_files()
                 raise EnvironmentProblem(f"gateway failed to start on {self.socket_path}: "
                                          f"{self._thread_error or 'server exited'}")
-            if self._server.started and _accepts(self.socket_path):
+            if self._server.started and accepts(self.socket_path):
                 return
             time.sleep(0.01)
         self.stop()
@@ -248,7 +202,7 @@ class Gateway:
         self.stop()
 
     def _bind(self) -> socket.socket:
-        return bind_unix_socket(self.socket_path, self.socket_owner)
+        return bind_unix_socket(self.socket_path, self.socket_owner, mode=self.socket_mode)
 
     def _serve(self, sock: socket.socket) -> None:
         assert self._server is not None
@@ -277,67 +231,120 @@ class Gateway:
 
         routes = Starlette(
             routes=[
+                Route("/", self._root, methods=["GET", "HEAD"]),
                 Route("/v1/messages", self._messages, methods=["POST"]),
+                Route("/v1/messages/count_tokens", self._count_tokens, methods=["POST"]),
                 Route("/v1/decide", self._decide, methods=["POST"]),
                 Route("/v1/events", self._event, methods=["POST"]),
             ],
             lifespan=lifespan,
         )
-        return TokenGuard(routes, self.token, self._refused)
+        return TokenGuard(routes, self.token, self.refused)
+
+    async def _root(self, request: Request) -> Response:
+        return JSONResponse({"service": "sandbox-runner gateway"})
 
     async def _messages(self, request: Request) -> Response:
         assert self._model_lock is not None
-        async with self._model_lock:  # one model request in flight; the others wait their turn
-            return await self._one_message(request)
+        await self._model_lock.acquire()  # one model request in flight; the others wait their turn
+        try:
+            response = await self._one_message(request)
+        except BaseException:
+            self._model_lock.release()
+            raise
+        if isinstance(response, SSEResponse) and not response.closed:
+            response.on_close = self._model_lock.release  # held until the stream ends
+        else:
+            self._model_lock.release()
+        return response
 
-    async def _one_message(self, request: Request) -> Response:
-        started, t0 = utc_now(), time.monotonic()
+    async def _admit(self, request: Request) -> tuple[dict[str, Any], int | None] | Response:
+        """The body as it may be forwarded (and the max_tokens asked when clamped), or the answer
+        refusing it."""
         try:
             body = await _json_object(request, self.limits.messages_body)
-            forward, asked = allowed_request(body, max_tokens_cap=self.limits.max_request_tokens)
+            if request.url.path.endswith("/count_tokens"):
+                return allowed_count_request(body), None
+            return allowed_request(body, max_tokens_cap=self.limits.max_request_tokens)
         except BodyTooLarge as exc:
             return self._too_large(request, exc)
         except (_BadRequest, RefusedShape) as exc:
-            self._refused(Refusal("POST", request.url.path, f"bad request: {exc}"))
+            self.refused(Refusal("POST", request.url.path, f"bad request: {exc}"))
             return api_error(400, "invalid_request_error", str(exc))
+
+    def _exchange(self, request: Request, forward: dict[str, Any], started: str, t0: float,
+                  asked: int | None) -> Exchange:
+        """The request redacted, with its checked anthropic-beta tokens."""
+        if self.model is not None:
+            forward["model"] = self.model
+        redacted, found = self.redactor.redact_request(forward)
+        betas, header, dropped = checked_betas(request)
+        if dropped is not None:
+            self.refused(Refusal(request.method, request.url.path, dropped))
+        shown = None
+        if header is not None:
+            shown, in_header = self.redactor.redact_text(header[:1024])
+            found += [Redaction(rule, "anthropic-beta", n) for rule, n in in_header.items()]
+        return Exchange(started, t0, redacted, found, asked, betas, shown)
+
+    async def _one_message(self, request: Request) -> Response:
+        started, t0 = utc_now(), time.monotonic()
+        admitted = await self._admit(request)
+        if isinstance(admitted, Response):
+            return admitted
+        forward, asked = admitted
         if asked is not None:
             self._bump(clamped=1)
         if self.failure is not None:
             return api_error(503, "api_error", f"the run has already failed: {self.failure}")
-        if self.model is not None:
-            forward["model"] = self.model
-        redacted, found = self.redactor.redact_request(forward)
+        stream = bool(forward.pop("stream", False))
+        x = self._exchange(request, forward, started, t0, asked)
+        extra = {**x.extra(), **({"stream": True} if stream else {})}
         try:
             self.budget.reserve()
         except BudgetExceeded as exc:
             self._fail(exc)
-            self._log_redactions(found, started)
-            self._record(started, t0, redacted, None, 0, str(exc), found, asked=asked)
+            self.log_redactions(x.found, started)
+            self.record(started, t0, x.request, None, 0, str(exc), x.found, asked=asked, extra=extra)
             return api_error(402, "billing_error", str(exc))
         self._exchanges += 1
-        exchange = self._exchanges
-        self._log_redactions(found, started)
+        x.number = self._exchanges
+        self.log_redactions(x.found, started)
+        if stream:
+            return await open_stream(self, x)
         answered = False
         try:
-            result = await self.retrier.create(redacted)
+            result = await self.retrier.create(x.request, betas=x.betas)
             answered = True
         except ProviderFailed as exc:
             self._fail(exc)
             self._bump(retries=len(exc.attempts) - 1)
-            self._record(started, t0, redacted, None, len(exc.attempts) - 1, str(exc), found,
-                         failures=exc.attempts, asked=asked)
+            self.record(started, t0, x.request, None, len(exc.attempts) - 1, str(exc), x.found,
+                        failures=exc.attempts, asked=asked, extra=extra)
             return api_error(502, "api_error", str(exc))
         finally:
             if not answered:
                 self.budget.release()
         inp, out = self.budget.charge(result.response)
-        self._bump(requests=1, input_tokens=inp, output_tokens=out, retries=result.retries)
+        self.count_answer(inp, out, result.retries, answered=True)
         # The agent gets the model's answer as is; the transcript (a CI artifact) never holds a secret.
-        recorded, in_response = self.redactor.redact_tree(result.response, f"responses[{exchange}]")
-        self._log_redactions(in_response, started)
-        self._record(started, t0, redacted, recorded, result.retries, None, found + in_response,
-                     failures=result.failures, asked=asked)
+        recorded, in_response = self.redactor.redact_tree(result.response, f"responses[{x.number}]")
+        self.log_redactions(in_response, started)
+        self.record(started, t0, x.request, recorded, result.retries, None, x.found + in_response,
+                    failures=result.failures, asked=asked, extra=extra)
         return JSONResponse(result.response)
+
+    async def _count_tokens(self, request: Request) -> Response:
+        started = utc_now()
+        admitted = await self._admit(request)
+        if isinstance(admitted, Response):
+            return admitted
+        if self.failure is not None:
+            return api_error(503, "api_error", f"the run has already failed: {self.failure}")
+        x = self._exchange(request, admitted[0], started, time.monotonic(), None)
+        self.log_redactions(x.found, started)
+        status, answer = await count_tokens(self, x.request, x.betas)
+        return JSONResponse(answer, status_code=status)
 
     async def _decide(self, request: Request) -> Response:
         try:
@@ -371,31 +378,43 @@ class Gateway:
             return self._too_large(request, exc)
         except (_BadRequest, ValidationError) as exc:
             return api_error(400, "invalid_request_error", _short(exc))
-        if self._event_count >= self.limits.max_events or not self._event_rate.take():
-            self._bump(events_dropped=1)
-            if self._event_count == self.limits.max_events:
-                self._event_count += 1  # the marker is written once
-                self._write_event("events_capped", {
-                    "note": f"{self.limits.max_events} events recorded; later events are dropped"})
+        if not self.record_event(event):
             return api_error(429, "rate_limit_error", "too many events")
-        self._event_count += 1
-        data, found = self.redactor.redact_tree(event.data, f"events[{self._event_count}].data")
+        return JSONResponse(EventResponse().model_dump())
+
+    def record_event(self, event: EventRequest) -> bool:
+        """One event from the sandbox (the built-in agent's POST, or a line of a runtime's
+        output the host read): capped in count and rate, redacted, clipped, recorded and
+        shown. False when it was dropped. Thread-safe (the claude-code runtime's events
+        arrive from the agent's exec thread)."""
+        with self._event_lock:
+            if self._event_count >= self.limits.max_events or not self._event_rate.take():
+                self._bump(events_dropped=1)
+                if self._event_count == self.limits.max_events:
+                    self._event_count += 1  # the marker is written once
+                    self.write_event("events_capped", {
+                        "note": f"{self.limits.max_events} events recorded; later events are "
+                                "dropped"})
+                return False
+            self._event_count += 1
+            n = self._event_count
+        data, found = self.redactor.redact_tree(event.data, f"events[{n}].data")
         event = EventRequest(kind=event.kind, data=_clip_data(data, self.limits.event_data))
-        self._log_redactions(found, utc_now())
-        self._write_event(event.kind, event.data)
+        self.log_redactions(found, utc_now())
+        self.write_event(event.kind, event.data)
         self._bump(events=1)
         if self.on_event is not None:
             with suppress(Exception):  # the display must never break the run
                 self.on_event(event)
-        return JSONResponse(EventResponse().model_dump())
+        return True
 
     # --- helpers --------------------------------------------------------------------
 
-    def _write_event(self, kind: str, data: dict[str, Any]) -> None:
+    def write_event(self, kind: str, data: dict[str, Any]) -> None:
         assert self._events is not None
         self._events.write({"time": utc_now(), "kind": kind, "data": data})
 
-    def _refused(self, refusal: Refusal) -> None:
+    def refused(self, refusal: Refusal) -> None:
         """A call the gateway would not serve: counted always, recorded up to a cap."""
         self._bump(refused=1)
         self._refusals += 1
@@ -403,17 +422,17 @@ class Gateway:
         if self._refusals > cap + 1:
             return
         if self._refusals == cap + 1:
-            self._write_event(REFUSED_KIND, {"note": f"{cap} refusals recorded; later ones are "
+            self.write_event(REFUSED_KIND, {"note": f"{cap} refusals recorded; later ones are "
                                                      "only counted (summary: gateway stats)"})
             return
         shown, found = self.redactor.redact_tree(
             {"method": refusal.method[:16], "path": refusal.path[:_SHOWN],
              "reason": refusal.reason[:_SHOWN]}, f"refusals[{self._refusals}]")
-        self._log_redactions(found, utc_now())
-        self._write_event(REFUSED_KIND, shown)
+        self.log_redactions(found, utc_now())
+        self.write_event(REFUSED_KIND, shown)
 
     def _too_large(self, request: Request, exc: BodyTooLarge) -> Response:
-        self._refused(Refusal(request.method, request.url.path, f"body larger than {exc.cap} bytes"))
+        self.refused(Refusal(request.method, request.url.path, f"body larger than {exc.cap} bytes"))
         return api_error(413, "request_too_large", f"request body larger than {exc.cap} bytes")
 
     def fail(self, exc: RunFailed) -> None:
@@ -424,12 +443,17 @@ class Gateway:
         if self.failure is None:
             self.failure, self.failure_error = str(exc), exc
 
+    def count_answer(self, input_tokens: int, output_tokens: int, retries: int, *,
+                     answered: bool) -> None:
+        self._bump(requests=1 if answered else 0, input_tokens=input_tokens,
+                   output_tokens=output_tokens, retries=retries)
+
     def _bump(self, **delta: int) -> None:
         with self._lock:
             s = self._stats
             self._stats = replace(s, **{k: getattr(s, k) + v for k, v in delta.items()})
 
-    def _log_redactions(self, found: list[Redaction], when: str) -> None:
+    def log_redactions(self, found: list[Redaction], when: str) -> None:
         # A text is redacted once per sighting in each request; log only new ones.
         new = [r for r in found if self._first_sighting(r)]
         if not new:
@@ -449,10 +473,10 @@ class Gateway:
         self._seen_redactions.add(key)
         return True
 
-    def _record(
+    def record(
         self, started: str, t0: float, request: dict[str, Any], response: dict[str, Any] | None,
         retries: int, error: str | None, found: list[Redaction], *, failures: list[str] | None = None,
-        asked: int | None = None,
+        asked: int | None = None, extra: dict[str, Any] | None = None,
     ) -> None:
         assert self._transcript is not None
         entry: dict[str, Any] = {
@@ -462,6 +486,7 @@ class Gateway:
         }
         if asked is not None:
             entry["max_tokens_asked"] = asked  # clamped to request["max_tokens"]
+        entry.update(extra or {})
         self._transcript.write(entry)
 
 
@@ -488,13 +513,3 @@ def _short(exc: Exception) -> str:
     if isinstance(exc, ValidationError):
         return first_error(exc, "body")
     return str(exc)
-
-
-def _accepts(path: Path) -> bool:
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-        sock.settimeout(0.5)
-        try:
-            sock.connect(str(path))
-        except OSError:
-            return False
-        return True

@@ -72,6 +72,7 @@ class PolicyData(BaseModel):
     setup_presets: list[str] = Field(default_factory=list)
     egress_presets: dict[str, list[str]] = Field(default_factory=dict)
     egress_default_ports: list[int] = Field(default_factory=lambda: [80, 443])
+    allow_web_search: bool = False  # Claude Code's WebSearch (runs outside the egress control)
     allow_loopback: bool = False  # localhost, 127.0.0.0/8, ::1 (the container's own loopback)
     secret_file_patterns: list[str] = Field(default_factory=list)
     secret_file_exceptions: list[str] = Field(default_factory=list)

@@ -183,22 +183,27 @@ class Decider:
             )
 
     def decide(
-        self, call: ToolCall, *, cwd: str = "/workspace", measured: Sequence[MeasuredPath] = ()
+        self, call: ToolCall, *, cwd: str = "/workspace", measured: Sequence[MeasuredPath] = (),
+        errors: Sequence[str] = (),
     ) -> tuple[PolicyInput, Decision, float]:
         """(policy input, decision, milliseconds spent deriving and evaluating).
 
+        ``errors``: what was already found wrong with the call (mapping a runtime's call
+        onto the policy tools): recorded in the input, so the call is denied as malformed.
         The input and the decision are returned redacted: they are what is logged, shown
         and returned to the agent (the engine decided on the input as derived).
         """
-        d = self.decide_logged(call, cwd=cwd, measured=measured)
+        d = self.decide_logged(call, cwd=cwd, measured=measured, errors=errors)
         return d.input, d.decision, d.ms
 
     def decide_logged(
-        self, call: ToolCall, *, cwd: str = "/workspace", measured: Sequence[MeasuredPath] = ()
+        self, call: ToolCall, *, cwd: str = "/workspace", measured: Sequence[MeasuredPath] = (),
+        errors: Sequence[str] = (),
     ) -> Decided[PolicyInput]:
         """:meth:`decide` with the evaluation time and where redaction changed something."""
         start = time.perf_counter()
         policy_input = self.derive(call, cwd=cwd, measured=measured)
+        policy_input.errors[:0] = list(errors)
         evaluating = time.perf_counter_ns()
         try:
             decision = self.engine.evaluate(policy_input)

@@ -61,9 +61,18 @@ import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from runner.policy import secrets, shell
-from runner.policy.models import TOOL_NAMES, PathFact, PolicyInput, RunInfo, ToolCall
+from runner.policy.models import (
+    BOOKKEEPING_TOOLS,
+    TOOL_NAMES,
+    HostFact,
+    PathFact,
+    PolicyInput,
+    RunInfo,
+    ToolCall,
+)
 from runner.policy.paths import (
     CONTAINER_WORKSPACE,
     MAX_GLOB_MATCHES,
@@ -84,6 +93,7 @@ _STR: tuple[type, ...] = (str,)
 _INT: tuple[type, ...] = (int,)
 _NUM: tuple[type, ...] = (int, float)
 _BOOL: tuple[type, ...] = (bool,)
+_LIST: tuple[type, ...] = (list,)
 SCHEMAS: dict[str, dict[str, _FieldSpec]] = {
     "Read": {"file_path": (True, _STR, "string"), "offset": (False, _INT, "integer"),
              "limit": (False, _INT, "integer")},
@@ -95,7 +105,16 @@ SCHEMAS: dict[str, dict[str, _FieldSpec]] = {
              "glob": (False, _STR, "string")},
     "LS": {"path": (True, _STR, "string")},
     "Bash": {"command": (True, _STR, "string"), "timeout": (False, _NUM, "number")},
+    # Claude Code's own tools (runner/policy/claude_code.py maps the others onto these)
+    "WebFetch": {"url": (True, _STR, "string"), "prompt": (True, _STR, "string")},
+    "WebSearch": {"query": (True, _STR, "string"), "allowed_domains": (False, _LIST, "list"),
+                  "blocked_domains": (False, _LIST, "list")},
+    "Agent": {"prompt": (True, _STR, "string"), "description": (False, _STR, "string"),
+              "subagent_type": (False, _STR, "string"), "mode": (False, _STR, "string"),
+              "isolation": (False, _STR, "string")},
+    **{name: {} for name in BOOKKEEPING_TOOLS},  # Claude Code's own memory: any shape
 }
+WEB_SCHEMES = {"http": 80, "https": 443}
 _PATH_FIELDS = {"Read": "file_path", "Write": "file_path", "Edit": "file_path", "LS": "path"}
 _GLOB_CHARS = frozenset("*?[{")
 
@@ -224,6 +243,10 @@ def _derive(
             for reach in {_static_prefix(pattern), _glob_reach(pattern)} - {""}:
                 joined = reach if reach.startswith(("/", "~")) else posixpath.join(base, reach)
                 tool_path(joined, "read", dynamic=True)
+    elif name == "WebFetch":
+        url = text("url")
+        if url is not None:
+            result.hosts.append(_url_host(url))
     elif name == "Bash":
         command = text("command")
         if command is not None and len(command.encode("utf-8")) <= MAX_COMMAND_BYTES:
@@ -247,6 +270,20 @@ def _derive(
     if measured:
         attach_measurements(result.paths, measured)
     _dedupe(result.paths)
+
+
+def _url_host(url: str) -> HostFact:
+    """The host a WebFetch contacts, with the URL's scheme and port (its scheme's default
+    when the URL names none); an empty host when the URL has none or cannot be read."""
+    try:
+        parts = urlsplit(url.strip())
+        host, port = (parts.hostname or "").rstrip("."), parts.port
+    except ValueError:
+        return HostFact(host="", via="webfetch", scheme="")
+    scheme = parts.scheme.lower()
+    if port is None:
+        port = WEB_SCHEMES.get(scheme)
+    return HostFact(host=host, port=port, via="webfetch", scheme=scheme)
 
 
 def _encodable(s: str) -> bool:

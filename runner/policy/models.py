@@ -12,7 +12,17 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-TOOL_NAMES = ("Read", "Write", "Edit", "Glob", "Grep", "LS", "Bash")
+# The built-in runtime's tools (runner/agent/tools.py).
+BUILTIN_TOOLS = ("Read", "Write", "Edit", "Glob", "Grep", "LS", "Bash")
+# Tools only Claude Code has, as the policies name them (runner/policy/claude_code.py maps
+# Claude Code's calls onto these and the built-in ones: MultiEdit and NotebookEdit are Edits,
+# Task is Agent). WebFetch is decided by the network policy, WebSearch and the subagent
+# options by policies/claude_code.rego; the bookkeeping tools only touch Claude Code's memory.
+BOOKKEEPING_TOOLS = ("TodoWrite", "TaskCreate", "TaskGet", "TaskList", "TaskUpdate",
+                     "TaskStop", "TaskOutput", "ToolSearch", "ListAgents")
+CLAUDE_CODE_ONLY_TOOLS = ("WebFetch", "WebSearch", "Agent", *BOOKKEEPING_TOOLS)
+# Every tool the policies know (data.settings.tools).
+TOOL_NAMES = (*BUILTIN_TOOLS, *CLAUDE_CODE_ONLY_TOOLS)
 
 PathOp = Literal["read", "write", "exec"]
 PathVia = Literal["argument", "redirect", "tool"]
@@ -79,6 +89,7 @@ class HostFact(_Model):
     port: int | None = None
     via: str  # e.g. "curl-argument", "pip-index", "dev-tcp", "git-remote"
     dynamic: bool = False  # the host holds an unexpanded $VAR or $(...): not knowable statically
+    scheme: str | None = None  # a URL's scheme, lowercase (WebFetch: "webfetch" facts)
 
 
 class SecretFinding(_Model):

@@ -202,6 +202,7 @@ def _header(s: RunSummary) -> str:
         ("Agent", f"{e(s.agent.name or 'n/a')} <span class='muted mono'>sha256 "
                   f"{e(s.agent.sha256[:16] or 'n/a')}</span>"),
         ("Model", f"<code>{e(s.model or 'n/a')}</code>"),
+        ("Runtime", f"<code>{e(s.runtime)}</code>"),
         ("Image", f"<code>{e(s.image or 'n/a')}</code>"),
         ("Policy bundle", f"<code>{e(s.policy_bundle_hash or 'n/a')}</code>"),
         ("Started / finished", f"{e(s.started_at or 'n/a')} → {e(s.finished_at or 'n/a')} "

@@ -99,6 +99,7 @@ def render_markdown(summary: RunSummary) -> str:
         f"run {md_code(s.run_id)}",
         f"agent {md_code(s.agent.name or 'n/a')}",
         f"model {md_code(s.model or 'n/a')}",
+        f"runtime {md_code(s.runtime)}",
         f"exit code **{s.exit_code}**",
         f"duration {_duration(s.duration_s)}",
     ]

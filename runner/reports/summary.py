@@ -147,6 +147,7 @@ class RunSummary(_Part):
     project: str | None = None
     agent: AgentInfo = Field(default_factory=AgentInfo)
     model: str | None = None
+    runtime: str = "builtin"  # what ran the agent: builtin | claude-code
     image: str | None = None
     policy_bundle_hash: str | None = None
     coverage_threshold: float | None = None

@@ -13,7 +13,7 @@ import json
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,7 @@ from runner.audit.sign import sealed
 from runner.config import DEFAULT_MAX_TURNS, RunConfig
 from runner.egress.allowlist import with_agent_hosts
 from runner.egress.decide import decide_response, unlogged
+from runner.egress.relay import RelayProcess
 from runner.env.build import EnvironmentPlan, plan_environment
 from runner.env.detect import DependencySpec, detect_dependencies
 from runner.env.setup import run_setup, setup_bundle, setup_redactor, setup_secrets
@@ -44,14 +45,21 @@ from runner.gateway.limits import GatewayLimits
 from runner.gateway.provider import ModelProvider
 from runner.gateway.redact import Redactor
 from runner.gateway.retry import RetryPolicy
-from runner.gateway.server import Gateway, prepare_socket_dir
+from runner.gateway.server import (
+    GROUP_SOCKET_MODE,
+    SOCKET_MODE,
+    Gateway,
+    prepare_socket_dir,
+)
 from runner.policy.bundle import PolicyBundle, load_bundle
+from runner.policy.claude_code import Mapped, map_call
 from runner.policy.data import PolicyData, load_policy_data
 from runner.policy.decider import Decider
 from runner.policy.engine import PolicyEngine, load_engine
 from runner.policy.models import ConnectTarget, Decision, RunInfo, ToolCall
 from runner.protocol import (
     AGENT_CONFIG_NAME,
+    API_PORT,
     GO_ENV,
     GO_NAME,
     SOCKET_NAME,
@@ -80,6 +88,16 @@ from runner.reports.summary import (
     write_summary,
 )
 from runner.reports.verify import VerificationResult, run_verification
+from runner.run.agent_process import AGENT_GRACE, AgentProcess
+from runner.run.claude_code import (
+    API_RELAY_READY,
+    CLAUDE_BIN,
+    HOOK_COMMAND,
+    StreamJsonEvents,
+    api_relay_command,
+    claude_launch,
+    relay_uid,
+)
 from runner.run.display import RunDisplay, shown
 from runner.run.egress import AgentEgress
 from runner.run.rundir import (
@@ -91,20 +109,20 @@ from runner.run.rundir import (
     utc_now,
 )
 from runner.run.signals import interruptible
+from runner.runtime_tools import policy_tool_names
 from runner.sandbox.access import check_project_access, project_access
 from runner.sandbox.deployment import DockerDeployment
 from runner.sandbox.docker_client import docker_client
 from runner.sandbox.environment import ExecResult
 from runner.sandbox.masks import find_secret_paths
 from runner.sandbox.ownership import sandbox_identity, writable_ownership
-from runner.sandbox.selfcheck import run_self_check
+from runner.sandbox.selfcheck import ClaudeCodeCheck, run_self_check
 from runner.sandbox.spec import RUNTIME_PYTHON, WORKSPACE, build_container_spec, idle_command
 
 SCRIPTED_PREFIX = "scripted:"
 # The runtime prefix's interpreter by its absolute path (the tools' PATH leads to the project
 # environment instead); -P: no CWD on sys.path (no shadowing by the workspace).
 AGENT_COMMAND = [RUNTIME_PYTHON, "-P", "-m", "runner.agent"]
-AGENT_GRACE = 30.0  # host-side backstop beyond the in-container timeout
 
 
 @dataclass
@@ -150,7 +168,8 @@ def prepare(cfg: RunConfig) -> Prepared:
         raise ConfigError("--timeout must be positive")
     check_run_dir_place(project, cfg.out)
     model_arg, provider = _provider(cfg.model, cfg)
-    agent_load = load_agent_file(cfg.agent, aliases=cfg.model_aliases, model=model_arg)
+    agent_load = load_agent_file(cfg.agent, aliases=cfg.model_aliases, model=model_arg,
+                                 runtime=cfg.runtime)
     agent = agent_load.definition
     max_turns = cfg.max_turns or agent.max_turns or DEFAULT_MAX_TURNS
     bundle = with_agent_hosts(load_bundle(cfg.policy.dirs, cfg.policy.data),
@@ -184,19 +203,21 @@ class Run:
         self.record = RunRecord(
             id=self.run_id, started_at=utc_now(), project=str(self.project),
             agent=_agent_record(prep),
-            model=prep.model, task=self.cfg.task, policy_bundle_hash=prep.bundle.hash,
+            model=prep.model, runtime=self.cfg.runtime, task=self.cfg.task,
+            policy_bundle_hash=prep.bundle.hash,
             policy_dirs=[str(p) for p in self.cfg.policy.dirs] or ["(bundled)"],
             writable=self.writable, config=self.cfg.model_dump(mode="json"),
         )
         self.summary = RunSummary(
             run_id=self.run_id, started_at=self.record.started_at, project=str(self.project),
             agent=AgentInfo(name=prep.agent.name, sha256=prep.agent.sha256), model=prep.model,
+            runtime=self.cfg.runtime,
             policy_bundle_hash=prep.bundle.hash,
         )
         self.log: DecisionLog | None = None
         self.decider = Decider(prep.engine, workspace=self.project,
                                run=RunInfo(id=self.run_id, agent=prep.agent.name,
-                                           tools=list(prep.agent_load.tools)))
+                                           tools=_policy_tools(prep, self.cfg.runtime)))
         self.gateway: Gateway | None = None
         self.egress: AgentEgress | None = None
         self.before: Snapshot | None = None
@@ -212,9 +233,13 @@ class Run:
 
     def decide(self, req: DecideRequest) -> DecideResponse:
         """Decide and log one tool call. Anything that goes wrong is a logged deny."""
-        call = ToolCall(name=req.tool, input=req.input)
+        mapped = Mapped(ToolCall(name=req.tool, input=req.input))
+        if req.runtime == "claude-code":  # Claude Code's tool names and shapes (its hook asks)
+            mapped = map_call(mapped.call)
+        call, errors = mapped.call, mapped.errors
         try:  # the decider returns the input and decision redacted (its redactor is the run's)
-            decided = self.decider.decide_logged(call, cwd=req.cwd, measured=req.measured)
+            decided = self.decider.decide_logged(call, cwd=req.cwd, measured=req.measured,
+                                                 errors=errors)
             decision, redacted = decided.decision, Redacted(decided.masked, decided.erased)
             logged: dict[str, Any] = decided.input.model_dump(mode="json", exclude_none=True)
             eval_ns = decided.eval_ns
@@ -282,13 +307,17 @@ class Run:
 
     # --- phases ------------------------------------------------------------------------
 
-    def agent_config(self) -> AgentConfig:
-        agent = self.prep.agent
+    def _sandbox_prompt(self) -> str:
+        """The section appended to the agent's system prompt (either runtime)."""
         env = self.environment
         declared = env is not None and env.kind == "project"
-        prompt = agent.system_prompt + sandbox_section(
+        return sandbox_section(
             self.writable, self.cfg.verify.test_command,
             environment=env.spec.describe() if env is not None and declared else None)
+
+    def agent_config(self) -> AgentConfig:
+        agent = self.prep.agent
+        prompt = agent.system_prompt + self._sandbox_prompt()
         return AgentConfig(
             run_id=self.run_id, agent_name=agent.name, system_prompt=prompt, task=self.cfg.task,
             model=self.prep.model, tools=list(self.prep.agent_load.tools),
@@ -363,11 +392,12 @@ class Run:
             sock_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="sr-")))
             (sock_dir / AGENT_CONFIG_NAME).write_text(self.agent_config().model_dump_json())
             (sock_dir / AGENT_CONFIG_NAME).chmod(0o444)
-            prepare_socket_dir(sock_dir, identity.uid, identity.gid)  # 0700, the sandbox user's
+            claude = self.cfg.runtime == "claude-code"  # its API relay is another uid
+            prepare_socket_dir(sock_dir, identity.uid, identity.gid, group=claude)
             self.log = stack.enter_context(DecisionLog(
                 self.run_dir / "decisions.jsonl", bundle_hash=self.prep.bundle.hash,
                 labels={"run_id": self.run_id, "agent": self.prep.agent.name,
-                        "engine": self.cfg.policy.engine.type},
+                        "engine": self.cfg.policy.engine.type, "runtime": self.cfg.runtime},
                 max_bytes=self.cfg.gateway.max_log_mb * 1024 * 1024))
             self.gateway = Gateway(
                 socket_path=sock_dir / SOCKET_NAME, provider=self.prep.provider,
@@ -377,6 +407,7 @@ class Run:
                 model=None if self.prep.model == "scripted" else self.prep.model,
                 limits=GatewayLimits.from_config(self.cfg.gateway),
                 socket_owner=(identity.uid, identity.gid),
+                socket_mode=GROUP_SOCKET_MODE if claude else SOCKET_MODE,
             )
             self.gateway.start()
             stack.callback(self.gateway.stop)
@@ -397,6 +428,7 @@ class Run:
                 writable=self.writable, secret_paths=self.secret_paths,
                 limits=self.cfg.sandbox.limits, uid=identity.uid, gid=identity.gid,
                 command=idle_command(self.cfg.timeout + 4 * AGENT_GRACE),
+                workspace_entries=claude,  # Claude Code writes issues.md through a temp file
             )
             deployment = DockerDeployment(spec, client)
             stack.callback(deployment.stop)
@@ -405,25 +437,91 @@ class Run:
             self.record.container_id = deployment.container_id
             if self.egress is not None:  # before anything in the sandbox can need it
                 self.egress.start_relay(deployment.runtime, self.cfg.timeout + 3 * AGENT_GRACE)
+            proxy = self.egress.env() if self.egress is not None else {}
+            if self.cfg.runtime == "claude-code":
+                self._run_claude_code(deployment, proxy)
+                return
             # The agent starts importing its libraries (seconds) while the self-check runs;
             # it acts only once the go file exists, which is created only after every check
             # passed. A failed check removes the container, agent included.
-            agent = _AgentProcess(deployment, self.cfg.timeout, self._agent_line,
-                                  self.gateway.token,
-                                  self.egress.env() if self.egress is not None else {})
+            agent = AgentProcess(deployment, AGENT_COMMAND, timeout=self.cfg.timeout,
+                                 on_line=self._agent_line, env={GO_ENV: "1", **proxy},
+                                 stdin=f"{self.gateway.token}\n".encode("ascii"))
             agent.start()
             self._self_check(deployment)
             (sock_dir / GO_NAME).touch()
             self.display.step(f"agent {self.prep.agent.name} running (model {self.prep.model})")
             self._finish_agent(deployment, agent.wait())
 
-    def _self_check(self, deployment: DockerDeployment) -> None:
+    def _run_claude_code(self, deployment: DockerDeployment, proxy: dict[str, str]) -> None:
+        """The claude-code runtime: the API relay (it holds the token), the agent file in the
+        tmpfs home, the self-check, then Claude Code itself; its stream-json lines become the
+        run's events (through the gateway: redacted, clipped, capped)."""
+        assert self.gateway is not None
+        # The hook trusts whatever answers on 127.0.0.1:API_PORT: the relay runs as a uid of
+        # its own (the sandbox user's group reaches the socket), so the agent, without
+        # capabilities, can neither kill it nor take its port.
+        spec = deployment.spec
+        relay = RelayProcess(deployment.runtime, self.gateway.token, port=API_PORT,
+                             timeout=self.cfg.timeout + 3 * AGENT_GRACE,
+                             command=api_relay_command(), ready=API_RELAY_READY,
+                             name="api-relay", on_line=self._relay_line,
+                             user=f"{relay_uid(spec.uid)}:{spec.gid}")
+        relay.start()
+        model = None if self.prep.model == "scripted" else self.prep.model
+        launch = claude_launch(
+            self.prep.agent, tools=list(self.prep.agent_load.tools), model=model,
+            task=self.cfg.task, max_turns=self.prep.max_turns,
+            append_prompt=self._sandbox_prompt(), proxy_env=proxy)
+        runtime = deployment.runtime
+        made = runtime.exec(["mkdir", "-p", launch.agent_path.rsplit("/", 1)[0]], timeout=30)
+        if made.returncode != 0:
+            raise RunFailed(f"cannot create the agent directory in the sandbox: {made.stderr[:200]}")
+        runtime.write_file(launch.agent_path, launch.agent_text.encode("utf-8"))
+        self._self_check(deployment, ClaudeCodeCheck(binary=CLAUDE_BIN, hook=HOOK_COMMAND,
+                                                     port=API_PORT))
+        stream = StreamJsonEvents(agent_name=self.prep.agent.name, model=self.prep.model)
+        gateway = self.gateway
+
+        def line(kind: str, text: str) -> None:
+            if kind == "stderr":
+                self.display.agent_stderr(text)
+                return
+            for event in stream.feed(text):
+                gateway.record_event(event)
+
+        agent = AgentProcess(deployment, launch.command, timeout=self.cfg.timeout,
+                             on_line=line, env=launch.env)
+        self.display.step(f"agent {self.prep.agent.name} running in Claude Code "
+                          f"(model {self.prep.model})")
+        agent.start()
+        result = agent.wait()
+        self.record.claude_code = {"result": stream.outcome.subtype, "turns": stream.outcome.turns,
+                                   "lines_skipped": stream.skipped}
+        self._finish_agent(deployment, result)
+        if not relay.alive:
+            raise RunFailed("the API relay ended during the run: tool calls may have gone "
+                            "undecided (see the audit cross-check)")
+        outcome = stream.outcome
+        if outcome.subtype is None:
+            raise RunFailed("Claude Code ended without a result line")
+        if outcome.is_error and outcome.subtype != "error_max_turns":
+            raise RunFailed(f"Claude Code ended with {shown(outcome.subtype, 60)}: "
+                            f"{shown(outcome.message, 300)}")
+
+    def _relay_line(self, stream: str, line: str) -> None:
+        if stream == "stderr":
+            self.display.agent_stderr(f"api relay: {line}")
+
+    def _self_check(self, deployment: DockerDeployment,
+                    claude_code: ClaudeCodeCheck | None = None) -> None:
         sanitized = [b.target.removeprefix(f"{WORKSPACE}/") for b in deployment.spec.binds
                      if b.purpose == "sanitized"]
         result = run_self_check(
             deployment.runtime, writable=self.writable, pids_limit=self.cfg.sandbox.limits.pids,
             secret_paths=self.secret_paths, sanitized=sanitized,
-            proxy_port=self.egress.port if self.egress is not None else None)
+            proxy_port=self.egress.port if self.egress is not None else None,
+            claude_code=claude_code)
         self.record.self_check = [c.model_dump() for c in result.checks]
         self.record.self_check_ok = result.ok
         self.record.write(self.run_dir)
@@ -529,48 +627,6 @@ class Run:
         return sealed(self.run_dir, self.run_id, info, self.log, project=self.project)
 
 
-class _AgentProcess:
-    """The agent's exec in the container, run from a thread so the main thread stays
-    responsive to signals; a host-side watchdog backs up the in-container timeout."""
-
-    def __init__(self, deployment: DockerDeployment, timeout: float,
-                 on_line: Callable[[str, str], None], token: str,
-                 proxy_env: dict[str, str]) -> None:
-        self._deployment = deployment
-        self._env = {GO_ENV: "1", **proxy_env}  # the proxy variables only when it runs
-        self._token = token  # the agent's stdin: in no environment, no file, no command line
-        self._timeout = timeout
-        self._on_line = on_line
-        self._result: ExecResult | None = None
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="agent-exec", daemon=True)
-
-    def _run(self) -> None:
-        try:
-            self._result = self._deployment.runtime.exec_stream(
-                AGENT_COMMAND, self._on_line, timeout=self._timeout, workdir="/workspace",
-                env=self._env, output_limit=1024 * 1024,
-                input=f"{self._token}\n".encode("ascii"))
-        except BaseException as exc:  # handed to the main thread
-            self._error = exc
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def wait(self) -> ExecResult:
-        deadline = time.monotonic() + self._timeout + AGENT_GRACE
-        while self._thread.is_alive():
-            if time.monotonic() > deadline:
-                self._deployment.stop()  # backstop: the exec stream ends with the container
-                self._thread.join(10)
-                raise RunTimeout(self._timeout)
-            self._thread.join(0.2)
-        if self._error is not None:
-            raise self._error
-        assert self._result is not None
-        return self._result
-
-
 @contextlib.contextmanager
 def _closing(engine: PolicyEngine) -> Iterator[None]:
     try:
@@ -590,7 +646,7 @@ def execute_run(cfg: RunConfig, display: RunDisplay) -> RunSummary:
         client = docker_client()
         plan = plan_environment(prep.project, cfg.sandbox, cfg.environment, client=client,
                                 spec=prep.env_spec, progress=display.step,
-                                rebuild_default=cfg.rebuild_env)
+                                rebuild_default=cfg.rebuild_env, runtime=cfg.runtime)
         image = plan.ref
         run = Run(prep, display)
         create_run_dir(run.run_dir)
@@ -617,6 +673,12 @@ def execute_run(cfg: RunConfig, display: RunDisplay) -> RunSummary:
                 summary = run.finish(failure)
         display.result(summary, str(run.run_dir))
         return summary
+
+
+def _policy_tools(prep: Prepared, runtime: str) -> list[str]:
+    """The policy input's ``run.tools``: the names the granted tools' calls are decided as."""
+    tools = list(prep.agent_load.tools)
+    return policy_tool_names(tools) if runtime == "claude-code" else tools
 
 
 def _agent_record(prep: Prepared) -> dict[str, Any]:

@@ -71,6 +71,8 @@ class RunRecord(BaseModel):
     project: str
     agent: dict[str, Any] = Field(default_factory=dict)  # name, source, sha256, tools
     model: str = ""
+    runtime: str = "builtin"  # builtin | claude-code
+    claude_code: dict[str, Any] | None = None  # the claude-code runtime: result, turns, version
     task: str = ""
     image: str | None = None
     image_id: str | None = None

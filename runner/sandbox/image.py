@@ -1,17 +1,23 @@
-"""The image layers the runner builds offline: base → runtime → default environment.
+"""The image layers the runner builds offline: base → runtime [→ claude-code] → environment.
 
 - base: ``cfg.base_image`` (default ``python:3.11-slim``) when present locally; else the
   bootstrapped ``sandbox-runner-base:bookworm`` when present; else a pull of
   ``cfg.base_image`` is tried, and when that fails (no registry) a Debian base is made with
-  ``debootstrap`` and ``docker import``.
+  ``debootstrap`` and ``docker import`` (:mod:`runner.sandbox.base_image`).
 - runtime: ``sandbox-runner-runtime:<12 hex>``, the agent runtime in its own prefix
   (``/opt/sandbox-runner/venv`` + the agent code, ``images/runtime/``); its hash covers
   every file of its build context that comes from the source tree and the base image id.
+- claude-code (``runtime="claude-code"`` only): ``sandbox-runner-runtime-cc:<12 hex>``, the
+  runtime layer plus Claude Code's binary at ``/opt/claude-code/bin/claude`` and its managed
+  settings (``images/claude-code/``); its hash covers that directory (the pin included), the
+  binary's sha256 and the runtime image id. The binary comes from the npm registry, verified
+  and cached on the host (:mod:`runner.sandbox.claude_code`).
 - default environment: ``sandbox-runner:<12 hex>`` ("the sandbox image"), the runtime plus
   the default project environment ``/opt/project-venv`` (``images/env/``: pytest,
   coverage and the backend toolchain); its hash covers ``images/env/`` and the runtime
   image id. A project that declares dependencies gets an environment image of its own
-  instead (:mod:`runner.env.build`), also on top of the runtime layer.
+  instead (:mod:`runner.env.build`), also on top of the runtime layer (of the claude-code
+  layer for that runtime). The builtin runtime's refs do not depend on the claude-code code.
 
 Each layer is rebuilt only when one of its inputs changes. The Python packages come from
 wheelhouses downloaded on the host (``pip download``, cached under
@@ -26,41 +32,77 @@ import hashlib
 import os
 import platform
 import shutil
-import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import docker
-from docker.errors import APIError, DockerException, ImageNotFound
+from docker.errors import DockerException
 from pydantic import BaseModel
 from requests.exceptions import RequestException
 
 from runner.config import DockerSandboxConfig
 from runner.errors import ImageBuildError
 from runner.resources import images_dir, package_dir
+from runner.sandbox.base_image import (
+    BOOTSTRAP_BASE,
+    DEBIAN_MIRROR_ENV,
+    DEBIAN_SUITE,
+    DEBOOTSTRAP_PACKAGES,
+    DEFAULT_DEBIAN_MIRROR,
+    BaseImage,
+    Progress,
+    bootstrap_base,
+    cache_root,
+    resolve_base,
+)
+from runner.sandbox.base_image import local_base as _local_base
+from runner.sandbox.base_image import local_image as _local_image
+from runner.sandbox.base_image import noop as _noop
+from runner.sandbox.base_image import stream_process as _stream_process
+from runner.sandbox.base_image import try_pull as _try_pull
+from runner.sandbox.claude_code import (
+    CachedBinary,
+    cached_binary,
+    ensure_claude_code,
+    load_pin,
+)
 from runner.sandbox.docker_client import docker_client, one_line
 
-Progress = Callable[[str], None]
+__all__ = [
+    "BOOTSTRAP_BASE", "DEBIAN_MIRROR_ENV", "DEBIAN_SUITE", "DEBOOTSTRAP_PACKAGES",
+    "DEFAULT_DEBIAN_MIRROR", "BaseImage", "Progress", "bootstrap_base", "cache_root",
+    "resolve_base",
+]
 
+Runtime = Literal["builtin", "claude-code"]
 IMAGE_REPO = "sandbox-runner"  # the default environment ("the sandbox image")
 RUNTIME_REPO = "sandbox-runner-runtime"
-BOOTSTRAP_BASE = "sandbox-runner-base:bookworm"
-DEBIAN_SUITE = "bookworm"
-DEBIAN_MIRROR_ENV = "SANDBOX_RUNNER_DEBIAN_MIRROR"
-DEFAULT_DEBIAN_MIRROR = "http://deb.debian.org/debian"
-DEBOOTSTRAP_PACKAGES = ("python3", "python3-venv", "git", "ca-certificates")
+CLAUDE_CODE_REPO = "sandbox-runner-runtime-cc"
+CLAUDE_CODE_BIN = "/opt/claude-code/bin/claude"
+MANAGED_SETTINGS = "/etc/claude-code/managed-settings.json"
 PYTHON_VERSION = "3.11"  # of both bases (python:3.11-slim and Debian bookworm)
 GLIBC_MINOR = 36  # Debian bookworm: glibc 2.36
 LABEL_IMAGE = "sandbox-runner.image"
 LABEL_INPUTS = "sandbox-runner.inputs"
 LABEL_BASE = "sandbox-runner.base"
 LABEL_RUNTIME = "sandbox-runner.runtime"
+LABEL_CLAUDE_CODE = "sandbox-runner.claude-code"  # the pinned version, on the claude-code layer
 AGENT_DEST = "sandbox-runner"  # context folder copied to /opt/sandbox-runner
 _SKIP_NAMES = {"__pycache__", ".mypy_cache", ".pytest_cache", "wheelhouse"}
+
+
+class ClaudeCodeStatus(BaseModel):
+    """The pinned Claude Code binary and its layer (``doctor``), building nothing."""
+
+    version: str
+    arch: str
+    cached: bool
+    layer_ref: str | None  # None until the binary is cached and the runtime layer is there
+    layer_present: bool
 
 
 class ImageStatus(BaseModel):
@@ -70,17 +112,10 @@ class ImageStatus(BaseModel):
     present: bool
     base: str | None
     inputs_hash: str | None
-    runtime_ref: str | None = None
+    runtime_ref: str | None = None  # the layer environments go on (claude-code's for it)
     runtime_present: bool = False
-
-
-@dataclass(frozen=True)
-class BaseImage:
-    """An image another layer is built on (a base, or the runtime layer)."""
-
-    ref: str
-    id: str
-    bootstrapped: bool
+    runtime: Runtime = "builtin"
+    claude_code: ClaudeCodeStatus | None = None  # runtime="claude-code" only
 
 
 @dataclass(frozen=True)
@@ -92,14 +127,23 @@ class Layer:
     context: str  # the folder under images/
     with_agent: bool  # the agent code goes into the context too
     base_arg: str  # the Dockerfile ARG naming the image below
+    wheels: bool = True  # the context holds the wheelhouse of its requirements.txt
+
+
+@dataclass(frozen=True)
+class Extra:
+    """What a layer's context holds beyond its directory of ``images/``."""
+
+    inputs: tuple[tuple[str, bytes], ...] = ()  # hashed with the tree files
+    binary: tuple[str, Path, str] | None = None  # (name in the context, source, sha256)
+    buildargs: tuple[tuple[str, str], ...] = ()
 
 
 RUNTIME_LAYER = Layer("runtime", RUNTIME_REPO, "runtime", True, "BASE_IMAGE")
+CLAUDE_CODE_LAYER = Layer("runtime-claude-code", CLAUDE_CODE_REPO, "claude-code", False,
+                          "RUNTIME_IMAGE", wheels=False)
 DEFAULT_ENV_LAYER = Layer("env-default", IMAGE_REPO, "env", False, "RUNTIME_IMAGE")
-
-
-def _noop(_: str) -> None:
-    return None
+NO_EXTRA = Extra()
 
 
 # --- inputs ------------------------------------------------------------------------------
@@ -146,156 +190,32 @@ def compute_inputs_hash(
     return digest.hexdigest()
 
 
-def _read_inputs(layer: Layer = RUNTIME_LAYER) -> list[tuple[str, bytes]]:
+def _read_inputs(layer: Layer = RUNTIME_LAYER, extra: Extra = NO_EXTRA) -> list[tuple[str, bytes]]:
     try:
-        return [(name, path.read_bytes()) for name, path in context_files(layer)]
+        return [(name, path.read_bytes()) for name, path in context_files(layer)] + \
+            list(extra.inputs)
     except OSError as exc:
         raise ImageBuildError("inputs", f"{exc.filename}: {exc.strerror}") from None
+
+
+def claude_code_extra(marker: CachedBinary, binary: Path) -> Extra:
+    """The claude-code layer's binary: its sha256 (and arch) hashed, the file in the context."""
+    return Extra(
+        inputs=(("claude.sha256", f"{marker.arch} {marker.sha256}\n".encode()),),
+        binary=("claude", binary, marker.sha256),
+        buildargs=(("CLAUDE_CODE_VERSION", marker.version),),
+    )
 
 
 def image_ref(inputs_hash: str, layer: Layer = DEFAULT_ENV_LAYER) -> str:
     return f"{layer.repo}:{inputs_hash[:12]}"
 
 
-# --- base image --------------------------------------------------------------------------
-
-
-def _local_image(client: docker.DockerClient, ref: str) -> BaseImage | None:
-    try:
-        image = client.images.get(ref)
-    except ImageNotFound:
-        return None
-    except APIError as exc:
-        raise ImageBuildError("base image", one_line(exc)) from None
-    return BaseImage(ref=ref, id=str(image.id), bootstrapped=ref == BOOTSTRAP_BASE)
-
-
-def _local_base(
-    client: docker.DockerClient, cfg: DockerSandboxConfig, *, fallback: bool = True,
-) -> BaseImage | None:
-    local = _local_image(client, cfg.base_image)
-    if local is None and fallback:
-        local = _local_image(client, BOOTSTRAP_BASE)
-    return local
-
-
-def _try_pull(ref: str, progress: Progress, timeout: int = 30) -> bool:
-    repo, _, tag = ref.rpartition(":") if ":" in ref.rsplit("/", 1)[-1] else (ref, "", "latest")
-    progress(f"==> pulling base image {ref}")
-    try:
-        puller = docker.from_env(timeout=timeout)
-        puller.images.pull(repo, tag=tag)
-    except (DockerException, RequestException, OSError) as exc:
-        progress(f"pull failed: {one_line(exc)}")
-        return False
-    return True
-
-
-def _stream_process(cmd: list[str], progress: Progress, *, step: str) -> None:
-    """Run a command, forwarding each output line to progress; ImageBuildError on failure."""
-    tail: list[str] = []
-    try:
-        proc = subprocess.Popen(
-            cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace",
-        )
-    except OSError as exc:
-        raise ImageBuildError(step, f"{cmd[0]}: {exc.strerror or exc}") from None
-    assert proc.stdout is not None
-    with proc:
-        for raw in proc.stdout:
-            line = raw.rstrip()
-            if line:
-                progress(line)
-                tail = [*tail[-4:], line]
-    if proc.returncode != 0:
-        detail = tail[-1] if tail else f"exit status {proc.returncode}"
-        raise ImageBuildError(step, f"{Path(cmd[0]).name} exited {proc.returncode}: {detail}")
-
-
-def bootstrap_base(client: docker.DockerClient, progress: Progress) -> BaseImage:
-    """Make ``sandbox-runner-base:bookworm`` with debootstrap + docker import."""
-    if shutil.which("debootstrap") is None:
-        raise ImageBuildError(
-            "base image", "the base image cannot be pulled and debootstrap is not installed "
-            "(apt-get install debootstrap)",
-        )
-    if os.geteuid() != 0:
-        raise ImageBuildError(
-            "base image", "the base image cannot be pulled and debootstrap needs root "
-            "(run `sudo sandbox-runner image build` once)",
-        )
-    mirror = os.environ.get(DEBIAN_MIRROR_ENV, DEFAULT_DEBIAN_MIRROR)
-    work = Path(tempfile.mkdtemp(prefix="sandbox-runner-rootfs-", dir="/var/tmp"))
-    try:
-        rootfs = work / "rootfs"
-        progress(f"==> bootstrapping Debian {DEBIAN_SUITE} with debootstrap from {mirror}")
-        _stream_process(
-            [
-                "debootstrap", "--variant=minbase", f"--include={','.join(DEBOOTSTRAP_PACKAGES)}",
-                DEBIAN_SUITE, str(rootfs), mirror,
-            ],
-            progress, step="debootstrap",
-        )
-        for junk in ("var/cache/apt/archives", "var/lib/apt/lists"):
-            for entry in (rootfs / junk).glob("*"):
-                if entry.is_file() and entry.name not in {"lock"}:
-                    entry.unlink()
-        tarball = work / "rootfs.tar"
-        progress(f"==> importing the root filesystem as {BOOTSTRAP_BASE}")
-        _stream_process(
-            ["tar", "--numeric-owner", "-C", str(rootfs), "-cf", str(tarball), "."],
-            progress, step="base image tar",
-        )
-        repo, _, tag = BOOTSTRAP_BASE.partition(":")
-        try:
-            client.api.import_image(
-                src=str(tarball), repository=repo, tag=tag,
-                changes=[
-                    "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-                    "ENV LANG=C.UTF-8",
-                    'CMD ["/bin/bash"]',
-                ],
-            )
-        except (DockerException, RequestException) as exc:
-            raise ImageBuildError("docker import", one_line(exc)) from None
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    base = _local_image(client, BOOTSTRAP_BASE)
-    if base is None:
-        raise ImageBuildError("docker import", f"{BOOTSTRAP_BASE} missing after import")
-    return base
-
-
-def resolve_base(
-    client: docker.DockerClient, cfg: DockerSandboxConfig, progress: Progress, *,
-    fallback: bool = True, force_pull: bool = False,
-) -> BaseImage:
-    """The base image to build on, pulling or bootstrapping it when none is present."""
-    local = _local_image(client, cfg.base_image)
-    if local is not None:
-        return local
-    if not force_pull and fallback:
-        boot = _local_image(client, BOOTSTRAP_BASE)
-        if boot is not None:
-            return boot
-    if _try_pull(cfg.base_image, progress):
-        pulled = _local_image(client, cfg.base_image)
-        if pulled is not None:
-            return pulled
-    if not fallback:
-        raise ImageBuildError("base image", f"{cfg.base_image} is not present and cannot be pulled")
-    return _local_image(client, BOOTSTRAP_BASE) or bootstrap_base(client, progress)
-
-
 # --- wheelhouse --------------------------------------------------------------------------
 
 
-def cache_root() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "sandbox-runner"
-
-
-def _engine_arch(client: docker.DockerClient) -> str:
+def engine_arch(client: docker.DockerClient) -> str:
+    """The Docker engine's architecture as the pins name it (x86_64, aarch64)."""
     try:
         arch = str(client.info().get("Architecture") or "")
     except (DockerException, RequestException):
@@ -359,29 +279,53 @@ def _build_lock() -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _assemble_context(ctx: Path, wheelhouse: Path, layer: Layer) -> None:
+def _link_or_copy(source: Path, dest: Path) -> None:
+    try:
+        os.link(source, dest)
+    except OSError:
+        shutil.copyfile(source, dest)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _assemble_context(ctx: Path, wheelhouse: Path | None, layer: Layer, extra: Extra) -> None:
     for name, source in context_files(layer):
         dest = ctx / name
         dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, dest)
         dest.chmod(0o644)
-    wheels = ctx / "wheelhouse"
-    wheels.mkdir()
-    for wheel in wheelhouse.glob("*.whl"):
-        try:
-            os.link(wheel, wheels / wheel.name)
-        except OSError:
-            shutil.copyfile(wheel, wheels / wheel.name)
+    if wheelhouse is not None:
+        wheels = ctx / "wheelhouse"
+        wheels.mkdir()
+        for wheel in wheelhouse.glob("*.whl"):
+            _link_or_copy(wheel, wheels / wheel.name)
+    if extra.binary is not None:
+        name, source, sha256 = extra.binary
+        dest = ctx / name
+        _link_or_copy(source, dest)
+        if _sha256(dest) != sha256:
+            raise ImageBuildError("inputs", f"{source} is not the verified binary (sha256 "
+                                            f"differs from the cache's record); remove "
+                                            f"{source.parent} and build again")
+        dest.chmod(0o755)  # the mode COPY gives it in the image
 
 
 def _docker_build(
     client: docker.DockerClient, ctx: Path, ref: str, below: BaseImage, inputs_hash: str,
     progress: Progress, *, layer: Layer, nocache: bool, labels: dict[str, str],
+    buildargs: dict[str, str] | None = None,
 ) -> None:
     progress(f"==> building {ref} on {below.ref}")
     kwargs: dict[str, Any] = {
         "path": str(ctx), "tag": ref, "rm": True, "forcerm": True, "decode": True,
-        "pull": False, "nocache": nocache, "buildargs": {layer.base_arg: below.ref},
+        "pull": False, "nocache": nocache,
+        "buildargs": {layer.base_arg: below.ref, **(buildargs or {})},
         "labels": {LABEL_IMAGE: layer.kind, LABEL_INPUTS: inputs_hash, **labels},
     }
     if below.bootstrapped or layer is not RUNTIME_LAYER:
@@ -404,25 +348,29 @@ def _docker_build(
 
 def _build_layer(
     client: docker.DockerClient, layer: Layer, below: BaseImage, say: Progress, *,
-    force: bool, labels: dict[str, str],
+    force: bool, labels: dict[str, str], extra: Extra = NO_EXTRA,
 ) -> BaseImage:
     """The layer on ``below``: the tagged image when present (unless ``force``), else built.
     The caller holds the build lock."""
-    inputs = _read_inputs(layer)
+    inputs = _read_inputs(layer, extra)
     inputs_hash = compute_inputs_hash(inputs, below.id, layer.kind)
     ref = image_ref(inputs_hash, layer)
     present = None if force else _local_image(client, ref)
     if present is not None:
         return present
-    requirements = images_dir() / layer.context / "requirements.txt"
-    wheelhouse = ensure_wheelhouse(requirements, _engine_arch(client), say)
-    with tempfile.TemporaryDirectory(prefix="sandbox-runner-ctx-") as tmp:
+    wheelhouse = None
+    if layer.wheels:
+        requirements = images_dir() / layer.context / "requirements.txt"
+        wheelhouse = ensure_wheelhouse(requirements, engine_arch(client), say)
+    # in the cache's filesystem, so that wheels and binaries are hard-linked, not copied
+    with tempfile.TemporaryDirectory(prefix=".ctx-", dir=cache_root()) as tmp:
         ctx = Path(tmp)
-        _assemble_context(ctx, wheelhouse, layer)
-        if compute_inputs_hash(_context_inputs(ctx, layer), below.id, layer.kind) != inputs_hash:
+        _assemble_context(ctx, wheelhouse, layer, extra)
+        checked = _context_inputs(ctx, layer) + list(extra.inputs)
+        if compute_inputs_hash(checked, below.id, layer.kind) != inputs_hash:
             raise ImageBuildError("inputs", "source files changed during the build; retry")
         _docker_build(client, ctx, ref, below, inputs_hash, say, layer=layer, nocache=force,
-                      labels=labels)
+                      labels=labels, buildargs=dict(extra.buildargs))
     built = _local_image(client, ref)
     if built is None:
         raise ImageBuildError("docker build", f"{ref} missing after the build")
@@ -430,20 +378,67 @@ def _build_layer(
     return built
 
 
-def _cached_layer(client: docker.DockerClient, layer: Layer, below: BaseImage) -> BaseImage | None:
-    ref = image_ref(compute_inputs_hash(_read_inputs(layer), below.id, layer.kind), layer)
-    return _local_image(client, ref)
+def _layer_ref(layer: Layer, below: BaseImage, extra: Extra = NO_EXTRA) -> str:
+    return image_ref(compute_inputs_hash(_read_inputs(layer, extra), below.id, layer.kind), layer)
+
+
+def _cached_layer(client: docker.DockerClient, layer: Layer, below: BaseImage,
+                  extra: Extra = NO_EXTRA) -> BaseImage | None:
+    return _local_image(client, _layer_ref(layer, below, extra))
+
+
+def _claude_code_extra(client: docker.DockerClient) -> Extra | None:
+    """The claude-code layer's extra inputs when the pinned binary is cached, else None."""
+    arch = engine_arch(client)
+    pin = load_pin()
+    marker = cached_binary(arch, pin)
+    if marker is None:
+        return None
+    return claude_code_extra(marker, cache_root() / "claude-code" / f"{pin.version}-{arch}" /
+                             "claude")
+
+
+def _ensure_claude_code_layer(client: docker.DockerClient, runtime: BaseImage, say: Progress,
+                              *, force: bool) -> BaseImage:
+    """The claude-code layer on ``runtime``; the binary downloaded (and verified) first when
+    it is not cached."""
+    extra = None if force else _claude_code_extra(client)
+    if extra is not None:
+        cached = _cached_layer(client, CLAUDE_CODE_LAYER, runtime, extra)
+        if cached is not None:
+            return cached
+    with _build_lock():
+        ensure_claude_code(engine_arch(client), say)
+        extra = _claude_code_extra(client)
+        if extra is None:
+            raise ImageBuildError("claude code", "the binary is not in the cache after download")
+        return _build_layer(client, CLAUDE_CODE_LAYER, runtime, say, force=force, extra=extra,
+                            labels={LABEL_RUNTIME: runtime.ref,
+                                    LABEL_CLAUDE_CODE: load_pin().version})
 
 
 def ensure_runtime(
     cfg: DockerSandboxConfig, *, progress: Progress | None = None, force: bool = False,
     fallback: bool = True, client: docker.DockerClient | None = None,
+    runtime: Runtime = "builtin",
 ) -> BaseImage:
-    """The runtime layer on ``cfg.base_image`` (see :func:`resolve_base`), built when missing
-    (or when ``force``). ``fallback=False``: do not use or bootstrap the Debian base when
-    ``cfg.base_image`` is neither present nor pullable (ImageBuildError, exit 4)."""
+    """The layer environments go on: the runtime layer on ``cfg.base_image`` (see
+    :func:`resolve_base`), and for ``runtime="claude-code"`` the claude-code layer on it;
+    each built when missing (or when ``force``). ``fallback=False``: do not use or bootstrap
+    the Debian base when ``cfg.base_image`` is neither present nor pullable
+    (ImageBuildError, exit 4)."""
     say = progress or _noop
     client = client or docker_client(timeout=900)
+    layer = _ensure_builtin_runtime(cfg, say, force=force, fallback=fallback, client=client)
+    if runtime == "builtin":
+        return layer
+    return _ensure_claude_code_layer(client, layer, say, force=force)
+
+
+def _ensure_builtin_runtime(
+    cfg: DockerSandboxConfig, say: Progress, *, force: bool, fallback: bool,
+    client: docker.DockerClient,
+) -> BaseImage:
     base = _local_base(client, cfg, fallback=fallback) if not force else None
     if base is not None:
         cached = _cached_layer(client, RUNTIME_LAYER, base)
@@ -457,10 +452,11 @@ def ensure_runtime(
 
 def ensure_image(
     cfg: DockerSandboxConfig, *, progress: Progress | None = None, force: bool = False,
-    fallback: bool = True, force_env: bool = False,
+    fallback: bool = True, force_env: bool = False, runtime: Runtime = "builtin",
 ) -> str:
-    """The sandbox image ref (the default environment on the runtime layer), built when
-    missing (or, every layer, when ``force``; only the environment layer: ``force_env``).
+    """The sandbox image ref (the default environment on the runtime layer, or on the
+    claude-code layer for that runtime), built when missing (or, every layer, when
+    ``force``; only the environment layer: ``force_env``).
 
     ``cfg.image`` set: that image is used as is (pulled when absent). ``fallback=False``:
     do not bootstrap a base when ``cfg.base_image`` is neither present nor pullable.
@@ -471,15 +467,16 @@ def ensure_image(
         if _local_image(client, cfg.image) is None and not _try_pull(cfg.image, say):
             raise ImageBuildError("image", f"{cfg.image} is not present and cannot be pulled")
         return cfg.image
-    runtime = ensure_runtime(cfg, progress=say, force=force, fallback=fallback, client=client)
+    below = ensure_runtime(cfg, progress=say, force=force, fallback=fallback, client=client,
+                           runtime=runtime)
     rebuild = force or force_env
     if not rebuild:
-        cached = _cached_layer(client, DEFAULT_ENV_LAYER, runtime)
+        cached = _cached_layer(client, DEFAULT_ENV_LAYER, below)
         if cached is not None:
             return cached.ref
     with _build_lock():
-        env = _build_layer(client, DEFAULT_ENV_LAYER, runtime, say, force=rebuild,
-                           labels={LABEL_RUNTIME: runtime.ref})
+        env = _build_layer(client, DEFAULT_ENV_LAYER, below, say, force=rebuild,
+                           labels={LABEL_RUNTIME: below.ref})
     return env.ref
 
 
@@ -494,38 +491,63 @@ def env_wheelhouse(client: docker.DockerClient | None = None,
     the setup phase mounts it read-only as pip's ``--find-links``."""
     client = client or docker_client()
     wheels = ensure_wheelhouse(images_dir() / DEFAULT_ENV_LAYER.context / "requirements.txt",
-                               _engine_arch(client), progress or _noop)
+                               engine_arch(client), progress or _noop)
     wheels.chmod(0o755)  # mkdtemp made it 0700: the build user reads it through the mount
     for wheel in wheels.glob("*.whl"):
         wheel.chmod(0o644)
     return wheels
 
 
-def runtime_status(cfg: DockerSandboxConfig, client: docker.DockerClient) -> BaseImage | None:
-    """The runtime layer ``ensure_runtime`` would use when it is present, building nothing."""
+def claude_code_status(cfg: DockerSandboxConfig, client: docker.DockerClient) -> ClaudeCodeStatus:
+    """The pinned Claude Code version, whether its binary is cached for the engine's
+    architecture and whether its layer (on the present runtime layer) is built."""
+    pin = load_pin()
+    extra = _claude_code_extra(client)
+    builtin = runtime_status(cfg, client)
+    ref = None if extra is None or builtin is None else \
+        _layer_ref(CLAUDE_CODE_LAYER, builtin, extra)
+    return ClaudeCodeStatus(
+        version=pin.version, arch=engine_arch(client), cached=extra is not None, layer_ref=ref,
+        layer_present=ref is not None and _local_image(client, ref) is not None,
+    )
+
+
+def runtime_status(cfg: DockerSandboxConfig, client: docker.DockerClient,
+                   runtime: Runtime = "builtin") -> BaseImage | None:
+    """The layer ``ensure_runtime`` would return when it is present, building nothing."""
     base = _local_base(client, cfg)
-    return None if base is None else _cached_layer(client, RUNTIME_LAYER, base)
+    layer = None if base is None else _cached_layer(client, RUNTIME_LAYER, base)
+    if layer is None or runtime == "builtin":
+        return layer
+    extra = _claude_code_extra(client)
+    return None if extra is None else _cached_layer(client, CLAUDE_CODE_LAYER, layer, extra)
 
 
-def image_status(cfg: DockerSandboxConfig) -> ImageStatus:
+def image_status(cfg: DockerSandboxConfig, runtime: Runtime = "builtin") -> ImageStatus:
     """Which image ``ensure_image`` would use and whether it is there, building nothing."""
     client = docker_client()
     if cfg.image:
         present = _local_image(client, cfg.image) is not None
-        return ImageStatus(ref=cfg.image, present=present, base=None, inputs_hash=None)
+        return ImageStatus(ref=cfg.image, present=present, base=None, inputs_hash=None,
+                           runtime=runtime)
+    cc = claude_code_status(cfg, client) if runtime == "claude-code" else None
     base = _local_base(client, cfg)
     if base is None:
-        return ImageStatus(ref=None, present=False, base=None, inputs_hash=None)
-    runtime_hash = compute_inputs_hash(_read_inputs(RUNTIME_LAYER), base.id, RUNTIME_LAYER.kind)
-    runtime_ref = image_ref(runtime_hash, RUNTIME_LAYER)
-    runtime = _local_image(client, runtime_ref)
-    if runtime is None:
+        return ImageStatus(ref=None, present=False, base=None, inputs_hash=None,
+                           runtime=runtime, claude_code=cc)
+    runtime_ref = _layer_ref(RUNTIME_LAYER, base)
+    below = _local_image(client, runtime_ref)
+    if cc is not None:
+        runtime_ref = cc.layer_ref or runtime_ref
+        below = _local_image(client, cc.layer_ref) if cc.layer_ref else None
+    if below is None:
         return ImageStatus(ref=None, present=False, base=base.ref, inputs_hash=None,
-                           runtime_ref=runtime_ref)
-    inputs_hash = compute_inputs_hash(_read_inputs(DEFAULT_ENV_LAYER), runtime.id,
+                           runtime_ref=runtime_ref, runtime=runtime, claude_code=cc)
+    inputs_hash = compute_inputs_hash(_read_inputs(DEFAULT_ENV_LAYER), below.id,
                                       DEFAULT_ENV_LAYER.kind)
     ref = image_ref(inputs_hash)
     return ImageStatus(
         ref=ref, present=_local_image(client, ref) is not None, base=base.ref,
         inputs_hash=inputs_hash, runtime_ref=runtime_ref, runtime_present=True,
+        runtime=runtime, claude_code=cc,
     )

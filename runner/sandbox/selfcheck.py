@@ -297,6 +297,54 @@ def egress_refuses():
     return status.startswith("HTTP/1.1 403 "), detail
 
 
+def claude_hook():
+    """The runner's PreToolUse hook is in root-owned managed settings the agent cannot change."""
+    path = "/etc/claude-code/managed-settings.json"
+    st = os.stat(path)
+    with open(path) as fh:
+        conf = json.load(fh)
+    hooks = [h for m in conf.get("hooks", {}).get("PreToolUse", []) if m.get("matcher") == "*"
+             for h in m.get("hooks", [])]
+    ours = [h for h in hooks if str(h.get("command", "")).startswith(args["claude_code"]["hook"])]
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_APPEND))
+        unwritable = False
+    except OSError as exc:
+        unwritable = exc.errno in DENIED
+    unwritable = unwritable and attempt_write(os.path.dirname(path) + "/x") is None
+    ok = bool(ours) and st.st_uid == 0 and not st.st_mode & 0o022 and unwritable \
+        and conf.get("allowManagedHooksOnly") is True and not conf.get("disableAllHooks")
+    return ok, (f"{path}: owner {st.st_uid}, mode {oct(st.st_mode & 0o777)}, "
+                f"{'not writable' if unwritable else 'WRITABLE'}, runner hook "
+                f"{'present' if ours else 'MISSING'}, allowManagedHooksOnly "
+                f"{conf.get('allowManagedHooksOnly')}")
+
+
+def claude_binary():
+    path = args["claude_code"]["binary"]
+    st = os.stat(path)
+    ok = st.st_uid == 0 and not st.st_mode & 0o022 and os.access(path, os.X_OK) \
+        and not os.access(path, os.W_OK)
+    return ok, f"{path}: owner {st.st_uid}, mode {oct(st.st_mode & 0o777)}"
+
+
+def api_relay():
+    s = socket.create_connection(("127.0.0.1", args["claude_code"]["port"]), timeout=15)
+    s.settimeout(15)
+    data = b""
+    try:
+        s.sendall(b"HEAD / HTTP/1.1\r\nHost: sandbox\r\nConnection: close\r\n\r\n")
+        while len(data) < 65536:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    finally:
+        s.close()
+    status = data.split(b"\r\n", 1)[0].decode("latin-1")
+    return status.startswith("HTTP/1.1 200"), f"HEAD / through the API relay: {status}"
+
+
 check("uid_not_root", uid)
 check("capabilities_dropped", caps)
 check("no_new_privileges", nnp)
@@ -317,8 +365,20 @@ if args["sanitized"]:
 if args["proxy_port"]:
     check("egress_direct_connect_fails", egress_direct)
     check("egress_proxy_refuses_unlisted_host", egress_refuses)
+if args["claude_code"]:
+    check("claude_code_hook_managed", claude_hook)
+    check("claude_code_binary_read_only", claude_binary)
+    check("api_relay_reaches_gateway", api_relay)
 print(json.dumps(checks))
 '''
+
+
+class ClaudeCodeCheck(BaseModel):
+    """What the self-check proves for the claude-code runtime."""
+
+    binary: str  # the Claude Code binary in the image
+    hook: str  # how the runner's hook command starts (the managed settings must name it)
+    port: int  # the API relay's port
 
 
 class Check(BaseModel):
@@ -347,18 +407,22 @@ def run_self_check(
     sandbox: SandboxEnvironment, *, writable: list[str], pids_limit: int,
     secret_paths: list[str] | None = None, memory_bytes: int | None = None,
     sanitized: list[str] | None = None, timeout: float = 60.0, proxy_port: int | None = None,
+    claude_code: ClaudeCodeCheck | None = None,
 ) -> SelfCheckResult:
     """Run the checks inside the sandbox (as its user); every outcome is in the result.
 
     ``sanitized``: workspace-relative files replaced by a copy without credentials
     (``.git/config``); checked to hold none and to be read-only. ``proxy_port``: the egress
     relay's port when the proxy runs: a direct connect must still fail, and the proxy must
-    refuse a host outside the allowlist (403; a logged decision).
+    refuse a host outside the allowlist (403; a logged decision). ``claude_code``: the
+    claude-code runtime's hook is in root-owned managed settings the sandbox user cannot
+    change, the binary is read-only, and the API relay reaches the gateway.
     """
     args = {
         "writable": writable, "pids_limit": pids_limit, "secrets": secret_paths or [],
         "memory_bytes": memory_bytes, "socket_dir": SOCKET_DIR_IN_CONTAINER,
         "sanitized": sanitized or [], "proxy_port": proxy_port,
+        "claude_code": claude_code.model_dump() if claude_code is not None else None,
     }
     try:
         res = sandbox.exec(["python3", "-I", "-c", _SCRIPT, json.dumps(args)], timeout=timeout)

@@ -77,7 +77,7 @@ class BindMount(_Model):
 class TmpfsMount(_Model):
     target: str
     options: str
-    purpose: Literal["scratch", "home", "state-mask", "secret-mask"]
+    purpose: Literal["scratch", "home", "state-mask", "secret-mask", "workspace"]
 
 
 class ContainerSpec(_Model):
@@ -228,6 +228,33 @@ def _write_read_only(path: Path, data: bytes) -> Path:
     return path
 
 
+MAX_WORKSPACE_ENTRIES = 512
+_WORKSPACE_TMPFS = "rw,nosuid,nodev,noexec,size=1m,mode=0755"
+
+
+def _entry_layout(project: Path, binds: list[BindMount], tmpfs: list[TmpfsMount],
+                  writable: list[str], masked_dirs: list[str],
+                  masked_files: list[str]) -> tuple[list[BindMount], list[TmpfsMount]]:
+    """``/workspace`` as a root-owned tmpfs with the project's top-level entries bound in."""
+    taken = {rel for rel in [*writable, *masked_dirs, *masked_files] if "/" not in rel}
+    entries: list[BindMount] = []
+    with os.scandir(project) as it:
+        for entry in sorted(it, key=lambda e: e.name):
+            if entry.name in taken:
+                continue  # its own mount (writable, masked) is there
+            if not (entry.is_dir(follow_symlinks=False) or entry.is_file(follow_symlinks=False)):
+                continue  # a link or a special file: never followed on the host's behalf
+            entries.append(BindMount(source=str(project / entry.name),
+                                     target=f"{WORKSPACE}/{entry.name}", read_only=True,
+                                     purpose="workspace"))
+    if len(entries) > MAX_WORKSPACE_ENTRIES:
+        raise ProjectError(f"the project has more than {MAX_WORKSPACE_ENTRIES} top-level entries "
+                           "(the claude-code runtime binds each one)", path=project)
+    rest = [b for b in binds if not (b.purpose == "workspace" and b.target == WORKSPACE)]
+    root = TmpfsMount(target=WORKSPACE, options=_WORKSPACE_TMPFS, purpose="workspace")
+    return [*entries, *rest], [root, *tmpfs]
+
+
 def _container_name(run_id: str) -> str:
     safe = re.sub(r"[^a-zA-Z0-9_.-]", "-", run_id).strip("-.") or "run"
     return f"sandbox-runner-{safe}"[:120]
@@ -246,11 +273,21 @@ def build_container_spec(
     gid: int,
     command: list[str] | None = None,
     extra_labels: dict[str, str] | None = None,
+    workspace_entries: bool = False,
 ) -> ContainerSpec:
     """The spec of the run's container; creates missing writable entries on the host.
 
     ``secret_paths`` are workspace-relative (``find_secret_paths``); entries that do not
     exist, are symlinks or lie inside another mask are skipped (nothing to hide there).
+
+    ``workspace_entries``: ``/workspace`` is a small root-owned tmpfs (0755) with each
+    top-level entry of the project bound into it read-only (the writable ones read-write, the
+    masked ones masked), instead of one read-only bind of the project. Creating a file at the
+    workspace root then fails with EACCES rather than EROFS, which is what lets Claude Code's
+    atomic writer (temporary file beside the target, then rename) fall back to writing a
+    writable top-level file such as ``issues.md`` in place. Top-level links and special files
+    are not bound (their names do not exist inside); the project's own top-level entries are
+    read once, when the spec is built.
     """
     if uid == 0 or gid == 0:
         raise ProjectError("the sandbox never runs as root (uid/gid 0)")
@@ -323,6 +360,10 @@ def build_container_spec(
             copy = _write_read_only(socket_dir / GIT_CONFIG_COPY_NAME, clean)
             binds.append(BindMount(source=str(copy), target=f"{WORKSPACE}/{GIT_CONFIG}",
                                    read_only=True, purpose="sanitized"))
+
+    if workspace_entries:
+        binds, tmpfs = _entry_layout(project, binds, tmpfs, writable_rel, masked_dirs,
+                                     masked_files)
 
     labels = {
         LABEL_RUN: run_id,

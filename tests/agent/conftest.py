@@ -16,7 +16,7 @@ import pytest
 
 from runner.gateway import Budget, Gateway, Redactor, RetryPolicy, ScriptedProvider
 from runner.gateway.scripted import Scenario
-from runner.policy.models import TOOL_NAMES
+from runner.policy.models import BUILTIN_TOOLS
 from runner.protocol import AgentConfig, DecideReason, DecideRequest, DecideResponse
 
 REPO = Path(__file__).resolve().parents[2]
@@ -75,7 +75,7 @@ def run_agent(tmp_path: Path) -> Iterator[Callable[..., AgentRun]]:
         )
         cfg = AgentConfig(run_id="run-test", agent_name="tester", system_prompt="You are a test agent.",
                           task="Do the task.", model="claude-test",
-                          tools=list(TOOL_NAMES) if tools is None else tools,
+                          tools=list(BUILTIN_TOOLS) if tools is None else tools,
                           max_turns=max_turns, bash_timeout=10, output_limit=5000)
         (sock_dir / "agent.json").write_text(config if config is not None else cfg.model_dump_json())
         full_env = {**os.environ, "SANDBOX_RUNNER_DIR": str(sock_dir),

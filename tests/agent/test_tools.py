@@ -10,7 +10,7 @@ import pytest
 
 from runner.agent.paths import Workspace
 from runner.agent.tools import Toolbox, tool_schemas
-from runner.policy.models import TOOL_NAMES
+from runner.policy.models import BUILTIN_TOOLS
 
 
 @pytest.fixture
@@ -24,7 +24,7 @@ def ws(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def box(ws: Path) -> Toolbox:
-    return Toolbox(Workspace(ws), enabled=list(TOOL_NAMES), output_limit=4000, bash_timeout=60)
+    return Toolbox(Workspace(ws), enabled=list(BUILTIN_TOOLS), output_limit=4000, bash_timeout=60)
 
 
 def run(box: Toolbox, name: str, **tool_input: object) -> tuple[str, bool]:
@@ -37,7 +37,7 @@ def test_schemas_cover_enabled_tools() -> None:
     schemas = tool_schemas(["Read", "Bash"])
     assert [s["name"] for s in schemas] == ["Read", "Bash"]
     assert schemas[0]["input_schema"]["required"] == ["file_path"]
-    assert {s["name"] for s in tool_schemas(list(TOOL_NAMES))} == set(TOOL_NAMES)
+    assert {s["name"] for s in tool_schemas(list(BUILTIN_TOOLS))} == set(BUILTIN_TOOLS)
 
 
 def test_workspace_mapping_and_measure(ws: Path) -> None:

@@ -1,4 +1,5 @@
-"""Gateway test helpers: short socket paths, a recording provider, a fake Anthropic server."""
+"""Gateway test helpers: short socket paths, a recording provider, a fake Anthropic server
+(JSON answers, and server-sent event streams written chunk by chunk)."""
 
 from __future__ import annotations
 
@@ -35,6 +36,9 @@ class Reply:
     body: dict[str, Any] | None = None
     headers: dict[str, str] = field(default_factory=dict)
     disconnect: bool = False
+    sse: list[bytes] | None = None  # an event stream: these chunks, each flushed on its own
+    hold: threading.Event | None = None  # the last chunk waits for it
+    held: threading.Event = field(default_factory=threading.Event)  # set when waiting on hold
 
 
 class FakeAnthropic:
@@ -61,6 +65,9 @@ class FakeAnthropic:
                     self.close_connection = True
                     self.connection.shutdown(2)
                     return
+                if reply.sse is not None:
+                    self._stream(reply)
+                    return
                 payload = json.dumps(reply.body if reply.body is not None else message()).encode()
                 self.send_response(reply.status)
                 self.send_header("content-type", "application/json")
@@ -69,6 +76,19 @@ class FakeAnthropic:
                     self.send_header(k, v)
                 self.end_headers()
                 self.wfile.write(payload)
+
+            def _stream(self, reply: Reply) -> None:
+                assert reply.sse is not None
+                self.close_connection = True  # no content-length: the stream ends with the connection
+                self.send_response(reply.status)
+                self.send_header("content-type", "text/event-stream")
+                self.end_headers()
+                for i, chunk in enumerate(reply.sse):
+                    if reply.hold is not None and i == len(reply.sse) - 1:
+                        reply.held.set()
+                        reply.hold.wait(30)
+                    self.wfile.write(chunk)
+                    self.wfile.flush()
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.thread = threading.Thread(target=self.server.serve_forever, args=(0.02,), daemon=True)
@@ -89,3 +109,8 @@ class FakeAnthropic:
 
 def error_body(error_type: str, msg: str) -> dict[str, Any]:
     return {"type": "error", "error": {"type": error_type, "message": msg}}
+
+
+def sse_chunks(events: list[dict[str, Any]]) -> list[bytes]:
+    """Events as the API writes them, one chunk per event."""
+    return [f"event: {e['type']}\ndata: {json.dumps(e)}\n\n".encode() for e in events]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -35,9 +35,18 @@ class Recording:
         self.inner = inner
         self.sent: list[dict[str, Any]] = []
 
-    async def create(self, request: dict[str, Any]) -> dict[str, Any]:
+    async def create(self, request: dict[str, Any], **kw: Any) -> dict[str, Any]:
         self.sent.append(request)
-        result: dict[str, Any] = await self.inner.create(request)
+        result: dict[str, Any] = await self.inner.create(request, **kw)
+        return result
+
+    def stream(self, request: dict[str, Any], **kw: Any) -> AsyncIterator[dict[str, Any]]:
+        self.sent.append(request)
+        events: AsyncIterator[dict[str, Any]] = self.inner.stream(request, **kw)
+        return events
+
+    async def count_tokens(self, request: dict[str, Any], **kw: Any) -> dict[str, Any]:
+        result: dict[str, Any] = await self.inner.count_tokens(request, **kw)
         return result
 
     async def aclose(self) -> None:
@@ -197,7 +206,9 @@ def test_routes_and_malformed_bodies(make_gateway: Any) -> None:
     [
         {"tools": [{"type": "web_search_20250305", "name": "web_search"}]},
         {"mcp_servers": [{"type": "url", "url": "https://evil.example"}]},
-        {"stream": True},
+        {"container": "container_1"},
+        {"messages": [{"role": "user", "content": [{"type": "document", "source": {
+            "type": "url", "url": "https://evil.example/a.pdf"}}]}], "stream": True},
     ],
 )
 def test_requests_that_would_widen_the_sandbox_are_refused(make_gateway: Any, extra: dict[str, Any]) -> None:

@@ -369,7 +369,7 @@ def test_opa_engine_uploads_and_decides(fake_opa: FakeOPA, regorus_engine: Polic
     try:
         assert engine.bundle_hash == regorus_engine.bundle_hash
         assert {p.removeprefix("/v1/policies/") for p in fake_opa.policies} == {
-            f"sandbox-runner/{n}.rego" for n in ("lib", "main", "network", "scope", "secrets")
+            f"sandbox-runner/{n}.rego" for n in ("claude_code", "lib", "main", "network", "scope", "secrets")
         }
         assert fake_opa.data["settings"]["writable"] == ["backend/", "issues.md"]
         assert fake_opa.data["sandbox_derived"] == {"from": "fake"}

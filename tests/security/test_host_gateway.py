@@ -17,7 +17,7 @@ import socket
 import stat
 import tempfile
 import tracemalloc
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +43,7 @@ KNOWN = "dotenv-secret-Zq8vXw2LmN4pR7tY"
 CI_TOKEN = "ghs_CItokenPersistedByCheckout0123456789"
 BASIC = base64.b64encode(f"x-access-token:{CI_TOKEN}".encode()).decode()
 REMOTE_PW = "remote-password-Hk3jU9wQ2e"
-ROUTES = ("/v1/messages", "/v1/decide", "/v1/events", "/v1/anything")
+ROUTES = ("/v1/messages", "/v1/messages/count_tokens", "/v1/decide", "/v1/events", "/v1/anything")
 SANDBOX_UID = 10001
 
 
@@ -61,15 +61,24 @@ class Recording:
         self.in_flight = 0
         self.max_in_flight = 0
 
-    async def create(self, request: dict[str, Any]) -> dict[str, Any]:
+    async def create(self, request: dict[str, Any], **kw: Any) -> dict[str, Any]:
         self.sent.append(request)
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
-            result: dict[str, Any] = await self.inner.create(request)
+            result: dict[str, Any] = await self.inner.create(request, **kw)
             return result
         finally:
             self.in_flight -= 1
+
+    def stream(self, request: dict[str, Any], **kw: Any) -> AsyncIterator[dict[str, Any]]:
+        self.sent.append(request)
+        events: AsyncIterator[dict[str, Any]] = self.inner.stream(request, **kw)
+        return events
+
+    async def count_tokens(self, request: dict[str, Any], **kw: Any) -> dict[str, Any]:
+        result: dict[str, Any] = await self.inner.count_tokens(request, **kw)
+        return result
 
     async def aclose(self) -> None:
         await self.inner.aclose()
@@ -149,6 +158,7 @@ CALL = {"role": "assistant", "content": [{"type": "tool_use", "id": "toolu_1", "
                                           "input": {"file_path": "backend/a.png"}}]}
 ROUTE_BODIES: dict[str, dict[str, Any]] = {
     "/v1/messages": body(),
+    "/v1/messages/count_tokens": {"model": "m", "messages": [{"role": "user", "content": "hi"}]},
     "/v1/decide": {"tool": "Bash", "input": {"command": "ls"}},
     "/v1/events": {"kind": "text", "data": {"text": "forged"}},
     "/v1/anything": {},
@@ -295,7 +305,10 @@ REFUSED_REQUESTS: dict[str, dict[str, Any]] = {
     "mcp-servers": {**body(), "mcp_servers": [{"type": "url", "url": "https://attacker.example",
                                                "name": "x"}]},
     "container": {**body(), "container": "container_1"},
-    "stream": {**body(), "stream": True},
+    "context-edit-unknown": {**body(), "context_management": {"edits": [
+        {"type": "fetch_url", "url": "https://attacker.example"}]}},
+    "thinking-in-user-turn": {**body(), "messages": [{"role": "user", "content": [
+        {"type": "thinking", "thinking": "x", "signature": "s"}]}]},
     "max-tokens-not-int": {**body(), "max_tokens": "100"},
 }
 
