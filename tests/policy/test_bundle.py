@@ -27,7 +27,8 @@ def test_default_bundle_is_the_shipped_policies() -> None:
     bundle = load_bundle([])
     assert bundle.dirs == [policies_dir()]
     names = sorted(f.name for f in bundle.files)
-    assert names == ["lib.rego", "main.rego", "network.rego", "scope.rego", "secrets.rego"]
+    assert names == ["claude_code.rego", "lib.rego", "main.rego", "network.rego", "scope.rego",
+                     "secrets.rego"]
     assert bundle.tests == []
     assert bundle.data["settings"]["writable"] == ["backend/", "issues.md"]
     assert bundle.data["settings"]["allowed_hosts"] == []
