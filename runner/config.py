@@ -12,7 +12,7 @@ import re
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -27,9 +27,12 @@ from pydantic import (
 
 from runner.egress.hosts import BadHost, check_host_entries
 from runner.errors import ConfigError
-from runner.reports.coverage import DEFAULT_OMIT, CoverageScope
 from runner.runtime_tools import Runtime
-from runner.settings import env_config, variable_for
+
+if TYPE_CHECKING:
+    from runner.reports.coverage import CoverageScope
+# runner.reports.coverage (wcmatch, ElementTree) and runner.settings (pydantic-settings) are
+# imported where used: `policy eval` and the gateway read PolicyConfig without them.
 
 DEFAULT_TASK = (
     "Implement the requirements in architecture/backend.md under backend/, with tests "
@@ -143,6 +146,12 @@ class GatewayConfig(_Cfg):
     max_log_mb: int = Field(default=256, ge=1)  # transcript.jsonl stops (with a marker) here
 
 
+def _default_omit() -> list[str]:
+    from runner.reports.coverage import DEFAULT_OMIT
+
+    return list(DEFAULT_OMIT)
+
+
 class VerifyConfig(_Cfg):
     enabled: bool = True
     test_command: str | None = None  # None: pytest over backend/ with JUnit + Cobertura
@@ -150,12 +159,14 @@ class VerifyConfig(_Cfg):
     coverage_threshold: float = Field(default=80.0, ge=0, le=100)  # percent; 0: gate off
     # Globs over project-relative file names (backend/app/main.py) left out of the gated
     # coverage (default: test code), and, when set, the only files counted.
-    coverage_omit: list[str] = Field(default_factory=lambda: list(DEFAULT_OMIT))
+    coverage_omit: list[str] = Field(default_factory=_default_omit)
     coverage_include: list[str] = Field(default_factory=list)
 
     @field_validator("coverage_omit", "coverage_include")
     @classmethod
     def _scope_patterns(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        from runner.reports.coverage import CoverageScope
+
         field = "omit" if info.field_name == "coverage_omit" else "include"
         try:
             CoverageScope.model_validate({field: value})
@@ -164,6 +175,8 @@ class VerifyConfig(_Cfg):
         return value
 
     def coverage_scope(self) -> CoverageScope:
+        from runner.reports.coverage import CoverageScope
+
         return CoverageScope(omit=self.coverage_omit, include=self.coverage_include)
 
 
@@ -384,6 +397,8 @@ def _config_error(exc: ValidationError, layers: tuple[dict[str, Any], ...],
     message = str(err["msg"]).removeprefix("Value error, ")
     if _from_flags(given, _merge(file_cfg, env_cfg), loc):
         return ConfigError(f"{where}: {message}")
+    from runner.settings import variable_for
+
     if _has(env_cfg, loc) and (name := variable_for(loc)) is not None:
         return ConfigError(f"{name}: {where}: {message}")
     if source is not None and _has(file_cfg, loc):
@@ -395,6 +410,8 @@ def _config_error(exc: ValidationError, layers: tuple[dict[str, Any], ...],
 def build_run_config(project: Path, flags: dict[str, Any]) -> RunConfig:
     """Merge defaults < file config < ``SANDBOX_RUNNER_*`` variables < flags (``None``
     flags are ignored) and validate."""
+    from runner.settings import env_config
+
     file_cfg = load_file_config(project)
     env_cfg = env_config(RunConfig)
     base = _merge(file_cfg, env_cfg)

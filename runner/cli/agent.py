@@ -43,6 +43,3 @@ def check_cmd(file: str, fmt: str, runtime: str) -> None:
         echo_json(summary)
     else:
         click.echo("\n".join(lines))
-
-
-COMMANDS: list[click.Command] = [agent]

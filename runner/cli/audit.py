@@ -203,6 +203,3 @@ def export(run_dir: Path, fmt: str, output: Path | None, extensions: bool) -> No
     if output is not None:
         click.echo(f"exported {len(events)} decisions ({fmt}) to {one_line(str(output))}",
                    err=True)
-
-
-COMMANDS: list[click.Command] = [audit]

@@ -58,6 +58,3 @@ def doctor(
         raise error
     if report.exit_code:
         raise SystemExit(report.exit_code)
-
-
-COMMANDS: list[click.Command] = [doctor]

@@ -41,6 +41,3 @@ def build(project_dir: Path, rebuild: bool, setup_secrets: tuple[str, ...],
         echo_json(report.model_dump(mode="json"))
     else:
         click.echo(report.ref)
-
-
-COMMANDS: list[click.Command] = [env]

@@ -45,6 +45,3 @@ def build(base_image: str | None, force: bool, runtime: Runtime, fmt: str) -> No
         echo_json({"ref": ref, "seconds": round(seconds, 3)})
     else:
         click.echo(ref)
-
-
-COMMANDS: list[click.Command] = [image]

@@ -10,9 +10,7 @@ from typing import Any
 
 import click
 
-from runner.agentdef import load_agent_file
 from runner.cli.output import CONTEXT_SETTINGS, echo_json, format_option
-from runner.cli.policy_junit import junit_xml
 from runner.config import OPAEngineConfig, PolicyConfig, RegorusEngineConfig
 from runner.policy.batch import BatchItem, read_batch
 from runner.policy.bundle import load_bundle
@@ -83,7 +81,12 @@ def eval_cmd(
     """
     items = read_batch(source)
     root = check_workspace(workspace)
-    tools = load_agent_file(agent).tools if agent else None
+    if agent:
+        from runner.agentdef import load_agent_file  # yaml and the agent files: only for --agent
+
+        tools = load_agent_file(agent).tools
+    else:
+        tools = None
     engine_cfg = OPAEngineConfig(url=opa_url) if opa_url else RegorusEngineConfig()
     policy_cfg = PolicyConfig(dirs=list(policy_dirs), data=data, engine=engine_cfg)
     engine = load_engine(policy_cfg)
@@ -133,6 +136,8 @@ def test_cmd(ctx: click.Context, policy_dirs: tuple[Path, ...], pattern: str | N
         echo_json({"ok": report.ok, "passed": report.passed, "failed": report.failed,
                    "tests": [r.model_dump(mode="json") for r in report.results]})
     elif fmt == "junit":
+        from runner.cli.policy_junit import junit_xml
+
         click.echo(junit_xml(report), nl=False)
     else:
         for r in report.results:
@@ -144,6 +149,3 @@ def test_cmd(ctx: click.Context, policy_dirs: tuple[Path, ...], pattern: str | N
         click.echo(f"{report.passed} passed, {report.failed} failed")
     if not report.ok:
         ctx.exit(1)
-
-
-COMMANDS: list[click.Command] = [policy]

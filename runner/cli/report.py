@@ -25,6 +25,3 @@ def report(run_dir: Path, fmt: str, output: Path | None) -> None:
         return
     write_report(target, rendered.text)
     click.echo(str(target))
-
-
-COMMANDS: list[click.Command] = [report]

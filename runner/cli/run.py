@@ -67,6 +67,3 @@ def run_cmd(project_dir: Path, policy_dirs: tuple[Path, ...], data: Path | None,
     if fmt == "json":
         click.echo(summary_json(summary))
     sys.exit(summary.exit_code)
-
-
-COMMANDS: list[click.Command] = [run_cmd]

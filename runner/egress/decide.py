@@ -50,7 +50,7 @@ class ConnectService:
                 entry = self.log.append(logged.model_dump(mode="json", exclude_none=True),
                                         decision.model_dump(mode="json"),
                                         eval_ns=decided.eval_ns, masked=decided.masked,
-                                        erased=decided.erased)
+                                        erased=decided.erased, metrics=decided.metrics)
         except AuditLogFull as exc:
             return unlogged(exc)
         if self._on_decision is not None:

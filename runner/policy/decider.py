@@ -14,14 +14,27 @@ reasons included, passes through it: a secret the host knows never leaves in one
 pointers (``/input/tool/input/content``, ``/result/reasons/0/msg``) the decision log
 records as OPA does, in ``masked`` (a value replaced) and ``erased`` (a field dropped).
 
+Identical derived inputs are common (the same Read twice, Claude Code asking again for a
+call it already asked about): :class:`DecisionCache` keeps the engine's decisions by a hash
+of the bundle and the canonical JSON of the derived input, so a repeat skips evaluation
+(derivation always runs: the key is what the workspace looks like now). It never keeps a
+failed evaluation or an input with errors, and it is off for an engine whose policies it
+cannot see (an OPA server) or whose policies call a builtin that is not a function of the
+input and data (``time.now_ns``, ``rand.intn``, ``http.send``, ...). A decision from the
+cache is logged as any other, with ``metrics.counter_decision_cache_hit: 1``.
+
 The ``policy eval`` input format (one JSON tool call, or JSON lines) is read by
 :mod:`runner.policy.batch`.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +44,7 @@ from pydantic import ValidationError
 
 from runner.config import PolicyConfig
 from runner.errors import InputError
+from runner.policy.bundle import PolicyBundle
 from runner.policy.engine import PolicyEngine
 from runner.policy.models import (
     ConnectInput,
@@ -43,6 +57,12 @@ from runner.policy.models import (
 from runner.protocol import MeasuredPath
 
 MAX_REDACT_DEPTH = 32  # deeper JSON in a logged input is replaced, not walked
+DECISION_CACHE_SIZE = 4096  # decisions kept per Decider (least recently used goes first)
+CACHE_HIT_METRIC = "counter_decision_cache_hit"  # decision log metrics (OPA's counter_ naming)
+# Builtins whose result is not a function of input and data: a bundle calling one is not cached.
+_NONDETERMINISTIC = re.compile(
+    r"\b(?:time\.now_ns|rand\.intn|uuid\.rfc4122|http\.send|net\.lookup_ip_addr|opa\.runtime"
+    r"|crypto\.x509\.parse_and_verify_certificates\w*|io\.jwt\.decode_verify)\s*\(")
 _T = TypeVar("_T")
 _I = TypeVar("_I", PolicyInput, ConnectInput)
 
@@ -99,18 +119,86 @@ class Decided(Generic[_I]):
     eval_ns: int  # evaluating only (OPA's timer_rego_query_eval_ns)
     masked: list[str] = field(default_factory=list)  # JSON pointers of values replaced
     erased: list[str] = field(default_factory=list)  # JSON pointers of fields dropped
+    cached: bool = False  # the engine's decision came from the Decider's cache
+
+    @property
+    def metrics(self) -> dict[str, int]:
+        """Decision-log metrics beyond the evaluation timer (``DecisionLog.append``)."""
+        return {CACHE_HIT_METRIC: 1} if self.cached else {}
+
+
+class DecisionCache:
+    """The engine's decisions by derived input: a bounded LRU, safe across threads.
+
+    The key is the sha256 of the bundle hash and the canonical JSON (sorted keys, ASCII) of
+    the policy input as derived, so an input that differs in anything - a path's target,
+    a secret found, the run's tools, the policies or their data - misses.
+    """
+
+    def __init__(self, size: int = DECISION_CACHE_SIZE) -> None:
+        self.size = size
+        self.hits = 0
+        self.misses = 0
+        self._entries: OrderedDict[str, Decision] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def key(bundle_hash: str, policy_input: PolicyInput | ConnectInput) -> str:
+        canonical = json.dumps(policy_input.model_dump(mode="json"), sort_keys=True,
+                               separators=(",", ":"), ensure_ascii=True)
+        return hashlib.sha256(f"{bundle_hash}\n{canonical}".encode("ascii")).hexdigest()
+
+    def get(self, key: str) -> Decision | None:
+        with self._lock:
+            decision = self._entries.get(key)
+            if decision is None:
+                self.misses += 1
+                return None
+            self._entries.move_to_end(key)
+            self.hits += 1
+        return decision.model_copy(deep=True)  # the caller may change its copy
+
+    def put(self, key: str, decision: Decision) -> None:
+        kept = decision.model_copy(deep=True)
+        with self._lock:
+            self._entries[key] = kept
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._entries)
+
+
+def cacheable(engine: PolicyEngine) -> bool:
+    """Are ``engine``'s decisions a function of the input and the bundle? Only when it holds
+    the bundle it compiled (the embedded engine; an OPA server's policies can change under
+    us) and no policy calls a builtin that reads the clock, chance or the network."""
+    bundle = getattr(engine, "bundle", None)
+    if not isinstance(bundle, PolicyBundle) or bundle.hash != engine.bundle_hash:
+        return False
+    return not any(_NONDETERMINISTIC.search(f.content) for f in bundle.files)
+
+
+def _failed(decision: Decision) -> bool:
+    return any(r.policy == "engine" and r.rule == "evaluation_failed" for r in decision.reasons)
 
 
 class Decider:
     def __init__(
         self, engine: PolicyEngine, *, workspace: Path | None, run: RunInfo,
         masks: Sequence[str] = (), redactor: TextRedactor | None = None,
+        cache_size: int = DECISION_CACHE_SIZE,
     ) -> None:
+        """``cache_size``: decisions kept by derived input (0: no cache; the cache is off
+        anyway for an engine whose decisions :func:`cacheable` cannot vouch for)."""
         self.engine = engine
         self.workspace = workspace
         self.run = run
         self.masks = tuple(masks)
         self.redactor = redactor
+        self.cache = DecisionCache(cache_size) if cache_size > 0 and cacheable(engine) else None
 
     @property
     def bundle_hash(self) -> str:
@@ -164,6 +252,25 @@ class Decider:
 
     # --- deciding --------------------------------------------------------------------
 
+    def _evaluate(self, policy_input: PolicyInput | ConnectInput) -> tuple[Decision, bool]:
+        """(the engine's decision, whether it came from the cache). Never raises."""
+        key = None
+        if self.cache is not None and not getattr(policy_input, "errors", None):
+            try:
+                key = self.cache.key(self.engine.bundle_hash, policy_input)
+            except Exception:  # an input the key cannot take is evaluated, not cached
+                key = None
+            hit = self.cache.get(key) if key is not None else None
+            if hit is not None:
+                return hit, True
+        try:
+            decision = self.engine.evaluate(policy_input)
+        except Exception as exc:  # engines never raise; if one does, deny
+            return Decision.failed(f"{type(exc).__name__}: {exc}"), False
+        if key is not None and self.cache is not None and not _failed(decision):
+            self.cache.put(key, decision)
+        return decision, False
+
     def derive(
         self, call: ToolCall, *, cwd: str = "/workspace", measured: Sequence[MeasuredPath] = ()
     ) -> PolicyInput:
@@ -205,15 +312,12 @@ class Decider:
         policy_input = self.derive(call, cwd=cwd, measured=measured)
         policy_input.errors[:0] = list(errors)
         evaluating = time.perf_counter_ns()
-        try:
-            decision = self.engine.evaluate(policy_input)
-        except Exception as exc:  # engines never raise; if one does, deny
-            decision = Decision.failed(f"{type(exc).__name__}: {exc}")
+        decision, cached = self._evaluate(policy_input)
         eval_ns = time.perf_counter_ns() - evaluating
         if policy_input.errors and decision.allow:  # belt and braces: malformed is a deny
             decision = Decision.failed("malformed input: " + "; ".join(policy_input.errors))
         ms = (time.perf_counter() - start) * 1000
-        return self._logged(policy_input, decision, ms, eval_ns)
+        return self._logged(policy_input, decision, ms, eval_ns, cached)
 
     def decide_connect(self, target: ConnectTarget) -> tuple[ConnectInput, Decision, float]:
         """(policy input, decision, milliseconds) of one connection, returned redacted."""
@@ -224,18 +328,16 @@ class Decider:
         """:meth:`decide_connect` with the evaluation time and the redaction paths."""
         start = time.perf_counter()
         policy_input = ConnectInput(connect=target, run=self.run)
-        try:
-            decision = self.engine.evaluate(policy_input)
-        except Exception as exc:  # engines never raise; if one does, deny
-            decision = Decision.failed(f"{type(exc).__name__}: {exc}")
+        decision, cached = self._evaluate(policy_input)
         eval_ns = int((time.perf_counter() - start) * 1e9)
-        return self._logged(policy_input, decision, (time.perf_counter() - start) * 1000, eval_ns)
+        return self._logged(policy_input, decision, (time.perf_counter() - start) * 1000, eval_ns,
+                            cached)
 
     def _logged(self, policy_input: _I, decision: Decision, ms: float,
-                eval_ns: int) -> Decided[_I]:
+                eval_ns: int, cached: bool) -> Decided[_I]:
         logged, masked, erased = self.redact_logged(policy_input, "/input")
         result, masked_result, _ = self.redact_logged(decision, "/result")
-        return Decided(logged, result, ms, eval_ns, masked + masked_result, erased)
+        return Decided(logged, result, ms, eval_ns, masked + masked_result, erased, cached)
 
 
 def workspace_decider(

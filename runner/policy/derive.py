@@ -63,7 +63,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from runner.policy import secrets, shell
+from runner.policy import secrets
 from runner.policy.models import (
     BOOKKEEPING_TOOLS,
     TOOL_NAMES,
@@ -149,6 +149,8 @@ def derive_input(
 
 def warm_up() -> None:
     """Load the parser and the secret plugins now, so the first decision is not slow."""
+    from runner.policy import shell
+
     secrets.warm_up()
     shell.analyze("true", PathResolver(None))
 
@@ -250,6 +252,8 @@ def _derive(
     elif name == "Bash":
         command = text("command")
         if command is not None and len(command.encode("utf-8")) <= MAX_COMMAND_BYTES:
+            from runner.policy import shell  # the parser and its handlers: on the first Bash
+
             analysis = shell.analyze(command, resolver, cwd)
             result.shell = analysis.facts
             result.paths.extend(analysis.paths)

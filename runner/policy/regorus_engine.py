@@ -116,7 +116,7 @@ class RegorusEngine:
 
     def __init__(self, bundle: PolicyBundle) -> None:
         self.bundle_hash = bundle.hash
-        self._bundle = bundle
+        self.bundle = bundle
         self._files = {f.name: f for f in bundle.files}
         # A regorus Engine is "unsendable" (pyo3): using it from any thread but the one that
         # made it panics. Each thread gets its own compiled engine, made on first use.
@@ -127,7 +127,7 @@ class RegorusEngine:
         engine = getattr(self._local, "engine", None)
         if engine is not None:
             return engine
-        engine = build_engine(self._bundle.files, self._bundle.data)
+        engine = build_engine(self.bundle.files, self.bundle.data)
         try:
             if _has_rule(engine, DERIVED_RULE):
                 derived = json.loads(engine.eval_rule_as_json(DERIVED_RULE))

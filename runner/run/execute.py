@@ -242,15 +242,15 @@ class Run:
                                                  errors=errors)
             decision, redacted = decided.decision, Redacted(decided.masked, decided.erased)
             logged: dict[str, Any] = decided.input.model_dump(mode="json", exclude_none=True)
-            eval_ns = decided.eval_ns
+            eval_ns, metrics = decided.eval_ns, decided.metrics
         except (KeyboardInterrupt, SystemExit):
             raise
         except BaseException as exc:  # fail closed, and still leave a trace in the log
             decision, logged, redacted = self._failed(
                 exc, {"tool": call.model_dump(mode="json"), "errors": [str(exc)]})
-            eval_ns = 0
+            eval_ns, metrics = 0, {}
         resp = self._record(logged, decision, eval_ns, redacted, tool_use_id=req.tool_use_id,
-                            requested_by=self.requested_by)
+                            requested_by=self.requested_by, metrics=metrics)
         shown = logged.get("tool") or {}
         self.display.decision(str(shown.get("name", "")), shown.get("input") or {}, decision.allow,
                               [f"{r.policy}/{r.rule}: {r.msg}" for r in decision.reasons])
@@ -263,14 +263,14 @@ class Run:
             decided = self.decider.decide_connect_logged(target)
             decision, redacted = decided.decision, Redacted(decided.masked, decided.erased)
             logged: dict[str, Any] = decided.input.model_dump(mode="json", exclude_none=True)
-            eval_ns = decided.eval_ns
+            eval_ns, metrics = decided.eval_ns, decided.metrics
         except (KeyboardInterrupt, SystemExit):
             raise
         except BaseException as exc:
             decision, logged, redacted = self._failed(exc, {
                 "kind": "connect", "connect": target.model_dump(mode="json"), "errors": [str(exc)]})
-            eval_ns = 0
-        resp = self._record(logged, decision, eval_ns, redacted)
+            eval_ns, metrics = 0, {}
+        resp = self._record(logged, decision, eval_ns, redacted, metrics=metrics)
         self.display.connection(logged.get("connect") or {}, decision.allow,
                                 [f"{r.policy}/{r.rule}: {r.msg}" for r in decision.reasons])
         return resp
@@ -285,7 +285,8 @@ class Run:
 
     def _record(self, logged: dict[str, Any], decision: Decision, eval_ns: int,
                 redacted: Redacted, *, tool_use_id: str | None = None,
-                requested_by: str | None = None) -> DecideResponse:
+                requested_by: str | None = None,
+                metrics: dict[str, int] | None = None) -> DecideResponse:
         """One line of the decision log, whatever decided (a tool call, a connection); a
         decision the full log cannot take is a deny, and ends the run. ``requested_by``:
         None for a connection (the log's own, or "egress-proxy")."""
@@ -295,7 +296,7 @@ class Run:
                 entry = self.log.append(logged, decision.model_dump(mode="json"),
                                         eval_ns=eval_ns, tool_use_id=tool_use_id,
                                         requested_by=requested_by, masked=redacted.masked,
-                                        erased=redacted.erased)
+                                        erased=redacted.erased, metrics=metrics)
         except AuditLogFull as exc:  # nothing may run unlogged: deny, and end the run
             if self.gateway is not None:
                 self.gateway.fail(exc)

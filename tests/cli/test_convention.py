@@ -29,10 +29,14 @@ WITHOUT_SHORT_F: set[str] = set()
 
 def tree(cmd: click.Command = main, path: tuple[str, ...] = ()) -> Iterator[
         tuple[tuple[str, ...], click.Command]]:
+    """Every command, the lazy ones loaded (runner/cli/__init__.py imports them on use)."""
     yield path, cmd
     if isinstance(cmd, click.Group):
-        for name in sorted(cmd.commands):
-            yield from tree(cmd.commands[name], (*path, name))
+        ctx = click.Context(cmd)
+        for name in cmd.list_commands(ctx):
+            sub = cmd.get_command(ctx, name)
+            assert sub is not None, f"{' '.join((*path, name))}: listed but not loadable"
+            yield from tree(sub, (*path, name))
 
 
 LEAVES = {" ".join(p): c for p, c in tree() if not isinstance(c, click.Group)}

@@ -291,7 +291,7 @@ def test_derivation_failure_is_an_error_not_an_exception(monkeypatch: pytest.Mon
     def boom(*_: Any, **__: Any) -> Any:
         raise RuntimeError("parser exploded")
 
-    monkeypatch.setattr(derive_mod.shell, "analyze", boom)
+    monkeypatch.setattr("runner.policy.shell.analyze", boom)  # derive imports it on use
     result = derive("Bash", command="ls")
     assert result.errors == ["derivation failed: RuntimeError: parser exploded"]
 
