@@ -331,6 +331,23 @@ def summarise(rounds: list[Round], ref: RunResult | None) -> tuple[list[str], li
     return rows, notes
 
 
+def headline(rounds: list[Round]) -> str:
+    """Where the throughput peaks, and what contention costs one run."""
+    ok = [r for r in rounds if r.runs]
+    if not ok:
+        return ""
+    best = max(ok, key=lambda r: r.n / r.wall_s)
+    alone = next((r for r in ok if r.n == 1), None)
+    top = max(ok, key=lambda r: r.n)
+    text = f"Throughput peaks at {best.n / best.wall_s * 60:.1f} runs/min (N={best.n})"
+    if alone is not None:
+        one = statistics.median(r.seconds for r in alone.runs)
+        text += (f", {best.n / best.wall_s / (1 / alone.wall_s):.2f}x one run at a time; at "
+                 f"N={top.n} a run takes {statistics.median(r.seconds for r in top.runs) / one:.1f}x "
+                 "as long as alone")
+    return text + " (the runs are CPU-bound: agent, policy and pytest share the cores)."
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--n", type=int, nargs="+", default=[1, 2, 4, 8], metavar="N")
@@ -389,6 +406,8 @@ def main() -> int:
         "fresh container), after one untimed warm-up run.",
         "",
         *rows,
+        "",
+        headline(rounds),
         "",
         "Policy eval is `metrics.timer_rego_query_eval_ns` of every decision of the N runs "
         "but each run's first (that one warms the run's engine and decider: its medians are "
