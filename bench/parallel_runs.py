@@ -165,7 +165,7 @@ def _decide_intervals(run_dir: Path) -> list[float]:
     return out
 
 
-def _inspect(res: RunResult) -> None:
+def _inspect(res: RunResult, runtime: str) -> None:
     """Fill a finished run's facts from its run directory; problems become failure text."""
     rd = res.run_dir
     try:
@@ -191,7 +191,8 @@ def _inspect(res: RunResult) -> None:
             metrics = entry.get("metrics") or {}
             res.eval_ns.append(int(metrics.get(EVAL_METRIC, metrics.get(V1_EVAL_METRIC, 0))))
             res.instance_id = (entry.get("labels") or {}).get("id", res.instance_id)
-    res.decide_ms = _decide_intervals(rd)
+    if runtime == "builtin":  # claude-code's events come from its stream-json, not its hook
+        res.decide_ms = _decide_intervals(rd)
 
 
 def _leftovers(pids: set[int]) -> list[str]:
@@ -247,7 +248,7 @@ def run_round(n: int, tmp: Path, runtime: str, tag: str) -> Round:
                         run_dir=copies[i][1])
         if code != 0:
             res.failure = _failure_line(so, se, res.run_dir)
-        _inspect(res)
+        _inspect(res, runtime)
         results.append(res)
     if watcher.error:
         print(f"  watcher: {watcher.error}", file=sys.stderr)
@@ -340,7 +341,7 @@ def headline(rounds: list[Round]) -> str:
     alone = next((r for r in ok if r.n == 1), None)
     top = max(ok, key=lambda r: r.n)
     text = f"Throughput peaks at {best.n / best.wall_s * 60:.1f} runs/min (N={best.n})"
-    if alone is not None:
+    if alone is not None and len(ok) > 1:
         one = statistics.median(r.seconds for r in alone.runs)
         text += (f", {best.n / best.wall_s / (1 / alone.wall_s):.2f}x one run at a time; at "
                  f"N={top.n} a run takes {statistics.median(r.seconds for r in top.runs) / one:.1f}x "
@@ -393,6 +394,10 @@ def main() -> int:
 
     ref = next((r for rnd in rounds if rnd.n == 1 for r in rnd.runs if r.exit_code == 0), ref)
     rows, notes = summarise(rounds, ref)
+    calls = f"{ref.decisions} tool calls" if ref is not None else "its tool calls"
+    tests = f"{ref.tests} tests" if ref is not None else "the tests"
+    per_run = f"{ref.decisions} decisions" if ref is not None else "a few decisions"
+    warmup = "" if args.no_warmup else ", after one untimed warm-up run"
     ref_text = (f"an N=1 run: {ref.decisions} decisions, {ref.tests} tests"
                 if ref is not None else "none (no run succeeded)")
     body = "\n".join([
@@ -402,8 +407,8 @@ def main() -> int:
         f"{f' --rounds {args.rounds}' if args.rounds > 1 else ''}`): N copies of "
         "`examples/todo-api` run at once, each `sandbox-runner run COPY --model "
         "scripted:examples/todo-api/scenario.yaml --out RUN_DIR -f json` in its own "
-        "process (agent, 21 tool calls, then verification: 39 tests with coverage in a "
-        "fresh container), after one untimed warm-up run.",
+        f"process (agent, {calls}, then verification: {tests} with coverage in a "
+        f"fresh container){warmup}.",
         "",
         *rows,
         "",
@@ -411,10 +416,11 @@ def main() -> int:
         "",
         "Policy eval is `metrics.timer_rego_query_eval_ns` of every decision of the N runs "
         "but each run's first (that one warms the run's engine and decider: its medians are "
-        "the next column; the round trips exclude it too). The decide round trip is the agent's view (builtin runtime): from its "
+        "the next column; the round trips exclude it too). The decide round trip is the "
+        "agent's view (builtin runtime): from its "
         "event before a call to its `tool_call` event, host arrival times at ms resolution: "
         "measuring the call's paths, `/v1/decide` over the socket (derive, evaluate, the "
-        "hash-chained append), one `/v1/events` post. With 21 decisions a run, a p99 over "
+        f"hash-chained append), one `/v1/events` post. With {per_run} a run, a p99 over "
         "few runs is close to the maximum.",
         "",
         "Independent means, for every run: exit 0; its own run id, run directory and "
