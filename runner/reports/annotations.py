@@ -48,16 +48,22 @@ def _annotation(f: Finding, prefix: str | None) -> str:
     return command(kind, f.message, **props)
 
 
+def _counted(counts: Counter[str]) -> str:
+    return " and ".join(f"{n} more {'denied calls' if level == 'error' else 'failed gates'}"
+                        for level, n in sorted(counts.items()) if n)
+
+
 def render_annotations(findings: Findings, prefix: str | None, *, cap: int = GITHUB_CAP) -> str:
     """The workflow commands, one per line (empty when there is nothing to report)."""
     lines: list[str] = []
-    left: Counter[str] = Counter()
+    left: Counter[str] = Counter()  # over the cap
+    repeated: Counter[str] = Counter()  # the same annotation again (shown once)
     shown: Counter[str] = Counter()
     seen: set[str] = set()
     for f in sorted(findings.items, key=lambda f: f.level != "error"):  # stable: errors first
         line = _annotation(f, prefix)
         if line in seen:
-            left[f.level] += 1
+            repeated[f.level] += 1
             continue
         if shown[f.level] >= cap:
             left[f.level] += 1
@@ -66,12 +72,13 @@ def render_annotations(findings: Findings, prefix: str | None, *, cap: int = GIT
         shown[f.level] += 1
         lines.append(line)
     left["error"] += findings.omitted
+    notes = []
     if left["error"] or left["warning"]:
-        parts = [f"{n} more {'denied calls' if level == 'error' else 'failed gates'}"
-                 for level, n in sorted(left.items()) if n]
+        notes.append(f"{_counted(left)} not annotated (GitHub shows {cap} per type and step)")
+    if repeated["error"] or repeated["warning"]:
+        notes.append(f"{_counted(repeated)} repeated an annotation above (shown once)")
+    if notes:
         lines.append(command(
-            "notice",
-            f"{' and '.join(parts)} not annotated (GitHub shows {cap} per type and step): "
-            "see the SARIF report (code scanning) or `sandbox-runner audit show RUN_DIR --denied`",
-            title="sandbox-runner"))
+            "notice", "; ".join(notes) + ": see the SARIF report (code scanning) or "
+            "`sandbox-runner audit show RUN_DIR --denied`", title="sandbox-runner"))
     return "".join(line + "\n" for line in lines)
