@@ -22,6 +22,10 @@ RUNTIMES: tuple[Runtime, ...] = ("builtin", "claude-code")
 
 CLAUDE_CODE_TOOLS = ("Bash", "Read", "Write", "Edit", "NotebookEdit", "Glob", "Grep", "LS",
                      "WebFetch", "WebSearch", "Agent", *BOOKKEEPING_TOOLS)
+# Tool names the pinned Claude Code binary does not have (images/claude-code/claude-code.toml):
+# a call of one is answered by Claude Code itself ("No such tool available"), never run and
+# never sent to the hook (checked against the binary: tests/run/test_claude_code_e2e.py).
+CLAUDE_CODE_ABSENT = frozenset({"LS", "MultiEdit", "TodoRead", "NotebookRead"})
 RUNTIME_TOOLS: dict[Runtime, tuple[str, ...]] = {"builtin": BUILTIN_TOOLS,
                                                  "claude-code": CLAUDE_CODE_TOOLS}
 # An agent file's tool name that is another tool of the runtime.

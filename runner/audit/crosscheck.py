@@ -16,7 +16,9 @@ it is the record of what the model asked for:
   from a command; and for a file tool the hook runs a second time once the path is absolute.
   Such inputs match the model's; such a second ask is counted (``reasked``), not reported;
 - a tool_use the agent answered (a ``tool_result`` in a later request) without a
-  decision is reported; one that was never answered (the run ended first) is a note.
+  decision is reported; one that was never answered (the run ended first) is a note, and so
+  is, in a claude-code run, a call of a tool the pinned Claude Code does not have (``LS``:
+  Claude Code answers "No such tool available" itself; nothing runs).
 
 Only responses count as the model's calls: requests are written by the agent. Decisions
 of kind ``connect`` (the egress proxy's, written by the host) answer no tool_use: they are
@@ -42,6 +44,7 @@ from pydantic import BaseModel
 from runner.audit.formats import FORMAT_V1, jcs_safe
 from runner.audit.log import LogEntry, strict_loads
 from runner.errors import InputError
+from runner.runtime_tools import CLAUDE_CODE_ABSENT
 from runner.sanitize import one_line
 
 TRANSCRIPT_NAME = "transcript.jsonl"
@@ -220,10 +223,14 @@ def cross_check(entries: list[LogEntry], transcript: Path) -> CrossCheck:
             matched += 1
             matched_ids.add(use_id)
     notes: list[str] = []
+    claude_code = any(e.labels.get("runtime") == "claude-code" for e in entries)
     for use_id, use in uses.items():
         if use_id in decided:
             continue
-        if use_id in answered:
+        if use_id in answered and claude_code and use.name in CLAUDE_CODE_ABSENT:
+            notes.append(f"tool_use {_show(use_id)} ({_show(use.name)}) names a tool Claude Code "
+                         "does not have: it answered the call itself, nothing ran")
+        elif use_id in answered:
             problems.append(CrossProblem(tool_use_id=use_id, problem=(
                 f"tool_use {_show(use_id)} ({_show(use.name)}, transcript line {use.exchange}) "
                 "was answered without a decision")))

@@ -76,7 +76,8 @@ def _verify(run_dir: Path, key_file: Path | None) -> dict[str, Any]:
         out["notes"] = [f"no {TRANSCRIPT_NAME}: decisions not matched against the model's calls"]
         return out
     check = cross_check(read_log(log), transcript)
-    out["transcript"] = {"matched": check.matched, "connections": check.connections,
+    out["transcript"] = {"matched": check.matched, "reasked": check.reasked,
+                         "connections": check.connections,
                          "problems": [one_line(p.problem) for p in check.problems[:MAX_PROBLEMS]],
                          "problems_total": len(check.problems)}
     out["notes"] = [one_line(n) for n in check.notes[:MAX_PROBLEMS]]
@@ -99,6 +100,9 @@ def _verify_lines(v: dict[str, Any]) -> list[str]:
     if t is not None:
         lines.append(f"transcript: {t['matched']} decisions match tool_use blocks of "
                      f"{TRANSCRIPT_NAME}")
+        if t.get("reasked"):
+            lines.append(f"claude-code: {t['reasked']} second asks of file tools (their input "
+                         "normalised by Claude Code)")
         if t["connections"]:
             lines.append(f"egress: {t['connections']} connection decisions (the proxy's)")
         lines += [f"note: {n}" for n in v["notes"]]
