@@ -149,7 +149,7 @@ def main() -> None:
         f"p90 {q[89] * 1000:.1f} ms, max {max(calls) * 1000:.1f} ms. Startup samples: "
         + ", ".join(f"{s * 1000:.0f}" for s in start) + " ms. The startup includes the "
         "CLI's own import, policy compile, container start, the in-container self-check and "
-        "the agent's `import anthropic` (the SDK builds its pydantic types at import).",
+        "the agent's start (httpx + pydantic, preloaded during the self-check; see Startup).",
     ])
     print(body)
     if not args.no_write:

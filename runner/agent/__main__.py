@@ -57,9 +57,7 @@ def main() -> int:
 
 
 def _run(rt: Runtime, token: str) -> int:
-    import anthropic  # slow to import (seconds): only once the config is known to be good
-
-    from runner.agent.client import GatewayClient
+    from runner.agent.client import GatewayClient, ModelAPIError
     from runner.agent.loop import AgentLoop
     from runner.agent.paths import Workspace
     from runner.agent.tools import Toolbox
@@ -78,8 +76,8 @@ def _run(rt: Runtime, token: str) -> int:
         loop = AgentLoop(cfg, gw, toolbox)
         try:
             reason = loop.run()
-        except anthropic.APIError as exc:
-            message = _api_message(exc)
+        except ModelAPIError as exc:
+            message = str(exc)
             gw.event("agent_error", kind="model_api", message=message, turns=loop.turns)
             _say(f"model API error: {message}")
             return EXIT_API
@@ -92,16 +90,6 @@ def _run(rt: Runtime, token: str) -> int:
         return EXIT_CRASH
     finally:
         gw.close()
-
-
-def _api_message(exc: Exception) -> str:
-    status = getattr(exc, "status_code", None)
-    if status is None:
-        return f"{type(exc).__name__}: {exc}"
-    body = getattr(exc, "body", None)
-    err = body.get("error") if isinstance(body, dict) else None
-    detail = err.get("message") if isinstance(err, dict) else None
-    return f"HTTP {status}: {detail or getattr(exc, 'message', exc)}"
 
 
 if __name__ == "__main__":

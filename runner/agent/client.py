@@ -1,4 +1,9 @@
-"""The agent's side of the gateway socket: the anthropic SDK, /v1/decide and /v1/events."""
+"""The agent's side of the gateway socket: /v1/messages, /v1/decide and /v1/events, over httpx.
+
+The Messages API is spoken with the models of :mod:`runner.protocol` (no SDK: importing one
+took seconds of every run's startup). The agent never retries: the gateway retries upstream
+and answers its own errors with ``x-should-retry: false``.
+"""
 
 from __future__ import annotations
 
@@ -6,27 +11,39 @@ import contextlib
 import json
 from typing import Any
 
-import anthropic
 import httpx
 from pydantic import ValidationError
 
-try:  # anthropic >= 2 is built on httpx2; its client needs an httpx2 transport
-    import httpx2 as sdk_http
-except ImportError:  # pragma: no cover - older anthropic releases use httpx
-    import httpx as sdk_http  # type: ignore[no-redef]
-
 from runner.protocol import (
+    ANTHROPIC_VERSION,
+    ANTHROPIC_VERSION_HEADER,
     GATEWAY_BASE_URL,
     TOKEN_HEADER,
     DecideReason,
     DecideRequest,
     DecideResponse,
+    ErrorBody,
     EventKind,
     EventRequest,
+    Message,
+    MessagesRequest,
 )
 
-MODEL_TIMEOUT = sdk_http.Timeout(3600.0, connect=10.0)  # the gateway retries upstream; be patient
+MODEL_TIMEOUT = httpx.Timeout(3600.0, connect=10.0)  # the gateway retries upstream; be patient
 CALL_TIMEOUT = httpx.Timeout(120.0, connect=10.0)
+
+
+class ModelAPIError(Exception):
+    """The model request failed: an error answer (``status`` set) or no answer (``status`` None)."""
+
+    def __init__(self, message: str, *, status: int | None = None, error_type: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.error_type = error_type
+
+    def __str__(self) -> str:
+        return self.message if self.status is None else f"HTTP {self.status}: {self.message}"
 
 
 def ascii_json(obj: Any) -> str:
@@ -36,20 +53,30 @@ def ascii_json(obj: Any) -> str:
 
 
 class GatewayClient:
-    """Every call carries the run's gateway token (the SDK sends its api_key as ``x-api-key``);
-    the gateway holds the real model key, which never enters the container."""
+    """Every call carries the run's gateway token as ``x-api-key``; the gateway holds the real
+    model key, which never enters the container."""
 
     def __init__(self, socket_path: str, token: str) -> None:
         self.socket_path = socket_path
-        self._model_http = sdk_http.Client(transport=sdk_http.HTTPTransport(uds=socket_path),
-                                           timeout=MODEL_TIMEOUT)
-        self.anthropic = anthropic.Anthropic(
-            api_key=token, base_url=GATEWAY_BASE_URL, http_client=self._model_http,
-            max_retries=0, timeout=MODEL_TIMEOUT,
-        )
         self._http = httpx.Client(transport=httpx.HTTPTransport(uds=socket_path),
                                   base_url=GATEWAY_BASE_URL, timeout=CALL_TIMEOUT,
-                                  headers={TOKEN_HEADER: token})
+                                  headers={TOKEN_HEADER: token, "content-type": "application/json"})
+
+    def create_message(self, request: MessagesRequest) -> Message:
+        """One model turn (one attempt); any failure raises :class:`ModelAPIError`."""
+        try:
+            resp = self._http.post(
+                "/v1/messages", content=ascii_json(request.model_dump(exclude_none=True)),
+                headers={ANTHROPIC_VERSION_HEADER: ANTHROPIC_VERSION}, timeout=MODEL_TIMEOUT)
+        except httpx.HTTPError as exc:
+            raise ModelAPIError(f"{type(exc).__name__}: {exc or 'connection failed'}") from exc
+        if resp.status_code != 200:
+            raise _error(resp)
+        try:
+            return Message.model_validate_json(resp.content)
+        except ValidationError as exc:
+            raise ModelAPIError(f"malformed answer: {exc.error_count()} validation error(s): "
+                                f"{resp.text[:200]}", status=resp.status_code) from exc
 
     def decide(self, request: DecideRequest) -> DecideResponse:
         """The policy's answer; any failure to get one is a deny (fail closed)."""
@@ -71,4 +98,12 @@ class GatewayClient:
 
     def close(self) -> None:
         self._http.close()
-        self.anthropic.close()
+
+
+def _error(resp: httpx.Response) -> ModelAPIError:
+    try:
+        detail = ErrorBody.model_validate_json(resp.content).error
+    except ValidationError:
+        return ModelAPIError(resp.text[:500] or resp.reason_phrase, status=resp.status_code)
+    return ModelAPIError(detail.message or resp.reason_phrase, status=resp.status_code,
+                         error_type=detail.type)

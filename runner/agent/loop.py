@@ -6,7 +6,15 @@ from typing import Any
 
 from runner.agent.client import GatewayClient
 from runner.agent.tools import Toolbox, ToolOutput, tool_schemas
-from runner.protocol import AgentConfig, DecideRequest, DecideResponse
+from runner.protocol import (
+    AgentConfig,
+    ContentBlock,
+    DecideRequest,
+    DecideResponse,
+    MessagesRequest,
+    TextBlock,
+    ToolUseBlock,
+)
 
 EVENT_TEXT_CHARS = 2000
 EVENT_VALUE_CHARS = 500
@@ -27,22 +35,20 @@ class AgentLoop:
         self.turns = 0
 
     def run(self) -> str:
-        """Run until the model stops; returns why (end_turn, max_turns, ...). API errors raise."""
-        schemas = tool_schemas(self.tools.enabled)
-        extra: dict[str, Any] = {"tools": schemas} if schemas else {}  # a file may grant none
+        """Run until the model stops; returns why (end_turn, max_turns, ...).
+        Model API errors raise :class:`runner.agent.client.ModelAPIError`."""
+        schemas = tool_schemas(self.tools.enabled) or None  # a file may grant none: no "tools"
         while self.turns < self.config.max_turns:
             self.turns += 1
-            msg = self.gw.anthropic.messages.create(
+            msg = self.gw.create_message(MessagesRequest(
                 model=self.config.model, max_tokens=self.config.max_tokens,
-                system=self.config.system_prompt,
-                messages=self.messages,  # type: ignore[arg-type]
-                **extra,
-            )
+                system=self.config.system_prompt, messages=self.messages, tools=schemas,
+            ))
             self.gw.event("turn", n=self.turns, stop_reason=msg.stop_reason,
                           input_tokens=msg.usage.input_tokens, output_tokens=msg.usage.output_tokens)
             content = [_block(b) for b in msg.content]
-            # The history goes back to the model through the SDK, which cannot encode lone
-            # surrogates; the calls themselves are decided on exactly what the model sent.
+            # The history goes back to the model with lone surrogates replaced (the API does
+            # not take them); the calls themselves are decided on exactly what the model sent.
             self.messages.append({"role": "assistant", "content": scrub(content)})
             for block in content:
                 if block.get("type") == "text" and block.get("text"):
@@ -90,13 +96,12 @@ def scrub(obj: Any) -> Any:
     return obj
 
 
-def _block(block: Any) -> dict[str, Any]:
-    if block.type == "text":
+def _block(block: ContentBlock) -> dict[str, Any]:
+    if isinstance(block, TextBlock):
         return {"type": "text", "text": block.text}
-    if block.type == "tool_use":
+    if isinstance(block, ToolUseBlock):
         return {"type": "tool_use", "id": block.id, "name": block.name, "input": block.input}
-    dumped: dict[str, Any] = block.model_dump(mode="json", exclude_none=True)
-    return dumped
+    return block.model_dump(mode="json", exclude_none=True)
 
 
 def _clip(text: str, limit: int) -> str:

@@ -221,3 +221,12 @@ def test_agent_imports_only_what_the_image_has() -> None:
     proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=30)
     mods = eval(proc.stdout)
     assert all(m == "runner" or m == "runner.protocol" or m.startswith("runner.agent") for m in mods), mods
+
+
+def test_agent_never_imports_the_anthropic_sdk() -> None:
+    """The agent speaks the Messages API itself: the SDK (seconds to import) is not in the image."""
+    code = ("import sys, runner.agent.__main__, runner.agent.loop, runner.agent.client, runner.agent.tools; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('anthropic', 'httpx2')))")
+    proc = subprocess.run([sys.executable, "-P", "-c", code], cwd=REPO, capture_output=True, text=True,
+                          timeout=30, check=True)
+    assert proc.stdout.strip() == "[]"

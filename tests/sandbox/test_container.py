@@ -286,7 +286,7 @@ def test_image_toolchain_runs_offline(box: Box) -> None:
     assert out == "ok"
     res = box.dep.runtime.exec(
         ["/opt/sandbox-runner/venv/bin/python", "-P", "-c",
-         "import anthropic, httpx, pydantic, runner.protocol, runner.agent.loop; print('ok')"],
+         "import httpx, pydantic, runner.protocol, runner.agent.loop; print('ok')"],
         timeout=30)
     assert res.returncode == 0 and res.stdout.strip() == "ok", res.stderr
     code, out = sh(box, "git --version && python3 --version")

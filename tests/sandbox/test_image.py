@@ -73,8 +73,9 @@ def _pins(layer: str) -> dict[str, str]:
 
 def test_requirements_are_pinned_and_split_between_runtime_and_environment() -> None:
     runtime, env = _pins("runtime"), _pins("env")
-    for name in ["anthropic", "httpx", "pydantic"]:
+    for name in ["httpx", "pydantic", "wcmatch"]:
         assert name in runtime, name
+    assert "anthropic" not in runtime  # the agent speaks the Messages API itself
     for name in ["pytest", "pytest-cov", "coverage", "fastapi", "uvicorn", "sqlalchemy",
                  "argon2-cffi", "bcrypt", "pyjwt", "httpx"]:
         assert name in env, name
@@ -149,7 +150,8 @@ def test_runtime_and_project_environment_are_apart(sandbox_image: str, docker_cl
         sandbox_image, ["/opt/sandbox-runner/venv/bin/python", "-P", "-c", script], remove=True,
         network_mode="none")
     assert tools.decode().split() == ["/opt/project-venv", "False", "True", "False"]
-    assert agent.decode().split() == ["/opt/sandbox-runner/venv", "True", "False", "True"]
+    # the anthropic SDK is in neither: the agent speaks the Messages API with httpx
+    assert agent.decode().split() == ["/opt/sandbox-runner/venv", "False", "False", "True"]
 
 
 @pytest.mark.docker

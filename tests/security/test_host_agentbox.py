@@ -116,7 +116,7 @@ def test_sixty_ordinary_commands_in_one_sandbox_run(tmp_path: Path) -> None:
 @pytest.mark.docker
 @pytest.mark.host_boundary(
     finding="agent-sys-path",
-    title="a project's runner/ or anthropic.py in /workspace could shadow the agent's modules; "
+    title="a project's runner/ or httpx.py in /workspace could shadow the agent's modules; "
           "the agent starts with python3 -P (no CWD on sys.path)")
 def test_planted_modules_in_the_workspace_do_not_shadow_the_agent(tmp_path: Path) -> None:
     world = h.make_world(tmp_path)

@@ -198,7 +198,7 @@ def test_every_route_refuses_calls_without_the_token(make_box: Callable[..., Box
     assert len(box.provider.sent) == 1 and len(box.decided) == 1
 
 
-@boundary("gateway-no-auth", "The agent's anthropic SDK client authenticates with the run's token as "
+@boundary("gateway-no-auth", "A Messages API client (the anthropic SDK, as Claude Code's relay and SDK users speak it) authenticates with the run's token as "
           "its api_key; the same client with any other key is refused")
 def test_the_anthropic_sdk_needs_the_token(make_box: Callable[..., Box]) -> None:
     box = make_box()

@@ -1,0 +1,48 @@
+"""The agent's own Messages API models and error mapping (runner/protocol.py, runner/agent/client.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+
+from runner.agent.client import GatewayClient, ModelAPIError, _error
+from runner.agent.loop import _block
+from runner.protocol import Message, MessagesRequest, TextBlock, ToolUseBlock
+
+
+def test_an_answer_is_read_leniently_and_other_blocks_are_kept_whole() -> None:
+    msg = Message.model_validate({
+        "id": "msg_1", "type": "message", "role": "assistant", "model": "m", "container": None,
+        "content": [{"type": "thinking", "thinking": "hm", "signature": "s"},
+                    {"type": "text", "text": "hi", "citations": None},
+                    {"type": "tool_use", "id": "tu_1", "name": "LS", "input": {"path": "."}}],
+        "stop_reason": "tool_use", "usage": {"input_tokens": 3, "output_tokens": 4, "cache_read_input_tokens": 0},
+    })
+    _thinking, text, use = msg.content
+    assert isinstance(text, TextBlock) and isinstance(use, ToolUseBlock)
+    assert [_block(b) for b in msg.content] == [
+        {"type": "thinking", "thinking": "hm", "signature": "s"}, {"type": "text", "text": "hi"},
+        {"type": "tool_use", "id": "tu_1", "name": "LS", "input": {"path": "."}}]
+    assert (msg.usage.input_tokens, msg.usage.output_tokens) == (3, 4)
+
+
+def test_a_request_without_tools_sends_no_tools_key() -> None:
+    req = MessagesRequest(model="m", max_tokens=5, system="s", messages=[{"role": "user", "content": "x"}])
+    assert "tools" not in req.model_dump(exclude_none=True)
+
+
+def test_errors_carry_status_and_the_api_message() -> None:
+    body = {"type": "error", "error": {"type": "overloaded_error", "message": "upstream overloaded"}}
+    err = _error(httpx.Response(529, json=body))
+    assert (err.status, err.error_type, str(err)) == (529, "overloaded_error", "HTTP 529: upstream overloaded")
+    assert str(_error(httpx.Response(502, text="bad gateway"))) == "HTTP 502: bad gateway"
+
+
+def test_no_gateway_is_an_api_error_without_status(tmp_path: Path) -> None:
+    gw = GatewayClient(str(tmp_path / "missing.sock"), "token")
+    with pytest.raises(ModelAPIError) as info:
+        gw.create_message(MessagesRequest(model="m", max_tokens=5, messages=[]))
+    assert info.value.status is None and str(info.value).startswith("ConnectError")
+    gw.close()
