@@ -30,13 +30,12 @@ Exit codes: 0 stopped, 2 bad arguments or no token, 4 cannot listen.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import re
 import sys
 
-from runner.agent.harden import make_non_dumpable, read_token
+from runner.agent import listener
 
 API_PORT = 4141  # runner.protocol.API_PORT (this module imports no pydantic; a test checks)
 DEFAULT_SOCKET = "/run/sandbox-runner/gw.sock"
@@ -247,41 +246,16 @@ async def _answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
 
 
 async def serve(token: str, port: int, socket_path: str, host: str = "127.0.0.1") -> None:
-    relay = ApiRelay(token, socket_path)
-    server = await asyncio.start_server(relay.handle, host, port, limit=MAX_HEAD)
-    bound = server.sockets[0].getsockname()[1]  # port 0: the kernel's choice (tests)
-    print(f"{READY} {host}:{bound}", flush=True)
-    async with server:
-        await server.serve_forever()
+    await listener.serve(ApiRelay(token, socket_path).handle, ready=READY, port=port,
+                         limit=MAX_HEAD, host=host)
 
 
 def main(argv: list[str] | None = None) -> int:
-    try:
-        make_non_dumpable()  # first: the token must never be readable from /proc
-    except OSError as exc:
-        print(f"sandbox-runner api relay: cannot harden the process: {exc}", file=sys.stderr)
-        return 4
-    token = read_token()
-    parser = argparse.ArgumentParser(prog="runner.agent.api_relay")
-    parser.add_argument("--port", type=int, default=API_PORT)
-    parser.add_argument("--socket", default=DEFAULT_SOCKET)
-    args = parser.parse_args(argv)
-    if token is None or not _TOKEN.fullmatch(token.encode("ascii", "replace")):
-        print("sandbox-runner api relay: no token on stdin (the runner writes it there)",
-              file=sys.stderr)
-        return 2
-    if not 0 <= args.port <= 65535:
-        print("sandbox-runner api relay: --port must be 0..65535", file=sys.stderr)
-        return 2
-    try:
-        asyncio.run(serve(token, args.port, args.socket))
-    except OSError as exc:
-        print(f"sandbox-runner api relay: cannot listen on 127.0.0.1:{args.port}: {exc}",
-              file=sys.stderr)
-        return 4
-    except KeyboardInterrupt:
-        return 0
-    return 0
+    return listener.relay_main(
+        argv, name="api relay", prog="runner.agent.api_relay", port=API_PORT,
+        socket=DEFAULT_SOCKET, ready=READY, limit=MAX_HEAD,
+        handler=lambda token, path: ApiRelay(token, path).handle,
+        token_ok=lambda token: _TOKEN.fullmatch(token.encode("ascii", "replace")) is not None)
 
 
 if __name__ == "__main__":

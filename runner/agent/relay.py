@@ -16,12 +16,11 @@ Exit codes: 0 stopped, 2 bad arguments or no token, 4 cannot listen.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import sys
 
-from runner.agent.harden import make_non_dumpable, read_token
+from runner.agent import listener
 
 EGRESS_SOCKET_NAME = "egress.sock"
 DEFAULT_SOCKET = f"/run/sandbox-runner/{EGRESS_SOCKET_NAME}"
@@ -93,41 +92,14 @@ async def _pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
 
 
 async def serve(token: str, port: int, socket_path: str, host: str = "127.0.0.1") -> None:
-    relay = Relay(token, socket_path)
-    server = await asyncio.start_server(relay.handle, host, port, limit=_CHUNK)
-    bound = server.sockets[0].getsockname()[1]  # port 0: the kernel's choice (tests)
-    print(f"{READY} {host}:{bound}", flush=True)
-    async with server:
-        await server.serve_forever()
+    await listener.serve(Relay(token, socket_path).handle, ready=READY, port=port, limit=_CHUNK,
+                         host=host)
 
 
 def main(argv: list[str] | None = None) -> int:
-    try:
-        make_non_dumpable()  # first: the token must never be readable from /proc
-    except OSError as exc:
-        print(f"sandbox-runner relay: cannot harden the process: {exc}", file=sys.stderr)
-        return 4
-    token = read_token()
-    parser = argparse.ArgumentParser(prog="runner.agent.relay")
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT)
-    parser.add_argument("--socket", default=DEFAULT_SOCKET)
-    args = parser.parse_args(argv)
-    if token is None:
-        print("sandbox-runner relay: no token on stdin (the runner writes it there)",
-              file=sys.stderr)
-        return 2
-    if not 0 <= args.port <= 65535:
-        print("sandbox-runner relay: --port must be 0..65535", file=sys.stderr)
-        return 2
-    try:
-        asyncio.run(serve(token, args.port, args.socket))
-    except OSError as exc:
-        print(f"sandbox-runner relay: cannot listen on 127.0.0.1:{args.port}: {exc}",
-              file=sys.stderr)
-        return 4
-    except KeyboardInterrupt:
-        return 0
-    return 0
+    return listener.relay_main(
+        argv, name="relay", prog="runner.agent.relay", port=DEFAULT_PORT, socket=DEFAULT_SOCKET,
+        ready=READY, limit=_CHUNK, handler=lambda token, path: Relay(token, path).handle)
 
 
 if __name__ == "__main__":
