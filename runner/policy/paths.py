@@ -40,7 +40,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 from itertools import pairwise
 from pathlib import Path
-from typing import Any
 
 from runner.hostfs import MAX_COMPONENTS, RUNNER_STATE, Entry, HostReadRefused, WorkspaceFS
 from runner.policy.models import PathFact, PathOp, PathVia
@@ -600,15 +599,6 @@ class PathResolver:
         implicit: bool = False,
     ) -> PathFact:
         res = self.resolve(raw, cwd)
-        extra: dict[str, Any] = {}
-        if dynamic:
-            extra["dynamic"] = True
-        if inferred:
-            extra["inferred"] = True
-        if implicit:
-            extra["implicit"] = True
-        if res.loop:
-            extra["loop"] = True
         return PathFact(
             raw=raw,
             path=display(res.lexical),
@@ -620,7 +610,10 @@ class PathResolver:
             hardlinks=res.hardlinks,
             special=special_kind(res.real) or special_kind(res.lexical),
             program=program,
-            **extra,
+            dynamic=dynamic,
+            inferred=inferred,
+            implicit=implicit,
+            loop=res.loop,
         )
 
 
