@@ -33,7 +33,6 @@ an empty directory and are never read or listed on the host.
 from __future__ import annotations
 
 import re
-import stat
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -41,7 +40,14 @@ from functools import lru_cache
 from itertools import pairwise
 from pathlib import Path
 
-from runner.hostfs import MAX_COMPONENTS, RUNNER_STATE, Entry, HostReadRefused, WorkspaceFS
+from runner.hostfs import (
+    MAX_COMPONENTS,
+    RUNNER_STATE,
+    Entry,
+    HostReadRefused,
+    WorkspaceFS,
+    entry_kind,
+)
 from runner.policy.models import PathFact, PathOp, PathVia
 from runner.protocol import MeasuredPath
 
@@ -117,16 +123,6 @@ def display(abs_path: str) -> str:
 
 def is_inside(abs_path: str) -> bool:
     return abs_path == CONTAINER_WORKSPACE or abs_path.startswith(CONTAINER_WORKSPACE + "/")
-
-
-def _entry_kind(mode: int) -> str:
-    if stat.S_ISREG(mode):
-        return "file"
-    if stat.S_ISDIR(mode):
-        return "dir"
-    if stat.S_ISLNK(mode):
-        return "symlink"
-    return "other"
 
 
 def special_kind(abs_path: str) -> str | None:
@@ -282,7 +278,7 @@ class PathResolver:
             st = self._fs.lstat(rel)
         except HostReadRefused:
             return None
-        kind = _entry_kind(st.st_mode)
+        kind = entry_kind(st.st_mode)
         if kind != "symlink":
             return _Node(kind, st.st_nlink, st.st_size)
         try:
