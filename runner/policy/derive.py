@@ -73,16 +73,14 @@ from runner.policy.models import (
     RunInfo,
     ToolCall,
 )
+from runner.policy.pathnames import CONTAINER_WORKSPACE, normalize
 from runner.policy.paths import (
-    CONTAINER_WORKSPACE,
     MAX_GLOB_MATCHES,
     MAX_WALK_ENTRIES,
-    GlobTooBroad,
     PathResolver,
     attach_measurements,
-    brace_expand,
-    normalize,
 )
+from runner.policy.patterns import GlobTooBroad, brace_expand
 from runner.protocol import MeasuredPath
 
 MAX_COMMAND_BYTES = 32 * 1024  # real commands are far shorter; parsing grows faster than size

@@ -8,21 +8,20 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from runner.policy.models import HostFact, OpaqueConstruct, PathFact, PathOp, PathVia, ShellCommand
-from runner.policy.paths import (
+from runner.policy.pathnames import (
     CONTAINER_WORKSPACE,
-    MAX_GLOB_MATCHES,
-    MAX_WALK_ENTRIES,
-    GlobTooBroad,
-    PathResolver,
-    WalkResult,
     absolute,
-    brace_expand,
     display,
-    has_glob,
     is_inside,
     normalize,
-    quote_pattern,
     special_kind,
+)
+from runner.policy.paths import MAX_GLOB_MATCHES, MAX_WALK_ENTRIES, PathResolver, WalkResult
+from runner.policy.patterns import (
+    GlobTooBroad,
+    brace_expand,
+    has_glob,
+    quote_pattern,
     unquote_pattern,
 )
 from runner.policy.shell.context import _Call, _Ctx
