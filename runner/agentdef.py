@@ -102,10 +102,6 @@ class AgentDefinition(BaseModel):
     source: Path
     sha256: str
 
-    def tool_list(self) -> list[str]:
-        """The tools this agent is granted by this runtime."""
-        return resolve_tools(self.tools, self.disallowed_tools).granted
-
 
 class ToolDropped(BaseModel):
     model_config = ConfigDict(frozen=True)
@@ -289,11 +285,6 @@ def sandbox_section(writable: list[str], test_command: str | None = None,
         f"- Run the tests with: `{tests}`\n"
         "- Record blockers and open questions in /workspace/issues.md.\n"
     )
-
-
-def system_prompt_for(agent: AgentDefinition, writable: list[str], test_command: str | None = None) -> str:
-    """The agent's body followed by the sandbox section."""
-    return agent.system_prompt.rstrip() + sandbox_section(writable, test_command)
 
 
 # --- locating and splitting ------------------------------------------------------------

@@ -141,18 +141,6 @@ class AuditLogFull(RunFailed, OSError):
                                     "every further call is denied and the run stops")
 
 
-class PolicyTimeout(RunFailed, TimeoutError):
-    """A policy decision took too long (the call itself is denied; fail closed)."""
-
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
-        super().__init__(f"policy evaluation timed out after {seconds:g}s")
-
-
-class PolicyEvaluationError(RunFailed):
-    """The engine failed while evaluating (the call itself is denied; fail closed)."""
-
-
 class Interrupted(RunFailed, KeyboardInterrupt):
     def __init__(self, signal_name: str) -> None:
         self.signal_name = signal_name

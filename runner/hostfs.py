@@ -65,7 +65,8 @@ class Entry:
     nlink: int
 
 
-def _kind(mode: int) -> str:
+def entry_kind(mode: int) -> str:
+    """An ``Entry.kind`` from an ``st_mode``."""
     if stat.S_ISREG(mode):
         return "file"
     if stat.S_ISDIR(mode):
@@ -156,7 +157,7 @@ class WorkspaceFS:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
             os.close(fd)
-            raise HostReadRefused(path, f"not a regular file ({_kind(st.st_mode)})")
+            raise HostReadRefused(path, f"not a regular file ({entry_kind(st.st_mode)})")
         return fd, st
 
     # --- reading -------------------------------------------------------------------------
@@ -264,7 +265,7 @@ class WorkspaceFS:
                     st = os.stat(name, dir_fd=fd, follow_symlinks=False)
                 except OSError:
                     continue  # vanished meanwhile
-                out.append(Entry(name, rel, _kind(st.st_mode), st.st_size, st.st_mode, st.st_nlink))
+                out.append(Entry(name, rel, entry_kind(st.st_mode), st.st_size, st.st_mode, st.st_nlink))
             return out
         finally:
             os.close(fd)

@@ -89,11 +89,12 @@ def eval_cmd(
         tools = None
     engine_cfg = OPAEngineConfig(url=opa_url) if opa_url else RegorusEngineConfig()
     policy_cfg = PolicyConfig(dirs=list(policy_dirs), data=data, engine=engine_cfg)
-    engine = load_engine(policy_cfg)
+    bundle = load_bundle(policy_cfg.dirs, policy_cfg.data)  # read once: engine and masks
+    engine = load_engine(policy_cfg, bundle=bundle)
     denied = False
     try:
         decider = workspace_decider(
-            engine, workspace=root, run=RunInfo(id="policy-eval", tools=tools), policy=policy_cfg)
+            engine, workspace=root, run=RunInfo(id="policy-eval", tools=tools), bundle=bundle)
         for item in items:
             decision = decider.decide(item.call)[1] if item.call is not None else None
             denied = denied or decision is None or not decision.allow

@@ -6,7 +6,8 @@ Two sources of secrets:
   ``*TOKEN*``, ``*SECRET*``, ``*PASSWORD*`` ...; ``ANTHROPIC_API_KEY`` among
   them) and the values of the secret files masked in the container (``.env``
   ``KEY=VALUE`` lines and the like), given by the caller;
-- detector findings: detect-secrets' regex plugins (AWS, GitHub, Slack, JWT,
+- detector findings (runner/secret_detectors.py, the list the policy uses too, with
+  the same rule names): detect-secrets' regex plugins (AWS, GitHub, Slack, JWT,
   private keys, basic-auth URLs, ...) plus an Anthropic key pattern and the
   credential forms CI leaves behind: ``Authorization: Basic|Bearer ...`` headers,
   git ``extraheader`` values (what ``actions/checkout`` persists in
@@ -29,16 +30,16 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from re import Pattern
-from typing import Any, ClassVar
-
-from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
-from detect_secrets.plugins.base import RegexBasedDetector
+from typing import TYPE_CHECKING, Any
 
 from runner.gateway.credentials import git_config_credentials
+from runner.secret_detectors import credential_form_detectors, rule_of, token_detectors
+
+if TYPE_CHECKING:
+    from detect_secrets.plugins.base import RegexBasedDetector
 
 SECRET_NAME_RE = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL", re.IGNORECASE)
 MIN_SECRET_LENGTH = 6  # shorter values would redact ordinary words
-EXCLUDED_DETECTORS = frozenset({"IPPublicDetector"})  # a public IP is not a secret
 _PEM_RE = re.compile(
     r"-----BEGIN ([A-Z0-9 ]*)PRIVATE KEY( BLOCK)?-----.*?(?:-----END [A-Z0-9 ]*PRIVATE KEY( BLOCK)?-----|\Z)",
     re.DOTALL,
@@ -48,39 +49,6 @@ _MAX_FILE_BYTES = 1 << 20
 _CACHE_LIMIT = 4096
 
 
-class AnthropicKeyDetector(RegexBasedDetector):
-    """Anthropic API keys (``sk-ant-...``): no detect-secrets plugin covers them."""
-
-    secret_type = "Anthropic API Key"
-    denylist: ClassVar[list[Pattern[str]]] = [re.compile(r"\b(sk-ant-[A-Za-z0-9_-]{20,})")]
-
-
-class AuthorizationHeaderDetector(RegexBasedDetector):
-    """``Authorization: Basic <base64>`` (git's extraheader, curl -H), ``Bearer``, ``token``."""
-
-    secret_type = "Authorization Header"
-    denylist: ClassVar[list[Pattern[str]]] = [re.compile(
-        r"(?i)\b(?:proxy-)?authorization\s*[:=]\s*[\"']?\s*(?:basic|bearer|token|digest)\s+"
-        r"([A-Za-z0-9+/=._~:-]{4,})")]
-
-
-class GitExtraHeaderDetector(RegexBasedDetector):
-    """The value of a git ``http.extraheader`` (config file line or ``-c`` option): a credential."""
-
-    secret_type = "Git Extraheader"
-    denylist: ClassVar[list[Pattern[str]]] = [re.compile(
-        r"(?i)\bextraheader\s*=\s*[\"']?\s*([^\s\"'][^\n\"']*)")]
-
-
-class URLUserTokenDetector(RegexBasedDetector):
-    """A token as the user part of a URL (``https://<token>@host``); ``user:pass@`` is detect-secrets'
-    basic-auth detector."""
-
-    secret_type = "URL Credentials"
-    denylist: ClassVar[list[Pattern[str]]] = [re.compile(
-        r"\b[A-Za-z][A-Za-z0-9+.-]*://([^\s/:@'\"]{16,})@")]
-
-
 @dataclass(frozen=True)
 class Redaction:
     rule: str  # "env:ANTHROPIC_API_KEY", "file:.env:DB_PASSWORD", "aws-access-key", ...
@@ -88,18 +56,9 @@ class Redaction:
     count: int = 1
 
 
-def slug(secret_type: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", secret_type.lower()).strip("-")
-
-
-def _detectors() -> list[RegexBasedDetector]:
-    out: list[RegexBasedDetector] = [AnthropicKeyDetector(), AuthorizationHeaderDetector(),
-                                     GitExtraHeaderDetector(), URLUserTokenDetector()]
-    classes: list[type[Any]] = list(get_mapping_from_secret_type_to_class().values())
-    for cls in classes:
-        if issubclass(cls, RegexBasedDetector) and cls.__name__ not in EXCLUDED_DETECTORS:
-            out.append(cls())
-    return out
+def _detectors() -> list[tuple[str, RegexBasedDetector]]:
+    """(rule, detector): the shared token detectors and the credential forms CI leaves."""
+    return [(rule_of(d), d) for d in (*token_detectors(), *credential_form_detectors())]
 
 
 class Redactor:
@@ -232,8 +191,7 @@ class Redactor:
 
     def _spans(self, line: str) -> Iterable[tuple[int, int, str]]:
         """Where each detector's patterns match: the secret group when it is one, else the match."""
-        for det in self._detectors:
-            rule = slug(str(det.secret_type))
+        for rule, det in self._detectors:
             for regex in det.denylist:
                 for m in regex.finditer(line):
                     start, end = m.span()

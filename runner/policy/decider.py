@@ -42,7 +42,6 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from pydantic import ValidationError
 
-from runner.config import PolicyConfig
 from runner.errors import InputError
 from runner.policy.bundle import PolicyBundle
 from runner.policy.engine import PolicyEngine
@@ -341,22 +340,23 @@ class Decider:
 
 
 def workspace_decider(
-    engine: PolicyEngine, *, workspace: Path | None, run: RunInfo, policy: PolicyConfig
+    engine: PolicyEngine, *, workspace: Path | None, run: RunInfo, bundle: PolicyBundle
 ) -> Decider:
     """A Decider over ``workspace`` with the masks and redactor a run there would have.
 
-    The masks come from the policy data's secret patterns (``find_secret_paths``, as the
-    run computes them); the redactor knows the secret-looking host environment and the
-    values of the masked files (``Redactor.from_env``, as the run builds it).
+    ``bundle`` is the one ``engine`` was built from (read once: the masks' patterns and
+    the compiled policies come from the same read). The masks come from the policy data's
+    secret patterns (``find_secret_paths``, as the run computes them); the redactor knows
+    the secret-looking host environment and the values of the masked files
+    (``Redactor.from_env``, as the run builds it).
     """
     if workspace is None:
         return Decider(engine, workspace=None, run=run)
     from runner.gateway.redact import Redactor
-    from runner.policy.bundle import load_bundle
     from runner.policy.data import load_policy_data
     from runner.sandbox.masks import find_secret_paths
 
-    data = load_policy_data(load_bundle(policy.dirs, policy.data))
+    data = load_policy_data(bundle)
     masks = find_secret_paths(workspace, data.is_secret_path)
     redactor = Redactor.from_env(
         secret_files=[workspace / m for m in masks if (workspace / m).is_file()])

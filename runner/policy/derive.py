@@ -73,16 +73,14 @@ from runner.policy.models import (
     RunInfo,
     ToolCall,
 )
+from runner.policy.pathnames import CONTAINER_WORKSPACE, normalize
 from runner.policy.paths import (
-    CONTAINER_WORKSPACE,
     MAX_GLOB_MATCHES,
     MAX_WALK_ENTRIES,
-    GlobTooBroad,
     PathResolver,
     attach_measurements,
-    brace_expand,
-    normalize,
 )
+from runner.policy.patterns import GlobTooBroad, brace_expand
 from runner.protocol import MeasuredPath
 
 MAX_COMMAND_BYTES = 32 * 1024  # real commands are far shorter; parsing grows faster than size
@@ -317,12 +315,9 @@ def _grep_paths(resolver: PathResolver, base: str, glob: str | None, cwd: str) -
         c for c in found.contents
         if match is None or c.endswith("/") or not c.startswith(prefix) or match(c[len(prefix):])
     ]
-    extra = fact.__pydantic_extra__
-    assert extra is not None
-    extra["recursive"] = True
-    extra["contents"] = contents
-    if found.truncated:
-        extra["contents_truncated"] = True
+    fact.recursive = True
+    fact.contents = contents
+    fact.contents_truncated = found.truncated
     if match is not None and len(contents) <= MAX_GLOB_MATCHES:
         for c in contents:
             named = resolver.fact(c.rstrip("/"), "read", cwd=CONTAINER_WORKSPACE, via="tool",
@@ -408,7 +403,7 @@ def _dedupe(paths: list[PathFact]) -> None:
     out: list[PathFact] = []
     for p in paths:
         # a path after an earlier program may have made it a link is another fact
-        key = (p.raw, p.path, p.real, p.op, p.via, (p.model_extra or {}).get("new_link") or "")
+        key = (p.raw, p.path, p.real, p.op, p.via, p.new_link or "")
         if key not in seen:
             seen.add(key)
             out.append(p)

@@ -39,6 +39,11 @@ class ToolCall(_Model):
     input: dict[str, Any] = Field(default_factory=dict)
 
 
+def _unless_set(default: Any) -> Any:
+    """A field left out of the JSON while it holds its default (false or None)."""
+    return Field(default=default, exclude_if=lambda v: not v if default is False else v is None)
+
+
 class PathFact(_Model):
     raw: str
     path: str  # workspace-relative after `..`/`~` normalisation, or absolute outside it
@@ -55,6 +60,16 @@ class PathFact(_Model):
     inferred: bool = False  # argument of a program whose arguments are not known to be files
     implicit: bool = False  # not written in the call; implied by the program (~/.netrc, environ)
     measured: dict[str, Any] | None = None  # what the agent measured in the container (untrusted)
+    # Present only when set (absent, not false or null, otherwise: the input is what it was
+    # when these were extras); the policies read them (runner/policy/derive.py has the detail):
+    loop: bool = _unless_set(False)  # a symlink loop on the way
+    recursive: bool = _unless_set(False)  # a directory read (or written) whole
+    contents: list[str] | None = _unless_set(None)  # what a recursive read reaches under it
+    contents_truncated: bool = _unless_set(False)  # the walk for `contents` was cut short
+    under: bool = _unless_set(False)  # the operation applies anywhere under the directory
+    bounded: bool = _unless_set(False)  # a pattern's match: every word it can give is listed
+    note: str | None = _unless_set(None)  # why a tool writes there when the call does not say
+    new_link: str | None = _unless_set(None)  # the program that may have made it a symlink
 
 
 class ShellCommand(_Model):

@@ -28,113 +28,94 @@ their targets; content is only ever read from the resolved path through Workspac
 link or FIFO swapped in meanwhile makes the read fail, never follow. Derivation sees what
 the container sees: the run's masked paths (and ``.sandbox-runner/``) are an empty file or
 an empty directory and are never read or listed on the host.
+
+The lexical half lives in ``pathnames`` (normalisation, ``~``, display) and ``patterns``
+(bash patterns, brace expansion); both are re-exported here. This module owns what looks
+at the workspace: no-follow resolution, masks, pattern expansion, recursive walks, facts.
 """
 
 from __future__ import annotations
 
-import re
-import stat
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
-from itertools import pairwise
 from pathlib import Path
-from typing import Any
 
-from runner.hostfs import MAX_COMPONENTS, RUNNER_STATE, Entry, HostReadRefused, WorkspaceFS
+from runner.hostfs import (
+    MAX_COMPONENTS,
+    RUNNER_STATE,
+    Entry,
+    HostReadRefused,
+    WorkspaceFS,
+    entry_kind,
+)
 from runner.policy.models import PathFact, PathOp, PathVia
+from runner.policy.pathnames import (  # re-exported: the lexical half of a path fact
+    CONTAINER_HOME as CONTAINER_HOME,
+)
+from runner.policy.pathnames import (
+    CONTAINER_WORKSPACE as CONTAINER_WORKSPACE,
+)
+from runner.policy.pathnames import (
+    absolute as absolute,
+)
+from runner.policy.pathnames import (
+    display as display,
+)
+from runner.policy.pathnames import (
+    expand_tilde as expand_tilde,
+)
+from runner.policy.pathnames import (
+    is_inside as is_inside,
+)
+from runner.policy.pathnames import (
+    normalize as normalize,
+)
+from runner.policy.pathnames import (
+    special_kind as special_kind,
+)
+from runner.policy.patterns import (
+    MAX_BRACE_WORDS as MAX_BRACE_WORDS,
+)
+from runner.policy.patterns import (
+    GlobTooBroad as GlobTooBroad,
+)
+from runner.policy.patterns import (  # re-exported: the bash patterns expand_glob matches
+    _segment_regex,
+)
+from runner.policy.patterns import (
+    brace_expand as brace_expand,
+)
+from runner.policy.patterns import (
+    fnmatch_name as fnmatch_name,
+)
+from runner.policy.patterns import (
+    has_brace as has_brace,
+)
+from runner.policy.patterns import (
+    has_glob as has_glob,
+)
+from runner.policy.patterns import (
+    quote_pattern as quote_pattern,
+)
+from runner.policy.patterns import (
+    split_pattern as split_pattern,
+)
+from runner.policy.patterns import (
+    unquote_pattern as unquote_pattern,
+)
 from runner.protocol import MeasuredPath
 
-CONTAINER_WORKSPACE = "/workspace"
-CONTAINER_HOME = "/home/agent"
 MAX_SYMLINK_HOPS = 40  # Linux's ELOOP limit
 # Components of one path, symlink targets included: more than any path the kernel resolves
 # (PATH_MAX is 4096 bytes, so at most 2048 components); past it derivation fails (a deny).
 MAX_PATH_COMPONENTS = 4096
 MAX_GLOB_MATCHES = 256  # paths one pattern may expand to (more: the caller gives up)
-MAX_BRACE_WORDS = 256  # words one brace expansion may produce
 MAX_GLOB_SCAN = 20_000  # directory entries looked at while expanding one pattern
 MAX_WALK_ENTRIES = 2_000  # entries looked at under one directory read recursively
 # Never descended into by a recursive walk (as in runner/sandbox/masks.py): packed git
 # objects are not files a secret pattern names.
 WALK_SKIP = frozenset({f"{CONTAINER_WORKSPACE}/.git/objects", f"{CONTAINER_WORKSPACE}/.git/lfs"})
-
-_SPECIAL_ROOTS = (("proc", "/proc"), ("dev", "/dev"), ("sys", "/sys"))
-
-
-def normalize(path: str) -> str:
-    """Lexically normalise an absolute POSIX path: ``.``, ``..``, repeated slashes."""
-    out: list[str] = []
-    for part in path.split("/"):
-        if part in ("", "."):
-            continue
-        if part == "..":
-            if out:
-                out.pop()
-            continue
-        out.append(part)
-    return "/" + "/".join(out)
-
-
-def expand_tilde(raw: str, cwd: str, home: str = CONTAINER_HOME) -> str:
-    """Expand a leading ``~``, ``~user``, ``~+`` (cwd) as bash does for an unquoted word."""
-    if not raw.startswith("~"):
-        return raw
-    head, sep, rest = raw[1:].partition("/")
-    if head == "":
-        base = home
-    elif head == "+":
-        base = cwd
-    elif head == "root":
-        base = "/root"
-    elif head == "-" or not _is_user_name(head):
-        return raw  # ~- needs OLDPWD; anything else is not a tilde prefix
-    else:
-        base = f"/home/{head}"
-    return base + (sep + rest if sep else "")
-
-
-def _is_user_name(name: str) -> bool:
-    return all(c.isalnum() or c in "._-" for c in name)
-
-
-def absolute(raw: str, cwd: str, home: str = CONTAINER_HOME) -> str:
-    """The container-absolute form of ``raw`` (tilde expanded, joined to ``cwd``), not normalised."""
-    expanded = expand_tilde(raw, cwd, home)
-    if expanded.startswith("/"):
-        return expanded
-    return cwd.rstrip("/") + "/" + expanded
-
-
-def display(abs_path: str) -> str:
-    """Workspace-relative (``.`` for the root) inside the workspace, absolute outside."""
-    if abs_path == CONTAINER_WORKSPACE:
-        return "."
-    if abs_path.startswith(CONTAINER_WORKSPACE + "/"):
-        return abs_path[len(CONTAINER_WORKSPACE) + 1 :]
-    return abs_path
-
-
-def is_inside(abs_path: str) -> bool:
-    return abs_path == CONTAINER_WORKSPACE or abs_path.startswith(CONTAINER_WORKSPACE + "/")
-
-
-def _entry_kind(mode: int) -> str:
-    if stat.S_ISREG(mode):
-        return "file"
-    if stat.S_ISDIR(mode):
-        return "dir"
-    if stat.S_ISLNK(mode):
-        return "symlink"
-    return "other"
-
-
-def special_kind(abs_path: str) -> str | None:
-    for kind, root in _SPECIAL_ROOTS:
-        if abs_path == root or abs_path.startswith(root + "/"):
-            return kind
-    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,7 +264,7 @@ class PathResolver:
             st = self._fs.lstat(rel)
         except HostReadRefused:
             return None
-        kind = _entry_kind(st.st_mode)
+        kind = entry_kind(st.st_mode)
         if kind != "symlink":
             return _Node(kind, st.st_nlink, st.st_size)
         try:
@@ -600,15 +581,6 @@ class PathResolver:
         implicit: bool = False,
     ) -> PathFact:
         res = self.resolve(raw, cwd)
-        extra: dict[str, Any] = {}
-        if dynamic:
-            extra["dynamic"] = True
-        if inferred:
-            extra["inferred"] = True
-        if implicit:
-            extra["implicit"] = True
-        if res.loop:
-            extra["loop"] = True
         return PathFact(
             raw=raw,
             path=display(res.lexical),
@@ -620,7 +592,10 @@ class PathResolver:
             hardlinks=res.hardlinks,
             special=special_kind(res.real) or special_kind(res.lexical),
             program=program,
-            **extra,
+            dynamic=dynamic,
+            inferred=inferred,
+            implicit=implicit,
+            loop=res.loop,
         )
 
 
@@ -631,10 +606,6 @@ class WalkResult:
     contents: list[str]  # display paths, sorted
     truncated: bool  # more entries than the limit, unreadable directories or odd names
     scanned: int = 0  # directory entries looked at
-
-
-class GlobTooBroad(Exception):
-    """A pattern expands to more than the limits allow."""
 
 
 def attach_measurements(facts: Sequence[PathFact], measured: Sequence[MeasuredPath]) -> None:
@@ -660,92 +631,6 @@ def attach_measurements(facts: Sequence[PathFact], measured: Sequence[MeasuredPa
         }
 
 
-# --- bash patterns ---------------------------------------------------------------------------
-#
-# A pattern is the text of a shell word with every character that bash takes literally
-# (quoted or backslash-escaped) escaped with a backslash, so `"a*"b*` is `a\*b*`.
-
-_PATTERN_SPECIALS = frozenset("\\*?[]{},~")
-_POSIX_CLASSES = {
-    "alpha": r"\w", "alnum": r"\w", "upper": r"\w", "lower": r"\w", "word": r"\w",
-    "digit": "0-9", "xdigit": "0-9A-Fa-f", "space": r" \t\n\r\f\v", "blank": r" \t",
-    "punct": re.escape("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"), "cntrl": r"\x00-\x1f\x7f",
-    "print": r"\x20-\x7e\u0080-\U0010ffff", "graph": r"\x21-\x7e\u0080-\U0010ffff",
-}
-
-
-def quote_pattern(text: str) -> str:
-    """``text`` as a pattern that matches only itself."""
-    return "".join("\\" + c if c in _PATTERN_SPECIALS else c for c in text)
-
-
-def unquote_pattern(pattern: str) -> str:
-    """The word bash leaves when a pattern matches nothing (quote removal)."""
-    if "\\" not in pattern:
-        return pattern
-    out: list[str] = []
-    i = 0
-    while i < len(pattern):
-        if pattern[i] == "\\" and i + 1 < len(pattern):
-            out.append(pattern[i + 1])
-            i += 2
-            continue
-        out.append(pattern[i])
-        i += 1
-    return "".join(out)
-
-
-def split_pattern(pattern: str) -> list[str]:
-    """Split on ``/`` (an escaped ``/`` separates too, as in bash)."""
-    parts: list[str] = []
-    cur: list[str] = []
-    i = 0
-    while i < len(pattern):
-        c = pattern[i]
-        if c == "\\" and i + 1 < len(pattern):
-            if pattern[i + 1] == "/":
-                parts.append("".join(cur))
-                cur = []
-            else:
-                cur.append(pattern[i : i + 2])
-            i += 2
-            continue
-        if c == "/":
-            parts.append("".join(cur))
-            cur = []
-        else:
-            cur.append(c)
-        i += 1
-    parts.append("".join(cur))
-    return parts
-
-
-def has_glob(pattern: str) -> bool:
-    """Whether a pattern holds an unescaped ``*``, ``?`` or bracket expression."""
-    i = 0
-    while i < len(pattern):
-        c = pattern[i]
-        if c == "\\":
-            i += 2
-            continue
-        if c in "*?":
-            return True
-        if c == "[" and _bracket(pattern, i) is not None:
-            return True
-        i += 1
-    return False
-
-
-def has_brace(pattern: str) -> bool:
-    """Whether brace expansion changes the pattern (``{a,b}``, ``{1..3}``)."""
-    if "{" not in pattern:
-        return False
-    try:
-        return _first_brace(pattern) is not None
-    except GlobTooBroad:
-        return True
-
-
 def _join_shown(shown: str, name: str) -> str:
     if not shown:
         return name
@@ -754,166 +639,3 @@ def _join_shown(shown: str, name: str) -> str:
 
 def _join_container(cdir: str, name: str) -> str:
     return cdir + name if cdir.endswith("/") else f"{cdir}/{name}"
-
-
-def _bracket(seg: str, i: int) -> tuple[str, int] | None:
-    """The regex of the bracket expression at ``seg[i]`` and the index after it (None: literal ``[``)."""
-    j = i + 1
-    n = len(seg)
-    negate = j < n and seg[j] in "!^"
-    if negate:
-        j += 1
-    items: list[str] = []
-    first = True
-    while j < n:
-        c = seg[j]
-        if c == "]" and not first:
-            body = "".join(items)
-            if not body:
-                return ("[^/]" if negate else "(?!)"), j + 1
-            return f"[{'^' if negate else ''}{body}]", j + 1
-        first = False
-        if c == "[" and j + 1 < n and seg[j + 1] == ":":
-            end = seg.find(":]", j + 2)
-            if end != -1 and seg[j + 2 : end].isalpha():
-                items.append(_POSIX_CLASSES.get(seg[j + 2 : end], ""))
-                j = end + 2
-                continue
-        if c == "\\" and j + 1 < n:
-            j += 1
-            c = seg[j]
-        lo = c
-        if j + 2 < n and seg[j + 1] == "-" and seg[j + 2] != "]":
-            hi_at = j + 2
-            hi = seg[hi_at]
-            if hi == "\\" and hi_at + 1 < n:
-                hi_at += 1
-                hi = seg[hi_at]
-            if ord(lo) <= ord(hi):
-                items.append(f"{re.escape(lo)}-{re.escape(hi)}")
-            j = hi_at + 1
-            continue
-        items.append(re.escape(lo))
-        j += 1
-    return None
-
-
-@lru_cache(maxsize=2048)
-def _segment_regex(seg: str, nocase: bool, escapes: bool) -> re.Pattern[str]:
-    """A regex for one path segment of a glob (``escapes``: backslash quotes the next character)."""
-    out: list[str] = []
-    i = 0
-    n = len(seg)
-    while i < n:
-        c = seg[i]
-        if c == "\\" and escapes:
-            out.append(re.escape(seg[i + 1]) if i + 1 < n else re.escape("\\"))
-            i += 2
-            continue
-        if c == "*":
-            if not out or out[-1] != ".*":
-                out.append(".*")
-            i += 1
-            continue
-        if c == "?":
-            out.append(".")
-            i += 1
-            continue
-        if c == "[":
-            br = _bracket(seg, i)
-            if br is not None:
-                out.append(br[0])
-                i = br[1]
-                continue
-        out.append(re.escape(c))
-        i += 1
-    return re.compile("".join(out), re.DOTALL | (re.IGNORECASE if nocase else 0))
-
-
-def fnmatch_name(pattern: str, name: str, *, nocase: bool = False) -> bool:
-    """fnmatch(3) without FNM_PERIOD, as ``find -name`` and ``grep --include`` match names."""
-    return _segment_regex(pattern, nocase, True).fullmatch(name) is not None
-
-
-def _first_brace(s: str) -> tuple[int, int, list[str]] | None:
-    """The first brace expression that expands: (start, end, alternatives)."""
-    i = 0
-    n = len(s)
-    while i < n:
-        c = s[i]
-        if c == "\\":
-            i += 2
-            continue
-        if c == "{":
-            depth = 0
-            commas: list[int] = []
-            j = i
-            while j < n:
-                d = s[j]
-                if d == "\\":
-                    j += 2
-                    continue
-                if d == "{":
-                    depth += 1
-                elif d == "}":
-                    depth -= 1
-                    if depth == 0:
-                        break
-                elif d == "," and depth == 1:
-                    commas.append(j)
-                j += 1
-            if j < n:
-                if commas:
-                    bounds = [i, *commas, j]
-                    return i, j, [s[a + 1 : b] for a, b in pairwise(bounds)]
-                seq = _sequence(s[i + 1 : j])
-                if seq is not None:
-                    return i, j, seq
-        i += 1
-    return None
-
-
-_SEQ_RE = re.compile(r"^(-?\d+|[A-Za-z])\.\.(-?\d+|[A-Za-z])(?:\.\.(-?\d+))?$")
-
-
-def _sequence(body: str) -> list[str] | None:
-    m = _SEQ_RE.match(body)
-    if m is None:
-        return None
-    a, b, step_text = m.group(1), m.group(2), m.group(3)
-    step = abs(int(step_text)) if step_text else 1
-    step = step or 1
-    if a.lstrip("-").isdigit() and b.lstrip("-").isdigit():
-        lo, hi = int(a), int(b)
-        count = abs(hi - lo) // step + 1
-        if count > MAX_BRACE_WORDS:
-            raise GlobTooBroad(body)
-        width = max(len(a), len(b)) if (a.lstrip("-").startswith("0") or b.lstrip("-").startswith("0")) else 0
-        rng = range(lo, hi + 1, step) if lo <= hi else range(lo, hi - 1, -step)
-        return [str(v).zfill(width) if width else str(v) for v in rng]
-    if a.isalpha() and b.isalpha():
-        lo, hi = ord(a), ord(b)
-        rng = range(lo, hi + 1, step) if lo <= hi else range(lo, hi - 1, -step)
-        return [quote_pattern(chr(v)) for v in rng]
-    return None
-
-
-def brace_expand(pattern: str, limit: int = MAX_BRACE_WORDS) -> list[str]:
-    """Bash brace expansion of a pattern (``a{b,c}d`` -> ``abd``, ``acd``); escapes stay.
-
-    Raises ``GlobTooBroad`` past ``limit`` words.
-    """
-    found = _first_brace(pattern)
-    if found is None:
-        return [pattern]
-    start, end, alternatives = found
-    prefix, suffix = pattern[:start], pattern[end + 1 :]
-    tails = brace_expand(suffix, limit)
-    out: list[str] = []
-    for alt in alternatives:
-        for middle in brace_expand(alt, limit):
-            for tail in tails:
-                out.append(prefix + middle + tail)
-                if len(out) > limit:
-                    raise GlobTooBroad(pattern)
-    return out

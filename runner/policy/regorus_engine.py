@@ -156,13 +156,6 @@ class RegorusEngine:
             return Decision.failed("the decision is undefined")
         return decision_from_json(result)
 
-    def evaluate_raw(self, raw_json: str) -> str | None:
-        """Evaluation alone, for benchmarks: JSON in, JSON out (raises on engine errors)."""
-        engine = self._thread_engine()
-        engine.set_input_json(raw_json)
-        result: str | None = engine.eval_rule_as_json(ENTRYPOINT)
-        return result
-
     def close(self) -> None:
         pass
 

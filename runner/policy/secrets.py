@@ -3,11 +3,12 @@
 Findings carry the rule (a kebab-case plugin name) and where it was found, never
 the value.
 
-Which plugins:
+Which plugins (the list and the rule names are runner/secret_detectors.py's, shared with
+redaction: a secret is named alike in a deny and in a ``[REDACTED:<rule>]`` mark):
 
-* All of detect-secrets' regex plugins (AWS, private keys, GitHub, GitLab, Slack,
-  Stripe, JWT, basic-auth URLs, ...) are on: they match token formats, so a hit
-  is a real credential shape.
+* The token-format detectors are on: all of detect-secrets' regex plugins (AWS, private
+  keys, GitHub, GitLab, Slack, Stripe, JWT, basic-auth URLs, ...) and an Anthropic key
+  pattern; a hit is a real credential shape.
 * ``IPPublicDetector`` is off: an IP address is not a credential (hosts are the
   network policy's business).
 * ``KeywordDetector`` is off unless asked for (``keyword=True``): it flags any
@@ -46,37 +47,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from runner.policy.models import SecretFinding
-
-# detect-secrets class name -> rule name
-RULES: dict[str, str] = {
-    "AWSKeyDetector": "aws-access-key",
-    "ArtifactoryDetector": "artifactory-credentials",
-    "AzureStorageKeyDetector": "azure-storage-key",
-    "BasicAuthDetector": "basic-auth-credentials",
-    "CloudantDetector": "cloudant-credentials",
-    "DiscordBotTokenDetector": "discord-bot-token",
-    "GitHubTokenDetector": "github-token",
-    "GitLabTokenDetector": "gitlab-token",
-    "IbmCloudIamDetector": "ibm-cloud-iam-key",
-    "IbmCosHmacDetector": "ibm-cos-hmac-credentials",
-    "JwtTokenDetector": "jwt-token",
-    "MailchimpDetector": "mailchimp-access-key",
-    "NpmDetector": "npm-token",
-    "OpenAIDetector": "openai-token",
-    "PrivateKeyDetector": "private-key",
-    "PypiTokenDetector": "pypi-token",
-    "SendGridDetector": "sendgrid-api-key",
-    "SlackDetector": "slack-token",
-    "SoftlayerDetector": "softlayer-credentials",
-    "SquareOAuthDetector": "square-oauth-secret",
-    "StripeDetector": "stripe-access-key",
-    "TelegramBotTokenDetector": "telegram-bot-token",
-    "TwilioKeyDetector": "twilio-api-key",
-    "Base64HighEntropyString": "base64-high-entropy-string",
-    "HexHighEntropyString": "hex-high-entropy-string",
-    "KeywordDetector": "secret-keyword",
-}
-EXCLUDED = frozenset({"IPPublicDetector"})
+from runner.secret_detectors import RULES, rule_of, token_detectors
 
 
 @dataclass(frozen=True)
@@ -174,54 +145,8 @@ _keyword_plugin: _Plugin | None = None
 
 
 def _load_regex_plugins() -> list[_Plugin]:
-    from detect_secrets.plugins import (
-        artifactory,
-        aws,
-        azure_storage_key,
-        basic_auth,
-        cloudant,
-        discord,
-        github_token,
-        gitlab_token,
-        ibm_cloud_iam,
-        ibm_cos_hmac,
-        jwt,
-        mailchimp,
-        npm,
-        openai,
-        private_key,
-        pypi_token,
-        sendgrid,
-        slack,
-        softlayer,
-        square_oauth,
-        stripe,
-        telegram_token,
-        twilio,
-    )
-    from detect_secrets.plugins.base import RegexBasedDetector
-
-    modules = (
-        artifactory, aws, azure_storage_key, basic_auth, cloudant, discord, github_token,
-        gitlab_token, ibm_cloud_iam, ibm_cos_hmac, jwt, mailchimp, npm, openai, private_key,
-        pypi_token, sendgrid, slack, softlayer, square_oauth, stripe, telegram_token, twilio,
-    )
-    plugins: list[_Plugin] = []
-    for mod in modules:
-        for value in vars(mod).values():
-            if (
-                isinstance(value, type)
-                and issubclass(value, RegexBasedDetector)
-                and value is not RegexBasedDetector
-                and value.__module__ == mod.__name__
-                and value.__name__ not in EXCLUDED
-            ):
-                name = value.__name__
-                rule = RULES.get(name) or _kebab(name.removesuffix("Detector"))
-                instance = value()
-                prefilter = tuple(_prefilter(p) for p in instance.denylist)
-                plugins.append(_Plugin(rule, instance, prefilter))
-    return plugins
+    return [_Plugin(rule_of(d), d, tuple(_prefilter(p) for p in d.denylist))
+            for d in token_detectors()]
 
 
 def _load_entropy_plugins() -> list[_Plugin]:
@@ -450,10 +375,6 @@ def anchored_gate(pattern: str, flags: int = 0) -> str | None:
         if length >= MIN_GATE and (best is None or length > best[1]):
             best = "".join(parts), length
     return best[0] if best is not None else None
-
-
-def _kebab(name: str) -> str:
-    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "-", name).lower()
 
 
 def regex_plugins() -> list[_Plugin]:

@@ -82,7 +82,3 @@ def evaluate_gates(
 ) -> list[Gate]:
     """The tests gate and the coverage gate, in that order."""
     return [_tests_gate(tests), _coverage_gate(coverage, threshold)]
-
-
-def gates_passed(gates: list[Gate]) -> bool:
-    return bool(gates) and all(g.passed for g in gates)

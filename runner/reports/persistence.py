@@ -24,12 +24,11 @@ from __future__ import annotations
 
 import os
 import re
-import stat
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from runner.hostfs import Entry, HostReadRefused, WorkspaceFS
+from runner.hostfs import Entry, HostReadRefused, WorkspaceFS, entry_kind
 from runner.reports.diff import FileState, Snapshot
 from runner.reports.summary import PersistenceArtifact, PersistenceKind
 from runner.sanitize import one_line
@@ -215,20 +214,10 @@ def scan_persistence(fs: WorkspaceFS, writable: Sequence[str], *,
         except HostReadRefused:
             continue  # absent or masked
         name = rel.rsplit("/", 1)[-1]
-        entry = Entry(name, rel, _kind(st.st_mode), st.st_size, st.st_mode, st.st_nlink)
+        entry = Entry(name, rel, entry_kind(st.st_mode), st.st_size, st.st_mode, st.st_nlink)
         if scanner.entry(entry) and entry.kind == "dir":
             scanner.walk(rel)
         if scanner.scan.incomplete:
             break
     scanner.scan.artifacts.sort(key=lambda a: (a.path, a.kind))
     return scanner.scan
-
-
-def _kind(mode: int) -> str:
-    if stat.S_ISREG(mode):
-        return "file"
-    if stat.S_ISDIR(mode):
-        return "dir"
-    if stat.S_ISLNK(mode):
-        return "symlink"
-    return "other"

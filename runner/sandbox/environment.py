@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import errno
 import select
-import shlex
 import socket
 import struct
 import time
@@ -292,10 +291,3 @@ def _result(code: int, out: bytes, err: bytes, timed_out: bool, truncated: bool)
         returncode=code, stdout=out.decode("utf-8", "replace"),
         stderr=err.decode("utf-8", "replace"), timed_out=timed_out, truncated=truncated,
     )
-
-
-def shell_quote(cmd: list[str]) -> str:
-    """How a command line looks in logs."""
-    return " ".join(shlex.quote(c) for c in cmd)
-
-

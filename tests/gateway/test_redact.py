@@ -50,7 +50,7 @@ def test_detector_findings() -> None:
     out, counts = red.redact_text(text)
     for secret in (AWS, GITHUB, ANTHROPIC, JWT, "hunter22pass", "MIIEowIBAAKCAQEAx"):
         assert secret not in out
-    assert {"aws-access-key", "github-token", "anthropic-api-key", "json-web-token",
+    assert {"aws-access-key", "github-token", "anthropic-api-key", "jwt-token",
             "basic-auth-credentials", "private-key"} <= set(counts)
     assert out.endswith("after") and "token [REDACTED:github-token] end" in out
 
@@ -133,3 +133,16 @@ def test_secret_file_that_is_a_fifo_or_link_is_skipped_without_blocking(tmp_path
     threading.Thread(target=load, daemon=True).start()
     assert done.wait(30), "loading a FIFO secret file blocked"
     assert counts == [0]
+
+
+def test_redaction_names_a_secret_as_the_policy_does() -> None:
+    """One detector list (runner/secret_detectors.py): every token the policy denies in a
+    write is redacted under the same rule name."""
+    from runner.policy.secrets import scan
+    from tests.policy.test_secrets import SAMPLES
+
+    red = Redactor()
+    for rule, sample in SAMPLES.items():
+        text = f"value = '{sample}'\n"
+        assert rule in {f.rule for f in scan(text, "input.content")}, rule
+        assert rule in red.redact_text(text)[1], rule

@@ -12,7 +12,7 @@ import pytest
 
 from runner.audit import DecisionLog, read_log, verify_log
 from runner.config import PolicyConfig
-from runner.policy.bundle import PolicyBundle, PolicyFile
+from runner.policy.bundle import PolicyBundle, PolicyFile, load_bundle
 from runner.policy.decider import (
     CACHE_HIT_METRIC,
     Decider,
@@ -27,11 +27,12 @@ from tests.policy.corpus_support import load_corpus, make_workspace
 
 RUN = RunInfo(id="cache")
 READ = ToolCall(name="Read", input={"file_path": "backend/app.py"})
+BUNDLE = load_bundle([])
 
 
 @pytest.fixture(scope="module")
 def engine() -> Iterator[PolicyEngine]:
-    eng = load_engine(PolicyConfig())
+    eng = load_engine(PolicyConfig(), bundle=BUNDLE)
     yield eng
     eng.close()
 
@@ -51,7 +52,7 @@ def test_a_cached_decision_is_the_fresh_one_over_the_corpora(name: str, engine: 
     for i, case in enumerate(corpus["cases"]):
         workspace = make_workspace(tmp_path / f"ws{i}", corpus["workspace"]["files"],
                                    case.get("setup"))
-        decider = workspace_decider(engine, workspace=workspace, run=RUN, policy=PolicyConfig())
+        decider = workspace_decider(engine, workspace=workspace, run=RUN, bundle=BUNDLE)
         assert decider.cache is not None
         call = ToolCall(name=case["call"]["tool"], input=case["call"].get("input", {}))
         first, second = decider.decide_logged(call), decider.decide_logged(call)

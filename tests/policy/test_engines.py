@@ -98,6 +98,25 @@ def _policy_dir(tmp_path: Path, rego: str, name: str = "main.rego") -> Path:
     return d
 
 
+ALLOW_READ = 'package sandbox\n\nimport rego.v1\n\ndecision := {"allow": input.tool.name == "Read", "reasons": []}\n'
+ALLOW_NONE = 'package sandbox\n\nimport rego.v1\n\ndecision := {"allow": false, "reasons": []}\n'
+
+
+def test_the_engine_compiles_the_bytes_the_bundle_hashed(tmp_path: Path) -> None:
+    """The bundle is read once: a policy file swapped on disk between ``load_bundle`` and
+    ``load_engine`` changes neither the compiled policies nor the hash the log records."""
+    pol = _policy_dir(tmp_path, ALLOW_READ)
+    bundle = load_bundle([pol])
+    (pol / "main.rego").write_text(ALLOW_NONE)
+    assert load_bundle([pol]).hash != bundle.hash
+    engine = load_engine(PolicyConfig(dirs=[pol]), bundle=bundle)
+    try:
+        assert engine.bundle_hash == bundle.hash
+        assert engine.evaluate(PolicyInput(tool=ToolCall(name="Read"))).allow  # the hashed file
+    finally:
+        engine.close()
+
+
 @pytest.mark.parametrize(
     "rego, where, message",
     [
@@ -375,6 +394,19 @@ def test_opa_engine_uploads_and_decides(fake_opa: FakeOPA, regorus_engine: Polic
         assert fake_opa.data["sandbox_derived"] == {"from": "fake"}
         for sample in SAMPLES:
             assert engine.evaluate(sample) == regorus_engine.evaluate(sample)
+    finally:
+        engine.close()
+
+
+def test_opa_engine_uploads_the_bytes_the_bundle_hashed(fake_opa: FakeOPA, tmp_path: Path) -> None:
+    pol = _policy_dir(tmp_path, ALLOW_READ)
+    bundle = load_bundle([pol])
+    (pol / "main.rego").write_text(ALLOW_NONE)
+    engine = load_engine(
+        PolicyConfig(dirs=[pol], engine=OPAEngineConfig(url=fake_opa.url)), bundle=bundle)
+    try:
+        assert engine.bundle_hash == bundle.hash
+        assert list(fake_opa.policies.values()) == [ALLOW_READ]
     finally:
         engine.close()
 

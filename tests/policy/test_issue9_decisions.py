@@ -125,9 +125,9 @@ def test_attacks_are_denied(decider: Decider, call: str | dict[str, object], rul
 
 def test_outside_recursive_reads_are_marked() -> None:
     (fact,) = analyze("grep -r x /opt/venv", PathResolver(None)).paths
-    assert fact.__pydantic_extra__ == {"recursive": True}
+    assert fact.recursive and fact.contents is None  # marked, not listed
     (fact,) = analyze("cat /opt/venv/x", PathResolver(None)).paths
-    assert not fact.__pydantic_extra__
+    assert not fact.recursive
 
 
 def test_printenv_names_read_no_environment() -> None:

@@ -236,7 +236,7 @@ def test_symlink_to_proc_is_special(ws: Path) -> None:
 def test_symlink_loop_is_flagged(ws: Path) -> None:
     fact = PathResolver(ws).fact("backend/loop_a/x", "write")
     assert fact.symlink is True
-    assert fact.model_extra is not None and fact.model_extra.get("loop") is True
+    assert fact.loop is True
 
 
 def test_hardlinks_counted_for_existing_regular_files(ws: Path) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from runner.config import PolicyConfig
+from runner.policy.bundle import load_bundle
 from runner.policy.decider import workspace_decider
 from runner.policy.engine import PolicyEngine, load_engine
 from runner.policy.models import RunInfo, ToolCall
@@ -25,11 +26,12 @@ from tests.policy.corpus_support import load_corpus, make_workspace
 ATTACKS = load_corpus("attack_corpus.yaml")
 BENIGN = load_corpus("benign_corpus.yaml")
 MAX_BENIGN_DENIED = 0.01
+BUNDLE = load_bundle([])
 
 
 @pytest.fixture(scope="module")
 def engine() -> Iterator[PolicyEngine]:
-    eng = load_engine(PolicyConfig())
+    eng = load_engine(PolicyConfig(), bundle=BUNDLE)
     yield eng
     eng.close()
 
@@ -37,7 +39,7 @@ def engine() -> Iterator[PolicyEngine]:
 def _decide(engine: PolicyEngine, corpus: dict[str, Any], case: dict[str, Any], root: Path) -> Any:
     workspace = make_workspace(root, corpus["workspace"]["files"], case.get("setup"))
     decider = workspace_decider(engine, workspace=workspace, run=RunInfo(id="precision"),
-                                policy=PolicyConfig())
+                                bundle=BUNDLE)
     call = ToolCall(name=case["call"]["tool"], input=case["call"].get("input", {}))
     return decider.decide(call)[1]
 

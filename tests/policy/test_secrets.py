@@ -13,6 +13,7 @@ from runner.policy.secrets import RULES, anchored_gate, gate_pattern, regex_plug
 # One credential-shaped value per regex plugin (fake, but in each plugin's format).
 SAMPLES: dict[str, str] = {
     "aws-access-key": "AKIAIOSFODNN7EXAMPLE",
+    "anthropic-api-key": "sk-ant-api03-Q7w8E9r0T1y2U3i4O5p6A7s8D9f0G1h2",
     "private-key": "-----BEGIN RSA PRIVATE KEY-----",
     "github-token": "ghp_a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8",
     "gitlab-token": "glpat-x1y2z3A4B5C6D7E8F9G0",

@@ -151,7 +151,7 @@ def test_wrapped_command_keeps_its_file_semantics() -> None:
     assert ("backend", "write", "argument") in paths("find backend -exec rm {} \\;")
     facts = run("find backend -exec rm {} \\;").paths
     writes = [p for p in facts if p.op == "write"]
-    assert writes and all(p.model_extra and p.model_extra.get("under") for p in writes)
+    assert writes and all(p.under for p in writes)
     assert all(p.raw == "backend/{}" and p.program == "rm" for p in writes)
 
 
@@ -1148,7 +1148,7 @@ def recursive_facts(cmd: str, ws: Path, cwd: str = "/workspace") -> dict[str, se
     """path -> contents of every fact marked recursive."""
     out: dict[str, set[str]] = {}
     for p in run(cmd, ws, cwd).paths:
-        extra = p.model_extra or {}
+        extra = p.model_dump()
         if extra.get("recursive"):
             out[p.path] = set(extra["contents"])
     return out
@@ -1270,17 +1270,17 @@ def test_recursive_walk_is_bounded(tmp_path: Path) -> None:
     start = time.perf_counter()
     facts = run("grep -r x .", root).paths
     elapsed = time.perf_counter() - start
-    extra = facts[0].model_extra or {}
+    extra = facts[0].model_dump()
     assert extra["recursive"] is True and extra["contents_truncated"] is True
     assert len(extra["contents"]) <= MAX_WALK_ENTRIES
     assert elapsed < 2.0
-    small = run("grep -r x backend", root).paths[0].model_extra or {}
+    small = run("grep -r x backend", root).paths[0].model_dump()
     assert small["contents"] == ["backend/app.py"] and "contents_truncated" not in small
 
 
 def test_recursive_reads_without_a_workspace_are_lexical() -> None:
     facts = run("grep -r KEY .").paths
-    assert [(p.path, (p.model_extra or {}).get("recursive")) for p in facts] == [(".", None)]
+    assert [(p.path, p.model_dump().get("recursive")) for p in facts] == [(".", None)]
 
 
 def test_typical_glob_and_recursive_commands_are_fast(gws: Path) -> None:

@@ -56,7 +56,8 @@ def writes(cmd: str, ws: Path | None) -> list[PathFact]:
 
 
 def extra(p: PathFact) -> dict[str, Any]:
-    return p.model_extra or {}
+    """The fact as the policies see it (fields at their default are absent)."""
+    return p.model_dump()
 
 
 def opaque(cmd: str, ws: Path | None) -> set[str]:

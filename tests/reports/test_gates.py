@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from runner.reports.coverage import CoverageReport
-from runner.reports.gates import evaluate_gates, format_percent, gates_passed
+from runner.reports.gates import evaluate_gates, format_percent
 from runner.reports.junit import TestFailure, TestResults
 
 
@@ -18,7 +18,6 @@ def test_all_good() -> None:
     assert [(g.name, g.passed) for g in gates] == [("tests", True), ("coverage", True)]
     assert gates[0].detail == "2 passed, 1 skipped"
     assert gates[1].detail == "line coverage 85% >= 80%"
-    assert gates_passed(gates)
 
 
 def test_failures_are_named() -> None:
@@ -52,7 +51,6 @@ def test_coverage_threshold_edges() -> None:
         "no coverage data: bad")
     assert evaluate_gates(TestResults(), cov(100, valid=0), 80)[1].passed is False
     assert evaluate_gates(TestResults(), None, 0)[1].passed  # threshold 0 disables the gate
-    assert not gates_passed([])
 
 
 def test_format_percent_never_rounds_up() -> None:

@@ -454,14 +454,6 @@ def containers_for(project: Path | None = None, run_id: str | None = None) -> li
         client.close()
 
 
-def test_containers() -> list[Any]:
-    client = docker.from_env()
-    try:
-        return client.containers.list(all=True, filters={"label": f"{TEST_LABEL}=1"}, ignore_removed=True)
-    finally:
-        client.close()
-
-
 # --- transcript and decision readers --------------------------------------------------------
 
 

@@ -329,7 +329,7 @@ def test_fifos_never_block_the_decider(tmp_path: Path, engine: PolicyEngine) -> 
         # the walk and the glob listed the FIFOs (names only) and went on
         policy_input, _, _ = decider.decide(ToolCall(name="Bash", input={"command": "grep -r x backend"}))
         walked = next(p for p in policy_input.paths if p.path == "backend")
-        assert "backend/sub/pipe" in (walked.model_extra or {}).get("contents", [])
+        assert "backend/sub/pipe" in (walked.contents or [])
 
 
 def test_script_flipped_to_a_fifo_never_blocks_the_decider(tmp_path: Path, engine: PolicyEngine) -> None:

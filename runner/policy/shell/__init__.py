@@ -60,7 +60,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from runner.policy.models import HostFact, PathFact, ShellFacts
-from runner.policy.paths import CONTAINER_WORKSPACE, PathResolver, normalize
+from runner.policy.pathnames import CONTAINER_WORKSPACE, normalize
+from runner.policy.paths import PathResolver
 from runner.policy.shell.context import MAX_CWDS, StdinKind, _Ctx
 from runner.policy.shell.expansion import ALL, NO_LINKS, Recursion
 from runner.policy.shell.facts import MAX_EXPANDED_FACTS, MAX_WALKED_ENTRIES

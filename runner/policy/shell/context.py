@@ -9,7 +9,7 @@ from typing import Literal
 
 from tree_sitter import Node
 
-from runner.policy.paths import CONTAINER_HOME
+from runner.policy.pathnames import CONTAINER_HOME
 from runner.policy.shell.words import Bound, Word
 
 MAX_CWDS = 16  # possible working directories tracked at once

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 
 from tree_sitter import Node
 
-from runner.policy.paths import PathResolver, has_brace, has_glob, quote_pattern
+from runner.policy.paths import PathResolver
+from runner.policy.patterns import has_brace, has_glob, quote_pattern
 from runner.policy.shell.context import _Ctx
 from runner.policy.shell.producers import extend, pipeline_output
 from runner.policy.shell.substitution import computable, static_output

@@ -8,21 +8,20 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from runner.policy.models import HostFact, OpaqueConstruct, PathFact, PathOp, PathVia, ShellCommand
-from runner.policy.paths import (
+from runner.policy.pathnames import (
     CONTAINER_WORKSPACE,
-    MAX_GLOB_MATCHES,
-    MAX_WALK_ENTRIES,
-    GlobTooBroad,
-    PathResolver,
-    WalkResult,
     absolute,
-    brace_expand,
     display,
-    has_glob,
     is_inside,
     normalize,
-    quote_pattern,
     special_kind,
+)
+from runner.policy.paths import MAX_GLOB_MATCHES, MAX_WALK_ENTRIES, PathResolver, WalkResult
+from runner.policy.patterns import (
+    GlobTooBroad,
+    brace_expand,
+    has_glob,
+    quote_pattern,
     unquote_pattern,
 )
 from runner.policy.shell.context import _Call, _Ctx
@@ -192,7 +191,7 @@ class _Facts:
                 dynamic=w.dynamic or context.cwd_dynamic, inferred=inferred, implicit=implicit,
             )
             if bounded and not context.cwd_dynamic:
-                _extra(fact)["bounded"] = True
+                fact.bounded = True
             self._record(fact, recursive)
             if w.glob is not None:
                 self._expand(w, w.glob, op, cwd, via, prog, inferred, implicit, recursive,
@@ -202,7 +201,7 @@ class _Facts:
     def _note(self, start: int, note: str | None) -> None:
         if note:
             for fact in self.paths[start:]:
-                _extra(fact)["note"] = note
+                fact.note = note
 
     def fact(
         self, text: str, op: PathOp, *, cwd: str, via: PathVia, program: str | None,
@@ -220,7 +219,7 @@ class _Facts:
 
     def _through(self, fact: PathFact, link: NewLink, rest: str) -> None:
         if link.target is None:
-            _extra(fact)["new_link"] = link.program
+            fact.new_link = link.program
             return
         res = self.resolver.resolve(f"{link.target}/{rest}" if rest else link.target, "/")
         fact.real = display(res.real)
@@ -229,7 +228,7 @@ class _Facts:
         fact.hardlinks = res.hardlinks
         fact.special = special_kind(res.real) or fact.special
         if res.loop:
-            _extra(fact)["loop"] = True
+            fact.loop = True
 
     def _add_bounded(
         self, w: Word, bound: Bound, op: PathOp, ctx: _Ctx, via: PathVia, program: str | None,
@@ -247,13 +246,13 @@ class _Facts:
                 fact = self.fact(root, op, cwd=cwd, via=via, program=program,
                                  dynamic=ctx.cwd_dynamic, inferred=inferred, implicit=implicit)
                 fact.raw = w.text
-                _extra(fact)["under"] = True
+                fact.under = True
                 if op == "write":
-                    _extra(fact)["note"] = f"{program or 'the command'} may write anything under it"
+                    fact.note = f"{program or 'the command'} may write anything under it"
                 self._record(fact, how)
 
     def _record(self, fact: PathFact, recursive: Recursion | None) -> None:
-        key = (fact.raw, fact.real, fact.path, fact.op, _extra(fact).get("new_link") or "")
+        key = (fact.raw, fact.real, fact.path, fact.op, fact.new_link or "")
         known = self._path_keys.get(key)
         if known is None:
             self._path_keys[key] = known = fact
@@ -327,7 +326,7 @@ class _Facts:
             )
             fact.raw = w.text
             if bounded:
-                _extra(fact)["bounded"] = True
+                fact.bounded = True
             self._record(fact, recursive)
 
     def expand_words(self, pattern: str, cwd: str) -> list[str] | None:
@@ -358,7 +357,7 @@ class _Facts:
                       link: NewLink) -> None:
         """A pattern that may reach through a link this command made, where it cannot be followed."""
         fact = self.resolver.fact(w.text, op, cwd=cwd, via=via, program=program, dynamic=True)
-        _extra(fact)["new_link"] = link.program
+        fact.new_link = link.program
         self._record(fact, None)
 
     def _recurse(self, fact: PathFact, how: Recursion) -> None:
@@ -369,16 +368,14 @@ class _Facts:
         files or the runner's directory (``/``, ``/run``) can be told from a plain listing.
         """
         if fact.real.startswith("/") and not fact.special:
-            extra = fact.__pydantic_extra__
-            assert extra is not None
-            extra["recursive"] = True
+            fact.recursive = True
             return
         if not fact.inside_workspace or fact.special or fact.real.startswith("/"):
             return
         container = CONTAINER_WORKSPACE if fact.real == "." else f"{CONTAINER_WORKSPACE}/{fact.real}"
         if not how.listed:
             if self.resolver.is_directory(container) is not False:
-                _extra(fact)["recursive"] = True  # a delete under it: what is there does not matter
+                fact.recursive = True  # a delete under it: what is there does not matter
             return
         key = (container, how)
         if key not in self._walks:
@@ -395,18 +392,16 @@ class _Facts:
         result = self._walks[key]
         if result is None:
             return  # not a directory (a file is read as itself)
-        extra = _extra(fact)
-        extra["recursive"] = True
-        before: list[str] = extra.get("contents") or []
+        fact.recursive = True
+        before = fact.contents or []
         contents = {*before, *result.contents}
         truncated = result.truncated
         if how.follow and self.links.items:
             more, cut = self._new_links_under(container, how)
             contents |= more
             truncated = truncated or cut
-        extra["contents"] = sorted(contents)
-        if truncated or extra.get("contents_truncated"):
-            extra["contents_truncated"] = True
+        fact.contents = sorted(contents)
+        fact.contents_truncated = truncated or fact.contents_truncated
 
     def _new_links_under(self, container: str, how: Recursion) -> tuple[set[str], bool]:
         """What a recursive read that follows links reaches through links this command made
@@ -513,7 +508,3 @@ class _Facts:
         self.add_path(Word("/proc/self/environ"), "read", call, implicit=True)
 
 
-def _extra(fact: PathFact) -> dict[str, Any]:
-    extra = fact.__pydantic_extra__
-    assert extra is not None  # PathFact allows extra fields
-    return extra

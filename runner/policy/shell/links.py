@@ -16,12 +16,12 @@ from __future__ import annotations
 import posixpath
 from dataclasses import dataclass
 
-from runner.policy.paths import (
+from runner.policy.pathnames import normalize
+from runner.policy.patterns import (
     GlobTooBroad,
     brace_expand,
     fnmatch_name,
     has_glob,
-    normalize,
     quote_pattern,
     split_pattern,
     unquote_pattern,

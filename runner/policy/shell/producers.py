@@ -15,7 +15,7 @@ from __future__ import annotations
 import posixpath
 from collections.abc import Callable, Sequence
 
-from runner.policy.paths import fnmatch_name, has_glob
+from runner.policy.patterns import fnmatch_name, has_glob
 from runner.policy.shell.words import Bound, Word, _has, _vals, getopt
 
 # find's tests that take one value (two for -fprintf), and the ones that take none.

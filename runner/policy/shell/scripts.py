@@ -22,7 +22,8 @@ from tree_sitter import Language, Node, Parser
 
 from runner.hostfs import HostReadRefused
 from runner.policy.models import PathFact, PathOp, PathVia
-from runner.policy.paths import PathResolver, absolute, is_inside
+from runner.policy.pathnames import absolute, is_inside
+from runner.policy.paths import PathResolver
 from runner.policy.shell.context import _Call, _Ctx, _Stdin
 from runner.policy.shell.expansion import _GLOB_OPTIONS, Recursion
 from runner.policy.shell.facts import _Facts

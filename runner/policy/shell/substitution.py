@@ -13,7 +13,8 @@ from collections.abc import Callable
 
 from tree_sitter import Node
 
-from runner.policy.paths import PathResolver, absolute, normalize
+from runner.policy.pathnames import absolute, normalize
+from runner.policy.paths import PathResolver
 from runner.policy.shell.context import _Ctx
 from runner.policy.shell.words import _text
 

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from tree_sitter import Node
 
 from runner.policy.models import PathOp
-from runner.policy.paths import PathResolver, normalize
+from runner.policy.pathnames import normalize
+from runner.policy.paths import PathResolver
 from runner.policy.shell.context import _Call, _Ctx, _Stdin, _union
 from runner.policy.shell.expansion import _Expander
 from runner.policy.shell.hosts import _port, scp_remote

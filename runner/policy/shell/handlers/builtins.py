@@ -3,7 +3,7 @@ alias, set, printenv, compgen."""
 
 from __future__ import annotations
 
-from runner.policy.paths import CONTAINER_HOME, absolute, normalize
+from runner.policy.pathnames import CONTAINER_HOME, absolute, normalize
 from runner.policy.shell.context import _Call, _union
 from runner.policy.shell.producers import pipeline_output
 from runner.policy.shell.walker import _Walker

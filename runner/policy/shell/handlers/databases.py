@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 
 from runner.hostfs import HostReadRefused
-from runner.policy.paths import absolute
+from runner.policy.pathnames import absolute
 from runner.policy.shell.context import _Call
 from runner.policy.shell.hosts import _port, split_host_port
 from runner.policy.shell.walker import Handler, _Walker

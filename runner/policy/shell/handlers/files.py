@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 from runner.hostfs import HostReadRefused
 from runner.policy.models import PathOp
-from runner.policy.paths import absolute, fnmatch_name, normalize
+from runner.policy.pathnames import absolute, normalize
+from runner.policy.patterns import fnmatch_name
 from runner.policy.shell.context import _Call
 from runner.policy.shell.expansion import ALL, NO_LINKS, Recursion
 from runner.policy.shell.producers import _find_filter, extend, mktemp_target

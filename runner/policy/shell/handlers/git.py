@@ -8,7 +8,8 @@ from collections.abc import Sequence
 
 from runner.hostfs import HostReadRefused
 from runner.policy.models import PathOp
-from runner.policy.paths import CONTAINER_WORKSPACE, absolute, has_glob, normalize
+from runner.policy.pathnames import CONTAINER_WORKSPACE, absolute, normalize
+from runner.policy.patterns import has_glob
 from runner.policy.shell.context import _Call, _union
 from runner.policy.shell.expansion import NO_LINKS
 from runner.policy.shell.handlers.files import MAX_PATCH_BYTES, patch_targets

@@ -11,7 +11,7 @@ built by make's built-in rules: a write of that name in the make directory.
 
 from __future__ import annotations
 
-from runner.policy.paths import absolute, normalize
+from runner.policy.pathnames import absolute, normalize
 from runner.policy.shell.context import _Call
 from runner.policy.shell.makefile import MAX_RECIPE_LINES, Makefile, Opaque
 from runner.policy.shell.walker import _Walker

@@ -7,7 +7,7 @@ import posixpath
 import re
 from collections.abc import Sequence
 
-from runner.policy.paths import absolute, normalize
+from runner.policy.pathnames import absolute, normalize
 from runner.policy.shell.context import _Call
 from runner.policy.shell.expansion import ALL, NO_LINKS, Recursion
 from runner.policy.shell.handlers.files import _FILE_LIST_ADVICE

@@ -22,7 +22,7 @@ from __future__ import annotations
 import posixpath
 from collections.abc import Sequence
 
-from runner.policy.paths import absolute, normalize
+from runner.policy.pathnames import absolute, normalize
 from runner.policy.python import analyze_python
 from runner.policy.python.values import _cost
 from runner.policy.shell.context import _Call, _Stdin

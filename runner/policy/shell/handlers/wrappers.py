@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import posixpath
 
-from runner.policy.paths import absolute, normalize
+from runner.policy.pathnames import absolute, normalize
 from runner.policy.shell.context import _Call, _Ctx
 from runner.policy.shell.producers import extend, pipeline_output
 from runner.policy.shell.tables import _NO_FILE_PROGRAMS

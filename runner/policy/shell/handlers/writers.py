@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from runner.hostfs import HostReadRefused
 from runner.policy.models import PathOp
-from runner.policy.paths import absolute, is_inside, normalize
+from runner.policy.pathnames import absolute, is_inside, normalize
 from runner.policy.shell.context import _Call
 from runner.policy.shell.expansion import Recursion
 from runner.policy.shell.walker import Handler, _Walker
