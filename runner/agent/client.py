@@ -72,11 +72,15 @@ class GatewayClient:
             raise ModelAPIError(f"{type(exc).__name__}: {exc or 'connection failed'}") from exc
         if resp.status_code != 200:
             raise _error(resp)
-        try:
-            return Message.model_validate_json(resp.content)
+        try:  # json.loads, not pydantic's parser: a model may answer with lone surrogates
+            # (undecodable bytes in a tool input), which are decided and answered as they are
+            return Message.model_validate(json.loads(resp.content))
         except ValidationError as exc:
             raise ModelAPIError(f"malformed answer: {exc.error_count()} validation error(s): "
                                 f"{resp.text[:200]}", status=resp.status_code) from exc
+        except ValueError as exc:  # not JSON
+            raise ModelAPIError(f"malformed answer: {exc}: {resp.text[:200]}",
+                                status=resp.status_code) from exc
 
     def decide(self, request: DecideRequest) -> DecideResponse:
         """The policy's answer; any failure to get one is a deny (fail closed)."""
