@@ -31,7 +31,6 @@ Exit codes: 0 stopped, 2 bad arguments or no token, 4 cannot listen.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import re
 import sys
 
@@ -62,9 +61,7 @@ class BadRequest(Exception):
 
 
 def canned(status: str, message: str) -> bytes:
-    body = f"sandbox-runner api relay: {message}\n".encode()
-    return (f"HTTP/1.1 {status}\r\nContent-Type: text/plain\r\nContent-Length: {len(body)}\r\n"
-            "Connection: close\r\n\r\n").encode() + body
+    return listener.canned("api relay", status, message)
 
 
 _UNREACHABLE = canned("502 Bad Gateway", "the gateway is not reachable")
@@ -168,7 +165,7 @@ class ApiRelay:
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if self.open >= MAX_OPEN:
-            await _answer(reader, writer, _BUSY)
+            await listener.answer(reader, writer, _BUSY)
             return
         self.open += 1
         try:
@@ -181,17 +178,17 @@ class ApiRelay:
         try:
             req, body = await self._read(reader, writer)
         except BadRequest as exc:
-            await _answer(reader, writer, canned(exc.status, str(exc)))
+            await listener.answer(reader, writer, canned(exc.status, str(exc)))
             return
         except asyncio.LimitOverrunError:  # a chunk-size or trailer line without an end
-            await _answer(reader, writer, canned("400 Bad Request", "malformed chunked body"))
+            await listener.answer(reader, writer, canned("400 Bad Request", "malformed chunked body"))
             return
         except (asyncio.IncompleteReadError, TimeoutError, OSError):
             return  # the client went away (or never finished): nothing to answer
         try:
             up_reader, up_writer = await asyncio.open_unix_connection(self.socket_path)
         except OSError:
-            await _answer(reader, writer, _UNREACHABLE)
+            await listener.answer(reader, writer, _UNREACHABLE)
             return
         try:
             up_writer.write(upstream_head(req, self.token, len(body)) + body)
@@ -231,18 +228,6 @@ class ApiRelay:
         else:
             body = await asyncio.wait_for(reader.readexactly(length), BODY_TIMEOUT)
         return req, body
-
-
-async def _answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                  data: bytes) -> None:
-    """Our own answer, then our side closed (FIN), then a little of what the client still
-    sends is read: closing with its request unread would reset the connection, answer lost."""
-    with contextlib.suppress(OSError, TimeoutError, asyncio.LimitOverrunError, ValueError):
-        writer.write(data)
-        await writer.drain()
-        writer.write_eof()
-        await asyncio.wait_for(reader.read(_CHUNK), 1.0)
-    writer.close()
 
 
 async def serve(token: str, port: int, socket_path: str, host: str = "127.0.0.1") -> None:

@@ -8,12 +8,33 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import sys
 from collections.abc import Awaitable, Callable
 
 from runner.agent.harden import make_non_dumpable, read_token
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+_CHUNK = 64 * 1024
+
+
+def canned(name: str, status: str, message: str) -> bytes:
+    """A relay's own short HTTP answer (``name``: who says it, e.g. "relay")."""
+    body = f"sandbox-runner {name}: {message}\n".encode()
+    return (f"HTTP/1.1 {status}\r\nContent-Type: text/plain\r\nContent-Length: {len(body)}\r\n"
+            "Connection: close\r\n\r\n").encode() + body
+
+
+async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                 data: bytes) -> None:
+    """Our own answer, then our side closed (FIN), then a little of what the client still
+    sends is read: closing with its request unread would reset the connection, answer lost."""
+    with contextlib.suppress(OSError, TimeoutError, asyncio.LimitOverrunError, ValueError):
+        writer.write(data)
+        await writer.drain()
+        writer.write_eof()
+        await asyncio.wait_for(reader.read(_CHUNK), 1.0)
+    writer.close()
 
 
 async def serve(handler: Handler, *, ready: str, port: int, limit: int,

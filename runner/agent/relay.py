@@ -17,7 +17,6 @@ Exit codes: 0 stopped, 2 bad arguments or no token, 4 cannot listen.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import sys
 
 from runner.agent import listener
@@ -30,14 +29,8 @@ MAX_OPEN = 256  # connections at once (the proxy has its own, per-run caps)
 _CHUNK = 64 * 1024
 
 
-def _canned(status: str, message: str) -> bytes:
-    body = f"sandbox-runner relay: {message}\n".encode()
-    return (f"HTTP/1.1 {status}\r\nContent-Type: text/plain\r\nContent-Length: {len(body)}\r\n"
-            "Connection: close\r\n\r\n").encode() + body
-
-
-_UNREACHABLE = _canned("502 Bad Gateway", "the egress proxy is not reachable")
-_BUSY = _canned("503 Service Unavailable", "too many connections at once")
+_UNREACHABLE = listener.canned("relay", "502 Bad Gateway", "the egress proxy is not reachable")
+_BUSY = listener.canned("relay", "503 Service Unavailable", "too many connections at once")
 
 
 class Relay:
@@ -48,14 +41,14 @@ class Relay:
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if self.open >= MAX_OPEN:
-            await _answer(reader, writer, _BUSY)
+            await listener.answer(reader, writer, _BUSY)
             return
         self.open += 1
         try:
             try:
                 up_reader, up_writer = await asyncio.open_unix_connection(self.socket_path)
             except OSError:
-                await _answer(reader, writer, _UNREACHABLE)
+                await listener.answer(reader, writer, _UNREACHABLE)
                 return
             try:
                 up_writer.write(self._line)
@@ -65,18 +58,6 @@ class Relay:
         finally:
             self.open -= 1
             writer.close()
-
-
-async def _answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                  data: bytes) -> None:
-    """Our own answer, then our side closed (FIN), then a little of what the client still
-    sends is read: closing with its request unread would reset the connection, answer lost."""
-    with contextlib.suppress(OSError, TimeoutError):
-        writer.write(data)
-        await writer.drain()
-        writer.write_eof()
-        await asyncio.wait_for(reader.read(_CHUNK), 1.0)
-    writer.close()
 
 
 async def _pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:

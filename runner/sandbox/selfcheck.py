@@ -277,13 +277,13 @@ def egress_direct():
         s.close()
 
 
-def egress_refuses():
-    host = "sandbox-runner-selfcheck.invalid:443"
-    s = socket.create_connection(("127.0.0.1", args["proxy_port"]), timeout=15)
+def http_exchange(port, request):
+    """The raw answer (at most 64 KiB) to one request sent to 127.0.0.1:port."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=15)
     s.settimeout(15)
     data = b""
     try:
-        s.sendall(f"CONNECT {host} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+        s.sendall(request)
         while len(data) < 65536:
             chunk = s.recv(65536)
             if not chunk:
@@ -291,6 +291,13 @@ def egress_refuses():
             data += chunk
     finally:
         s.close()
+    return data
+
+
+def egress_refuses():
+    host = "sandbox-runner-selfcheck.invalid:443"
+    data = http_exchange(args["proxy_port"],
+                         f"CONNECT {host} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
     head, _, body = data.partition(b"\r\n\r\n")
     status = head.split(b"\r\n", 1)[0].decode("latin-1")
     detail = f"CONNECT {host} through the relay: {status}; {body.decode('utf-8', 'replace').strip()}"
@@ -329,18 +336,8 @@ def claude_binary():
 
 
 def api_relay():
-    s = socket.create_connection(("127.0.0.1", args["claude_code"]["port"]), timeout=15)
-    s.settimeout(15)
-    data = b""
-    try:
-        s.sendall(b"HEAD / HTTP/1.1\r\nHost: sandbox\r\nConnection: close\r\n\r\n")
-        while len(data) < 65536:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-    finally:
-        s.close()
+    data = http_exchange(args["claude_code"]["port"],
+                         b"HEAD / HTTP/1.1\r\nHost: sandbox\r\nConnection: close\r\n\r\n")
     status = data.split(b"\r\n", 1)[0].decode("latin-1")
     return status.startswith("HTTP/1.1 200"), f"HEAD / through the API relay: {status}"
 
