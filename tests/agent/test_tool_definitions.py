@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from runner.agent.tools import tool_schemas
-from runner.policy.models import BUILTIN_TOOLS
+from runner.protocol import BUILTIN_TOOLS
 
 GOLDEN = Path(__file__).parent / "data" / "tool_definitions.json"
 
