@@ -1,7 +1,9 @@
 """Requests and responses between the in-container agent and the host gateway.
 
-One pydantic model per boundary call. This module is imported inside the
-container, so it depends on pydantic only. The built-in agent speaks the Messages API
+One pydantic model per boundary call, and one per built-in tool's input (the one source of
+the tool definitions the model is told, of the agent's and the host's checks of a call's
+input, and of the built-in tool names: "Tool inputs" below). This module is imported inside
+the container, so it depends on pydantic only. The built-in agent speaks the Messages API
 to the gateway with httpx and the few models below (``MessagesRequest``, ``Message`` and
 its content blocks, ``Usage``, ``ErrorBody``): only what its loop uses, no SDK (importing
 the anthropic SDK took seconds of the run's startup).
@@ -9,8 +11,13 @@ the anthropic SDK took seconds of the run's startup).
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+from types import NoneType, UnionType
+from typing import Annotated, Any, ClassVar, Literal, Union, get_args, get_origin
 
+from annotated_types import Ge, Gt, Le, Lt
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
 SOCKET_DIR_IN_CONTAINER = "/run/sandbox-runner"
@@ -179,3 +186,182 @@ class ErrorBody(_Answer):
 
     type: Literal["error"] = "error"
     error: ErrorDetail
+
+
+# --- Tool inputs ---------------------------------------------------------------------------
+# One model per built-in tool (names and arguments as in Claude Code). From these come the
+# tool definitions the model is told (``tool_definition``: the Messages API ``tools``), the
+# agent's validation of a call (runner/agent/tools.py: the model itself), the host's check of
+# a call's shape before its policy input is derived (runner/policy/derive.py: ``tool_fields``)
+# and the built-in tool names (``BUILTIN_TOOLS``, the first of the policies' TOOL_NAMES).
+# Claude Code's own tools the policies decide have models of the same kind on the host
+# (runner/policy/models.py). Built lazily (``defer_build``): the agent validates with the
+# models of the tools it calls; the host reads only their fields.
+
+PATH_DESCRIPTION = "Relative to /workspace, or absolute"
+
+
+class _ContainerPath:
+    """Marks a field that names a path in the container: the agent measures it before asking
+    (``MeasuredPath``) and the host resolves it; an empty one is malformed."""
+
+
+_PATH_ARG = _ContainerPath()
+_PATH_DOC = Field(description=PATH_DESCRIPTION)
+ContainerPath = Annotated[str, _PATH_ARG, _PATH_DOC]
+OptionalContainerPath = Annotated[str | None, _PATH_ARG, _PATH_DOC]
+
+
+class ToolInput(BaseModel):
+    """A tool's input. ``TOOL`` is its name; ``ABOUT`` what the model is told it does
+    (``None``: a tool the model is never told about, known to the policies only)."""
+
+    # strict: a value of another JSON type is refused, not converted ("10" is no integer), as
+    # the host's check refuses it
+    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
+    TOOL: ClassVar[str]
+    ABOUT: ClassVar[str | None] = None
+
+
+class ReadInput(ToolInput):
+    TOOL = "Read"
+    ABOUT = ("Read a text file. Output has line numbers (cat -n style). Use offset (first line, "
+             "1-based) and limit (number of lines) for long files.")
+    file_path: ContainerPath
+    offset: int | None = Field(default=None, ge=0)
+    limit: int | None = Field(default=None, ge=1)
+
+
+class WriteInput(ToolInput):
+    TOOL = "Write"
+    ABOUT = "Write a file (created or overwritten; parent directories are created)."
+    file_path: ContainerPath
+    content: str
+
+
+class EditInput(ToolInput):
+    TOOL = "Edit"
+    ABOUT = ("Replace old_string with new_string in a file. old_string must occur exactly once "
+             "unless replace_all is true.")
+    file_path: ContainerPath
+    old_string: str
+    new_string: str
+    replace_all: bool | None = None  # null: false
+
+
+class GlobInput(ToolInput):
+    TOOL = "Glob"
+    ABOUT = "Find files by glob pattern (e.g. 'backend/**/*.py'), newest first."
+    pattern: str
+    path: OptionalContainerPath = None
+
+
+class GrepInput(ToolInput):
+    TOOL = "Grep"
+    ABOUT = ("Search file contents with a Python regular expression. Prints path:line:text. "
+             "Optionally limit to files matching glob (e.g. '*.py').")
+    pattern: str
+    path: OptionalContainerPath = None
+    glob: str | None = None
+
+
+class LSInput(ToolInput):
+    TOOL = "LS"
+    ABOUT = "List a directory."
+    path: ContainerPath
+
+
+class BashInput(ToolInput):
+    TOOL = "Bash"
+    ABOUT = ("Run a bash command in /workspace (no network). Output (stdout and stderr) is "
+             "truncated when long. timeout is in seconds (default 120, max 600).")
+    command: str
+    timeout: float | None = Field(default=None, gt=0)
+    description: str | None = None  # Claude-Code-trained models send one; ignored
+
+
+BUILTIN_TOOL_INPUTS: dict[str, type[ToolInput]] = {
+    m.TOOL: m for m in (ReadInput, WriteInput, EditInput, GlobInput, GrepInput, LSInput, BashInput)
+}
+BUILTIN_TOOLS: tuple[str, ...] = tuple(BUILTIN_TOOL_INPUTS)
+
+JsonType = Literal["string", "integer", "number", "boolean", "array"]
+_JSON_TYPES: dict[type, JsonType] = {
+    str: "string", int: "integer", float: "number", bool: "boolean", list: "array",
+}
+# what a JSON value of each type is once parsed (an integer is a number; a bool is neither)
+_ACCEPTS: dict[JsonType, tuple[type, ...]] = {
+    "string": (str,), "integer": (int,), "number": (int, float), "boolean": (bool,),
+    "array": (list,),
+}
+
+
+_BOUNDS: dict[type, Callable[[Any], dict[str, Any]]] = {
+    Ge: lambda b: {"minimum": b.ge}, Gt: lambda b: {"exclusiveMinimum": b.gt},
+    Le: lambda b: {"maximum": b.le}, Lt: lambda b: {"exclusiveMaximum": b.lt},
+}
+
+
+@dataclass(frozen=True)
+class ToolField:
+    """One argument of a tool, as the model is told it and the host checks it."""
+
+    name: str
+    json_type: JsonType
+    required: bool
+    path: bool  # names a container path (``ContainerPath``)
+    schema: dict[str, Any]  # its JSON schema (a property of the tool's input_schema)
+
+    @property
+    def accepts(self) -> tuple[type, ...]:
+        """The Python types of a parsed JSON value of this type."""
+        return _ACCEPTS[self.json_type]
+
+
+@cache
+def tool_fields(model: type[ToolInput]) -> tuple[ToolField, ...]:
+    """The arguments of a tool, in their declared order."""
+    out = []
+    for name, info in model.model_fields.items():
+        members = _union_members(info.annotation)
+        kinds = [a for a in members if a is not NoneType]
+        if not info.is_required() and NoneType not in members:  # the host takes null for absent
+            raise TypeError(f"{model.__name__}.{name}: optional but does not take null")
+        if len(kinds) != 1 or (get_origin(kinds[0]) or kinds[0]) not in _JSON_TYPES:
+            raise TypeError(f"{model.__name__}.{name}: not one JSON type: {info.annotation!r}")
+        json_type = _JSON_TYPES[get_origin(kinds[0]) or kinds[0]]
+        schema: dict[str, Any] = {"type": json_type}
+        if info.description:
+            schema["description"] = info.description
+        for meta in info.metadata:
+            if meta is _PATH_ARG:
+                continue
+            if not isinstance(meta, Ge | Gt | Le | Lt):  # the model would not be told it
+                raise TypeError(f"{model.__name__}.{name}: no JSON schema for {meta!r}")
+            schema.update(_BOUNDS[type(meta)](meta))
+        out.append(ToolField(name=name, json_type=json_type, required=info.is_required(),
+                             path=_PATH_ARG in info.metadata, schema=schema))
+    return tuple(out)
+
+
+def tool_definition(model: type[ToolInput]) -> dict[str, Any]:
+    """The Messages API tool definition (``name``, ``description``, ``input_schema``)."""
+    if model.ABOUT is None:
+        raise ValueError(f"{model.TOOL} is not a tool the model is told about")
+    fields = tool_fields(model)
+    return {
+        "name": model.TOOL,
+        "description": model.ABOUT,
+        "input_schema": {
+            "type": "object",
+            "properties": {f.name: dict(f.schema) for f in fields},
+            "required": [f.name for f in fields if f.required],
+            "additionalProperties": False,
+        },
+    }
+
+
+def _union_members(annotation: Any) -> tuple[Any, ...]:
+    if get_origin(annotation) in (Union, UnionType):
+        return get_args(annotation)
+    return (annotation,)

@@ -1,6 +1,6 @@
 """The tools of each runtime, as an agent file's ``tools``/``disallowedTools`` name them.
 
-- ``builtin``: the built-in tool loop's seven tools (runner/agent/tools.py). Claude Code
+- ``builtin``: the built-in tool loop's tools (runner/protocol.py ``BUILTIN_TOOLS``). Claude Code
   tools it does not have are dropped with the reason (runner/agentdef.py).
 - ``claude-code``: Claude Code's tools that the sandbox supports; every call of each is
   decided on the host by the PreToolUse hook (runner/policy/claude_code.py maps them onto
@@ -15,13 +15,14 @@ from __future__ import annotations
 
 from typing import Literal
 
-from runner.policy.models import BOOKKEEPING_TOOLS, BUILTIN_TOOLS
+from runner.policy.models import BOOKKEEPING_TOOLS, CLAUDE_CODE_ONLY_TOOLS
+from runner.protocol import BUILTIN_TOOLS
 
 Runtime = Literal["builtin", "claude-code"]
 RUNTIMES: tuple[Runtime, ...] = ("builtin", "claude-code")
 
-CLAUDE_CODE_TOOLS = ("Bash", "Read", "Write", "Edit", "NotebookEdit", "Glob", "Grep", "LS",
-                     "WebFetch", "WebSearch", "Agent", *BOOKKEEPING_TOOLS)
+# the built-in tools' names are Claude Code's (runner/protocol.py "Tool inputs")
+CLAUDE_CODE_TOOLS = (*BUILTIN_TOOLS, "NotebookEdit", *CLAUDE_CODE_ONLY_TOOLS)
 # Tool names the pinned Claude Code binary does not have (images/claude-code/claude-code.toml):
 # a call of one is answered by Claude Code itself ("No such tool available"), never run and
 # never sent to the hook (checked against the binary: tests/run/test_claude_code_e2e.py).

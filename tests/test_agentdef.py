@@ -18,7 +18,7 @@ from runner.agentdef import (
 )
 from runner.config import DEFAULT_MODEL, MODEL_ALIASES
 from runner.errors import AgentFileError
-from runner.policy.models import BUILTIN_TOOLS
+from runner.protocol import BUILTIN_TOOLS
 from runner.resources import agents_dir
 
 ALL = list(BUILTIN_TOOLS)

@@ -16,13 +16,25 @@ from dataclasses import dataclass
 from typing import Any
 
 import bracex
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 from wcmatch import glob
 from wcmatch._wcparse import PatternLimitException  # raised by glob (not re-exported)
 
 from runner.agent.bash import clamp_timeout, minimal_env, run_bash
 from runner.agent.paths import Workspace
-from runner.protocol import MeasuredPath
+from runner.protocol import (
+    BUILTIN_TOOL_INPUTS,
+    BashInput,
+    EditInput,
+    GlobInput,
+    GrepInput,
+    LSInput,
+    MeasuredPath,
+    ReadInput,
+    WriteInput,
+    tool_definition,
+    tool_fields,
+)
 
 READ_DEFAULT_LINES = 2000
 LINE_CHARS = 2000
@@ -47,97 +59,18 @@ class ToolOutput:
     is_error: bool = False
 
 
-# --- inputs and schemas --------------------------------------------------------------
+# --- inputs and schemas: runner/protocol.py "Tool inputs" ------------------------------
 
-
-class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class ReadIn(_In):
-    file_path: str
-    offset: int | None = Field(default=None, ge=0)
-    limit: int | None = Field(default=None, ge=1)
-
-
-class WriteIn(_In):
-    file_path: str
-    content: str
-
-
-class EditIn(_In):
-    file_path: str
-    old_string: str
-    new_string: str
-    replace_all: bool = False
-
-
-class GlobIn(_In):
-    pattern: str
-    path: str | None = None
-
-
-class GrepIn(_In):
-    pattern: str
-    path: str | None = None
-    glob: str | None = None
-
-
-class LSIn(_In):
-    path: str
-
-
-class BashIn(_In):
-    command: str
-    timeout: float | None = Field(default=None, gt=0)
-    description: str | None = None  # Claude-Code-trained models send one; ignored
-
-
-INPUTS: dict[str, type[_In]] = {
-    "Read": ReadIn, "Write": WriteIn, "Edit": EditIn, "Glob": GlobIn, "Grep": GrepIn,
-    "LS": LSIn, "Bash": BashIn,
-}
+# the arguments naming a container path: measured before the call is decided
 PATH_ARGS: dict[str, tuple[str, ...]] = {
-    "Read": ("file_path",), "Write": ("file_path",), "Edit": ("file_path",), "Glob": ("path",),
-    "Grep": ("path",), "LS": ("path",), "Bash": (),
-}
-
-
-def _schema(props: dict[str, Any], required: list[str]) -> dict[str, Any]:
-    return {"type": "object", "properties": props, "required": required, "additionalProperties": False}
-
-
-_PATH = {"type": "string", "description": "Relative to /workspace, or absolute"}
-TOOL_SPECS: dict[str, tuple[str, dict[str, Any]]] = {
-    "Read": ("Read a text file. Output has line numbers (cat -n style). Use offset (first line, "
-             "1-based) and limit (number of lines) for long files.",
-             _schema({"file_path": _PATH, "offset": {"type": "integer", "minimum": 0},
-                      "limit": {"type": "integer", "minimum": 1}}, ["file_path"])),
-    "Write": ("Write a file (created or overwritten; parent directories are created).",
-              _schema({"file_path": _PATH, "content": {"type": "string"}}, ["file_path", "content"])),
-    "Edit": ("Replace old_string with new_string in a file. old_string must occur exactly once "
-             "unless replace_all is true.",
-             _schema({"file_path": _PATH, "old_string": {"type": "string"},
-                      "new_string": {"type": "string"}, "replace_all": {"type": "boolean"}},
-                     ["file_path", "old_string", "new_string"])),
-    "Glob": ("Find files by glob pattern (e.g. 'backend/**/*.py'), newest first.",
-             _schema({"pattern": {"type": "string"}, "path": _PATH}, ["pattern"])),
-    "Grep": ("Search file contents with a Python regular expression. Prints path:line:text. "
-             "Optionally limit to files matching glob (e.g. '*.py').",
-             _schema({"pattern": {"type": "string"}, "path": _PATH, "glob": {"type": "string"}},
-                     ["pattern"])),
-    "LS": ("List a directory.", _schema({"path": _PATH}, ["path"])),
-    "Bash": ("Run a bash command in /workspace (no network). Output (stdout and stderr) is "
-             "truncated when long. timeout is in seconds (default 120, max 600).",
-             _schema({"command": {"type": "string"}, "timeout": {"type": "number"},
-                      "description": {"type": "string"}}, ["command"])),
+    name: tuple(f.name for f in tool_fields(model) if f.path)
+    for name, model in BUILTIN_TOOL_INPUTS.items()
 }
 
 
 def tool_schemas(names: list[str]) -> list[dict[str, Any]]:
     """Messages API tool definitions for the enabled tools."""
-    return [{"name": n, "description": TOOL_SPECS[n][0], "input_schema": TOOL_SPECS[n][1]}
-            for n in names if n in TOOL_SPECS]
+    return [tool_definition(BUILTIN_TOOL_INPUTS[n]) for n in names if n in BUILTIN_TOOL_INPUTS]
 
 
 def clip(text: str, limit: int) -> str:
@@ -153,7 +86,7 @@ def clip(text: str, limit: int) -> str:
 class Toolbox:
     def __init__(self, ws: Workspace, *, enabled: list[str], output_limit: int, bash_timeout: float) -> None:
         self.ws = ws
-        self.enabled = [t for t in enabled if t in INPUTS]
+        self.enabled = [t for t in enabled if t in BUILTIN_TOOL_INPUTS]
         self.output_limit = output_limit
         self.bash_timeout = bash_timeout
         self._impl: dict[str, Callable[[Any, dict[str, MeasuredPath]], str]] = {
@@ -174,13 +107,13 @@ class Toolbox:
         return out
 
     def run(self, name: str, tool_input: dict[str, Any], measured: list[MeasuredPath]) -> ToolOutput:
-        if name not in INPUTS:
+        if name not in BUILTIN_TOOL_INPUTS:
             return ToolOutput(f"Unknown tool {name!r}. Available tools: {', '.join(self.enabled)}", True)
         if name not in self.enabled:
             return ToolOutput(f"Tool {name!r} is not available to this agent. "
                               f"Available tools: {', '.join(self.enabled)}", True)
         try:
-            args = INPUTS[name].model_validate(tool_input)
+            args = BUILTIN_TOOL_INPUTS[name].model_validate(tool_input)
         except ValidationError as exc:
             problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'input'}: {e['msg']}"
                                  for e in exc.errors())
@@ -214,7 +147,7 @@ class Toolbox:
 
     # --- tools ----------------------------------------------------------------------
 
-    def _read(self, a: ReadIn, decided: dict[str, MeasuredPath]) -> str:
+    def _read(self, a: ReadInput, decided: dict[str, MeasuredPath]) -> str:
         path = self._checked(a.file_path, decided)
         if os.path.isdir(path):
             raise ToolError(f"{a.file_path} is a directory; use LS to list it")
@@ -244,7 +177,7 @@ class Toolbox:
             return f"(the file has {n} lines; offset {start} is past the end)"
         return "\n".join(lines)
 
-    def _write(self, a: WriteIn, decided: dict[str, MeasuredPath]) -> str:
+    def _write(self, a: WriteInput, decided: dict[str, MeasuredPath]) -> str:
         path = self._checked(a.file_path, decided)
         parent = os.path.dirname(path)
         if os.path.lexists(parent) and not os.path.isdir(parent):
@@ -256,7 +189,7 @@ class Toolbox:
             fh.write(data)
         return f"Wrote {len(data)} bytes to {self.ws.to_virtual(path)}"
 
-    def _edit(self, a: EditIn, decided: dict[str, MeasuredPath]) -> str:
+    def _edit(self, a: EditInput, decided: dict[str, MeasuredPath]) -> str:
         path = self._checked(a.file_path, decided)
         if a.old_string == "":
             raise ToolError("old_string is empty; use Write to create a file")
@@ -282,7 +215,7 @@ class Toolbox:
         n = count if a.replace_all else 1
         return f"Edited {self.ws.to_virtual(path)}: {n} replacement{'s' if n != 1 else ''}"
 
-    def _glob(self, a: GlobIn, decided: dict[str, MeasuredPath]) -> str:
+    def _glob(self, a: GlobInput, decided: dict[str, MeasuredPath]) -> str:
         if os.path.isabs(a.pattern) or a.pattern.startswith("~"):
             raise ToolError("pattern must be relative; pass the directory as path")
         if "{" in a.pattern and ".." in a.pattern and _braced_parent(a.pattern):
@@ -314,7 +247,7 @@ class Toolbox:
         more = len(found) - len(shown)
         return "\n".join(shown) + (f"\n[... {more} more files not shown]" if more > 0 else "")
 
-    def _grep(self, a: GrepIn, decided: dict[str, MeasuredPath]) -> str:
+    def _grep(self, a: GrepInput, decided: dict[str, MeasuredPath]) -> str:
         try:
             regex = re.compile(a.pattern)
         except re.error as exc:
@@ -341,7 +274,7 @@ class Toolbox:
                         return "\n".join(out) + "\n[... more matches not shown; narrow the search]"
         return "\n".join(out) if out else "No matches found"
 
-    def _ls(self, a: LSIn, decided: dict[str, MeasuredPath]) -> str:
+    def _ls(self, a: LSInput, decided: dict[str, MeasuredPath]) -> str:
         path = self._checked(a.path, decided)
         if not os.path.isdir(path):
             raise ToolError(f"{a.path} is not a directory")
@@ -360,7 +293,7 @@ class Toolbox:
         body = "\n".join(f"  {e}" for e in entries[:MAX_LISTED])
         return f"{self.ws.to_virtual(path)}/\n{body}" + (f"\n  [... {more} more]" if more > 0 else "")
 
-    def _bash(self, a: BashIn, decided: dict[str, MeasuredPath]) -> str:
+    def _bash(self, a: BashInput, decided: dict[str, MeasuredPath]) -> str:
         if "\x00" in a.command:
             raise ToolError("command contains a NUL byte")
         timeout = clamp_timeout(a.timeout, self.bash_timeout)

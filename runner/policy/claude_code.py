@@ -7,7 +7,7 @@ evaluates it like any other call (one decision, logged with the call's tool_use_
 - Bash, Read, Write, Edit, Glob, Grep, LS: as they are. Claude Code's extra keys
   (``description``, ``run_in_background``, ``timeout``, ``dangerouslyDisableSandbox``,
   Grep's ``output_mode``/``-n``/``type``..., Read's ``pages``) reach the policy input
-  untouched; derivation reads only the keys of ``derive.SCHEMAS`` and trusts none of the
+  untouched; derivation reads only the keys of ``derive.FIELDS`` and trusts none of the
   others (``dangerouslyDisableSandbox`` disables nothing: the sandbox is the container).
 - MultiEdit ``{file_path, edits: [{old_string, new_string, replace_all?}]}``: ONE Edit
   decision of ``file_path`` whose ``old_string``/``new_string`` are the edits' strings
@@ -34,7 +34,6 @@ from typing import Any
 from runner.policy.models import ToolCall
 
 RUNTIME = "claude-code"
-TOOL_ALIASES = {"Task": "Agent", "MultiEdit": "Edit", "NotebookEdit": "Edit"}
 MAX_EDITS = 1000
 
 

@@ -65,7 +65,7 @@ from urllib.parse import urlsplit
 
 from runner.policy import secrets
 from runner.policy.models import (
-    BOOKKEEPING_TOOLS,
+    TOOL_INPUTS,
     TOOL_NAMES,
     HostFact,
     PathFact,
@@ -81,37 +81,14 @@ from runner.policy.paths import (
     attach_measurements,
 )
 from runner.policy.patterns import GlobTooBroad, brace_expand
-from runner.protocol import MeasuredPath
+from runner.protocol import MeasuredPath, ToolField, tool_fields
 
 MAX_COMMAND_BYTES = 32 * 1024  # real commands are far shorter; parsing grows faster than size
 
-# tool -> field -> (required, accepted types, type name for messages)
-_FieldSpec = tuple[bool, tuple[type, ...], str]
-_STR: tuple[type, ...] = (str,)
-_INT: tuple[type, ...] = (int,)
-_NUM: tuple[type, ...] = (int, float)
-_BOOL: tuple[type, ...] = (bool,)
-_LIST: tuple[type, ...] = (list,)
-SCHEMAS: dict[str, dict[str, _FieldSpec]] = {
-    "Read": {"file_path": (True, _STR, "string"), "offset": (False, _INT, "integer"),
-             "limit": (False, _INT, "integer")},
-    "Write": {"file_path": (True, _STR, "string"), "content": (True, _STR, "string")},
-    "Edit": {"file_path": (True, _STR, "string"), "old_string": (True, _STR, "string"),
-             "new_string": (True, _STR, "string"), "replace_all": (False, _BOOL, "boolean")},
-    "Glob": {"pattern": (True, _STR, "string"), "path": (False, _STR, "string")},
-    "Grep": {"pattern": (True, _STR, "string"), "path": (False, _STR, "string"),
-             "glob": (False, _STR, "string")},
-    "LS": {"path": (True, _STR, "string")},
-    "Bash": {"command": (True, _STR, "string"), "timeout": (False, _NUM, "number")},
-    # Claude Code's own tools (runner/policy/claude_code.py maps the others onto these)
-    "WebFetch": {"url": (True, _STR, "string"), "prompt": (True, _STR, "string")},
-    "WebSearch": {"query": (True, _STR, "string"), "allowed_domains": (False, _LIST, "list"),
-                  "blocked_domains": (False, _LIST, "list")},
-    "Agent": {"prompt": (True, _STR, "string"), "description": (False, _STR, "string"),
-              "subagent_type": (False, _STR, "string"), "mode": (False, _STR, "string"),
-              "isolation": (False, _STR, "string")},
-    **{name: {} for name in BOOKKEEPING_TOOLS},  # Claude Code's own memory: any shape
-}
+# Each tool's arguments, from its input model (runner/protocol.py "Tool inputs"; Claude
+# Code's own tools: runner/policy/models.py). Keys of a call beyond them are not checked.
+FIELDS: dict[str, tuple[ToolField, ...]] = {name: tool_fields(m) for name, m in TOOL_INPUTS.items()}
+_TYPE_WORDS = {"array": "list"}  # a JSON type as the error messages name it
 WEB_SCHEMES = {"http": 80, "https": 443}
 _PATH_FIELDS = {"Read": "file_path", "Write": "file_path", "Edit": "file_path", "LS": "path"}
 _GLOB_CHARS = frozenset("*?[{")
@@ -156,23 +133,22 @@ def warm_up() -> None:
 def validate(call: ToolCall) -> list[str]:
     """Problems with the call's shape: unknown tool, missing or mistyped fields, bad text."""
     errors: list[str] = []
-    spec = SCHEMAS.get(call.name)
-    if spec is None:
+    fields = FIELDS.get(call.name)
+    if fields is None:
         errors.append(f"unknown tool {call.name!r} (known: {', '.join(TOOL_NAMES)})")
         return errors
-    for name, (required, types, type_name) in spec.items():
-        if name not in call.input or (call.input[name] is None and not required):
-            if required:
-                errors.append(f"{call.name}: missing required field {name!r}")
+    for f in fields:
+        if f.name not in call.input or (call.input[f.name] is None and not f.required):
+            if f.required:
+                errors.append(f"{call.name}: missing required field {f.name!r}")
             continue
-        value = call.input[name]
+        value, types = call.input[f.name], f.accepts
         if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
-            errors.append(
-                f"{call.name}: field {name!r} must be a {type_name}, got {type(value).__name__}"
-            )
-    for name in ("file_path", "path"):
-        if name in spec and call.input.get(name) == "":
-            errors.append(f"{call.name}: field {name!r} is empty")
+            errors.append(f"{call.name}: field {f.name!r} must be a "
+                          f"{_TYPE_WORDS.get(f.json_type, f.json_type)}, got {type(value).__name__}")
+    for f in fields:
+        if f.path and call.input.get(f.name) == "":
+            errors.append(f"{call.name}: field {f.name!r} is empty")
     _check_text(call.input, f"{call.name}.input", errors)
     command = call.input.get("command")
     if call.name == "Bash" and isinstance(command, str):
@@ -217,7 +193,7 @@ def _derive(
         result.errors.append(f"cwd must be an absolute container path, got {cwd!r}")
         return
     cwd = normalize(cwd)
-    if call.name not in SCHEMAS:
+    if call.name not in FIELDS:
         return
     inp = call.input
 

@@ -12,17 +12,55 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-# The built-in runtime's tools (runner/agent/tools.py).
-BUILTIN_TOOLS = ("Read", "Write", "Edit", "Glob", "Grep", "LS", "Bash")
+from runner.protocol import BUILTIN_TOOL_INPUTS, ToolInput
+
+
 # Tools only Claude Code has, as the policies name them (runner/policy/claude_code.py maps
 # Claude Code's calls onto these and the built-in ones: MultiEdit and NotebookEdit are Edits,
 # Task is Agent). WebFetch is decided by the network policy, WebSearch and the subagent
 # options by policies/claude_code.rego; the bookkeeping tools only touch Claude Code's memory.
+# Their models give the host's check of a call's shape (derive.validate) as the built-in
+# tools' do; the runner never tells a model about them nor runs them.
+class _ClaudeCodeInput(ToolInput):
+    model_config = ConfigDict(extra="allow", defer_build=True)  # Claude Code sends more keys
+
+
+class WebFetchInput(_ClaudeCodeInput):
+    TOOL = "WebFetch"
+    url: str
+    prompt: str
+
+
+class WebSearchInput(_ClaudeCodeInput):
+    TOOL = "WebSearch"
+    query: str
+    allowed_domains: list[Any] | None = None
+    blocked_domains: list[Any] | None = None
+
+
+class AgentInput(_ClaudeCodeInput):
+    TOOL = "Agent"
+    prompt: str
+    description: str | None = None
+    subagent_type: str | None = None
+    mode: str | None = None
+    isolation: str | None = None
+
+
+class BookkeepingInput(_ClaudeCodeInput):
+    """Claude Code's own memory (todo and task lists...): any shape."""
+
+
 BOOKKEEPING_TOOLS = ("TodoWrite", "TaskCreate", "TaskGet", "TaskList", "TaskUpdate",
                      "TaskStop", "TaskOutput", "ToolSearch", "ListAgents")
-CLAUDE_CODE_ONLY_TOOLS = ("WebFetch", "WebSearch", "Agent", *BOOKKEEPING_TOOLS)
-# Every tool the policies know (data.settings.tools).
-TOOL_NAMES = (*BUILTIN_TOOLS, *CLAUDE_CODE_ONLY_TOOLS)
+CLAUDE_CODE_ONLY_INPUTS: dict[str, type[ToolInput]] = {
+    **{m.TOOL: m for m in (WebFetchInput, WebSearchInput, AgentInput)},
+    **dict.fromkeys(BOOKKEEPING_TOOLS, BookkeepingInput),
+}
+CLAUDE_CODE_ONLY_TOOLS = tuple(CLAUDE_CODE_ONLY_INPUTS)
+# Every tool the policies know (data.settings.tools), and its input model.
+TOOL_INPUTS: dict[str, type[ToolInput]] = {**BUILTIN_TOOL_INPUTS, **CLAUDE_CODE_ONLY_INPUTS}
+TOOL_NAMES = tuple(TOOL_INPUTS)
 
 PathOp = Literal["read", "write", "exec"]
 PathVia = Literal["argument", "redirect", "tool"]

@@ -16,8 +16,7 @@ import pytest
 
 from runner.gateway import Budget, Gateway, Redactor, RetryPolicy, ScriptedProvider
 from runner.gateway.scripted import Scenario
-from runner.policy.models import BUILTIN_TOOLS
-from runner.protocol import AgentConfig, DecideReason, DecideRequest, DecideResponse
+from runner.protocol import BUILTIN_TOOLS, AgentConfig, DecideReason, DecideRequest, DecideResponse
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -10,7 +10,7 @@ import pytest
 
 from runner.agent.paths import Workspace
 from runner.agent.tools import Toolbox, tool_schemas
-from runner.policy.models import BUILTIN_TOOLS
+from runner.protocol import BUILTIN_TOOLS
 
 
 @pytest.fixture
