@@ -221,10 +221,14 @@ class ToolInput(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
     TOOL: ClassVar[str]
     ABOUT: ClassVar[str | None] = None
+    # the arguments that say what a call acted on, in the order a one-line summary shows them
+    # (the display, ``audit show`` and the HTML report)
+    SUMMARY: ClassVar[tuple[str, ...]] = ()
 
 
 class ReadInput(ToolInput):
     TOOL = "Read"
+    SUMMARY = ("file_path",)
     ABOUT = ("Read a text file. Output has line numbers (cat -n style). Use offset (first line, "
              "1-based) and limit (number of lines) for long files.")
     file_path: ContainerPath
@@ -234,6 +238,7 @@ class ReadInput(ToolInput):
 
 class WriteInput(ToolInput):
     TOOL = "Write"
+    SUMMARY = ("file_path",)
     ABOUT = "Write a file (created or overwritten; parent directories are created)."
     file_path: ContainerPath
     content: str
@@ -241,6 +246,7 @@ class WriteInput(ToolInput):
 
 class EditInput(ToolInput):
     TOOL = "Edit"
+    SUMMARY = ("file_path",)
     ABOUT = ("Replace old_string with new_string in a file. old_string must occur exactly once "
              "unless replace_all is true.")
     file_path: ContainerPath
@@ -251,6 +257,7 @@ class EditInput(ToolInput):
 
 class GlobInput(ToolInput):
     TOOL = "Glob"
+    SUMMARY = ("pattern", "path")
     ABOUT = "Find files by glob pattern (e.g. 'backend/**/*.py'), newest first."
     pattern: str
     path: OptionalContainerPath = None
@@ -258,6 +265,7 @@ class GlobInput(ToolInput):
 
 class GrepInput(ToolInput):
     TOOL = "Grep"
+    SUMMARY = ("pattern", "path", "glob")
     ABOUT = ("Search file contents with a Python regular expression. Prints path:line:text. "
              "Optionally limit to files matching glob (e.g. '*.py').")
     pattern: str
@@ -267,12 +275,14 @@ class GrepInput(ToolInput):
 
 class LSInput(ToolInput):
     TOOL = "LS"
+    SUMMARY = ("path",)
     ABOUT = "List a directory."
     path: ContainerPath
 
 
 class BashInput(ToolInput):
     TOOL = "Bash"
+    SUMMARY = ("command",)
     ABOUT = ("Run a bash command in /workspace (no network). Output (stdout and stderr) is "
              "truncated when long. timeout is in seconds (default 120, max 600).")
     command: str
@@ -284,6 +294,12 @@ BUILTIN_TOOL_INPUTS: dict[str, type[ToolInput]] = {
     m.TOOL: m for m in (ReadInput, WriteInput, EditInput, GlobInput, GrepInput, LSInput, BashInput)
 }
 BUILTIN_TOOLS: tuple[str, ...] = tuple(BUILTIN_TOOL_INPUTS)
+
+
+def summary_fields(tool: str) -> tuple[str, ...] | None:
+    """The arguments a one-line summary of a built-in tool's call shows (``None``: not built in)."""
+    model = BUILTIN_TOOL_INPUTS.get(tool)
+    return model.SUMMARY if model is not None else None
 
 JsonType = Literal["string", "integer", "number", "boolean", "array"]
 _JSON_TYPES: dict[type, JsonType] = {

@@ -15,9 +15,10 @@ from rich.table import Table
 from rich.text import Text
 
 from runner.audit.log import LogEntry, read_log, resolve_log
+from runner.protocol import summary_fields
 from runner.sanitize import one_line
 
-_SUMMARY_KEYS = ("command", "file_path", "path", "pattern")
+_SUMMARY_KEYS = ("command", "file_path", "path", "pattern", "url", "query")  # other tools
 SUMMARY_WIDTH = 120
 TABLE_ROWS = 1000
 REASON_WIDTH = 300
@@ -34,8 +35,9 @@ def summarize_call(tool: str, args: dict[str, Any], width: int = SUMMARY_WIDTH) 
     if tool == "connect":
         return _one_line(f"{args.get('method', '?')} {args.get('host', '?')}:{args.get('port', '?')}"
                          f" ({args.get('phase', '?')})", width)
-    if tool in ("Glob", "Grep"):
-        parts = [str(args[k]) for k in ("pattern", "path", "glob") if isinstance(args.get(k), str)]
+    keys = summary_fields(tool)
+    if keys is not None:
+        parts = [args[k] for k in keys if isinstance(args.get(k), str)]
         return _one_line(" ".join(parts), width)
     for key in _SUMMARY_KEYS:
         value = args.get(key)

@@ -22,6 +22,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from runner.audit.show import summarize_call
 from runner.errors import InputError
 from runner.reports.gates import format_percent
 from runner.reports.issues import PRIORITIES, IssueEntry
@@ -132,13 +133,7 @@ def tool_summary(entry: dict[str, Any]) -> str:
     if not isinstance(args, dict):
         return ""
     name = entry_tool(entry)
-    keys = {
-        "Bash": ("command",), "Read": ("file_path",), "Write": ("file_path",),
-        "Edit": ("file_path",), "Glob": ("pattern", "path"), "Grep": ("pattern", "path", "glob"),
-        "LS": ("path",),
-    }.get(name, tuple(args)[:2])
-    parts = [str(args[k]) for k in keys if k in args and args[k] not in (None, "")]
-    text = "  ".join(parts)
+    text = summarize_call(name, args, width=1_000_000)
     if name == "Write" and isinstance(args.get("content"), str):
         text += f"  ({len(args['content'].splitlines())} lines)"
     return _short(text)

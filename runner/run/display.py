@@ -17,6 +17,7 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
+from runner.audit.show import summarize_call
 from runner.protocol import EventRequest
 from runner.reports.summary import RunSummary
 from runner.sanitize import one_line
@@ -30,18 +31,6 @@ MAX_FAILURES = 10
 def shown(value: object, cap: int = LINE_WIDTH) -> str:
     """Sandbox text as rich markup that shows it literally, on one line."""
     return escape(one_line(value, cap))
-
-
-def _summarize_input(tool: str, data: dict[str, Any]) -> str:
-    if tool == "Bash":
-        text = str(data.get("command", ""))
-    elif "file_path" in data:
-        text = str(data.get("file_path", ""))
-    elif "pattern" in data:
-        text = f"{data.get('pattern', '')} in {data.get('path', '.')}"
-    else:
-        text = str(data.get("path", ""))
-    return one_line(text, INPUT_WIDTH)
 
 
 class RunDisplay:
@@ -78,7 +67,7 @@ class RunDisplay:
         )
 
     def decision(self, tool: str, data: dict[str, Any], allow: bool, reasons: list[str]) -> None:
-        what = f"{shown(tool, 60)} {escape(_summarize_input(tool, data))}"
+        what = f"{shown(tool, 60)} {escape(summarize_call(tool, data, INPUT_WIDTH))}"
         if allow:
             self.line(f"[green]allow[/green] {what}")
         else:
