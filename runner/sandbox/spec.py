@@ -1,8 +1,9 @@
 """The container spec: mounts and hardening of a sandbox container, as data.
 
 ``build_container_spec`` decides everything (and prepares the host side: creates missing
-writable entries and the mask file); ``ContainerSpec.to_run_kwargs`` turns it into docker
-SDK keyword arguments for ``client.containers.create``. Nothing here talks to Docker.
+writable entries and the mask file); ``build_verification_spec`` derives the verification's
+container from it; ``ContainerSpec.to_run_kwargs`` turns either into docker SDK keyword
+arguments for ``client.containers.create``. Nothing here talks to Docker.
 
 Inside the container:
 - ``/workspace``: the project, read-only; each writable entry (policy data, e.g. ``backend/``

@@ -16,7 +16,7 @@ import docker
 import pytest
 
 from runner.config import Limits
-from runner.errors import Interrupted
+from runner.errors import Interrupted, RunFailed
 from runner.reports.coverage import parse_cobertura
 from runner.reports.junit import parse_junit
 from runner.reports.verification import VerificationResult
@@ -314,4 +314,31 @@ def test_a_crash_while_waiting_removes_the_container(
             client=client, image=sandbox_image, project=project,
             out_dir=tmp_path / "reports", limits=Limits(), uid=UID, gid=GID,
             test_command="sleep 300", timeout=240, run_id=run_id, extra_labels=LABELS)
+    assert client.containers.list(all=True, filters={"label": f"sandbox-runner.run={run_id}"}) == []
+
+
+def test_a_failed_removal_reads_nothing_from_out(client: Any, sandbox_image: str, tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    project = project_dir(tmp_path)
+    run_id = f"test-verify-{uuid.uuid4().hex[:10]}"
+    real_stop = DockerDeployment.stop
+    kept: list[DockerDeployment] = []
+
+    def refuse(self: DockerDeployment) -> None:
+        kept.append(self)
+        raise RunFailed("could not remove sandbox container: refused by the test")
+
+    monkeypatch.setattr(DockerDeployment, "stop", refuse)
+    try:
+        result = run_verification(
+            client=client, image=sandbox_image, project=project,
+            out_dir=tmp_path / "reports", limits=Limits(), uid=UID, gid=GID,
+            test_command='echo "<testsuite/>" > "$JUNIT_XML" && ls /out', timeout=120,
+            run_id=run_id, extra_labels=LABELS)
+    finally:
+        for deployment in kept:
+            real_stop(deployment)
+    assert result.exit_code == 0 and "junit.xml" in result.stdout_tail  # it was written
+    assert result.error is not None and "refused by the test" in result.error
+    assert result.junit_path is None and not (tmp_path / "reports" / "junit.xml").exists()
     assert client.containers.list(all=True, filters={"label": f"sandbox-runner.run={run_id}"}) == []
