@@ -43,7 +43,7 @@ from runner.reports.summary import (
     summarize_decisions,
     write_json_atomic,
 )
-from runner.reports.verify import COVERAGE_NAME, JUNIT_NAME, VerificationResult
+from runner.reports.verification import COVERAGE_NAME, JUNIT_NAME, VerificationResult
 from runner.sanitize import one_line
 
 ISSUES_MD = "issues.md"

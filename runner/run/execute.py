@@ -87,7 +87,7 @@ from runner.reports.summary import (
     TokenUsage,
     write_summary,
 )
-from runner.reports.verify import VerificationResult, run_verification
+from runner.reports.verification import VerificationResult
 from runner.run.agent_process import AGENT_GRACE, AgentProcess
 from runner.run.claude_code import (
     API_RELAY_READY,
@@ -109,6 +109,7 @@ from runner.run.rundir import (
     utc_now,
 )
 from runner.run.signals import interruptible
+from runner.run.verify import run_verification
 from runner.runtime_tools import policy_tool_names
 from runner.sandbox.access import check_project_access, project_access
 from runner.sandbox.deployment import DockerDeployment

@@ -1,5 +1,9 @@
 """One sandbox container's life (SWE-ReX style): start, exec through ``runtime``, stop.
 
+The agent's container idles and is driven by execs; the verification's runs its test command
+as the main process (``start(stdin=...)`` hands it the nonce, ``wait``, ``logs``), so the end
+of the tests is the end of every process in it.
+
 ``stop()`` is idempotent and always removes the container (force), and the context manager
 calls it whatever happens inside the block. ``remove_leftovers`` removes containers of
 earlier runs (by label) whose owning process is gone, for ``doctor --cleanup``.
@@ -56,18 +60,31 @@ class DockerDeployment:
             raise RunFailed("sandbox container is not started")
         return self._runtime
 
-    def start(self) -> None:
+    def start(self, stdin: bytes | None = None) -> None:
+        """Create and start the container. ``stdin``: written to the main process's stdin
+        once it runs, then the write side is shut (a secret in no environment, file or argv:
+        the verification's nonce)."""
         if self._container is not None:
             return
+        kwargs = self.spec.to_run_kwargs()
+        if stdin is not None:
+            kwargs["stdin_open"] = True
         try:
-            self._container = self.client.containers.create(**self.spec.to_run_kwargs())
+            self._container = self.client.containers.create(**kwargs)
         except (DockerException, RequestException) as exc:
             raise RunFailed(f"sandbox container could not be created: {one_line(exc)}") from None
+        attached: Any = None
         try:
+            if stdin is not None:  # attached before the start: nothing written is lost
+                attached = self._container.attach_socket(params={"stdin": 1, "stream": 1})
             self._container.start()
         except (DockerException, RequestException) as exc:
+            if attached is not None:
+                _feed(attached, b"")
             self.stop()
             raise RunFailed(f"sandbox container could not start: {one_line(exc)}") from None
+        if attached is not None and stdin is not None:
+            _feed(attached, stdin)
         self._runtime = DockerSandbox(self.client, str(self._container.id))
 
     def is_alive(self) -> bool:
@@ -127,6 +144,16 @@ class DockerDeployment:
             status=str(state.get("Status", "unknown")),
         )
 
+    def logs(self, tail: int) -> bytes:
+        """The last ``tail`` lines of the main process's stdout and stderr, interleaved."""
+        if self._container is None:
+            raise RunFailed("sandbox container is not started")
+        try:
+            data: bytes = self._container.logs(stdout=True, stderr=True, tail=tail)
+        except (DockerException, RequestException) as exc:
+            raise RunFailed(f"reading the sandbox's output failed: {one_line(exc)}") from None
+        return data
+
     def stop(self) -> None:
         """Remove the container (force). Safe to call any number of times."""
         container, self._container, self._runtime = self._container, None, None
@@ -154,6 +181,18 @@ class DockerDeployment:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def _feed(attached: Any, data: bytes) -> None:
+    """Write ``data`` to an attached stdin, shut its write side (EOF for the reader), close."""
+    raw = getattr(attached, "_sock", attached)
+    try:
+        with contextlib.suppress(OSError):
+            raw.sendall(data)
+            raw.shutdown(socket.SHUT_WR)
+    finally:
+        with contextlib.suppress(OSError):
+            attached.close()
 
 
 def _owner_alive(labels: dict[str, str]) -> bool:

@@ -1,8 +1,9 @@
 """The container spec: mounts and hardening of a sandbox container, as data.
 
 ``build_container_spec`` decides everything (and prepares the host side: creates missing
-writable entries and the mask file); ``ContainerSpec.to_run_kwargs`` turns it into docker
-SDK keyword arguments for ``client.containers.create``. Nothing here talks to Docker.
+writable entries and the mask file); ``build_verification_spec`` derives the verification's
+container from it; ``ContainerSpec.to_run_kwargs`` turns either into docker SDK keyword
+arguments for ``client.containers.create``. Nothing here talks to Docker.
 
 Inside the container:
 - ``/workspace``: the project, read-only; each writable entry (policy data, e.g. ``backend/``
@@ -53,6 +54,10 @@ IDLE_COMMAND = ["sleep", "infinity"]
 LABEL_RUN = "sandbox-runner.run"
 LABEL_OWNER_PID = "sandbox-runner.owner-pid"
 LABEL_OWNER_HOST = "sandbox-runner.owner-host"
+LABEL_ROLE = "sandbox-runner.role"  # "verify" on the verification container
+
+VERIFY_OUT = "/out"  # the verification's only writable host path (a fresh scratch directory)
+PYCACHE_PREFIX = "/tmp/.pycache"  # on the tmpfs: bytecode in the tree is never read
 
 _PATH = f"{PROJECT_VENV_BIN}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 _MASK_TMPFS = "ro,nosuid,nodev,noexec,size=4k,mode=0555"
@@ -392,3 +397,43 @@ def build_container_spec(
         tmpfs=tmpfs,
         limits=limits,
     )
+
+
+def build_verification_spec(
+    *,
+    project: Path,
+    image: str,
+    run_id: str,
+    scratch_dir: Path,
+    out_dir: Path,
+    secret_paths: list[str],
+    limits: Limits,
+    uid: int,
+    gid: int,
+    command: list[str],
+    environment: dict[str, str],
+    extra_labels: dict[str, str] | None = None,
+) -> ContainerSpec:
+    """The verification container: the run's hardening and masks, nothing writable but ``/out``.
+
+    Built by :func:`build_container_spec` (no writable entries: ``backend/`` is read-only like
+    the rest of ``/workspace``), then: no socket dir (``scratch_dir`` only holds the mask file
+    and the sanitized git config), the host ``out_dir`` bound read-write at ``/out``, the base
+    environment without ``SANDBOX_RUNNER_WRITABLE``, bytecode never read from the tree
+    (``PYTHONDONTWRITEBYTECODE``, ``PYTHONPYCACHEPREFIX`` on the tmpfs), and ``environment``
+    (the test command's variables) on top.
+    """
+    spec = build_container_spec(
+        project=project, image=image, run_id=run_id, socket_dir=scratch_dir, writable=[],
+        secret_paths=secret_paths, limits=limits, uid=uid, gid=gid, command=command,
+        extra_labels={LABEL_ROLE: "verify", **(extra_labels or {})},
+    )
+    binds = [b for b in spec.binds if b.purpose != "socket"]
+    binds.append(BindMount(source=str(out_dir), target=VERIFY_OUT, read_only=False,
+                           purpose="writable"))
+    env = {k: v for k, v in spec.environment.items() if k != "SANDBOX_RUNNER_WRITABLE"}
+    env.update(environment)
+    env.update(PYTHONDONTWRITEBYTECODE="1", PYTHONPYCACHEPREFIX=PYCACHE_PREFIX)
+    return spec.model_copy(update={
+        "name": f"{spec.name}-verify"[:128], "binds": binds, "environment": env,
+    })

@@ -30,7 +30,7 @@ from runner.reports.summary import (
     TokenUsage,
     write_summary,
 )
-from runner.reports.verify import VerificationResult
+from runner.reports.verification import VerificationResult
 
 TODOS_PY = '''\
 """A tiny todo store."""

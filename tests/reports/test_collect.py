@@ -9,7 +9,7 @@ from pathlib import Path
 from runner.reports.collect import apply_results, collect_results
 from runner.reports.diff import snapshot_tree
 from runner.reports.summary import RunSummary, load_summary
-from runner.reports.verify import VerificationResult
+from runner.reports.verification import VerificationResult
 
 
 def test_sample_run_dir_files(sample_run: tuple[Path, Path]) -> None:

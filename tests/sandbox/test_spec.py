@@ -14,10 +14,14 @@ from runner.protocol import SOCKET_DIR_IN_CONTAINER
 from runner.sandbox.spec import (
     GIT_CONFIG_COPY_NAME,
     LABEL_OWNER_PID,
+    LABEL_ROLE,
     LABEL_RUN,
     MASK_FILE_NAME,
+    PYCACHE_PREFIX,
+    VERIFY_OUT,
     ContainerSpec,
     build_container_spec,
+    build_verification_spec,
 )
 from tests.sandbox.conftest import WRITABLE, make_project
 
@@ -192,3 +196,40 @@ def test_git_config_with_credentials_is_replaced_read_only(tmp_path: Path) -> No
     assert "hunter2" in (project / ".git" / "config").read_text()  # the real file is untouched
     (project / ".git" / "config").write_text("[core]\n\tbare = false\n")
     assert not [b for b in _spec(tmp_path).binds if b.purpose == "sanitized"]
+
+
+def test_verification_spec_has_the_run_hardening_and_only_out_writable(tmp_path: Path) -> None:
+    project = make_project(tmp_path / "p")
+    (project / ".git").mkdir()
+    (project / ".git" / "config").write_text(
+        '[remote "origin"]\n\turl = https://user:hunter2@example.com/r.git\n')
+    scratch, out = tmp_path / "scratch", tmp_path / "out"
+    scratch.mkdir()
+    out.mkdir()
+    limits = Limits(memory="1g", cpus=0.5, pids=99)
+    spec = build_verification_spec(
+        project=project, image="sandbox-runner:abc", run_id="r1", scratch_dir=scratch,
+        out_dir=out, secret_paths=[".env", ".ssh/"], limits=limits, uid=1234, gid=2345,
+        command=["pytest"], environment={"JUNIT_XML": "/out/junit.xml", "PATH": "/bin"},
+        extra_labels={"sandbox-runner.test": "1"})
+    agent = _spec(tmp_path, limits=limits)
+    kw, agent_kw = spec.to_run_kwargs(), agent.to_run_kwargs()
+    for key in ("network_mode", "read_only", "cap_drop", "security_opt", "privileged", "init",
+                "ipc_mode", "user", "pids_limit", "mem_limit", "memswap_limit", "nano_cpus",
+                "ulimits", "tmpfs", "working_dir", "stdin_open"):
+        assert kw[key] == agent_kw[key], key
+    mounts = _mounts(spec)
+    assert sorted(t for t, m in mounts.items() if not m["ReadOnly"]) == [VERIFY_OUT]
+    assert mounts[VERIFY_OUT]["Source"] == str(out)
+    assert mounts["/workspace"]["ReadOnly"] and "/workspace/backend" not in mounts  # no rw bind
+    assert SOCKET_DIR_IN_CONTAINER not in mounts
+    assert mounts["/workspace/.env"]["Source"] == str(scratch.resolve() / MASK_FILE_NAME)
+    git = Path(mounts["/workspace/.git/config"]["Source"])
+    assert git.parent == scratch.resolve() and "hunter2" not in git.read_text()
+    assert kw["labels"][LABEL_ROLE] == "verify" and kw["labels"]["sandbox-runner.test"] == "1"
+    assert kw["labels"][LABEL_RUN] == "r1" and kw["name"] == "sandbox-runner-r1-verify"
+    assert kw["command"] == ["pytest"]
+    env = kw["environment"]
+    assert "SANDBOX_RUNNER_WRITABLE" not in env and env["JUNIT_XML"] == "/out/junit.xml"
+    assert env["PYTHONDONTWRITEBYTECODE"] == "1" and env["PYTHONPYCACHEPREFIX"] == PYCACHE_PREFIX
+    assert env["PATH"] == "/bin" and env["SANDBOX_RUNNER_RUN_ID"] == "r1"

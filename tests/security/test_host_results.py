@@ -21,7 +21,7 @@ from runner.reports import collect as collect_mod
 from runner.reports.diff import snapshot_tree
 from runner.reports.outcomes import RunnerOutcomes
 from runner.reports.summary import load_summary
-from runner.reports.verify import DEFAULT_COMMAND, VerificationResult
+from runner.reports.verification import DEFAULT_COMMAND, VerificationResult
 from runner.run.display import RunDisplay
 from runner.run.execute import Run, prepare
 from runner.run.rundir import create_run_dir

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import os
+import signal
+import tempfile
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,9 +16,13 @@ import docker
 import pytest
 
 from runner.config import Limits
+from runner.errors import Interrupted, RunFailed
 from runner.reports.coverage import parse_cobertura
 from runner.reports.junit import parse_junit
-from runner.reports.verify import VerificationResult, run_verification
+from runner.reports.verification import VerificationResult
+from runner.run.signals import interruptible
+from runner.run.verify import run_verification
+from runner.sandbox.deployment import DockerDeployment
 from tests.reports.sample import apply_agent_changes, run_by_hand, write_sample_project
 
 pytestmark = pytest.mark.docker
@@ -231,7 +239,7 @@ def test_tampered_record_and_linked_report_are_refused(client: Any, sandbox_imag
 def test_the_nonce_reaches_the_plugin_and_nothing_else(client: Any, sandbox_image: str,
                                                        tmp_path: Path,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    from runner.reports import verify as verify_mod
+    from runner.run import verify as verify_mod
 
     key = bytes(range(32))
     monkeypatch.setattr(verify_mod.secrets, "token_bytes", lambda n: key[:n])
@@ -246,3 +254,91 @@ def test_the_nonce_reaches_the_plugin_and_nothing_else(client: Any, sandbox_imag
     assert "SANDBOX_RUNNER_RUN_ID" in result.stdout_tail  # the environment was printed
     assert key.hex() not in result.stdout_tail.lower()
     assert result.outcomes is not None and result.outcomes.failed == 1
+
+
+def _running(client: Any, run_id: str, limit: float = 120) -> bool:
+    """Whether the run's verification container reached "running" (an event, bounded)."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        found = client.containers.list(filters={"label": f"sandbox-runner.run={run_id}",
+                                                "status": "running"})
+        if found:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def _scratch_dirs(root: Path) -> list[Path]:
+    return sorted(root.glob("sr-verify-*"))
+
+
+def test_interrupt_removes_the_container_and_the_scratch(
+        client: Any, sandbox_image: str, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    project = project_dir(tmp_path)
+    scratch_root = tmp_path / "tmp"
+    scratch_root.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch_root))
+    run_id = f"test-verify-{uuid.uuid4().hex[:10]}"
+    seen: list[bool] = []
+
+    def interrupt_once_running() -> None:
+        seen.append(_running(client, run_id))
+        seen.append(bool(_scratch_dirs(scratch_root)))
+        os.kill(os.getpid(), signal.SIGINT)
+
+    threading.Thread(target=interrupt_once_running, daemon=True).start()
+    with pytest.raises(Interrupted), interruptible():
+        run_verification(
+            client=client, image=sandbox_image, project=project,
+            out_dir=tmp_path / "reports", limits=Limits(), uid=UID, gid=GID,
+            test_command="sleep 300", timeout=240, run_id=run_id, extra_labels=LABELS)
+    assert seen == [True, True]  # it was interrupted while the tests ran
+    assert client.containers.list(all=True, filters={"label": f"sandbox-runner.run={run_id}"}) == []
+    assert _scratch_dirs(scratch_root) == []
+
+
+def test_a_crash_while_waiting_removes_the_container(
+        client: Any, sandbox_image: str, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    project = project_dir(tmp_path)
+    run_id = f"test-verify-{uuid.uuid4().hex[:10]}"
+
+    def crash(self: DockerDeployment, timeout: float | None = None) -> None:
+        assert self.is_alive()
+        raise ZeroDivisionError("a bug in the runner")
+
+    monkeypatch.setattr(DockerDeployment, "wait", crash)
+    with pytest.raises(ZeroDivisionError):
+        run_verification(
+            client=client, image=sandbox_image, project=project,
+            out_dir=tmp_path / "reports", limits=Limits(), uid=UID, gid=GID,
+            test_command="sleep 300", timeout=240, run_id=run_id, extra_labels=LABELS)
+    assert client.containers.list(all=True, filters={"label": f"sandbox-runner.run={run_id}"}) == []
+
+
+def test_a_failed_removal_reads_nothing_from_out(client: Any, sandbox_image: str, tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    project = project_dir(tmp_path)
+    run_id = f"test-verify-{uuid.uuid4().hex[:10]}"
+    real_stop = DockerDeployment.stop
+    kept: list[DockerDeployment] = []
+
+    def refuse(self: DockerDeployment) -> None:
+        kept.append(self)
+        raise RunFailed("could not remove sandbox container: refused by the test")
+
+    monkeypatch.setattr(DockerDeployment, "stop", refuse)
+    try:
+        result = run_verification(
+            client=client, image=sandbox_image, project=project,
+            out_dir=tmp_path / "reports", limits=Limits(), uid=UID, gid=GID,
+            test_command='echo "<testsuite/>" > "$JUNIT_XML" && ls /out', timeout=120,
+            run_id=run_id, extra_labels=LABELS)
+    finally:
+        for deployment in kept:
+            real_stop(deployment)
+    assert result.exit_code == 0 and "junit.xml" in result.stdout_tail  # it was written
+    assert result.error is not None and "refused by the test" in result.error
+    assert result.junit_path is None and not (tmp_path / "reports" / "junit.xml").exists()
+    assert client.containers.list(all=True, filters={"label": f"sandbox-runner.run={run_id}"}) == []
