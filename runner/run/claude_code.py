@@ -127,6 +127,7 @@ class StreamJsonEvents:
     outcome: StreamOutcome = field(default_factory=StreamOutcome)
     skipped: int = 0
     turns: int = 0
+    _started: bool = False  # an init line was seen (Claude Code may repeat it: one start)
     _last_message: str | None = None  # the assistant message the last lines belonged to
     _parent: str | None = None
     _names: dict[str, str] = field(default_factory=dict)  # tool_use id -> tool name
@@ -147,6 +148,9 @@ class StreamJsonEvents:
             return []
         kind = obj.get("type")
         if kind == "system" and obj.get("subtype") == "init":
+            if self._started:  # a repeated init line starts nothing
+                return []
+            self._started = True
             return [_event("agent_started", runtime="claude-code", agent=self.agent_name,
                            model=_str(obj.get("model")) or self.model,
                            tools=_str_list(obj.get("tools")),

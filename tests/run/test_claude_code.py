@@ -111,3 +111,10 @@ def test_launch_has_no_secret_and_names_the_binary(tmp_path: Path) -> None:
     assert launch.env["ANTHROPIC_API_KEY"] == DUMMY_KEY
     assert launch.env["ANTHROPIC_BASE_URL"] == "http://127.0.0.1:4141"
     assert launch.agent_path == "/home/agent/.claude/agents/backend-implementer.md"
+
+
+def test_a_repeated_init_line_is_one_start() -> None:
+    init = json.dumps({"type": "system", "subtype": "init", "model": "scripted",
+                       "tools": ["Bash"], "claude_code_version": "2.1.332"})
+    _, events = _events([init, init])
+    assert [k for k, _ in events] == ["agent_started"]
