@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
 
 from runner.protocol import EventRequest
-from runner.reports.summary import RunSummary
 from runner.sanitize import one_line
+
+if TYPE_CHECKING:  # the reports' models are imported after the agent phase, not at startup
+    from runner.reports.summary import RunSummary
 
 INPUT_WIDTH = 90
 TEXT_WIDTH = 200

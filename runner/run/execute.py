@@ -16,18 +16,15 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import docker
 
 from runner.agentdef import AgentDefinition, AgentLoad, load_agent_file, sandbox_section
-from runner.audit import DecisionLog, verify_log
-from runner.audit.log import SETUP_REQUESTER, Redacted, agent_requester
-from runner.audit.sign import sealed
+from runner.audit.log import SETUP_REQUESTER, DecisionLog, Redacted, agent_requester
 from runner.config import DEFAULT_MAX_TURNS, RunConfig
 from runner.egress.allowlist import with_agent_hosts
 from runner.egress.decide import decide_response, unlogged
-from runner.egress.relay import RelayProcess
 from runner.env.build import EnvironmentPlan, plan_environment
 from runner.env.detect import DependencySpec, detect_dependencies
 from runner.env.setup import run_setup, setup_bundle, setup_redactor, setup_secrets
@@ -68,26 +65,7 @@ from runner.protocol import (
     DecideResponse,
     EventRequest,
 )
-from runner.reports.collect import (
-    Steps,
-    apply_results,
-    collect_results,
-    decision_stats,
-    masked_by,
-    with_results_gate,
-)
-from runner.reports.diff import Snapshot, snapshot_tree
-from runner.reports.markdown import render_markdown, write_step_summary
-from runner.reports.summary import (
-    AgentInfo,
-    AuditInfo,
-    DecisionStats,
-    GatewayInfo,
-    RunSummary,
-    TokenUsage,
-    write_summary,
-)
-from runner.reports.verify import VerificationResult, run_verification
+from runner.reports.diff import Snapshot, masked_by, snapshot_tree
 from runner.run.agent_process import AGENT_GRACE, AgentProcess
 from runner.run.claude_code import (
     API_RELAY_READY,
@@ -99,7 +77,6 @@ from runner.run.claude_code import (
     relay_uid,
 )
 from runner.run.display import RunDisplay, shown
-from runner.run.egress import AgentEgress
 from runner.run.rundir import (
     RunRecord,
     check_run_dir_place,
@@ -118,6 +95,11 @@ from runner.sandbox.masks import find_secret_paths
 from runner.sandbox.ownership import sandbox_identity, writable_ownership
 from runner.sandbox.selfcheck import ClaudeCodeCheck, run_self_check
 from runner.sandbox.spec import RUNTIME_PYTHON, WORKSPACE, build_container_spec, idle_command
+
+if TYPE_CHECKING:  # imported where used: after the agent phase, or only with the egress proxy
+    from runner.reports.summary import AuditInfo, RunSummary
+    from runner.reports.verify import VerificationResult
+    from runner.run.egress import AgentEgress
 
 SCRIPTED_PREFIX = "scripted:"
 # The runtime prefix's interpreter by its absolute path (the tools' PATH leads to the project
@@ -207,12 +189,6 @@ class Run:
             policy_bundle_hash=prep.bundle.hash,
             policy_dirs=[str(p) for p in self.cfg.policy.dirs] or ["(bundled)"],
             writable=self.writable, config=self.cfg.model_dump(mode="json"),
-        )
-        self.summary = RunSummary(
-            run_id=self.run_id, started_at=self.record.started_at, project=str(self.project),
-            agent=AgentInfo(name=prep.agent.name, sha256=prep.agent.sha256), model=prep.model,
-            runtime=self.cfg.runtime,
-            policy_bundle_hash=prep.bundle.hash,
         )
         self.log: DecisionLog | None = None
         self.decider = Decider(prep.engine, workspace=self.project,
@@ -375,7 +351,6 @@ class Run:
 
     def execute(self, client: docker.DockerClient, image: str) -> None:
         self.record.image = image
-        self.summary.image = image
         self.secret_paths = find_secret_paths(self.project, self.prep.data.is_secret_path,
                                               self.writable)
         self.before = snapshot_tree(self.project / "backend", is_masked=masked_by(self.secret_paths))
@@ -413,6 +388,8 @@ class Run:
             self.gateway.start()
             stack.callback(self.gateway.stop)
             if self.prep.egress_hosts:  # otherwise no proxy at all: the sandbox has no network
+                from runner.run.egress import AgentEgress
+
                 self.egress = AgentEgress(
                     hosts=self.prep.egress_hosts, cfg=self.cfg.egress, sock_dir=sock_dir,
                     token=self.gateway.token, owner=(identity.uid, identity.gid),
@@ -463,6 +440,8 @@ class Run:
         # its own (the sandbox user's group reaches the socket), so the agent, without
         # capabilities, can neither kill it nor take its port.
         spec = deployment.spec
+        from runner.egress.relay import RelayProcess
+
         relay = RelayProcess(deployment.runtime, self.gateway.token, port=API_PORT,
                              timeout=self.cfg.timeout + 3 * AGENT_GRACE,
                              command=api_relay_command(), ready=API_RELAY_READY,
@@ -558,6 +537,8 @@ class Run:
         self.display.step("verifying: running the project's tests in a fresh read-only container")
         identity = sandbox_identity(self.project, self.cfg.sandbox)
         with project_access(self.project, identity.uid, identity.gid):
+            from runner.reports.verify import run_verification
+
             self.verification = run_verification(
                 client=client, image=image, project=self.project, out_dir=self.run_dir / "reports",
                 limits=self.cfg.sandbox.limits, uid=identity.uid, gid=identity.gid,
@@ -569,8 +550,33 @@ class Run:
 
     def finish(self, failure: RunnerError | None) -> RunSummary:
         """Collect what is known into the run directory. Every step is isolated: one that
-        fails (hostile input, a bug) is recorded in the summary and the others still run."""
-        summary = self.summary
+        fails (hostile input, a bug) is recorded in the summary and the others still run.
+        The reports' modules are imported here, after the agent phase: not on the way to
+        the agent's first request."""
+        from runner.reports.collect import (
+            Steps,
+            apply_results,
+            collect_results,
+            decision_stats,
+            with_results_gate,
+        )
+        from runner.reports.markdown import render_markdown, write_step_summary
+        from runner.reports.summary import (
+            AgentInfo,
+            AuditInfo,
+            DecisionStats,
+            GatewayInfo,
+            RunSummary,
+            TokenUsage,
+            write_summary,
+        )
+
+        summary = RunSummary(
+            run_id=self.run_id, started_at=self.record.started_at, project=str(self.project),
+            agent=AgentInfo(name=self.prep.agent.name, sha256=self.prep.agent.sha256),
+            model=self.prep.model, runtime=self.cfg.runtime,
+            policy_bundle_hash=self.prep.bundle.hash, image=self.record.image,
+        )
         gated = self.cfg.verify.enabled and failure is None
         results = collect_results(run_dir=self.run_dir, project=self.project,
                                   before=self.before,
@@ -619,6 +625,10 @@ class Run:
         return summary
 
     def _audit_info(self) -> AuditInfo:
+        from runner.audit.sign import sealed
+        from runner.audit.verify import verify_log
+        from runner.reports.summary import AuditInfo
+
         log_path = self.run_dir / "decisions.jsonl"
         if not log_path.exists():
             return AuditInfo()
