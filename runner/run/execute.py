@@ -37,17 +37,9 @@ from runner.errors import (
     RunnerError,
     RunTimeout,
 )
-from runner.gateway.budget import Budget
-from runner.gateway.limits import GatewayLimits
+from runner.gateway.net import GROUP_SOCKET_MODE, SOCKET_MODE, prepare_socket_dir
 from runner.gateway.provider import ModelProvider
 from runner.gateway.redact import Redactor
-from runner.gateway.retry import RetryPolicy
-from runner.gateway.server import (
-    GROUP_SOCKET_MODE,
-    SOCKET_MODE,
-    Gateway,
-    prepare_socket_dir,
-)
 from runner.policy.bundle import PolicyBundle, load_bundle
 from runner.policy.claude_code import Mapped, map_call
 from runner.policy.data import PolicyData, load_policy_data
@@ -97,6 +89,7 @@ from runner.sandbox.selfcheck import ClaudeCodeCheck, run_self_check
 from runner.sandbox.spec import RUNTIME_PYTHON, WORKSPACE, build_container_spec, idle_command
 
 if TYPE_CHECKING:  # imported where used: after the agent phase, or only with the egress proxy
+    from runner.gateway.server import Gateway  # (imported while Docker starts the container)
     from runner.reports.summary import AuditInfo, RunSummary
     from runner.reports.verify import VerificationResult
     from runner.run.egress import AgentEgress
@@ -128,12 +121,13 @@ class Prepared:
 
 
 def _provider(model_arg: str | None, cfg: RunConfig) -> tuple[str | None, ModelProvider]:
-    from runner.gateway.anthropic_proxy import AnthropicProvider
-    from runner.gateway.scripted import ScriptedProvider
-
     if model_arg and model_arg.startswith(SCRIPTED_PREFIX):
+        from runner.gateway.scripted import ScriptedProvider
+
         path = Path(model_arg[len(SCRIPTED_PREFIX):]).expanduser()
         return "scripted", ScriptedProvider(path)
+    from runner.gateway.anthropic_proxy import AnthropicProvider  # httpx: only when it is used
+
     provider = AnthropicProvider.from_env(timeout=cfg.gateway.request_timeout)
     return model_arg, provider
 
@@ -355,13 +349,6 @@ class Run:
                                               self.writable)
         self.before = snapshot_tree(self.project / "backend", is_masked=masked_by(self.secret_paths))
         self.record.masked = self.secret_paths
-        redactor = Redactor.from_env(
-            secret_files=[self.project / p for p in self.secret_paths
-                          if (self.project / p).is_file()])
-        redactor.add_git_credentials(self.project)  # e.g. the CI token actions/checkout persists
-        setup_redactor(self.prep.setup_secrets, redactor)  # never in the agent phase's records
-        self.decider = Decider(self.prep.engine, workspace=self.project, run=self.decider.run,
-                               masks=self.secret_paths, redactor=redactor)
         identity = sandbox_identity(self.project, self.cfg.sandbox)
         self.record.sandbox_user = f"{identity.uid}:{identity.gid}"
         with contextlib.ExitStack() as stack:
@@ -370,34 +357,6 @@ class Run:
             (sock_dir / AGENT_CONFIG_NAME).chmod(0o444)
             claude = self.cfg.runtime == "claude-code"  # its API relay is another uid
             prepare_socket_dir(sock_dir, identity.uid, identity.gid, group=claude)
-            self.log = stack.enter_context(DecisionLog(
-                self.run_dir / "decisions.jsonl", bundle_hash=self.prep.bundle.hash,
-                labels={"run_id": self.run_id, "agent": self.prep.agent.name,
-                        "engine": self.cfg.policy.engine.type, "runtime": self.cfg.runtime},
-                max_bytes=self.cfg.gateway.max_log_mb * 1024 * 1024))
-            self.gateway = Gateway(
-                socket_path=sock_dir / SOCKET_NAME, provider=self.prep.provider,
-                decide=self.decide, run_dir=self.run_dir, on_event=self.on_event,
-                budget=Budget.from_config(self.cfg.gateway), redactor=redactor,
-                retry=RetryPolicy.from_config(self.cfg.gateway),
-                model=None if self.prep.model == "scripted" else self.prep.model,
-                limits=GatewayLimits.from_config(self.cfg.gateway),
-                socket_owner=(identity.uid, identity.gid),
-                socket_mode=GROUP_SOCKET_MODE if claude else SOCKET_MODE,
-            )
-            self.gateway.start()
-            stack.callback(self.gateway.stop)
-            if self.prep.egress_hosts:  # otherwise no proxy at all: the sandbox has no network
-                from runner.run.egress import AgentEgress
-
-                self.egress = AgentEgress(
-                    hosts=self.prep.egress_hosts, cfg=self.cfg.egress, sock_dir=sock_dir,
-                    token=self.gateway.token, owner=(identity.uid, identity.gid),
-                    run_dir=self.run_dir, decide_connect=self.decide_connect,
-                    display=self.display, redact=self.decider.redact_text)
-                self.egress.start_proxy()
-                stack.callback(self.egress.stop)
-                self.record.egress = self.egress.record()
             stack.enter_context(project_access(self.project, identity.uid, identity.gid))
             stack.enter_context(
                 writable_ownership(self.project, self.writable, identity.uid, identity.gid))
@@ -411,7 +370,13 @@ class Run:
             deployment = DockerDeployment(spec, client)
             stack.callback(deployment.stop)
             self.display.step("starting the sandbox container")
-            deployment.start()
+            # Docker creates and starts the container (mostly waiting on the engine) while
+            # this thread sets up the host side: nothing below uses the Docker client, and
+            # nothing runs in the container before wait_started().
+            deployment.start_background()
+            gateway = self._start_host_side(stack, sock_dir, identity.uid, identity.gid, claude)
+            stack.callback(deployment.stop)  # on the way out the container goes first
+            deployment.wait_started()
             self.record.container_id = deployment.container_id
             if self.egress is not None:  # before anything in the sandbox can need it
                 self.egress.start_relay(deployment.runtime, self.cfg.timeout + 3 * AGENT_GRACE)
@@ -424,12 +389,58 @@ class Run:
             # passed. A failed check removes the container, agent included.
             agent = AgentProcess(deployment, AGENT_COMMAND, timeout=self.cfg.timeout,
                                  on_line=self._agent_line, env={GO_ENV: "1", **proxy},
-                                 stdin=f"{self.gateway.token}\n".encode("ascii"))
+                                 stdin=f"{gateway.token}\n".encode("ascii"))
             agent.start()
             self._self_check(deployment)
             (sock_dir / GO_NAME).touch()
             self.display.step(f"agent {self.prep.agent.name} running (model {self.prep.model})")
             self._finish_agent(deployment, agent.wait())
+
+    def _start_host_side(self, stack: contextlib.ExitStack, sock_dir: Path, uid: int, gid: int,
+                         claude: bool) -> Gateway:
+        """The redactor, the decision log, the gateway (its module imported here: while
+        Docker starts the container) and, with an allowlist, the egress proxy."""
+        from runner.gateway.budget import Budget
+        from runner.gateway.limits import GatewayLimits
+        from runner.gateway.retry import RetryPolicy
+        from runner.gateway.server import Gateway
+
+        redactor = Redactor.from_env(
+            secret_files=[self.project / p for p in self.secret_paths
+                          if (self.project / p).is_file()])
+        redactor.add_git_credentials(self.project)  # e.g. the CI token actions/checkout persists
+        setup_redactor(self.prep.setup_secrets, redactor)  # never in the agent phase's records
+        self.decider = Decider(self.prep.engine, workspace=self.project, run=self.decider.run,
+                               masks=self.secret_paths, redactor=redactor)
+        self.log = stack.enter_context(DecisionLog(
+            self.run_dir / "decisions.jsonl", bundle_hash=self.prep.bundle.hash,
+            labels={"run_id": self.run_id, "agent": self.prep.agent.name,
+                    "engine": self.cfg.policy.engine.type, "runtime": self.cfg.runtime},
+            max_bytes=self.cfg.gateway.max_log_mb * 1024 * 1024))
+        self.gateway = Gateway(
+            socket_path=sock_dir / SOCKET_NAME, provider=self.prep.provider,
+            decide=self.decide, run_dir=self.run_dir, on_event=self.on_event,
+            budget=Budget.from_config(self.cfg.gateway), redactor=redactor,
+            retry=RetryPolicy.from_config(self.cfg.gateway),
+            model=None if self.prep.model == "scripted" else self.prep.model,
+            limits=GatewayLimits.from_config(self.cfg.gateway),
+            socket_owner=(uid, gid),
+            socket_mode=GROUP_SOCKET_MODE if claude else SOCKET_MODE,
+        )
+        self.gateway.start()
+        stack.callback(self.gateway.stop)
+        if self.prep.egress_hosts:  # otherwise no proxy at all: the sandbox has no network
+            from runner.run.egress import AgentEgress
+
+            self.egress = AgentEgress(
+                hosts=self.prep.egress_hosts, cfg=self.cfg.egress, sock_dir=sock_dir,
+                token=self.gateway.token, owner=(uid, gid),
+                run_dir=self.run_dir, decide_connect=self.decide_connect,
+                display=self.display, redact=self.decider.redact_text)
+            self.egress.start_proxy()
+            stack.callback(self.egress.stop)
+            self.record.egress = self.egress.record()
+        return self.gateway
 
     def _run_claude_code(self, deployment: DockerDeployment, proxy: dict[str, str]) -> None:
         """The claude-code runtime: the API relay (it holds the token), the agent file in the
