@@ -37,9 +37,9 @@ from runner.errors import (
     RunnerError,
     RunTimeout,
 )
-from runner.gateway.net import GROUP_SOCKET_MODE, SOCKET_MODE, prepare_socket_dir
 from runner.gateway.provider import ModelProvider
 from runner.gateway.redact import Redactor
+from runner.gateway.sockets import GROUP_SOCKET_MODE, SOCKET_MODE, prepare_socket_dir
 from runner.policy.bundle import PolicyBundle, load_bundle
 from runner.policy.claude_code import Mapped, map_call
 from runner.policy.data import PolicyData, load_policy_data
