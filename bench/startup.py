@@ -1,6 +1,6 @@
 """Startup: `sandbox-runner run` to the first model request, beside a bare hardened `docker run`.
 
-    .venv/bin/python bench/startup.py [--runs 7] [--no-write]
+    .venv/bin/python bench/startup.py [--runs 7] [--no-write] [--baseline DIR]
 
 Measured side by side in one run, interleaved (bare, agent imports, run; repeated N times):
 
@@ -13,6 +13,10 @@ Measured side by side in one run, interleaved (bare, agent imports, run; repeate
   one-turn scripted scenario) to the gateway receiving the first ``/v1/messages`` request
   (the arrival time of the first ``transcript.jsonl`` line).
 
+* baseline (``--baseline DIR``): the same run from another checkout of the code (for instance
+  ``git worktree add /tmp/base COMMIT``), interleaved with the others: a change measured
+  against what it changed, under the same load.
+
 Target (issue 13): run <= 2 x bare + 0.3 s. Results replace the "Startup" section of
 docs/benchmarks.md (with --write, the default; --no-write prints only).
 """
@@ -20,6 +24,7 @@ docs/benchmarks.md (with --write, the default; --no-write prints only).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import statistics
@@ -34,7 +39,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bench._report import replace_section  # noqa: E402
-from bench.sandbox_overhead import _project, _run  # noqa: E402
+from bench.sandbox_overhead import _iso, _project, _run  # noqa: E402
 from runner.config import DockerSandboxConfig, Limits  # noqa: E402
 from runner.sandbox.image import ensure_image  # noqa: E402
 from runner.sandbox.spec import RUNTIME_PYTHON  # noqa: E402
@@ -44,13 +49,35 @@ AGENT_IMPORTS = ("import runner.protocol, runner.agent.client, runner.agent.loop
 
 
 BEFORE = (
-    'Before (the agent on the anthropic SDK, commit ebd974c, `--runs 3` on the same machine):'
-    " bare 235 ms, agent imports 1555 ms (6.6x), run 2163 ms (9.2x). Now the agent's start is"
-    ' off the critical path (its `agent_started` event comes ~2 ms before the first request, '
-    "right when the host's go file appears); what remains above 2 x bare is the host side: "
-    "the CLI's imports (`runner.run.execute` ~400 ms under `-X importtime`), container "
-    'create/start and the self-check.'
+    "Before (the agent on the anthropic SDK, commit ebd974c, `--runs 3` on the same machine):"
+    " bare 235 ms, agent imports 1555 ms (6.6x), run 2163 ms (9.2x)."
 )
+
+TIMELINE = """\
+Where one run's startup goes: monotonic timestamps around each step of one in-process run
+(3 runs each, ranges; the machine was shared, load 2-4), `python -X importtime` for the
+imports. Before: commit 5b48c94; now: this section's commit.
+
+| step | before | now |
+|---|---|---|
+| interpreter + imports up to `runner.cli.run` | 620-685 ms: the reports (markdown-it, junitparser, wcmatch), audit show/replay/sign, the egress proxy and relay, httpx, pydantic-settings, Starlette/uvicorn | 415-640 ms: what the steps before the container need (click, config, policy, docker, image check, agent file, rich) |
+| `prepare`: agent file, bundle, regorus compile, project checks | 50-80 ms (the static check ~40) | 60-150 ms (regorus 26-93): a bundle that passed regorus's static check is remembered by content hash (`runner/policy/checked.py`); the probe evaluation still runs |
+| Docker client + image check | 26-33 ms: two clients (version + ping each), four inspects | 19-30 ms: the run's client, three inspects |
+| redactor, decision log, gateway import + start, egress proxy | 50-60 ms, before the container is created | 230-270 ms (now with the gateway's imports, Starlette and uvicorn, and sharing the CPU with dockerd), while Docker creates and starts the container (`DockerDeployment.start_background`) |
+| container create + start | 190-365 ms | 330-370 ms, the host side above running beside it |
+| self-check (one `docker exec`, one Python process, every check), beside the agent's exec and imports | 120-265 ms | 185-300 ms (85 ms alone: 50 of them the exec) |
+| go file -> `agent_started` (the agent still importing) | 125-290 ms | 150-290 ms |
+| `agent_started` -> first `/v1/messages` | 2-8 ms | 2-3 ms |
+
+What is left above the target: the host's imports (pydantic models of config, policy and
+sandbox modules; the Docker SDK) and the agent's own start in the container (its exec, then
+~110 ms importing `runner.protocol`'s pydantic models), which now ends after the self-check.
+Starting the container before the policy compile and the agent file are read, or an agent
+whose models are built lazily, are the next steps. The reports' modules, verification,
+signing and the egress/claude-code paths are imported after the agent phase or where used;
+nothing in the self-check changed (every check runs; a failure stops the run with exit 3
+and removes the container)."""
+
 
 
 def hardened_docker_run(image: str, *command: str) -> list[str]:
@@ -76,6 +103,25 @@ def _timed(cmd: list[str]) -> float:
     return time.perf_counter() - t0
 
 
+def _baseline_run(tree: Path, project: Path, scenario: Path, out: Path) -> float:
+    """Seconds to the first model request of a run of the code checked out at ``tree``."""
+    env = dict(os.environ, PYTHONPATH=str(tree))
+    t0 = time.time()
+    proc = subprocess.run([sys.executable, "-m", "runner.cli", "run", str(project), "--model",
+                           f"scripted:{scenario}", "--out", str(out), "--skip-verify", "--json"],
+                          capture_output=True, text=True, cwd=tree, env=env, check=False)
+    if proc.returncode != 0:
+        raise SystemExit(f"baseline run failed ({proc.returncode}): {proc.stderr[-2000:]}")
+    first = json.loads((out / "transcript.jsonl").read_text().splitlines()[0])
+    return _iso(first["time"]) - t0
+
+
+def _commit(tree: Path) -> str:
+    proc = subprocess.run(["git", "-C", str(tree), "rev-parse", "--short", "HEAD"],
+                          capture_output=True, text=True, check=False)
+    return proc.stdout.strip() or tree.name
+
+
 def ms(values: list[float]) -> str:
     return f"{statistics.median(values) * 1000:.0f} ms"
 
@@ -84,6 +130,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=7)
     ap.add_argument("--no-write", action="store_true", help="print only")
+    ap.add_argument("--baseline", type=Path, metavar="DIR",
+                    help="another checkout of the code, run interleaved with this one")
     args = ap.parse_args()
     image = ensure_image(DockerSandboxConfig())
     bare_cmd = hardened_docker_run(image, "true")
@@ -91,6 +139,7 @@ def main() -> None:
     bare: list[float] = []
     imports: list[float] = []
     runs: list[float] = []
+    base: list[float] = []
     with tempfile.TemporaryDirectory(prefix="sr-bench-") as tmpdir:
         tmp = Path(tmpdir)
         scenario = tmp / "one-turn.yaml"
@@ -100,6 +149,9 @@ def main() -> None:
             bare.append(_timed(bare_cmd))
             imports.append(_timed(imports_cmd))
             runs.append(_run(_project(tmp, f"start{i}"), scenario, tmp / f"start{i}-run")[0])
+            if args.baseline is not None:
+                base.append(_baseline_run(args.baseline.resolve(), _project(tmp, f"base{i}"),
+                                          scenario, tmp / f"base{i}-run"))
     bare_m, imports_m, run_m = (statistics.median(v) for v in (bare, imports, runs))
     target = 2 * bare_m + 0.3
     body = "\n".join([
@@ -114,16 +166,21 @@ def main() -> None:
         f"{imports_m / bare_m:.1f}x | | |",
         f"| `sandbox-runner run` to the first `/v1/messages` | {ms(runs)} | {run_m / bare_m:.1f}x "
         f"| <= 2 x bare + 0.3 s = {target * 1000:.0f} ms | {'yes' if run_m <= target else 'NO'} |",
+        *([f"| the same, baseline (commit {_commit(args.baseline)}) | {ms(base)} | "
+           f"{statistics.median(base) / bare_m:.1f}x | | |"] if base else []),
         "",
         "Samples (ms): bare " + ", ".join(f"{s * 1000:.0f}" for s in bare)
         + "; agent imports " + ", ".join(f"{s * 1000:.0f}" for s in imports)
-        + "; run " + ", ".join(f"{s * 1000:.0f}" for s in runs) + ".",
+        + "; run " + ", ".join(f"{s * 1000:.0f}" for s in runs)
+        + ("; baseline " + ", ".join(f"{s * 1000:.0f}" for s in base) if base else "") + ".",
         "",
         "The bare container carries the hardening of a sandbox container (runner/sandbox/spec.py) "
         "with the default limits. The run includes the CLI's imports, the policy compile (or its "
         "cache), the image check, the gateway start, the container start, the in-container "
         "self-check and the agent's start (preloaded during the self-check): the agent speaks "
         "the Messages API with httpx and the models of `runner/protocol.py`, no SDK.",
+        "",
+        TIMELINE,
         "",
         BEFORE,
     ])

@@ -32,7 +32,8 @@ from runner.runtime_tools import Runtime
 if TYPE_CHECKING:
     from runner.reports.coverage import CoverageScope
 # runner.reports.coverage (wcmatch, ElementTree) and runner.settings (pydantic-settings) are
-# imported where used: `policy eval` and the gateway read PolicyConfig without them.
+# imported where used: `policy eval` and the gateway read PolicyConfig without them, and a run
+# imports the coverage module only when it reports (or a coverage pattern is configured).
 
 DEFAULT_TASK = (
     "Implement the requirements in architecture/backend.md under backend/, with tests "
@@ -146,10 +147,15 @@ class GatewayConfig(_Cfg):
     max_log_mb: int = Field(default=256, ge=1)  # transcript.jsonl stops (with a marker) here
 
 
-def _default_omit() -> list[str]:
-    from runner.reports.coverage import DEFAULT_OMIT
+# Test code, not application code: left out of the gated coverage unless configured otherwise
+# (runner.reports.coverage.DEFAULT_OMIT is this).
+DEFAULT_COVERAGE_OMIT: tuple[str, ...] = (
+    "backend/tests/**", "**/conftest.py", "**/test_*.py", "**/*_test.py",
+)
 
-    return list(DEFAULT_OMIT)
+
+def _default_omit() -> list[str]:
+    return list(DEFAULT_COVERAGE_OMIT)
 
 
 class VerifyConfig(_Cfg):

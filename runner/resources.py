@@ -1,7 +1,9 @@
-"""Locate files that ship with sandbox-runner (policies, image context, agents)."""
+"""Locate files that ship with sandbox-runner (policies, image context, agents), and the
+host-side cache."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 _PKG = Path(__file__).resolve().parent
@@ -31,3 +33,10 @@ def agents_dir() -> Path:
 
 def package_dir() -> Path:
     return _PKG
+
+
+def cache_root() -> Path:
+    """Where the host-side caches live (wheelhouses, the Claude Code binary, build locks,
+    the policy bundles that passed the static check)."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "sandbox-runner"

@@ -13,7 +13,6 @@ from typing import Any, Protocol
 from pydantic import BaseModel, ValidationError
 
 from runner.audit.log import LogEntry, read_log
-from runner.audit.show import summarize_call
 from runner.policy.models import Decision
 
 
@@ -71,6 +70,8 @@ def redecide(entry: LogEntry, engine: Evaluator) -> Decision:
 
 
 def replay(path: Path, engine: Evaluator) -> ReplayResult:
+    from runner.audit.show import summarize_call  # the rich tables: not for every importer
+
     entries = read_log(path)
     changes: list[ReplayChange] = []
     for entry in entries:

@@ -47,6 +47,12 @@ def with_agent_hosts(bundle: PolicyBundle, hosts: Sequence[str], presets: Sequen
     return with_phase_hosts(bundle, "agent", hosts, presets)
 
 
+def with_setup_hosts(bundle: PolicyBundle, hosts: Sequence[str], presets: Sequence[str]
+                     ) -> PolicyBundle:
+    """The setup phase's allowlist plus ``[environment] allow_hosts`` / ``presets``."""
+    return with_phase_hosts(bundle, "setup", hosts, presets, where="[environment] presets: ")
+
+
 def phase_allowlist(data: PolicyData, phase: str) -> list[str]:
     """The entries a phase may connect to (empty: that phase gets no proxy at all)."""
     return data.phase_hosts(phase)

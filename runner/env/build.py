@@ -155,7 +155,8 @@ def plan_environment(
         return EnvironmentPlan(kind="explicit", ref=sandbox.image,
                                present=_local(client, sandbox.image), spec=spec)
     if not spec.declared:
-        ref = ensure_image(sandbox, progress=say, force_env=rebuild_default, runtime=runtime)
+        ref = ensure_image(sandbox, progress=say, force_env=rebuild_default, runtime=runtime,
+                           client=client)
         return EnvironmentPlan(kind="default", ref=ref, present=True, spec=spec)
     base_cfg = sandbox if spec.base_image is None else sandbox.model_copy(
         update={"base_image": spec.base_image})

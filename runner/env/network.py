@@ -24,7 +24,7 @@ from docker.types import Mount
 
 from runner.agent.relay import EGRESS_SOCKET_NAME
 from runner.config import EgressConfig
-from runner.egress.allowlist import with_phase_hosts
+from runner.egress.allowlist import with_setup_hosts as with_setup_hosts
 from runner.egress.proxy import (
     EGRESS_LOG,
     ConnectionRecord,
@@ -35,18 +35,11 @@ from runner.egress.proxy import (
 from runner.egress.relay import RelayProcess, proxy_env
 from runner.gateway.auth import new_token
 from runner.gateway.server import prepare_socket_dir
-from runner.policy.bundle import PolicyBundle
 from runner.protocol import SOCKET_DIR_IN_CONTAINER
 from runner.sandbox.environment import DockerSandbox
 
 BUILD_UID = BUILD_GID = 10001
 SETUP_LOG = "setup-egress.jsonl"
-
-
-def with_setup_hosts(bundle: PolicyBundle, hosts: Sequence[str], presets: Sequence[str]
-                     ) -> PolicyBundle:
-    """The setup phase's allowlist plus ``[environment] allow_hosts`` / ``presets``."""
-    return with_phase_hosts(bundle, "setup", hosts, presets, where="[environment] presets: ")
 
 
 class ProxyNetwork:

@@ -12,16 +12,16 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import docker
 from pydantic import BaseModel
 
 from runner.audit.log import SETUP_REQUESTER, DecisionLog
 from runner.config import RunConfig
+from runner.egress.allowlist import with_setup_hosts
 from runner.egress.decide import ConnectService
-from runner.egress.proxy import DecideConnect
 from runner.env.build import BuildResult, EnvironmentPlan, build_environment, plan_environment
-from runner.env.network import ProxyNetwork, with_setup_hosts
 from runner.errors import ConfigError
 from runner.gateway.redact import MIN_SECRET_LENGTH, Redactor
 from runner.policy.bundle import PolicyBundle, load_bundle
@@ -32,6 +32,9 @@ from runner.policy.models import RunInfo
 from runner.run.rundir import RUNNER_STATE
 from runner.sandbox.docker_client import docker_client
 from runner.sandbox.image import env_wheelhouse
+
+if TYPE_CHECKING:  # the proxy is imported by a setup phase that builds, not by every run
+    from runner.egress.proxy import DecideConnect
 
 Progress = Callable[[str], None]
 BUILDS_DIR = "env-builds"
@@ -74,6 +77,8 @@ def run_setup(
     proxy with the setup allowlist (no proxy at all when that list is empty)."""
     if plan.kind != "project" or (plan.present and not rebuild):
         return BuildResult(ref=plan.ref, built=False)
+    from runner.env.network import ProxyNetwork
+
     hosts = data.phase_hosts("setup")
     network = ProxyNetwork(
         hosts=hosts, decide_connect=decide_connect, cfg=cfg.egress,

@@ -25,6 +25,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from runner.errors import PolicyCompileError
+from runner.policy import checked
 from runner.policy.bundle import PolicyBundle, PolicyFile
 from runner.policy.engine import (
     DERIVED_KEY,
@@ -89,6 +90,17 @@ def _has_rule(engine: regorus.Engine, rule: str) -> bool:
     return True
 
 
+def static_check(data: dict[str, Any], modules: list[tuple[str, str]],
+                 entrypoints: tuple[str, ...]) -> None:
+    """regorus's compiler over what the entry points reach: RuntimeError for an unknown
+    function or an undefined reference (its other complaints surface at evaluation)."""
+    try:
+        regorus.Program.compile_from_modules(json.dumps(data), modules, list(entrypoints))
+    except RuntimeError as exc:
+        if "Unknown function" in str(exc) or "undefined" in str(exc):
+            raise
+
+
 def build_engine(
     files: list[PolicyFile], data: dict[str, Any], *, entrypoints: tuple[str, ...] = (ENTRYPOINT,)
 ) -> regorus.Engine:
@@ -101,11 +113,10 @@ def build_engine(
         engine.add_data(data)
         if entrypoints:  # static check of what the entry points reach (unknown functions, ...)
             modules = [(f.name, f.content) for f in files]
-            try:
-                regorus.Program.compile_from_modules(json.dumps(data), modules, list(entrypoints))
-            except RuntimeError as exc:
-                if "Unknown function" in str(exc) or "undefined" in str(exc):
-                    raise
+            key = checked.bundle_key(modules, data, entrypoints)
+            if not checked.passed(key):  # a pass is remembered by content hash
+                static_check(data, modules, entrypoints)
+                checked.remember(key)
     except RuntimeError as exc:
         raise compile_error(exc, by_name) from None
     return engine

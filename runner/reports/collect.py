@@ -26,7 +26,7 @@ from pydantic import BaseModel, Field
 
 from runner.hostfs import WorkspaceFS
 from runner.reports.coverage import CoverageReport, CoverageScope, parse_cobertura
-from runner.reports.diff import Snapshot, diff_backend, truncation_note
+from runner.reports.diff import Snapshot, diff_backend, masked_by, truncation_note
 from runner.reports.gates import Gate, evaluate_gates
 from runner.reports.issues import IssueEntry, parse_issues_md, read_issues_file
 from runner.reports.junit import TestResults, parse_junit
@@ -67,13 +67,6 @@ class CollectedResults(BaseModel):
     persistence_omitted: int = 0
     errors: list[CollectionError] = Field(default_factory=list)
     threshold: float
-
-
-def masked_by(secret_paths: Sequence[str]) -> Callable[[str], bool]:
-    """The container's masks (``find_secret_paths``: files, directories with a trailing
-    ``/``) as a :class:`WorkspaceFS` predicate: what the sandbox could not see is not read."""
-    masks = frozenset(secret_paths)
-    return lambda rel: rel in masks
 
 
 class Steps:

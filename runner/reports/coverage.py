@@ -31,15 +31,14 @@ from pathlib import Path, PurePosixPath
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from wcmatch import glob
 
+from runner.config import DEFAULT_COVERAGE_OMIT
 from runner.reports import xmlsafe
 
 _CONDITION = re.compile(r"\((\d{1,9})\s*/\s*(\d{1,9})\)")
 _INTEGER = re.compile(r"\+?(\d{1,18})(?:\.0*)?")  # "12" and "12.0" (some writers add ".0")
 MAX_COUNT = 10**12  # more lines or hits than any real project: refuse, never overflow a float
 # Test code, not application code: left out of the gated numbers unless configured otherwise.
-DEFAULT_OMIT: tuple[str, ...] = (
-    "backend/tests/**", "**/conftest.py", "**/test_*.py", "**/*_test.py",
-)
+DEFAULT_OMIT: tuple[str, ...] = DEFAULT_COVERAGE_OMIT
 MAX_PATTERNS = 100
 MAX_PATTERN_CHARS = 300
 _GLOB_FLAGS = glob.GLOBSTAR | glob.BRACE | glob.DOTGLOB

@@ -28,7 +28,7 @@ import difflib
 import hashlib
 import os
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,6 +41,13 @@ MAX_HASH_BYTES = 256 * 1024 * 1024  # larger files are compared by size and mtim
 MAX_FILES = 20_000
 MAX_DIFF_CHARS = 5 * 1024 * 1024
 IGNORED_DIRS = frozenset({".pytest_cache", ".mypy_cache", ".ruff_cache"})
+
+
+def masked_by(secret_paths: Sequence[str]) -> Callable[[str], bool]:
+    """The container's masks (``find_secret_paths``: files, directories with a trailing
+    ``/``) as a :class:`WorkspaceFS` predicate: what the sandbox could not see is not read."""
+    masks = frozenset(secret_paths)
+    return lambda rel: rel in masks
 
 
 @dataclass(frozen=True)

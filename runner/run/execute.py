@@ -16,18 +16,15 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import docker
 
 from runner.agentdef import AgentDefinition, AgentLoad, load_agent_file, sandbox_section
-from runner.audit import DecisionLog, verify_log
-from runner.audit.log import SETUP_REQUESTER, Redacted, agent_requester
-from runner.audit.sign import sealed
+from runner.audit.log import SETUP_REQUESTER, DecisionLog, Redacted, agent_requester
 from runner.config import DEFAULT_MAX_TURNS, RunConfig
 from runner.egress.allowlist import with_agent_hosts
 from runner.egress.decide import decide_response, unlogged
-from runner.egress.relay import RelayProcess
 from runner.env.build import EnvironmentPlan, plan_environment
 from runner.env.detect import DependencySpec, detect_dependencies
 from runner.env.setup import run_setup, setup_bundle, setup_redactor, setup_secrets
@@ -40,17 +37,9 @@ from runner.errors import (
     RunnerError,
     RunTimeout,
 )
-from runner.gateway.budget import Budget
-from runner.gateway.limits import GatewayLimits
 from runner.gateway.provider import ModelProvider
 from runner.gateway.redact import Redactor
-from runner.gateway.retry import RetryPolicy
-from runner.gateway.server import (
-    GROUP_SOCKET_MODE,
-    SOCKET_MODE,
-    Gateway,
-    prepare_socket_dir,
-)
+from runner.gateway.sockets import GROUP_SOCKET_MODE, SOCKET_MODE, prepare_socket_dir
 from runner.policy.bundle import PolicyBundle, load_bundle
 from runner.policy.claude_code import Mapped, map_call
 from runner.policy.data import PolicyData, load_policy_data
@@ -68,26 +57,7 @@ from runner.protocol import (
     DecideResponse,
     EventRequest,
 )
-from runner.reports.collect import (
-    Steps,
-    apply_results,
-    collect_results,
-    decision_stats,
-    masked_by,
-    with_results_gate,
-)
-from runner.reports.diff import Snapshot, snapshot_tree
-from runner.reports.markdown import render_markdown, write_step_summary
-from runner.reports.summary import (
-    AgentInfo,
-    AuditInfo,
-    DecisionStats,
-    GatewayInfo,
-    RunSummary,
-    TokenUsage,
-    write_summary,
-)
-from runner.reports.verification import VerificationResult
+from runner.reports.diff import Snapshot, masked_by, snapshot_tree
 from runner.run.agent_process import AGENT_GRACE, AgentProcess
 from runner.run.claude_code import (
     API_RELAY_READY,
@@ -99,7 +69,6 @@ from runner.run.claude_code import (
     relay_uid,
 )
 from runner.run.display import RunDisplay, shown
-from runner.run.egress import AgentEgress
 from runner.run.rundir import (
     RunRecord,
     check_run_dir_place,
@@ -109,7 +78,6 @@ from runner.run.rundir import (
     utc_now,
 )
 from runner.run.signals import interruptible
-from runner.run.verify import run_verification
 from runner.runtime_tools import policy_tool_names
 from runner.sandbox.access import check_project_access, project_access
 from runner.sandbox.deployment import DockerDeployment
@@ -119,6 +87,12 @@ from runner.sandbox.masks import find_secret_paths
 from runner.sandbox.ownership import sandbox_identity, writable_ownership
 from runner.sandbox.selfcheck import ClaudeCodeCheck, run_self_check
 from runner.sandbox.spec import RUNTIME_PYTHON, WORKSPACE, build_container_spec, idle_command
+
+if TYPE_CHECKING:  # imported where used: after the agent phase, or only with the egress proxy
+    from runner.gateway.server import Gateway  # (imported while Docker starts the container)
+    from runner.reports.summary import AuditInfo, RunSummary
+    from runner.reports.verification import VerificationResult
+    from runner.run.egress import AgentEgress
 
 SCRIPTED_PREFIX = "scripted:"
 # The runtime prefix's interpreter by its absolute path (the tools' PATH leads to the project
@@ -147,12 +121,13 @@ class Prepared:
 
 
 def _provider(model_arg: str | None, cfg: RunConfig) -> tuple[str | None, ModelProvider]:
-    from runner.gateway.anthropic_proxy import AnthropicProvider
-    from runner.gateway.scripted import ScriptedProvider
-
     if model_arg and model_arg.startswith(SCRIPTED_PREFIX):
+        from runner.gateway.scripted import ScriptedProvider
+
         path = Path(model_arg[len(SCRIPTED_PREFIX):]).expanduser()
         return "scripted", ScriptedProvider(path)
+    from runner.gateway.anthropic_proxy import AnthropicProvider  # httpx: only when it is used
+
     provider = AnthropicProvider.from_env(timeout=cfg.gateway.request_timeout)
     return model_arg, provider
 
@@ -208,12 +183,6 @@ class Run:
             policy_bundle_hash=prep.bundle.hash,
             policy_dirs=[str(p) for p in self.cfg.policy.dirs] or ["(bundled)"],
             writable=self.writable, config=self.cfg.model_dump(mode="json"),
-        )
-        self.summary = RunSummary(
-            run_id=self.run_id, started_at=self.record.started_at, project=str(self.project),
-            agent=AgentInfo(name=prep.agent.name, sha256=prep.agent.sha256), model=prep.model,
-            runtime=self.cfg.runtime,
-            policy_bundle_hash=prep.bundle.hash,
         )
         self.log: DecisionLog | None = None
         self.decider = Decider(prep.engine, workspace=self.project,
@@ -376,18 +345,10 @@ class Run:
 
     def execute(self, client: docker.DockerClient, image: str) -> None:
         self.record.image = image
-        self.summary.image = image
         self.secret_paths = find_secret_paths(self.project, self.prep.data.is_secret_path,
                                               self.writable)
         self.before = snapshot_tree(self.project / "backend", is_masked=masked_by(self.secret_paths))
         self.record.masked = self.secret_paths
-        redactor = Redactor.from_env(
-            secret_files=[self.project / p for p in self.secret_paths
-                          if (self.project / p).is_file()])
-        redactor.add_git_credentials(self.project)  # e.g. the CI token actions/checkout persists
-        setup_redactor(self.prep.setup_secrets, redactor)  # never in the agent phase's records
-        self.decider = Decider(self.prep.engine, workspace=self.project, run=self.decider.run,
-                               masks=self.secret_paths, redactor=redactor)
         identity = sandbox_identity(self.project, self.cfg.sandbox)
         self.record.sandbox_user = f"{identity.uid}:{identity.gid}"
         with contextlib.ExitStack() as stack:
@@ -396,32 +357,6 @@ class Run:
             (sock_dir / AGENT_CONFIG_NAME).chmod(0o444)
             claude = self.cfg.runtime == "claude-code"  # its API relay is another uid
             prepare_socket_dir(sock_dir, identity.uid, identity.gid, group=claude)
-            self.log = stack.enter_context(DecisionLog(
-                self.run_dir / "decisions.jsonl", bundle_hash=self.prep.bundle.hash,
-                labels={"run_id": self.run_id, "agent": self.prep.agent.name,
-                        "engine": self.cfg.policy.engine.type, "runtime": self.cfg.runtime},
-                max_bytes=self.cfg.gateway.max_log_mb * 1024 * 1024))
-            self.gateway = Gateway(
-                socket_path=sock_dir / SOCKET_NAME, provider=self.prep.provider,
-                decide=self.decide, run_dir=self.run_dir, on_event=self.on_event,
-                budget=Budget.from_config(self.cfg.gateway), redactor=redactor,
-                retry=RetryPolicy.from_config(self.cfg.gateway),
-                model=None if self.prep.model == "scripted" else self.prep.model,
-                limits=GatewayLimits.from_config(self.cfg.gateway),
-                socket_owner=(identity.uid, identity.gid),
-                socket_mode=GROUP_SOCKET_MODE if claude else SOCKET_MODE,
-            )
-            self.gateway.start()
-            stack.callback(self.gateway.stop)
-            if self.prep.egress_hosts:  # otherwise no proxy at all: the sandbox has no network
-                self.egress = AgentEgress(
-                    hosts=self.prep.egress_hosts, cfg=self.cfg.egress, sock_dir=sock_dir,
-                    token=self.gateway.token, owner=(identity.uid, identity.gid),
-                    run_dir=self.run_dir, decide_connect=self.decide_connect,
-                    display=self.display, redact=self.decider.redact_text)
-                self.egress.start_proxy()
-                stack.callback(self.egress.stop)
-                self.record.egress = self.egress.record()
             stack.enter_context(project_access(self.project, identity.uid, identity.gid))
             stack.enter_context(
                 writable_ownership(self.project, self.writable, identity.uid, identity.gid))
@@ -435,7 +370,13 @@ class Run:
             deployment = DockerDeployment(spec, client)
             stack.callback(deployment.stop)
             self.display.step("starting the sandbox container")
-            deployment.start()
+            # Docker creates and starts the container (mostly waiting on the engine) while
+            # this thread sets up the host side: nothing below uses the Docker client, and
+            # nothing runs in the container before wait_started().
+            deployment.start_background()
+            gateway = self._start_host_side(stack, sock_dir, identity.uid, identity.gid, claude)
+            stack.callback(deployment.stop)  # on the way out the container goes first
+            deployment.wait_started()
             self.record.container_id = deployment.container_id
             if self.egress is not None:  # before anything in the sandbox can need it
                 self.egress.start_relay(deployment.runtime, self.cfg.timeout + 3 * AGENT_GRACE)
@@ -448,12 +389,58 @@ class Run:
             # passed. A failed check removes the container, agent included.
             agent = AgentProcess(deployment, AGENT_COMMAND, timeout=self.cfg.timeout,
                                  on_line=self._agent_line, env={GO_ENV: "1", **proxy},
-                                 stdin=f"{self.gateway.token}\n".encode("ascii"))
+                                 stdin=f"{gateway.token}\n".encode("ascii"))
             agent.start()
             self._self_check(deployment)
             (sock_dir / GO_NAME).touch()
             self.display.step(f"agent {self.prep.agent.name} running (model {self.prep.model})")
             self._finish_agent(deployment, agent.wait())
+
+    def _start_host_side(self, stack: contextlib.ExitStack, sock_dir: Path, uid: int, gid: int,
+                         claude: bool) -> Gateway:
+        """The redactor, the decision log, the gateway (its module imported here: while
+        Docker starts the container) and, with an allowlist, the egress proxy."""
+        from runner.gateway.budget import Budget
+        from runner.gateway.limits import GatewayLimits
+        from runner.gateway.retry import RetryPolicy
+        from runner.gateway.server import Gateway
+
+        redactor = Redactor.from_env(
+            secret_files=[self.project / p for p in self.secret_paths
+                          if (self.project / p).is_file()])
+        redactor.add_git_credentials(self.project)  # e.g. the CI token actions/checkout persists
+        setup_redactor(self.prep.setup_secrets, redactor)  # never in the agent phase's records
+        self.decider = Decider(self.prep.engine, workspace=self.project, run=self.decider.run,
+                               masks=self.secret_paths, redactor=redactor)
+        self.log = stack.enter_context(DecisionLog(
+            self.run_dir / "decisions.jsonl", bundle_hash=self.prep.bundle.hash,
+            labels={"run_id": self.run_id, "agent": self.prep.agent.name,
+                    "engine": self.cfg.policy.engine.type, "runtime": self.cfg.runtime},
+            max_bytes=self.cfg.gateway.max_log_mb * 1024 * 1024))
+        self.gateway = Gateway(
+            socket_path=sock_dir / SOCKET_NAME, provider=self.prep.provider,
+            decide=self.decide, run_dir=self.run_dir, on_event=self.on_event,
+            budget=Budget.from_config(self.cfg.gateway), redactor=redactor,
+            retry=RetryPolicy.from_config(self.cfg.gateway),
+            model=None if self.prep.model == "scripted" else self.prep.model,
+            limits=GatewayLimits.from_config(self.cfg.gateway),
+            socket_owner=(uid, gid),
+            socket_mode=GROUP_SOCKET_MODE if claude else SOCKET_MODE,
+        )
+        self.gateway.start()
+        stack.callback(self.gateway.stop)
+        if self.prep.egress_hosts:  # otherwise no proxy at all: the sandbox has no network
+            from runner.run.egress import AgentEgress
+
+            self.egress = AgentEgress(
+                hosts=self.prep.egress_hosts, cfg=self.cfg.egress, sock_dir=sock_dir,
+                token=self.gateway.token, owner=(uid, gid),
+                run_dir=self.run_dir, decide_connect=self.decide_connect,
+                display=self.display, redact=self.decider.redact_text)
+            self.egress.start_proxy()
+            stack.callback(self.egress.stop)
+            self.record.egress = self.egress.record()
+        return self.gateway
 
     def _run_claude_code(self, deployment: DockerDeployment, proxy: dict[str, str]) -> None:
         """The claude-code runtime: the API relay (it holds the token), the agent file in the
@@ -464,6 +451,8 @@ class Run:
         # its own (the sandbox user's group reaches the socket), so the agent, without
         # capabilities, can neither kill it nor take its port.
         spec = deployment.spec
+        from runner.egress.relay import RelayProcess
+
         relay = RelayProcess(deployment.runtime, self.gateway.token, port=API_PORT,
                              timeout=self.cfg.timeout + 3 * AGENT_GRACE,
                              command=api_relay_command(), ready=API_RELAY_READY,
@@ -559,6 +548,8 @@ class Run:
         self.display.step("verifying: running the project's tests in a fresh read-only container")
         identity = sandbox_identity(self.project, self.cfg.sandbox)
         with project_access(self.project, identity.uid, identity.gid):
+            from runner.run.verify import run_verification
+
             self.verification = run_verification(
                 client=client, image=image, project=self.project, out_dir=self.run_dir / "reports",
                 limits=self.cfg.sandbox.limits, uid=identity.uid, gid=identity.gid,
@@ -570,8 +561,33 @@ class Run:
 
     def finish(self, failure: RunnerError | None) -> RunSummary:
         """Collect what is known into the run directory. Every step is isolated: one that
-        fails (hostile input, a bug) is recorded in the summary and the others still run."""
-        summary = self.summary
+        fails (hostile input, a bug) is recorded in the summary and the others still run.
+        The reports' modules are imported here, after the agent phase: not on the way to
+        the agent's first request."""
+        from runner.reports.collect import (
+            Steps,
+            apply_results,
+            collect_results,
+            decision_stats,
+            with_results_gate,
+        )
+        from runner.reports.markdown import render_markdown, write_step_summary
+        from runner.reports.summary import (
+            AgentInfo,
+            AuditInfo,
+            DecisionStats,
+            GatewayInfo,
+            RunSummary,
+            TokenUsage,
+            write_summary,
+        )
+
+        summary = RunSummary(
+            run_id=self.run_id, started_at=self.record.started_at, project=str(self.project),
+            agent=AgentInfo(name=self.prep.agent.name, sha256=self.prep.agent.sha256),
+            model=self.prep.model, runtime=self.cfg.runtime,
+            policy_bundle_hash=self.prep.bundle.hash, image=self.record.image,
+        )
         gated = self.cfg.verify.enabled and failure is None
         results = collect_results(run_dir=self.run_dir, project=self.project,
                                   before=self.before,
@@ -620,6 +636,10 @@ class Run:
         return summary
 
     def _audit_info(self) -> AuditInfo:
+        from runner.audit.sign import sealed
+        from runner.audit.verify import verify_log
+        from runner.reports.summary import AuditInfo
+
         log_path = self.run_dir / "decisions.jsonl"
         if not log_path.exists():
             return AuditInfo()

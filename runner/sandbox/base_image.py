@@ -22,6 +22,7 @@ from requests.exceptions import RequestException
 
 from runner.config import DockerSandboxConfig
 from runner.errors import ImageBuildError
+from runner.resources import cache_root as cache_root
 from runner.sandbox.docker_client import one_line
 
 Progress = Callable[[str], None]
@@ -35,12 +36,6 @@ DEBOOTSTRAP_PACKAGES = ("python3", "python3-venv", "git", "ca-certificates")
 
 def noop(_: str) -> None:
     return None
-
-
-def cache_root() -> Path:
-    """Where the host-side caches live (wheelhouses, the Claude Code binary, build locks)."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "sandbox-runner"
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,6 @@ from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlsplit, urlunsplit
 
-import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from runner.errors import ImageBuildError, first_error
@@ -47,7 +46,7 @@ MAX_TARBALL = 1 << 30  # the download (2.1.332: 186 MB)
 CHUNK = 1 << 20
 PROGRESS_EVERY = 32 << 20
 STEP = "claude code"
-TIMEOUT = httpx.Timeout(30.0, read=60.0)
+CONNECT_TIMEOUT, READ_TIMEOUT = 30.0, 60.0  # seconds, for the download
 MARKER = ".complete"
 
 
@@ -154,8 +153,11 @@ def _download(url: str, dest: Path, progress: Progress) -> str:
     done = 0
     next_report = PROGRESS_EVERY
     started = time.monotonic()
+    import httpx  # here: every run imports this module (the image check), few download
+
+    timeout = httpx.Timeout(CONNECT_TIMEOUT, read=READ_TIMEOUT)
     try:
-        with httpx.stream("GET", url, timeout=TIMEOUT, follow_redirects=True) as resp:
+        with httpx.stream("GET", url, timeout=timeout, follow_redirects=True) as resp:
             if resp.status_code != 200:
                 raise ImageBuildError(STEP, f"GET {shown(url)}: HTTP {resp.status_code}")
             total = int(resp.headers.get("content-length") or 0)
@@ -271,6 +273,8 @@ def probe_registry(arch: str, timeout: float = 10.0) -> str | None:
     """None when the pinned tarball's URL answers; else why not (one line)."""
     pin = load_pin()
     url = tarball_url(registry_url(), pin.platform(arch).package, pin.version)
+    import httpx
+
     try:
         resp = httpx.head(url, timeout=timeout, follow_redirects=True)
     except httpx.HTTPError as exc:

@@ -5,7 +5,9 @@ as the main process (``start(stdin=...)`` hands it the nonce, ``wait``, ``logs``
 of the tests is the end of every process in it.
 
 ``stop()`` is idempotent and always removes the container (force), and the context manager
-calls it whatever happens inside the block. ``remove_leftovers`` removes containers of
+calls it whatever happens inside the block. ``start_background()`` creates and starts the
+container in a thread while the caller does other work (``wait_started()`` joins it); ``stop()``
+joins that thread first, so a container still being created is removed too. ``remove_leftovers`` removes containers of
 earlier runs (by label) whose owning process is gone, for ``doctor --cleanup``.
 """
 
@@ -14,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+import threading
 from types import TracebackType
 from typing import Any
 
@@ -43,6 +46,8 @@ class DockerDeployment:
         self._client = client
         self._container: Container | None = None
         self._runtime: DockerSandbox | None = None
+        self._starting: threading.Thread | None = None
+        self._start_error: BaseException | None = None
 
     @property
     def client(self) -> docker.DockerClient:
@@ -86,6 +91,34 @@ class DockerDeployment:
         if attached is not None and stdin is not None:
             _feed(attached, stdin)
         self._runtime = DockerSandbox(self.client, str(self._container.id))
+
+    def start_background(self) -> None:
+        """:meth:`start` in a thread: Docker creates and starts the container (hundreds of
+        milliseconds, mostly waiting on the engine) while the caller prepares the host side.
+        The caller must not use this deployment's client until :meth:`wait_started`."""
+        if self._starting is not None or self._container is not None:
+            return
+
+        def start() -> None:
+            try:
+                self.start()
+            except BaseException as exc:  # handed to wait_started, in the caller's thread
+                self._start_error = exc
+
+        self._starting = threading.Thread(target=start, name="sandbox-start", daemon=True)
+        self._starting.start()
+
+    def wait_started(self) -> None:
+        """Wait for :meth:`start_background`; raises what :meth:`start` raised."""
+        self._join_start()
+        error, self._start_error = self._start_error, None
+        if error is not None:
+            raise error
+
+    def _join_start(self) -> None:
+        starting = self._starting
+        if starting is not None and starting is not threading.current_thread():
+            starting.join()
 
     def is_alive(self) -> bool:
         if self._container is None:
@@ -155,7 +188,9 @@ class DockerDeployment:
         return data
 
     def stop(self) -> None:
-        """Remove the container (force). Safe to call any number of times."""
+        """Remove the container (force). Safe to call any number of times; waits for a
+        :meth:`start_background` still under way first."""
+        self._join_start()
         container, self._container, self._runtime = self._container, None, None
         if container is None:
             return

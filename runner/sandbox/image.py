@@ -453,6 +453,7 @@ def _ensure_builtin_runtime(
 def ensure_image(
     cfg: DockerSandboxConfig, *, progress: Progress | None = None, force: bool = False,
     fallback: bool = True, force_env: bool = False, runtime: Runtime = "builtin",
+    client: docker.DockerClient | None = None,
 ) -> str:
     """The sandbox image ref (the default environment on the runtime layer, or on the
     claude-code layer for that runtime), built when missing (or, every layer, when
@@ -460,8 +461,15 @@ def ensure_image(
 
     ``cfg.image`` set: that image is used as is (pulled when absent). ``fallback=False``:
     do not bootstrap a base when ``cfg.base_image`` is neither present nor pullable.
+    ``client``: the caller's, for the check when every layer is present (a run's: no second
+    version query and ping); anything to build gets a client with the build timeout.
     """
     say = progress or _noop
+    if client is not None and not cfg.image and fallback and not (force or force_env):
+        below = runtime_status(cfg, client, runtime)
+        cached = None if below is None else _cached_layer(client, DEFAULT_ENV_LAYER, below)
+        if cached is not None:
+            return cached.ref
     client = docker_client(timeout=900)
     if cfg.image:
         if _local_image(client, cfg.image) is None and not _try_pull(cfg.image, say):

@@ -22,6 +22,7 @@ from docker.errors import NotFound
 from docker.utils import parse_bytes
 
 from runner.config import DockerSandboxConfig, Limits
+from runner.errors import RunFailed
 from runner.sandbox.deployment import DockerDeployment, remove_leftovers
 from runner.sandbox.masks import find_secret_paths
 from runner.sandbox.ownership import SandboxIdentity, sandbox_identity, writable_ownership
@@ -361,6 +362,58 @@ def test_exception_in_context_removes_and_hands_back(sandbox_image: str, tmp_pat
     for rel in ("backend", "backend/new.txt", "issues.md"):
         st = (project / rel).stat()
         assert (st.st_uid, st.st_gid) == (0, 0), rel
+
+
+def _named(client: docker.DockerClient, name: str) -> list[str]:
+    return [str(c.id) for c in client.containers.list(all=True, filters={"name": f"^/{name}$"})]
+
+
+def test_background_start_runs_the_same_container(sandbox_image: str, tmp_path: Path,
+                                                  docker_client: docker.DockerClient) -> None:
+    project = make_project(tmp_path / "p")
+    (tmp_path / "s").mkdir()
+    ident = sandbox_identity(project, DockerSandboxConfig())
+    spec = _spec(sandbox_image, project, tmp_path / "s", ident, [])
+    dep = DockerDeployment(spec, client=docker_client)
+    try:
+        dep.start_background()
+        dep.wait_started()
+        cid = dep.container_id
+        assert cid and dep.is_alive() and _named(docker_client, spec.name) == [cid]
+        attrs = dep.inspect()["HostConfig"]
+        assert attrs["ReadonlyRootfs"] and attrs["CapDrop"] == ["ALL"]
+        assert dep.runtime.exec(["id", "-u"]).stdout.strip() == str(ident.uid)
+    finally:
+        dep.stop()
+    assert _gone(docker_client, cid)
+
+
+def test_stop_during_background_start_removes_the_container(
+        sandbox_image: str, tmp_path: Path, docker_client: docker.DockerClient) -> None:
+    project = make_project(tmp_path / "p")
+    (tmp_path / "s").mkdir()
+    ident = sandbox_identity(project, DockerSandboxConfig())
+    spec = _spec(sandbox_image, project, tmp_path / "s", ident, [])
+    dep = DockerDeployment(spec, client=docker_client)
+    dep.start_background()
+    dep.stop()  # at once: it waits for the create/start under way, then removes
+    dep.wait_started()  # the thread is done (the start itself succeeded: nothing to raise)
+    assert _named(docker_client, spec.name) == [] and dep.container_id is None
+
+
+def test_background_start_failure_is_raised_by_wait_started(
+        tmp_path: Path, docker_client: docker.DockerClient) -> None:
+    project = make_project(tmp_path / "p")
+    (tmp_path / "s").mkdir()
+    ident = sandbox_identity(project, DockerSandboxConfig())
+    spec = _spec(f"sandbox-runner-no-such-image:{uuid.uuid4().hex[:12]}", project,
+                 tmp_path / "s", ident, [])
+    dep = DockerDeployment(spec, client=docker_client)
+    dep.start_background()
+    with pytest.raises(RunFailed, match="could not be created"):
+        dep.wait_started()
+    dep.stop()
+    assert _named(docker_client, spec.name) == [] and dep.container_id is None
 
 
 def test_remove_leftovers_takes_only_orphans(sandbox_image: str, tmp_path: Path,

@@ -114,6 +114,25 @@ def test_tag_is_stable_and_nothing_is_rebuilt(sandbox_image: str) -> None:
 
 
 @pytest.mark.docker
+def test_a_runs_client_checks_the_present_layers_without_a_client_of_its_own(
+        sandbox_image: str, docker_client: object, monkeypatch: pytest.MonkeyPatch) -> None:
+    import docker
+
+    assert isinstance(docker_client, docker.DockerClient)
+
+    def no_second_client(timeout: int = 120) -> docker.DockerClient:
+        raise AssertionError("ensure_image made a client of its own")
+
+    monkeypatch.setattr(image_mod, "docker_client", no_second_client)
+    lines: list[str] = []
+    assert ensure_image(DockerSandboxConfig(), progress=lines.append,
+                        client=docker_client) == sandbox_image
+    assert lines == []
+    with pytest.raises(AssertionError, match="of its own"):  # a rebuild takes the build client
+        ensure_image(DockerSandboxConfig(), force_env=True, client=docker_client)
+
+
+@pytest.mark.docker
 def test_image_carries_its_input_labels(sandbox_image: str, docker_client: object) -> None:
     import docker
 

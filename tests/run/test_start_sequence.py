@@ -1,0 +1,90 @@
+"""The run's start sequence with a real container: the container starts while the host side
+comes up, and a failing self-check still stops the run before the agent acts."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import docker
+import pytest
+
+from runner.config import build_run_config
+from runner.run import execute
+from runner.run.display import RunDisplay
+from runner.sandbox.selfcheck import SelfCheckResult, run_self_check
+
+pytestmark = pytest.mark.docker
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _project(tmp_path: Path) -> tuple[Path, Path]:
+    project = tmp_path / "minimal"
+    shutil.copytree(REPO / "examples" / "minimal", project,
+                    ignore=shutil.ignore_patterns("scenario*.yaml"))
+    scenario = tmp_path / "one-turn.yaml"
+    scenario.write_text('turns:\n  - text: "Done."\n')
+    return project, scenario
+
+
+def _lines(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def test_a_failing_check_stops_the_run_and_removes_the_container(
+        tmp_path: Path, sandbox_image: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The real self-check in the real container, asked to find a pids limit the container
+    does not have: exit 3, the container gone, the agent never told to go."""
+    project, scenario = _project(tmp_path)
+    out = tmp_path / "run"
+    containers: list[str] = []
+
+    def wrong_limit(sandbox: Any, **kwargs: Any) -> SelfCheckResult:
+        containers.append(sandbox.container_id)
+        kwargs["pids_limit"] += 1
+        return run_self_check(sandbox, **kwargs)
+
+    monkeypatch.setattr(execute, "run_self_check", wrong_limit)  # the run's own name for it
+    cfg = build_run_config(project, {"model": f"scripted:{scenario}", "out": out,
+                                     "verify": {"enabled": False}})
+    summary = execute.execute_run(cfg, RunDisplay())
+    assert summary.exit_code == 3 and summary.status == "failed"
+    assert summary.failure == "sandbox self-check failed: pids_limit"
+    record = json.loads((out / "run.json").read_text())
+    assert record["self_check_ok"] is False
+    assert [c["name"] for c in record["self_check"] if not c["ok"]] == ["pids_limit"]
+    assert len(record["self_check"]) > 10  # every other check ran, and passed
+    assert containers == [record["container_id"]]
+    client = docker.from_env()
+    try:
+        with pytest.raises(docker.errors.NotFound):
+            client.containers.get(containers[0])
+    finally:
+        client.close()
+    assert _lines(out / "transcript.jsonl") == []  # the model was never asked
+    assert not [e for e in _lines(out / "events.jsonl") if e["kind"] == "agent_started"]
+
+
+def test_a_run_records_the_container_it_started(tmp_path: Path, sandbox_image: str) -> None:
+    project, scenario = _project(tmp_path)
+    out = tmp_path / "run"
+    cfg = build_run_config(project, {"model": f"scripted:{scenario}", "out": out,
+                                     "verify": {"enabled": False}})
+    summary = execute.execute_run(cfg, RunDisplay())
+    assert summary.exit_code == 0, summary.failure
+    record = json.loads((out / "run.json").read_text())
+    assert record["self_check_ok"] is True and record["container_id"]
+    assert record["image"] == summary.image == sandbox_image
+    started = [e for e in _lines(out / "events.jsonl") if e["kind"] == "agent_started"]
+    assert len(started) == 1 and len(_lines(out / "transcript.jsonl")) == 1
+    client = docker.from_env()
+    try:
+        with pytest.raises(docker.errors.NotFound):
+            client.containers.get(record["container_id"])
+    finally:
+        client.close()
