@@ -12,15 +12,17 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
 
 from runner.audit.show import summarize_call
 from runner.protocol import EventRequest
-from runner.reports.summary import RunSummary
 from runner.sanitize import one_line
+
+if TYPE_CHECKING:  # the reports' models are imported after the agent phase, not at startup
+    from runner.reports.summary import RunSummary
 
 INPUT_WIDTH = 90
 TEXT_WIDTH = 200
@@ -67,7 +69,7 @@ class RunDisplay:
         )
 
     def decision(self, tool: str, data: dict[str, Any], allow: bool, reasons: list[str]) -> None:
-        what = f"{shown(tool, 60)} {escape(summarize_call(tool, data, INPUT_WIDTH))}"
+        what = f"{shown(tool, 60)} {shown(summarize_call(tool, data, INPUT_WIDTH), INPUT_WIDTH)}"
         if allow:
             self.line(f"[green]allow[/green] {what}")
         else:
