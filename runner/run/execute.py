@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import json
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -22,17 +21,16 @@ import docker
 
 from runner.agentdef import AgentDefinition, AgentLoad, load_agent_file, sandbox_section
 from runner.audit import DecisionLog, verify_log
-from runner.audit.log import SETUP_REQUESTER, Redacted, agent_requester
+from runner.audit.log import SETUP_REQUESTER, agent_requester
 from runner.audit.sign import sealed
 from runner.config import DEFAULT_MAX_TURNS, RunConfig
+from runner.decisions import DecisionService
 from runner.egress.allowlist import with_agent_hosts
-from runner.egress.decide import decide_response, unlogged
 from runner.egress.relay import RelayProcess
 from runner.env.build import EnvironmentPlan, plan_environment
 from runner.env.detect import DependencySpec, detect_dependencies
 from runner.env.setup import run_setup, setup_bundle, setup_redactor, setup_secrets
 from runner.errors import (
-    AuditLogFull,
     ConfigError,
     Interrupted,
     ProjectError,
@@ -52,11 +50,10 @@ from runner.gateway.server import (
     prepare_socket_dir,
 )
 from runner.policy.bundle import PolicyBundle, load_bundle
-from runner.policy.claude_code import Mapped, map_call
 from runner.policy.data import PolicyData, load_policy_data
 from runner.policy.decider import Decider
 from runner.policy.engine import PolicyEngine, load_engine
-from runner.policy.models import ConnectTarget, Decision, RunInfo, ToolCall
+from runner.policy.models import RunInfo
 from runner.protocol import (
     AGENT_CONFIG_NAME,
     API_PORT,
@@ -64,9 +61,6 @@ from runner.protocol import (
     GO_NAME,
     SOCKET_NAME,
     AgentConfig,
-    DecideRequest,
-    DecideResponse,
-    EventRequest,
 )
 from runner.reports.collect import (
     Steps,
@@ -214,97 +208,27 @@ class Run:
             runtime=self.cfg.runtime,
             policy_bundle_hash=prep.bundle.hash,
         )
-        self.log: DecisionLog | None = None
-        self.decider = Decider(prep.engine, workspace=self.project,
-                               run=RunInfo(id=self.run_id, agent=prep.agent.name,
-                                           tools=_policy_tools(prep, self.cfg.runtime)))
         self.gateway: Gateway | None = None
+        # decides, logs and answers the run's tool calls and connections (each phase hands
+        # it its decider and log); requested_by of tool calls: "agent:builtin", or the
+        # Claude Code hook's
+        self.decisions = DecisionService(
+            Decider(prep.engine, workspace=self.project,
+                    run=RunInfo(id=self.run_id, agent=prep.agent.name,
+                                tools=_policy_tools(prep, self.cfg.runtime))),
+            requested_by=agent_requester(self.cfg.runtime), display=display,
+            on_log_failure=self._end_run)
         self.egress: AgentEgress | None = None
         self.before: Snapshot | None = None
         self.secret_paths: list[str] = []
         self.verification: VerificationResult | None = None
         self.environment: EnvironmentPlan | None = None
-        self._decide_lock = threading.Lock()
-        # requested_by of tool calls: "agent:builtin", or the Claude Code hook's (the runtime
-        # setting comes with issue 11's claude-code runtime; without it the agent is builtin)
-        self.requested_by = agent_requester(str(getattr(self.cfg, "runtime", "builtin")))
 
-    # --- gateway callbacks (gateway threads) ---------------------------------------
-
-    def decide(self, req: DecideRequest) -> DecideResponse:
-        """Decide and log one tool call. Anything that goes wrong is a logged deny."""
-        mapped = Mapped(ToolCall(name=req.tool, input=req.input))
-        if req.runtime == "claude-code":  # Claude Code's tool names and shapes (its hook asks)
-            mapped = map_call(mapped.call)
-        call, errors = mapped.call, mapped.errors
-        try:  # the decider returns the input and decision redacted (its redactor is the run's)
-            decided = self.decider.decide_logged(call, cwd=req.cwd, measured=req.measured,
-                                                 errors=errors)
-            decision, redacted = decided.decision, Redacted(decided.masked, decided.erased)
-            logged: dict[str, Any] = decided.input.model_dump(mode="json", exclude_none=True)
-            eval_ns, metrics = decided.eval_ns, decided.metrics
-        except (KeyboardInterrupt, SystemExit):
-            raise
-        except BaseException as exc:  # fail closed, and still leave a trace in the log
-            decision, logged, redacted = self._failed(
-                exc, {"tool": call.model_dump(mode="json"), "errors": [str(exc)]})
-            eval_ns, metrics = 0, {}
-        resp = self._record(logged, decision, eval_ns, redacted, tool_use_id=req.tool_use_id,
-                            requested_by=self.requested_by, metrics=metrics)
-        shown = logged.get("tool") or {}
-        self.display.decision(str(shown.get("name", "")), shown.get("input") or {}, decision.allow,
-                              [f"{r.policy}/{r.rule}: {r.msg}" for r in decision.reasons])
-        return resp
-
-    def decide_connect(self, target: ConnectTarget) -> DecideResponse:
-        """Decide and log one connection the egress proxy was asked for (input kind
-        ``connect``): the same engine, log and lock as tool calls; a failure is a logged deny."""
-        try:
-            decided = self.decider.decide_connect_logged(target)
-            decision, redacted = decided.decision, Redacted(decided.masked, decided.erased)
-            logged: dict[str, Any] = decided.input.model_dump(mode="json", exclude_none=True)
-            eval_ns, metrics = decided.eval_ns, decided.metrics
-        except (KeyboardInterrupt, SystemExit):
-            raise
-        except BaseException as exc:
-            decision, logged, redacted = self._failed(exc, {
-                "kind": "connect", "connect": target.model_dump(mode="json"), "errors": [str(exc)]})
-            eval_ns, metrics = 0, {}
-        resp = self._record(logged, decision, eval_ns, redacted, metrics=metrics)
-        self.display.connection(logged.get("connect") or {}, decision.allow,
-                                [f"{r.policy}/{r.rule}: {r.msg}" for r in decision.reasons])
-        return resp
-
-    def _failed(self, exc: BaseException, logged: dict[str, Any]
-                ) -> tuple[Decision, dict[str, Any], Redacted]:
-        """The logged deny of a decision that raised (input and reason redacted)."""
-        decision, masked, _ = self.decider.redact_logged(
-            Decision.failed(f"{type(exc).__name__}: {exc}"), "/result")
-        redacted_input, masked_input, _ = self.decider.redact_logged(logged, "/input")
-        return decision, redacted_input, Redacted(masked_input + masked, [])
-
-    def _record(self, logged: dict[str, Any], decision: Decision, eval_ns: int,
-                redacted: Redacted, *, tool_use_id: str | None = None,
-                requested_by: str | None = None,
-                metrics: dict[str, int] | None = None) -> DecideResponse:
-        """One line of the decision log, whatever decided (a tool call, a connection); a
-        decision the full log cannot take is a deny, and ends the run. ``requested_by``:
-        None for a connection (the log's own, or "egress-proxy")."""
-        assert self.log is not None
-        try:
-            with self._decide_lock:
-                entry = self.log.append(logged, decision.model_dump(mode="json"),
-                                        eval_ns=eval_ns, tool_use_id=tool_use_id,
-                                        requested_by=requested_by, masked=redacted.masked,
-                                        erased=redacted.erased, metrics=metrics)
-        except AuditLogFull as exc:  # nothing may run unlogged: deny, and end the run
-            if self.gateway is not None:
-                self.gateway.fail(exc)
-            return unlogged(exc)
-        return decide_response(decision, entry.decision_id)
-
-    def on_event(self, ev: EventRequest) -> None:
-        self.display.event(ev)
+    def _end_run(self, exc: RunFailed) -> None:
+        """A decision could not be logged: nothing may run unlogged, so the run ends (every
+        later model request is answered 503)."""
+        if self.gateway is not None:
+            self.gateway.fail(exc)
 
     # --- phases ------------------------------------------------------------------------
 
@@ -346,8 +270,8 @@ class Run:
                 self.display.step(f"environment {plan.ref} (cached; {spec.describe()})")
             return plan.ref
         redactor = setup_redactor(self.prep.setup_secrets)
-        self.decider = Decider(self.prep.engine, workspace=self.project, run=self.decider.run,
-                               redactor=redactor)
+        self.decisions.decider = Decider(self.prep.engine, workspace=self.project,
+                                         run=self.decisions.decider.run, redactor=redactor)
 
         def progress(line: str) -> None:
             if line.startswith("==>"):
@@ -360,15 +284,16 @@ class Run:
                                  "engine": self.cfg.policy.engine.type},
                          requested_by=SETUP_REQUESTER,
                          max_bytes=self.cfg.gateway.max_log_mb * 1024 * 1024) as log:
-            self.log = log
+            self.decisions.log = log
             try:
                 result = run_setup(plan, cfg=self.cfg, client=client, data=self.prep.data,
-                                   decide_connect=self.decide_connect, log_dir=self.run_dir,
+                                   decide_connect=self.decisions.decide_connect,
+                                   log_dir=self.run_dir,
                                    progress=progress, secrets=self.prep.setup_secrets,
                                    redact=lambda text: redactor.redact_text(text)[0],
                                    rebuild=self.cfg.rebuild_env)
             finally:
-                self.log = None
+                self.decisions.log = None
         self.record.environment.update(built=result.built, build_seconds=result.seconds)
         self.record.write(self.run_dir)
         return result.ref
@@ -385,8 +310,9 @@ class Run:
                           if (self.project / p).is_file()])
         redactor.add_git_credentials(self.project)  # e.g. the CI token actions/checkout persists
         setup_redactor(self.prep.setup_secrets, redactor)  # never in the agent phase's records
-        self.decider = Decider(self.prep.engine, workspace=self.project, run=self.decider.run,
-                               masks=self.secret_paths, redactor=redactor)
+        self.decisions.decider = Decider(self.prep.engine, workspace=self.project,
+                                         run=self.decisions.decider.run, masks=self.secret_paths,
+                                         redactor=redactor)
         identity = sandbox_identity(self.project, self.cfg.sandbox)
         self.record.sandbox_user = f"{identity.uid}:{identity.gid}"
         with contextlib.ExitStack() as stack:
@@ -395,14 +321,14 @@ class Run:
             (sock_dir / AGENT_CONFIG_NAME).chmod(0o444)
             claude = self.cfg.runtime == "claude-code"  # its API relay is another uid
             prepare_socket_dir(sock_dir, identity.uid, identity.gid, group=claude)
-            self.log = stack.enter_context(DecisionLog(
+            self.decisions.log = stack.enter_context(DecisionLog(
                 self.run_dir / "decisions.jsonl", bundle_hash=self.prep.bundle.hash,
                 labels={"run_id": self.run_id, "agent": self.prep.agent.name,
                         "engine": self.cfg.policy.engine.type, "runtime": self.cfg.runtime},
                 max_bytes=self.cfg.gateway.max_log_mb * 1024 * 1024))
             self.gateway = Gateway(
                 socket_path=sock_dir / SOCKET_NAME, provider=self.prep.provider,
-                decide=self.decide, run_dir=self.run_dir, on_event=self.on_event,
+                decide=self.decisions.decide, run_dir=self.run_dir, on_event=self.display.event,
                 budget=Budget.from_config(self.cfg.gateway), redactor=redactor,
                 retry=RetryPolicy.from_config(self.cfg.gateway),
                 model=None if self.prep.model == "scripted" else self.prep.model,
@@ -416,8 +342,8 @@ class Run:
                 self.egress = AgentEgress(
                     hosts=self.prep.egress_hosts, cfg=self.cfg.egress, sock_dir=sock_dir,
                     token=self.gateway.token, owner=(identity.uid, identity.gid),
-                    run_dir=self.run_dir, decide_connect=self.decide_connect,
-                    display=self.display, redact=self.decider.redact_text)
+                    run_dir=self.run_dir, decide_connect=self.decisions.decide_connect,
+                    display=self.display, redact=self.decisions.decider.redact_text)
                 self.egress.start_proxy()
                 stack.callback(self.egress.stop)
                 self.record.egress = self.egress.record()
@@ -625,7 +551,7 @@ class Run:
         check = verify_log(log_path)
         info = AuditInfo(head_hash=check.head_hash, verified=check.ok, entries=check.count,
                          detail=check.problem)
-        return sealed(self.run_dir, self.run_id, info, self.log, project=self.project)
+        return sealed(self.run_dir, self.run_id, info, self.decisions.log, project=self.project)
 
 
 @contextlib.contextmanager
