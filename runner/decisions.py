@@ -207,7 +207,8 @@ class DecisionService:
 
     def _unlogged(self, decider: Decider, exc: BaseException) -> DecideResponse:
         """The deny of a call the log could not take; the run ends (``on_log_failure``)."""
-        ended = exc if isinstance(exc, RunFailed) else RunFailed(
+        # without its traceback: the run keeps the error, not this thread's frames
+        ended = exc.with_traceback(None) if isinstance(exc, RunFailed) else RunFailed(
             f"the decision log failed: {type(exc).__name__}: {exc}")
         if self.on_log_failure is not None:
             with contextlib.suppress(Exception):

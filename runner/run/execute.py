@@ -4,6 +4,14 @@ Order matters: everything that can be bad *input* is checked before anything is
 written (exit 2); then the environment (Docker, image: exit 4); then the run
 directory is created and, whatever happens after that, the container is
 removed, ownership handed back, and the run directory gets what was known.
+
+:func:`prepare` checks the input; :class:`Run` orchestrates the phases (setup → agent →
+verify → results → audit) and holds what they learn. What a phase does lives in the
+module named for it: decisions in :mod:`runner.decisions` (the run's DecisionService), the
+agent's exec and end in :mod:`runner.run.agent_process`, the self-check step in
+:mod:`runner.run.selfcheck`, Claude Code in :mod:`runner.run.claude_code_agent`, the
+outcome and final writes in :mod:`runner.run.results`, the audit in
+:func:`runner.audit.sign.audit_run`.
 """
 
 from __future__ import annotations
@@ -20,13 +28,12 @@ from typing import Any
 import docker
 
 from runner.agentdef import AgentDefinition, AgentLoad, load_agent_file, sandbox_section
-from runner.audit import DecisionLog, verify_log
+from runner.audit import DecisionLog
 from runner.audit.log import SETUP_REQUESTER, agent_requester
-from runner.audit.sign import sealed
+from runner.audit.sign import audit_run
 from runner.config import DEFAULT_MAX_TURNS, RunConfig
 from runner.decisions import DecisionService
 from runner.egress.allowlist import with_agent_hosts
-from runner.egress.relay import RelayProcess
 from runner.env.build import EnvironmentPlan, plan_environment
 from runner.env.detect import DependencySpec, detect_dependencies
 from runner.env.setup import run_setup, setup_bundle, setup_redactor, setup_secrets
@@ -36,7 +43,6 @@ from runner.errors import (
     ProjectError,
     RunFailed,
     RunnerError,
-    RunTimeout,
 )
 from runner.gateway.budget import Budget
 from runner.gateway.limits import GatewayLimits
@@ -56,7 +62,6 @@ from runner.policy.engine import PolicyEngine, load_engine
 from runner.policy.models import RunInfo
 from runner.protocol import (
     AGENT_CONFIG_NAME,
-    API_PORT,
     GO_ENV,
     GO_NAME,
     SOCKET_NAME,
@@ -71,7 +76,6 @@ from runner.reports.collect import (
     with_results_gate,
 )
 from runner.reports.diff import Snapshot, snapshot_tree
-from runner.reports.markdown import render_markdown, write_step_summary
 from runner.reports.summary import (
     AgentInfo,
     AuditInfo,
@@ -79,21 +83,14 @@ from runner.reports.summary import (
     GatewayInfo,
     RunSummary,
     TokenUsage,
-    write_summary,
 )
 from runner.reports.verify import VerificationResult, run_verification
-from runner.run.agent_process import AGENT_GRACE, AgentProcess
-from runner.run.claude_code import (
-    API_RELAY_READY,
-    CLAUDE_BIN,
-    HOOK_COMMAND,
-    StreamJsonEvents,
-    api_relay_command,
-    claude_launch,
-    relay_uid,
-)
+from runner.run.agent_process import AGENT_GRACE, AgentProcess, check_agent_end
+from runner.run.claude_code import claude_launch
+from runner.run.claude_code_agent import run_claude_code
 from runner.run.display import RunDisplay, shown
 from runner.run.egress import AgentEgress
+from runner.run.results import settle, write_results
 from runner.run.rundir import (
     RunRecord,
     check_run_dir_place,
@@ -102,6 +99,7 @@ from runner.run.rundir import (
     new_run_id,
     utc_now,
 )
+from runner.run.selfcheck import check_sandbox
 from runner.run.signals import interruptible
 from runner.runtime_tools import policy_tool_names
 from runner.sandbox.access import check_project_access, project_access
@@ -110,8 +108,8 @@ from runner.sandbox.docker_client import docker_client
 from runner.sandbox.environment import ExecResult
 from runner.sandbox.masks import find_secret_paths
 from runner.sandbox.ownership import sandbox_identity, writable_ownership
-from runner.sandbox.selfcheck import ClaudeCodeCheck, run_self_check
-from runner.sandbox.spec import RUNTIME_PYTHON, WORKSPACE, build_container_spec, idle_command
+from runner.sandbox.selfcheck import ClaudeCodeCheck
+from runner.sandbox.spec import RUNTIME_PYTHON, build_container_spec, idle_command
 
 SCRIPTED_PREFIX = "scripted:"
 # The runtime prefix's interpreter by its absolute path (the tools' PATH leads to the project
@@ -208,7 +206,6 @@ class Run:
             runtime=self.cfg.runtime,
             policy_bundle_hash=prep.bundle.hash,
         )
-        self.gateway: Gateway | None = None
         # decides, logs and answers the run's tool calls and connections (each phase hands
         # it its decider and log); requested_by of tool calls: "agent:builtin", or the
         # Claude Code hook's
@@ -216,19 +213,24 @@ class Run:
             Decider(prep.engine, workspace=self.project,
                     run=RunInfo(id=self.run_id, agent=prep.agent.name,
                                 tools=_policy_tools(prep, self.cfg.runtime))),
-            requested_by=agent_requester(self.cfg.runtime), display=display,
-            on_log_failure=self._end_run)
+            requested_by=agent_requester(self.cfg.runtime), display=display)
+        self._gateway: Gateway | None = None
         self.egress: AgentEgress | None = None
         self.before: Snapshot | None = None
         self.secret_paths: list[str] = []
         self.verification: VerificationResult | None = None
         self.environment: EnvironmentPlan | None = None
 
-    def _end_run(self, exc: RunFailed) -> None:
-        """A decision could not be logged: nothing may run unlogged, so the run ends (every
-        later model request is answered 503)."""
-        if self.gateway is not None:
-            self.gateway.fail(exc)
+    @property
+    def gateway(self) -> Gateway | None:
+        return self._gateway
+
+    @gateway.setter
+    def gateway(self, gateway: Gateway | None) -> None:
+        """The run's gateway; a decision the log cannot take ends the run through it (every
+        later model request is answered 503): nothing may run unlogged."""
+        self._gateway = gateway
+        self.decisions.on_log_failure = gateway.fail if gateway is not None else None
 
     # --- phases ------------------------------------------------------------------------
 
@@ -381,98 +383,35 @@ class Run:
             self._finish_agent(deployment, agent.wait())
 
     def _run_claude_code(self, deployment: DockerDeployment, proxy: dict[str, str]) -> None:
-        """The claude-code runtime: the API relay (it holds the token), the agent file in the
-        tmpfs home, the self-check, then Claude Code itself; its stream-json lines become the
-        run's events (through the gateway: redacted, clipped, capped)."""
+        """The claude-code runtime (runner/run/claude_code_agent.py): the API relay, the agent
+        file, the self-check, Claude Code itself; its end checked like the built-in agent's."""
         assert self.gateway is not None
-        # The hook trusts whatever answers on 127.0.0.1:API_PORT: the relay runs as a uid of
-        # its own (the sandbox user's group reaches the socket), so the agent, without
-        # capabilities, can neither kill it nor take its port.
-        spec = deployment.spec
-        relay = RelayProcess(deployment.runtime, self.gateway.token, port=API_PORT,
-                             timeout=self.cfg.timeout + 3 * AGENT_GRACE,
-                             command=api_relay_command(), ready=API_RELAY_READY,
-                             name="api-relay", on_line=self._relay_line,
-                             user=f"{relay_uid(spec.uid)}:{spec.gid}")
-        relay.start()
-        model = None if self.prep.model == "scripted" else self.prep.model
         launch = claude_launch(
-            self.prep.agent, tools=list(self.prep.agent_load.tools), model=model,
+            self.prep.agent, tools=list(self.prep.agent_load.tools),
+            model=None if self.prep.model == "scripted" else self.prep.model,
             task=self.cfg.task, max_turns=self.prep.max_turns,
             append_prompt=self._sandbox_prompt(), proxy_env=proxy)
-        runtime = deployment.runtime
-        made = runtime.exec(["mkdir", "-p", launch.agent_path.rsplit("/", 1)[0]], timeout=30)
-        if made.returncode != 0:
-            raise RunFailed(f"cannot create the agent directory in the sandbox: {made.stderr[:200]}")
-        runtime.write_file(launch.agent_path, launch.agent_text.encode("utf-8"))
-        self._self_check(deployment, ClaudeCodeCheck(binary=CLAUDE_BIN, hook=HOOK_COMMAND,
-                                                     port=API_PORT))
-        stream = StreamJsonEvents(agent_name=self.prep.agent.name, model=self.prep.model)
-        gateway = self.gateway
-
-        def line(kind: str, text: str) -> None:
-            if kind == "stderr":
-                self.display.agent_stderr(text)
-                return
-            for event in stream.feed(text):
-                gateway.record_event(event)
-
-        agent = AgentProcess(deployment, launch.command, timeout=self.cfg.timeout,
-                             on_line=line, env=launch.env)
-        self.display.step(f"agent {self.prep.agent.name} running in Claude Code "
-                          f"(model {self.prep.model})")
-        agent.start()
-        result = agent.wait()
-        self.record.claude_code = {"result": stream.outcome.subtype, "turns": stream.outcome.turns,
-                                   "lines_skipped": stream.skipped}
-        self._finish_agent(deployment, result)
-        if not relay.alive:
-            raise RunFailed("the API relay ended during the run: tool calls may have gone "
-                            "undecided (see the audit cross-check)")
-        outcome = stream.outcome
-        if outcome.subtype is None:
-            raise RunFailed("Claude Code ended without a result line")
-        if outcome.is_error and outcome.subtype != "error_max_turns":
-            raise RunFailed(f"Claude Code ended with {shown(outcome.subtype, 60)}: "
-                            f"{shown(outcome.message, 300)}")
-
-    def _relay_line(self, stream: str, line: str) -> None:
-        if stream == "stderr":
-            self.display.agent_stderr(f"api relay: {line}")
+        end = run_claude_code(
+            deployment, launch, gateway=self.gateway, display=self.display,
+            timeout=self.cfg.timeout, relay_timeout=self.cfg.timeout + 3 * AGENT_GRACE,
+            agent_name=self.prep.agent.name, model=self.prep.model,
+            self_check=lambda check: self._self_check(deployment, check))
+        self.record.claude_code = end.record()
+        self._finish_agent(deployment, end.result)
+        end.check()
 
     def _self_check(self, deployment: DockerDeployment,
                     claude_code: ClaudeCodeCheck | None = None) -> None:
-        sanitized = [b.target.removeprefix(f"{WORKSPACE}/") for b in deployment.spec.binds
-                     if b.purpose == "sanitized"]
-        result = run_self_check(
-            deployment.runtime, writable=self.writable, pids_limit=self.cfg.sandbox.limits.pids,
-            secret_paths=self.secret_paths, sanitized=sanitized,
-            proxy_port=self.egress.port if self.egress is not None else None,
-            claude_code=claude_code)
-        self.record.self_check = [c.model_dump() for c in result.checks]
-        self.record.self_check_ok = result.ok
-        self.record.write(self.run_dir)
-        if result.ok:
-            self.display.step(f"self-check passed ({len(result.checks)} checks)")
-        result.raise_for_failure()
+        check_sandbox(deployment, record=self.record, run_dir=self.run_dir, display=self.display,
+                      writable=self.writable, pids_limit=self.cfg.sandbox.limits.pids,
+                      secret_paths=self.secret_paths,
+                      proxy_port=self.egress.port if self.egress is not None else None,
+                      claude_code=claude_code)
 
     def _finish_agent(self, deployment: DockerDeployment, result: ExecResult) -> None:
         self.record.agent_exit_code = result.returncode
-        oom = deployment.oom_killed()
-        gateway = self.gateway
-        if result.timed_out or not deployment.is_alive():
-            if oom:
-                raise RunFailed("oom-killed: the sandbox ran out of memory")
-            if result.timed_out:
-                raise RunTimeout(self.cfg.timeout)
-            raise RunFailed("the sandbox container died during the run")
-        if gateway is not None and gateway.failure_error is not None:
-            raise gateway.failure_error
-        if oom:
-            raise RunFailed("oom-killed: a process in the sandbox ran out of memory")
-        if result.returncode != 0:
-            tail = (result.stderr or result.stdout).strip().splitlines()[-1:] or ["no output"]
-            raise RunFailed(f"agent exited with code {result.returncode}: {tail[0][:300]}")
+        check_agent_end(deployment, result, timeout=self.cfg.timeout,
+                        failure=self.gateway.failure_error if self.gateway is not None else None)
 
     def _agent_line(self, stream: str, line: str) -> None:
         if stream == "stderr":
@@ -521,38 +460,17 @@ class Run:
         summary.audit = steps.run("audit", self._audit_info, AuditInfo)
         summary.collection_errors += steps.errors
         summary.gates = with_results_gate(summary.gates, summary.collection_errors)
-        if failure is not None:
-            summary.status = "failed" if isinstance(failure, RunFailed) else "error"
-            summary.exit_code = failure.exit_code
-            summary.failure = str(failure)
-        elif summary.gates and not all(g.passed for g in summary.gates):
-            summary.status, summary.exit_code = "gates_failed", 1
-        else:
-            summary.status, summary.exit_code = "passed", 0
+        settle(summary, failure)
         finished = utc_now()
         summary.finished_at = finished
         summary.duration_s = round(time.monotonic() - self.prep.started, 2)
         self.record.finished_at = finished
         self.record.failure = summary.failure
-        writes = Steps()
-        writes.run("run.json", lambda: self.record.write(self.run_dir), lambda: None)
-        summary.collection_errors += writes.errors
-        if writes.run("summary", lambda: write_summary(self.run_dir, summary), lambda: None) is None:
-            summary.collection_errors.append(writes.errors[-1])
-            write_summary(self.run_dir, summary, markdown=False)  # summary.json at least
-        writes.run("step summary", lambda: write_step_summary(render_markdown(summary)),
-                   lambda: False)
+        write_results(self.run_dir, self.record, summary)
         return summary
 
     def _audit_info(self) -> AuditInfo:
-        log_path = self.run_dir / "decisions.jsonl"
-        if not log_path.exists():
-            return AuditInfo()
-        check = verify_log(log_path)
-        info = AuditInfo(head_hash=check.head_hash, verified=check.ok, entries=check.count,
-                         detail=check.problem)
-        return sealed(self.run_dir, self.run_id, info, self.decisions.log, project=self.project)
-
+        return audit_run(self.run_dir, self.run_id, self.decisions.log, project=self.project)
 
 @contextlib.contextmanager
 def _closing(engine: PolicyEngine) -> Iterator[None]:
