@@ -69,6 +69,16 @@ def answer(decision: Decision, decision_id: str) -> DecideResponse:
         DecideReason(policy=r.policy, rule=r.rule, msg=r.msg) for r in decision.reasons])
 
 
+def failure_answer(exc: BaseException, decision_id: str,
+                   redact: Callable[[str], str]) -> DecideResponse:
+    """The transports' own guard (the gateway's ``/v1/decide``, the egress proxy) for a
+    decide callback that raised or answered nonsense: :func:`failure`'s deny, redacted."""
+    decision = failure(exc)
+    for reason in decision.reasons:
+        reason.msg = redact(reason.msg)
+    return answer(decision, decision_id)
+
+
 @dataclass
 class _Line:
     """One decision as it goes to the log (input and decision already redacted)."""
@@ -251,4 +261,4 @@ def _show_connection(display: DecisionDisplay, logged: dict[str, Any], allow: bo
     display.connection(logged.get("connect") or {}, allow, reasons)
 
 
-__all__ = ["UNLOGGED", "DecisionDisplay", "DecisionService", "answer", "failure"]
+__all__ = ["UNLOGGED", "DecisionDisplay", "DecisionService", "answer", "failure", "failure_answer"]

@@ -271,3 +271,16 @@ def test_two_threads_deciding_at_once_make_one_valid_chain(engine: RegorusEngine
         assert entry.kind == "connect" and entry.tool_input["host"] == host
         assert entry.allowed is answer.allow
     s.log.close()
+
+
+def test_the_transports_guard_answers_in_the_same_shape() -> None:
+    """The gateway's and the proxy's own guard (a decide callback that raised) use the same
+    failure, redacted by the transport's redactor."""
+    from runner.decisions import failure_answer
+
+    exc = RuntimeError(f"fell over near {SECRET}")
+    got = failure_answer(exc, "failed", lambda text: _Redactor().redact_text(text)[0])
+    assert not got.allow and got.decision_id == "failed"
+    assert [(r.policy, r.rule, r.msg) for r in got.reasons] == [
+        ("engine", "evaluation_failed",
+         "policy evaluation failed: RuntimeError: fell over near [REDACTED:test]")]
