@@ -181,7 +181,8 @@ def prepare(cfg: RunConfig) -> Prepared:
 
 
 class Run:
-    """The state of one run while it executes (gateway callbacks write into it)."""
+    """One run's phases, in order, and what they learn (run.json's record, the summary);
+    its tool calls and connections are decided by ``self.decisions``."""
 
     def __init__(self, prep: Prepared, display: RunDisplay) -> None:
         self.prep = prep
