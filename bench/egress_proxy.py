@@ -30,8 +30,8 @@ sys.path.insert(0, str(REPO))
 
 from bench._report import replace_section  # noqa: E402
 from runner.audit.log import DecisionLog  # noqa: E402
+from runner.decisions import DecisionService  # noqa: E402
 from runner.egress.allowlist import with_agent_hosts  # noqa: E402
-from runner.egress.decide import ConnectService  # noqa: E402
 from runner.egress.proxy import EgressProxy  # noqa: E402
 from runner.policy.bundle import load_bundle  # noqa: E402
 from runner.policy.decider import Decider  # noqa: E402
@@ -130,9 +130,9 @@ def measure(requests: int, mib: int) -> dict[str, Any]:
     engine = RegorusEngine(bundle)
     with tempfile.TemporaryDirectory() as tmp:
         log = DecisionLog(Path(tmp) / "decisions.jsonl", labels={}, bundle_hash=bundle.hash)
-        service = ConnectService(Decider(engine, workspace=None, run=RunInfo(id="bench")), log)
+        service = DecisionService(Decider(engine, workspace=None, run=RunInfo(id="bench")), log=log)
         proxy = EgressProxy(socket_path=Path(tmp) / "egress.sock", phase="agent",
-                            decide_connect=service, allowlist=[f"127.0.0.1:{pport}"])
+                            decide_connect=service.decide_connect, allowlist=[f"127.0.0.1:{pport}"])
         proxy.start()
         try:
             first = _proxy_get(proxy.socket_path, proxy.token, pport)

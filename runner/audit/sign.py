@@ -33,12 +33,13 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from runner.audit.formats import canonical_json
 from runner.audit.log import (
     GENESIS_HASH,
+    LOG_NAME,
     DecisionLog,
     LogEntry,
     read_log,
     strict_loads,
 )
-from runner.audit.verify import VerifyResult
+from runner.audit.verify import VerifyResult, verify_log
 from runner.errors import ConfigError, InputError, RunnerError, first_error
 from runner.reports.summary import AuditInfo
 
@@ -203,6 +204,19 @@ def sealed(run_dir: Path, run_id: str, audit: AuditInfo, log: DecisionLog | None
         return audit.model_copy(update={"detail": f"{audit.detail}; {note}" if audit.detail
                                         else note})
     return audit.model_copy(update={"signature": sig.signature, "key_id": sig.key_id})
+
+
+def audit_run(run_dir: Path, run_id: str, log: DecisionLog | None, *,
+              project: Path | None = None) -> AuditInfo:
+    """A run's audit phase: its ``decisions.jsonl`` verified, and the head the host wrote
+    (``log``) signed (:func:`sealed`); an empty AuditInfo when the run logged nothing."""
+    log_path = run_dir / LOG_NAME
+    if not log_path.exists():
+        return AuditInfo()
+    check = verify_log(log_path)
+    info = AuditInfo(head_hash=check.head_hash, verified=check.ok, entries=check.count,
+                     detail=check.problem)
+    return sealed(run_dir, run_id, info, log, project=project)
 
 
 def read_signature(run_dir: Path) -> ChainSignature | None:

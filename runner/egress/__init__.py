@@ -5,7 +5,6 @@
 - :mod:`runner.egress.relay`: the in-container relay's command, :func:`proxy_env` for tools,
   :class:`RelayProcess` that starts it;
 - :mod:`runner.egress.hosts`: allowlist entries, connection targets and the SSRF rule;
-- :class:`~runner.egress.decide.ConnectService`: ``decide_connect`` outside a run.
 
 The names are imported on first use (runner.config imports runner.egress.hosts, so this
 package's ``__init__`` imports nothing itself).
@@ -21,7 +20,6 @@ _EXPORTS = {
     "EgressLimits": "runner.egress.proxy",
     "EgressStats": "runner.egress.proxy",
     "ConnectionRecord": "runner.egress.proxy",
-    "ConnectService": "runner.egress.decide",
     "RelayProcess": "runner.egress.relay",
     "proxy_env": "runner.egress.relay",
     "relay_command": "runner.egress.relay",

@@ -56,7 +56,7 @@ from runner.gateway.auth import new_token, presented_token, token_refusal
 from runner.gateway.recorder import JsonlWriter, utc_now
 from runner.gateway.server import bind_unix_socket
 from runner.policy.models import ConnectTarget, Phase
-from runner.protocol import DecideReason, DecideResponse
+from runner.protocol import DecideResponse
 
 if TYPE_CHECKING:
     from runner.config import EgressConfig
@@ -434,9 +434,9 @@ class EgressProxy:
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # fail closed
-            return DecideResponse(allow=False, decision_id="failed", reasons=[DecideReason(
-                policy="engine", rule="evaluation_failed",
-                msg=self._redact(f"policy evaluation failed: {type(exc).__name__}: {exc}"))])
+            from runner.decisions import failure_answer  # loaded by any run; not at import
+
+            return failure_answer(exc, "failed", self._redact)
 
     async def _address(self, target: Target) -> IPAddress:
         """The address to connect to: resolved after the decision, checked by the SSRF rule."""

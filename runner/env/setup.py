@@ -19,8 +19,8 @@ from pydantic import BaseModel
 
 from runner.audit.log import SETUP_REQUESTER, DecisionLog
 from runner.config import RunConfig
+from runner.decisions import DecisionService
 from runner.egress.allowlist import with_setup_hosts
-from runner.egress.decide import ConnectService
 from runner.env.build import BuildResult, EnvironmentPlan, build_environment, plan_environment
 from runner.errors import ConfigError
 from runner.gateway.redact import MIN_SECRET_LENGTH, Redactor
@@ -134,7 +134,8 @@ def build_project_environment(cfg: RunConfig, *, progress: Progress, rebuild: bo
                              labels={"run_id": build_id, "phase": "setup"},
                              requested_by=SETUP_REQUESTER) as log:
                 result = run_setup(plan, cfg=cfg, client=client, data=data,
-                                   decide_connect=ConnectService(decider, log), log_dir=log_dir,
+                                   decide_connect=DecisionService(decider, log=log).decide_connect,
+                                   log_dir=log_dir,
                                    progress=progress, secrets=secrets,
                                    redact=lambda text: redactor.redact_text(text)[0],
                                    rebuild=rebuild)

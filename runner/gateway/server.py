@@ -64,7 +64,7 @@ from runner.gateway.redact import Redaction, Redactor
 from runner.gateway.retry import Retrier, RetryPolicy
 from runner.gateway.shapes import RefusedShape, allowed_count_request, allowed_request
 from runner.gateway.stream import Exchange, SSEResponse, checked_betas, count_tokens, open_stream
-from runner.protocol import DecideReason, DecideRequest, DecideResponse, EventRequest, EventResponse
+from runner.protocol import DecideRequest, DecideResponse, EventRequest, EventResponse
 
 Decide = Callable[[DecideRequest], DecideResponse]
 TRANSCRIPT = "transcript.jsonl"
@@ -361,12 +361,10 @@ class Gateway:
                 raise TypeError(f"decide returned {type(resp).__name__}, not DecideResponse")
         except Exception as exc:  # fail closed: an error deciding is a deny
             self._bump(decisions=1, denied=1, decide_errors=1)
-            resp = DecideResponse(
-                allow=False, decision_id=f"failed-{uuid.uuid4()}",
-                reasons=[DecideReason(policy="engine", rule="evaluation_failed",
-                                      msg=self.redactor.redact_text(
-                                          f"policy evaluation failed: {type(exc).__name__}: {exc}")[0])],
-            )
+            from runner.decisions import failure_answer  # loaded by any run; not at import
+
+            resp = failure_answer(exc, f"failed-{uuid.uuid4()}",
+                                  lambda text: self.redactor.redact_text(text)[0])
             return JSONResponse(resp.model_dump(mode="json"))
         self._bump(decisions=1, denied=0 if resp.allow else 1)
         return JSONResponse(resp.model_dump(mode="json"))

@@ -1,7 +1,7 @@
 """Claude Code's tool calls as policy inputs (``--runtime claude-code``).
 
 The PreToolUse hook (runner/agent/hook.py) sends each call Claude Code is about to run as a
-DecideRequest with ``runtime="claude-code"``; ``Run.decide`` maps it here, then derives and
+DecideRequest with ``runtime="claude-code"``; ``DecisionService.decide`` maps it here, then derives and
 evaluates it like any other call (one decision, logged with the call's tool_use_id).
 
 - Bash, Read, Write, Edit, Glob, Grep, LS: as they are. Claude Code's extra keys

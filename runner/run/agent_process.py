@@ -1,7 +1,8 @@
-"""The agent's ``docker exec`` in the container, whatever the runtime.
+"""The agent's ``docker exec`` in the container, whatever the runtime, and how it ended.
 
 Run from a thread so the main thread stays responsive to signals; a host-side watchdog backs
 up the in-container timeout (the exec ends with the container when it has to be stopped).
+:func:`check_agent_end` turns the end into the run's failure, if it is one.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from runner.errors import RunTimeout
+from runner.errors import RunFailed, RunTimeout
 from runner.sandbox.deployment import DockerDeployment
 from runner.sandbox.environment import ExecResult
 
@@ -57,3 +58,24 @@ class AgentProcess:
             raise self._error
         assert self._result is not None
         return self._result
+
+
+def check_agent_end(deployment: DockerDeployment, result: ExecResult, *, timeout: float,
+                    failure: RunFailed | None) -> None:
+    """Raise what the agent's end means for the run: out of memory, timed out, the container
+    gone, ``failure`` (what the gateway ended the run for: budget, model API, a decision the
+    log could not take), a non-zero exit."""
+    oom = deployment.oom_killed()
+    if result.timed_out or not deployment.is_alive():
+        if oom:
+            raise RunFailed("oom-killed: the sandbox ran out of memory")
+        if result.timed_out:
+            raise RunTimeout(timeout)
+        raise RunFailed("the sandbox container died during the run")
+    if failure is not None:
+        raise failure
+    if oom:
+        raise RunFailed("oom-killed: a process in the sandbox ran out of memory")
+    if result.returncode != 0:
+        tail = (result.stderr or result.stdout).strip().splitlines()[-1:] or ["no output"]
+        raise RunFailed(f"agent exited with code {result.returncode}: {tail[0][:300]}")

@@ -4,6 +4,14 @@ Order matters: everything that can be bad *input* is checked before anything is
 written (exit 2); then the environment (Docker, image: exit 4); then the run
 directory is created and, whatever happens after that, the container is
 removed, ownership handed back, and the run directory gets what was known.
+
+:func:`prepare` checks the input; :class:`Run` orchestrates the phases (setup → agent →
+verify → results → audit) and holds what they learn. What a phase does lives in the
+module named for it: decisions in :mod:`runner.decisions` (the run's DecisionService), the
+agent's exec and end in :mod:`runner.run.agent_process`, the self-check step in
+:mod:`runner.run.selfcheck`, Claude Code in :mod:`runner.run.claude_code_agent`, the
+outcome and final writes in :mod:`runner.run.results`, the audit in
+:func:`runner.audit.sign.audit_run`.
 """
 
 from __future__ import annotations
@@ -11,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import json
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -21,53 +28,38 @@ from typing import TYPE_CHECKING, Any
 import docker
 
 from runner.agentdef import AgentDefinition, AgentLoad, load_agent_file, sandbox_section
-from runner.audit.log import SETUP_REQUESTER, DecisionLog, Redacted, agent_requester
+from runner.audit.log import SETUP_REQUESTER, DecisionLog, agent_requester
 from runner.config import DEFAULT_MAX_TURNS, RunConfig
+from runner.decisions import DecisionService
 from runner.egress.allowlist import with_agent_hosts
-from runner.egress.decide import decide_response, unlogged
 from runner.env.build import EnvironmentPlan, plan_environment
 from runner.env.detect import DependencySpec, detect_dependencies
 from runner.env.setup import run_setup, setup_bundle, setup_redactor, setup_secrets
 from runner.errors import (
-    AuditLogFull,
     ConfigError,
     Interrupted,
     ProjectError,
     RunFailed,
     RunnerError,
-    RunTimeout,
 )
 from runner.gateway.provider import ModelProvider
 from runner.gateway.redact import Redactor
 from runner.gateway.sockets import GROUP_SOCKET_MODE, SOCKET_MODE, prepare_socket_dir
 from runner.policy.bundle import PolicyBundle, load_bundle
-from runner.policy.claude_code import Mapped, map_call
 from runner.policy.data import PolicyData, load_policy_data
 from runner.policy.decider import Decider
 from runner.policy.engine import PolicyEngine, load_engine
-from runner.policy.models import ConnectTarget, Decision, RunInfo, ToolCall
+from runner.policy.models import RunInfo
 from runner.protocol import (
     AGENT_CONFIG_NAME,
-    API_PORT,
     GO_ENV,
     GO_NAME,
     SOCKET_NAME,
     AgentConfig,
-    DecideRequest,
-    DecideResponse,
-    EventRequest,
 )
 from runner.reports.diff import Snapshot, masked_by, snapshot_tree
-from runner.run.agent_process import AGENT_GRACE, AgentProcess
-from runner.run.claude_code import (
-    API_RELAY_READY,
-    CLAUDE_BIN,
-    HOOK_COMMAND,
-    StreamJsonEvents,
-    api_relay_command,
-    claude_launch,
-    relay_uid,
-)
+from runner.run.agent_process import AGENT_GRACE, AgentProcess, check_agent_end
+from runner.run.claude_code import claude_launch
 from runner.run.display import RunDisplay, shown
 from runner.run.rundir import (
     RunRecord,
@@ -77,6 +69,7 @@ from runner.run.rundir import (
     new_run_id,
     utc_now,
 )
+from runner.run.selfcheck import check_sandbox
 from runner.run.signals import interruptible
 from runner.runtime_tools import policy_tool_names
 from runner.sandbox.access import check_project_access, project_access
@@ -85,8 +78,8 @@ from runner.sandbox.docker_client import docker_client
 from runner.sandbox.environment import ExecResult
 from runner.sandbox.masks import find_secret_paths
 from runner.sandbox.ownership import sandbox_identity, writable_ownership
-from runner.sandbox.selfcheck import ClaudeCodeCheck, run_self_check
-from runner.sandbox.spec import RUNTIME_PYTHON, WORKSPACE, build_container_spec, idle_command
+from runner.sandbox.selfcheck import ClaudeCodeCheck
+from runner.sandbox.spec import RUNTIME_PYTHON, build_container_spec, idle_command
 
 if TYPE_CHECKING:  # imported where used: after the agent phase, or only with the egress proxy
     from runner.gateway.server import Gateway  # (imported while Docker starts the container)
@@ -165,7 +158,8 @@ def prepare(cfg: RunConfig) -> Prepared:
 
 
 class Run:
-    """The state of one run while it executes (gateway callbacks write into it)."""
+    """One run's phases, in order, and what they learn (run.json's record, the summary);
+    its tool calls and connections are decided by ``self.decisions``."""
 
     def __init__(self, prep: Prepared, display: RunDisplay) -> None:
         self.prep = prep
@@ -184,97 +178,31 @@ class Run:
             policy_dirs=[str(p) for p in self.cfg.policy.dirs] or ["(bundled)"],
             writable=self.writable, config=self.cfg.model_dump(mode="json"),
         )
-        self.log: DecisionLog | None = None
-        self.decider = Decider(prep.engine, workspace=self.project,
-                               run=RunInfo(id=self.run_id, agent=prep.agent.name,
-                                           tools=_policy_tools(prep, self.cfg.runtime)))
-        self.gateway: Gateway | None = None
+        # decides, logs and answers the run's tool calls and connections (each phase hands
+        # it its decider and log); requested_by of tool calls: "agent:builtin", or the
+        # Claude Code hook's
+        self.decisions = DecisionService(
+            Decider(prep.engine, workspace=self.project,
+                    run=RunInfo(id=self.run_id, agent=prep.agent.name,
+                                tools=_policy_tools(prep, self.cfg.runtime))),
+            requested_by=agent_requester(self.cfg.runtime), display=display)
+        self._gateway: Gateway | None = None
         self.egress: AgentEgress | None = None
         self.before: Snapshot | None = None
         self.secret_paths: list[str] = []
         self.verification: VerificationResult | None = None
         self.environment: EnvironmentPlan | None = None
-        self._decide_lock = threading.Lock()
-        # requested_by of tool calls: "agent:builtin", or the Claude Code hook's (the runtime
-        # setting comes with issue 11's claude-code runtime; without it the agent is builtin)
-        self.requested_by = agent_requester(str(getattr(self.cfg, "runtime", "builtin")))
 
-    # --- gateway callbacks (gateway threads) ---------------------------------------
+    @property
+    def gateway(self) -> Gateway | None:
+        return self._gateway
 
-    def decide(self, req: DecideRequest) -> DecideResponse:
-        """Decide and log one tool call. Anything that goes wrong is a logged deny."""
-        mapped = Mapped(ToolCall(name=req.tool, input=req.input))
-        if req.runtime == "claude-code":  # Claude Code's tool names and shapes (its hook asks)
-            mapped = map_call(mapped.call)
-        call, errors = mapped.call, mapped.errors
-        try:  # the decider returns the input and decision redacted (its redactor is the run's)
-            decided = self.decider.decide_logged(call, cwd=req.cwd, measured=req.measured,
-                                                 errors=errors)
-            decision, redacted = decided.decision, Redacted(decided.masked, decided.erased)
-            logged: dict[str, Any] = decided.input.model_dump(mode="json", exclude_none=True)
-            eval_ns, metrics = decided.eval_ns, decided.metrics
-        except (KeyboardInterrupt, SystemExit):
-            raise
-        except BaseException as exc:  # fail closed, and still leave a trace in the log
-            decision, logged, redacted = self._failed(
-                exc, {"tool": call.model_dump(mode="json"), "errors": [str(exc)]})
-            eval_ns, metrics = 0, {}
-        resp = self._record(logged, decision, eval_ns, redacted, tool_use_id=req.tool_use_id,
-                            requested_by=self.requested_by, metrics=metrics)
-        shown = logged.get("tool") or {}
-        self.display.decision(str(shown.get("name", "")), shown.get("input") or {}, decision.allow,
-                              [f"{r.policy}/{r.rule}: {r.msg}" for r in decision.reasons])
-        return resp
-
-    def decide_connect(self, target: ConnectTarget) -> DecideResponse:
-        """Decide and log one connection the egress proxy was asked for (input kind
-        ``connect``): the same engine, log and lock as tool calls; a failure is a logged deny."""
-        try:
-            decided = self.decider.decide_connect_logged(target)
-            decision, redacted = decided.decision, Redacted(decided.masked, decided.erased)
-            logged: dict[str, Any] = decided.input.model_dump(mode="json", exclude_none=True)
-            eval_ns, metrics = decided.eval_ns, decided.metrics
-        except (KeyboardInterrupt, SystemExit):
-            raise
-        except BaseException as exc:
-            decision, logged, redacted = self._failed(exc, {
-                "kind": "connect", "connect": target.model_dump(mode="json"), "errors": [str(exc)]})
-            eval_ns, metrics = 0, {}
-        resp = self._record(logged, decision, eval_ns, redacted, metrics=metrics)
-        self.display.connection(logged.get("connect") or {}, decision.allow,
-                                [f"{r.policy}/{r.rule}: {r.msg}" for r in decision.reasons])
-        return resp
-
-    def _failed(self, exc: BaseException, logged: dict[str, Any]
-                ) -> tuple[Decision, dict[str, Any], Redacted]:
-        """The logged deny of a decision that raised (input and reason redacted)."""
-        decision, masked, _ = self.decider.redact_logged(
-            Decision.failed(f"{type(exc).__name__}: {exc}"), "/result")
-        redacted_input, masked_input, _ = self.decider.redact_logged(logged, "/input")
-        return decision, redacted_input, Redacted(masked_input + masked, [])
-
-    def _record(self, logged: dict[str, Any], decision: Decision, eval_ns: int,
-                redacted: Redacted, *, tool_use_id: str | None = None,
-                requested_by: str | None = None,
-                metrics: dict[str, int] | None = None) -> DecideResponse:
-        """One line of the decision log, whatever decided (a tool call, a connection); a
-        decision the full log cannot take is a deny, and ends the run. ``requested_by``:
-        None for a connection (the log's own, or "egress-proxy")."""
-        assert self.log is not None
-        try:
-            with self._decide_lock:
-                entry = self.log.append(logged, decision.model_dump(mode="json"),
-                                        eval_ns=eval_ns, tool_use_id=tool_use_id,
-                                        requested_by=requested_by, masked=redacted.masked,
-                                        erased=redacted.erased, metrics=metrics)
-        except AuditLogFull as exc:  # nothing may run unlogged: deny, and end the run
-            if self.gateway is not None:
-                self.gateway.fail(exc)
-            return unlogged(exc)
-        return decide_response(decision, entry.decision_id)
-
-    def on_event(self, ev: EventRequest) -> None:
-        self.display.event(ev)
+    @gateway.setter
+    def gateway(self, gateway: Gateway | None) -> None:
+        """The run's gateway; a decision the log cannot take ends the run through it (every
+        later model request is answered 503): nothing may run unlogged."""
+        self._gateway = gateway
+        self.decisions.on_log_failure = gateway.fail if gateway is not None else None
 
     # --- phases ------------------------------------------------------------------------
 
@@ -316,8 +244,8 @@ class Run:
                 self.display.step(f"environment {plan.ref} (cached; {spec.describe()})")
             return plan.ref
         redactor = setup_redactor(self.prep.setup_secrets)
-        self.decider = Decider(self.prep.engine, workspace=self.project, run=self.decider.run,
-                               redactor=redactor)
+        self.decisions.decider = Decider(self.prep.engine, workspace=self.project,
+                                         run=self.decisions.decider.run, redactor=redactor)
 
         def progress(line: str) -> None:
             if line.startswith("==>"):
@@ -330,15 +258,16 @@ class Run:
                                  "engine": self.cfg.policy.engine.type},
                          requested_by=SETUP_REQUESTER,
                          max_bytes=self.cfg.gateway.max_log_mb * 1024 * 1024) as log:
-            self.log = log
+            self.decisions.log = log
             try:
                 result = run_setup(plan, cfg=self.cfg, client=client, data=self.prep.data,
-                                   decide_connect=self.decide_connect, log_dir=self.run_dir,
+                                   decide_connect=self.decisions.decide_connect,
+                                   log_dir=self.run_dir,
                                    progress=progress, secrets=self.prep.setup_secrets,
                                    redact=lambda text: redactor.redact_text(text)[0],
                                    rebuild=self.cfg.rebuild_env)
             finally:
-                self.log = None
+                self.decisions.log = None
         self.record.environment.update(built=result.built, build_seconds=result.seconds)
         self.record.write(self.run_dir)
         return result.ref
@@ -410,16 +339,17 @@ class Run:
                           if (self.project / p).is_file()])
         redactor.add_git_credentials(self.project)  # e.g. the CI token actions/checkout persists
         setup_redactor(self.prep.setup_secrets, redactor)  # never in the agent phase's records
-        self.decider = Decider(self.prep.engine, workspace=self.project, run=self.decider.run,
-                               masks=self.secret_paths, redactor=redactor)
-        self.log = stack.enter_context(DecisionLog(
+        self.decisions.decider = Decider(self.prep.engine, workspace=self.project,
+                                         run=self.decisions.decider.run, masks=self.secret_paths,
+                                         redactor=redactor)
+        self.decisions.log = stack.enter_context(DecisionLog(
             self.run_dir / "decisions.jsonl", bundle_hash=self.prep.bundle.hash,
             labels={"run_id": self.run_id, "agent": self.prep.agent.name,
                     "engine": self.cfg.policy.engine.type, "runtime": self.cfg.runtime},
             max_bytes=self.cfg.gateway.max_log_mb * 1024 * 1024))
-        self.gateway = Gateway(
+        gateway = Gateway(
             socket_path=sock_dir / SOCKET_NAME, provider=self.prep.provider,
-            decide=self.decide, run_dir=self.run_dir, on_event=self.on_event,
+            decide=self.decisions.decide, run_dir=self.run_dir, on_event=self.display.event,
             budget=Budget.from_config(self.cfg.gateway), redactor=redactor,
             retry=RetryPolicy.from_config(self.cfg.gateway),
             model=None if self.prep.model == "scripted" else self.prep.model,
@@ -427,116 +357,54 @@ class Run:
             socket_owner=(uid, gid),
             socket_mode=GROUP_SOCKET_MODE if claude else SOCKET_MODE,
         )
-        self.gateway.start()
-        stack.callback(self.gateway.stop)
+        self.gateway = gateway
+        gateway.start()
+        stack.callback(gateway.stop)
         if self.prep.egress_hosts:  # otherwise no proxy at all: the sandbox has no network
             from runner.run.egress import AgentEgress
 
             self.egress = AgentEgress(
                 hosts=self.prep.egress_hosts, cfg=self.cfg.egress, sock_dir=sock_dir,
-                token=self.gateway.token, owner=(uid, gid),
-                run_dir=self.run_dir, decide_connect=self.decide_connect,
-                display=self.display, redact=self.decider.redact_text)
+                token=gateway.token, owner=(uid, gid),
+                run_dir=self.run_dir, decide_connect=self.decisions.decide_connect,
+                display=self.display, redact=self.decisions.decider.redact_text)
             self.egress.start_proxy()
             stack.callback(self.egress.stop)
             self.record.egress = self.egress.record()
-        return self.gateway
+        return gateway
 
     def _run_claude_code(self, deployment: DockerDeployment, proxy: dict[str, str]) -> None:
-        """The claude-code runtime: the API relay (it holds the token), the agent file in the
-        tmpfs home, the self-check, then Claude Code itself; its stream-json lines become the
-        run's events (through the gateway: redacted, clipped, capped)."""
-        assert self.gateway is not None
-        # The hook trusts whatever answers on 127.0.0.1:API_PORT: the relay runs as a uid of
-        # its own (the sandbox user's group reaches the socket), so the agent, without
-        # capabilities, can neither kill it nor take its port.
-        spec = deployment.spec
-        from runner.egress.relay import RelayProcess
+        """The claude-code runtime (runner/run/claude_code_agent.py): the API relay, the agent
+        file, the self-check, Claude Code itself; its end checked like the built-in agent's."""
+        from runner.run.claude_code_agent import run_claude_code  # the relay, Claude Code's stream
 
-        relay = RelayProcess(deployment.runtime, self.gateway.token, port=API_PORT,
-                             timeout=self.cfg.timeout + 3 * AGENT_GRACE,
-                             command=api_relay_command(), ready=API_RELAY_READY,
-                             name="api-relay", on_line=self._relay_line,
-                             user=f"{relay_uid(spec.uid)}:{spec.gid}")
-        relay.start()
-        model = None if self.prep.model == "scripted" else self.prep.model
+        assert self.gateway is not None
         launch = claude_launch(
-            self.prep.agent, tools=list(self.prep.agent_load.tools), model=model,
+            self.prep.agent, tools=list(self.prep.agent_load.tools),
+            model=None if self.prep.model == "scripted" else self.prep.model,
             task=self.cfg.task, max_turns=self.prep.max_turns,
             append_prompt=self._sandbox_prompt(), proxy_env=proxy)
-        runtime = deployment.runtime
-        made = runtime.exec(["mkdir", "-p", launch.agent_path.rsplit("/", 1)[0]], timeout=30)
-        if made.returncode != 0:
-            raise RunFailed(f"cannot create the agent directory in the sandbox: {made.stderr[:200]}")
-        runtime.write_file(launch.agent_path, launch.agent_text.encode("utf-8"))
-        self._self_check(deployment, ClaudeCodeCheck(binary=CLAUDE_BIN, hook=HOOK_COMMAND,
-                                                     port=API_PORT))
-        stream = StreamJsonEvents(agent_name=self.prep.agent.name, model=self.prep.model)
-        gateway = self.gateway
-
-        def line(kind: str, text: str) -> None:
-            if kind == "stderr":
-                self.display.agent_stderr(text)
-                return
-            for event in stream.feed(text):
-                gateway.record_event(event)
-
-        agent = AgentProcess(deployment, launch.command, timeout=self.cfg.timeout,
-                             on_line=line, env=launch.env)
-        self.display.step(f"agent {self.prep.agent.name} running in Claude Code "
-                          f"(model {self.prep.model})")
-        agent.start()
-        result = agent.wait()
-        self.record.claude_code = {"result": stream.outcome.subtype, "turns": stream.outcome.turns,
-                                   "lines_skipped": stream.skipped}
-        self._finish_agent(deployment, result)
-        if not relay.alive:
-            raise RunFailed("the API relay ended during the run: tool calls may have gone "
-                            "undecided (see the audit cross-check)")
-        outcome = stream.outcome
-        if outcome.subtype is None:
-            raise RunFailed("Claude Code ended without a result line")
-        if outcome.is_error and outcome.subtype != "error_max_turns":
-            raise RunFailed(f"Claude Code ended with {shown(outcome.subtype, 60)}: "
-                            f"{shown(outcome.message, 300)}")
-
-    def _relay_line(self, stream: str, line: str) -> None:
-        if stream == "stderr":
-            self.display.agent_stderr(f"api relay: {line}")
+        end = run_claude_code(
+            deployment, launch, gateway=self.gateway, display=self.display,
+            timeout=self.cfg.timeout, relay_timeout=self.cfg.timeout + 3 * AGENT_GRACE,
+            agent_name=self.prep.agent.name, model=self.prep.model,
+            self_check=lambda check: self._self_check(deployment, check))
+        self.record.claude_code = end.record()
+        self._finish_agent(deployment, end.result)
+        end.check()
 
     def _self_check(self, deployment: DockerDeployment,
                     claude_code: ClaudeCodeCheck | None = None) -> None:
-        sanitized = [b.target.removeprefix(f"{WORKSPACE}/") for b in deployment.spec.binds
-                     if b.purpose == "sanitized"]
-        result = run_self_check(
-            deployment.runtime, writable=self.writable, pids_limit=self.cfg.sandbox.limits.pids,
-            secret_paths=self.secret_paths, sanitized=sanitized,
-            proxy_port=self.egress.port if self.egress is not None else None,
-            claude_code=claude_code)
-        self.record.self_check = [c.model_dump() for c in result.checks]
-        self.record.self_check_ok = result.ok
-        self.record.write(self.run_dir)
-        if result.ok:
-            self.display.step(f"self-check passed ({len(result.checks)} checks)")
-        result.raise_for_failure()
+        check_sandbox(deployment, record=self.record, run_dir=self.run_dir, display=self.display,
+                      writable=self.writable, pids_limit=self.cfg.sandbox.limits.pids,
+                      secret_paths=self.secret_paths,
+                      proxy_port=self.egress.port if self.egress is not None else None,
+                      claude_code=claude_code)
 
     def _finish_agent(self, deployment: DockerDeployment, result: ExecResult) -> None:
         self.record.agent_exit_code = result.returncode
-        oom = deployment.oom_killed()
-        gateway = self.gateway
-        if result.timed_out or not deployment.is_alive():
-            if oom:
-                raise RunFailed("oom-killed: the sandbox ran out of memory")
-            if result.timed_out:
-                raise RunTimeout(self.cfg.timeout)
-            raise RunFailed("the sandbox container died during the run")
-        if gateway is not None and gateway.failure_error is not None:
-            raise gateway.failure_error
-        if oom:
-            raise RunFailed("oom-killed: a process in the sandbox ran out of memory")
-        if result.returncode != 0:
-            tail = (result.stderr or result.stdout).strip().splitlines()[-1:] or ["no output"]
-            raise RunFailed(f"agent exited with code {result.returncode}: {tail[0][:300]}")
+        check_agent_end(deployment, result, timeout=self.cfg.timeout,
+                        failure=self.gateway.failure_error if self.gateway is not None else None)
 
     def _agent_line(self, stream: str, line: str) -> None:
         if stream == "stderr":
@@ -571,7 +439,6 @@ class Run:
             decision_stats,
             with_results_gate,
         )
-        from runner.reports.markdown import render_markdown, write_step_summary
         from runner.reports.summary import (
             AgentInfo,
             AuditInfo,
@@ -579,8 +446,8 @@ class Run:
             GatewayInfo,
             RunSummary,
             TokenUsage,
-            write_summary,
         )
+        from runner.run.results import settle, write_results
 
         summary = RunSummary(
             run_id=self.run_id, started_at=self.record.started_at, project=str(self.project),
@@ -612,42 +479,19 @@ class Run:
         summary.audit = steps.run("audit", self._audit_info, AuditInfo)
         summary.collection_errors += steps.errors
         summary.gates = with_results_gate(summary.gates, summary.collection_errors)
-        if failure is not None:
-            summary.status = "failed" if isinstance(failure, RunFailed) else "error"
-            summary.exit_code = failure.exit_code
-            summary.failure = str(failure)
-        elif summary.gates and not all(g.passed for g in summary.gates):
-            summary.status, summary.exit_code = "gates_failed", 1
-        else:
-            summary.status, summary.exit_code = "passed", 0
+        settle(summary, failure)
         finished = utc_now()
         summary.finished_at = finished
         summary.duration_s = round(time.monotonic() - self.prep.started, 2)
         self.record.finished_at = finished
         self.record.failure = summary.failure
-        writes = Steps()
-        writes.run("run.json", lambda: self.record.write(self.run_dir), lambda: None)
-        summary.collection_errors += writes.errors
-        if writes.run("summary", lambda: write_summary(self.run_dir, summary), lambda: None) is None:
-            summary.collection_errors.append(writes.errors[-1])
-            write_summary(self.run_dir, summary, markdown=False)  # summary.json at least
-        writes.run("step summary", lambda: write_step_summary(render_markdown(summary)),
-                   lambda: False)
+        write_results(self.run_dir, self.record, summary)
         return summary
 
     def _audit_info(self) -> AuditInfo:
-        from runner.audit.sign import sealed
-        from runner.audit.verify import verify_log
-        from runner.reports.summary import AuditInfo
+        from runner.audit.sign import audit_run
 
-        log_path = self.run_dir / "decisions.jsonl"
-        if not log_path.exists():
-            return AuditInfo()
-        check = verify_log(log_path)
-        info = AuditInfo(head_hash=check.head_hash, verified=check.ok, entries=check.count,
-                         detail=check.problem)
-        return sealed(self.run_dir, self.run_id, info, self.log, project=self.project)
-
+        return audit_run(self.run_dir, self.run_id, self.decisions.log, project=self.project)
 
 @contextlib.contextmanager
 def _closing(engine: PolicyEngine) -> Iterator[None]:

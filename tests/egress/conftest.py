@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 
 from runner.audit.log import DecisionLog
+from runner.decisions import DecisionService
 from runner.egress.allowlist import with_agent_hosts
-from runner.egress.decide import ConnectService
 from runner.egress.proxy import EGRESS_LOG, ConnectionRecord, EgressLimits, EgressProxy
 from runner.policy.bundle import load_bundle
 from runner.policy.decider import Decider
@@ -176,7 +176,8 @@ def make_proxy(tmp_path: Path, engine: RegorusEngine, allowlist: list[str]
 
         proxy = EgressProxy(
             socket_path=tmp_path / f"egress{n}.sock", phase="agent",
-            decide_connect=decide or ConnectService(decider, log), allowlist=allowlist,
+            decide_connect=decide or DecisionService(decider, log=log).decide_connect,
+            allowlist=allowlist,
             allow_private=allow_private, limits=limits, log_path=tmp_path / f"{n}-{EGRESS_LOG}",
             on_record=on_record, resolver=resolver)
         proxy.start()

@@ -101,13 +101,13 @@ def test_tool_calls_and_connections_are_one_chain(tmp_path: Path) -> None:
     display = RunDisplay(console=Console(file=out, width=200, emoji=False, highlight=False))
     run = Run(prepare(build_run_config(project, {
         "model": f"scripted:{scenario}", "egress": {"presets": ["python"]}})), display)
-    run.log = DecisionLog(tmp_path / "decisions.jsonl", labels={}, bundle_hash="x")
-    pip = run.decide(DecideRequest(tool="Bash", input={"command": "pip download -d backend/dl six"},
+    run.decisions.log = DecisionLog(tmp_path / "decisions.jsonl", labels={}, bundle_hash="x")
+    pip = run.decisions.decide(DecideRequest(tool="Bash", input={"command": "pip download -d backend/dl six"},
                                    tool_use_id="toolu_1"))
-    allowed = run.decide_connect(target("pypi.org"))
-    files = run.decide_connect(target("files.pythonhosted.org"))
-    denied = run.decide_connect(target("evil.example", 80, "GET"))
-    run.log.close()
+    allowed = run.decisions.decide_connect(target("pypi.org"))
+    files = run.decisions.decide_connect(target("files.pythonhosted.org"))
+    denied = run.decisions.decide_connect(target("evil.example", 80, "GET"))
+    run.decisions.log.close()
     assert pip.allow and allowed.allow and files.allow and not denied.allow
     assert denied.reasons[0].rule == "connect_not_allowed"
     assert "evil.example:80 (GET, agent phase)" in denied.reasons[0].msg
@@ -131,14 +131,14 @@ def test_decide_connect_fails_closed_and_still_logs(tmp_path: Path,
     run = Run(prepare(build_run_config(project, {"model": f"scripted:{scenario}",
                                                  "egress": {"allow_hosts": ["pypi.org"]}})),
               RunDisplay(quiet=True))
-    run.log = DecisionLog(tmp_path / "decisions.jsonl", labels={}, bundle_hash="x")
+    run.decisions.log = DecisionLog(tmp_path / "decisions.jsonl", labels={}, bundle_hash="x")
 
     def explode(*args: object) -> object:
         raise RuntimeError("engine fell over")
 
-    monkeypatch.setattr(run.decider, "decide_connect_logged", explode)
-    broken = run.decide_connect(target("pypi.org"))
-    run.log.close()
+    monkeypatch.setattr(run.decisions.decider, "decide_connect_logged", explode)
+    broken = run.decisions.decide_connect(target("pypi.org"))
+    run.decisions.log.close()
     assert not broken.allow and "engine fell over" in broken.reasons[0].msg
     [entry] = read_log(tmp_path / "decisions.jsonl")
     assert entry.kind == "connect" and entry.tool_input["host"] == "pypi.org"
@@ -150,10 +150,10 @@ def test_a_full_log_denies_connections(tmp_path: Path) -> None:
     run = Run(prepare(build_run_config(project, {"model": f"scripted:{scenario}",
                                                  "egress": {"allow_hosts": ["pypi.org"]}})),
               RunDisplay(quiet=True))
-    run.log = DecisionLog(tmp_path / "decisions.jsonl", labels={}, bundle_hash="x",
+    run.decisions.log = DecisionLog(tmp_path / "decisions.jsonl", labels={}, bundle_hash="x",
                           max_bytes=2000)
-    answers = [run.decide_connect(target("pypi.org")) for _ in range(10)]
-    run.log.close()
+    answers = [run.decisions.decide_connect(target("pypi.org")) for _ in range(10)]
+    run.decisions.log.close()
     assert answers[0].allow and not answers[-1].allow
     assert (answers[-1].reasons[0].policy, answers[-1].reasons[0].rule) == ("audit", "log_full")
 

@@ -61,12 +61,12 @@ def test_decide_fails_closed_and_still_logs(tmp_path: Path, monkeypatch: pytest.
     run = Run(prepare(build_run_config(project, {"model": f"scripted:{scenario}"})),
               RunDisplay(quiet=True))
     log_path = tmp_path / "decisions.jsonl"
-    run.log = DecisionLog(log_path, labels={}, bundle_hash="x")
-    allowed = run.decide(DecideRequest(tool="Read", input={"file_path": "backend/x.py"}))
-    denied = run.decide(DecideRequest(tool="Read", input={"file_path": ".env"}))
-    monkeypatch.setattr(run.decider, "decide_logged", _explode)
-    broken = run.decide(DecideRequest(tool="Read", input={"file_path": "backend/x.py"}))
-    run.log.close()
+    run.decisions.log = DecisionLog(log_path, labels={}, bundle_hash="x")
+    allowed = run.decisions.decide(DecideRequest(tool="Read", input={"file_path": "backend/x.py"}))
+    denied = run.decisions.decide(DecideRequest(tool="Read", input={"file_path": ".env"}))
+    monkeypatch.setattr(run.decisions.decider, "decide_logged", _explode)
+    broken = run.decisions.decide(DecideRequest(tool="Read", input={"file_path": "backend/x.py"}))
+    run.decisions.log.close()
     assert allowed.allow and not denied.allow
     assert denied.reasons[0].policy == "secrets"
     assert not broken.allow
@@ -93,10 +93,10 @@ def test_a_full_decision_log_denies_and_ends_the_run(tmp_path: Path) -> None:
             failures.append(exc)
 
     run.gateway = _Gateway()  # type: ignore[assignment]
-    run.log = DecisionLog(tmp_path / "decisions.jsonl", labels={}, bundle_hash="x", max_bytes=3000)
-    answers = [run.decide(DecideRequest(tool="Read", input={"file_path": "backend/x.py"}))
+    run.decisions.log = DecisionLog(tmp_path / "decisions.jsonl", labels={}, bundle_hash="x", max_bytes=3000)
+    answers = [run.decisions.decide(DecideRequest(tool="Read", input={"file_path": "backend/x.py"}))
                for _ in range(10)]
-    run.log.close()
+    run.decisions.log.close()
     assert answers[0].allow
     assert not answers[-1].allow
     assert answers[-1].reasons[0].policy == "audit" and answers[-1].reasons[0].rule == "log_full"
@@ -132,7 +132,7 @@ def test_the_agent_files_tools_reach_the_policy_input_and_the_record(tmp_path: P
                      "maxTurns: 7\npermissionMode: plan\n---\nYou read.\n")
     prep = prepare(build_run_config(project, {"model": f"scripted:{scenario}", "agent": str(agent)}))
     run = Run(prep, RunDisplay(quiet=True))
-    assert run.decider.run.tools == ["Read", "Grep"]
+    assert run.decisions.decider.run.tools == ["Read", "Grep"]
     config = run.agent_config()
     assert config.tools == ["Read", "Grep"] and config.max_turns == 7
     record = run.record.agent
@@ -142,11 +142,11 @@ def test_the_agent_files_tools_reach_the_policy_input_and_the_record(tmp_path: P
                                         "reason": "not available: no network in the sandbox"}]
     assert [k["key"] for k in record["keys_ignored"]] == ["permissionMode"]
     assert any("not valid YAML" in w for w in record["warnings"])
-    run.log = DecisionLog(tmp_path / "decisions.jsonl", labels={}, bundle_hash="x")
-    read = run.decide(DecideRequest(tool="Read", input={"file_path": "backend/x.py"}))
-    write = run.decide(DecideRequest(tool="Write", input={"file_path": "backend/x.py",
+    run.decisions.log = DecisionLog(tmp_path / "decisions.jsonl", labels={}, bundle_hash="x")
+    read = run.decisions.decide(DecideRequest(tool="Read", input={"file_path": "backend/x.py"}))
+    write = run.decisions.decide(DecideRequest(tool="Write", input={"file_path": "backend/x.py",
                                                           "content": "x = 1\n"}))
-    run.log.close()
+    run.decisions.log.close()
     assert read.allow and not write.allow
     assert [(r.policy, r.rule) for r in write.reasons] == [("agent", "tool_not_granted")]
     logged = [json.loads(line) for line in (tmp_path / "decisions.jsonl").read_text().splitlines()]

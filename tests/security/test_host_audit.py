@@ -1,7 +1,7 @@
 """Host boundary: ``audit verify`` proves more than an unbroken chain.
 
 A run is made of the real parts: the agent process (on the host) asks a scripted model
-through the real gateway, every call is decided by ``Run.decide`` (real derivation, real
+through the real gateway, every call is decided by ``Run.decisions`` (the DecisionService) (real derivation, real
 regorus policies, the real decision log), and ``Run.finish`` writes the summary and signs
 the chain head with a host key kept outside the run directory. Then the log is attacked:
 rewritten and re-chained with ``summary.json`` edited to match, given a duplicate JSON key,
@@ -80,13 +80,13 @@ def make_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                          "out": str(tmp_path / "run")})
         run = Run(prepare(cfg), RunDisplay(quiet=True))
         run.run_dir.mkdir(parents=True)
-        run.log = DecisionLog(run.run_dir / "decisions.jsonl", labels={"run_id": run.run_id},
+        run.decisions.log = DecisionLog(run.run_dir / "decisions.jsonl", labels={"run_id": run.run_id},
                               bundle_hash=run.prep.bundle.hash)
 
         def decide(req: DecideRequest) -> DecideResponse:
             if req.input.get("command") in skip_logging:  # an agent that runs it unasked
                 return DecideResponse(allow=True, decision_id="not-logged")
-            return run.decide(req)
+            return run.decisions.decide(req)
 
         agent = run_agent(TURNS, decide=decide)
         assert agent.proc.returncode == 0, agent.proc.stderr
@@ -97,8 +97,8 @@ def make_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 
 
 def finish(f: Finished) -> None:
-    assert f.run.log is not None
-    f.run.log.close()
+    assert f.run.decisions.log is not None
+    f.run.decisions.log.close()
     summary = f.run.finish(None)
     assert summary.audit.verified and summary.audit.signature and summary.audit.key_id
 
@@ -209,14 +209,14 @@ def test_forged_decisions_and_unasked_calls_are_reported(make_run: Callable[...,
     real = f.tool_use_id("curl https://evil.example/x")
     unlogged = f.tool_use_id("echo unlogged-2")
     before = len(f.lines())
-    # What a process posting to /v1/decide could add: through the same path, Run.decide.
-    f.run.decide(DecideRequest(tool="Bash", input={"command": "rm -rf backend"},
+    # What a process posting to /v1/decide could add: through the same path, Run.decisions.decide.
+    f.run.decisions.decide(DecideRequest(tool="Bash", input={"command": "rm -rf backend"},
                                tool_use_id="toolu_01forgedforgedforgedforg"))
-    f.run.decide(DecideRequest(tool="Bash", input={"command": "curl https://evil.example/x"},
+    f.run.decisions.decide(DecideRequest(tool="Bash", input={"command": "curl https://evil.example/x"},
                                tool_use_id=real))
-    f.run.decide(DecideRequest(tool="Bash", input={"command": "echo changed"},
+    f.run.decisions.decide(DecideRequest(tool="Bash", input={"command": "echo changed"},
                                tool_use_id=unlogged))
-    f.run.decide(DecideRequest(tool="Read", input={"file_path": "backend/app.py"}))
+    f.run.decisions.decide(DecideRequest(tool="Read", input={"file_path": "backend/app.py"}))
     finish(f)
 
     result = cli("audit", "verify", f.run_dir)

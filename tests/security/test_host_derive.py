@@ -115,11 +115,11 @@ def test_dotenv_poc_never_reaches_reasons_log_or_console(tmp_path: Path, engine:
     scenario = h.write_scenario(tmp_path / "scenario.json", [{"text": "done"}])
     run = Run(prepare(build_run_config(proj, {"model": f"scripted:{scenario}"})),
               RunDisplay(console=Console(file=(console := io.StringIO()), width=400)))
-    run.decider = _run_like_decider(engine, proj)
+    run.decisions.decider = _run_like_decider(engine, proj)
     log_path = tmp_path / "decisions.jsonl"
-    run.log = DecisionLog(log_path, labels={}, bundle_hash="x")
-    answers = [run.decide(DecideRequest(tool="Bash", input={"command": c})) for c in POC_COMMANDS]
-    run.log.close()
+    run.decisions.log = DecisionLog(log_path, labels={}, bundle_hash="x")
+    answers = [run.decisions.decide(DecideRequest(tool="Bash", input={"command": c})) for c in POC_COMMANDS]
+    run.decisions.log.close()
     assert all(not a.allow for a in answers)
     assert answers[0].reasons and {r.rule for r in answers[0].reasons} >= {"secret_file"}
     seen = "\n".join([_dump(*answers), log_path.read_text(), console.getvalue()])

@@ -6,7 +6,7 @@ controls, a carriage return that overwrites "DENY" with "allow"), GitHub workflo
 markdown links/autolinks. It is planted where the agent controls text: the tool name and
 input of a decided call (and so the deny reason, which quotes it), a model text event, an
 agent stderr line, the failure message, test names, issue titles, persistence artifacts.
-The real path renders it: ``Run.decide``/``Run._agent_line``/``Run.finish`` with a real
+The real path renders it: ``Run.decisions.decide``/``Run._agent_line``/``Run.finish`` with a real
 policy engine into a rich console, ``summary.md``, ``$GITHUB_STEP_SUMMARY`` and the HTML report.
 """
 
@@ -103,20 +103,21 @@ def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Run:
 def drive(run: Run, display: RunDisplay) -> RunSummary:
     """Everything the sandbox can put on screen, through the real callbacks."""
     run.display = display
+    run.decisions.display = display
     run.run_dir.mkdir(parents=True)
-    run.log = DecisionLog(run.run_dir / "decisions.jsonl", labels={"run_id": run.run_id},
+    run.decisions.log = DecisionLog(run.run_dir / "decisions.jsonl", labels={"run_id": run.run_id},
                           bundle_hash=run.prep.bundle.hash)
-    with run.log:
-        denied = run.decide(DecideRequest(tool=EVIL, input={"command": EVIL, "file_path": EVIL},
+    with run.decisions.log:
+        denied = run.decisions.decide(DecideRequest(tool=EVIL, input={"command": EVIL, "file_path": EVIL},
                                           tool_use_id=EVIL))
-        also = run.decide(DecideRequest(tool="Bash", input={"command": f"curl {EVIL}"}))
-        write = run.decide(DecideRequest(tool="Write", input={"file_path": f"frontend/{EVIL}",
+        also = run.decisions.decide(DecideRequest(tool="Bash", input={"command": f"curl {EVIL}"}))
+        write = run.decisions.decide(DecideRequest(tool="Write", input={"file_path": f"frontend/{EVIL}",
                                                               "content": "x"}))
     assert not denied.allow and not also.allow and not write.allow
     assert any("Bash" in r.msg or "frontend" in r.msg or "evil" in r.msg
                for r in [*denied.reasons, *also.reasons, *write.reasons])  # reasons quote it
     for kind, key in (("text", "text"), ("agent_error", "message"), ("agent_finished", "reason")):
-        run.on_event(EventRequest(kind=kind, data={key: EVIL}))  # type: ignore[arg-type]
+        display.event(EventRequest(kind=kind, data={key: EVIL}))  # type: ignore[arg-type]
     for line in EVIL.split("\n"):
         run._agent_line("stderr", line)
     run._agent_line("stderr", EVIL)
