@@ -38,7 +38,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from pydantic import ValidationError
 
@@ -54,6 +54,10 @@ from runner.policy.models import (
     ToolCall,
 )
 from runner.protocol import MeasuredPath
+
+if TYPE_CHECKING:
+    from runner.hostfs import WorkspaceFS
+    from runner.policy.derived import DerivationCache, Kept
 
 MAX_REDACT_DEPTH = 32  # deeper JSON in a logged input is replaced, not walked
 DECISION_CACHE_SIZE = 4096  # decisions kept per Decider (least recently used goes first)
@@ -198,6 +202,13 @@ class Decider:
         self.masks = tuple(masks)
         self.redactor = redactor
         self.cache = DecisionCache(cache_size) if cache_size > 0 and cacheable(engine) else None
+        self.derived: DerivationCache | None = None
+        if cache_size > 0 and workspace is not None:
+            from runner.policy.derived import DERIVED_CACHE_SIZE, DerivationCache
+
+            # the workspace root is the host's choice: resolved once, here
+            self.derived = DerivationCache(workspace.resolve(), self.masks,
+                                           min(cache_size, DERIVED_CACHE_SIZE))
 
     @property
     def bundle_hash(self) -> str:
@@ -251,14 +262,25 @@ class Decider:
 
     # --- deciding --------------------------------------------------------------------
 
-    def _evaluate(self, policy_input: PolicyInput | ConnectInput) -> tuple[Decision, bool]:
-        """(the engine's decision, whether it came from the cache). Never raises."""
+    def _evaluate(self, policy_input: PolicyInput | ConnectInput,
+                  kept: Kept | None = None) -> tuple[Decision, bool]:
+        """(the engine's decision, whether it came from the cache). Never raises.
+
+        ``kept``: the kept derivation ``policy_input`` is (as derived: no errors added),
+        which remembers the cache key of the input once computed."""
         key = None
         if self.cache is not None and not getattr(policy_input, "errors", None):
-            try:
-                key = self.cache.key(self.engine.bundle_hash, policy_input)
-            except Exception:  # an input the key cannot take is evaluated, not cached
-                key = None
+            bundle_hash = self.engine.bundle_hash
+            if kept is not None and kept.decision_key is not None \
+                    and kept.decision_key[0] == bundle_hash:
+                key = kept.decision_key[1]
+            else:
+                try:
+                    key = self.cache.key(bundle_hash, policy_input)
+                except Exception:  # an input the key cannot take is evaluated, not cached
+                    key = None
+                if key is not None and kept is not None:
+                    kept.decision_key = (bundle_hash, key)
             hit = self.cache.get(key) if key is not None else None
             if hit is not None:
                 return hit, True
@@ -274,19 +296,27 @@ class Decider:
         self, call: ToolCall, *, cwd: str = "/workspace", measured: Sequence[MeasuredPath] = ()
     ) -> PolicyInput:
         """The policy input for ``call``; a derivation failure is recorded in ``errors``."""
+        return self._derive(call, cwd, measured)[0]
+
+    def _derive(self, call: ToolCall, cwd: str,
+                measured: Sequence[MeasuredPath]) -> tuple[PolicyInput, Kept | None]:
+        """(the policy input, its kept derivation when it is one: :mod:`.derived`)."""
         try:
             from runner.policy.derive import derive_input
 
-            return derive_input(
-                call, workspace=self.workspace, run=self.run, cwd=cwd, measured=measured,
-                masks=self.masks,
-            )
+            def derive_with(fs: WorkspaceFS | None) -> PolicyInput:
+                return derive_input(call, workspace=self.workspace, run=self.run, cwd=cwd,
+                                    measured=measured, masks=self.masks, fs=fs)
+
+            if self.derived is None:
+                return derive_with(None), None
+            return self.derived.derive(call, cwd, measured, derive_with)
         except Exception as exc:  # fail closed: derive_input should not raise, but
             return PolicyInput(
                 tool=call,
                 run=self.run,
                 errors=[f"derivation failed: {type(exc).__name__}: {exc}"],
-            )
+            ), None
 
     def decide(
         self, call: ToolCall, *, cwd: str = "/workspace", measured: Sequence[MeasuredPath] = (),
@@ -308,10 +338,10 @@ class Decider:
     ) -> Decided[PolicyInput]:
         """:meth:`decide` with the evaluation time and where redaction changed something."""
         start = time.perf_counter()
-        policy_input = self.derive(call, cwd=cwd, measured=measured)
+        policy_input, kept = self._derive(call, cwd, measured)
         policy_input.errors[:0] = list(errors)
         evaluating = time.perf_counter_ns()
-        decision, cached = self._evaluate(policy_input)
+        decision, cached = self._evaluate(policy_input, None if errors else kept)
         eval_ns = time.perf_counter_ns() - evaluating
         if policy_input.errors and decision.allow:  # belt and braces: malformed is a deny
             decision = Decision.failed("malformed input: " + "; ".join(policy_input.errors))
