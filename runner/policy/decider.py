@@ -86,30 +86,48 @@ def redact_json(value: Any, redact: Callable[[str], str], depth: int = 0, *,
     """Every string of a JSON tree, object keys included, passed through ``redact``.
 
     ``changed``: gets the JSON pointer (under ``where``) of every value or key that
-    ``redact`` changed (a renamed key by its new, redacted name).
+    ``redact`` changed (a renamed key by its new, redacted name). A pointer is spelled
+    only for what changed (the walk keeps the keys on the way).
     """
-    if isinstance(value, str):
-        out = redact(value)
-        if changed is not None and out != value:
-            changed.append(where)
+    keys: list[str | int] = []  # from ``where`` to the value being walked
+
+    def pointer() -> str:
+        out = where
+        for key in keys:
+            out = json_pointer(out, key)
         return out
-    if depth >= MAX_REDACT_DEPTH and isinstance(value, dict | list):
-        if changed is not None:
-            changed.append(where)
-        return "[nested too deeply: not recorded]"
-    if isinstance(value, dict):
-        result: dict[str, Any] = {}
-        for k, v in value.items():
-            key = redact(str(k))
-            path = json_pointer(where, key)
-            if changed is not None and key != str(k):
-                changed.append(path)
-            result[key] = redact_json(v, redact, depth + 1, where=path, changed=changed)
-        return result
-    if isinstance(value, list | tuple):
-        return [redact_json(v, redact, depth + 1, where=json_pointer(where, i), changed=changed)
-                for i, v in enumerate(value)]
-    return value
+
+    def walk(node: Any, level: int) -> Any:
+        if isinstance(node, str):
+            out = redact(node)
+            if changed is not None and out != node:
+                changed.append(pointer())
+            return out
+        if level >= MAX_REDACT_DEPTH and isinstance(node, dict | list):
+            if changed is not None:
+                changed.append(pointer())
+            return "[nested too deeply: not recorded]"
+        if isinstance(node, dict):
+            result: dict[str, Any] = {}
+            for k, v in node.items():
+                name = str(k)
+                key = redact(name)
+                keys.append(key)
+                if changed is not None and key != name:
+                    changed.append(pointer())
+                result[key] = walk(v, level + 1)
+                keys.pop()
+            return result
+        if isinstance(node, list | tuple):
+            items: list[Any] = []
+            for i, v in enumerate(node):
+                keys.append(i)
+                items.append(walk(v, level + 1))
+                keys.pop()
+            return items
+        return node
+
+    return walk(value, depth)
 
 
 @dataclass(frozen=True)

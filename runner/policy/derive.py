@@ -144,7 +144,8 @@ def derive_input(
     result = PolicyInput(tool=call, run=run)
     try:
         resolver = PathResolver(workspace, masks=masks, fs=fs)
-        _derive(result, call, resolver, cwd, measured, entropy)
+        with resolver.looking():
+            _derive(result, call, resolver, cwd, measured, entropy)
     except Exception as exc:  # fail closed: a deny with the reason, never a crash
         result.errors.append(f"derivation failed: {type(exc).__name__}: {exc}")
     return result

@@ -251,8 +251,7 @@ class DerivationCache:
             self.misses += 1
         fs = workspace_fs(self.root, self.masks, kind=RecordingFS)
         assert isinstance(fs, RecordingFS)
-        with fs.holding_dirs():
-            policy_input = derive_with(fs)
+        policy_input = derive_with(fs)
         if key is None or not fs.consistent or policy_input.errors:
             return policy_input, None
         try:

@@ -36,6 +36,7 @@ at the workspace: no-follow resolution, masks, pattern expansion, recursive walk
 
 from __future__ import annotations
 
+import contextlib
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -210,6 +211,11 @@ class PathResolver:
         else:  # the root is the host's choice (resolved once), never the agent's
             self._fs = workspace_fs(Path(workspace).resolve(), masks)
         self._nodes: dict[str, _Node | None] = {}  # one decision's lookups
+
+    def looking(self) -> contextlib.AbstractContextManager[object]:
+        """The block of one derivation's looks: the workspace's directory handles are kept
+        through it (``WorkspaceFS.holding_dirs``), so paths under one directory open it once."""
+        return self._fs.holding_dirs() if self._fs is not None else contextlib.nullcontext()
 
     # --- resolution --------------------------------------------------------------------
 

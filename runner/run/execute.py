@@ -20,6 +20,7 @@ from typing import Any
 
 import docker
 
+from runner import heap
 from runner.agentdef import AgentDefinition, AgentLoad, load_agent_file, sandbox_section
 from runner.audit import DecisionLog, verify_log
 from runner.audit.log import SETUP_REQUESTER, Redacted, agent_requester
@@ -387,6 +388,7 @@ class Run:
         setup_redactor(self.prep.setup_secrets, redactor)  # never in the agent phase's records
         self.decider = Decider(self.prep.engine, workspace=self.project, run=self.decider.run,
                                masks=self.secret_paths, redactor=redactor)
+        heap.settle()  # start-up is over: collections no longer walk what it left
         identity = sandbox_identity(self.project, self.cfg.sandbox)
         self.record.sandbox_user = f"{identity.uid}:{identity.gid}"
         with contextlib.ExitStack() as stack:
