@@ -67,6 +67,7 @@ _NONDETERMINISTIC = re.compile(
     r"\b(?:time\.now_ns|rand\.intn|uuid\.rfc4122|http\.send|net\.lookup_ip_addr|opa\.runtime"
     r"|crypto\.x509\.parse_and_verify_certificates\w*|io\.jwt\.decode_verify)\s*\(")
 _T = TypeVar("_T")
+_SCALARS = (bool, int, float)  # JSON values redaction passes as they are
 _I = TypeVar("_I", PolicyInput, ConnectInput)
 
 
@@ -97,6 +98,14 @@ def redact_json(value: Any, redact: Callable[[str], str], depth: int = 0, *,
             out = json_pointer(out, key)
         return out
 
+    def leaf(node: str, key: str | int) -> str:
+        out = redact(node)
+        if changed is not None and out != node:
+            keys.append(key)
+            changed.append(pointer())
+            keys.pop()
+        return out
+
     def walk(node: Any, level: int) -> Any:
         if isinstance(node, str):
             out = redact(node)
@@ -112,18 +121,28 @@ def redact_json(value: Any, redact: Callable[[str], str], depth: int = 0, *,
             for k, v in node.items():
                 name = str(k)
                 key = redact(name)
-                keys.append(key)
                 if changed is not None and key != name:
+                    keys.append(key)
                     changed.append(pointer())
-                result[key] = walk(v, level + 1)
-                keys.pop()
+                    keys.pop()
+                if type(v) is str:  # most values: no call of walk for them
+                    result[key] = leaf(v, key)
+                elif v is None or type(v) in _SCALARS:
+                    result[key] = v
+                else:
+                    keys.append(key)
+                    result[key] = walk(v, level + 1)
+                    keys.pop()
             return result
         if isinstance(node, list | tuple):
             items: list[Any] = []
             for i, v in enumerate(node):
-                keys.append(i)
-                items.append(walk(v, level + 1))
-                keys.pop()
+                if type(v) is str:
+                    items.append(leaf(v, i))
+                else:
+                    keys.append(i)
+                    items.append(walk(v, level + 1))
+                    keys.pop()
             return items
         return node
 
