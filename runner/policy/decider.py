@@ -16,8 +16,10 @@ records as OPA does, in ``masked`` (a value replaced) and ``erased`` (a field dr
 
 Identical derived inputs are common (the same Read twice, Claude Code asking again for a
 call it already asked about): :class:`DecisionCache` keeps the engine's decisions by a hash
-of the bundle and the canonical JSON of the derived input, so a repeat skips evaluation
-(derivation always runs: the key is what the workspace looks like now). It never keeps a
+of the bundle and the canonical JSON of the derived input, so a repeat skips evaluation. The
+input itself comes from a kept derivation (:mod:`runner.policy.derived`) only when the
+workspace still answers every look that derivation made as it did; otherwise it is derived
+afresh, so the key is always what the workspace looks like now. The cache never keeps a
 failed evaluation or an input with errors, and it is off for an engine whose policies it
 cannot see (an OPA server) or whose policies call a builtin that is not a function of the
 input and data (``time.now_ns``, ``rand.intn``, ``http.send``, ...). A decision from the

@@ -27,7 +27,9 @@ not the looks.
 Not kept: an input with errors, a call that is not plain JSON (a non-string key, a tuple, a
 tool call with extra fields), a derivation that got two different answers to one question
 (the workspace changed while it looked), one that opened a file for streaming, looked more
-than ``MAX_LOOKS`` times or whose input is larger than ``MAX_KEPT_BYTES`` as JSON.
+than ``MAX_LOOKS`` times (a listing counting once per entry) or whose input is larger than
+``MAX_KEPT_BYTES`` as JSON. All kept derivations together stay within ``MAX_CACHE_BYTES``
+(estimated: the input's JSON and ``LOOK_BYTES`` per look and listed entry).
 
 A kept input also carries the decision cache's key once the Decider has computed it, so a
 repeat neither derives nor serialises the input to find its decision.
@@ -51,8 +53,10 @@ from runner.policy.paths import workspace_fs
 from runner.protocol import MeasuredPath
 
 DERIVED_CACHE_SIZE = 1024  # derived inputs kept per Decider (least recently used goes first)
-MAX_LOOKS = 4096  # a derivation that looked more often is not kept
+MAX_LOOKS = 4096  # a derivation that looked more often is not kept (listed entries count)
 MAX_KEPT_BYTES = 256 * 1024  # a derived input larger than this (as JSON) is not kept
+MAX_CACHE_BYTES = 64 * 1024 * 1024  # all kept derivations of one cache, estimated
+LOOK_BYTES = 256  # the estimate of one kept look or listed entry
 
 Look = tuple[str, str, int]  # (method, workspace-relative path, include_masked / max_bytes)
 Answer = tuple[str, Any]  # ("ok", what was seen) or ("refused", the reason)
@@ -78,18 +82,21 @@ class RecordingFS(WorkspaceFS):
 
     ``consistent`` turns False when the same look got two answers, when a look was of a
     kind not recorded (a file opened for streaming) or failed other than with
-    :class:`HostReadRefused`, or after ``MAX_LOOKS`` looks: such a derivation is not kept.
+    :class:`HostReadRefused`, or after ``MAX_LOOKS`` looks (a listing counting once per
+    entry): such a derivation is not kept.
     """
 
     def __init__(self, root: Path, *, is_masked: Callable[[str], bool] | None = None) -> None:
         super().__init__(root, is_masked=is_masked)
         self.looks: dict[Look, Answer] = {}
+        self.weight = 0  # looks and listed entries kept
         self.consistent = True
 
     def _record(self, look: Look, answer: Answer) -> None:
         seen = self.looks.get(look)
         if seen is None:
-            if len(self.looks) >= MAX_LOOKS:
+            self.weight += 1 + (len(answer[1]) if look[0] == "listdir" and answer[0] == "ok" else 0)
+            if self.weight > MAX_LOOKS:
                 self.consistent = False
             else:
                 self.looks[look] = answer
@@ -209,6 +216,7 @@ class Kept:
 
     looks: dict[Look, Answer]  # to replay (the lstats a kept listing answers are left out)
     text: str
+    weight: int  # estimated bytes (MAX_CACHE_BYTES)
     decision_key: tuple[str, str] | None = None  # (bundle hash, DecisionCache key)
 
 
@@ -220,6 +228,7 @@ class DerivationCache:
         self.root = root  # resolved: the host's choice, never the agent's
         self.masks = tuple(masks)
         self.size = size
+        self.weight = 0  # estimated bytes of what is kept
         self.hits = 0
         self.misses = 0  # not kept, or kept but the workspace answered differently
         self._entries: OrderedDict[str, Kept] = OrderedDict()
@@ -260,12 +269,14 @@ class DerivationCache:
             return policy_input, None
         if len(text) > MAX_KEPT_BYTES or PolicyInput.model_validate_json(text) != policy_input:
             return policy_input, None
-        kept = Kept(_to_replay(fs.looks), text)
+        kept = Kept(_to_replay(fs.looks), text, len(text) + LOOK_BYTES * fs.weight)
         with self._lock:
+            old = self._entries.pop(key, None)
+            self.weight += kept.weight - (old.weight if old is not None else 0)
             self._entries[key] = kept
-            self._entries.move_to_end(key)
-            while len(self._entries) > self.size:
-                self._entries.popitem(last=False)
+            while self._entries and (len(self._entries) > self.size
+                                     or self.weight > MAX_CACHE_BYTES):
+                self.weight -= self._entries.popitem(last=False)[1].weight
         return policy_input, kept
 
     def __len__(self) -> int:

@@ -265,3 +265,38 @@ def test_an_lstat_answered_by_a_listing_is_checked_through_it(engine: PolicyEngi
     (ws / "backend" / "app.py").unlink()
     os.symlink("../.env", ws / "backend" / "app.py")  # now a link to a secret
     assert not pair.decide(grep, reused=False).decision.allow
+
+
+def test_what_is_kept_stays_within_its_byte_budget(engine: PolicyEngine, ws: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    from runner.policy import derived
+
+    decider = Decider(engine, workspace=ws, run=RUN)
+    cache = decider.derived
+    assert cache is not None
+    reads = [ToolCall(name="Read", input={"file_path": f"backend/f{i}.py"}) for i in range(8)]
+    decider.decide_logged(reads[0])
+    one = cache.weight
+    assert one > 0 and len(cache) == 1
+    monkeypatch.setattr(derived, "MAX_CACHE_BYTES", 3 * one + one // 2)
+    for call in reads:
+        decider.decide_logged(call)
+    assert len(cache) == 3 and cache.weight <= derived.MAX_CACHE_BYTES
+    assert cache.weight == sum(k.weight for k in cache._entries.values())
+    hits = cache.hits
+    decider.decide_logged(reads[-1])  # the most recent are the ones kept
+    decider.decide_logged(reads[0])
+    assert cache.hits == hits + 1
+
+
+def test_a_large_listing_is_not_kept(engine: PolicyEngine, ws: Path,
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from runner.policy import derived
+
+    for i in range(30):
+        (ws / "backend" / f"m{i}.py").write_text("x\n")
+    monkeypatch.setattr(derived, "MAX_LOOKS", 20)
+    decider = Decider(engine, workspace=ws, run=RUN)
+    grep = ToolCall(name="Grep", input={"pattern": "x", "path": "backend"})
+    decider.decide_logged(grep)
+    assert decider.derived is not None and len(decider.derived) == 0
