@@ -121,6 +121,7 @@ def render(res: dict[str, Any], args: argparse.Namespace) -> str:
         f"{k} {pct(v['cold'], 50):.3f}/{pct(v['cold'], 99):.3f} → "
         f"{pct(v['cached'], 50):.3f}/{pct(v['cached'], 99):.3f}" for k, v in sorted(cats.items()))
     misses = sum(res["not_cached"].values())
+    tail = max(cats, key=lambda k: pct(cats[k]["cold"], 99))
     gen0, gen1, gen2 = res["gcs"]
     return "\n".join([
         f"Measured {date.today()} on {platform.machine()}, {os.cpu_count()} cores, Python "
@@ -148,7 +149,9 @@ def render(res: dict[str, Any], args: argparse.Namespace) -> str:
         "so what is saved is the analysis (shell and Python parsing and walking, pattern "
         "expansion, secret scanning), not the looks; a hit skips the engine. Garbage "
         f"collections during the timed loop: {gen0} / {gen1} / {gen2} (generation 0 / 1 / 2). "
-        f"By category, p50/p99 ms cold → repeat: {by_cat}.",
+        f"By category, p50/p99 ms cold → repeat: {by_cat}. A first decision's p99 is "
+        f"{'under' if pct(t['cold'], 99) <= s50 else 'not under'} the spawn's p50; its slowest "
+        f"category is {tail} ({pct(cats[tail]['cold'], 99):.3f} ms p99).",
     ])
 
 

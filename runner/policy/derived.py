@@ -235,9 +235,13 @@ class DerivationCache:
         self._lock = threading.Lock()
 
     def still_true(self, kept: Kept) -> bool:
-        """Does the workspace give every answer ``kept`` was derived from?"""
-        with workspace_fs(self.root, self.masks).holding_dirs() as fs:
-            return all(answer(fs, look) == seen for look, seen in kept.looks.items())
+        """Does the workspace give every answer ``kept`` was derived from? (Any failure while
+        asking is a no: the call is derived afresh.)"""
+        try:
+            with workspace_fs(self.root, self.masks).holding_dirs() as fs:
+                return all(answer(fs, look) == seen for look, seen in kept.looks.items())
+        except Exception:
+            return False
 
     def derive(self, call: ToolCall, cwd: str, measured: Sequence[MeasuredPath],
                derive_with: Callable[[WorkspaceFS], PolicyInput]) -> tuple[PolicyInput, Kept | None]:

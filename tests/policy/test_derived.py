@@ -300,3 +300,17 @@ def test_a_large_listing_is_not_kept(engine: PolicyEngine, ws: Path,
     grep = ToolCall(name="Grep", input={"pattern": "x", "path": "backend"})
     decider.decide_logged(grep)
     assert decider.derived is not None and len(decider.derived) == 0
+
+
+def test_a_workspace_gone_is_derived_afresh_not_an_error(engine: PolicyEngine, ws: Path) -> None:
+    import shutil
+
+    pair = Pair(engine, ws)
+    read = ToolCall(name="Read", input={"file_path": "backend/app.py"})
+    pair.decide(read, reused=False)
+    shutil.rmtree(ws)  # every look now fails (the root cannot be opened)
+    assert pair.cached.derived is not None
+    kept = next(iter(pair.cached.derived._entries.values()))
+    assert not pair.cached.derived.still_true(kept)
+    again = pair.cached.decide_logged(read)
+    assert again.input == pair.cold.decide_logged(read).input
