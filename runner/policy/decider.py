@@ -248,6 +248,7 @@ class Decider:
             # the workspace root is the host's choice: resolved once, here
             self.derived = DerivationCache(workspace.resolve(), self.masks,
                                            min(cache_size, DERIVED_CACHE_SIZE))
+        self._derived_for = (workspace, self.masks)  # what the kept derivations were made over
 
     @property
     def bundle_hash(self) -> str:
@@ -347,9 +348,10 @@ class Decider:
                 return derive_input(call, workspace=self.workspace, run=self.run, cwd=cwd,
                                     measured=measured, masks=self.masks, fs=fs)
 
-            if self.derived is None:
-                return derive_with(None), None
-            return self.derived.derive(call, cwd, measured, derive_with)
+            if self.derived is None or self._derived_for != (self.workspace, self.masks):
+                return derive_with(None), None  # no cache, or workspace or masks changed since
+            return self.derived.derive(call, cwd, measured, derive_with,
+                                       context=self.run.model_dump_json())
         except Exception as exc:  # fail closed: derive_input should not raise, but
             return PolicyInput(
                 tool=call,

@@ -197,15 +197,17 @@ def _plain_json(value: Any, depth: int = 0) -> bool:
     return False
 
 
-def call_key(call: ToolCall, cwd: str, measured: Sequence[MeasuredPath]) -> str | None:
-    """The text identifying a call as derivation sees it (None: not kept).
+def call_key(call: ToolCall, cwd: str, measured: Sequence[MeasuredPath],
+             context: str = "") -> str | None:
+    """The text identifying a call as derivation sees it (None: not kept); ``context``: what
+    else the input is derived from (the run, as JSON).
 
     The input's keys keep their order (it is what the derived input records)."""
     if call.model_extra or not isinstance(cwd, str) or not _plain_json(call.input):
         return None
     try:
         return json.dumps([call.name, cwd, [[m.raw, m.real, m.symlink, m.exists] for m in measured],
-                           call.input], ensure_ascii=False, allow_nan=False)
+                           context, call.input], ensure_ascii=False, allow_nan=False)
     except (TypeError, ValueError):
         return None
 
@@ -244,12 +246,13 @@ class DerivationCache:
             return False
 
     def derive(self, call: ToolCall, cwd: str, measured: Sequence[MeasuredPath],
-               derive_with: Callable[[WorkspaceFS], PolicyInput]) -> tuple[PolicyInput, Kept | None]:
+               derive_with: Callable[[WorkspaceFS], PolicyInput],
+               context: str = "") -> tuple[PolicyInput, Kept | None]:
         """(the policy input for ``call``, its kept derivation or None).
 
         ``derive_with(fs)`` derives through ``fs``; it runs unless a kept derivation of the
-        same call still holds."""
-        key = call_key(call, cwd, measured)
+        same call (in the same ``context``: see :func:`call_key`) still holds."""
+        key = call_key(call, cwd, measured, context)
         if key is not None:
             with self._lock:
                 kept = self._entries.get(key)

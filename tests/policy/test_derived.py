@@ -314,3 +314,32 @@ def test_a_workspace_gone_is_derived_afresh_not_an_error(engine: PolicyEngine, w
     assert not pair.cached.derived.still_true(kept)
     again = pair.cached.decide_logged(read)
     assert again.input == pair.cold.decide_logged(read).input
+
+
+def test_kept_derivations_are_not_used_for_another_workspace_or_masks(
+        engine: PolicyEngine, ws: Path, tmp_path: Path) -> None:
+    decider = Decider(engine, workspace=ws, run=RUN)
+    read = ToolCall(name="Read", input={"file_path": "backend/app.py"})
+    decider.decide_logged(read)
+    other = tmp_path / "other"
+    (other / "backend").mkdir(parents=True)
+    os.symlink("../.env", other / "backend" / "app.py")
+    (other / ".env").write_text("KEY=x\n")
+    decider.workspace = other
+    assert decider.decide_logged(read).input.paths[0].real == ".env"
+    decider.workspace = ws
+    decider.masks = ("backend/app.py",)
+    masked = decider.decide_logged(read)
+    assert masked.input == Decider(engine, workspace=ws, run=RUN, masks=("backend/app.py",),
+                                   cache_size=0).decide_logged(read).input
+    assert decider.derived is not None and decider.derived.hits == 0
+
+
+def test_a_changed_run_is_another_key(engine: PolicyEngine, ws: Path) -> None:
+    decider = Decider(engine, workspace=ws, run=RunInfo(id="derived", tools=["Read"]))
+    bash = ToolCall(name="Bash", input={"command": "ls backend"})
+    decider.decide_logged(bash)
+    decider.run.tools = ["Read", "Bash"]  # changed in place: the kept input has the old run
+    second = decider.decide_logged(bash)
+    assert second.input.run.tools == ["Read", "Bash"]
+    assert decider.derived is not None and decider.derived.hits == 0
