@@ -181,7 +181,7 @@ class DecisionCache:
         self.size = size
         self.hits = 0
         self.misses = 0
-        self._entries: OrderedDict[str, Decision] = OrderedDict()
+        self._entries: OrderedDict[str, str] = OrderedDict()  # key -> the decision as JSON
         self._lock = threading.Lock()
 
     @staticmethod
@@ -192,18 +192,20 @@ class DecisionCache:
 
     def get(self, key: str) -> Decision | None:
         with self._lock:
-            decision = self._entries.get(key)
-            if decision is None:
+            text = self._entries.get(key)
+            if text is None:
                 self.misses += 1
                 return None
             self._entries.move_to_end(key)
             self.hits += 1
-        return decision.model_copy(deep=True)  # the caller may change its copy
+        return Decision.model_validate_json(text)  # a new one: the caller may change it
 
     def put(self, key: str, decision: Decision) -> None:
-        kept = decision.model_copy(deep=True)
+        text = decision.model_dump_json()  # kept as JSON: each hit reads back a new Decision
+        if Decision.model_validate_json(text) != decision:
+            return  # a decision JSON does not give back is not kept
         with self._lock:
-            self._entries[key] = kept
+            self._entries[key] = text
             self._entries.move_to_end(key)
             while len(self._entries) > self.size:
                 self._entries.popitem(last=False)
