@@ -244,8 +244,10 @@ def measure(calls: list[tuple[str, ToolCall]], spawns: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         ws = Path(tmp) / "ws"
         make_workspace(ws)
+        # no caches: every call is derived and evaluated (bench/decision_cache.py has them)
         decider = Decider(
-            engine, workspace=ws, run=RunInfo(id="bench", agent="backend-implementer")
+            engine, workspace=ws, run=RunInfo(id="bench", agent="backend-implementer"),
+            cache_size=0,
         )
         for _, call in calls[:50]:  # warm-up: imports, caches, the regex caches in regorus
             decider.decide(call)

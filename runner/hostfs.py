@@ -24,6 +24,7 @@ reason that never contains file content.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import stat
@@ -35,6 +36,7 @@ from runner.errors import RunnerError
 
 DEFAULT_MAX_BYTES = 1 << 20  # 1 MiB
 MAX_COMPONENTS = 256  # deeper paths are refused (Linux's PATH_MAX allows ~2,000)
+MAX_HELD_DIRS = 128  # directory handles holding_dirs keeps open at most (then opens per look)
 RUNNER_STATE = ".sandbox-runner"
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
@@ -81,11 +83,11 @@ def split_rel(path: str) -> list[str]:
     if path.startswith("/"):
         raise HostReadRefused(path, "absolute path")
     parts = [p for p in path.split("/") if p not in ("", ".")]
-    if any(p == ".." for p in parts):
+    if ".." in parts:
         raise HostReadRefused(path, "'..' component")
     if len(parts) > MAX_COMPONENTS:
         raise HostReadRefused(path[:80] + "...", f"more than {MAX_COMPONENTS} components")
-    if any("\x00" in p for p in parts):
+    if "\x00" in path:  # in a component: "" and "." cannot hold it
         raise HostReadRefused(path.replace("\x00", "?"), "NUL byte")
     return parts
 
@@ -104,17 +106,47 @@ class WorkspaceFS:
         self.root = Path(root)
         self.max_bytes = max_bytes
         self._is_masked = is_masked or (lambda _rel: False)
+        self._held: dict[tuple[str, ...], int] | None = None  # see holding_dirs
+
+    @contextlib.contextmanager
+    def holding_dirs(self) -> Iterator[WorkspaceFS]:
+        """Within the block, every directory on the way to a path is opened (no link
+        followed, as always) once and its handle kept, then closed at the end: looks at many
+        paths under one directory open it once, not once per look.
+
+        A kept handle is the directory that was there when it was first opened: hold them
+        for one set of looks that makes one answer (one decision's derivation), never across
+        answers. At most ``MAX_HELD_DIRS`` are kept (then paths are opened per look again).
+        Not safe across threads; not reentrant."""
+        if self._held is not None:
+            raise RuntimeError("holding_dirs is not reentrant")
+        self._held = {}
+        try:
+            yield self
+        finally:
+            held, self._held = self._held, None
+            for fd in held.values():
+                os.close(fd)
 
     # --- masks ---------------------------------------------------------------------------
 
     def masked(self, path: str) -> bool:
         """Whether ``path`` or any directory above it is masked (or is the runner's state)."""
         parts = split_rel(path)
-        for i in range(1, len(parts) + 1):
-            rel = "/".join(parts[:i])
-            if parts[0] == RUNNER_STATE or self._is_masked(rel) or self._is_masked(rel + "/"):
+        if parts and parts[0] == RUNNER_STATE:
+            return True
+        rel = ""
+        for part in parts:
+            rel = f"{rel}/{part}" if rel else part
+            if self._is_masked(rel) or self._is_masked(rel + "/"):
                 return True
         return False
+
+    def _masked_entry_of(self, parts: list[str], name: str, rel: str) -> bool:
+        """``masked(rel)`` for the entry ``name`` of the directory ``parts``, known not masked."""
+        if not parts and name == RUNNER_STATE:
+            return True
+        return self._is_masked(rel) or self._is_masked(rel + "/")
 
     # --- opening -------------------------------------------------------------------------
 
@@ -124,8 +156,17 @@ class WorkspaceFS:
         except OSError as exc:
             raise HostReadRefused(".", f"workspace not openable: {exc.strerror}") from None
 
+    def _dir(self, parts: list[str], shown: str) -> tuple[int, bool]:
+        """(a descriptor of the directory ``parts``, whether the caller closes it): a kept
+        one while holding_dirs keeps them, else a new one."""
+        held = self._held
+        if held is not None and (len(held) + len(parts) < MAX_HELD_DIRS or tuple(parts) in held):
+            return self._held_dir(parts, shown), False
+        return self._open_dir(parts, shown), True
+
     def _open_dir(self, parts: list[str], shown: str) -> int:
-        """A descriptor of the directory ``parts`` (relative to the root), no link followed."""
+        """A new descriptor of the directory ``parts`` (relative to the root), no link
+        followed. The caller closes it."""
         fd = self._open_root()
         try:
             for comp in parts:
@@ -140,20 +181,43 @@ class WorkspaceFS:
             os.close(fd)
             raise
 
+    def _held_dir(self, parts: list[str], shown: str) -> int:
+        """The kept handle of the directory ``parts``, opening what is not kept yet from its
+        deepest kept ancestor (the root first), one component at a time."""
+        assert self._held is not None
+        key = tuple(parts)
+        fd = self._held.get(key)
+        if fd is not None:
+            return fd
+        depth = len(parts)
+        while depth > 0 and tuple(parts[:depth]) not in self._held:
+            depth -= 1
+        if depth == 0 and () not in self._held:
+            self._held[()] = self._open_root()
+        fd = self._held[tuple(parts[:depth])]
+        for i in range(depth, len(parts)):
+            try:
+                fd = os.open(parts[i], _DIR_FLAGS, dir_fd=fd)
+            except OSError as exc:
+                raise HostReadRefused(shown, _why(exc)) from None
+            self._held[tuple(parts[: i + 1])] = fd
+        return fd
+
     def _open_file(self, path: str) -> tuple[int, os.stat_result]:
         parts = split_rel(path)
         if not parts:
             raise HostReadRefused(path or ".", "not a regular file")
         if self.masked(path):
             raise HostReadRefused(path, "masked in the sandbox")
-        parent = self._open_dir(parts[:-1], path)
+        parent, owned = self._dir(parts[:-1], path)
         try:
             try:
                 fd = os.open(parts[-1], _FILE_FLAGS, dir_fd=parent)
             except OSError as exc:
                 raise HostReadRefused(path, _why(exc)) from None
         finally:
-            os.close(parent)
+            if owned:
+                os.close(parent)
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
             os.close(fd)
@@ -220,13 +284,14 @@ class WorkspaceFS:
                 os.close(fd)
         if self.masked(path):
             raise HostReadRefused(path, "masked in the sandbox")
-        parent = self._open_dir(parts[:-1], path)
+        parent, owned = self._dir(parts[:-1], path)
         try:
             return os.stat(parts[-1], dir_fd=parent, follow_symlinks=False)
         except OSError as exc:
             raise HostReadRefused(path, _why(exc)) from None
         finally:
-            os.close(parent)
+            if owned:
+                os.close(parent)
 
     def readlink(self, path: str) -> str:
         """The target of a symbolic link, read through its parent's handle (never followed)."""
@@ -235,14 +300,15 @@ class WorkspaceFS:
             raise HostReadRefused(".", "not a symbolic link")
         if self.masked(path):
             raise HostReadRefused(path, "masked in the sandbox")
-        parent = self._open_dir(parts[:-1], path)
+        parent, owned = self._dir(parts[:-1], path)
         try:
             return os.readlink(parts[-1], dir_fd=parent)
         except OSError as exc:
             raise HostReadRefused(path, _why(exc) if exc.errno != errno.EINVAL
                                   else "not a symbolic link") from None
         finally:
-            os.close(parent)
+            if owned:
+                os.close(parent)
 
     def listdir(self, path: str = "", *, include_masked: bool = False) -> list[Entry]:
         """Entries of a directory (sorted by name); masked entries are left out, or with
@@ -251,13 +317,14 @@ class WorkspaceFS:
         parts = split_rel(path)
         if parts and self.masked(path):
             raise HostReadRefused(path, "masked in the sandbox")
-        fd = self._open_dir(parts, path or ".")
+        fd, owned = self._dir(parts, path or ".")
         try:
             names = sorted(os.listdir(fd))
             out: list[Entry] = []
+            prefix = "/".join(parts) + "/" if parts else ""
             for name in names:
-                rel = "/".join([*parts, name])
-                if self.masked(rel):
+                rel = f"{prefix}{name}"
+                if self._masked_entry_of(parts, name, rel):
                     if include_masked:
                         out.append(self._masked_entry(name, rel))
                     continue
@@ -268,7 +335,8 @@ class WorkspaceFS:
                 out.append(Entry(name, rel, entry_kind(st.st_mode), st.st_size, st.st_mode, st.st_nlink))
             return out
         finally:
-            os.close(fd)
+            if owned:
+                os.close(fd)
 
     def _masked_entry(self, name: str, rel: str) -> Entry:
         if rel == RUNNER_STATE or self._is_masked(rel + "/"):

@@ -95,7 +95,7 @@ def _assert_failure_shape(answer: DecideResponse, line: dict[str, Any]) -> None:
 STAGES: dict[str, Callable[[pytest.MonkeyPatch, _Service], DecideRequest | ConnectTarget]] = {
     "map": lambda mp, s: (mp.setattr("runner.decisions.map_call", _boom),
                           _read(runtime="claude-code"))[1],
-    "derive": lambda mp, s: (mp.setattr(s.decider, "derive", _boom), _read())[1],
+    "derive": lambda mp, s: (mp.setattr(s.decider, "_derive", _boom), _read())[1],
     "evaluate": lambda mp, s: (mp.setattr(s.decider.engine, "evaluate", _boom), _read())[1],
     "decide": lambda mp, s: (mp.setattr(s.decider, "decide_logged", _boom), _read())[1],
     "connect": lambda mp, s: (mp.setattr(s.decider.engine, "evaluate", _boom), _connect())[1],

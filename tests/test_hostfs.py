@@ -106,3 +106,60 @@ def test_copy_file_never_writes_through_a_link(ws: Path, tmp_path_factory: pytes
     with pytest.raises(FileExistsError):
         fs(ws).copy_file("backend/app.py", out / "dest")
     assert not (ws / "victim").exists()
+
+
+def _open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def test_holding_dirs_gives_the_same_answers_and_closes_every_handle(ws: Path) -> None:
+    (ws / "backend" / "pkg").mkdir()
+    (ws / "backend" / "pkg" / "mod.py").write_text("x = 1\n")
+    os.symlink("../.env", ws / "backend" / "env.txt")
+    plain, held = fs(ws), fs(ws)
+    before = _open_fds()
+
+    def answers(f: WorkspaceFS) -> list[object]:
+        out: list[object] = [f.read_text("backend/pkg/mod.py"), f.readlink("backend/env.txt"),
+                             f.lstat("backend/pkg").st_mode, [e.name for e in f.listdir("")]]
+        for rel in (".env", "backend/env.txt", "backend/nope/x", "backend/app.py/x"):
+            with pytest.raises(HostReadRefused) as exc:
+                f.read_text(rel)
+            out.append(exc.value.reason)
+        return out
+
+    with held.holding_dirs():
+        kept = answers(held)
+        assert _open_fds() > before  # root, backend, backend/pkg are kept open
+        with pytest.raises(RuntimeError, match="reentrant"), held.holding_dirs():
+            pass
+    assert kept == answers(plain)
+    assert _open_fds() == before
+
+
+def test_a_held_directory_never_follows_a_link_swapped_in_later(ws: Path) -> None:
+    (ws / "backend" / "pkg").mkdir()
+    f = fs(ws)
+    with f.holding_dirs():
+        assert f.listdir("backend/pkg") == []
+        (ws / "backend" / "pkg").rmdir()
+        os.symlink("/etc", ws / "backend" / "pkg")
+        with pytest.raises(HostReadRefused, match="does not exist"):  # the removed directory
+            f.read_text("backend/pkg/passwd")
+    with pytest.raises(HostReadRefused, match="is a link"):  # a new look: the link
+        f.read_text("backend/pkg/passwd")
+
+
+def test_holding_dirs_keeps_a_bounded_number_of_handles(ws: Path) -> None:
+    from runner.hostfs import MAX_HELD_DIRS
+
+    for i in range(MAX_HELD_DIRS + 20):
+        (ws / "backend" / f"d{i}").mkdir()
+        (ws / "backend" / f"d{i}" / "f").write_text("x")
+    f = fs(ws)
+    before = _open_fds()
+    with f.holding_dirs():
+        for i in range(MAX_HELD_DIRS + 20):
+            assert f.read_text(f"backend/d{i}/f") == "x"
+        assert _open_fds() - before <= MAX_HELD_DIRS
+    assert _open_fds() == before

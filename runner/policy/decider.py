@@ -16,8 +16,10 @@ records as OPA does, in ``masked`` (a value replaced) and ``erased`` (a field dr
 
 Identical derived inputs are common (the same Read twice, Claude Code asking again for a
 call it already asked about): :class:`DecisionCache` keeps the engine's decisions by a hash
-of the bundle and the canonical JSON of the derived input, so a repeat skips evaluation
-(derivation always runs: the key is what the workspace looks like now). It never keeps a
+of the bundle and the canonical JSON of the derived input, so a repeat skips evaluation. The
+input itself comes from a kept derivation (:mod:`runner.policy.derived`) only when the
+workspace still answers every look that derivation made as it did; otherwise it is derived
+afresh, so the key is always what the workspace looks like now. The cache never keeps a
 failed evaluation or an input with errors, and it is off for an engine whose policies it
 cannot see (an OPA server) or whose policies call a builtin that is not a function of the
 input and data (``time.now_ns``, ``rand.intn``, ``http.send``, ...). A decision from the
@@ -38,7 +40,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from pydantic import ValidationError
 
@@ -55,6 +57,10 @@ from runner.policy.models import (
 )
 from runner.protocol import MeasuredPath
 
+if TYPE_CHECKING:
+    from runner.hostfs import WorkspaceFS
+    from runner.policy.derived import DerivationCache, Kept
+
 MAX_REDACT_DEPTH = 32  # deeper JSON in a logged input is replaced, not walked
 DECISION_CACHE_SIZE = 4096  # decisions kept per Decider (least recently used goes first)
 CACHE_HIT_METRIC = "counter_decision_cache_hit"  # decision log metrics (OPA's counter_ naming)
@@ -63,6 +69,7 @@ _NONDETERMINISTIC = re.compile(
     r"\b(?:time\.now_ns|rand\.intn|uuid\.rfc4122|http\.send|net\.lookup_ip_addr|opa\.runtime"
     r"|crypto\.x509\.parse_and_verify_certificates\w*|io\.jwt\.decode_verify)\s*\(")
 _T = TypeVar("_T")
+_SCALARS = (bool, int, float)  # JSON values redaction passes as they are
 _I = TypeVar("_I", PolicyInput, ConnectInput)
 
 
@@ -82,30 +89,66 @@ def redact_json(value: Any, redact: Callable[[str], str], depth: int = 0, *,
     """Every string of a JSON tree, object keys included, passed through ``redact``.
 
     ``changed``: gets the JSON pointer (under ``where``) of every value or key that
-    ``redact`` changed (a renamed key by its new, redacted name).
+    ``redact`` changed (a renamed key by its new, redacted name). A pointer is spelled
+    only for what changed (the walk keeps the keys on the way).
     """
-    if isinstance(value, str):
-        out = redact(value)
-        if changed is not None and out != value:
-            changed.append(where)
+    keys: list[str | int] = []  # from ``where`` to the value being walked
+
+    def pointer() -> str:
+        out = where
+        for key in keys:
+            out = json_pointer(out, key)
         return out
-    if depth >= MAX_REDACT_DEPTH and isinstance(value, dict | list):
-        if changed is not None:
-            changed.append(where)
-        return "[nested too deeply: not recorded]"
-    if isinstance(value, dict):
-        result: dict[str, Any] = {}
-        for k, v in value.items():
-            key = redact(str(k))
-            path = json_pointer(where, key)
-            if changed is not None and key != str(k):
-                changed.append(path)
-            result[key] = redact_json(v, redact, depth + 1, where=path, changed=changed)
-        return result
-    if isinstance(value, list | tuple):
-        return [redact_json(v, redact, depth + 1, where=json_pointer(where, i), changed=changed)
-                for i, v in enumerate(value)]
-    return value
+
+    def leaf(node: str, key: str | int) -> str:
+        out = redact(node)
+        if changed is not None and out != node:
+            keys.append(key)
+            changed.append(pointer())
+            keys.pop()
+        return out
+
+    def walk(node: Any, level: int) -> Any:
+        if isinstance(node, str):
+            out = redact(node)
+            if changed is not None and out != node:
+                changed.append(pointer())
+            return out
+        if level >= MAX_REDACT_DEPTH and isinstance(node, dict | list):
+            if changed is not None:
+                changed.append(pointer())
+            return "[nested too deeply: not recorded]"
+        if isinstance(node, dict):
+            result: dict[str, Any] = {}
+            for k, v in node.items():
+                name = str(k)
+                key = redact(name)
+                if changed is not None and key != name:
+                    keys.append(key)
+                    changed.append(pointer())
+                    keys.pop()
+                if type(v) is str:  # most values: no call of walk for them
+                    result[key] = leaf(v, key)
+                elif v is None or type(v) in _SCALARS:
+                    result[key] = v
+                else:
+                    keys.append(key)
+                    result[key] = walk(v, level + 1)
+                    keys.pop()
+            return result
+        if isinstance(node, list | tuple):
+            items: list[Any] = []
+            for i, v in enumerate(node):
+                if type(v) is str:
+                    items.append(leaf(v, i))
+                else:
+                    keys.append(i)
+                    items.append(walk(v, level + 1))
+                    keys.pop()
+            return items
+        return node
+
+    return walk(value, depth)
 
 
 @dataclass(frozen=True)
@@ -138,7 +181,7 @@ class DecisionCache:
         self.size = size
         self.hits = 0
         self.misses = 0
-        self._entries: OrderedDict[str, Decision] = OrderedDict()
+        self._entries: OrderedDict[str, str] = OrderedDict()  # key -> the decision as JSON
         self._lock = threading.Lock()
 
     @staticmethod
@@ -149,18 +192,20 @@ class DecisionCache:
 
     def get(self, key: str) -> Decision | None:
         with self._lock:
-            decision = self._entries.get(key)
-            if decision is None:
+            text = self._entries.get(key)
+            if text is None:
                 self.misses += 1
                 return None
             self._entries.move_to_end(key)
             self.hits += 1
-        return decision.model_copy(deep=True)  # the caller may change its copy
+        return Decision.model_validate_json(text)  # a new one: the caller may change it
 
     def put(self, key: str, decision: Decision) -> None:
-        kept = decision.model_copy(deep=True)
+        text = decision.model_dump_json()  # kept as JSON: each hit reads back a new Decision
+        if Decision.model_validate_json(text) != decision:
+            return  # a decision JSON does not give back is not kept
         with self._lock:
-            self._entries[key] = kept
+            self._entries[key] = text
             self._entries.move_to_end(key)
             while len(self._entries) > self.size:
                 self._entries.popitem(last=False)
@@ -198,6 +243,14 @@ class Decider:
         self.masks = tuple(masks)
         self.redactor = redactor
         self.cache = DecisionCache(cache_size) if cache_size > 0 and cacheable(engine) else None
+        self.derived: DerivationCache | None = None
+        if cache_size > 0 and workspace is not None:
+            from runner.policy.derived import DERIVED_CACHE_SIZE, DerivationCache
+
+            # the workspace root is the host's choice: resolved once, here
+            self.derived = DerivationCache(workspace.resolve(), self.masks,
+                                           min(cache_size, DERIVED_CACHE_SIZE))
+        self._derived_for = (workspace, self.masks)  # what the kept derivations were made over
 
     @property
     def bundle_hash(self) -> str:
@@ -251,14 +304,25 @@ class Decider:
 
     # --- deciding --------------------------------------------------------------------
 
-    def _evaluate(self, policy_input: PolicyInput | ConnectInput) -> tuple[Decision, bool]:
-        """(the engine's decision, whether it came from the cache). Never raises."""
+    def _evaluate(self, policy_input: PolicyInput | ConnectInput,
+                  kept: Kept | None = None) -> tuple[Decision, bool]:
+        """(the engine's decision, whether it came from the cache). Never raises.
+
+        ``kept``: the kept derivation ``policy_input`` is (as derived: no errors added),
+        which remembers the cache key of the input once computed."""
         key = None
         if self.cache is not None and not getattr(policy_input, "errors", None):
-            try:
-                key = self.cache.key(self.engine.bundle_hash, policy_input)
-            except Exception:  # an input the key cannot take is evaluated, not cached
-                key = None
+            bundle_hash = self.engine.bundle_hash
+            if kept is not None and kept.decision_key is not None \
+                    and kept.decision_key[0] == bundle_hash:
+                key = kept.decision_key[1]
+            else:
+                try:
+                    key = self.cache.key(bundle_hash, policy_input)
+                except Exception:  # an input the key cannot take is evaluated, not cached
+                    key = None
+                if key is not None and kept is not None:
+                    kept.decision_key = (bundle_hash, key)
             hit = self.cache.get(key) if key is not None else None
             if hit is not None:
                 return hit, True
@@ -274,19 +338,28 @@ class Decider:
         self, call: ToolCall, *, cwd: str = "/workspace", measured: Sequence[MeasuredPath] = ()
     ) -> PolicyInput:
         """The policy input for ``call``; a derivation failure is recorded in ``errors``."""
+        return self._derive(call, cwd, measured)[0]
+
+    def _derive(self, call: ToolCall, cwd: str,
+                measured: Sequence[MeasuredPath]) -> tuple[PolicyInput, Kept | None]:
+        """(the policy input, its kept derivation when it is one: :mod:`.derived`)."""
         try:
             from runner.policy.derive import derive_input
 
-            return derive_input(
-                call, workspace=self.workspace, run=self.run, cwd=cwd, measured=measured,
-                masks=self.masks,
-            )
+            def derive_with(fs: WorkspaceFS | None) -> PolicyInput:
+                return derive_input(call, workspace=self.workspace, run=self.run, cwd=cwd,
+                                    measured=measured, masks=self.masks, fs=fs)
+
+            if self.derived is None or self._derived_for != (self.workspace, self.masks):
+                return derive_with(None), None  # no cache, or workspace or masks changed since
+            return self.derived.derive(call, cwd, measured, derive_with,
+                                       context=self.run.model_dump_json())
         except Exception as exc:  # fail closed: derive_input should not raise, but
             return PolicyInput(
                 tool=call,
                 run=self.run,
                 errors=[f"derivation failed: {type(exc).__name__}: {exc}"],
-            )
+            ), None
 
     def decide(
         self, call: ToolCall, *, cwd: str = "/workspace", measured: Sequence[MeasuredPath] = (),
@@ -308,10 +381,10 @@ class Decider:
     ) -> Decided[PolicyInput]:
         """:meth:`decide` with the evaluation time and where redaction changed something."""
         start = time.perf_counter()
-        policy_input = self.derive(call, cwd=cwd, measured=measured)
+        policy_input, kept = self._derive(call, cwd, measured)
         policy_input.errors[:0] = list(errors)
         evaluating = time.perf_counter_ns()
-        decision, cached = self._evaluate(policy_input)
+        decision, cached = self._evaluate(policy_input, None if errors else kept)
         eval_ns = time.perf_counter_ns() - evaluating
         if policy_input.errors and decision.allow:  # belt and braces: malformed is a deny
             decision = Decision.failed("malformed input: " + "; ".join(policy_input.errors))

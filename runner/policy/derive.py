@@ -63,6 +63,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from runner.hostfs import WorkspaceFS
 from runner.policy import secrets
 from runner.policy.models import (
     TOOL_INPUTS,
@@ -103,6 +104,7 @@ def derive_input(
     measured: Sequence[MeasuredPath] = (),
     entropy: bool = False,
     masks: Sequence[str] = (),
+    fs: WorkspaceFS | None = None,
 ) -> PolicyInput:
     """The policy input for ``call``.
 
@@ -113,10 +115,14 @@ def derive_input(
     ``measured``: what the agent saw of the paths inside the container; recorded
     beside the host's resolution, which stays authoritative.
     ``entropy``: also run detect-secrets' high-entropy plugins.
+    ``fs``: the handle on ``workspace`` every look goes through (``paths.workspace_fs`` with
+    these ``masks``; ``runner.policy.derived`` passes one that records the looks).
     """
     result = PolicyInput(tool=call, run=run)
     try:
-        _derive(result, call, PathResolver(workspace, masks=masks), cwd, measured, entropy)
+        resolver = PathResolver(workspace, masks=masks, fs=fs)
+        with resolver.looking():
+            _derive(result, call, resolver, cwd, measured, entropy)
     except Exception as exc:  # fail closed: a deny with the reason, never a crash
         result.errors.append(f"derivation failed: {type(exc).__name__}: {exc}")
     return result

@@ -36,6 +36,7 @@ at the workspace: no-follow resolution, masks, pattern expansion, recursive walk
 
 from __future__ import annotations
 
+import contextlib
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -171,6 +172,13 @@ class _Masks:
         return None
 
 
+def workspace_fs(root: Path, masks: Sequence[str] = (), *,
+                 kind: type[WorkspaceFS] = WorkspaceFS) -> WorkspaceFS:
+    """A ``kind`` handle on the resolved workspace ``root`` hiding ``masks`` as a
+    :class:`PathResolver` with these masks does (``.sandbox-runner/`` always)."""
+    return kind(root, is_masked=_Masks(masks).is_masked)
+
+
 def _rel(abs_path: str) -> str:
     """Workspace-relative form of a container path inside the workspace (``""`` for the root)."""
     return "" if abs_path == CONTAINER_WORKSPACE else abs_path[len(CONTAINER_WORKSPACE) + 1 :]
@@ -187,16 +195,27 @@ class PathResolver:
     """
 
     def __init__(
-        self, workspace: Path | None, *, home: str = CONTAINER_HOME, masks: Sequence[str] = ()
+        self, workspace: Path | None, *, home: str = CONTAINER_HOME, masks: Sequence[str] = (),
+        fs: WorkspaceFS | None = None,
     ) -> None:
+        """``fs``: the handle to look through (``workspace_fs(workspace, masks)``, or a
+        subclass of it that records the looks: ``runner.policy.derived``); default: a new
+        one on ``workspace`` resolved now."""
         self.workspace = workspace
         self.home = home
         self._masks = _Masks(masks)
-        self._fs = (  # the root is the host's choice (resolved once), never the agent's
-            WorkspaceFS(Path(workspace).resolve(), is_masked=self._masks.is_masked)
-            if workspace is not None else None
-        )
+        if workspace is None:
+            self._fs: WorkspaceFS | None = None
+        elif fs is not None:
+            self._fs = fs
+        else:  # the root is the host's choice (resolved once), never the agent's
+            self._fs = workspace_fs(Path(workspace).resolve(), masks)
         self._nodes: dict[str, _Node | None] = {}  # one decision's lookups
+
+    def looking(self) -> contextlib.AbstractContextManager[object]:
+        """The block of one derivation's looks: the workspace's directory handles are kept
+        through it (``WorkspaceFS.holding_dirs``), so paths under one directory open it once."""
+        return self._fs.holding_dirs() if self._fs is not None else contextlib.nullcontext()
 
     # --- resolution --------------------------------------------------------------------
 
@@ -260,8 +279,8 @@ class PathResolver:
             return _Node(mask, 1, 0)
         if rel.count("/") >= MAX_COMPONENTS:
             raise PathTooDeep(f"a workspace path with more than {MAX_COMPONENTS} components")
-        try:
-            st = self._fs.lstat(rel)
+        try:  # only st_mode, st_nlink and st_size: a kept derivation is reused while these
+            st = self._fs.lstat(rel)  # stay the same (runner.policy.derived)
         except HostReadRefused:
             return None
         kind = entry_kind(st.st_mode)

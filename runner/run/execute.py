@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import docker
 
+from runner import heap
 from runner.agentdef import AgentDefinition, AgentLoad, load_agent_file, sandbox_section
 from runner.audit.log import SETUP_REQUESTER, DecisionLog, agent_requester
 from runner.config import DEFAULT_MAX_TURNS, RunConfig
@@ -304,6 +305,7 @@ class Run:
             # nothing runs in the container before wait_started().
             deployment.start_background()
             gateway = self._start_host_side(stack, sock_dir, identity.uid, identity.gid, claude)
+            heap.settle()  # start-up is over: collections no longer walk what it left
             stack.callback(deployment.stop)  # on the way out the container goes first
             deployment.wait_started()
             self.record.container_id = deployment.container_id

@@ -198,3 +198,22 @@ def test_the_log_marks_decisions_from_the_cache(engine: PolicyEngine, ws: Path,
     entries = read_log(path)
     assert [e.metrics.get(CACHE_HIT_METRIC) for e in entries] == [None, 1]
     assert all("timer_rego_query_eval_ns" in e.metrics for e in entries)
+
+
+def test_redact_json_names_what_changed_by_its_pointer() -> None:
+    from runner.policy.decider import MAX_REDACT_DEPTH, redact_json
+
+    def hide(text: str) -> str:
+        return text.replace("SECRET", "[R]")
+
+    tree = {"a/b": ["x", {"~k": "a SECRET", "ok": "plain"}], "SECRET": 1, "n": None}
+    changed: list[str] = []
+    out = redact_json(tree, hide, where="/input", changed=changed)
+    assert out == {"a/b": ["x", {"~k": "a [R]", "ok": "plain"}], "[R]": 1, "n": None}
+    assert changed == ["/input/a~1b/1/~0k", "/input/[R]"]
+    deep: object = "x"
+    for _ in range(MAX_REDACT_DEPTH + 1):
+        deep = [deep]
+    changed = []
+    redact_json({"d": deep}, hide, changed=changed)
+    assert changed == ["/d" + "/0" * (MAX_REDACT_DEPTH - 1)]
