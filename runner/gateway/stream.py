@@ -129,7 +129,8 @@ class SSEResponse(Response):
     async def _finish(self, send: Send, acc: MessageAccumulator, error: str | None,
                       failure: ProviderError | None) -> None:
         gw, x = self.gw, self.x
-        try:
+        error_body: bytes | None = None  # sent once the run's failure and record are written:
+        try:  # an agent that sees the error event sees them too
             with suppress(Exception):
                 await self.start.rest.aclose()  # type: ignore[attr-defined]
             if error is not None:
@@ -138,9 +139,7 @@ class SSEResponse(Response):
                                             failure, ProviderHTTPError) else None)
                 gw.fail(failed)
                 kind = failure.error_type if isinstance(failure, ProviderHTTPError) else "api_error"
-                with suppress(Exception):
-                    await send({"type": "http.response.body", "more_body": True,
-                                "body": encode(error_event(kind, str(failed)))})
+                error_body = encode(error_event(kind, str(failed)))
             message = acc.result()
             inp, out = gw.budget.charge(message or {})
             gw.count_answer(inp, out, self.start.retries, answered=error is None)
@@ -154,6 +153,10 @@ class SSEResponse(Response):
             self.closed = True
             if self.on_close is not None:
                 self.on_close()
+            if error_body is not None:
+                with suppress(Exception):
+                    await send({"type": "http.response.body", "more_body": True,
+                                "body": error_body})
             with suppress(Exception):
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
 
