@@ -98,6 +98,7 @@ class VerificationResult(BaseModel):
     stdout_tail: str = ""
     duration_s: float = 0.0
     error: str | None = None  # the container could not be run at all
+    runtime: str | None = None  # the engine's runtime of the container (runc, runsc: gVisor)
 
     @property
     def default_command(self) -> bool:
@@ -183,6 +184,7 @@ def run_verification(
     run_id: str,
     secret_paths: Sequence[str] = (),
     extra_labels: Mapping[str, str] | None = None,
+    runtime: str | None = None,
 ) -> VerificationResult:
     """Run the tests in a fresh container; never raises for container-level problems."""
     command = verification_command(test_command)
@@ -198,6 +200,7 @@ def run_verification(
                 project=project, image=image, run_id=run_id, socket_dir=Path(scratch),
                 writable=[], secret_paths=list(secret_paths), limits=limits, uid=uid, gid=gid,
                 command=command, extra_labels={ROLE_LABEL: "verify", **(extra_labels or {})},
+                runtime=runtime,
             )
         except Exception as exc:  # ProjectError and friends: report, do not crash the summary
             result.error = f"cannot prepare the verification container: {exc}"
@@ -262,6 +265,8 @@ def _run(client: Any, kwargs: dict[str, Any], timeout: float, result: Verificati
         with contextlib.suppress(DockerException, RequestException):
             container.reload()
             result.oom_killed = bool(container.attrs.get("State", {}).get("OOMKilled"))
+            engine_runtime = (container.attrs.get("HostConfig") or {}).get("Runtime")
+            result.runtime = engine_runtime if isinstance(engine_runtime, str) else None
         with contextlib.suppress(DockerException, RequestException):
             result.stdout_tail = _tail(
                 container.logs(stdout=True, stderr=True, tail=STDOUT_TAIL_LINES)

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import docker
+from docker.utils import parse_bytes
 
 from runner.agentdef import AgentDefinition, AgentLoad, load_agent_file, sandbox_section
 from runner.audit import DecisionLog, verify_log
@@ -114,9 +115,10 @@ from runner.sandbox.access import check_project_access, project_access
 from runner.sandbox.deployment import DockerDeployment
 from runner.sandbox.docker_client import docker_client
 from runner.sandbox.environment import ExecResult
+from runner.sandbox.isolation import IsolationChoice, resolve_isolation
 from runner.sandbox.masks import find_secret_paths
 from runner.sandbox.ownership import sandbox_identity, writable_ownership
-from runner.sandbox.selfcheck import ClaudeCodeCheck, run_self_check
+from runner.sandbox.selfcheck import ClaudeCodeCheck, host_pids_check, run_self_check
 from runner.sandbox.spec import RUNTIME_PYTHON, WORKSPACE, build_container_spec, idle_command
 
 SCRIPTED_PREFIX = "scripted:"
@@ -224,10 +226,18 @@ class Run:
         self.secret_paths: list[str] = []
         self.verification: VerificationResult | None = None
         self.environment: EnvironmentPlan | None = None
+        self.isolation = IsolationChoice("runc")
         self._decide_lock = threading.Lock()
         # requested_by of tool calls: "agent:builtin", or the Claude Code hook's (the runtime
         # setting comes with issue 11's claude-code runtime; without it the agent is builtin)
         self.requested_by = agent_requester(str(getattr(self.cfg, "runtime", "builtin")))
+
+    def use_isolation(self, choice: IsolationChoice) -> None:
+        """The kernel wall of the agent and verification containers (resolved before the run)."""
+        self.isolation = choice
+        self.record.isolation = choice.isolation
+        self.record.isolation_requested = self.cfg.isolation
+        self.summary.isolation = choice.isolation
 
     # --- gateway callbacks (gateway threads) ---------------------------------------
 
@@ -430,6 +440,7 @@ class Run:
                 limits=self.cfg.sandbox.limits, uid=identity.uid, gid=identity.gid,
                 command=idle_command(self.cfg.timeout + 4 * AGENT_GRACE),
                 workspace_entries=claude,  # Claude Code writes issues.md through a temp file
+                runtime=self.isolation.runtime,
             )
             deployment = DockerDeployment(spec, client)
             stack.callback(deployment.stop)
@@ -522,7 +533,13 @@ class Run:
             deployment.runtime, writable=self.writable, pids_limit=self.cfg.sandbox.limits.pids,
             secret_paths=self.secret_paths, sanitized=sanitized,
             proxy_port=self.egress.port if self.egress is not None else None,
-            claude_code=claude_code)
+            claude_code=claude_code, isolation=self.isolation.isolation,
+            memory_bytes=(parse_bytes(self.cfg.sandbox.limits.memory)
+                          if self.isolation.isolation == "gvisor" else None))
+        if self.isolation.isolation == "gvisor":  # gVisor shows no cgroupfs: ask the host
+            state = deployment.inspect().get("State", {})
+            result.checks.append(host_pids_check(state.get("Pid"),
+                                                 self.cfg.sandbox.limits.pids))
         self.record.self_check = [c.model_dump() for c in result.checks]
         self.record.self_check_ok = result.ok
         self.record.write(self.run_dir)
@@ -562,7 +579,8 @@ class Run:
                 client=client, image=image, project=self.project, out_dir=self.run_dir / "reports",
                 limits=self.cfg.sandbox.limits, uid=identity.uid, gid=identity.gid,
                 test_command=self.cfg.verify.test_command, timeout=self.cfg.verify.timeout,
-                run_id=self.run_id, secret_paths=self.secret_paths)
+                run_id=self.run_id, secret_paths=self.secret_paths,
+                runtime=self.isolation.runtime)
         self.record.verification = self.verification.model_dump(mode="json")
 
     # --- results (always) -----------------------------------------------------------
@@ -645,15 +663,19 @@ def execute_run(cfg: RunConfig, display: RunDisplay) -> RunSummary:
     prep = prepare(cfg)
     with _closing(prep.engine):
         client = docker_client()
+        isolation = resolve_isolation(client, cfg.isolation)  # exit 4 before any container
         plan = plan_environment(prep.project, cfg.sandbox, cfg.environment, client=client,
                                 spec=prep.env_spec, progress=display.step,
                                 rebuild_default=cfg.rebuild_env, runtime=cfg.runtime)
         image = plan.ref
         run = Run(prep, display)
+        run.use_isolation(isolation)
         create_run_dir(run.run_dir)
         run.record.write(run.run_dir)
         display.header(run.run_id, image, prep.bundle.hash, prep.agent.name, prep.model)
-        for note in _agent_notes(prep.agent_load):
+        display.step(f"isolation {isolation.isolation}"
+                     + (f" (runtime {isolation.runtime})" if isolation.runtime else ""))
+        for note in [*isolation.notes, *_agent_notes(prep.agent_load)]:
             display.line(shown(f"agent file: {note}", 0), "yellow")
         failure: RunnerError | None = None
         with interruptible():

@@ -94,6 +94,7 @@ class ContainerSpec(_Model):
     tmpfs: list[TmpfsMount]
     limits: Limits
     hostname: str = "sandbox"
+    runtime: str | None = None  # the engine's OCI runtime: None = its default (runc); "runsc"
     # Fixed hardening (not configurable on purpose).
     network_mode: Literal["none"] = "none"
     read_only: Literal[True] = True
@@ -150,6 +151,7 @@ class ContainerSpec(_Model):
             ],
             "stdin_open": False,
             "tty": False,
+            **({"runtime": self.runtime} if self.runtime is not None else {}),
         }
 
 
@@ -274,6 +276,7 @@ def build_container_spec(
     command: list[str] | None = None,
     extra_labels: dict[str, str] | None = None,
     workspace_entries: bool = False,
+    runtime: str | None = None,
 ) -> ContainerSpec:
     """The spec of the run's container; creates missing writable entries on the host.
 
@@ -288,6 +291,9 @@ def build_container_spec(
     writable top-level file such as ``issues.md`` in place. Top-level links and special files
     are not bound (their names do not exist inside); the project's own top-level entries are
     read once, when the spec is built.
+
+    ``runtime``: the engine runtime to start it with (``runsc`` for gVisor; None: the engine's
+    default, runc).
     """
     if uid == 0 or gid == 0:
         raise ProjectError("the sandbox never runs as root (uid/gid 0)")
@@ -391,4 +397,5 @@ def build_container_spec(
         binds=binds,
         tmpfs=tmpfs,
         limits=limits,
+        runtime=runtime,
     )
