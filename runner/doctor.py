@@ -93,6 +93,28 @@ def check_docker(client: Any) -> Check:
     )
 
 
+def check_gvisor(client: Any) -> Check:
+    """Whether ``--isolation gvisor`` can run here; if not, the lines to add (info: runc
+    stays the default, so a missing gVisor runtime is no failure)."""
+    from runner.sandbox.isolation import (
+        GVisorUnavailable,
+        daemon_json_snippet,
+        resolve_isolation,
+    )
+
+    try:
+        choice = resolve_isolation(client, "gvisor")
+    except GVisorUnavailable as exc:
+        runsc = shutil.which("runsc")
+        how = ("`sandbox-runner engine setup --gvisor` writes it" if runsc else
+               "install runsc first (Debian: apt-get install runsc)")
+        return Check("gvisor", "info", f"not configured ({exc.detail}): --isolation gvisor "
+                     f"needs {daemon_json_snippet(runsc)} in /etc/docker/daemon.json and a "
+                     f"reload (kill -HUP $(pidof dockerd)); {how}")
+    return Check("gvisor", "ok", f"runtime {choice.runtime} configured: --isolation gvisor "
+                 "available")
+
+
 def _image_check(status: Any) -> Check:
     """Interpret what ``runner.sandbox.image.image_status()`` returned."""
     present = getattr(status, "present", status if isinstance(status, bool) else None)
@@ -314,6 +336,7 @@ def run_doctor(
         report.checks.append(Check("docker", "fail", exc.detail, exc))
     if client is not None:
         report.checks.append(_guard("docker", lambda: check_docker(client)))
+        report.checks.append(_guard("gvisor", lambda: check_gvisor(client)))
         report.checks.append(_guard("image", check_image))
         report.checks.append(_guard("claude-code", lambda: check_claude_code(client)))
         if project is not None:

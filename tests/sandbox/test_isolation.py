@@ -193,3 +193,26 @@ def test_run_isolation_gvisor_without_runsc_exits_4_before_any_container(
         execute.execute_run(cfg, RunDisplay())
     assert err.value.exit_code == 4 and '"runtimeArgs": ["--network=none"' in str(err.value)
     assert not (project / ".sandbox-runner" / "runs").exists()
+
+
+def test_doctor_says_whether_gvisor_is_configured() -> None:
+    from runner.doctor import check_gvisor
+
+    ok = check_gvisor(FakeClient(GOOD))
+    assert ok.status == "ok" and "runsc" in ok.detail
+    missing = check_gvisor(FakeClient({"runc": {"path": "runc"}}))
+    assert missing.status == "info"  # runc stays the default: no failure
+    assert '"runtimeArgs": ["--network=none", "--host-uds=open"]' in missing.detail
+    assert "/etc/docker/daemon.json" in missing.detail
+
+
+def test_engine_setup_cli_refuses_a_remote_engine_in_one_line(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from runner.cli import main
+
+    path = tmp_path / "daemon.json"
+    result = CliRunner().invoke(main, ["engine", "setup", "--gvisor", "--daemon-json", str(path)],
+                                env={"DOCKER_HOST": "tcp://10.0.0.1:2376"})
+    assert result.exit_code == 4 and result.stdout == "" and not path.exists()
+    assert result.stderr.count("\n") == 1 and "not local" in result.stderr
