@@ -216,3 +216,12 @@ def test_engine_setup_cli_refuses_a_remote_engine_in_one_line(tmp_path: Path) ->
                                 env={"DOCKER_HOST": "tcp://10.0.0.1:2376"})
     assert result.exit_code == 4 and result.stdout == "" and not path.exists()
     assert result.stderr.count("\n") == 1 and "not local" in result.stderr
+
+
+def test_ci_configures_gvisor_before_starting_dockerd_and_never_restarts_it() -> None:
+    text = (REPO / ".ci" / "run").read_text()
+    assert subprocess.run(["bash", "-n", str(REPO / ".ci" / "run")], check=False).returncode == 0
+    assert text.index("runsc") < text.index("nohup dockerd")  # daemon.json first
+    assert '"--network=none", "--host-uds=open"' in text and "kill -HUP" in text
+    assert "restart" not in text.replace("never a restart", "")
+    assert "the gvisor tests will skip" in text  # never a CI failure
