@@ -225,3 +225,18 @@ def test_ci_configures_gvisor_before_starting_dockerd_and_never_restarts_it() ->
     assert '"--network=none", "--host-uds=open"' in text and "kill -HUP" in text
     assert "restart" not in text.replace("never a restart", "")
     assert "the gvisor tests will skip" in text  # never a CI failure
+
+
+def test_the_scorecard_has_a_gvisor_column() -> None:
+    from tests.security.scorecard import CaseRow, Scorecard
+
+    card = Scorecard()
+    card.case(CaseRow(id="a", category="scope", description="d", layers="both", result="stopped"))
+    card.case(CaseRow(id="b", category="scope", description="d", layers="both", result="stopped"))
+    card.case_gvisor("a", "stopped")
+    text = card.render(1.0)
+    assert "| id | category | attack | stopped by | runc | gVisor | notes |" in text
+    assert "| `a` | scope | d | both | stopped | stopped |" in text
+    assert "| `b` | scope | d | both | stopped | not run |" in text
+    assert "under gVisor (`--isolation gvisor`, docs/isolation.md): 1 run, 1 stopped, 0 failed" in text
+    assert "under gVisor: not run" in Scorecard().render(1.0)

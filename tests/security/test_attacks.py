@@ -44,12 +44,35 @@ def test_attack(case: Case, attack_runs: AttackRuns) -> None:
     assert not verdict.problems, "\n".join(verdict.problems)
 
 
+@pytest.fixture(scope="session")
+def gvisor_attack_runs(attack_runs: AttackRuns, gvisor_runtime: str) -> AttackRuns:
+    """The same runs under gVisor (skipped, saying why, when the engine has no runsc)."""
+    attack_runs.start(list(GROUPS), "gvisor")
+    return attack_runs
+
+
+@pytest.mark.gvisor
+@pytest.mark.parametrize("case", ALL_CASES, ids=[c.id for c in ALL_CASES])
+def test_attack_under_gvisor(case: Case, gvisor_attack_runs: AttackRuns) -> None:
+    """Every case again with both runs (default policies, allow-all) under gVisor: the
+    scorecard's gVisor column."""
+    pol = gvisor_attack_runs.get(case.run_group, "policy", "gvisor")
+    per = gvisor_attack_runs.get(case.run_group, "permissive", "gvisor")
+    verdict = judge(case, pol, per)
+    SCORECARD.case_gvisor(case.id, "FAILED" if verdict.problems else "stopped",
+                          "; ".join(verdict.problems))
+    assert not verdict.problems, "\n".join(verdict.problems)
+
+
+@pytest.mark.parametrize("isolation", ["runc", pytest.param("gvisor", marks=pytest.mark.gvisor)])
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("category", GROUPS)
-def test_run_integrity(category: str, mode: str, attack_runs: AttackRuns,
-                       listener: h.Listener) -> None:
+def test_run_integrity(category: str, mode: str, isolation: str, attack_runs: AttackRuns,
+                       listener: h.Listener, request: pytest.FixtureRequest) -> None:
     """Whatever the attacks did: host untouched, nothing leaked, log intact, container gone."""
-    run: CategoryRun = attack_runs.get(category, mode)
+    if isolation == "gvisor":
+        request.getfixturevalue("gvisor_attack_runs")
+    run: CategoryRun = attack_runs.get(category, mode, isolation)
     res = run.result
     problems = []
     ok_codes = {0, 1} if category == "persistence" else {0}
@@ -75,9 +98,13 @@ def test_run_integrity(category: str, mode: str, attack_runs: AttackRuns,
     decisions = res.summary.get("decisions") or {}
     if decisions.get("total") != len(res.decisions):
         problems.append(f"summary counts {decisions.get('total')} decisions, the log holds {len(res.decisions)}")
+    if isolation != "runc" and res.run_json.get("isolation") != isolation:
+        problems.append(f"run.json says isolation {res.run_json.get('isolation')!r}")
+    suffix = "" if isolation == "runc" else f"-{isolation}"
     SCORECARD.check(CheckRow(
-        id=f"{category}-{mode}", table="runs",
-        description=f"{category} attacks, {'default policies' if mode == 'policy' else 'allow-all policy'}",
+        id=f"{category}-{mode}{suffix}", table="runs",
+        description=f"{category} attacks, {'default policies' if mode == 'policy' else 'allow-all policy'}"
+                    + ("" if isolation == "runc" else f", under {isolation}"),
         result="FAILED" if problems else "held",
         detail="; ".join(problems) if problems else
         f"exit {res.exit_code}, {len(res.decisions)} decisions "
