@@ -97,9 +97,13 @@ def check_gvisor(client: Any) -> Check:
     """Whether ``--isolation gvisor`` can run here; if not, the lines to add (info: runc
     stays the default, so a missing gVisor runtime is no failure)."""
     from runner.sandbox.isolation import (
+        MIN_RUNSC_DATE,
+        TESTED_RUNSC,
         GVisorUnavailable,
         daemon_json_snippet,
         resolve_isolation,
+        runsc_date,
+        runsc_version,
     )
 
     try:
@@ -107,12 +111,19 @@ def check_gvisor(client: Any) -> Check:
     except GVisorUnavailable as exc:
         runsc = shutil.which("runsc")
         how = ("`sandbox-runner engine setup --gvisor` writes it" if runsc else
-               "install runsc first (Debian: apt-get install runsc)")
+               "install runsc first (Debian trixie's runsc, docs/isolation.md)")
         return Check("gvisor", "info", f"not configured ({exc.detail}): --isolation gvisor "
                      f"needs {daemon_json_snippet(runsc)} in /etc/docker/daemon.json and a "
                      f"reload (kill -HUP $(pidof dockerd)); {how}")
-    return Check("gvisor", "ok", f"runtime {choice.runtime} configured: --isolation gvisor "
-                 "available")
+    path = str(((client.info().get("Runtimes") or {}).get(choice.runtime) or {}).get("path", ""))
+    version = runsc_version(path) if path else None
+    date = runsc_date(version) if version else None
+    what = (f"runtime {choice.runtime} configured ({path}, runsc {version or 'version unknown'}; "
+            f"tested: {TESTED_RUNSC}, Debian trixie)")
+    if date is not None and date < MIN_RUNSC_DATE:
+        return Check("gvisor", "warn", f"{what}: too old (no systrap, no --directfs flag: its "
+                     "sandboxes fail to start); install Debian trixie's runsc (docs/isolation.md)")
+    return Check("gvisor", "ok", f"{what}: --isolation gvisor available")
 
 
 def _image_check(status: Any) -> Check:

@@ -18,7 +18,7 @@ def engine() -> None:
 
 @engine.command("setup")
 @click.option("--gvisor", is_flag=True,
-              help="Add the runsc runtime (--network=none --host-uds=open) to daemon.json and "
+              help="Add the runsc runtime (--network=none --host-uds=open --directfs=false) to daemon.json and "
                    "reload dockerd with SIGHUP (no restart).")
 @click.option("--daemon-json", type=click.Path(path_type=Path), default=str(DAEMON_JSON),
               show_default=True, help="The engine's configuration file (rootless engines: "

@@ -115,7 +115,7 @@ from runner.sandbox.access import check_project_access, project_access
 from runner.sandbox.deployment import DockerDeployment
 from runner.sandbox.docker_client import docker_client
 from runner.sandbox.environment import ExecResult
-from runner.sandbox.isolation import IsolationChoice, resolve_isolation
+from runner.sandbox.isolation import IsolationChoice, gvisor_host_pids, resolve_isolation
 from runner.sandbox.masks import find_secret_paths
 from runner.sandbox.ownership import sandbox_identity, writable_ownership
 from runner.sandbox.selfcheck import ClaudeCodeCheck, host_pids_check, run_self_check
@@ -536,10 +536,10 @@ class Run:
             claude_code=claude_code, isolation=self.isolation.isolation,
             memory_bytes=(parse_bytes(self.cfg.sandbox.limits.memory)
                           if self.isolation.isolation == "gvisor" else None))
-        if self.isolation.isolation == "gvisor":  # gVisor shows no cgroupfs: ask the host
+        if self.isolation.isolation == "gvisor":  # the sandbox's host tasks: ask the host
             state = deployment.inspect().get("State", {})
-            result.checks.append(host_pids_check(state.get("Pid"),
-                                                 self.cfg.sandbox.limits.pids))
+            result.checks.append(host_pids_check(
+                state.get("Pid"), gvisor_host_pids(self.cfg.sandbox.limits.pids)))
         self.record.self_check = [c.model_dump() for c in result.checks]
         self.record.self_check_ok = result.ok
         self.record.write(self.run_dir)

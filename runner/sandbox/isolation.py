@@ -8,7 +8,10 @@ the policies (docs/isolation.md).
 The engine has to know the runtime: ``/etc/docker/daemon.json`` names it, with two runtime
 arguments this project needs: ``--network=none`` (a ``--network none`` container does not
 start under runsc without it) and ``--host-uds=open`` (the sandbox connects to the gateway's
-unix socket on the host; without it that connect fails with EPERM). Docker reloads the
+unix socket on the host; without it that connect fails with EPERM) and ``--directfs=false``
+(with directfs, runsc 20240729's sentry opens host files itself, and an ``open(O_TRUNC)`` of a
+file on a read-only bind mount empties the host file before it fails with EROFS; through the
+gofer the read-only mount holds). Docker reloads the
 runtimes on SIGHUP, without a restart. ``engine setup --gvisor`` writes the entry for an
 engine the user owns (``setup_gvisor``); everywhere else the message says what to add.
 """
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -31,10 +35,27 @@ Isolation = Literal["runc", "gvisor", "auto"]  # what a run asks for (`--isolati
 Resolved = Literal["runc", "gvisor"]  # what it gets
 ISOLATIONS: tuple[str, ...] = ("runc", "gvisor", "auto")
 GVISOR_RUNTIME = "runsc"  # the runtime name daemon.json gets
-RUNTIME_ARGS: tuple[str, ...] = ("--network=none", "--host-uds=open")
+RUNTIME_ARGS: tuple[str, ...] = ("--network=none", "--host-uds=open", "--directfs=false")
 DAEMON_JSON = Path("/etc/docker/daemon.json")
 DEFAULT_RUNSC = "/usr/bin/runsc"
 GVISOR_KERNEL = "4.4.0"  # the kernel release gVisor reports (uname -r)
+
+# The pids limit under gVisor. The container's host pids cgroup counts the sandbox's own host
+# tasks - the sentry's threads, the gofer, and with the systrap platform one stub process (two
+# tasks) per address space inside - not the agent's processes; and a host clone the sentry
+# cannot make ends the whole sandbox (runsc panics: "error initializing first thread: resource
+# temporarily unavailable", the agent's exec sees `containerManager.WaitPID failed: EOF`).
+# So under gVisor the agent's limit is RLIMIT_NPROC, which gVisor's kernel enforces per user
+# of the sandbox (a fork over it fails with EAGAIN inside, the sandbox lives), and the host
+# cgroup gets headroom: measured with runsc 20240729 (systrap), 26 host tasks idle and about
+# two per process inside (532 for 250 processes; threads cost none).
+GVISOR_HOST_PIDS_PER_TASK = 4
+GVISOR_HOST_PIDS_BASE = 128
+
+
+def gvisor_host_pids(pids: int) -> int:
+    """The host pids cgroup limit of a gVisor sandbox whose processes are limited to ``pids``."""
+    return GVISOR_HOST_PIDS_PER_TASK * pids + GVISOR_HOST_PIDS_BASE
 
 
 class GVisorUnavailable(EnvironmentProblem):
@@ -116,6 +137,29 @@ def resolve_isolation(client: Any, wanted: Isolation) -> IsolationChoice:
         raise GVisorUnavailable(f"the engine's {name} runtime lacks the runtime arguments "
                                 f"{' '.join(missing)}")
     return IsolationChoice("gvisor", name)
+
+
+# --- the runsc binary -----------------------------------------------------------------------
+
+TESTED_RUNSC = "0.0~20240729.0"  # Debian trixie's runsc: what .ci/run installs and tests
+MIN_RUNSC_DATE = 20230601  # systrap and the --directfs flag (RUNTIME_ARGS needs it)
+
+
+def runsc_version(path: str) -> str | None:
+    """``runsc --version``'s version (``0.0~20240729.0``, ``release-20240729.0``), or None."""
+    try:
+        out = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=10,
+                             check=False).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    first = out.splitlines()[0].split() if out.strip() else []
+    return first[2] if len(first) >= 3 and first[:2] == ["runsc", "version"] else None
+
+
+def runsc_date(version: str) -> int | None:
+    """The release date in a runsc version (``0.0~20240729.0`` -> 20240729), or None."""
+    match = re.search(r"(20\d{6})", version)
+    return int(match.group(1)) if match else None
 
 
 # --- engine setup -------------------------------------------------------------------------

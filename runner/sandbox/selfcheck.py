@@ -202,20 +202,22 @@ def read_first(paths):
 
 
 def pids():
+    want = args["pids_limit"]
+    if args["isolation"] == "gvisor":  # gVisor's kernel enforces RLIMIT_NPROC per sandbox user
+        import resource
+        soft, hard = resource.getrlimit(resource.RLIMIT_NPROC)
+        return (soft, hard) == (want, want), f"RLIMIT_NPROC={soft}:{hard} (expected {want})"
     path, value = read_first(["/sys/fs/cgroup/pids/pids.max", "/sys/fs/cgroup/pids.max"])
-    want = str(args["pids_limit"])
-    if path is None and args["isolation"] == "gvisor":  # no cgroupfs inside gVisor
-        return True, "gVisor shows no cgroupfs: the limit is checked on the host (pids_limit_host)"
-    return value == want, f"{path}={value} (expected {want})"
+    return value == str(want), f"{path}={value} (expected {want})"
 
 
 def memory():
-    path, value = read_first(["/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory.max"])
     want = args.get("memory_bytes")
-    if path is None and args["isolation"] == "gvisor":  # gVisor sizes its memory to the limit
-        with open("/proc/meminfo") as fh:
+    if args["isolation"] == "gvisor":  # gVisor sizes its memory to the limit (its cgroupfs,
+        with open("/proc/meminfo") as fh:  # where shown, carries no limit)
             total = int(fh.readline().split()[1]) * 1024
         return want is not None and total == want, f"gVisor MemTotal={total} (expected {want})"
+    path, value = read_first(["/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory.max"])
     if want is None:
         return value not in (None, "max") and int(value) < 2**60, f"{path}={value}"
     return value == str(want), f"{path}={value} (expected {want})"
@@ -403,8 +405,8 @@ print(json.dumps(checks))
 
 def host_pids_check(pid: int | None, pids_limit: int,
                     cgroup_root: str = "/sys/fs/cgroup") -> Check:
-    """The pids limit, read on the host from the cgroup of the container's process ``pid``
-    (gVisor shows the sandbox no cgroupfs; the limit bounds its host processes)."""
+    """The host pids limit of a gVisor sandbox (``gvisor_host_pids``: headroom for the
+    sandbox's own host tasks), read from the cgroup of the container's process ``pid``."""
     name = "pids_limit_host"
     if not pid:
         return Check(name=name, ok=False, detail="the container has no host pid")

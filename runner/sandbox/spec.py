@@ -36,6 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from runner.config import Limits
 from runner.errors import ConfigError, ProjectError
 from runner.protocol import SOCKET_DIR_IN_CONTAINER
+from runner.sandbox.isolation import gvisor_host_pids
 from runner.sandbox.masks import GIT_CONFIG, RUNNER_STATE_DIR, sanitized_git_config
 
 WORKSPACE = "/workspace"
@@ -94,7 +95,7 @@ class ContainerSpec(_Model):
     tmpfs: list[TmpfsMount]
     limits: Limits
     hostname: str = "sandbox"
-    runtime: str | None = None  # the engine's OCI runtime: None = its default (runc); "runsc"
+    runtime: str | None = None  # the engine's OCI runtime: None = its default (runc); else gVisor
     # Fixed hardening (not configurable on purpose).
     network_mode: Literal["none"] = "none"
     read_only: Literal[True] = True
@@ -116,6 +117,10 @@ class ContainerSpec(_Model):
         """Keyword arguments for ``client.containers.create`` (docker SDK)."""
         lim = self.limits
         fsize = lim.fsize_mb * 1024 * 1024
+        # gVisor: the agent's processes are limited by RLIMIT_NPROC in the sandbox's kernel,
+        # the host cgroup bounds the sandbox's own host tasks (runner/sandbox/isolation.py)
+        gvisor = self.runtime is not None
+        nproc = [Ulimit(name="nproc", soft=lim.pids, hard=lim.pids)] if gvisor else []
         return {
             "image": self.image,
             "command": list(self.command),
@@ -140,7 +145,7 @@ class ContainerSpec(_Model):
             "init": self.init,
             "privileged": self.privileged,
             "ipc_mode": self.ipc_mode,
-            "pids_limit": lim.pids,
+            "pids_limit": gvisor_host_pids(lim.pids) if gvisor else lim.pids,
             "mem_limit": lim.memory,
             "memswap_limit": lim.memory,
             "nano_cpus": int(lim.cpus * 1_000_000_000),
@@ -148,6 +153,7 @@ class ContainerSpec(_Model):
                 Ulimit(name="nofile", soft=lim.nofile, hard=lim.nofile),
                 Ulimit(name="core", soft=0, hard=0),
                 Ulimit(name="fsize", soft=fsize, hard=fsize),
+                *nproc,
             ],
             "stdin_open": False,
             "tty": False,
@@ -293,7 +299,8 @@ def build_container_spec(
     read once, when the spec is built.
 
     ``runtime``: the engine runtime to start it with (``runsc`` for gVisor; None: the engine's
-    default, runc).
+    default, runc). Under gVisor the pids limit is RLIMIT_NPROC inside and headroom on the
+    host (``gvisor_host_pids``).
     """
     if uid == 0 or gid == 0:
         raise ProjectError("the sandbox never runs as root (uid/gid 0)")

@@ -18,6 +18,7 @@ from runner.sandbox.isolation import (
     EngineSetupRefused,
     GVisorUnavailable,
     daemon_json_snippet,
+    gvisor_host_pids,
     gvisor_runtime,
     merged_daemon_json,
     resolve_isolation,
@@ -28,8 +29,8 @@ from runner.sandbox.spec import build_container_spec
 from tests.sandbox.conftest import WRITABLE, make_project
 
 REPO = Path(__file__).resolve().parents[2]
-GOOD = {"runc": {"path": "runc"},
-        "runsc": {"path": "/usr/bin/runsc", "runtimeArgs": ["--network=none", "--host-uds=open"]}}
+ARGS = ["--network=none", "--host-uds=open", "--directfs=false"]
+GOOD = {"runc": {"path": "runc"}, "runsc": {"path": "/usr/bin/runsc", "runtimeArgs": ARGS}}
 
 
 class FakeClient:
@@ -56,7 +57,19 @@ def test_spec_carries_the_runtime(tmp_path: Path) -> None:
 
 
 def test_runc_leaves_the_engine_default(tmp_path: Path) -> None:
-    assert "runtime" not in _spec_kwargs(tmp_path, None)
+    kwargs = _spec_kwargs(tmp_path, None)
+    assert "runtime" not in kwargs and kwargs["pids_limit"] == Limits().pids
+    assert "nproc" not in {u["Name"] for u in kwargs["ulimits"]}
+
+
+def test_gvisor_limits_processes_inside_and_gives_the_host_headroom(tmp_path: Path) -> None:
+    """Under gVisor the host cgroup counts the sandbox's own host tasks (a clone refused there
+    ends the whole sandbox): the agent's limit is RLIMIT_NPROC, enforced by gVisor's kernel."""
+    kwargs = _spec_kwargs(tmp_path, "runsc")
+    pids = Limits().pids
+    nproc = [u for u in kwargs["ulimits"] if u["Name"] == "nproc"]
+    assert [(u["Soft"], u["Hard"]) for u in nproc] == [(pids, pids)]
+    assert kwargs["pids_limit"] == gvisor_host_pids(pids) > 2 * pids + 26  # measured: 2/process
 
 
 def test_config_field_defaults_to_runc_and_rejects_others(tmp_path: Path) -> None:
@@ -86,16 +99,19 @@ def test_missing_runtime_is_exit_4_with_the_lines_to_add() -> None:
     assert err.value.exit_code == 4 and isinstance(err.value, EnvironmentProblem)
     message = str(err.value)
     assert "/etc/docker/daemon.json" in message and "kill -HUP" in message
-    snippet = json.loads(daemon_json_snippet("/usr/bin/runsc"))
+    snippet = json.loads(daemon_json_snippet())  # the runsc on PATH, else /usr/bin/runsc
     assert json.dumps(snippet) in message
-    assert snippet["runtimes"]["runsc"]["runtimeArgs"] == ["--network=none", "--host-uds=open"]
+    assert snippet["runtimes"]["runsc"]["runtimeArgs"] == ARGS
 
 
 def test_runtime_without_the_arguments_is_refused() -> None:
     bare = {"runsc": {"path": "/usr/bin/runsc"}}
-    with pytest.raises(GVisorUnavailable, match="--network=none --host-uds=open"):
+    with pytest.raises(GVisorUnavailable, match="--network=none --host-uds=open --directfs=false"):
         resolve_isolation(FakeClient(bare), "gvisor")
     assert resolve_isolation(FakeClient(bare), "auto").isolation == "runc"
+    directfs = {"runsc": {"path": "/usr/bin/runsc", "runtimeArgs": ARGS[:2]}}
+    with pytest.raises(GVisorUnavailable, match="lacks the runtime arguments --directfs=false"):
+        resolve_isolation(FakeClient(directfs), "gvisor")
 
 
 def test_merge_keeps_other_keys_and_runtimes() -> None:
@@ -103,7 +119,7 @@ def test_merge_keeps_other_keys_and_runtimes() -> None:
     merged = merged_daemon_json(current, "/usr/bin/runsc")
     assert merged["log-driver"] == "json-file" and merged["runtimes"]["kata"] == {"path": "/k"}
     assert merged["runtimes"]["runsc"] == {"path": "/usr/bin/runsc",
-                                           "runtimeArgs": ["--network=none", "--host-uds=open"]}
+                                           "runtimeArgs": ARGS}
     assert current == {"log-driver": "json-file", "runtimes": {"kata": {"path": "/k"}}}
 
 
@@ -198,12 +214,28 @@ def test_run_isolation_gvisor_without_runsc_exits_4_before_any_container(
 def test_doctor_says_whether_gvisor_is_configured() -> None:
     from runner.doctor import check_gvisor
 
-    ok = check_gvisor(FakeClient(GOOD))
-    assert ok.status == "ok" and "runsc" in ok.detail
+    remote = {"runsc": {"path": "/not/on/this/host/runsc", "runtimeArgs": ARGS}}
+    ok = check_gvisor(FakeClient(remote))  # a path not here: configured, version unknown
+    assert ok.status == "ok" and "runsc version unknown" in ok.detail
     missing = check_gvisor(FakeClient({"runc": {"path": "runc"}}))
     assert missing.status == "info"  # runc stays the default: no failure
-    assert '"runtimeArgs": ["--network=none", "--host-uds=open"]' in missing.detail
+    assert f'"runtimeArgs": {json.dumps(ARGS)}' in missing.detail
     assert "/etc/docker/daemon.json" in missing.detail
+
+
+def test_doctor_names_the_runsc_version_and_warns_when_too_old(tmp_path: Path) -> None:
+    from runner.doctor import check_gvisor
+
+    def runsc(version: str) -> dict[str, Any]:
+        path = tmp_path / f"runsc-{version}"
+        path.write_text(f"#!/bin/sh\necho 'runsc version {version}'\necho 'spec: 1.0.2'\n")
+        path.chmod(0o755)
+        return {"runsc": {"path": str(path), "runtimeArgs": ARGS}}
+
+    new = check_gvisor(FakeClient(runsc("0.0~20240729.0")))
+    assert new.status == "ok" and "runsc 0.0~20240729.0" in new.detail
+    old = check_gvisor(FakeClient(runsc("0.0~20221219.0")))
+    assert old.status == "warn" and "too old" in old.detail and "trixie" in old.detail
 
 
 def test_engine_setup_cli_refuses_a_remote_engine_in_one_line(tmp_path: Path) -> None:
@@ -222,7 +254,7 @@ def test_ci_configures_gvisor_before_starting_dockerd_and_never_restarts_it() ->
     text = (REPO / ".ci" / "run").read_text()
     assert subprocess.run(["bash", "-n", str(REPO / ".ci" / "run")], check=False).returncode == 0
     assert text.index("runsc") < text.index("nohup dockerd")  # daemon.json first
-    assert '"--network=none", "--host-uds=open"' in text and "kill -HUP" in text
+    assert '"--network=none", "--host-uds=open", "--directfs=false"' in text and "kill -HUP" in text
     assert "restart" not in text.replace("never a restart", "")
     assert "the gvisor tests will skip" in text  # never a CI failure
 
