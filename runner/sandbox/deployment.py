@@ -96,11 +96,14 @@ class DockerDeployment:
                 return True
         if not self.is_alive() or self._runtime is None:
             return False
-        probe = self._runtime.exec(
-            ["sh", "-c", "cat /sys/fs/cgroup/memory/memory.oom_control 2>/dev/null "
-             "|| cat /sys/fs/cgroup/memory.events 2>/dev/null"],
-            timeout=10,
-        )
+        try:
+            probe = self._runtime.exec(
+                ["sh", "-c", "cat /sys/fs/cgroup/memory/memory.oom_control 2>/dev/null "
+                 "|| cat /sys/fs/cgroup/memory.events 2>/dev/null"],
+                timeout=10,
+            )
+        except RunFailed:  # it stopped since is_alive(): the engine's State said no OOM
+            return False
         for line in probe.stdout.splitlines():
             key, _, value = line.partition(" ")
             if key == "oom_kill" and value.strip().isdigit() and int(value) > 0:
