@@ -112,10 +112,6 @@ def test_the_hook_gets_the_policy_answer_through_the_relay(bridge: Bridge) -> No
 
 
 def test_the_agent_can_neither_kill_the_relay_nor_take_its_port(bridge: Bridge) -> None:
-    if bridge.isolation == "gvisor":
-        pytest.xfail("gVisor 20221219 (Debian's runsc): after hook calls through the relay, the "
-                     "shell walking /proc/*/cmdline ends the sandbox (exit 2); passes alone "
-                     "(docs/isolation.md)")
     code, out = bridge.sh("for p in /proc/[0-9]*; do "
                           "grep -q api_relay $p/cmdline 2>/dev/null && echo ${p#/proc/}; done")
     pids = out.split()
@@ -130,10 +126,6 @@ def test_the_agent_can_neither_kill_the_relay_nor_take_its_port(bridge: Bridge) 
 
 
 def test_with_the_relay_gone_the_hook_denies(bridge: Bridge) -> None:
-    if bridge.isolation == "gvisor":
-        pytest.xfail("gVisor 20221219 (Debian's runsc): after hook calls through the relay, the "
-                     "shell walking /proc/*/cmdline ends the sandbox (exit 2); passes alone "
-                     "(docs/isolation.md)")
     # Only the relay's own uid can stop it (the agent cannot: see above).
     _code, out = bridge.sh("pkill -f runner.agent.api_relay || "
                           "for p in /proc/[0-9]*; do grep -q api_relay $p/cmdline 2>/dev/null "

@@ -59,24 +59,9 @@ def test_attack_under_gvisor(case: Case, gvisor_attack_runs: AttackRuns) -> None
     pol = gvisor_attack_runs.get(case.run_group, "policy", "gvisor")
     per = gvisor_attack_runs.get(case.run_group, "permissive", "gvisor")
     verdict = judge(case, pol, per)
-    died = [run.mode for run in (pol, per) if _sandbox_died(run)]
-    if verdict.problems and died:
-        SCORECARD.case_gvisor(case.id, "no verdict (sandbox died)",
-                              f"the gVisor sandbox of the {'/'.join(died)} run died (runsc)")
-        pytest.xfail(f"the gVisor sandbox of the {'/'.join(died)} run died mid-run "
-                     f"({GVISOR_DEATH}; runsc 0.0~20221219, docs/isolation.md)")
     SCORECARD.case_gvisor(case.id, "FAILED" if verdict.problems else "stopped",
                           "; ".join(verdict.problems))
     assert not verdict.problems, "\n".join(verdict.problems)
-
-
-GVISOR_DEATH = 'urpc method "containerManager.WaitPID" failed: EOF'
-
-
-def _sandbox_died(run: CategoryRun) -> bool:
-    """The run failed because its gVisor sandbox ended under it (a runsc fault, not an
-    attack getting through: that would show as host changes, leaks or allowed calls)."""
-    return run.result.exit_code == 3 and GVISOR_DEATH in run.result.stderr
 
 
 @pytest.mark.parametrize("isolation", ["runc", pytest.param("gvisor", marks=pytest.mark.gvisor)])
@@ -126,8 +111,6 @@ def test_run_integrity(category: str, mode: str, isolation: str, attack_runs: At
         f"({sum(not d['result']['allow'] for d in res.decisions)} denied), {res.seconds:.0f}s; "
         "host unchanged, no secret in transcript, listener silent, audit chain intact, container removed",
     ))
-    if isolation != "runc" and _sandbox_died(run) and all(p.startswith("exit 3") for p in problems):
-        pytest.xfail(f"the gVisor sandbox died mid-run ({GVISOR_DEATH}); everything else held")
     assert not problems, "\n".join(problems)
 
 
