@@ -127,9 +127,11 @@ def test_the_agent_can_neither_kill_the_relay_nor_take_its_port(bridge: Bridge) 
 
 def test_with_the_relay_gone_the_hook_denies(bridge: Bridge) -> None:
     # Only the relay's own uid can stop it (the agent cannot: see above).
-    _code, out = bridge.sh("pkill -f runner.agent.api_relay || "
-                          "for p in /proc/[0-9]*; do grep -q api_relay $p/cmdline 2>/dev/null "
-                          "&& kill ${p#/proc/}; done; true", user=bridge.relay_user)
+    # (not this shell nor its timeout wrapper: their command lines name the relay too)
+    _code, out = bridge.sh("for p in /proc/[0-9]*; do "
+                          "case ${p#/proc/} in $$|$PPID) continue;; esac; "
+                          "grep -q api_relay $p/cmdline 2>/dev/null && kill ${p#/proc/}; "
+                          "done; true", user=bridge.relay_user)
     bridge.relay.join(30)
     assert not bridge.relay.alive, out
     before = len(bridge.seen)
