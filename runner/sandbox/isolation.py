@@ -222,7 +222,7 @@ def setup_gvisor(*, daemon_json: Path = DAEMON_JSON, runsc: str | None = None,
     socket), its dockerd is found and this user may signal it, and runsc is installed."""
     runsc = runsc or shutil.which("runsc")
     if runsc is None:
-        raise EngineSetupRefused("runsc is not installed (Debian: apt-get install runsc); "
+        raise EngineSetupRefused("runsc is not installed (Debian trixie's, docs/isolation.md); "
                                  "nothing changed")
     sock = local_socket(docker_host if docker_host is not None else os.environ.get("DOCKER_HOST"))
     if sock is None:
