@@ -275,6 +275,9 @@ class RunConfig(_Cfg):
     task: str = DEFAULT_TASK
     model: str | None = None  # None: the agent file's model (alias mapped)
     runtime: Runtime = "builtin"  # what runs the agent in the sandbox (docs/runtimes.md)
+    # the kernel wall of the agent and verification containers (docs/isolation.md): runc
+    # (the host kernel), gvisor (runsc; exit 4 when the engine lacks it), auto (gvisor if there)
+    isolation: Literal["runc", "gvisor", "auto"] = "runc"
     out: Path | None = None
     max_turns: int | None = Field(default=None, ge=1)  # None: the agent file's maxTurns, else
     #                                                    DEFAULT_MAX_TURNS

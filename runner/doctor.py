@@ -93,6 +93,39 @@ def check_docker(client: Any) -> Check:
     )
 
 
+def check_gvisor(client: Any) -> Check:
+    """Whether ``--isolation gvisor`` can run here; if not, the lines to add (info: runc
+    stays the default, so a missing gVisor runtime is no failure)."""
+    from runner.sandbox.isolation import (
+        MIN_RUNSC_DATE,
+        TESTED_RUNSC,
+        GVisorUnavailable,
+        daemon_json_snippet,
+        resolve_isolation,
+        runsc_date,
+        runsc_version,
+    )
+
+    try:
+        choice = resolve_isolation(client, "gvisor")
+    except GVisorUnavailable as exc:
+        runsc = shutil.which("runsc")
+        how = ("`sandbox-runner engine setup --gvisor` writes it" if runsc else
+               "install runsc first (Debian trixie's runsc, docs/isolation.md)")
+        return Check("gvisor", "info", f"not configured ({exc.detail}): --isolation gvisor "
+                     f"needs {daemon_json_snippet(runsc)} in /etc/docker/daemon.json and a "
+                     f"reload (kill -HUP $(pidof dockerd)); {how}")
+    path = str(((client.info().get("Runtimes") or {}).get(choice.runtime) or {}).get("path", ""))
+    version = runsc_version(path) if path else None
+    date = runsc_date(version) if version else None
+    what = (f"runtime {choice.runtime} configured ({path}, runsc {version or 'version unknown'}; "
+            f"tested: {TESTED_RUNSC}, Debian trixie)")
+    if date is not None and date < MIN_RUNSC_DATE:
+        return Check("gvisor", "warn", f"{what}: too old (no systrap, no --directfs flag: its "
+                     "sandboxes fail to start); install Debian trixie's runsc (docs/isolation.md)")
+    return Check("gvisor", "ok", f"{what}: --isolation gvisor available")
+
+
 def _image_check(status: Any) -> Check:
     """Interpret what ``runner.sandbox.image.image_status()`` returned."""
     present = getattr(status, "present", status if isinstance(status, bool) else None)
@@ -314,6 +347,7 @@ def run_doctor(
         report.checks.append(Check("docker", "fail", exc.detail, exc))
     if client is not None:
         report.checks.append(_guard("docker", lambda: check_docker(client)))
+        report.checks.append(_guard("gvisor", lambda: check_gvisor(client)))
         report.checks.append(_guard("image", check_image))
         report.checks.append(_guard("claude-code", lambda: check_claude_code(client)))
         if project is not None:

@@ -115,3 +115,18 @@ def docker_client() -> Iterator[docker.DockerClient]:
         pytest.fail(str(exc))
     yield client
     client.close()
+
+
+@pytest.fixture(scope="session")
+def gvisor_runtime(docker_client: docker.DockerClient) -> str:
+    """The engine's gVisor runtime name; the test is skipped, saying why, when there is none
+    (``sandbox-runner engine setup --gvisor`` or .ci/run configures it)."""
+    from runner.errors import EnvironmentProblem
+    from runner.sandbox.isolation import resolve_isolation
+
+    try:
+        choice = resolve_isolation(docker_client, "gvisor")
+    except EnvironmentProblem as exc:
+        pytest.skip(f"gVisor not configured on this engine: {exc}")
+    assert choice.runtime is not None
+    return choice.runtime

@@ -39,6 +39,8 @@ COMMANDS: dict[str, LazyCommand] = {
     "doctor": LazyCommand("runner.cli.doctor:doctor",
                           "Check that this machine can run agents; exit 4 without Docker, 2 for "
                           "bad policies."),
+    "engine": LazyCommand("runner.cli.engine:engine",
+                          "Configure the local Docker engine (docs/isolation.md)."),
     "env": LazyCommand("runner.cli.env:env",
                        "Build and inspect project environment images (docs/environments.md)."),
     "image": LazyCommand("runner.cli.image:image", "Build and inspect the sandbox image."),

@@ -14,6 +14,7 @@ from runner.errors import ConfigError
 from runner.run.display import RunDisplay
 from runner.run.execute import execute_run, summary_json
 from runner.runtime_tools import RUNTIMES
+from runner.sandbox.isolation import ISOLATIONS
 
 
 @click.command("run")
@@ -24,6 +25,10 @@ from runner.runtime_tools import RUNTIMES
 @click.option("--runtime", type=click.Choice(RUNTIMES),
               help="What runs the agent: the built-in tool loop or Claude Code [builtin] "
                    "(docs/runtimes.md).")
+@click.option("--isolation", type=click.Choice(ISOLATIONS),
+              help="Kernel wall of the sandbox containers: runc (host kernel), gvisor "
+                   "(runsc user-space kernel; exit 4 if the engine lacks it), auto [runc] "
+                   "(docs/isolation.md).")
 @click.option("--policy-dir", "policy_dirs", multiple=True, type=click.Path(path_type=Path),
               help="Rego policy directory (repeatable) [bundled policies/].")
 @click.option("--data", type=click.Path(path_type=Path), help="Policy data JSON overriding data.json.")

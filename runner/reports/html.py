@@ -198,6 +198,9 @@ def _header(s: RunSummary) -> str:
                   f"{e(s.agent.sha256[:16] or 'n/a')}</span>"),
         ("Model", f"<code>{e(s.model or 'n/a')}</code>"),
         ("Runtime", f"<code>{e(s.runtime)}</code>"),
+        ("Isolation", f"<code>{e(s.isolation)}</code>"
+                      + (" <span class='muted'>gVisor user-space kernel</span>"
+                         if s.isolation == "gvisor" else "")),
         ("Image", f"<code>{e(s.image or 'n/a')}</code>"),
         ("Policy bundle", f"<code>{e(s.policy_bundle_hash or 'n/a')}</code>"),
         ("Started / finished", f"{e(s.started_at or 'n/a')} → {e(s.finished_at or 'n/a')} "

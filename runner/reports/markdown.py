@@ -100,6 +100,7 @@ def render_markdown(summary: RunSummary) -> str:
         f"agent {md_code(s.agent.name or 'n/a')}",
         f"model {md_code(s.model or 'n/a')}",
         f"runtime {md_code(s.runtime)}",
+        f"isolation {md_code(s.isolation)}",
         f"exit code **{s.exit_code}**",
         f"duration {_duration(s.duration_s)}",
     ]

@@ -148,6 +148,7 @@ class RunSummary(_Part):
     agent: AgentInfo = Field(default_factory=AgentInfo)
     model: str | None = None
     runtime: str = "builtin"  # what ran the agent: builtin | claude-code
+    isolation: str = "runc"  # the sandbox containers' kernel wall: runc | gvisor
     image: str | None = None
     policy_bundle_hash: str | None = None
     coverage_threshold: float | None = None

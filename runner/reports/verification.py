@@ -40,6 +40,7 @@ class VerificationResult(BaseModel):
     stdout_tail: str = ""
     duration_s: float = 0.0
     error: str | None = None  # the container could not be run at all
+    runtime: str | None = None  # the engine's runtime of the container (runc, runsc: gVisor)
 
     @property
     def default_command(self) -> bool:

@@ -77,6 +77,7 @@ from runner.sandbox.access import check_project_access, project_access
 from runner.sandbox.deployment import DockerDeployment
 from runner.sandbox.docker_client import docker_client
 from runner.sandbox.environment import ExecResult
+from runner.sandbox.isolation import IsolationChoice, resolve_isolation
 from runner.sandbox.masks import find_secret_paths
 from runner.sandbox.ownership import sandbox_identity, writable_ownership
 from runner.sandbox.selfcheck import ClaudeCodeCheck
@@ -193,6 +194,13 @@ class Run:
         self.secret_paths: list[str] = []
         self.verification: VerificationResult | None = None
         self.environment: EnvironmentPlan | None = None
+        self.isolation = IsolationChoice("runc")
+
+    def use_isolation(self, choice: IsolationChoice) -> None:
+        """The kernel wall of the agent and verification containers (resolved before the run)."""
+        self.isolation = choice
+        self.record.isolation = choice.isolation
+        self.record.isolation_requested = self.cfg.isolation
 
     @property
     def gateway(self) -> Gateway | None:
@@ -296,6 +304,7 @@ class Run:
                 limits=self.cfg.sandbox.limits, uid=identity.uid, gid=identity.gid,
                 command=idle_command(self.cfg.timeout + 4 * AGENT_GRACE),
                 workspace_entries=claude,  # Claude Code writes issues.md through a temp file
+                runtime=self.isolation.runtime,
             )
             deployment = DockerDeployment(spec, client)
             stack.callback(deployment.stop)
@@ -401,7 +410,8 @@ class Run:
                       writable=self.writable, pids_limit=self.cfg.sandbox.limits.pids,
                       secret_paths=self.secret_paths,
                       proxy_port=self.egress.port if self.egress is not None else None,
-                      claude_code=claude_code)
+                      claude_code=claude_code, isolation=self.isolation.isolation,
+                      memory=self.cfg.sandbox.limits.memory)
 
     def _finish_agent(self, deployment: DockerDeployment, result: ExecResult) -> None:
         self.record.agent_exit_code = result.returncode
@@ -424,7 +434,8 @@ class Run:
                 client=client, image=image, project=self.project, out_dir=self.run_dir / "reports",
                 limits=self.cfg.sandbox.limits, uid=identity.uid, gid=identity.gid,
                 test_command=self.cfg.verify.test_command, timeout=self.cfg.verify.timeout,
-                run_id=self.run_id, secret_paths=self.secret_paths)
+                run_id=self.run_id, secret_paths=self.secret_paths,
+                runtime=self.isolation.runtime)
         self.record.verification = self.verification.model_dump(mode="json")
 
     # --- results (always) -----------------------------------------------------------
@@ -456,6 +467,7 @@ class Run:
             agent=AgentInfo(name=self.prep.agent.name, sha256=self.prep.agent.sha256),
             model=self.prep.model, runtime=self.cfg.runtime,
             policy_bundle_hash=self.prep.bundle.hash, image=self.record.image,
+            isolation=self.isolation.isolation,
         )
         gated = self.cfg.verify.enabled and failure is None
         results = collect_results(run_dir=self.run_dir, project=self.project,
@@ -512,15 +524,19 @@ def execute_run(cfg: RunConfig, display: RunDisplay) -> RunSummary:
     prep = prepare(cfg)
     with _closing(prep.engine):
         client = docker_client()
+        isolation = resolve_isolation(client, cfg.isolation)  # exit 4 before any container
         plan = plan_environment(prep.project, cfg.sandbox, cfg.environment, client=client,
                                 spec=prep.env_spec, progress=display.step,
                                 rebuild_default=cfg.rebuild_env, runtime=cfg.runtime)
         image = plan.ref
         run = Run(prep, display)
+        run.use_isolation(isolation)
         create_run_dir(run.run_dir)
         run.record.write(run.run_dir)
         display.header(run.run_id, image, prep.bundle.hash, prep.agent.name, prep.model)
-        for note in _agent_notes(prep.agent_load):
+        display.step(f"isolation {isolation.isolation}"
+                     + (f" (runtime {isolation.runtime})" if isolation.runtime else ""))
+        for note in [*isolation.notes, *_agent_notes(prep.agent_load)]:
             display.line(shown(f"agent file: {note}", 0), "yellow")
         failure: RunnerError | None = None
         with interruptible():

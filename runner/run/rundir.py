@@ -72,6 +72,8 @@ class RunRecord(BaseModel):
     agent: dict[str, Any] = Field(default_factory=dict)  # name, source, sha256, tools
     model: str = ""
     runtime: str = "builtin"  # builtin | claude-code
+    isolation: str = "runc"  # runc | gvisor: the kernel wall of the sandbox containers
+    isolation_requested: str = "runc"  # runc | gvisor | auto (--isolation)
     claude_code: dict[str, Any] | None = None  # the claude-code runtime: result, turns, version
     task: str = ""
     image: str | None = None

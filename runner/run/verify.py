@@ -87,6 +87,7 @@ def run_verification(
     run_id: str,
     secret_paths: Sequence[str] = (),
     extra_labels: Mapping[str, str] | None = None,
+    runtime: str | None = None,
 ) -> VerificationResult:
     """Run the tests in a fresh container; never raises for container-level problems."""
     command = verification_command(test_command)
@@ -102,7 +103,7 @@ def run_verification(
                 project=project, image=image, run_id=run_id, scratch_dir=Path(scratch),
                 out_dir=writable_out, secret_paths=list(secret_paths), limits=limits, uid=uid,
                 gid=gid, command=command, environment=_environment(),
-                extra_labels=dict(extra_labels or {}),
+                extra_labels=dict(extra_labels or {}), runtime=runtime,
             )
         except Exception as exc:  # ProjectError and friends: report, do not crash the summary
             result.error = f"cannot prepare the verification container: {exc}"
@@ -125,6 +126,7 @@ def _run(deployment: DockerDeployment, timeout: float, result: VerificationResul
         result.exit_code = ended.exit_code
         result.timed_out = ended.exit_code is None
         result.oom_killed = ended.oom_killed
+        result.runtime = ended.runtime
         result.stdout_tail = _output_tail(deployment)
     except Interrupted:
         raise

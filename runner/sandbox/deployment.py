@@ -36,6 +36,7 @@ class ExitInfo(BaseModel):
     exit_code: int | None  # None: still running when the wait ended
     oom_killed: bool
     status: str
+    runtime: str | None = None  # the engine's runtime of the container (runc, runsc: gVisor)
 
 
 class DockerDeployment:
@@ -146,11 +147,14 @@ class DockerDeployment:
                 return True
         if not self.is_alive() or self._runtime is None:
             return False
-        probe = self._runtime.exec(
-            ["sh", "-c", "cat /sys/fs/cgroup/memory/memory.oom_control 2>/dev/null "
-             "|| cat /sys/fs/cgroup/memory.events 2>/dev/null"],
-            timeout=10,
-        )
+        try:
+            probe = self._runtime.exec(
+                ["sh", "-c", "cat /sys/fs/cgroup/memory/memory.oom_control 2>/dev/null "
+                 "|| cat /sys/fs/cgroup/memory.events 2>/dev/null"],
+                timeout=10,
+            )
+        except RunFailed:  # it stopped since is_alive(): the engine's State said no OOM
+            return False
         for line in probe.stdout.splitlines():
             key, _, value = line.partition(" ")
             if key == "oom_kill" and value.strip().isdigit() and int(value) > 0:
@@ -169,12 +173,15 @@ class DockerDeployment:
         except DockerException as exc:
             raise RunFailed(f"waiting for the sandbox failed: {one_line(exc)}") from None
         state: dict[str, Any] = {}
+        runtime: object = None
         with contextlib.suppress(DockerException, RequestException):
             self._container.reload()
             state = self._container.attrs.get("State", {})
+            runtime = (self._container.attrs.get("HostConfig") or {}).get("Runtime")
         return ExitInfo(
             exit_code=code, oom_killed=bool(state.get("OOMKilled")),
             status=str(state.get("Status", "unknown")),
+            runtime=runtime if isinstance(runtime, str) else None,
         )
 
     def logs(self, tail: int) -> bytes:

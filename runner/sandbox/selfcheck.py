@@ -13,6 +13,7 @@ The caller ends the run (SelfCheckFailed, exit 3) when ``result.ok`` is false.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from pydantic import BaseModel, Field
 
@@ -74,11 +75,18 @@ def uid():
 def caps():
     keys = ("CapEff", "CapPrm", "CapBnd", "CapAmb", "CapInh")
     vals = {k: status.get(k, "?") for k in keys}
+    if vals["CapAmb"] == "?" and vals["CapPrm"] == vals["CapInh"] == "0" * 16:
+        vals["CapAmb"] = "0 (not shown; ambient is a subset of permitted and inheritable)"
+        return all(int(v, 16) == 0 for k, v in vals.items() if k != "CapAmb"), vals
     return all(v != "?" and int(v, 16) == 0 for v in vals.values()), vals
 
 
 def nnp():
-    return status.get("NoNewPrivs") == "1", f"NoNewPrivs={status.get('NoNewPrivs')}"
+    if "NoNewPrivs" in status:
+        return status.get("NoNewPrivs") == "1", f"NoNewPrivs={status.get('NoNewPrivs')}"
+    import ctypes  # gVisor's /proc/self/status has no NoNewPrivs line: ask the kernel
+    value = ctypes.CDLL(None, use_errno=True).prctl(39, 0, 0, 0, 0)  # PR_GET_NO_NEW_PRIVS
+    return value == 1, f"prctl(PR_GET_NO_NEW_PRIVS)={value}"
 
 
 def rootfs():
@@ -194,14 +202,22 @@ def read_first(paths):
 
 
 def pids():
+    want = args["pids_limit"]
+    if args["isolation"] == "gvisor":  # gVisor's kernel enforces RLIMIT_NPROC per sandbox user
+        import resource
+        soft, hard = resource.getrlimit(resource.RLIMIT_NPROC)
+        return (soft, hard) == (want, want), f"RLIMIT_NPROC={soft}:{hard} (expected {want})"
     path, value = read_first(["/sys/fs/cgroup/pids/pids.max", "/sys/fs/cgroup/pids.max"])
-    want = str(args["pids_limit"])
-    return value == want, f"{path}={value} (expected {want})"
+    return value == str(want), f"{path}={value} (expected {want})"
 
 
 def memory():
-    path, value = read_first(["/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory.max"])
     want = args.get("memory_bytes")
+    if args["isolation"] == "gvisor":  # gVisor sizes its memory to the limit (its cgroupfs,
+        with open("/proc/meminfo") as fh:  # where shown, carries no limit)
+            total = int(fh.readline().split()[1]) * 1024
+        return want is not None and total == want, f"gVisor MemTotal={total} (expected {want})"
+    path, value = read_first(["/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory.max"])
     if want is None:
         return value not in (None, "max") and int(value) < 2**60, f"{path}={value}"
     return value == str(want), f"{path}={value} (expected {want})"
@@ -335,6 +351,21 @@ def claude_binary():
     return ok, f"{path}: owner {st.st_uid}, mode {oct(st.st_mode & 0o777)}"
 
 
+def kernel():
+    """runc: the host kernel; gvisor: gVisor's (release 4.4.0, its boot log in dmesg)."""
+    import subprocess
+    release = os.uname().release
+    try:
+        boot = subprocess.run(["dmesg"], capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        boot = ""
+    gvisor = release == "4.4.0" and "gVisor" in boot
+    line = next((l.strip() for l in boot.splitlines() if "gVisor" in l), "")
+    if args["isolation"] == "gvisor":
+        return gvisor, f"kernel {release}; dmesg: {line or 'no gVisor boot line'}"
+    return not gvisor, f"kernel {release} (the host's; runc)"
+
+
 def api_relay():
     data = http_exchange(args["claude_code"]["port"],
                          b"HEAD / HTTP/1.1\r\nHost: sandbox\r\nConnection: close\r\n\r\n")
@@ -356,6 +387,8 @@ check("network_connect_fails", connects)
 check("pids_limit", pids)
 check("memory_limit", memory)
 check("no_docker_socket", docker_socket)
+if args["isolation"]:
+    check(f"isolation_{args['isolation']}", kernel)
 check("masks_hide_secrets", masks)
 if args["sanitized"]:
     check("credentials_removed", sanitized)
@@ -368,6 +401,34 @@ if args["claude_code"]:
     check("api_relay_reaches_gateway", api_relay)
 print(json.dumps(checks))
 '''
+
+
+def host_pids_check(pid: int | None, pids_limit: int,
+                    cgroup_root: str = "/sys/fs/cgroup") -> Check:
+    """The host pids limit of a gVisor sandbox (``gvisor_host_pids``: headroom for the
+    sandbox's own host tasks), read from the cgroup of the container's process ``pid``."""
+    name = "pids_limit_host"
+    if not pid:
+        return Check(name=name, ok=False, detail="the container has no host pid")
+    try:
+        lines = Path(f"/proc/{pid}/cgroup").read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        return Check(name=name, ok=False, detail=f"/proc/{pid}/cgroup: {exc.strerror}")
+    candidates: list[Path] = []
+    for line in lines:
+        _, controllers, path = line.split(":", 2)
+        if "pids" in controllers.split(","):
+            candidates.append(Path(cgroup_root, "pids", path.lstrip("/"), "pids.max"))
+        elif controllers == "" and path != "/":
+            candidates.append(Path(cgroup_root, path.lstrip("/"), "pids.max"))
+    for file in candidates:
+        try:
+            value = file.read_text(encoding="utf-8").strip()
+        except OSError:
+            continue
+        return Check(name=name, ok=value == str(pids_limit),
+                     detail=f"{file}={value} (expected {pids_limit})")
+    return Check(name=name, ok=False, detail=f"no pids.max for pid {pid} under {cgroup_root}")
 
 
 class ClaudeCodeCheck(BaseModel):
@@ -404,7 +465,7 @@ def run_self_check(
     sandbox: SandboxEnvironment, *, writable: list[str], pids_limit: int,
     secret_paths: list[str] | None = None, memory_bytes: int | None = None,
     sanitized: list[str] | None = None, timeout: float = 60.0, proxy_port: int | None = None,
-    claude_code: ClaudeCodeCheck | None = None,
+    claude_code: ClaudeCodeCheck | None = None, isolation: str | None = None,
 ) -> SelfCheckResult:
     """Run the checks inside the sandbox (as its user); every outcome is in the result.
 
@@ -413,13 +474,16 @@ def run_self_check(
     relay's port when the proxy runs: a direct connect must still fail, and the proxy must
     refuse a host outside the allowlist (403; a logged decision). ``claude_code``: the
     claude-code runtime's hook is in root-owned managed settings the sandbox user cannot
-    change, the binary is read-only, and the API relay reaches the gateway.
+    change, the binary is read-only, and the API relay reaches the gateway. ``isolation``:
+    ``gvisor`` - the container sees gVisor's kernel (release 4.4.0, its boot line in dmesg);
+    ``runc`` - it does not.
     """
     args = {
         "writable": writable, "pids_limit": pids_limit, "secrets": secret_paths or [],
         "memory_bytes": memory_bytes, "socket_dir": SOCKET_DIR_IN_CONTAINER,
         "sanitized": sanitized or [], "proxy_port": proxy_port,
         "claude_code": claude_code.model_dump() if claude_code is not None else None,
+        "isolation": isolation,
     }
     try:
         res = sandbox.exec(["python3", "-I", "-c", _SCRIPT, json.dumps(args)], timeout=timeout)

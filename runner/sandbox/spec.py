@@ -37,6 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from runner.config import Limits
 from runner.errors import ConfigError, ProjectError
 from runner.protocol import SOCKET_DIR_IN_CONTAINER
+from runner.sandbox.isolation import gvisor_host_pids
 from runner.sandbox.masks import GIT_CONFIG, RUNNER_STATE_DIR, sanitized_git_config
 
 WORKSPACE = "/workspace"
@@ -99,6 +100,7 @@ class ContainerSpec(_Model):
     tmpfs: list[TmpfsMount]
     limits: Limits
     hostname: str = "sandbox"
+    runtime: str | None = None  # the engine's OCI runtime: None = its default (runc); else gVisor
     # Fixed hardening (not configurable on purpose).
     network_mode: Literal["none"] = "none"
     read_only: Literal[True] = True
@@ -120,6 +122,10 @@ class ContainerSpec(_Model):
         """Keyword arguments for ``client.containers.create`` (docker SDK)."""
         lim = self.limits
         fsize = lim.fsize_mb * 1024 * 1024
+        # gVisor: the agent's processes are limited by RLIMIT_NPROC in the sandbox's kernel,
+        # the host cgroup bounds the sandbox's own host tasks (runner/sandbox/isolation.py)
+        gvisor = self.runtime is not None
+        nproc = [Ulimit(name="nproc", soft=lim.pids, hard=lim.pids)] if gvisor else []
         return {
             "image": self.image,
             "command": list(self.command),
@@ -144,7 +150,7 @@ class ContainerSpec(_Model):
             "init": self.init,
             "privileged": self.privileged,
             "ipc_mode": self.ipc_mode,
-            "pids_limit": lim.pids,
+            "pids_limit": gvisor_host_pids(lim.pids) if gvisor else lim.pids,
             "mem_limit": lim.memory,
             "memswap_limit": lim.memory,
             "nano_cpus": int(lim.cpus * 1_000_000_000),
@@ -152,9 +158,11 @@ class ContainerSpec(_Model):
                 Ulimit(name="nofile", soft=lim.nofile, hard=lim.nofile),
                 Ulimit(name="core", soft=0, hard=0),
                 Ulimit(name="fsize", soft=fsize, hard=fsize),
+                *nproc,
             ],
             "stdin_open": False,
             "tty": False,
+            **({"runtime": self.runtime} if self.runtime is not None else {}),
         }
 
 
@@ -279,6 +287,7 @@ def build_container_spec(
     command: list[str] | None = None,
     extra_labels: dict[str, str] | None = None,
     workspace_entries: bool = False,
+    runtime: str | None = None,
 ) -> ContainerSpec:
     """The spec of the run's container; creates missing writable entries on the host.
 
@@ -293,6 +302,10 @@ def build_container_spec(
     writable top-level file such as ``issues.md`` in place. Top-level links and special files
     are not bound (their names do not exist inside); the project's own top-level entries are
     read once, when the spec is built.
+
+    ``runtime``: the engine runtime to start it with (``runsc`` for gVisor; None: the engine's
+    default, runc). Under gVisor the pids limit is RLIMIT_NPROC inside and headroom on the
+    host (``gvisor_host_pids``).
     """
     if uid == 0 or gid == 0:
         raise ProjectError("the sandbox never runs as root (uid/gid 0)")
@@ -396,6 +409,7 @@ def build_container_spec(
         binds=binds,
         tmpfs=tmpfs,
         limits=limits,
+        runtime=runtime,
     )
 
 
@@ -413,6 +427,7 @@ def build_verification_spec(
     command: list[str],
     environment: dict[str, str],
     extra_labels: dict[str, str] | None = None,
+    runtime: str | None = None,
 ) -> ContainerSpec:
     """The verification container: the run's hardening and masks, nothing writable but ``/out``.
 
@@ -426,7 +441,7 @@ def build_verification_spec(
     spec = build_container_spec(
         project=project, image=image, run_id=run_id, socket_dir=scratch_dir, writable=[],
         secret_paths=secret_paths, limits=limits, uid=uid, gid=gid, command=command,
-        extra_labels={LABEL_ROLE: "verify", **(extra_labels or {})},
+        extra_labels={LABEL_ROLE: "verify", **(extra_labels or {})}, runtime=runtime,
     )
     binds = [b for b in spec.binds if b.purpose != "socket"]
     binds.append(BindMount(source=str(out_dir), target=VERIFY_OUT, read_only=False,

@@ -20,6 +20,7 @@ from click.types import FloatParamType, IntParamType, _NumberRangeBase
 from runner.cli import main
 from runner.env.setup import EnvBuildReport
 from runner.reports.summary import load_summary
+from runner.sandbox.isolation import SetupResult
 from tests.audit.logdata import write_log
 from tests.reports.sample import build_run_dir
 
@@ -79,6 +80,9 @@ def no_docker_builds(monkeypatch: pytest.MonkeyPatch, report_run: Path) -> None:
                        spec={})))
     summary = load_summary(report_run)
     monkeypatch.setattr("runner.cli.run.execute_run", lambda cfg, display: summary)
+    monkeypatch.setattr("runner.cli.engine.setup_gvisor", lambda **kw: SetupResult(
+        path=str(kw["daemon_json"]), changed=True, backup=None, runtime={}, reloaded=False,
+        dockerd_pid=None))  # never the machine's engine
 
 
 CALL = json.dumps({"tool": "Read", "input": {"file_path": "backend/app.py"}})
@@ -93,6 +97,7 @@ def success_args(path: str, tmp_path: Path, log_dir: Path, report_run: Path) -> 
         "audit verify": [str(log_dir)],
         "audit replay": [str(log_dir), "--policy-dir", str(Path("policies").resolve())],
         "doctor": [],
+        "engine setup": ["--gvisor", "--daemon-json", str(tmp_path / "daemon.json")],
         "env build": [str(tmp_path)],
         "image build": [],
         "policy eval": ["--input", "-"],
@@ -112,6 +117,7 @@ def error_args(path: str, tmp_path: Path) -> tuple[list[str], int]:
         "audit verify": ([nope], 2),
         "audit replay": ([nope, "--policy-dir", nope], 2),
         "doctor": (["--no-such-option"], 2),
+        "engine setup": ([], 2),
         "env build": ([str(tmp_path), "--setup-secret", "1-not-a-name"], 2),
         "image build": (["--no-such-option"], 2),
         "policy eval": (["--input", nope], 2),
@@ -123,7 +129,7 @@ def error_args(path: str, tmp_path: Path) -> tuple[list[str], int]:
 
 def test_the_tables_cover_every_command() -> None:
     assert set(LEAVES) == {"agent check", "audit export", "audit show", "audit verify",
-                           "audit replay", "doctor",
+                           "audit replay", "doctor", "engine setup",
                            "env build", "image build", "policy eval", "policy test", "report",
                            "run"}
     for path in LEAVES:

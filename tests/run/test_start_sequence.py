@@ -13,6 +13,7 @@ import pytest
 
 from runner.config import build_run_config
 from runner.run import execute
+from runner.run import selfcheck as selfcheck_step
 from runner.run.display import RunDisplay
 from runner.sandbox.selfcheck import SelfCheckResult, run_self_check
 
@@ -49,7 +50,7 @@ def test_a_failing_check_stops_the_run_and_removes_the_container(
         kwargs["pids_limit"] += 1
         return run_self_check(sandbox, **kwargs)
 
-    monkeypatch.setattr(execute, "run_self_check", wrong_limit)  # the run's own name for it
+    monkeypatch.setattr(selfcheck_step, "run_self_check", wrong_limit)  # the run step's own name for it
     cfg = build_run_config(project, {"model": f"scripted:{scenario}", "out": out,
                                      "verify": {"enabled": False}})
     summary = execute.execute_run(cfg, RunDisplay())

@@ -60,14 +60,17 @@ def policy_dir_for(category: str, mode: str, scratch: Path) -> Path | None:
     return None
 
 
-def run_category(base: Path, category: str, mode: str, values: dict[str, str]) -> CategoryRun:
-    world = h.make_world(base / f"{category}-{mode}")
+def run_category(base: Path, category: str, mode: str, values: dict[str, str],
+                 isolation: str = "runc") -> CategoryRun:
+    name = f"{category}-{mode}" + ("" if isolation == "runc" else f"-{isolation}")
+    world = h.make_world(base / name)
     before = h.snapshot(world)
     turns = category_turns(category, values)
     verify = category in VERIFY_CATEGORIES
-    result = h.run_scenario(world, f"{category}-{mode}", turns,
+    result = h.run_scenario(world, name, turns,
                             policy_dir=policy_dir_for(category, mode, world.scratch),
-                            skip_verify=not verify, timeout=420 if verify else 300)
+                            skip_verify=not verify, timeout=420 if verify else 300,
+                            extra=["--isolation", isolation])
     after = h.snapshot(world)
     audit = h.audit_verify(result.run_dir)
     leftover = [c.name for c in h.containers_for(project=world.project)]
@@ -83,20 +86,21 @@ class AttackRuns:
         self.base = base
         self.values = values
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="attack-run")
-        self._futures: dict[tuple[str, str], Future[CategoryRun]] = {}
+        self._futures: dict[tuple[str, str, str], Future[CategoryRun]] = {}
         self._lock = threading.Lock()
 
-    def start(self, categories: list[str]) -> None:
+    def start(self, categories: list[str], isolation: str = "runc") -> None:
         with self._lock:
             for cat in categories:
                 for mode in MODES:
-                    if (cat, mode) not in self._futures:
-                        self._futures[(cat, mode)] = self._pool.submit(
-                            run_category, self.base, cat, mode, self.values)
+                    if (cat, mode, isolation) not in self._futures:
+                        self._futures[(cat, mode, isolation)] = self._pool.submit(
+                            run_category, self.base, cat, mode, self.values, isolation)
 
-    def get(self, category: str, mode: str) -> CategoryRun:
-        self.start([category])
-        return self._futures[(category, mode)].result()
+    def get(self, category: str, mode: str, isolation: str = "runc") -> CategoryRun:
+        """One category run; the runs under another isolation start on their first use."""
+        self.start([category], isolation)
+        return self._futures[(category, mode, isolation)].result()
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)

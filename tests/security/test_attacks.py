@@ -33,8 +33,14 @@ def attack_runs(sec_base: Path, net_values: dict[str, str]) -> Iterator[AttackRu
 
 @pytest.mark.parametrize("case", ALL_CASES, ids=[c.id for c in ALL_CASES])
 def test_attack(case: Case, attack_runs: AttackRuns) -> None:
-    pol = attack_runs.get(case.run_group, "policy")
-    per = attack_runs.get(case.run_group, "permissive")
+    try:
+        pol = attack_runs.get(case.run_group, "policy")
+        per = attack_runs.get(case.run_group, "permissive")
+    except Exception as exc:  # a run that could not be judged is a failure in the scorecard too
+        SCORECARD.case(CaseRow(id=case.id, category=case.category, description=case.description,
+                               layers="none", result="FAILED",
+                               detail=f"no verdict: {type(exc).__name__}: {exc}"[:300]))
+        raise
     verdict = judge(case, pol, per)
     detail = "; ".join(verdict.problems) if verdict.problems else "; ".join(
         [n for n in (case.note, *verdict.notes) if n])
@@ -44,12 +50,47 @@ def test_attack(case: Case, attack_runs: AttackRuns) -> None:
     assert not verdict.problems, "\n".join(verdict.problems)
 
 
+@pytest.fixture(scope="session")
+def gvisor_attack_runs(attack_runs: AttackRuns, gvisor_runtime: str) -> AttackRuns:
+    """The same runs under gVisor (skipped, saying why, when the engine has no runsc)."""
+    attack_runs.start(list(GROUPS), "gvisor")
+    return attack_runs
+
+
+@pytest.mark.gvisor
+@pytest.mark.parametrize("case", ALL_CASES, ids=[c.id for c in ALL_CASES])
+def test_attack_under_gvisor(case: Case, gvisor_attack_runs: AttackRuns) -> None:
+    """Every case again with both runs (default policies, allow-all) under gVisor: the
+    scorecard's gVisor column."""
+    try:
+        pol = gvisor_attack_runs.get(case.run_group, "policy", "gvisor")
+        per = gvisor_attack_runs.get(case.run_group, "permissive", "gvisor")
+    except Exception as exc:  # a run that could not be judged is a failure in the scorecard too
+        SCORECARD.case_gvisor(case.id, "FAILED", f"no verdict: {type(exc).__name__}: {exc}"[:300])
+        raise
+    verdict = judge(case, pol, per)
+    SCORECARD.case_gvisor(case.id, "FAILED" if verdict.problems else "stopped",
+                          "; ".join(verdict.problems))
+    assert not verdict.problems, "\n".join(verdict.problems)
+
+
+@pytest.mark.parametrize("isolation", ["runc", pytest.param("gvisor", marks=pytest.mark.gvisor)])
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("category", GROUPS)
-def test_run_integrity(category: str, mode: str, attack_runs: AttackRuns,
-                       listener: h.Listener) -> None:
+def test_run_integrity(category: str, mode: str, isolation: str, attack_runs: AttackRuns,
+                       listener: h.Listener, request: pytest.FixtureRequest) -> None:
     """Whatever the attacks did: host untouched, nothing leaked, log intact, container gone."""
-    run: CategoryRun = attack_runs.get(category, mode)
+    if isolation == "gvisor":
+        request.getfixturevalue("gvisor_attack_runs")
+    suffix = "" if isolation == "runc" else f"-{isolation}"
+    try:
+        run: CategoryRun = attack_runs.get(category, mode, isolation)
+    except Exception as exc:  # recorded as failed, not left out of the scorecard
+        SCORECARD.check(CheckRow(id=f"{category}-{mode}{suffix}", table="runs",
+                                 description=f"{category} attacks ({mode}, {isolation})",
+                                 result="FAILED",
+                                 detail=f"no run: {type(exc).__name__}: {exc}"[:300]))
+        raise
     res = run.result
     problems = []
     ok_codes = {0, 1} if category == "persistence" else {0}
@@ -75,9 +116,12 @@ def test_run_integrity(category: str, mode: str, attack_runs: AttackRuns,
     decisions = res.summary.get("decisions") or {}
     if decisions.get("total") != len(res.decisions):
         problems.append(f"summary counts {decisions.get('total')} decisions, the log holds {len(res.decisions)}")
+    if isolation != "runc" and res.run_json.get("isolation") != isolation:
+        problems.append(f"run.json says isolation {res.run_json.get('isolation')!r}")
     SCORECARD.check(CheckRow(
-        id=f"{category}-{mode}", table="runs",
-        description=f"{category} attacks, {'default policies' if mode == 'policy' else 'allow-all policy'}",
+        id=f"{category}-{mode}{suffix}", table="runs",
+        description=f"{category} attacks, {'default policies' if mode == 'policy' else 'allow-all policy'}"
+                    + ("" if isolation == "runc" else f", under {isolation}"),
         result="FAILED" if problems else "held",
         detail="; ".join(problems) if problems else
         f"exit {res.exit_code}, {len(res.decisions)} decisions "

@@ -8,6 +8,7 @@ directory holds what was known (run.json, decisions.jsonl, summary.json with the
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import time
@@ -107,22 +108,24 @@ def _running_bash_sleep(out: Path) -> bool:
     return any("sleep 300" in json.dumps(e) for e in events)
 
 
-def _background(world: h.World, name: str) -> h.BackgroundRun:
+def _background(world: h.World, name: str, isolation: str = "runc") -> h.BackgroundRun:
     turns = [BEFORE, {"text": "long", "tool_calls": [bash("sleep 300", 300)]},
              {"text": "never", "tool_calls": [call("Write", file_path="backend/never.txt", content="x\n")]}]
-    return h.BackgroundRun(world, name, turns, timeout=200)
+    return h.BackgroundRun(world, name, turns, timeout=200, extra=["--isolation", isolation])
 
 
 def _sleep_300_runs(world: h.World) -> bool:
-    """Is `sleep 300` a process in the run's container (docker top: the event, not a delay)?"""
+    """Is `sleep 300` a process in the run's container (its /proc, read by an exec: the event,
+    not a delay; `docker top` does not see into a gVisor sandbox)?"""
     client = docker.from_env()
     try:
         for c in h.containers_for(project=world.project):
             try:
-                top = client.api.top(c.id)
+                res = client.api.exec_create(c.id, ["sh", "-c", "cat /proc/[0-9]*/cmdline"])
+                out = client.api.exec_start(res["Id"])
             except docker.errors.APIError:
                 continue  # not running (yet, or any more)
-            if any("sleep 300" in " ".join(map(str, p)) for p in top.get("Processes") or []):
+            if b"sleep\x00300\x00" in out:
                 return True
         return False
     finally:
@@ -134,24 +137,54 @@ def _started(run: h.BackgroundRun) -> None:
                  and _sleep_300_runs(run.world), "the agent to start `sleep 300`", limit=240)
 
 
-def test_container_killed_from_outside(tmp_path: Path) -> None:
+KILLS = {
+    "docker-kill": ("runc", "container-killed", "`docker kill` of the sandbox while a command runs"),
+    "gvisor-docker-kill": ("gvisor", "container-killed-gvisor",
+                           "`docker kill` of the gVisor sandbox while a command runs"),
+    "gvisor-sentry-kill": ("gvisor", "sentry-killed-gvisor",
+                           "SIGKILL of the gVisor sandbox's sentry (runsc-sandbox) on the host "
+                           "while a command runs"),
+}
+
+
+@pytest.mark.parametrize("how", [
+    "docker-kill",
+    pytest.param("gvisor-docker-kill", marks=pytest.mark.gvisor),
+    pytest.param("gvisor-sentry-kill", marks=pytest.mark.gvisor),
+])
+def test_container_killed_from_outside(tmp_path: Path, how: str,
+                                       request: pytest.FixtureRequest) -> None:
+    """The run ends at the container's death (the engine's die event), not at its timeout
+    (200 s): exit 3, container removed, the run directory written."""
+    isolation, cid, what = KILLS[how]
+    if isolation == "gvisor":
+        request.getfixturevalue("gvisor_runtime")  # skipped, saying why, without runsc
     world = _world(tmp_path)
-    run = _background(world, "outside-kill")
+    run = _background(world, f"outside-kill-{how}", isolation)
     _started(run)
     victims = h.containers_for(project=world.project)
     assert victims, "no container found for the run"
     client = docker.from_env()
     try:
         for c in victims:
-            client.api.kill(c.id)
+            if how == "gvisor-sentry-kill":  # the container's host process is the sentry
+                sentry = int(client.api.inspect_container(c.id)["State"]["Pid"])
+                assert "runsc-sandbox" in Path(f"/proc/{sentry}/cmdline").read_text(errors="replace")
+                os.kill(sentry, signal.SIGKILL)
+            else:
+                client.api.kill(c.id)
     finally:
         client.close()
     killed_at = time.monotonic()
-    res = run.finish(limit=90)
+    res = run.finish(limit=90)  # well inside the run's 200 s timeout
     problems = h.clean_end_problems(res, world, kept=("backend/before.txt",))
     if res.exit_code != 3:
         problems.append(f"exit {res.exit_code}, expected 3: {res.describe()}")
-    _record("container-killed", "`docker kill` of the sandbox while a command runs", problems,
+    if "died" not in h.failure_text(res):
+        problems.append(f"the failure does not say the sandbox died: {h.failure_text(res)[:200]}")
+    if isolation == "gvisor" and res.run_json.get("isolation") != "gvisor":
+        problems.append(f"run.json says isolation {res.run_json.get('isolation')!r}")
+    _record(cid, what, problems,
             f"exit 3 {time.monotonic() - killed_at:.1f}s after the kill; failure: {h.failure_text(res)[:120]}")
     assert not problems, "\n".join(problems)
 
