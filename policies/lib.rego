@@ -1,6 +1,6 @@
 # Helpers shared by the sandbox policies: path lists and secret file patterns.
 #
-# Path conventions (DESIGN.md "Policy input"): a fact's `path` and `real` are
+# Path conventions (docs/design.md "Policy input"): a fact's `path` and `real` are
 # workspace-relative ("backend/app.py", "." for the root) or absolute when outside the
 # workspace ("/etc/passwd"); `real` is `path` after symlink resolution.
 #

@@ -1,4 +1,4 @@
-"""The policy input and decision shapes (docs/design.md "Policy input", "Policies").
+"""The policy input and decision shapes (docs/design.md "Policy input", "Decision").
 
 The input shape may grow but never shrink: policies and replays of old logs
 depend on it. Every model allows extra fields on read so an old log written by
