@@ -59,6 +59,12 @@ class AgentProcess:
                                      on_death=self._event.set).start()
         self._thread.start()
 
+    def close(self) -> None:
+        """Stop following the container's events (``wait`` does it too; a run that ends
+        before it waits, a failed self-check, calls this)."""
+        if self._watch is not None:
+            self._watch.close()
+
     def wait(self) -> ExecResult:
         """The exec's result; when the container died first, a result saying so (the exec
         thread is left to end with the container's removal)."""
@@ -80,8 +86,7 @@ class AgentProcess:
                 # reports the death a moment after the stream closes - wait for that event
                 self._watch.died.wait(DEATH_REPORT_GRACE)
         finally:
-            if self._watch is not None:
-                self._watch.close()
+            self.close()
         if self._error is not None:
             raise self._error
         assert self._result is not None

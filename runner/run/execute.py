@@ -331,6 +331,7 @@ class Run:
                                  on_line=self._agent_line, env={GO_ENV: "1", **proxy},
                                  stdin=f"{gateway.token}\n".encode("ascii"))
             agent.start()
+            stack.callback(agent.close)  # its event watch, when the run ends before the wait
             self._self_check(deployment)
             (sock_dir / GO_NAME).touch()
             self.display.step(f"agent {self.prep.agent.name} running (model {self.prep.model})")
@@ -442,9 +443,23 @@ class Run:
 
     def finish(self, failure: RunnerError | None) -> RunSummary:
         """Collect what is known into the run directory. Every step is isolated: one that
-        fails (hostile input, a bug) is recorded in the summary and the others still run.
-        The reports' modules are imported here, after the agent phase: not on the way to
-        the agent's first request."""
+        fails (hostile input, a bug) is recorded in the summary and the others still run;
+        should the collection itself be cut short (an interrupt, a module that cannot be
+        imported), run.json still records the run's end before the error goes up."""
+        try:
+            return self._collect(failure)
+        except BaseException as exc:
+            self.record.finished_at = self.record.finished_at or utc_now()
+            self.record.failure = self.record.failure or (
+                str(failure) if failure is not None
+                else f"internal error writing the results: {type(exc).__name__}: {exc}")
+            with contextlib.suppress(Exception):
+                self.record.write(self.run_dir)
+            raise
+
+    def _collect(self, failure: RunnerError | None) -> RunSummary:
+        """:meth:`finish`'s work. The reports' modules are imported here, after the agent
+        phase: not on the way to the agent's first request."""
         from runner.reports.collect import (
             Steps,
             apply_results,
@@ -507,6 +522,7 @@ class Run:
 
         return audit_run(self.run_dir, self.run_id, self.decisions.log, project=self.project)
 
+
 @contextlib.contextmanager
 def _closing(engine: PolicyEngine) -> Iterator[None]:
     try:
@@ -536,7 +552,9 @@ def execute_run(cfg: RunConfig, display: RunDisplay) -> RunSummary:
         display.header(run.run_id, image, prep.bundle.hash, prep.agent.name, prep.model)
         display.step(f"isolation {isolation.isolation}"
                      + (f" (runtime {isolation.runtime})" if isolation.runtime else ""))
-        for note in [*isolation.notes, *_agent_notes(prep.agent_load)]:
+        for note in isolation.notes:  # "isolation auto: ..."
+            display.line(shown(note, 0), "yellow")
+        for note in _agent_notes(prep.agent_load):
             display.line(shown(f"agent file: {note}", 0), "yellow")
         failure: RunnerError | None = None
         with interruptible():

@@ -165,3 +165,26 @@ def test_max_turns_from_the_flag_wins_over_the_agent_file(tmp_path: Path) -> Non
         assert prep.max_turns == turns
     with pytest.raises(ConfigError):
         prepare(build_run_config(project, {**flags, "max_turns": 0}))
+
+
+def test_results_cut_short_still_leave_run_json_with_the_end(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An interrupt (or any error) while the results are collected goes up, but only after
+    run.json records the run's end and its failure."""
+    import runner.run.results as results
+    from runner.errors import Interrupted, RunFailed
+
+    project, scenario = _project(tmp_path)
+    run = Run(prepare(build_run_config(project, {"model": f"scripted:{scenario}",
+                                                 "out": tmp_path / "run"})),
+              RunDisplay(quiet=True))
+    run.run_dir.mkdir()
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise Interrupted("SIGINT")
+
+    monkeypatch.setattr(results, "write_results", interrupted)
+    with pytest.raises(Interrupted):
+        run.finish(RunFailed("the agent failed"))
+    record = json.loads((run.run_dir / "run.json").read_text())
+    assert record["failure"] == "the agent failed" and record["finished_at"]

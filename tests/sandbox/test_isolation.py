@@ -25,7 +25,7 @@ from runner.sandbox.isolation import (
     setup_gvisor,
 )
 from runner.sandbox.selfcheck import host_pids_check
-from runner.sandbox.spec import build_container_spec
+from runner.sandbox.spec import build_container_spec, build_verification_spec
 from tests.sandbox.conftest import WRITABLE, make_project
 
 REPO = Path(__file__).resolve().parents[2]
@@ -54,6 +54,22 @@ def _spec_kwargs(tmp_path: Path, runtime: str | None) -> dict[str, Any]:
 
 def test_spec_carries_the_runtime(tmp_path: Path) -> None:
     assert _spec_kwargs(tmp_path, "runsc")["runtime"] == "runsc"
+
+
+def test_the_verification_container_gets_the_same_runtime_and_limits(tmp_path: Path) -> None:
+    """--isolation covers the verification container too: runsc, nproc inside, host headroom."""
+    project = tmp_path / "p"
+    make_project(project)
+    (tmp_path / "scratch").mkdir()
+    (tmp_path / "out").mkdir()
+    kwargs = build_verification_spec(
+        project=project, image="img", run_id="r", scratch_dir=tmp_path / "scratch",
+        out_dir=tmp_path / "out", secret_paths=[], limits=Limits(), uid=1234, gid=2345,
+        command=["true"], environment={}, runtime="runsc").to_run_kwargs()
+    pids = Limits().pids
+    assert kwargs["runtime"] == "runsc" and kwargs["pids_limit"] == gvisor_host_pids(pids)
+    assert [(u["Soft"], u["Hard"]) for u in kwargs["ulimits"] if u["Name"] == "nproc"] == [
+        (pids, pids)]
 
 
 def test_runc_leaves_the_engine_default(tmp_path: Path) -> None:
