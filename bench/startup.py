@@ -13,6 +13,11 @@ Measured side by side in one run, interleaved (bare, agent imports, run; repeate
   one-turn scripted scenario) to the gateway receiving the first ``/v1/messages`` request
   (the arrival time of the first ``transcript.jsonl`` line).
 
+* bytecode: the runs use the Python bytecode caches of the code they run, as an installed
+  package has them (pip compiles on install): ``PYTHONDONTWRITEBYTECODE`` is removed from
+  their environment and the unmeasured first run of each tree writes the caches.
+  ``--no-bytecode`` keeps it set (every run compiles the runner's modules from source).
+
 * baseline (``--baseline DIR``): the same run from another checkout of the code (for instance
   ``git worktree add /tmp/base COMMIT``), interleaved with the others: a change measured
   against what it changed, under the same load.
@@ -54,29 +59,24 @@ BEFORE = (
 )
 
 TIMELINE = """\
-Where one run's startup goes: monotonic timestamps around each step of one in-process run
-(3 runs each, ranges; the machine was shared, load 2-4), `python -X importtime` for the
-imports. Before: commit 5b48c94; now: this section's commit.
+Where the time goes (one in-process run with bytecode caches, wall-clock marks; measured on
+branch i13-startup2 at load 0-1): the CLI's imports before the container's spec is known
+(click, pydantic and the config models, the Docker SDK) ~250 ms; `prepare` (agent file,
+regorus compile or its cache) 30-70 ms; the container's create and start 190-290 ms, with the
+redactor, decision log, gateway and egress proxy coming up beside it; the self-check (one
+`docker exec`, every check) 85-165 ms beside the agent's start; the agent's own start in the
+container ~245 ms (the exec 50, `runner.protocol`'s pydantic models ~110, httpx/httpcore ~50);
+`agent_started` -> first `/v1/messages` 1-3 ms. The agent builds its client, toolbox, loop and
+tool definitions while the host runs the self-check, and its gateway client loads no CA bundle
+(plain HTTP on a unix socket: 38 ms of the agent's start).
 
-| step | before | now |
-|---|---|---|
-| interpreter + imports up to `runner.cli.run` | 620-685 ms: the reports (markdown-it, junitparser, wcmatch), audit show/replay/sign, the egress proxy and relay, httpx, pydantic-settings, Starlette/uvicorn | 415-640 ms: what the steps before the container need (click, config, policy, docker, image check, agent file, rich) |
-| `prepare`: agent file, bundle, regorus compile, project checks | 50-80 ms (the static check ~40) | 60-150 ms (regorus 26-93): a bundle that passed regorus's static check is remembered by content hash (`runner/policy/checked.py`); the probe evaluation still runs |
-| Docker client + image check | 26-33 ms: two clients (version + ping each), four inspects | 19-30 ms: the run's client, three inspects |
-| redactor, decision log, gateway import + start, egress proxy | 50-60 ms, before the container is created | 230-270 ms (now with the gateway's imports, Starlette and uvicorn, and sharing the CPU with dockerd), while Docker creates and starts the container (`DockerDeployment.start_background`) |
-| container create + start | 190-365 ms | 330-370 ms, the host side above running beside it |
-| self-check (one `docker exec`, one Python process, every check), beside the agent's exec and imports | 120-265 ms | 185-300 ms (85 ms alone: 50 of them the exec) |
-| go file -> `agent_started` (the agent still importing) | 125-290 ms | 150-290 ms |
-| `agent_started` -> first `/v1/messages` | 2-8 ms | 2-3 ms |
-
-What is left above the target: the host's imports (pydantic models of config, policy and
-sandbox modules; the Docker SDK) and the agent's own start in the container (its exec, then
-~110 ms importing `runner.protocol`'s pydantic models), which now ends after the self-check.
-Starting the container before the policy compile and the agent file are read, or an agent
-whose models are built lazily, are the next steps. The reports' modules, verification,
-signing and the egress/claude-code paths are imported after the agent phase or where used;
-nothing in the self-check changed (every check runs; a failure stops the run with exit 3
-and removes the container)."""
+Tried on that branch and not merged: starting the sandbox container before `prepare` (the CLI
+imports the rest of the run, compiles the policies and reads the agent file while Docker starts
+it; adopted only if the run's own spec is identical): 815 ms against 904 ms at the time, still
+above the target, at the cost of a container running (idle) before the input is checked and
+of removing what the early spec created in the project when the input turns out bad. Next
+steps: models the agent needs only at its first tool call built lazily, the agent as the
+container's own process (no exec), fewer imports before the container's spec is known."""
 
 
 
@@ -132,7 +132,13 @@ def main() -> None:
     ap.add_argument("--no-write", action="store_true", help="print only")
     ap.add_argument("--baseline", type=Path, metavar="DIR",
                     help="another checkout of the code, run interleaved with this one")
+    ap.add_argument("--no-bytecode", action="store_true",
+                    help="runs compile the runner's modules from source (PYTHONDONTWRITEBYTECODE=1)")
     args = ap.parse_args()
+    if args.no_bytecode:
+        os.environ["PYTHONDONTWRITEBYTECODE"] = "1"
+    else:  # as installed: the first (unmeasured) run of each tree writes the caches
+        os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
     image = ensure_image(DockerSandboxConfig())
     bare_cmd = hardened_docker_run(image, "true")
     imports_cmd = hardened_docker_run(image, RUNTIME_PYTHON, "-P", "-c", AGENT_IMPORTS)
@@ -145,10 +151,16 @@ def main() -> None:
         scenario = tmp / "one-turn.yaml"
         scenario.write_text('turns:\n  - text: "Done."\n')
         _timed(bare_cmd)  # warm the image's layers in the page cache
+        # one unmeasured run of each tree first: a missing image is built, caches are filled
+        _run(_project(tmp, "warm"), scenario, tmp / "warm-run", "runc")
+        if args.baseline is not None:
+            _baseline_run(args.baseline.resolve(), _project(tmp, "warm-base"), scenario,
+                          tmp / "warm-base-run")
         for i in range(args.runs):
             bare.append(_timed(bare_cmd))
             imports.append(_timed(imports_cmd))
-            runs.append(_run(_project(tmp, f"start{i}"), scenario, tmp / f"start{i}-run")[0])
+            runs.append(_run(_project(tmp, f"start{i}"), scenario, tmp / f"start{i}-run",
+                             "runc")[0])
             if args.baseline is not None:
                 base.append(_baseline_run(args.baseline.resolve(), _project(tmp, f"base{i}"),
                                           scenario, tmp / f"base{i}-run"))
@@ -157,7 +169,9 @@ def main() -> None:
     body = "\n".join([
         f"Measured {datetime.now().date()} on {platform.machine()}, {os.cpu_count()} cores "
         f"(`bench/startup.py --runs {args.runs}`), builtin runtime, image cached, medians of "
-        f"{args.runs} interleaved samples side by side in one run.",
+        f"{args.runs} interleaved samples side by side in one run; "
+        + ("every run compiled the runner's modules from source (`--no-bytecode`)."
+           if args.no_bytecode else "bytecode caches as an installed package has them."),
         "",
         "| measure | median | ratio to bare | target | met |",
         "|---|---|---|---|---|",

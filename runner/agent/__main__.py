@@ -62,18 +62,29 @@ def _run(rt: Runtime, token: str) -> int:
     from runner.agent.paths import Workspace
     from runner.agent.tools import Toolbox
 
-    if os.environ.get(GO_ENV) and not _wait_for_go():
-        _say("the host never confirmed the sandbox self-check")
-        return EXIT_CONFIG
-
+    # Everything up to the first request is built while the host runs the self-check: the
+    # client (no connection before its first call), the toolbox, the loop and its tool
+    # definitions. Nothing reaches the gateway or runs a tool before the go file exists.
     cfg = rt.config
     gw = GatewayClient(rt.socket_path, token)
+    built: AgentLoop | Exception
     try:
         toolbox = Toolbox(Workspace(rt.workspace_dir, cfg.workspace), enabled=cfg.tools,
                           output_limit=cfg.output_limit, bash_timeout=cfg.bash_timeout)
+        built = AgentLoop(cfg, gw, toolbox)
+    except Exception as exc:  # reported once the host said go (a bug: exit 4 as before)
+        built = exc
+    if os.environ.get(GO_ENV) and not _wait_for_go():
+        gw.close()
+        _say("the host never confirmed the sandbox self-check")
+        return EXIT_CONFIG
+
+    try:
+        if isinstance(built, Exception):
+            raise built
+        loop = built
         gw.event("agent_started", run_id=cfg.run_id, agent=cfg.agent_name, model=cfg.model,
-                 tools=toolbox.enabled, max_turns=cfg.max_turns)
-        loop = AgentLoop(cfg, gw, toolbox)
+                 tools=loop.tools.enabled, max_turns=cfg.max_turns)
         try:
             reason = loop.run()
         except ModelAPIError as exc:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import ssl
 from typing import Any
 
 import httpx
@@ -58,7 +59,11 @@ class GatewayClient:
 
     def __init__(self, socket_path: str, token: str) -> None:
         self.socket_path = socket_path
-        self._http = httpx.Client(transport=httpx.HTTPTransport(uds=socket_path),
+        # A unix socket and plain HTTP: no TLS is ever spoken, so no CA bundle is loaded (the
+        # default context reads certifi's: tens of milliseconds of the agent's start). A
+        # context that trusts nothing: any TLS would fail verification.
+        tls = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        self._http = httpx.Client(transport=httpx.HTTPTransport(uds=socket_path, verify=tls),
                                   base_url=GATEWAY_BASE_URL, timeout=CALL_TIMEOUT,
                                   headers={TOKEN_HEADER: token, "content-type": "application/json"})
 

@@ -33,11 +33,13 @@ class AgentLoop:
         self.tools = toolbox
         self.messages: list[dict[str, Any]] = [{"role": "user", "content": config.task}]
         self.turns = 0
+        # the tool definitions, built before the first request (a file may grant none: no "tools")
+        self.schemas = tool_schemas(toolbox.enabled) or None
 
     def run(self) -> str:
         """Run until the model stops; returns why (end_turn, max_turns, ...).
         Model API errors raise :class:`runner.agent.client.ModelAPIError`."""
-        schemas = tool_schemas(self.tools.enabled) or None  # a file may grant none: no "tools"
+        schemas = self.schemas
         while self.turns < self.config.max_turns:
             self.turns += 1
             msg = self.gw.create_message(MessagesRequest(

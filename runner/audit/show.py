@@ -8,15 +8,17 @@ Tool names, calls and reasons are the agent's text: the table shows them through
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
-from rich.table import Table
 from rich.text import Text
 
 from runner.audit.log import LogEntry, read_log, resolve_log
 from runner.protocol import summary_fields
 from runner.sanitize import one_line
+
+if TYPE_CHECKING:  # rich's table is imported where rendered: a run's display shows one line
+    from rich.table import Table
 
 _SUMMARY_KEYS = ("command", "file_path", "path", "pattern", "url", "query")  # other tools
 SUMMARY_WIDTH = 120
@@ -95,6 +97,8 @@ def _clock(timestamp: str) -> str:
 def render_table(rows: list[ShowRow], title: str | None = None, *,
                  limit: int = TABLE_ROWS) -> Table:
     """The table of ``rows`` (the first ``limit``; 0: all), sandbox text sanitized."""
+    from rich.table import Table
+
     table = Table(title=title and one_line(title), show_lines=False)
     table.add_column("seq", justify="right")
     table.add_column("time")

@@ -33,8 +33,6 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from packaging.requirements import InvalidRequirement, Requirement
-from packaging.utils import canonicalize_name
 from pydantic import BaseModel, ConfigDict, Field
 
 from runner.config import EnvironmentConfig
@@ -127,6 +125,11 @@ def _bad(where: str, message: str) -> ProjectError:
 
 def parse_requirement(text: str, where: str) -> str:
     """One requirement in canonical form (``--hash`` options kept); ProjectError otherwise."""
+    from packaging.requirements import (  # (declared dependencies only)
+        InvalidRequirement,
+        Requirement,
+    )
+
     if len(text) > MAX_LINE:
         raise _bad(where, f"line longer than {MAX_LINE} characters")
     if _ENV_REF.search(text):
@@ -233,6 +236,8 @@ class _Reader:
         return target
 
     def pyproject(self, rel: str) -> None:
+        from packaging.utils import canonicalize_name  # (declared dependencies only)
+
         text = self.read(rel, rel)
         self.seen.add(rel)
         try:
@@ -262,6 +267,9 @@ class _Reader:
             self.out.sources.append(rel)
 
     def _strings(self, values: object, where: str, own_name: str | None) -> bool:
+        from packaging.requirements import Requirement  # (declared dependencies only)
+        from packaging.utils import canonicalize_name
+
         if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
             raise _bad(where, "must be a list of strings")
         for value in values:
@@ -292,6 +300,12 @@ def _group(groups: dict[str, Any], name: str, where: str, chain: tuple[str, ...]
 
 
 def _requirement_names(lines: Iterable[str]) -> set[str]:
+    from packaging.requirements import (  # (declared dependencies only)
+        InvalidRequirement,
+        Requirement,
+    )
+    from packaging.utils import canonicalize_name
+
     names: set[str] = set()
     for line in lines:
         try:

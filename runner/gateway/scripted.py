@@ -21,7 +21,6 @@ would stream (:func:`runner.gateway.sse.message_events`); a fault raises before 
 
 from __future__ import annotations
 
-import asyncio
 import json
 import secrets
 import string
@@ -146,6 +145,8 @@ class ScriptedProvider:
             self.faults_served += 1
             _raise(turn.fault)
         if turn.delay:
+            import asyncio  # (imported with the gateway; not when the scenario is read)
+
             await asyncio.sleep(turn.delay)
         self.served += 1
         return self._message(request, turn.text, turn.tool_calls)

@@ -24,7 +24,6 @@ masked paths (the run's secret masks) are never listed or read. Bytecode
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import os
 import stat
@@ -165,6 +164,8 @@ def _mode(state: FileState) -> str:
 
 
 def _file_diff(name: str, old: FileState | None, new: FileState | None) -> tuple[str, int, int]:
+    import difflib  # here: the snapshot before the run is taken without it (startup)
+
     a, b = f"a/{name}", f"b/{name}"
     out = [f"diff --git {a} {b}\n"]
     if old is None and new is not None:
