@@ -28,21 +28,7 @@ deny := [] if {
 		some c in input.shell.commands
 		true in [c.program in environment_programs, contains(c.program, "/")]
 	]) == 0
-	rx := data.sandbox_derived.secret_literals_regex
-	not regex.match(rx, lower(concat("\n", array.concat(
-		array.concat([p.path | some p in input.paths], [p.real | some p in input.paths]),
-		array.concat([concat("\n", c.argv) | some c in input.shell.commands], [t | some p in input.paths; p.recursive == true; t := recursive_text(p)]),
-	))))
-} else := [] if {
-	# the same without the derived data (policy tests)
-	not data.sandbox_derived.secret_literals_regex
-	count(input.secrets) == 0
-	count([c |
-		some c in input.shell.commands
-		true in [c.program in environment_programs, contains(c.program, "/")]
-	]) == 0
-	rx := data.sandbox.lib.derived.secret_literals_regex
-	not regex.match(rx, lower(concat("\n", array.concat(
+	not regex.match(literals_regex, lower(concat("\n", array.concat(
 		array.concat([p.path | some p in input.paths], [p.real | some p in input.paths]),
 		array.concat([concat("\n", c.argv) | some c in input.shell.commands], [t | some p in input.paths; p.recursive == true; t := recursive_text(p)]),
 	))))
@@ -84,6 +70,8 @@ maybe_secret_fact(p) if regex.match(literals_regex, lower(concat("\n", [
 	object.get(p, "real", "/proc"),
 ])))
 
+# The literal parts' regex: computed once at load (data.sandbox_derived), or here without the
+# derived data (policy tests).
 literals_regex := data.sandbox_derived.secret_literals_regex if {
 	data.sandbox_derived.secret_literals_regex
 } else := data.sandbox.lib.derived.secret_literals_regex
