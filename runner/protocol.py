@@ -3,8 +3,9 @@
 One pydantic model per boundary call, and one per built-in tool's input (the one source of
 the tool definitions the model is told, of the agent's and the host's checks of a call's
 input, and of the built-in tool names: "Tool inputs" below). This module is imported inside
-the container, so it depends on pydantic only. The built-in agent speaks the Messages API
-to the gateway with httpx and the few models below (``MessagesRequest``, ``Message`` and
+the container, so it depends on pydantic only; the agent builds these models while its first
+request is out (the constants it needs before are in :mod:`runner.wire`). The built-in agent
+speaks the Messages API to the gateway with httpx and the few models below (``Message`` and
 its content blocks, ``Usage``, ``ErrorBody``): only what its loop uses, no SDK (importing
 the anthropic SDK took seconds of the run's startup).
 """
@@ -20,23 +21,44 @@ from typing import Annotated, Any, ClassVar, Literal, Union, get_args, get_origi
 from annotated_types import Ge, Gt, Le, Lt
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
-SOCKET_DIR_IN_CONTAINER = "/run/sandbox-runner"
-SOCKET_NAME = "gw.sock"
-AGENT_CONFIG_NAME = "agent.json"
-GO_NAME = "go"  # the host creates it once the sandbox self-check passed
-GO_ENV = "SANDBOX_RUNNER_WAIT_FOR_GO"  # set: the agent preloads, then waits for GO_NAME
-GATEWAY_BASE_URL = "http://gateway"  # host part is ignored: the transport is the unix socket
-# The per-run gateway token reaches the agent process only: the host writes it as the first
-# line of the agent's stdin (not its environment: the `timeout` wrapper of the exec would keep
-# that readable in /proc). It travels as `x-api-key` (what the Messages API and its SDKs use
-# for the key) or `Authorization: Bearer`, on every gateway route.
-TOKEN_HEADER = "x-api-key"
-ANTHROPIC_VERSION_HEADER = "anthropic-version"
-ANTHROPIC_VERSION = "2023-06-01"
-# The claude-code runtime: the in-container API relay (runner/agent/api_relay.py) listens on
-# 127.0.0.1:API_PORT; Claude Code's ANTHROPIC_BASE_URL and its PreToolUse hook
-# (runner/agent/hook.py, which keeps its own copy: it must not import pydantic) point there.
-API_PORT = 4141
+# the channel's constants, re-exported: the agent's start reads them without pydantic
+from runner.wire import (
+    AGENT_CONFIG_NAME as AGENT_CONFIG_NAME,
+)
+from runner.wire import (
+    ANTHROPIC_VERSION as ANTHROPIC_VERSION,
+)
+from runner.wire import (
+    ANTHROPIC_VERSION_HEADER as ANTHROPIC_VERSION_HEADER,
+)
+from runner.wire import (
+    API_PORT as API_PORT,
+)
+from runner.wire import (
+    EVENT_KINDS as EVENT_KINDS,
+)
+from runner.wire import (
+    GATEWAY_BASE_URL as GATEWAY_BASE_URL,
+)
+from runner.wire import (
+    GO_ENV as GO_ENV,
+)
+from runner.wire import (
+    GO_NAME as GO_NAME,
+)
+from runner.wire import (
+    SOCKET_DIR_IN_CONTAINER as SOCKET_DIR_IN_CONTAINER,
+)
+from runner.wire import (
+    SOCKET_NAME as SOCKET_NAME,
+)
+from runner.wire import (
+    TOKEN_HEADER as TOKEN_HEADER,
+)
+from runner.wire import (
+    EventKind as EventKind,
+)
+
 Runtime = Literal["builtin", "claude-code"]
 
 
@@ -76,11 +98,6 @@ class DecideResponse(_Strict):
     decision_id: str
 
 
-EventKind = Literal[
-    "agent_started", "turn", "tool_call", "tool_result", "text", "agent_finished", "agent_error",
-]
-
-
 class EventRequest(_Strict):
     kind: EventKind
     data: dict[str, Any] = Field(default_factory=dict)
@@ -105,21 +122,17 @@ class AgentConfig(_Strict):
     output_limit: int = 30_000
     workspace: str = "/workspace"
     writable: list[str] = Field(default_factory=lambda: ["backend/", "issues.md"])
+    # What the model is told (the Messages API ``tools``), from the models below for the
+    # enabled built-in tools; in agent.json, so the agent sends its first request before it
+    # has built any model (runner/agent/start.py).
+    tool_definitions: list[dict[str, Any]] = Field(
+        default_factory=lambda data: tool_definitions(data.get("tools", [])))
 
 
-# The Messages API, as much of it as the built-in agent uses (runner/agent/loop.py). The
-# gateway validates and forwards the request; answers are read leniently (extra fields the
+# The Messages API, as much of it as the built-in agent uses (runner/agent/loop.py; its
+# requests are plain JSON: runner.agent.client.messages_body). The gateway validates and
+# forwards the request; answers are read leniently (extra fields the
 # API adds are ignored; a content block of another type is kept whole).
-
-
-class MessagesRequest(_Strict):
-    """``POST /v1/messages``: non-streaming; messages and tool schemas as plain JSON."""
-
-    model: str
-    max_tokens: int
-    system: str | None = None
-    messages: list[dict[str, Any]]
-    tools: list[dict[str, Any]] | None = None
 
 
 class _Answer(BaseModel):
@@ -375,6 +388,11 @@ def tool_definition(model: type[ToolInput]) -> dict[str, Any]:
             "additionalProperties": False,
         },
     }
+
+
+def tool_definitions(names: list[str]) -> list[dict[str, Any]]:
+    """The Messages API tool definitions of the built-in tools among ``names``, in order."""
+    return [tool_definition(BUILTIN_TOOL_INPUTS[n]) for n in names if n in BUILTIN_TOOL_INPUTS]
 
 
 def _union_members(annotation: Any) -> tuple[Any, ...]:

@@ -11,7 +11,7 @@ import pytest
 from pydantic import Field, ValidationError
 
 from runner.agent.paths import Workspace
-from runner.agent.tools import PATH_ARGS, Toolbox, tool_schemas
+from runner.agent.tools import PATH_ARGS, Toolbox
 from runner.policy import derive
 from runner.policy.models import TOOL_INPUTS, TOOL_NAMES, ToolCall
 from runner.protocol import (
@@ -20,6 +20,7 @@ from runner.protocol import (
     PATH_DESCRIPTION,
     ToolInput,
     tool_definition,
+    tool_definitions,
     tool_fields,
 )
 from runner.runtime_tools import CLAUDE_CODE_TOOLS, POLICY_NAMES, RUNTIME_TOOLS, TOOL_ALIASES
@@ -55,7 +56,7 @@ def test_the_agent_and_the_host_accept_the_same_inputs(name: str) -> None:
 
 
 def test_bounds_are_the_agents_and_are_told_to_the_model() -> None:
-    definitions = {d["name"]: d for d in tool_schemas(list(BUILTIN_TOOLS))}
+    definitions = {d["name"]: d for d in tool_definitions(list(BUILTIN_TOOLS))}
     assert definitions["Read"]["input_schema"]["properties"]["offset"] == {
         "type": "integer", "minimum": 0}
     assert definitions["Bash"]["input_schema"]["properties"]["timeout"] == {

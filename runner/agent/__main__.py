@@ -1,4 +1,10 @@
-"""``python -m runner.agent``: exit 0 done, 2 bad config, 3 model/API error, 4 crashed."""
+"""``python -m runner.agent``: exit 0 done, 2 bad config, 3 model/API error, 4 crashed.
+
+The start is in two parts (runner/agent/start.py): this thread sends ``agent_started`` and
+the first model request from agent.json's plain JSON while a preload thread imports pydantic,
+builds the models, validates the whole config and builds the loop; the loop reads the first
+answer once the preload is joined.
+"""
 
 from __future__ import annotations
 
@@ -6,31 +12,30 @@ import os
 import sys
 import time
 import traceback
-from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from runner.agent.runtime import (
-    DIR_ENV,
-    AgentConfigError,
-    Runtime,
-    load_runtime,
-    make_non_dumpable,
-    read_token,
-)
-from runner.protocol import GO_ENV, GO_NAME, SOCKET_DIR_IN_CONTAINER
+from runner.agent.harden import make_non_dumpable, read_token
+from runner.agent.start import AgentConfigError, Preload, StartConfig, config_dir, load_start
+from runner.wire import GO_ENV, GO_NAME
+
+if TYPE_CHECKING:
+    from runner.agent.client import GatewayClient
+    from runner.agent.loop import AgentLoop
 
 EXIT_OK, EXIT_CONFIG, EXIT_API, EXIT_CRASH = 0, 2, 3, 4
 GO_WAIT_SECONDS = 300.0
+GO_POLL_SECONDS = 0.005
 
 
 def _wait_for_go() -> bool:
     """Preloading: the host starts the agent while it runs the sandbox self-check, and
     creates the go file only when every check passed (otherwise it removes the container)."""
-    go = Path(os.environ.get(DIR_ENV) or SOCKET_DIR_IN_CONTAINER) / GO_NAME
+    go = config_dir() / GO_NAME
     deadline = time.monotonic() + GO_WAIT_SECONDS
     while not go.exists():
         if time.monotonic() > deadline:
             return False
-        time.sleep(0.01)
+        time.sleep(GO_POLL_SECONDS)
     return True
 
 
@@ -49,49 +54,60 @@ def main() -> int:
         _say("bad config: no gateway token on stdin (the runner writes it there)")
         return EXIT_CONFIG
     try:
-        rt = load_runtime()
+        start = load_start()
     except AgentConfigError as exc:
         _say(f"bad config: {exc}")
         return EXIT_CONFIG
-    return _run(rt, token)
+    return _run(start, token)
 
 
-def _run(rt: Runtime, token: str) -> int:
-    from runner.agent.client import GatewayClient, ModelAPIError
+def _build(gw: GatewayClient) -> AgentLoop:
+    """The preload: the models, the whole config, the toolbox and the loop."""
     from runner.agent.loop import AgentLoop
     from runner.agent.paths import Workspace
+    from runner.agent.runtime import load_runtime
     from runner.agent.tools import Toolbox
 
-    # Everything up to the first request is built while the host runs the self-check: the
-    # client (no connection before its first call), the toolbox, the loop and its tool
-    # definitions. Nothing reaches the gateway or runs a tool before the go file exists.
+    rt = load_runtime()
     cfg = rt.config
-    gw = GatewayClient(rt.socket_path, token)
-    built: AgentLoop | Exception
-    try:
-        toolbox = Toolbox(Workspace(rt.workspace_dir, cfg.workspace), enabled=cfg.tools,
-                          output_limit=cfg.output_limit, bash_timeout=cfg.bash_timeout)
-        built = AgentLoop(cfg, gw, toolbox)
-    except Exception as exc:  # reported once the host said go (a bug: exit 4 as before)
-        built = exc
+    toolbox = Toolbox(Workspace(rt.workspace_dir, cfg.workspace), enabled=cfg.tools,
+                      output_limit=cfg.output_limit, bash_timeout=cfg.bash_timeout)
+    return AgentLoop(cfg, gw, toolbox)
+
+
+def _run(start: StartConfig, token: str) -> int:
+    from runner.agent.client import GatewayClient, ModelAPIError, first_request
+
+    # Nothing reaches the gateway or runs a tool before the go file exists. The client first
+    # (what the first request needs), then the preload beside the wait for go.
+    gw = GatewayClient(start.socket_path, token)
+    preload: Preload[AgentLoop] = Preload(lambda: _build(gw))
     if os.environ.get(GO_ENV) and not _wait_for_go():
         gw.close()
         _say("the host never confirmed the sandbox self-check")
         return EXIT_CONFIG
-
     try:
-        if isinstance(built, Exception):
-            raise built
-        loop = built
-        gw.event("agent_started", run_id=cfg.run_id, agent=cfg.agent_name, model=cfg.model,
-                 tools=loop.tools.enabled, max_turns=cfg.max_turns)
+        gw.event("agent_started", run_id=start.run_id, agent=start.agent_name,
+                 model=start.model, tools=[d.get("name") for d in start.tool_definitions],
+                 max_turns=start.max_turns)
+        first: dict[str, Any] | None = None
         try:
-            reason = loop.run()
+            if start.max_turns > 0:
+                first = gw.create_message(first_request(
+                    model=start.model, max_tokens=start.max_tokens,
+                    system_prompt=start.system_prompt, task=start.task,
+                    tool_definitions=start.tool_definitions))
         except ModelAPIError as exc:
-            message = str(exc)
-            gw.event("agent_error", kind="model_api", message=message, turns=loop.turns)
-            _say(f"model API error: {message}")
-            return EXIT_API
+            return _api_error(gw, exc, turns=1)
+        try:
+            loop = preload.result()
+        except AgentConfigError as exc:
+            _say(f"bad config: {exc}")
+            return EXIT_CONFIG
+        try:
+            reason = loop.run(first)
+        except ModelAPIError as exc:
+            return _api_error(gw, exc, turns=loop.turns)
         gw.event("agent_finished", reason=reason, turns=loop.turns)
         return EXIT_OK
     except Exception as exc:
@@ -101,6 +117,13 @@ def _run(rt: Runtime, token: str) -> int:
         return EXIT_CRASH
     finally:
         gw.close()
+
+
+def _api_error(gw: GatewayClient, exc: Exception, *, turns: int) -> int:
+    message = str(exc)
+    gw.event("agent_error", kind="model_api", message=message, turns=turns)
+    _say(f"model API error: {message}")
+    return EXIT_API
 
 
 if __name__ == "__main__":

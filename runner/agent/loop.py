@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from runner.agent.client import GatewayClient
-from runner.agent.tools import Toolbox, ToolOutput, tool_schemas
+import httpx
+from pydantic import ValidationError
+
+from runner.agent.client import GatewayClient, ModelAPIError, first_request, messages_body
+from runner.agent.tools import Toolbox, ToolOutput
 from runner.protocol import (
     AgentConfig,
     ContentBlock,
+    DecideReason,
     DecideRequest,
     DecideResponse,
-    MessagesRequest,
+    Message,
     TextBlock,
     ToolUseBlock,
 )
@@ -31,21 +36,29 @@ class AgentLoop:
         self.config = config
         self.gw = gateway
         self.tools = toolbox
-        self.messages: list[dict[str, Any]] = [{"role": "user", "content": config.task}]
+        first = first_request(model=config.model, max_tokens=config.max_tokens,
+                              system_prompt=config.system_prompt, task=config.task,
+                              tool_definitions=config.tool_definitions)
+        self.messages: list[dict[str, Any]] = first["messages"]
         self.turns = 0
-        # the tool definitions, built before the first request (a file may grant none: no "tools")
-        self.schemas = tool_schemas(toolbox.enabled) or None
 
-    def run(self) -> str:
+    def request(self) -> dict[str, Any]:
+        """The next turn's request: the history so far."""
+        return messages_body(model=self.config.model, max_tokens=self.config.max_tokens,
+                             system=self.config.system_prompt, messages=self.messages,
+                             tools=self.config.tool_definitions or None)
+
+    def run(self, first_answer: dict[str, Any] | None = None) -> str:
         """Run until the model stops; returns why (end_turn, max_turns, ...).
-        Model API errors raise :class:`runner.agent.client.ModelAPIError`."""
-        schemas = self.schemas
+        ``first_answer``: the answer to the first turn's request (:func:`first_request`),
+        when the agent's start sent it. Model API errors raise
+        :class:`runner.agent.client.ModelAPIError`."""
+        answer = first_answer
         while self.turns < self.config.max_turns:
             self.turns += 1
-            msg = self.gw.create_message(MessagesRequest(
-                model=self.config.model, max_tokens=self.config.max_tokens,
-                system=self.config.system_prompt, messages=self.messages, tools=schemas,
-            ))
+            msg = read_answer(answer if answer is not None
+                              else self.gw.create_message(self.request()))
+            answer = None
             self.gw.event("turn", n=self.turns, stop_reason=msg.stop_reason,
                           input_tokens=msg.usage.input_tokens, output_tokens=msg.usage.output_tokens)
             content = [_block(b) for b in msg.content]
@@ -67,7 +80,7 @@ class AgentLoop:
         if not isinstance(tool_input, dict):
             tool_input = {}
         measured = self.tools.measure(name, tool_input)
-        decision = self.gw.decide(DecideRequest(
+        decision = self._decide(DecideRequest(
             tool=name, input=tool_input, cwd=self.tools.ws.virtual, measured=measured, tool_use_id=tool_id,
         ))
         self.gw.event("tool_call", id=tool_id, name=name, input=_clip_tree(tool_input),
@@ -81,6 +94,25 @@ class AgentLoop:
                       denied=not decision.allow, summary=_clip(out.text, EVENT_VALUE_CHARS))
         return {"type": "tool_result", "tool_use_id": tool_id, "content": scrub(out.text),
                 "is_error": out.is_error}
+
+
+    def _decide(self, request: DecideRequest) -> DecideResponse:
+        """The policy's answer; any failure to get one is a deny (fail closed)."""
+        try:
+            return DecideResponse.model_validate_json(self.gw.decide(request.model_dump()))
+        except (httpx.HTTPError, ValueError) as exc:  # pydantic's ValidationError included
+            return DecideResponse(allow=False, decision_id="unavailable", reasons=[DecideReason(
+                policy="gateway", rule="decision_unavailable",
+                msg=f"no policy decision could be obtained ({type(exc).__name__}: {exc})")])
+
+
+def read_answer(answer: dict[str, Any]) -> Message:
+    """A Messages API answer, read leniently (:class:`runner.protocol.Message`)."""
+    try:
+        return Message.model_validate(answer)
+    except ValidationError as exc:
+        raise ModelAPIError(f"malformed answer: {exc.error_count()} validation error(s): "
+                            f"{json.dumps(answer, default=str)[:200]}", status=200) from exc
 
 
 def scrub(obj: Any) -> Any:

@@ -1,4 +1,5 @@
-"""Where the agent finds its config, socket and workspace (hardening: :mod:`runner.agent.harden`)."""
+"""The agent's whole config, validated by its model (hardening: :mod:`runner.agent.harden`;
+the first request's fields, read before pydantic is loaded: :mod:`runner.agent.start`)."""
 
 from __future__ import annotations
 
@@ -8,20 +9,9 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from runner.agent.harden import make_non_dumpable, read_token
-from runner.protocol import (
-    AGENT_CONFIG_NAME,
-    SOCKET_DIR_IN_CONTAINER,
-    SOCKET_NAME,
-    AgentConfig,
-)
-
-DIR_ENV = "SANDBOX_RUNNER_DIR"  # overrides /run/sandbox-runner (tests run the agent on the host)
-WORKSPACE_ENV = "SANDBOX_RUNNER_WORKSPACE"  # overrides the workspace's location on disk
-
-
-class AgentConfigError(Exception):
-    """agent.json is missing or invalid (exit 2)."""
+from runner.agent.start import AgentConfigError, config_dir
+from runner.protocol import AGENT_CONFIG_NAME, SOCKET_NAME, AgentConfig
+from runner.wire import WORKSPACE_ENV
 
 
 @dataclass(frozen=True)
@@ -33,7 +23,7 @@ class Runtime:
 
 def load_runtime(environ: dict[str, str] | None = None) -> Runtime:
     env = dict(os.environ) if environ is None else environ
-    base = Path(env.get(DIR_ENV) or SOCKET_DIR_IN_CONTAINER)
+    base = config_dir(env)
     path = base / AGENT_CONFIG_NAME
     try:
         config = AgentConfig.model_validate_json(path.read_bytes())
@@ -49,4 +39,4 @@ def load_runtime(environ: dict[str, str] | None = None) -> Runtime:
     return Runtime(config=config, socket_path=str(base / SOCKET_NAME), workspace_dir=workspace)
 
 
-__all__ = ["AgentConfigError", "Runtime", "load_runtime", "make_non_dumpable", "read_token"]
+__all__ = ["AgentConfigError", "Runtime", "load_runtime"]

@@ -32,7 +32,6 @@ from runner.protocol import (
     MeasuredPath,
     ReadInput,
     WriteInput,
-    tool_definition,
     tool_fields,
 )
 
@@ -66,11 +65,6 @@ PATH_ARGS: dict[str, tuple[str, ...]] = {
     name: tuple(f.name for f in tool_fields(model) if f.path)
     for name, model in BUILTIN_TOOL_INPUTS.items()
 }
-
-
-def tool_schemas(names: list[str]) -> list[dict[str, Any]]:
-    """Messages API tool definitions for the enabled tools."""
-    return [tool_definition(BUILTIN_TOOL_INPUTS[n]) for n in names if n in BUILTIN_TOOL_INPUTS]
 
 
 def clip(text: str, limit: int) -> str:

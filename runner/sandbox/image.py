@@ -171,6 +171,7 @@ def context_files(layer: Layer = RUNTIME_LAYER) -> list[tuple[str, Path]]:
     pkg = package_dir()
     files.append((f"{AGENT_DEST}/runner/__init__.py", pkg / "__init__.py"))
     files.append((f"{AGENT_DEST}/runner/protocol.py", pkg / "protocol.py"))
+    files.append((f"{AGENT_DEST}/runner/wire.py", pkg / "wire.py"))
     files.extend(_tree_files(pkg / "agent", f"{AGENT_DEST}/runner/agent/"))
     return sorted(files)
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from runner.agent.runtime import make_non_dumpable
+from runner.agent.harden import make_non_dumpable
 from runner.gateway.scripted import DEFAULT_FINAL_TEXT
 from runner.protocol import DecideRequest, DecideResponse
 from tests.agent.conftest import REPO, AgentRun
@@ -215,12 +215,14 @@ def test_non_dumpable_agent_environ_is_unreadable_to_its_commands(harden: bool) 
 
 
 def test_agent_imports_only_what_the_image_has() -> None:
-    """runner.agent ships alone (runner/__init__, runner/protocol, runner/agent): no other runner modules."""
+    """runner.agent ships alone (runner/__init__, runner/protocol, runner/wire, runner/agent): no other
+    runner modules."""
     code = ("import sys, runner.agent.__main__, runner.agent.loop, runner.agent.client, runner.agent.tools; "
             "print(sorted(m for m in sys.modules if m.startswith('runner')))")
     proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=30)
     mods = eval(proc.stdout)
-    assert all(m == "runner" or m == "runner.protocol" or m.startswith("runner.agent") for m in mods), mods
+    assert all(m in ("runner", "runner.protocol", "runner.wire") or m.startswith("runner.agent")
+               for m in mods), mods
 
 
 def test_agent_never_imports_the_anthropic_sdk() -> None:

@@ -1,4 +1,5 @@
-"""The agent's own Messages API models and error mapping (runner/protocol.py, runner/agent/client.py)."""
+"""The agent's own Messages API models, request bodies and error mapping (runner/protocol.py,
+runner/agent/client.py, runner/agent/loop.py)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from runner.agent.client import GatewayClient, ModelAPIError, _error
-from runner.agent.loop import _block
-from runner.protocol import Message, MessagesRequest, TextBlock, ToolUseBlock
+from runner.agent.client import GatewayClient, ModelAPIError, _error, first_request, messages_body
+from runner.agent.loop import _block, read_answer
+from runner.protocol import Message, TextBlock, ToolUseBlock
 
 
 def test_an_answer_is_read_leniently_and_other_blocks_are_kept_whole() -> None:
@@ -29,8 +30,18 @@ def test_an_answer_is_read_leniently_and_other_blocks_are_kept_whole() -> None:
 
 
 def test_a_request_without_tools_sends_no_tools_key() -> None:
-    req = MessagesRequest(model="m", max_tokens=5, system="s", messages=[{"role": "user", "content": "x"}])
-    assert "tools" not in req.model_dump(exclude_none=True)
+    body = messages_body(model="m", max_tokens=5, system="s", messages=[{"role": "user", "content": "x"}],
+                         tools=None)
+    assert body == {"model": "m", "max_tokens": 5, "system": "s", "messages": [{"role": "user", "content": "x"}]}
+    assert "tools" not in first_request(model="m", max_tokens=5, system_prompt="s", task="x", tool_definitions=[])
+    assert first_request(model="m", max_tokens=5, system_prompt="s", task="x",
+                         tool_definitions=[{"name": "LS"}])["tools"] == [{"name": "LS"}]
+
+
+def test_a_malformed_answer_is_a_model_api_error() -> None:
+    with pytest.raises(ModelAPIError) as info:
+        read_answer({"content": [{"type": "text"}]})  # a text block without text
+    assert str(info.value).startswith("HTTP 200: malformed answer: 1 validation error(s)")
 
 
 def test_errors_carry_status_and_the_api_message() -> None:
@@ -43,6 +54,6 @@ def test_errors_carry_status_and_the_api_message() -> None:
 def test_no_gateway_is_an_api_error_without_status(tmp_path: Path) -> None:
     gw = GatewayClient(str(tmp_path / "missing.sock"), "token")
     with pytest.raises(ModelAPIError) as info:
-        gw.create_message(MessagesRequest(model="m", max_tokens=5, messages=[]))
+        gw.create_message(messages_body(model="m", max_tokens=5, system=None, messages=[], tools=None))
     assert info.value.status is None and str(info.value).startswith("ConnectError")
     gw.close()

@@ -1,8 +1,8 @@
 """The tool definitions the model is told (the ``tools`` of every Messages API request) are
 the committed golden file ``data/tool_definitions.json``: a change to a tool's input model
 shows here as a diff to review. After an intended change, regenerate it with
-``python -c 'import json; from runner.agent.tools import tool_schemas; from runner.protocol
-import BUILTIN_TOOLS; print(json.dumps(tool_schemas(list(BUILTIN_TOOLS)), indent=2))'``."""
+``python -c 'import json; from runner.protocol import BUILTIN_TOOLS, tool_definitions;
+print(json.dumps(tool_definitions(list(BUILTIN_TOOLS)), indent=2))'``."""
 
 from __future__ import annotations
 
@@ -10,8 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from runner.agent.tools import tool_schemas
-from runner.protocol import BUILTIN_TOOLS
+from runner.protocol import BUILTIN_TOOLS, tool_definitions
 
 GOLDEN = Path(__file__).parent / "data" / "tool_definitions.json"
 
@@ -22,7 +21,7 @@ def golden() -> list[dict[str, Any]]:
 
 
 def test_the_generated_definitions_are_the_golden_file() -> None:
-    assert tool_schemas(list(BUILTIN_TOOLS)) == golden()
+    assert tool_definitions(list(BUILTIN_TOOLS)) == golden()
     assert [d["name"] for d in golden()] == list(BUILTIN_TOOLS)
 
 

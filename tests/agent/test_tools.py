@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from runner.agent.paths import Workspace
-from runner.agent.tools import Toolbox, tool_schemas
-from runner.protocol import BUILTIN_TOOLS
+from runner.agent.tools import Toolbox
+from runner.protocol import BUILTIN_TOOLS, tool_definitions
 
 
 @pytest.fixture
@@ -34,10 +34,10 @@ def run(box: Toolbox, name: str, **tool_input: object) -> tuple[str, bool]:
 
 
 def test_schemas_cover_enabled_tools() -> None:
-    schemas = tool_schemas(["Read", "Bash"])
+    schemas = tool_definitions(["Read", "Bash"])
     assert [s["name"] for s in schemas] == ["Read", "Bash"]
     assert schemas[0]["input_schema"]["required"] == ["file_path"]
-    assert {s["name"] for s in tool_schemas(list(BUILTIN_TOOLS))} == set(BUILTIN_TOOLS)
+    assert {s["name"] for s in tool_definitions(list(BUILTIN_TOOLS))} == set(BUILTIN_TOOLS)
 
 
 def test_workspace_mapping_and_measure(ws: Path) -> None:
