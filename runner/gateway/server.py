@@ -103,7 +103,7 @@ class Gateway:
         retry: RetryPolicy | None = None, model: str | None = None,
         on_redaction: Callable[[Redaction], None] | None = None,
         limits: GatewayLimits | None = None, socket_owner: tuple[int, int] | None = None,
-        socket_mode: int = SOCKET_MODE,
+        socket_mode: int = SOCKET_MODE, token: str | None = None,
     ) -> None:
         self.socket_path = socket_path
         self.socket_mode = socket_mode
@@ -111,7 +111,7 @@ class Gateway:
         self.limits = limits or GatewayLimits()
         # Only the agent process gets this (runner/run/execute.py); it is a known secret of the
         # run, so no record ever holds it.
-        self.token = new_token()
+        self.token = token or new_token()
         redactor.add_value("gateway-token", self.token)
         self.provider = provider
         self.retrier = Retrier(provider, retry or RetryPolicy())

@@ -20,7 +20,7 @@ from runner.egress.proxy import (
     EgressLimits,
     EgressProxy,
 )
-from runner.egress.relay import RelayProcess, proxy_env
+from runner.egress.relay import RelayProcess
 from runner.reports.summary import EgressInfo
 from runner.run.display import RunDisplay
 from runner.sandbox.environment import SandboxEnvironment
@@ -47,10 +47,6 @@ class AgentEgress:
         """What run.json says about it."""
         return {"phase": "agent", "allowlist": self.hosts, "relay": f"127.0.0.1:{self.port}",
                 "log": EGRESS_LOG}
-
-    def env(self) -> dict[str, str]:
-        """The agent's proxy variables (its Bash tool passes them on to commands)."""
-        return proxy_env(self.port)
 
     def start_proxy(self) -> None:
         self.proxy.start()

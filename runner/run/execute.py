@@ -33,6 +33,7 @@ from runner.audit.log import SETUP_REQUESTER, DecisionLog, agent_requester
 from runner.config import DEFAULT_MAX_TURNS, RunConfig
 from runner.decisions import DecisionService
 from runner.egress.allowlist import with_agent_hosts
+from runner.egress.relay import proxy_env
 from runner.env.build import EnvironmentPlan, plan_environment
 from runner.env.detect import DependencySpec, detect_dependencies
 from runner.env.setup import run_setup, setup_bundle, setup_redactor, setup_secrets
@@ -42,7 +43,9 @@ from runner.errors import (
     ProjectError,
     RunFailed,
     RunnerError,
+    SelfCheckFailed,
 )
+from runner.gateway.auth import new_token
 from runner.gateway.provider import ModelProvider
 from runner.gateway.redact import Redactor
 from runner.gateway.sockets import GROUP_SOCKET_MODE, SOCKET_MODE, prepare_socket_dir
@@ -59,7 +62,12 @@ from runner.protocol import (
     AgentConfig,
 )
 from runner.reports.diff import Snapshot, masked_by, snapshot_tree
-from runner.run.agent_process import AGENT_GRACE, AgentProcess, check_agent_end
+from runner.run.agent_process import (
+    AGENT_GRACE,
+    AgentProcess,
+    agent_main_command,
+    check_agent_end,
+)
 from runner.run.claude_code import claude_launch
 from runner.run.display import RunDisplay, shown
 from runner.run.rundir import (
@@ -81,7 +89,7 @@ from runner.sandbox.isolation import IsolationChoice, resolve_isolation
 from runner.sandbox.masks import find_secret_paths
 from runner.sandbox.ownership import sandbox_identity, writable_ownership
 from runner.sandbox.selfcheck import ClaudeCodeCheck
-from runner.sandbox.spec import RUNTIME_PYTHON, build_container_spec, idle_command
+from runner.sandbox.spec import build_container_spec, idle_command
 
 if TYPE_CHECKING:  # imported where used: after the agent phase, or only with the egress proxy
     from runner.gateway.server import Gateway  # (imported while Docker starts the container)
@@ -92,7 +100,6 @@ if TYPE_CHECKING:  # imported where used: after the agent phase, or only with th
 SCRIPTED_PREFIX = "scripted:"
 # The runtime prefix's interpreter by its absolute path (the tools' PATH leads to the project
 # environment instead); -P: no CWD on sys.path (no shadowing by the workspace).
-AGENT_COMMAND = [RUNTIME_PYTHON, "-P", "-m", "runner.agent"]
 
 
 @dataclass
@@ -298,11 +305,17 @@ class Run:
             stack.enter_context(project_access(self.project, identity.uid, identity.gid))
             stack.enter_context(
                 writable_ownership(self.project, self.writable, identity.uid, identity.gid))
+            # The built-in agent is the container's main process: it starts with the container
+            # (its token on stdin, nothing else from the host yet), reads agent.json, loads its
+            # client and waits for the go file. Claude Code's container idles (execs drive it).
+            token = new_token()
+            proxy = (proxy_env(self.cfg.egress.relay_port) if self.prep.egress_hosts else {})
             spec = build_container_spec(
                 project=self.project, image=image, run_id=self.run_id, socket_dir=sock_dir,
                 writable=self.writable, secret_paths=self.secret_paths,
                 limits=self.cfg.sandbox.limits, uid=identity.uid, gid=identity.gid,
-                command=idle_command(self.cfg.timeout + 4 * AGENT_GRACE),
+                command=(idle_command(self.cfg.timeout + 4 * AGENT_GRACE) if claude
+                         else agent_main_command(self.cfg.timeout, {GO_ENV: "1", **proxy})),
                 workspace_entries=claude,  # Claude Code writes issues.md through a temp file
                 runtime=self.isolation.runtime,
             )
@@ -311,34 +324,39 @@ class Run:
             self.display.step("starting the sandbox container")
             # Docker creates and starts the container (mostly waiting on the engine) while
             # this thread sets up the host side: nothing below uses the Docker client, and
-            # nothing runs in the container before wait_started().
-            deployment.start_background()
-            gateway = self._start_host_side(stack, sock_dir, identity.uid, identity.gid, claude)
+            # nothing but the agent's own start runs in the container before wait_started();
+            # the agent reaches the gateway only after the go file (after the self-check).
+            deployment.start_background(
+                stdin=None if claude else f"{token}\n".encode("ascii"), attach_output=not claude)
+            self._start_host_side(stack, sock_dir, identity.uid, identity.gid, claude, token)
             heap.settle()  # start-up is over: collections no longer walk what it left
             stack.callback(deployment.stop)  # on the way out the container goes first
             deployment.wait_started()
             self.record.container_id = deployment.container_id
             if self.egress is not None:  # before anything in the sandbox can need it
                 self.egress.start_relay(deployment.runtime, self.cfg.timeout + 3 * AGENT_GRACE)
-            proxy = self.egress.env() if self.egress is not None else {}
-            if self.cfg.runtime == "claude-code":
+            if claude:
                 self._run_claude_code(deployment, proxy)
                 return
-            # The agent starts importing its libraries (seconds) while the self-check runs;
-            # it acts only once the go file exists, which is created only after every check
-            # passed. A failed check removes the container, agent included.
-            agent = AgentProcess(deployment, AGENT_COMMAND, timeout=self.cfg.timeout,
-                                 on_line=self._agent_line, env={GO_ENV: "1", **proxy},
-                                 stdin=f"{gateway.token}\n".encode("ascii"))
+            # The agent has been starting since the container did; it acts only once the go
+            # file exists, which is created only after every check passed. A failed check
+            # removes the container, agent included.
+            agent = AgentProcess(deployment, None, timeout=self.cfg.timeout,
+                                 on_line=self._agent_line)
             agent.start()
             stack.callback(agent.close)  # its event watch, when the run ends before the wait
-            self._self_check(deployment)
+            try:
+                self._self_check(deployment)
+            except SelfCheckFailed:
+                if not deployment.is_alive():  # the agent ended first, and its container
+                    self._finish_agent(deployment, agent.wait(), main_process=True)
+                raise
             (sock_dir / GO_NAME).touch()
             self.display.step(f"agent {self.prep.agent.name} running (model {self.prep.model})")
-            self._finish_agent(deployment, agent.wait())
+            self._finish_agent(deployment, agent.wait(), main_process=True)
 
     def _start_host_side(self, stack: contextlib.ExitStack, sock_dir: Path, uid: int, gid: int,
-                         claude: bool) -> Gateway:
+                         claude: bool, token: str) -> Gateway:
         """The redactor, the decision log, the gateway (its module imported here: while
         Docker starts the container) and, with an allowlist, the egress proxy."""
         from runner.gateway.budget import Budget
@@ -367,7 +385,7 @@ class Run:
             model=None if self.prep.model == "scripted" else self.prep.model,
             limits=GatewayLimits.from_config(self.cfg.gateway),
             socket_owner=(uid, gid),
-            socket_mode=GROUP_SOCKET_MODE if claude else SOCKET_MODE,
+            socket_mode=GROUP_SOCKET_MODE if claude else SOCKET_MODE, token=token,
         )
         self.gateway = gateway
         gateway.start()
@@ -414,10 +432,12 @@ class Run:
                       claude_code=claude_code, isolation=self.isolation.isolation,
                       memory=self.cfg.sandbox.limits.memory)
 
-    def _finish_agent(self, deployment: DockerDeployment, result: ExecResult) -> None:
+    def _finish_agent(self, deployment: DockerDeployment, result: ExecResult, *,
+                      main_process: bool = False) -> None:
         self.record.agent_exit_code = result.returncode
         check_agent_end(deployment, result, timeout=self.cfg.timeout,
-                        failure=self.gateway.failure_error if self.gateway is not None else None)
+                        failure=self.gateway.failure_error if self.gateway is not None else None,
+                        main_process=main_process)
 
     def _agent_line(self, stream: str, line: str) -> None:
         if stream == "stderr":

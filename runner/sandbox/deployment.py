@@ -1,8 +1,10 @@
 """One sandbox container's life (SWE-ReX style): start, exec through ``runtime``, stop.
 
-The agent's container idles and is driven by execs; the verification's runs its test command
-as the main process (``start(stdin=...)`` hands it the nonce, ``wait``, ``logs``), so the end
-of the tests is the end of every process in it.
+The built-in agent's container runs the agent as its main process (``start(stdin=...,
+attach_output=True)`` hands it the gateway token and attaches its output, ``take_output``);
+the claude-code runtime's container idles and is driven by execs; the verification's runs its
+test command as the main process (``start(stdin=...)`` hands it the nonce, ``wait``,
+``logs``). Either way the end of the main process is the end of every process in it.
 
 ``stop()`` is idempotent and always removes the container (force), and the context manager
 calls it whatever happens inside the block. ``start_background()`` creates and starts the
@@ -17,6 +19,7 @@ import contextlib
 import os
 import socket
 import threading
+import time
 from types import TracebackType
 from typing import Any
 
@@ -49,6 +52,8 @@ class DockerDeployment:
         self._runtime: DockerSandbox | None = None
         self._starting: threading.Thread | None = None
         self._start_error: BaseException | None = None
+        self._output: Any = None  # the main process's attached output, until taken
+        self.started_at: float | None = None  # time.monotonic() just before the start
 
     @property
     def client(self) -> docker.DockerClient:
@@ -66,10 +71,12 @@ class DockerDeployment:
             raise RunFailed("sandbox container is not started")
         return self._runtime
 
-    def start(self, stdin: bytes | None = None) -> None:
+    def start(self, stdin: bytes | None = None, *, attach_output: bool = False) -> None:
         """Create and start the container. ``stdin``: written to the main process's stdin
         once it runs, then the write side is shut (a secret in no environment, file or argv:
-        the verification's nonce)."""
+        the verification's nonce, the built-in agent's gateway token). ``attach_output``:
+        the main process's stdout and stderr are attached before the start (nothing is
+        lost) and handed over by :meth:`take_output` (the built-in agent as main process)."""
         if self._container is not None:
             return
         kwargs = self.spec.to_run_kwargs()
@@ -80,20 +87,35 @@ class DockerDeployment:
         except (DockerException, RequestException) as exc:
             raise RunFailed(f"sandbox container could not be created: {one_line(exc)}") from None
         attached: Any = None
+        params = {"stream": 1, **({"stdin": 1} if stdin is not None else {}),
+                  **({"stdout": 1, "stderr": 1} if attach_output else {})}
         try:
-            if stdin is not None:  # attached before the start: nothing written is lost
-                attached = self._container.attach_socket(params={"stdin": 1, "stream": 1})
+            if stdin is not None or attach_output:  # before the start: nothing is lost
+                attached = self._container.attach_socket(params=params)
+            self.started_at = time.monotonic()
             self._container.start()
         except (DockerException, RequestException) as exc:
             if attached is not None:
                 _feed(attached, b"")
             self.stop()
             raise RunFailed(f"sandbox container could not start: {one_line(exc)}") from None
-        if attached is not None and stdin is not None:
+        if attach_output:
+            _feed(attached, stdin or b"", close=False)
+            self._output = attached
+        elif attached is not None and stdin is not None:
             _feed(attached, stdin)
         self._runtime = DockerSandbox(self.client, str(self._container.id))
 
-    def start_background(self) -> None:
+    def take_output(self) -> Any:
+        """The main process's attached output (``start(attach_output=True)``): a socket of
+        Docker's multiplexed stream, read with :class:`FrameReader`; the caller closes it."""
+        output, self._output = self._output, None
+        if output is None:
+            raise RunFailed("the sandbox's main process output is not attached")
+        return output
+
+    def start_background(self, stdin: bytes | None = None, *,
+                         attach_output: bool = False) -> None:
         """:meth:`start` in a thread: Docker creates and starts the container (hundreds of
         milliseconds, mostly waiting on the engine) while the caller prepares the host side.
         The caller must not use this deployment's client until :meth:`wait_started`."""
@@ -102,7 +124,7 @@ class DockerDeployment:
 
         def start() -> None:
             try:
-                self.start()
+                self.start(stdin, attach_output=attach_output)
             except BaseException as exc:  # handed to wait_started, in the caller's thread
                 self._start_error = exc
 
@@ -199,6 +221,10 @@ class DockerDeployment:
         :meth:`start_background` still under way first."""
         self._join_start()
         container, self._container, self._runtime = self._container, None, None
+        output, self._output = self._output, None
+        if output is not None:
+            with contextlib.suppress(OSError):
+                output.close()
         if container is None:
             return
         try:
@@ -225,16 +251,18 @@ class DockerDeployment:
         self.stop()
 
 
-def _feed(attached: Any, data: bytes) -> None:
-    """Write ``data`` to an attached stdin, shut its write side (EOF for the reader), close."""
+def _feed(attached: Any, data: bytes, *, close: bool = True) -> None:
+    """Write ``data`` to an attached stdin, shut its write side (EOF for the reader) and,
+    unless the output is read from it (``close=False``), close it."""
     raw = getattr(attached, "_sock", attached)
     try:
         with contextlib.suppress(OSError):
             raw.sendall(data)
             raw.shutdown(socket.SHUT_WR)
     finally:
-        with contextlib.suppress(OSError):
-            attached.close()
+        if close:
+            with contextlib.suppress(OSError):
+                attached.close()
 
 
 def _owner_alive(labels: dict[str, str]) -> bool:

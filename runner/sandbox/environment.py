@@ -25,8 +25,8 @@ from runner.errors import RunFailed
 from runner.sandbox.docker_client import one_line
 
 DEFAULT_OUTPUT_LIMIT = 10 * 1024 * 1024  # bytes kept per stream; the rest is drained
-_KILL_AFTER = 2.0
-_TIMEOUT_CODES = (124, 137)
+KILL_AFTER = 2.0  # `timeout --kill-after`: SIGKILL this long after the TERM
+TIMEOUT_CODES = (124, 137)  # what `timeout` exits with when it ended the command
 
 
 class ExecResult(BaseModel):
@@ -72,10 +72,12 @@ class SandboxEnvironment(ABC):
         """Write the file as the sandbox user (so the sandbox's own limits apply)."""
 
 
-def _wrap_timeout(cmd: list[str], timeout: float | None) -> list[str]:
+def timeout_command(cmd: list[str], timeout: float | None) -> list[str]:
+    """``cmd`` under coreutils ``timeout`` (TERM at ``timeout`` seconds, KILL after
+    :data:`KILL_AFTER` more); unchanged without a timeout."""
     if timeout is None:
         return list(cmd)
-    return ["timeout", "--kill-after", f"{_KILL_AFTER:g}", f"{max(timeout, 0.001):g}", *cmd]
+    return ["timeout", "--kill-after", f"{KILL_AFTER:g}", f"{max(timeout, 0.001):g}", *cmd]
 
 
 def _os_error(message: str, path: str) -> OSError:
@@ -95,7 +97,7 @@ def _os_error(message: str, path: str) -> OSError:
     return OSError(errno.EIO, text or "failed", path)
 
 
-class _Collector:
+class OutputCollector:
     """Bounded stdout/stderr buffers that also split lines for a handler."""
 
     def __init__(self, limit: int, on_line: LineHandler | None) -> None:
@@ -130,7 +132,7 @@ class _Collector:
             self.pending = {"stdout": b"", "stderr": b""}
 
 
-class _FrameReader:
+class FrameReader:
     """Docker's multiplexed stream: 8-byte header (stream id, size) then the payload."""
 
     def __init__(self, raw: socket.socket, deadline: float | None) -> None:
@@ -196,7 +198,7 @@ class DockerSandbox(SandboxEnvironment):
             if input is not None:
                 raw.sendall(input)
             raw.shutdown(socket.SHUT_WR)
-            reader = _FrameReader(raw, deadline)
+            reader = FrameReader(raw, deadline)
             while (frame := reader.next_frame()) is not None:
                 yield frame
         finally:
@@ -208,13 +210,13 @@ class DockerSandbox(SandboxEnvironment):
         on_line: LineHandler | None,
     ) -> tuple[int, bytes, bytes, bool, bool]:
         exec_id = self._create(
-            _wrap_timeout(cmd, timeout), user=user, env=env, workdir=workdir,
+            timeout_command(cmd, timeout), user=user, env=env, workdir=workdir,
             stdin=input is not None,
         )
         started = time.monotonic()
         # Backstop: if `timeout` itself cannot end the command, stop reading a bit later.
-        deadline = None if timeout is None else started + timeout + _KILL_AFTER + 5.0
-        collector = _Collector(output_limit, on_line)
+        deadline = None if timeout is None else started + timeout + KILL_AFTER + 5.0
+        collector = OutputCollector(output_limit, on_line)
         backstop_hit = False
         try:
             for stream, chunk in self._frames(exec_id, input, deadline):
@@ -227,7 +229,7 @@ class DockerSandbox(SandboxEnvironment):
         code = self._exit_code(exec_id)
         elapsed = time.monotonic() - started
         timed_out = backstop_hit or (
-            timeout is not None and code in _TIMEOUT_CODES and elapsed >= timeout
+            timeout is not None and code in TIMEOUT_CODES and elapsed >= timeout
         )
         return (code, bytes(collector.data["stdout"]), bytes(collector.data["stderr"]),
                 timed_out, collector.truncated)

@@ -89,3 +89,54 @@ def test_a_run_records_the_container_it_started(tmp_path: Path, sandbox_image: s
             client.containers.get(record["container_id"])
     finally:
         client.close()
+
+
+def test_the_builtin_agent_is_the_containers_main_process(
+        tmp_path: Path, sandbox_image: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Seen from the engine while the self-check runs: the container's command is the agent
+    (under `timeout`, told to wait for the go file), its process already runs, no exec
+    started it, and the gateway token is in neither its command line nor its environment."""
+    project, scenario = _project(tmp_path)
+    out = tmp_path / "run"
+    seen: dict[str, Any] = {}
+
+    def look(sandbox: Any, **kwargs: Any) -> SelfCheckResult:
+        client = docker.from_env()
+        try:
+            info = client.api.inspect_container(sandbox.container_id)
+            seen["cmd"], seen["env"] = info["Config"]["Cmd"], info["Config"]["Env"]
+            seen["execs"] = list(info.get("ExecIDs") or [])
+            seen["top"] = [" ".join(p[-1:]) for p in client.api.top(sandbox.container_id)["Processes"]]
+        finally:
+            client.close()
+        return run_self_check(sandbox, **kwargs)
+
+    monkeypatch.setattr(selfcheck_step, "run_self_check", look)
+    cfg = build_run_config(project, {"model": f"scripted:{scenario}", "out": out,
+                                     "verify": {"enabled": False}})
+    summary = execute.execute_run(cfg, RunDisplay())
+    assert summary.exit_code == 0, summary.failure
+    cmd = seen["cmd"]
+    assert cmd[:2] == ["env", "SANDBOX_RUNNER_WAIT_FOR_GO=1"] and "timeout" in cmd
+    assert cmd[-2:] == ["-m", "runner.agent"]
+    assert any("-m runner.agent" in p for p in seen["top"]), seen["top"]
+    assert seen["execs"] == []  # the self-check's own exec is created after this look
+    token_like = [v for v in cmd + seen["env"] if "token" in v.lower() or "api_key" in v.lower()]
+    assert token_like == []
+
+
+def test_an_agent_that_ends_before_the_check_is_the_runs_failure(
+        tmp_path: Path, sandbox_image: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The agent (the container's main process) exits at once: the run says what the agent
+    said, not that the self-check could not reach its container."""
+    project, scenario = _project(tmp_path)
+    out = tmp_path / "run"
+    monkeypatch.setattr(execute, "agent_main_command", lambda timeout, env: [
+        "sh", "-c", "echo 'sandbox-runner agent: crashed: on purpose' >&2; exit 4"])
+    cfg = build_run_config(project, {"model": f"scripted:{scenario}", "out": out,
+                                     "verify": {"enabled": False}})
+    summary = execute.execute_run(cfg, RunDisplay())
+    assert summary.exit_code == 3
+    assert summary.failure == "agent exited with code 4: sandbox-runner agent: crashed: on purpose"
+    record = json.loads((out / "run.json").read_text())
+    assert record["agent_exit_code"] == 4
