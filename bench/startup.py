@@ -2,13 +2,15 @@
 
     .venv/bin/python bench/startup.py [--runs 7] [--no-write] [--baseline DIR]
 
-Measured side by side in one run, interleaved (bare, agent imports, run; repeated N times):
+Measured side by side in one run, interleaved (bare, agent start, run; repeated N times):
 
 * bare: ``docker run --rm <hardening> IMAGE true`` with the hardening of a sandbox container
   (runner/sandbox/spec.py: no network, read-only root, no capabilities, no-new-privileges,
   docker-init, private IPC, the non-root uid, pids/memory/CPU/ulimits, tmpfs /tmp and home).
-* agent imports: the same container running the agent's interpreter on its imports
-  (``python -P -c 'import runner.agent.loop, ...'``): what the in-container agent adds.
+* agent start: the same container running the agent's interpreter on what it does before
+  its first request (``python -P -c 'import runner.agent.__main__ ...; GatewayClient(...)'``:
+  no pydantic, the httpx client); the preload (pydantic, the models, the loop) runs beside
+  the wait for the go file and the first request.
 * run: wall time from launching ``sandbox-runner run`` (builtin runtime, image cached, a
   one-turn scripted scenario) to the gateway receiving the first ``/v1/messages`` request
   (the arrival time of the first ``transcript.jsonl`` line).
@@ -49,8 +51,8 @@ from runner.config import DockerSandboxConfig, Limits  # noqa: E402
 from runner.sandbox.image import ensure_image  # noqa: E402
 from runner.sandbox.spec import RUNTIME_PYTHON  # noqa: E402
 
-AGENT_IMPORTS = ("import runner.protocol, runner.agent.client, runner.agent.loop, "
-                 "runner.agent.tools, runner.agent.__main__")
+AGENT_START = ("import runner.agent.__main__, runner.agent.start; "
+               "from runner.agent.client import GatewayClient; GatewayClient('/tmp/gw.sock', 't')")
 
 
 BEFORE = (
@@ -59,25 +61,32 @@ BEFORE = (
 )
 
 TIMELINE = """\
-Where the time goes (one in-process run with bytecode caches, wall-clock marks; measured on
-branch i13-startup2 at load 0-1): the CLI's imports before the container's spec is known
-(click, pydantic and the config models, the Docker SDK) ~250 ms; `prepare` (agent file,
-regorus compile or its cache) 30-70 ms; the container's create and start 190-290 ms, with the
-redactor, decision log, gateway and egress proxy coming up beside it; the self-check (one
-`docker exec`, every check) 85-165 ms beside the agent's start; the agent's own start in the
-container ~245 ms (the exec 50, `runner.protocol`'s pydantic models ~110, httpx/httpcore ~50);
-`agent_started` -> first `/v1/messages` 1-3 ms. The agent builds its client, toolbox, loop and
-tool definitions while the host runs the self-check, and its gateway client loads no CA bundle
-(plain HTTP on a unix socket: 38 ms of the agent's start).
+Where the time goes (one in-process run, wall-clock marks, 2026-12-01 at load 0-1; the CLI's
+own interpreter start is not in them): the CLI's imports before the container's spec is known
+(click, pydantic and the config models, the Docker SDK, rich) ~300 ms; `prepare` (agent file,
+scenario, policy bundle and its compile, dependency detection) 40-80 ms; the image plan, run
+directory and header ~25 ms; the container's create and start 170-200 ms, with the redactor,
+decision log and gateway coming up beside it (105-125 ms); the self-check (one `docker exec`,
+every check) 90-105 ms; the self-check's end (the go file) to the first `/v1/messages`
+10-20 ms.
 
-Tried on that branch and not merged: starting the sandbox container before `prepare` (the CLI
-imports the rest of the run, compiles the policies and reads the agent file while Docker starts
-it; adopted only if the run's own spec is identical): 815 ms against 904 ms at the time, still
-above the target, at the cost of a container running (idle) before the input is checked and
-of removing what the early spec created in the project when the input turns out bad. Next
-steps: models the agent needs only at its first tool call built lazily, the agent as the
-container's own process (no exec), fewer imports before the container's spec is known."""
+The agent is the container's main process: it starts with the container, so its interpreter,
+its first imports and its gateway client (httpx, ~80 ms of CPU) overlap the end of the
+container's start and the self-check, and no `docker exec` is waited for (an exec's round
+trip was 55-60 ms alone, 90-130 ms beside the self-check's). It imports no pydantic before
+its first request: agent.json's first-request fields are read as plain JSON (the host writes
+the tool definitions into it, from the tool models), and a preload thread imports pydantic,
+builds the models, validates the whole config and builds the loop beside the wait for the go
+file and the first request (~100 ms of CPU that used to come first). Measured with the same
+marks, runs interleaved: the first request ~110 ms after the container started (6 runs:
+109-115 ms), against ~175 ms (164-222 ms) with the agent exec'd once the container had
+started (the step before this one).
 
+Tried earlier and not merged (branch i13-startup2): starting the sandbox container before
+`prepare`, with a spec guessed from the config alone (815 ms against 904 ms at the time): a
+container running before the input is checked, and what its spec created in the project to
+remove when the input turned out bad. What is left is the CLI's own imports (~300 ms before
+the container can be asked for) and the engine's container start."""
 
 
 def hardened_docker_run(image: str, *command: str) -> list[str]:
@@ -141,7 +150,7 @@ def main() -> None:
         os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
     image = ensure_image(DockerSandboxConfig())
     bare_cmd = hardened_docker_run(image, "true")
-    imports_cmd = hardened_docker_run(image, RUNTIME_PYTHON, "-P", "-c", AGENT_IMPORTS)
+    imports_cmd = hardened_docker_run(image, RUNTIME_PYTHON, "-P", "-c", AGENT_START)
     bare: list[float] = []
     imports: list[float] = []
     runs: list[float] = []
@@ -176,7 +185,7 @@ def main() -> None:
         "| measure | median | ratio to bare | target | met |",
         "|---|---|---|---|---|",
         f"| bare hardened `docker run --rm IMAGE true` | {ms(bare)} | 1.0x | | |",
-        f"| same container running the agent's imports | {ms(imports)} | "
+        f"| same container running the agent's start (before its first request) | {ms(imports)} | "
         f"{imports_m / bare_m:.1f}x | | |",
         f"| `sandbox-runner run` to the first `/v1/messages` | {ms(runs)} | {run_m / bare_m:.1f}x "
         f"| <= 2 x bare + 0.3 s = {target * 1000:.0f} ms | {'yes' if run_m <= target else 'NO'} |",
@@ -184,15 +193,16 @@ def main() -> None:
            f"{statistics.median(base) / bare_m:.1f}x | | |"] if base else []),
         "",
         "Samples (ms): bare " + ", ".join(f"{s * 1000:.0f}" for s in bare)
-        + "; agent imports " + ", ".join(f"{s * 1000:.0f}" for s in imports)
+        + "; agent start " + ", ".join(f"{s * 1000:.0f}" for s in imports)
         + "; run " + ", ".join(f"{s * 1000:.0f}" for s in runs)
         + ("; baseline " + ", ".join(f"{s * 1000:.0f}" for s in base) if base else "") + ".",
         "",
         "The bare container carries the hardening of a sandbox container (runner/sandbox/spec.py) "
         "with the default limits. The run includes the CLI's imports, the policy compile (or its "
         "cache), the image check, the gateway start, the container start, the in-container "
-        "self-check and the agent's start (preloaded during the self-check): the agent speaks "
-        "the Messages API with httpx and the models of `runner/protocol.py`, no SDK.",
+        "self-check and the agent's start (the container's main process, beside the "
+        "self-check): the agent speaks the Messages API with httpx and the models of "
+        "`runner/protocol.py`, no SDK.",
         "",
         TIMELINE,
         "",

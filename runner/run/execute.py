@@ -33,7 +33,6 @@ from runner.audit.log import SETUP_REQUESTER, DecisionLog, agent_requester
 from runner.config import DEFAULT_MAX_TURNS, RunConfig
 from runner.decisions import DecisionService
 from runner.egress.allowlist import with_agent_hosts
-from runner.egress.relay import proxy_env
 from runner.env.build import EnvironmentPlan, plan_environment
 from runner.env.detect import DependencySpec, detect_dependencies
 from runner.env.setup import run_setup, setup_bundle, setup_redactor, setup_secrets
@@ -309,7 +308,11 @@ class Run:
             # (its token on stdin, nothing else from the host yet), reads agent.json, loads its
             # client and waits for the go file. Claude Code's container idles (execs drive it).
             token = new_token()
-            proxy = (proxy_env(self.cfg.egress.relay_port) if self.prep.egress_hosts else {})
+            proxy: dict[str, str] = {}
+            if self.prep.egress_hosts:  # the relay's variables (imported only when it runs)
+                from runner.egress.relay import proxy_env
+
+                proxy = proxy_env(self.cfg.egress.relay_port)
             spec = build_container_spec(
                 project=self.project, image=image, run_id=self.run_id, socket_dir=sock_dir,
                 writable=self.writable, secret_paths=self.secret_paths,
