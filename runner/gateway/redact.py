@@ -23,6 +23,7 @@ where it was found, never the value.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import stat
@@ -34,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from runner.gateway.credentials import git_config_credentials
 from runner.secret_detectors import credential_form_detectors, rule_of, token_detectors
+from runner.secret_gates import Prefilter, prefilter
 
 if TYPE_CHECKING:
     from detect_secrets.plugins.base import RegexBasedDetector
@@ -56,9 +58,12 @@ class Redaction:
     count: int = 1
 
 
-def _detectors() -> list[tuple[str, RegexBasedDetector]]:
-    """(rule, detector): the shared token detectors and the credential forms CI leaves."""
-    return [(rule_of(d), d) for d in (*token_detectors(), *credential_form_detectors())]
+@functools.cache
+def _detector_regexes() -> tuple[tuple[str, Pattern[str], Prefilter], ...]:
+    """(rule, regex, its gate) of the shared token detectors and the credential forms CI
+    leaves, built once per process (reading the gates off the regexes takes milliseconds)."""
+    detectors: list[RegexBasedDetector] = [*token_detectors(), *credential_form_detectors()]
+    return tuple((rule_of(d), regex, prefilter(regex)) for d in detectors for regex in d.denylist)
 
 
 class Redactor:
@@ -67,7 +72,7 @@ class Redactor:
     def __init__(self, known: Mapping[str, str] | None = None, *, detectors: bool = True) -> None:
         self._known: dict[str, str] = {}  # value -> rule
         self._known_re: Pattern[str] | None = None
-        self._detectors = _detectors() if detectors else []
+        self._detectors = _detector_regexes() if detectors else ()
         self._cache: dict[str, tuple[str, dict[str, int]]] = {}
         for rule, value in (known or {}).items():
             self.add_value(rule, value)
@@ -178,35 +183,42 @@ class Redactor:
         return obj
 
     def _detect(self, text: str, counts: dict[str, int]) -> str:
+        # only the regexes whose gate matches somewhere in the text can match on one of its
+        # lines (runner/secret_gates.py): most texts rule out all but a few at once
+        folded = text.casefold()
+        active = [(rule, regex) for rule, regex, gate in self._detectors
+                  if gate.possible(text, folded)]
+        if not active:
+            return text
         lines = text.split("\n")
         for i, line in enumerate(lines):
             if len(line) < 8:
                 continue
-            spans = sorted(self._spans(line))
+            spans = sorted(_spans(line, active))
             for start, end, rule in reversed(_disjoint(spans)):
                 counts[rule] = counts.get(rule, 0) + 1
                 line = f"{line[:start]}[REDACTED:{rule}]{line[end:]}"
             lines[i] = line
         return "\n".join(lines)
 
-    def _spans(self, line: str) -> Iterable[tuple[int, int, str]]:
-        """Where each detector's patterns match: the secret group when it is one, else the match."""
-        for rule, det in self._detectors:
-            for regex in det.denylist:
-                for m in regex.finditer(line):
-                    start, end = m.span()
-                    groups = [g for g in range(1, (m.lastindex or 0) + 1) if m.group(g)]
-                    if groups and len(m.group(groups[-1])) >= 8:
-                        start, end = m.span(groups[-1])
-                    while end < len(line) and line[end] in _TOKEN_CHARS:
-                        end += 1  # patterns ending lazily (JWT) stop short of the token's end
-                    if end - start >= 4:
-                        yield start, end, rule
-
     @staticmethod
     def _mark(rule: str, counts: dict[str, int]) -> str:
         counts[rule] = counts.get(rule, 0) + 1
         return f"[REDACTED:{rule}]"
+
+
+def _spans(line: str, regexes: list[tuple[str, Pattern[str]]]) -> Iterable[tuple[int, int, str]]:
+    """Where each detector's patterns match: the secret group when it is one, else the match."""
+    for rule, regex in regexes:
+        for m in regex.finditer(line):
+            start, end = m.span()
+            groups = [g for g in range(1, (m.lastindex or 0) + 1) if m.group(g)]
+            if groups and len(m.group(groups[-1])) >= 8:
+                start, end = m.span(groups[-1])
+            while end < len(line) and line[end] in _TOKEN_CHARS:
+                end += 1  # patterns ending lazily (JWT) stop short of the token's end
+            if end - start >= 4:
+                yield start, end, rule
 
 
 def _disjoint(spans: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:

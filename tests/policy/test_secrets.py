@@ -8,7 +8,8 @@ import re
 import pytest
 
 from runner.policy import secrets
-from runner.policy.secrets import RULES, anchored_gate, gate_pattern, regex_plugins, scan
+from runner.policy.secrets import RULES, regex_plugins, scan
+from runner.secret_gates import Doc, anchored_gate, gate_pattern
 
 # One credential-shaped value per regex plugin (fake, but in each plugin's format).
 SAMPLES: dict[str, str] = {
@@ -222,10 +223,11 @@ def test_every_plugin_gate_passes_its_own_sample() -> None:
     by_rule = {p.rule: p for p in regex_plugins()}
     for rule, sample in SAMPLES.items():
         plugin = by_rule[rule]
-        doc = secrets._Doc(sample)
+        doc = Doc(sample)
         for pf in plugin.prefilter:
             if pf.regex.search(sample):
                 assert pf.candidate_lines(doc) == {0}, (rule, pf.gate)
+                assert pf.possible(sample, sample.casefold()), (rule, pf.gate)
 
 
 # --- development defaults and documentation samples (issue 9) ---------------------------------

@@ -1,0 +1,327 @@
+"""Cheap gates for the secret detectors' regular expressions: which texts, and which of their
+lines, one of detect-secrets' regexes could match at all.
+
+A gate is read off the regex's syntax tree (:func:`gate_pattern`: its strongest run of parts
+whose strings are known exactly, as an alternation of casefolded literals; or
+:func:`anchored_gate`: a tail that starts with a literal). It matches wherever the regex
+does (up to Unicode case-folding corner cases), so a text or line where the gate does not
+match is one the regex cannot match: the detectors run only where it does. Used by the
+policy's scan (runner/policy/secrets.py: candidate lines) and by redaction
+(runner/gateway/redact.py: the detectors a text could trigger).
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Prefilter:
+    """Which lines one of a plugin's regexes could match (a superset, never fewer).
+
+    ``gate``: a cheap regex over the casefolded text that matches wherever the real
+    regex does (see :func:`gate_pattern`); the lines where it matches are the
+    candidates. Without a gate, the real regex itself is run over the whole text
+    (compiled with MULTILINE, so its per-line anchors still work).
+    """
+
+    regex: re.Pattern[str]
+    gate: re.Pattern[str] | None
+    needles: tuple[str, ...] = ()  # when few: every gate match contains one (str search)
+    folded: bool = True  # the gate runs on the casefolded text (else on the text itself)
+
+    def possible(self, text: str, folded: str) -> bool:
+        """Whether the regex could match anywhere in ``text`` (``folded``: its casefold) or in
+        any part of it, such as one of its lines: False only when nothing in it can match
+        (the gate matches wherever the regex does). Without a gate: True."""
+        if self.gate is None:
+            return True
+        if not self.folded:
+            return self.gate.search(text) is not None
+        if self.needles and not any(n in folded for n in self.needles):
+            return False
+        return self.gate.search(folded) is not None
+
+    def candidate_lines(self, doc: Doc) -> set[int]:
+        if self.gate is not None and not self.folded:
+            return {doc.line(m.start()) for m in self.gate.finditer(doc.text)}
+        if self.gate is not None:
+            folded = doc.folded
+            if self.needles and not any(n in folded for n in self.needles):
+                return set()
+            return {doc.folded_line(m.start()) for m in self.gate.finditer(folded)}
+        out: set[int] = set()
+        for m in self.regex.finditer(doc.text):
+            first, last = doc.line(m.start()), doc.line(max(m.start(), m.end() - 1))
+            out.update(range(first, last + 1))
+        return out
+
+
+class Doc:
+    """A text split into lines, with offsets to map matches back to line indexes."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.folded = text.casefold()
+        self._lines: list[str] | None = None
+        self._starts: list[int] | None = None
+        self._folded_starts: list[int] | None = None
+
+    @property
+    def lines(self) -> list[str]:
+        if self._lines is None:
+            self._lines = self.text.splitlines()
+        return self._lines
+
+    def line(self, offset: int) -> int:
+        if self._starts is None:
+            self._starts = _starts(self.text)
+        return max(0, bisect.bisect_right(self._starts, offset) - 1)
+
+    def folded_line(self, offset: int) -> int:
+        if self._folded_starts is None:
+            self._folded_starts = _starts(self.folded)
+        return max(0, bisect.bisect_right(self._folded_starts, offset) - 1)
+
+
+def _starts(text: str) -> list[int]:
+    starts = [0]
+    pos = 0
+    for line in text.splitlines(keepends=True):
+        pos += len(line)
+        starts.append(pos)
+    return starts
+
+
+def prefilter(pattern: re.Pattern[str]) -> Prefilter:
+    found = gate_pattern(pattern.pattern, pattern.flags)
+    full = re.compile(pattern.pattern, pattern.flags | re.MULTILINE)
+    if found is None or found[1] < MIN_GATE:
+        anchored = anchored_gate(pattern.pattern, pattern.flags)
+        if anchored is not None:  # run on the original text, with the regex's own flags
+            return Prefilter(full, re.compile(anchored, pattern.flags), (), folded=False)
+        return Prefilter(full, None)
+    # a gate that starts with an alternation scans slowly: plain substring searches
+    # for its few possible strings rule most texts out first
+    options = found[2] or frozenset()
+    needles = tuple(sorted(o for o in options if not any(p != o and p in o for p in options)))
+    return Prefilter(full, re.compile(found[0]), needles)
+
+
+_EXACT_LIMIT = 256  # largest string set tracked for one part of a regex
+_CLASS_LIMIT = 16  # largest character class expanded into literals
+MIN_GATE = 3  # gates that can match fewer characters are too weak to be worth it
+_NEEDLES = 8  # up to this many strings, a gate is pre-checked with substring searches
+
+
+Gate = tuple[str, int, frozenset[str] | None]  # source, shortest match, its few strings
+
+
+def gate_pattern(pattern: str, flags: int = 0) -> Gate | None:
+    """A regex that matches in the casefolded text wherever ``pattern`` matches.
+
+    Read off the regex's syntax tree: the strongest run of parts whose possible
+    strings are known exactly (literals, small alternations and classes, bounded
+    repeats), trimmed of optional ends and rendered as alternations of casefolded
+    literals. Returns (source, shortest length it matches, the strings it can
+    match when there are at most eight, else None) or None. Sound (the
+    gate matches wherever the regex does, up to Unicode case-folding corner cases)
+    but not complete: it only chooses the lines the real regex is run on.
+    """
+    try:
+        from re import _constants as c  # type: ignore[attr-defined]
+        from re import _parser  # type: ignore[attr-defined]
+
+        tree = _parser.parse(pattern, flags)
+    except Exception:
+        return None
+    repeats = (c.MAX_REPEAT, c.MIN_REPEAT, c.POSSESSIVE_REPEAT)
+
+    def product(a: frozenset[str], b: frozenset[str]) -> frozenset[str] | None:
+        if len(a) * len(b) > _EXACT_LIMIT:
+            return None
+        return frozenset(x + y for x in a for y in b)
+
+    def exact_seq(items: Any) -> frozenset[str] | None:
+        acc: frozenset[str] | None = frozenset({""})
+        for op, av in items:
+            e = exact(op, av)
+            acc = product(acc, e) if acc is not None and e is not None else None
+            if acc is None:
+                return None
+        return acc
+
+    def exact(op: Any, av: Any) -> frozenset[str] | None:
+        """Every string this part can match, when that is a small finite set."""
+        if op is c.LITERAL:
+            return frozenset({chr(av)})
+        if op in (c.AT, c.ASSERT, c.ASSERT_NOT):
+            return frozenset({""})  # zero-width
+        if op is c.SUBPATTERN:
+            return exact_seq(av[-1])
+        if op is c.BRANCH:
+            alts = [exact_seq(b) for b in av[1]]
+            if any(a is None for a in alts):
+                return None
+            out = frozenset().union(*(a for a in alts if a is not None))
+            return out if len(out) <= _EXACT_LIMIT else None
+        if op is c.IN:
+            chars: set[str] = set()
+            for iop, iav in av:
+                if iop is c.LITERAL:
+                    chars.add(chr(iav))
+                elif iop is c.RANGE and iav[1] - iav[0] < _CLASS_LIMIT:
+                    chars.update(chr(x) for x in range(iav[0], iav[1] + 1))
+                elif iop is c.CATEGORY and iav is c.CATEGORY_DIGIT:
+                    chars.update("0123456789")
+                else:
+                    return None
+            return frozenset(chars) if len(chars) <= _CLASS_LIMIT else None
+        if op in repeats and av[1] <= 3:
+            body = exact_seq(av[2])
+            out_set: set[str] = set()
+            power: frozenset[str] | None = frozenset({""})
+            for k in range(av[1] + 1):
+                if power is None or body is None:
+                    return None
+                if k >= av[0]:
+                    out_set.update(power)
+                power = product(power, body)
+            return frozenset(out_set) if len(out_set) <= _EXACT_LIMIT else None
+        return None
+
+    def render(run: list[frozenset[str]]) -> Gate | None:
+        while run and "" in run[0]:
+            run = run[1:]
+        while run and "" in run[-1]:
+            run = run[:-1]
+        if not run:
+            return None
+        parts = []
+        for options in run:
+            alts = [re.escape(x) for x in sorted({o.casefold() for o in options},
+                                                 key=len, reverse=True)]
+            parts.append(alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")")
+        strings: frozenset[str] | None = frozenset({""})
+        for options in run:
+            folded = frozenset(o.casefold() for o in options)
+            strings = product(strings, folded) if strings is not None else None
+        if strings is not None and len(strings) > _NEEDLES:
+            strings = None
+        return "".join(parts), sum(min(len(o) for o in options) for options in run), strings
+
+    def gate_seq(items: Any) -> Gate | None:
+        best: Gate | None = None
+
+        def consider(g: Gate | None) -> None:
+            nonlocal best
+            if g is not None and (best is None or g[1] > best[1]):
+                best = g
+
+        run: list[frozenset[str]] = []
+        for op, av in items:
+            e = exact(op, av)
+            if e is not None:
+                run.append(e)
+                continue
+            consider(render(run))
+            run = []
+            if op is c.SUBPATTERN:
+                consider(gate_seq(av[-1]))
+            elif op is c.ATOMIC_GROUP:
+                consider(gate_seq(av))
+            elif op is c.BRANCH:
+                alts = [gate_seq(b) for b in av[1]]
+                found = [a for a in alts if a is not None]
+                if alts and len(found) == len(alts):
+                    union: frozenset[str] | None = frozenset()
+                    for a in found:
+                        union = union | a[2] if union is not None and a[2] is not None else None
+                    if union is not None and len(union) > _NEEDLES:
+                        union = None
+                    consider(("(?:" + "|".join(a[0] for a in found) + ")",
+                              min(a[1] for a in found), union))
+            elif op in repeats and av[0] >= 1:
+                consider(gate_seq(av[2]))
+        consider(render(run))
+        return best
+
+    try:
+        return gate_seq(tree)
+    except Exception:
+        return None
+
+
+_CATEGORIES = {
+    "CATEGORY_DIGIT": r"\d", "CATEGORY_NOT_DIGIT": r"\D", "CATEGORY_WORD": r"\w",
+    "CATEGORY_NOT_WORD": r"\W", "CATEGORY_SPACE": r"\s", "CATEGORY_NOT_SPACE": r"\S",
+}
+
+
+def anchored_gate(pattern: str, flags: int = 0) -> str | None:
+    """A tail of ``pattern`` that starts with a literal, for regexes without a literal gate.
+
+    The longest run of top-level literals, classes and their repeats that begins
+    with a literal character (so the regex engine can scan for that character
+    fast), rendered back to regex source; None when it would match fewer than
+    MIN_GATE characters. Any match of ``pattern`` contains a match of it.
+    """
+    try:
+        from re import _constants as c  # type: ignore[attr-defined]
+        from re import _parser  # type: ignore[attr-defined]
+
+        items = list(_parser.parse(pattern, flags))
+    except Exception:
+        return None
+
+    def char(code: int) -> str:
+        return f"\\U{code:08x}"
+
+    def klass(av: Any) -> str | None:
+        parts = []
+        negate = ""
+        for op, v in av:
+            if op is c.NEGATE:
+                negate = "^"
+            elif op is c.LITERAL:
+                parts.append(char(v))
+            elif op is c.RANGE:
+                parts.append(f"{char(v[0])}-{char(v[1])}")
+            elif op is c.CATEGORY and str(v) in _CATEGORIES:
+                parts.append(_CATEGORIES[str(v)])
+            else:
+                return None
+        return f"[{negate}{''.join(parts)}]"
+
+    def atom(op: Any, av: Any) -> tuple[str, int] | None:
+        if op is c.LITERAL:
+            return char(av), 1
+        if op is c.IN:
+            k = klass(av)
+            return (k, 1) if k is not None else None
+        if op is c.MAX_REPEAT and len(av[2]) == 1:
+            inner = atom(*av[2][0])
+            if inner is None or av[2][0][0] not in (c.LITERAL, c.IN):
+                return None
+            hi = "" if av[1] is c.MAXREPEAT else str(av[1])
+            return f"{inner[0]}{{{av[0]},{hi}}}", av[0]
+        return None
+
+    best: tuple[str, int] | None = None
+    for start, (op, _) in enumerate(items):
+        if op is not c.LITERAL:
+            continue
+        parts: list[str] = []
+        length = 0
+        for iop, iav in items[start:]:
+            a = atom(iop, iav)
+            if a is None:
+                break
+            parts.append(a[0])
+            length += a[1]
+        if length >= MIN_GATE and (best is None or length > best[1]):
+            best = "".join(parts), length
+    return best[0] if best is not None else None
