@@ -15,9 +15,11 @@ ends the wait at once, even when its stream stays open (gVisor).
 from __future__ import annotations
 
 import contextlib
+import socket
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 from runner.errors import RunFailed, RunTimeout
 from runner.sandbox.deployment import DockerDeployment
@@ -34,20 +36,29 @@ from runner.sandbox.watch import DeathWatch
 
 AGENT_GRACE = 30.0  # host-side backstop beyond the in-container timeout
 DEATH_REPORT_GRACE = 3.0  # an end and the engine's report of it: how long one may wait for the other
+END_REPORT_WAIT = 30.0  # the main process's stream ended: how long the engine may take to say how
 OUTPUT_LIMIT = 1024 * 1024  # of the agent's collected output (lines are streamed regardless)
 AGENT_COMMAND = [RUNTIME_PYTHON, "-P", "-m", "runner.agent"]
+
+
+ENV = "/usr/bin/env"  # by absolute path, as TIMEOUT: not a script on the project's PATH
 
 
 def agent_main_command(timeout: float, env: dict[str, str]) -> list[str]:
     """The built-in agent as the container's main process: under coreutils ``timeout``, with
     ``env`` set for it alone (``env``: the self-check's and the relay's execs do not get it)."""
-    return ["env", *(f"{k}={v}" for k, v in env.items()), *timeout_command(AGENT_COMMAND, timeout)]
+    return [ENV, *(f"{k}={v}" for k, v in env.items()), *timeout_command(AGENT_COMMAND, timeout)]
 
 
 def _killed(code: int) -> bool:
     """The main process ended by a signal (128 + N), or its end is unknown (-1): the agent
     (0 done, 2 config, 3 model API, 4 crashed) did not exit by itself."""
     return code < 0 or code >= 128
+
+
+def _how_killed(code: int) -> str:
+    return (f"signal {code - 128}, exit code {code}" if code >= 128
+            else "its exit code is unknown")
 
 
 class AgentProcess:
@@ -72,6 +83,8 @@ class AgentProcess:
         self._thread = threading.Thread(target=self._run, name="agent", daemon=True)
         self._event = threading.Event()  # the agent ended or the container died
         self._watch: DeathWatch | None = None
+        self._output: Any = None  # the main process's attached output, while it is read
+        self._started = time.monotonic()
 
     @property
     def main_process(self) -> bool:
@@ -92,13 +105,12 @@ class AgentProcess:
 
     def _follow_main(self) -> ExecResult:
         """The main process's output until its stream ends, then its exit code."""
-        output = self._deployment.take_output()
-        started = self._deployment.started_at or time.monotonic()
+        self._output = output = self._deployment.take_output()
         collector = OutputCollector(OUTPUT_LIMIT, self._on_line)
         backstop_hit = False
         try:  # past the in-container timeout and its kill, stop reading (the backstop)
             reader = FrameReader(getattr(output, "_sock", output),
-                                 started + self._timeout + KILL_AFTER + 5.0)
+                                 self._since() + self._timeout + KILL_AFTER + 5.0)
             while (frame := reader.next_frame()) is not None:
                 collector.add(*frame)
         except TimeoutError:
@@ -109,13 +121,31 @@ class AgentProcess:
             collector.finish()
             with contextlib.suppress(OSError):
                 output.close()
-        info = self._deployment.wait(timeout=DEATH_REPORT_GRACE)
-        code = -1 if info.exit_code is None else info.exit_code
-        timed_out = backstop_hit or (
-            code in TIMEOUT_CODES and time.monotonic() - started >= self._timeout)
-        return ExecResult(returncode=code, stdout=collector.data["stdout"].decode("utf-8", "replace"),
+        # the engine closes the stream before it records the container's end: wait for that
+        # (a loaded engine, a gVisor sandbox's teardown), then ask the die event
+        info = self._deployment.wait(timeout=END_REPORT_WAIT)
+        code = info.exit_code
+        if code is None and self._watch is not None and self._watch.died.wait(DEATH_REPORT_GRACE):
+            code = self._watch.exit_code
+        return ExecResult(returncode=-1 if code is None else code,
+                          stdout=collector.data["stdout"].decode("utf-8", "replace"),
                           stderr=collector.data["stderr"].decode("utf-8", "replace"),
-                          timed_out=timed_out, truncated=collector.truncated)
+                          timed_out=backstop_hit or self._timed_out(code),
+                          truncated=collector.truncated)
+
+    def _since(self) -> float:
+        """When the in-container timeout started: the container's start for the main process."""
+        if self.main_process and self._deployment.started_at is not None:
+            return self._deployment.started_at
+        return self._started
+
+    def _timed_out(self, code: int | None) -> bool:
+        return code in TIMEOUT_CODES and time.monotonic() - self._since() >= self._timeout
+
+    def ended(self, timeout: float = 0.0) -> bool:
+        """Whether the agent has ended (its stream closed or its container died), waiting up
+        to ``timeout`` seconds for it."""
+        return self._event.wait(timeout)
 
     def start(self) -> None:
         container_id = self._deployment.container_id
@@ -146,9 +176,12 @@ class AgentProcess:
             if self._thread.is_alive() and died:
                 assert self._watch is not None
                 code = self._watch.exit_code
+                if self._output is not None:  # its reader stops; nothing more is shown
+                    with contextlib.suppress(OSError):
+                        getattr(self._output, "_sock", self._output).shutdown(socket.SHUT_RDWR)
                 return ExecResult(returncode=-1 if code is None else code, stdout="", stderr=(
                     "the sandbox container died" + (f" (exit code {code})" if code is not None
-                                                    else "")))
+                                                    else "")), timed_out=self._timed_out(code))
             self._thread.join()
             if (self._watch is not None and self._result is not None and not self.main_process
                     and self._result.returncode != 0):
@@ -176,7 +209,7 @@ def check_agent_end(deployment: DockerDeployment, result: ExecResult, *, timeout
         if result.timed_out:
             raise RunTimeout(timeout)
         raise RunFailed("the sandbox container died during the run" + (
-            f": its main process, the agent, was killed (exit code {result.returncode})"
+            f": its main process, the agent, ended by a signal ({_how_killed(result.returncode)})"
             if main_process else ""))
     if failure is not None:
         raise failure

@@ -42,7 +42,6 @@ from runner.errors import (
     ProjectError,
     RunFailed,
     RunnerError,
-    SelfCheckFailed,
 )
 from runner.gateway.auth import new_token
 from runner.gateway.provider import ModelProvider
@@ -63,6 +62,7 @@ from runner.protocol import (
 from runner.reports.diff import Snapshot, masked_by, snapshot_tree
 from runner.run.agent_process import (
     AGENT_GRACE,
+    DEATH_REPORT_GRACE,
     AgentProcess,
     agent_main_command,
     check_agent_end,
@@ -336,9 +336,8 @@ class Run:
             stack.callback(deployment.stop)  # on the way out the container goes first
             deployment.wait_started()
             self.record.container_id = deployment.container_id
-            if self.egress is not None:  # before anything in the sandbox can need it
-                self.egress.start_relay(deployment.runtime, self.cfg.timeout + 3 * AGENT_GRACE)
             if claude:
+                self._start_relay(deployment)
                 self._run_claude_code(deployment, proxy)
                 return
             # The agent has been starting since the container did; it acts only once the go
@@ -349,14 +348,21 @@ class Run:
             agent.start()
             stack.callback(agent.close)  # its event watch, when the run ends before the wait
             try:
+                self._start_relay(deployment)
                 self._self_check(deployment)
-            except SelfCheckFailed:
-                if not deployment.is_alive():  # the agent ended first, and its container
+            except RunnerError:
+                # the agent ended first (its container with it): that is the run's failure
+                if not deployment.is_alive() and agent.ended(DEATH_REPORT_GRACE):
                     self._finish_agent(deployment, agent.wait(), main_process=True)
                 raise
             (sock_dir / GO_NAME).touch()
             self.display.step(f"agent {self.prep.agent.name} running (model {self.prep.model})")
             self._finish_agent(deployment, agent.wait(), main_process=True)
+
+    def _start_relay(self, deployment: DockerDeployment) -> None:
+        """The egress relay in the container, before anything there can need it."""
+        if self.egress is not None:
+            self.egress.start_relay(deployment.runtime, self.cfg.timeout + 3 * AGENT_GRACE)
 
     def _start_host_side(self, stack: contextlib.ExitStack, sock_dir: Path, uid: int, gid: int,
                          claude: bool, token: str) -> Gateway:

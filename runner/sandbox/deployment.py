@@ -111,7 +111,8 @@ class DockerDeployment:
         Docker's multiplexed stream, read with :class:`FrameReader`; the caller closes it."""
         output, self._output = self._output, None
         if output is None:
-            raise RunFailed("the sandbox's main process output is not attached")
+            raise RunFailed("the sandbox container is gone" if self._container is None
+                            else "the sandbox's main process output is not attached")
         return output
 
     def start_background(self, stdin: bytes | None = None, *,

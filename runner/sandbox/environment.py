@@ -25,6 +25,9 @@ from runner.errors import RunFailed
 from runner.sandbox.docker_client import one_line
 
 DEFAULT_OUTPUT_LIMIT = 10 * 1024 * 1024  # bytes kept per stream; the rest is drained
+# coreutils by absolute path: the sandbox's PATH starts with the project environment's bin/,
+# where a dependency could install a script of the same name
+TIMEOUT = "/usr/bin/timeout"
 KILL_AFTER = 2.0  # `timeout --kill-after`: SIGKILL this long after the TERM
 TIMEOUT_CODES = (124, 137)  # what `timeout` exits with when it ended the command
 
@@ -77,7 +80,7 @@ def timeout_command(cmd: list[str], timeout: float | None) -> list[str]:
     :data:`KILL_AFTER` more); unchanged without a timeout."""
     if timeout is None:
         return list(cmd)
-    return ["timeout", "--kill-after", f"{KILL_AFTER:g}", f"{max(timeout, 0.001):g}", *cmd]
+    return [TIMEOUT, "--kill-after", f"{KILL_AFTER:g}", f"{max(timeout, 0.001):g}", *cmd]
 
 
 def _os_error(message: str, path: str) -> OSError:

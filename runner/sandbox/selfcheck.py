@@ -21,6 +21,8 @@ from runner.errors import SelfCheckFailed
 from runner.protocol import SOCKET_DIR_IN_CONTAINER
 from runner.sandbox.environment import SandboxEnvironment
 
+SYSTEM_PYTHON = "/usr/bin/python3"  # the base image's (runner/sandbox/base_image.py)
+
 _SCRIPT = r'''
 import errno, json, os, re, socket, sys, time
 
@@ -486,7 +488,10 @@ def run_self_check(
         "isolation": isolation,
     }
     try:
-        res = sandbox.exec(["python3", "-I", "-c", _SCRIPT, json.dumps(args)], timeout=timeout)
+        # the system interpreter by absolute path, without site: the sandbox's PATH starts with
+        # the project environment, whose scripts and .pth files must not run the check
+        res = sandbox.exec([SYSTEM_PYTHON, "-I", "-S", "-c", _SCRIPT, json.dumps(args)],
+                           timeout=timeout)
     except Exception as exc:  # the check must report, never raise
         return SelfCheckResult(checks=[Check(name="selfcheck_script", ok=False,
                                              detail=f"{type(exc).__name__}: {exc}")])

@@ -30,7 +30,7 @@ import stat
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
-from docker.types import Mount, Ulimit
+from docker.types import LogConfig, Mount, Ulimit
 from docker.utils import parse_bytes
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -59,6 +59,7 @@ LABEL_ROLE = "sandbox-runner.role"  # "verify" on the verification container
 
 VERIFY_OUT = "/out"  # the verification's only writable host path (a fresh scratch directory)
 PYCACHE_PREFIX = "/tmp/.pycache"  # on the tmpfs: bytecode in the tree is never read
+VERIFY_LOG_BYTES = "4m"  # the engine's log of the verification's output (its tail is read)
 
 _PATH = f"{PROJECT_VENV_BIN}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 _MASK_TMPFS = "ro,nosuid,nodev,noexec,size=4k,mode=0555"
@@ -101,6 +102,10 @@ class ContainerSpec(_Model):
     limits: Limits
     hostname: str = "sandbox"
     runtime: str | None = None  # the engine's OCI runtime: None = its default (runc); else gVisor
+    # What the engine keeps of the main process's output (anything in the sandbox can write
+    # there: /proc/1/fd/2): nothing ("none": the host reads the agent's output through the
+    # attach), or the last VERIFY_LOG_BYTES for the verification's tail ("bounded").
+    logs: Literal["none", "bounded"] = "none"
     # Fixed hardening (not configurable on purpose).
     network_mode: Literal["none"] = "none"
     read_only: Literal[True] = True
@@ -162,6 +167,8 @@ class ContainerSpec(_Model):
             ],
             "stdin_open": False,
             "tty": False,
+            "log_config": (LogConfig(type="none") if self.logs == "none" else LogConfig(
+                type="json-file", config={"max-size": VERIFY_LOG_BYTES, "max-file": "1"})),
             **({"runtime": self.runtime} if self.runtime is not None else {}),
         }
 
@@ -451,4 +458,5 @@ def build_verification_spec(
     env.update(PYTHONDONTWRITEBYTECODE="1", PYTHONPYCACHEPREFIX=PYCACHE_PREFIX)
     return spec.model_copy(update={
         "name": f"{spec.name}-verify"[:128], "binds": binds, "environment": env,
+        "logs": "bounded",
     })

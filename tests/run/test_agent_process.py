@@ -35,19 +35,22 @@ def check(result: ExecResult, deployment: Ended | None = None, failure: RunFaile
 
 def test_the_main_process_command_is_the_agent_under_timeout_with_its_own_variables() -> None:
     cmd = agent_main_command(600, {"SANDBOX_RUNNER_WAIT_FOR_GO": "1", "HTTP_PROXY": "http://127.0.0.1:3128"})
-    assert cmd[:3] == ["env", "SANDBOX_RUNNER_WAIT_FOR_GO=1", "HTTP_PROXY=http://127.0.0.1:3128"]
-    assert cmd[3:7] == ["timeout", "--kill-after", "2", "600"] and cmd[7:] == AGENT_COMMAND
+    assert cmd[:3] == ["/usr/bin/env", "SANDBOX_RUNNER_WAIT_FOR_GO=1", "HTTP_PROXY=http://127.0.0.1:3128"]
+    assert cmd[3:7] == ["/usr/bin/timeout", "--kill-after", "2", "600"] and cmd[7:] == AGENT_COMMAND
+    assert all(part.startswith("/") for part in (cmd[0], cmd[3], cmd[7]))  # nothing found on PATH
 
 
 def test_an_agent_that_finished_ends_its_container_and_that_is_fine() -> None:
     check(end(0))  # the container is gone (not alive): for the main process that is its end
 
 
-@pytest.mark.parametrize("code", [137, 143, -1])
-def test_a_signal_or_an_unknown_end_is_the_sandbox_dying(code: int) -> None:
-    with pytest.raises(RunFailed, match=rf"^the sandbox container died during the run: its main process, the agent, "
-                                      rf"was killed \(exit code {code}\)$"):
+@pytest.mark.parametrize(("code", "how"), [(137, "signal 9, exit code 137"), (143, "signal 15, exit code 143"),
+                                           (-1, "its exit code is unknown")])
+def test_a_signal_or_an_unknown_end_is_the_sandbox_dying(code: int, how: str) -> None:
+    with pytest.raises(RunFailed) as info:
         check(end(code))
+    assert str(info.value) == ("the sandbox container died during the run: its main process, the agent, "
+                               f"ended by a signal ({how})")
 
 
 def test_the_agents_own_exit_code_is_its_failure() -> None:

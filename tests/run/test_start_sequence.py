@@ -95,7 +95,8 @@ def test_the_builtin_agent_is_the_containers_main_process(
         tmp_path: Path, sandbox_image: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """Seen from the engine while the self-check runs: the container's command is the agent
     (under `timeout`, told to wait for the go file), its process already runs, no exec
-    started it, and the gateway token is in neither its command line nor its environment."""
+    started it, the gateway token is in neither its command line nor its environment, and
+    the engine logs none of its output (anything in the sandbox can write to pid 1's)."""
     project, scenario = _project(tmp_path)
     out = tmp_path / "run"
     seen: dict[str, Any] = {}
@@ -105,6 +106,7 @@ def test_the_builtin_agent_is_the_containers_main_process(
         try:
             info = client.api.inspect_container(sandbox.container_id)
             seen["cmd"], seen["env"] = info["Config"]["Cmd"], info["Config"]["Env"]
+            seen["log"] = info["HostConfig"]["LogConfig"]["Type"]
             seen["execs"] = list(info.get("ExecIDs") or [])
             seen["top"] = [" ".join(p[-1:]) for p in client.api.top(sandbox.container_id)["Processes"]]
         finally:
@@ -117,7 +119,8 @@ def test_the_builtin_agent_is_the_containers_main_process(
     summary = execute.execute_run(cfg, RunDisplay())
     assert summary.exit_code == 0, summary.failure
     cmd = seen["cmd"]
-    assert cmd[:2] == ["env", "SANDBOX_RUNNER_WAIT_FOR_GO=1"] and "timeout" in cmd
+    assert cmd[:2] == ["/usr/bin/env", "SANDBOX_RUNNER_WAIT_FOR_GO=1"] and "/usr/bin/timeout" in cmd
+    assert seen["log"] == "none"  # the engine keeps none of it: the host reads the attach
     assert cmd[-2:] == ["-m", "runner.agent"]
     assert any("-m runner.agent" in p for p in seen["top"]), seen["top"]
     assert seen["execs"] == []  # the self-check's own exec is created after this look

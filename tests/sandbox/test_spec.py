@@ -233,3 +233,8 @@ def test_verification_spec_has_the_run_hardening_and_only_out_writable(tmp_path:
     assert "SANDBOX_RUNNER_WRITABLE" not in env and env["JUNIT_XML"] == "/out/junit.xml"
     assert env["PYTHONDONTWRITEBYTECODE"] == "1" and env["PYTHONPYCACHEPREFIX"] == PYCACHE_PREFIX
     assert env["PATH"] == "/bin" and env["SANDBOX_RUNNER_RUN_ID"] == "r1"
+    # what the engine keeps of the main process's output: nothing for the agent (the host
+    # reads it through the attach), a bounded log for the verification (its tail is read)
+    assert agent_kw["log_config"]["Type"] == "none"
+    assert kw["log_config"]["Type"] == "json-file"
+    assert kw["log_config"]["Config"] == {"max-size": "4m", "max-file": "1"}
