@@ -13,6 +13,7 @@ policy's scan (runner/policy/secrets.py: candidate lines) and by redaction
 from __future__ import annotations
 
 import bisect
+import functools
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -96,6 +97,7 @@ def _starts(text: str) -> list[int]:
     return starts
 
 
+@functools.cache  # one per regex and process: the policy's scan and redaction share them
 def prefilter(pattern: re.Pattern[str]) -> Prefilter:
     found = gate_pattern(pattern.pattern, pattern.flags)
     full = re.compile(pattern.pattern, pattern.flags | re.MULTILINE)

@@ -27,6 +27,7 @@ import functools
 import os
 import re
 import stat
+import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,12 +59,27 @@ class Redaction:
     count: int = 1
 
 
+_built: tuple[tuple[str, Pattern[str], Prefilter], ...] | None = None
+_building = threading.Lock()
+
+
 @functools.cache
-def _detector_regexes() -> tuple[tuple[str, Pattern[str], Prefilter], ...]:
-    """(rule, regex, its gate) of the shared token detectors and the credential forms CI
-    leaves, built once per process (reading the gates off the regexes takes milliseconds)."""
-    detectors: list[RegexBasedDetector] = [*token_detectors(), *credential_form_detectors()]
-    return tuple((rule_of(d), regex, prefilter(regex)) for d in detectors for regex in d.denylist)
+def _detectors() -> tuple[RegexBasedDetector, ...]:
+    """The shared token detectors and the credential forms CI leaves."""
+    return (*token_detectors(), *credential_form_detectors())
+
+
+def detector_regexes() -> tuple[tuple[str, Pattern[str], Prefilter], ...]:
+    """(rule, regex, its gate) of every detector, built once per process when the first
+    redactor is made (a run's comes up while Docker starts the container): importing
+    detect-secrets' plugins and reading the gates off their regexes take tens of ms."""
+    global _built
+    if _built is None:
+        with _building:
+            if _built is None:
+                _built = tuple((rule_of(d), regex, prefilter(regex))
+                               for d in _detectors() for regex in d.denylist)
+    return _built
 
 
 class Redactor:
@@ -72,7 +88,7 @@ class Redactor:
     def __init__(self, known: Mapping[str, str] | None = None, *, detectors: bool = True) -> None:
         self._known: dict[str, str] = {}  # value -> rule
         self._known_re: Pattern[str] | None = None
-        self._detectors = _detector_regexes() if detectors else ()
+        self._detectors = detectors and bool(detector_regexes())  # built once per process
         self._cache: dict[str, tuple[str, dict[str, int]]] = {}
         for rule, value in (known or {}).items():
             self.add_value(rule, value)
@@ -186,7 +202,7 @@ class Redactor:
         # only the regexes whose gate matches somewhere in the text can match on one of its
         # lines (runner/secret_gates.py): most texts rule out all but a few at once
         folded = text.casefold()
-        active = [(rule, regex) for rule, regex, gate in self._detectors
+        active = [(rule, regex) for rule, regex, gate in detector_regexes()
                   if gate.possible(text, folded)]
         if not active:
             return text
