@@ -201,8 +201,8 @@ def main() -> None:
         *[f"- {n}" for n in notes],
         "",
         "The startup includes the CLI's own import, policy compile, container start, the "
-        "in-container self-check and the agent's start (httpx + pydantic, preloaded during "
-        "the self-check; see Startup).",
+        "in-container self-check and the agent's start (the container's main process: its "
+        "client before the first request, pydantic and the loop beside it; see Startup).",
     ])
     print(body)
     if not args.no_write:

@@ -31,7 +31,7 @@ from requests.exceptions import RequestException
 
 from runner.errors import RunFailed
 from runner.sandbox.docker_client import docker_client, one_line
-from runner.sandbox.environment import DockerSandbox
+from runner.sandbox.environment import CAT, SH, DockerSandbox
 from runner.sandbox.spec import LABEL_OWNER_HOST, LABEL_OWNER_PID, LABEL_RUN, ContainerSpec
 
 
@@ -172,8 +172,8 @@ class DockerDeployment:
             return False
         try:
             probe = self._runtime.exec(
-                ["sh", "-c", "cat /sys/fs/cgroup/memory/memory.oom_control 2>/dev/null "
-                 "|| cat /sys/fs/cgroup/memory.events 2>/dev/null"],
+                [SH, "-c", f"{CAT} /sys/fs/cgroup/memory/memory.oom_control 2>/dev/null "
+                 f"|| {CAT} /sys/fs/cgroup/memory.events 2>/dev/null"],
                 timeout=10,
             )
         except RunFailed:  # it stopped since is_alive(): the engine's State said no OOM

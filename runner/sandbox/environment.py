@@ -28,6 +28,8 @@ DEFAULT_OUTPUT_LIMIT = 10 * 1024 * 1024  # bytes kept per stream; the rest is dr
 # coreutils by absolute path: the sandbox's PATH starts with the project environment's bin/,
 # where a dependency could install a script of the same name
 TIMEOUT = "/usr/bin/timeout"
+CAT = "/usr/bin/cat"
+SH = "/bin/sh"
 KILL_AFTER = 2.0  # `timeout --kill-after`: SIGKILL this long after the TERM
 TIMEOUT_CODES = (124, 137)  # what `timeout` exits with when it ended the command
 
@@ -272,7 +274,7 @@ class DockerSandbox(SandboxEnvironment):
 
     def read_file(self, path: str) -> bytes:
         code, out, err, _, truncated = self._run(
-            ["cat", "--", path], timeout=60, user=None, env=None, workdir=None, input=None,
+            [CAT, "--", path], timeout=60, user=None, env=None, workdir=None, input=None,
             output_limit=256 * 1024 * 1024, on_line=None,
         )
         if code != 0:
@@ -282,9 +284,9 @@ class DockerSandbox(SandboxEnvironment):
         return out
 
     def write_file(self, path: str, data: bytes) -> None:
-        script = 'cat > "$1"'
+        script = f'{CAT} > "$1"'
         code, _, err, _, _ = self._run(
-            ["sh", "-c", script, "sh", path], timeout=60, user=None, env=None, workdir=None,
+            [SH, "-c", script, "sh", path], timeout=60, user=None, env=None, workdir=None,
             input=data, output_limit=64 * 1024, on_line=None,
         )
         if code != 0:
