@@ -4,10 +4,11 @@ lines, one of detect-secrets' regexes could match at all.
 A gate is read off the regex's syntax tree (:func:`gate_pattern`: its strongest run of parts
 whose strings are known exactly, as an alternation of casefolded literals; or
 :func:`anchored_gate`: a tail that starts with a literal). It matches wherever the regex
-does (up to Unicode case-folding corner cases), so a text or line where the gate does not
-match is one the regex cannot match: the detectors run only where it does. Used by the
-policy's scan (runner/policy/secrets.py: candidate lines) and by redaction
-(runner/gateway/redact.py: the detectors a text could trigger).
+does in ASCII text, so an ASCII text or line where the gate does not match is one the
+regex cannot match: the detectors run only where it does (on text that is not ASCII, they
+all run everywhere: :class:`Prefilter`). Used by the policy's scan (runner/policy/secrets.py:
+candidate lines) and by redaction (runner/gateway/redact.py: the detectors a text could
+trigger).
 """
 
 from __future__ import annotations
@@ -21,12 +22,17 @@ from typing import Any
 
 @dataclass(frozen=True)
 class Prefilter:
-    """Which lines one of a plugin's regexes could match (a superset, never fewer).
+    r"""Which lines one of a plugin's regexes could match (a superset, never fewer).
 
     ``gate``: a cheap regex over the casefolded text that matches wherever the real
     regex does (see :func:`gate_pattern`); the lines where it matches are the
     candidates. Without a gate, the real regex itself is run over the whole text
     (compiled with MULTILINE, so its per-line anchors still work).
+
+    The gates hold for ASCII text only: an IGNORECASE regex matches the dotless ı and the
+    dotted İ as i, which ``casefold()`` keeps apart (ı) or spells as two characters (İ), and
+    ``\d`` matches every Unicode decimal digit where a gate expands it to 0-9. A text that
+    is not ASCII is never ruled out by a gate: every line is a candidate, every regex runs.
     """
 
     regex: re.Pattern[str]
@@ -38,7 +44,7 @@ class Prefilter:
         """Whether the regex could match anywhere in ``text`` (``folded``: its casefold) or in
         any part of it, such as one of its lines: False only when nothing in it can match
         (the gate matches wherever the regex does). Without a gate: True."""
-        if self.gate is None:
+        if self.gate is None or not text.isascii():  # see the class docstring
             return True
         if not self.folded:
             return self.gate.search(text) is not None
@@ -47,6 +53,8 @@ class Prefilter:
         return self.gate.search(folded) is not None
 
     def candidate_lines(self, doc: Doc) -> set[int]:
+        if not doc.text.isascii():  # see the class docstring: every line is a candidate
+            return set(range(len(doc.lines)))
         if self.gate is not None and not self.folded:
             return {doc.line(m.start()) for m in self.gate.finditer(doc.text)}
         if self.gate is not None:

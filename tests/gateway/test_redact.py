@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from runner.gateway.credentials import git_config_credentials
 from runner.gateway.redact import Redactor
 
@@ -184,3 +186,27 @@ def test_the_detector_gates_rule_out_only_what_cannot_match() -> None:
                 redacted += out != text
     assert red._detect(code * 50, {}) == code * 50
     assert checked == len(samples) * 12 and redacted >= len(SAMPLES)  # the samples are found
+
+
+# Found by a review: texts an IGNORECASE regex matches but a casefolded gate does not (the
+# dotless ı, the dotted İ), and Unicode digits where a gate expands \d to 0-9.
+UNICODE_SECRETS = [
+    "Authorızation: Bearer Zk3q9LmPx2Wv8TbR",
+    "AUTHORİZATION: Basic dXNlcjpodW50ZXIy",
+    "curl -H 'Proxy-Authorızation: token 0123456789abcdef0123' https://x",
+    "https://hooks.slack.com/servıces/T0AAAAAAA/B0BBBBBBB/XXXXXXXXXXXXXXXXXXXXXXXX",
+    "https://hooks.slack.com/servİces/T0AAAAAAA/B0BBBBBBB/XXXXXXXXXXXXXXXXXXXXXXXX",
+    "SL_APİ_KEY=" + "a" * 64,
+    'softlayer_apı_key = "' + "0123456789abcdef" * 4 + '"',
+    "key = AP٣Zq8Lm2Xv9Rt4 ",
+    'key="AP３Zq8Lm2Xv9Rt4"',
+    "AP१Zq8Lm2Xv9Rt4",
+]
+
+
+@pytest.mark.parametrize("text", UNICODE_SECRETS)
+def test_text_that_is_not_ascii_is_never_ruled_out_by_a_gate(text: str) -> None:
+    red = Redactor()
+    expected = _ungated(text)
+    assert expected != text  # the detectors find something here
+    assert red._detect(text, {}) == expected

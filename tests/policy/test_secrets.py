@@ -280,3 +280,18 @@ def test_dev_host_and_placeholder_password() -> None:
     assert secrets.placeholder_password("u", "changethis")
     assert secrets.placeholder_password("u", "$DB_PASSWORD")
     assert not secrets.placeholder_password("u", "Xk9fJ2kq8LmZ")
+
+
+def test_text_that_is_not_ascii_gets_every_detector() -> None:
+    """The gates hold for ASCII text only (runner/secret_gates.py): a dotless ı, a dotted İ or
+    a Unicode digit inside a secret must not hide it from the scan."""
+    from runner.policy.secrets import _found
+    from tests.gateway.test_redact import UNICODE_SECRETS
+
+    checked = 0
+    for text in UNICODE_SECRETS:
+        expected = {p.rule for p in regex_plugins() if _found(p, text)}
+        found = {f.rule for f in scan(text, "x")}
+        assert expected <= found, (text, expected, found)
+        checked += bool(expected)
+    assert checked >= 3  # the webhook, softlayer and artifactory shapes are token detectors
