@@ -62,7 +62,7 @@ from runner.protocol import (
 from runner.reports.diff import Snapshot, masked_by, snapshot_tree
 from runner.run.agent_process import (
     AGENT_GRACE,
-    DEATH_REPORT_GRACE,
+    END_REPORT_WAIT,
     AgentProcess,
     agent_main_command,
     check_agent_end,
@@ -352,7 +352,7 @@ class Run:
                 self._self_check(deployment)
             except RunnerError:
                 # the agent ended first (its container with it): that is the run's failure
-                if not deployment.is_alive() and agent.ended(DEATH_REPORT_GRACE):
+                if not deployment.is_alive() and agent.ended(END_REPORT_WAIT):
                     self._finish_agent(deployment, agent.wait(), main_process=True)
                 raise
             (sock_dir / GO_NAME).touch()

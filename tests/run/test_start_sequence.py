@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -108,7 +109,12 @@ def test_the_builtin_agent_is_the_containers_main_process(
             seen["cmd"], seen["env"] = info["Config"]["Cmd"], info["Config"]["Env"]
             seen["log"] = info["HostConfig"]["LogConfig"]["Type"]
             seen["execs"] = list(info.get("ExecIDs") or [])
-            seen["top"] = [" ".join(p[-1:]) for p in client.api.top(sandbox.container_id)["Processes"]]
+            deadline = time.monotonic() + 30  # `timeout` forks the agent: wait for it to show
+            while True:
+                seen["top"] = [p[-1] for p in client.api.top(sandbox.container_id)["Processes"]]
+                if any("-m runner.agent" in p for p in seen["top"]) or time.monotonic() > deadline:
+                    break
+                time.sleep(0.05)
         finally:
             client.close()
         return run_self_check(sandbox, **kwargs)
