@@ -61,14 +61,14 @@ def main() -> int:
     return _run(start, token)
 
 
-def _build(gw: GatewayClient) -> AgentLoop:
+def _build(start: StartConfig, gw: GatewayClient) -> AgentLoop:
     """The preload: the models, the whole config, the toolbox and the loop."""
     from runner.agent.loop import AgentLoop
     from runner.agent.paths import Workspace
     from runner.agent.runtime import load_runtime
     from runner.agent.tools import Toolbox
 
-    rt = load_runtime()
+    rt = load_runtime(start)
     cfg = rt.config
     toolbox = Toolbox(Workspace(rt.workspace_dir, cfg.workspace), enabled=cfg.tools,
                       output_limit=cfg.output_limit, bash_timeout=cfg.bash_timeout)
@@ -81,7 +81,7 @@ def _run(start: StartConfig, token: str) -> int:
     # Nothing reaches the gateway or runs a tool before the go file exists. The client first
     # (what the first request needs), then the preload beside the wait for go.
     gw = GatewayClient(start.socket_path, token)
-    preload: Preload[AgentLoop] = Preload(lambda: _build(gw))
+    preload: Preload[AgentLoop] = Preload(lambda: _build(start, gw))
     if os.environ.get(GO_ENV) and not _wait_for_go():
         gw.close()
         _say("the host never confirmed the sandbox self-check")

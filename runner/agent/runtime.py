@@ -9,8 +9,8 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from runner.agent.start import AgentConfigError, config_dir
-from runner.protocol import AGENT_CONFIG_NAME, SOCKET_NAME, AgentConfig
+from runner.agent.start import AgentConfigError, StartConfig
+from runner.protocol import AgentConfig
 from runner.wire import WORKSPACE_ENV
 
 
@@ -21,22 +21,19 @@ class Runtime:
     workspace_dir: Path  # where the workspace is on disk (config.workspace inside the sandbox)
 
 
-def load_runtime(environ: dict[str, str] | None = None) -> Runtime:
+def load_runtime(start: StartConfig, environ: dict[str, str] | None = None) -> Runtime:
+    """The whole config: agent.json as the start read it, validated by its model."""
     env = dict(os.environ) if environ is None else environ
-    base = config_dir(env)
-    path = base / AGENT_CONFIG_NAME
     try:
-        config = AgentConfig.model_validate_json(path.read_bytes())
-    except OSError as exc:
-        raise AgentConfigError(f"{path}: {exc.strerror or exc}") from None
+        config = AgentConfig.model_validate_json(start.data)
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = ".".join(str(p) for p in err["loc"]) or "config"
-        raise AgentConfigError(f"{path}: {loc}: {err['msg']}") from None
+        raise AgentConfigError(f"{start.path}: {loc}: {err['msg']}") from None
     workspace = Path(env.get(WORKSPACE_ENV) or config.workspace)
     if not workspace.is_dir():
         raise AgentConfigError(f"workspace {workspace} is not a directory")
-    return Runtime(config=config, socket_path=str(base / SOCKET_NAME), workspace_dir=workspace)
+    return Runtime(config=config, socket_path=start.socket_path, workspace_dir=workspace)
 
 
 __all__ = ["AgentConfigError", "Runtime", "load_runtime"]

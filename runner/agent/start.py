@@ -43,6 +43,7 @@ class StartConfig:
     agent.json before the models exist (the whole file is validated by the preload)."""
 
     path: Path  # agent.json
+    data: bytes  # agent.json as read (the preload validates these bytes: one read)
     socket_path: str
     run_id: str
     agent_name: str
@@ -74,9 +75,11 @@ def load_start(environ: dict[str, str] | None = None) -> StartConfig:
     base = config_dir(environ)
     path = base / AGENT_CONFIG_NAME
     try:
-        raw = json.loads(path.read_bytes())
+        data = path.read_bytes()
     except OSError as exc:
         raise AgentConfigError(f"{path}: {exc.strerror or exc}") from None
+    try:
+        raw = json.loads(data)
     except ValueError as exc:
         raise AgentConfigError(f"{path}: not JSON ({exc})") from None
     if not isinstance(raw, dict):
@@ -93,7 +96,7 @@ def load_start(environ: dict[str, str] | None = None) -> StartConfig:
             isinstance(d, dict) for d in values["tool_definitions"]):
         raise AgentConfigError(f"{path}: tools and tool_definitions must be lists of "
                                "strings and objects")
-    return StartConfig(path=path, socket_path=str(base / SOCKET_NAME), **values)
+    return StartConfig(path=path, data=data, socket_path=str(base / SOCKET_NAME), **values)
 
 
 class Preload(Generic[T]):

@@ -27,7 +27,6 @@ import functools
 import os
 import re
 import stat
-import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,27 +58,14 @@ class Redaction:
     count: int = 1
 
 
-_built: tuple[tuple[str, Pattern[str], Prefilter], ...] | None = None
-_building = threading.Lock()
-
-
-@functools.cache
-def _detectors() -> tuple[RegexBasedDetector, ...]:
-    """The shared token detectors and the credential forms CI leaves."""
-    return (*token_detectors(), *credential_form_detectors())
-
-
+@functools.cache  # once per process; the first redactor made builds it
 def detector_regexes() -> tuple[tuple[str, Pattern[str], Prefilter], ...]:
-    """(rule, regex, its gate) of every detector, built once per process when the first
-    redactor is made (a run's comes up while Docker starts the container): importing
-    detect-secrets' plugins and reading the gates off their regexes take tens of ms."""
-    global _built
-    if _built is None:
-        with _building:
-            if _built is None:
-                _built = tuple((rule_of(d), regex, prefilter(regex))
-                               for d in _detectors() for regex in d.denylist)
-    return _built
+    """(rule, regex, its gate) of the shared token detectors and the credential forms CI
+    leaves, for every regex of each: importing detect-secrets' plugins and reading the gates
+    off their regexes take tens of ms (a run's redactor is made while Docker starts the
+    container)."""
+    detectors: list[RegexBasedDetector] = [*token_detectors(), *credential_form_detectors()]
+    return tuple((rule_of(d), regex, prefilter(regex)) for d in detectors for regex in d.denylist)
 
 
 class Redactor:
