@@ -109,16 +109,12 @@ class AgentProcess:
         collector = OutputCollector(OUTPUT_LIMIT, self._on_line)
         backstop_hit = False
         try:  # past the in-container timeout and its kill, stop reading (the backstop)
-            reader = FrameReader(getattr(output, "_sock", output),
-                                 self._since() + self._timeout + KILL_AFTER + 5.0)
-            while (frame := reader.next_frame()) is not None:
-                collector.add(*frame)
-        except TimeoutError:
-            backstop_hit = True
+            backstop_hit = FrameReader(getattr(output, "_sock", output),
+                                       self._since() + self._timeout + KILL_AFTER + 5.0
+                                       ).drain(collector)
         except OSError:
             pass  # the stream broke with the container: its exit code tells
         finally:
-            collector.finish()
             with contextlib.suppress(OSError):
                 output.close()
         # the engine closes the stream before it records the container's end: wait for that

@@ -13,7 +13,7 @@ import socket
 import struct
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import docker
@@ -159,6 +159,18 @@ class FrameReader:
             self.buf += chunk
         return True
 
+    def drain(self, collector: OutputCollector) -> bool:
+        """Every frame into ``collector`` until the stream ends (its last partial lines
+        handed over); True when the deadline passed first (what came is kept)."""
+        try:
+            while (frame := self.next_frame()) is not None:
+                collector.add(*frame)
+        except TimeoutError:
+            return True
+        finally:
+            collector.finish()
+        return False
+
     def next_frame(self) -> tuple[str, bytes] | None:
         if not self._fill(8):
             return None
@@ -193,19 +205,18 @@ class DockerSandbox(SandboxEnvironment):
             raise RunFailed(f"docker exec failed: {one_line(exc)}") from None
         return str(created["Id"])
 
-    def _frames(
+    def _drain(
         self, exec_id: str, input: bytes | None, deadline: float | None,
-    ) -> Iterator[tuple[str, bytes]]:
-        """Demultiplexed (stream, chunk) pairs of an exec; TimeoutError past the deadline."""
+        collector: OutputCollector,
+    ) -> bool:
+        """Start the exec, feed it ``input``, collect its output; True past the deadline."""
         sock: Any = self.client.api.exec_start(exec_id, socket=True, demux=False)
         raw: socket.socket = getattr(sock, "_sock", sock)
         try:
             if input is not None:
                 raw.sendall(input)
             raw.shutdown(socket.SHUT_WR)
-            reader = FrameReader(raw, deadline)
-            while (frame := reader.next_frame()) is not None:
-                yield frame
+            return FrameReader(raw, deadline).drain(collector)
         finally:
             sock.close()
 
@@ -222,15 +233,10 @@ class DockerSandbox(SandboxEnvironment):
         # Backstop: if `timeout` itself cannot end the command, stop reading a bit later.
         deadline = None if timeout is None else started + timeout + KILL_AFTER + 5.0
         collector = OutputCollector(output_limit, on_line)
-        backstop_hit = False
         try:
-            for stream, chunk in self._frames(exec_id, input, deadline):
-                collector.add(stream, chunk)
-        except TimeoutError:
-            backstop_hit = True
+            backstop_hit = self._drain(exec_id, input, deadline, collector)
         except (DockerException, RequestException, OSError) as exc:
             raise RunFailed(f"docker exec failed: {one_line(exc)}") from None
-        collector.finish()
         code = self._exit_code(exec_id)
         elapsed = time.monotonic() - started
         timed_out = backstop_hit or (
