@@ -203,6 +203,23 @@ def gate_pattern(pattern: str, flags: int = 0) -> Gate | None:
             return frozenset(out_set) if len(out_set) <= _EXACT_LIMIT else None
         return None
 
+    def leading(branches: Any) -> frozenset[str] | None:
+        """The strings each alternative can start with, from its leading exact parts."""
+        out: set[str] = set()
+        for items in branches:
+            acc: frozenset[str] | None = frozenset({""})
+            for op, av in items:
+                e = exact(op, av)
+                if e is None:
+                    break
+                acc = product(acc, e) if acc is not None else None
+                if acc is None:
+                    return None
+            if acc is None or "" in acc:
+                return None
+            out |= acc
+        return frozenset(out) if len(out) <= _EXACT_LIMIT else None
+
     def render(run: list[frozenset[str]]) -> Gate | None:
         while run and "" in run[0]:
             run = run[1:]
@@ -237,6 +254,10 @@ def gate_pattern(pattern: str, flags: int = 0) -> Gate | None:
             if e is not None:
                 run.append(e)
                 continue
+            if op is c.BRANCH:  # the run goes on into the alternatives' exact beginnings
+                starts = leading(av[1])
+                if starts is not None:
+                    consider(render([*run, starts]))
             consider(render(run))
             run = []
             if op is c.SUBPATTERN:

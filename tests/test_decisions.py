@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,9 @@ class _Redactor:
 
     def redact_text(self, text: str) -> tuple[str, dict[str, int]]:
         return text.replace(SECRET, "[REDACTED:test]"), {"test": text.count(SECRET)}
+
+    def finds_any(self, texts: Sequence[str]) -> bool:
+        return any(SECRET in t for t in texts)
 
 
 @pytest.fixture(scope="module")

@@ -23,11 +23,12 @@ where it was found, never the value.
 
 from __future__ import annotations
 
+import bisect
 import functools
 import os
 import re
 import stat
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from re import Pattern
@@ -46,6 +47,7 @@ _PEM_RE = re.compile(
     r"-----BEGIN ([A-Z0-9 ]*)PRIVATE KEY( BLOCK)?-----.*?(?:-----END [A-Z0-9 ]*PRIVATE KEY( BLOCK)?-----|\Z)",
     re.DOTALL,
 )
+_NEWLINE = re.compile("\n")
 _TOKEN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_+/=")
 _MAX_FILE_BYTES = 1 << 20
 _CACHE_LIMIT = 4096
@@ -142,17 +144,47 @@ class Redactor:
         if hit is not None:
             return hit
         counts: dict[str, int] = {}
+        result = (self._redact(text, counts), counts)
+        if len(self._cache) >= _CACHE_LIMIT:
+            self._cache.clear()
+        self._cache[text] = result
+        return result
+
+    def finds_any(self, texts: Sequence[str]) -> bool:
+        """Would redacting any of ``texts`` replace something?
+
+        The texts not redacted before are looked at together, joined by newlines: the
+        detectors work line by line, and a known value or a private key found in one text
+        is found in the joined one (which can only find more, never less), so False means
+        every text comes back unchanged (and each is remembered as such).
+        """
+        new: dict[str, None] = {}
+        for text in texts:
+            hit = self._cache.get(text)
+            if hit is None:
+                new[text] = None
+            elif hit[1]:
+                return True
+        if not new:
+            return False
+        counts: dict[str, int] = {}
+        self._redact("\n".join(new), counts)
+        if counts:
+            return True
+        if len(self._cache) + len(new) > _CACHE_LIMIT:
+            self._cache.clear()
+        for text in new:
+            self._cache[text] = (text, {})
+        return False
+
+    def _redact(self, text: str, counts: dict[str, int]) -> str:
         out = text
         if self._known_re is not None:
             out = self._known_re.sub(lambda m: self._mark(self._known[m.group(0)], counts), out)
         if self._detectors:
             out = _PEM_RE.sub(lambda m: self._mark("private-key", counts), out)
             out = self._detect(out, counts)
-        result = (out, counts)
-        if len(self._cache) >= _CACHE_LIMIT:
-            self._cache.clear()
-        self._cache[text] = result
-        return result
+        return out
 
     def redact_tree(self, obj: Any, where: str = "") -> tuple[Any, list[Redaction]]:
         """Redact every string in a JSON tree, dict keys included (base64 data too)."""
@@ -186,17 +218,29 @@ class Redactor:
 
     def _detect(self, text: str, counts: dict[str, int]) -> str:
         # only the regexes whose gate matches somewhere in the text can match on one of its
-        # lines (runner/secret_gates.py): most texts rule out all but a few at once
+        # lines (runner/secret_gates.py), and only on the lines their gate's matches touch:
+        # most texts rule out all but a few regexes, and those all but a few lines
         folded = text.casefold()
-        active = [(rule, regex) for rule, regex, gate in detector_regexes()
+        active = [(rule, regex, gate) for rule, regex, gate in detector_regexes()
                   if gate.possible(text, folded)]
         if not active:
             return text
         lines = text.split("\n")
-        for i, line in enumerate(lines):
+        everywhere: list[tuple[str, Pattern[str]]] = []  # regexes run on every line
+        on: dict[int, list[tuple[str, Pattern[str]]]] = {}  # and those run on some
+        starts = _line_starts(text) if text.isascii() else None
+        for rule, regex, gate in active:
+            if starts is None or gate.gate is None or not gate.folded:
+                everywhere.append((rule, regex))
+                continue
+            for i in _lines_touched(gate.gate, folded, starts):
+                on.setdefault(i, []).append((rule, regex))
+        for i in range(len(lines)) if everywhere else sorted(on):
+            line = lines[i]
             if len(line) < 8:
                 continue
-            spans = sorted(_spans(line, active))
+            regexes = [*everywhere, *on[i]] if i in on else everywhere
+            spans = sorted(_spans(line, regexes))
             for start, end, rule in reversed(_disjoint(spans)):
                 counts[rule] = counts.get(rule, 0) + 1
                 line = f"{line[:start]}[REDACTED:{rule}]{line[end:]}"
@@ -221,6 +265,24 @@ def _spans(line: str, regexes: list[tuple[str, Pattern[str]]]) -> Iterable[tuple
                 end += 1  # patterns ending lazily (JWT) stop short of the token's end
             if end - start >= 4:
                 yield start, end, rule
+
+
+def _line_starts(text: str) -> list[int]:
+    """The offset where each line of ``text`` (split on "\\n") starts."""
+    return [0, *(m.end() for m in _NEWLINE.finditer(text))]
+
+
+def _lines_touched(gate: Pattern[str], folded: str, starts: list[int]) -> set[int]:
+    """Every line a match of ``gate`` in ``folded`` touches (``starts``: its lines' offsets;
+    an ASCII text's casefold keeps them). The matches are found left to right without
+    overlapping, so a place where the gate matches is either a match's start or inside an
+    earlier match: the lines those cover hold every line on which the gate matches."""
+    out: set[int] = set()
+    for m in gate.finditer(folded):
+        first = bisect.bisect_right(starts, m.start()) - 1
+        last = bisect.bisect_right(starts, max(m.start(), m.end() - 1)) - 1
+        out.update(range(first, last + 1))
+    return out
 
 
 def _disjoint(spans: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:

@@ -16,9 +16,9 @@ records as OPA does, in ``masked`` (a value replaced) and ``erased`` (a field dr
 
 Identical derived inputs are common (the same Read twice, Claude Code asking again for a
 call it already asked about): :class:`DecisionCache` keeps the engine's decisions by a hash
-of the bundle and the canonical JSON of the derived input, so a repeat skips evaluation. The
-input itself comes from a kept derivation (:mod:`runner.policy.derived`) only when the
-workspace still answers every look that derivation made as it did; otherwise it is derived
+of the bundle and the JSON of the derived input the engine is given, so a repeat skips
+evaluation. The input itself comes from a kept derivation (:mod:`runner.policy.derived`)
+only when the workspace still answers every look that derivation made as it did; otherwise it is derived
 afresh, so the key is always what the workspace looks like now. The cache never keeps a
 failed evaluation or an input with errors, and it is off for an engine whose policies it
 cannot see (an OPA server) or whose policies call a builtin that is not a function of the
@@ -77,6 +77,34 @@ class TextRedactor(Protocol):
     """What the Decider needs of ``runner.gateway.redact.Redactor``."""
 
     def redact_text(self, text: str) -> tuple[str, dict[str, int]]: ...
+
+    def finds_any(self, texts: Sequence[str]) -> bool:
+        """Whether redacting any of ``texts`` would replace something (False: none changes)."""
+        ...
+
+
+def json_strings(value: Any, out: list[str], depth: int = 0) -> bool:
+    """Append every string of a JSON tree, object keys included, to ``out``; False when the
+    tree nests deeper than :data:`MAX_REDACT_DEPTH` (redaction would cut it there)."""
+    if isinstance(value, str):
+        out.append(value)
+        return True
+    if isinstance(value, dict | list | tuple) and depth >= MAX_REDACT_DEPTH:
+        return False
+    if isinstance(value, dict):
+        for k, v in value.items():
+            out.append(str(k))
+            if type(v) is str:
+                out.append(v)
+            elif not (v is None or type(v) in _SCALARS or json_strings(v, out, depth + 1)):
+                return False
+    elif isinstance(value, list | tuple):
+        for v in value:
+            if type(v) is str:
+                out.append(v)
+            elif not (v is None or type(v) in _SCALARS or json_strings(v, out, depth + 1)):
+                return False
+    return True
 
 
 def json_pointer(parent: str, key: str | int) -> str:
@@ -172,9 +200,9 @@ class Decided(Generic[_I]):
 class DecisionCache:
     """The engine's decisions by derived input: a bounded LRU, safe across threads.
 
-    The key is the sha256 of the bundle hash and the canonical JSON (sorted keys, ASCII) of
-    the policy input as derived, so an input that differs in anything - a path's target,
-    a secret found, the run's tools, the policies or their data - misses.
+    The key is the sha256 of the bundle hash and the policy input as derived, in the JSON
+    the engine is given (``model_dump_json``), so an input that differs in anything - a
+    path's target, a secret found, the run's tools, the policies or their data - misses.
     """
 
     def __init__(self, size: int = DECISION_CACHE_SIZE) -> None:
@@ -185,10 +213,12 @@ class DecisionCache:
         self._lock = threading.Lock()
 
     @staticmethod
-    def key(bundle_hash: str, policy_input: PolicyInput | ConnectInput) -> str:
-        canonical = json.dumps(policy_input.model_dump(mode="json"), sort_keys=True,
-                               separators=(",", ":"), ensure_ascii=True)
-        return hashlib.sha256(f"{bundle_hash}\n{canonical}".encode("ascii")).hexdigest()
+    def key(bundle_hash: str, policy_input: PolicyInput | ConnectInput,
+            text: str | None = None) -> str:
+        """``text``: the input's ``model_dump_json()`` when the caller has it already."""
+        if text is None:
+            text = policy_input.model_dump_json()
+        return hashlib.sha256(f"{bundle_hash}\n{text}".encode()).hexdigest()
 
     def get(self, key: str) -> Decision | None:
         with self._lock:
@@ -266,6 +296,16 @@ class Decider:
         except Exception:  # never let an unredactable string through
             return "[not recorded: redaction failed]"
 
+    def _finds_any(self, tree: Any) -> bool:
+        """Could redacting ``tree`` change anything? One look at all its strings together
+        (True when unsure: too deep to look at whole, or the look failed)."""
+        assert self.redactor is not None
+        texts: list[str] = []
+        try:
+            return not json_strings(tree, texts) or self.redactor.finds_any(texts)
+        except Exception:
+            return True
+
     def redact(self, value: _T) -> _T:
         """A JSON tree (or a Decision, PolicyInput or ConnectInput) with every string redacted."""
         return self.redact_logged(value, "")[0]
@@ -276,9 +316,12 @@ class Decider:
         if self.redactor is None:
             return value, [], []
         masked: list[str] = []
+        dumped = value.model_dump(mode="json", exclude_none=True) \
+            if isinstance(value, ConnectInput | Decision | PolicyInput) else value
+        if not self._finds_any(dumped):
+            return value, [], []  # nothing in it to redact: as it is
         if isinstance(value, ConnectInput):
-            tree = redact_json(value.model_dump(mode="json", exclude_none=True), self.redact_text,
-                               where=where, changed=masked)
+            tree = redact_json(dumped, self.redact_text, where=where, changed=masked)
             try:
                 return ConnectInput.model_validate(tree), masked, []  # type: ignore[return-value]
             except ValidationError:  # a redacted phase: keep the shape, not the text
@@ -286,8 +329,7 @@ class Decider:
                     update={"host": "[not recorded: redaction changed its shape]"})})
                 return kept, [json_pointer(f"{where}/connect", "host")], []
         if isinstance(value, Decision | PolicyInput):
-            tree = redact_json(value.model_dump(mode="json", exclude_none=True), self.redact_text,
-                               where=where, changed=masked)
+            tree = redact_json(dumped, self.redact_text, where=where, changed=masked)
             try:
                 return type(value).model_validate(tree), masked, []  # type: ignore[return-value]
             except ValidationError:  # a redacted value broke a field's type (op, via ...)
@@ -318,7 +360,8 @@ class Decider:
                 key = kept.decision_key[1]
             else:
                 try:
-                    key = self.cache.key(bundle_hash, policy_input)
+                    key = self.cache.key(bundle_hash, policy_input,
+                                         kept.text if kept is not None else None)
                 except Exception:  # an input the key cannot take is evaluated, not cached
                     key = None
                 if key is not None and kept is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -210,3 +211,34 @@ def test_text_that_is_not_ascii_is_never_ruled_out_by_a_gate(text: str) -> None:
     expected = _ungated(text)
     assert expected != text  # the detectors find something here
     assert red._detect(text, {}) == expected
+
+
+def test_finds_any_is_what_redacting_each_text_finds() -> None:
+    """``finds_any`` looks at several texts at once (joined): it says True exactly when
+    redacting one of them would replace something, for every detector's sample, a known
+    value and a private key, wherever among ordinary texts it is."""
+    from tests.policy.test_secrets import SAMPLES
+
+    known = "Zq8Lm2Xv9Rt4Wp7Kd3"
+    pem = "-----BEGIN RSA PRIVATE KEY-----\nMIIEow\n-----END RSA PRIVATE KEY-----"
+    code = ["def handler(event):\n    return {'status': 200}\n", "backend/app.py", "Write", ""]
+    for secret in [*SAMPLES.values(), known, pem, f"key = '{known}'"]:
+        for at in range(len(code) + 1):
+            texts = [*code[:at], f"x = '{secret}'", *code[at:]]
+            red = Redactor({"env:K": known})  # a new one: nothing cached
+            assert red.finds_any(texts), secret
+            assert any(Redactor({"env:K": known}).redact_text(t)[1] for t in texts)
+    red = Redactor({"env:K": known})
+    assert not red.finds_any(code) and not red.finds_any(code)  # the second from the cache
+    assert all(red.redact_text(t) == (t, {}) for t in code)
+
+
+def test_the_aws_key_gate_reaches_into_the_alternation() -> None:
+    """``(?:A3T[A-Z0-9]|ABIA|ACCA|AKIA|ASIA)[0-9A-Z]{16}``: its gate carries the shared
+    first letter into the alternatives (``akia``, ...), instead of no gate at all."""
+    from runner.secret_gates import gate_pattern
+
+    gate = gate_pattern("(?:A3T[A-Z0-9]|ABIA|ACCA|AKIA|ASIA)[0-9A-Z]{16}", re.IGNORECASE)
+    assert gate is not None and gate[2] == {"a3t", "abia", "acca", "akia", "asia"}
+    text = "x = 1\n" * 40 + "key = 'AKIA" + "Q" * 16 + "'\n" + "y = 2\n" * 40
+    assert Redactor()._detect(text, {}) == _ungated(text) != text

@@ -217,3 +217,31 @@ def test_redact_json_names_what_changed_by_its_pointer() -> None:
     changed = []
     redact_json({"d": deep}, hide, changed=changed)
     assert changed == ["/d" + "/0" * (MAX_REDACT_DEPTH - 1)]
+
+
+def test_an_input_with_nothing_to_redact_is_logged_as_it_is(engine: PolicyEngine,
+                                                            ws: Path) -> None:
+    """One look at all of an input's strings rules redaction out (the input and decision come
+    back as they are); a secret anywhere in it, or nesting too deep to look at whole, is
+    redacted string by string as before."""
+    from runner.gateway.redact import Redactor
+    from runner.policy.decider import MAX_REDACT_DEPTH
+
+    secret = "Zq8Lm2Xv9Rt4Wp7Kd3"
+    decider = Decider(engine, workspace=ws, run=RUN, redactor=Redactor({"env:K": secret}),
+                      cache_size=0)
+    policy_input = decider.derive(READ)
+    assert decider.redact_logged(policy_input, "/input") == (policy_input, [], [])
+    key = "aws_key = AKIA" + "Q" * 16
+    call = ToolCall(name="Write", input={"file_path": "backend/app.py",
+                                         "content": f"x = 1\n# {secret}\n{key}\ny = 2\n"})
+    logged = decider.decide_logged(call)
+    content = logged.input.tool.input["content"]
+    assert secret not in content and "AKIA" not in content
+    assert content == "x = 1\n# [REDACTED:env:K]\naws_key = [REDACTED:aws-access-key]\ny = 2\n"
+    assert "/input/tool/input/content" in logged.masked
+    deep: object = "plain"
+    for _ in range(MAX_REDACT_DEPTH + 1):
+        deep = [deep]
+    out, masked, _ = decider.redact_logged({"d": deep}, "")
+    assert masked == ["/d" + "/0" * (MAX_REDACT_DEPTH - 1)] and out != {"d": deep}
