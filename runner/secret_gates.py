@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import bisect
 import functools
+import importlib
 import re
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +41,7 @@ class Prefilter:
     gate: re.Pattern[str] | None
     needles: tuple[str, ...] = ()  # when few: every gate match contains one (str search)
     folded: bool = True  # the gate runs on the casefolded text (else on the text itself)
+    literals: frozenset[str] = frozenset()  # every string the gate matches, when known
 
     def possible(self, text: str, folded: str) -> bool:
         """Whether the regex could match anywhere in ``text`` (``folded``: its casefold) or in
@@ -55,6 +58,8 @@ class Prefilter:
     def candidate_lines(self, doc: Doc) -> set[int]:
         if not doc.text.isascii():  # see the class docstring: every line is a candidate
             return set(range(len(doc.lines)))
+        if not doc.possible(self):
+            return set()
         if self.gate is not None and not self.folded:
             return {doc.line(m.start()) for m in self.gate.finditer(doc.text)}
         if self.gate is not None:
@@ -70,14 +75,31 @@ class Prefilter:
 
 
 class Doc:
-    """A text split into lines, with offsets to map matches back to line indexes."""
+    """A text split into lines, with offsets to map matches back to line indexes, and which
+    gates can match in it (:meth:`possible`, each asked once)."""
 
     def __init__(self, text: str) -> None:
         self.text = text
         self.folded = text.casefold()
+        self._possible: dict[int, bool] = {}  # id of a Prefilter (they live as long as us)
+        self._found: tuple[int, frozenset[int]] | None = None  # LiteralGates.found
         self._lines: list[str] | None = None
         self._starts: list[int] | None = None
         self._folded_starts: list[int] | None = None
+
+    def possible(self, prefilter: Prefilter) -> bool:
+        """``prefilter.possible`` on this text, remembered. A gate whose strings are known is
+        answered by one pass over the text for all of them (:class:`LiteralGates`)."""
+        seen = self._possible.get(id(prefilter))
+        if seen is None:
+            if prefilter.literals and self.text.isascii():
+                if self._found is None:
+                    self._found = _LITERALS.found(self.folded)
+                seen = _LITERALS.answers(prefilter, self._found)
+            if seen is None:
+                seen = prefilter.possible(self.text, self.folded)
+            self._possible[id(prefilter)] = seen
+        return seen
 
     @property
     def lines(self) -> list[str]:
@@ -94,6 +116,66 @@ class Doc:
         if self._folded_starts is None:
             self._folded_starts = _starts(self.folded)
         return max(0, bisect.bisect_right(self._folded_starts, offset) - 1)
+
+
+class LiteralGates:
+    """The gates whose strings are known, answered together: an Aho-Corasick automaton of
+    all their strings (pyahocorasick) finds, in one pass over a casefolded text, every place
+    one of them occurs (overlaps included), so a gate is possible in the text exactly when
+    one of its strings was found (which is when its regex would match: the regex is the
+    alternation of those strings). Gates registered after a text was looked at are asked
+    the usual way (:meth:`answers` gives None)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._index: dict[int, int] = {}  # id of a Prefilter -> its number
+        self._owners: dict[str, set[int]] = {}  # string -> numbers of the gates it belongs to
+        self._automaton: Any = None
+        self._built = 0  # how many gates the automaton holds
+
+    def add(self, prefilter: Prefilter) -> None:
+        with self._lock:
+            number = self._index.setdefault(id(prefilter), len(self._index))
+            for literal in prefilter.literals:
+                self._owners.setdefault(literal, set()).add(number)
+
+    def found(self, folded: str) -> tuple[int, frozenset[int]]:
+        """(how many gates were looked for, the numbers of those found in ``folded``)."""
+        with self._lock:
+            if self._automaton is None or self._built != len(self._index):
+                automaton = importlib.import_module("ahocorasick").Automaton()
+                for literal, owners in self._owners.items():
+                    automaton.add_word(literal, frozenset(owners))
+                automaton.make_automaton()
+                self._automaton, self._built = automaton, len(self._index)
+            automaton, built = self._automaton, self._built
+        hits: set[int] = set()
+        for _end, owners in automaton.iter(folded):
+            hits |= owners
+        return built, frozenset(hits)
+
+    def answers(self, prefilter: Prefilter, found: tuple[int, frozenset[int]]) -> bool | None:
+        number = self._index.get(id(prefilter))
+        if number is None or number >= found[0]:
+            return None
+        return number in found[1]
+
+
+_LITERALS = LiteralGates()
+
+
+def doc_of(text: str) -> Doc:
+    """The Doc of ``text``; one shared by the policy's scan and redaction for a long text (a
+    Write's content is scanned when its call is derived, then redacted when it is logged:
+    the gates are asked about it once)."""
+    if MEMO_MIN <= len(text) <= MEMO_MAX:
+        return _remembered(text)
+    return Doc(text)
+
+
+@functools.lru_cache(maxsize=8)
+def _remembered(text: str) -> Doc:
+    return Doc(text)
 
 
 def _starts(text: str) -> list[int]:
@@ -117,17 +199,22 @@ def prefilter(pattern: re.Pattern[str]) -> Prefilter:
     # a gate that starts with an alternation scans slowly: plain substring searches
     # for its few possible strings rule most texts out first
     options = found[2] or frozenset()
-    needles = tuple(sorted(o for o in options if not any(p != o and p in o for p in options)))
-    return Prefilter(full, re.compile(found[0]), needles)
+    needles = () if len(options) > _NEEDLES else tuple(
+        sorted(o for o in options if not any(p != o and p in o for p in options)))
+    made = Prefilter(full, re.compile(found[0]), needles, literals=options)
+    _LITERALS.add(made)
+    return made
 
 
+MEMO_MIN = 512  # texts at least this long (and at most MEMO_MAX) share their Doc: doc_of
+MEMO_MAX = 1 << 20
 _EXACT_LIMIT = 256  # largest string set tracked for one part of a regex
 _CLASS_LIMIT = 16  # largest character class expanded into literals
 MIN_GATE = 3  # gates that can match fewer characters are too weak to be worth it
 _NEEDLES = 8  # up to this many strings, a gate is pre-checked with substring searches
 
 
-Gate = tuple[str, int, frozenset[str] | None]  # source, shortest match, its few strings
+Gate = tuple[str, int, frozenset[str] | None]  # source, shortest match, its strings
 
 
 def gate_pattern(pattern: str, flags: int = 0) -> Gate | None:
@@ -137,7 +224,7 @@ def gate_pattern(pattern: str, flags: int = 0) -> Gate | None:
     strings are known exactly (literals, small alternations and classes, bounded
     repeats), trimmed of optional ends and rendered as alternations of casefolded
     literals. Returns (source, shortest length it matches, the strings it can
-    match when there are at most eight, else None) or None. Sound (the
+    match when there are at most 256, else None) or None. Sound (the
     gate matches wherever the regex does, up to Unicode case-folding corner cases)
     but not complete: it only chooses the lines the real regex is run on.
     """
@@ -236,7 +323,7 @@ def gate_pattern(pattern: str, flags: int = 0) -> Gate | None:
         for options in run:
             folded = frozenset(o.casefold() for o in options)
             strings = product(strings, folded) if strings is not None else None
-        if strings is not None and len(strings) > _NEEDLES:
+        if strings is not None and len(strings) > _EXACT_LIMIT:
             strings = None
         return "".join(parts), sum(min(len(o) for o in options) for options in run), strings
 
@@ -271,7 +358,7 @@ def gate_pattern(pattern: str, flags: int = 0) -> Gate | None:
                     union: frozenset[str] | None = frozenset()
                     for a in found:
                         union = union | a[2] if union is not None and a[2] is not None else None
-                    if union is not None and len(union) > _NEEDLES:
+                    if union is not None and len(union) > _EXACT_LIMIT:
                         union = None
                     consider(("(?:" + "|".join(a[0] for a in found) + ")",
                               min(a[1] for a in found), union))

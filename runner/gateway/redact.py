@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 from runner.gateway.credentials import git_config_credentials
 from runner.secret_detectors import credential_form_detectors, rule_of, token_detectors
-from runner.secret_gates import Prefilter, prefilter
+from runner.secret_gates import MEMO_MIN, Prefilter, doc_of, prefilter
 
 if TYPE_CHECKING:
     from detect_secrets.plugins.base import RegexBasedDetector
@@ -168,7 +168,15 @@ class Redactor:
         if not new:
             return False
         counts: dict[str, int] = {}
-        self._redact("\n".join(new), counts)
+        short = []
+        for text in new:  # a long text on its own: its gates may be known already (doc_of)
+            if len(text) >= MEMO_MIN:
+                self._redact(text, counts)
+                if counts:
+                    return True
+            else:
+                short.append(text)
+        self._redact("\n".join(short), counts)
         if counts:
             return True
         if len(self._cache) + len(new) > _CACHE_LIMIT:
@@ -220,9 +228,10 @@ class Redactor:
         # only the regexes whose gate matches somewhere in the text can match on one of its
         # lines (runner/secret_gates.py), and only on the lines their gate's matches touch:
         # most texts rule out all but a few regexes, and those all but a few lines
-        folded = text.casefold()
+        doc = doc_of(text)
+        folded = doc.folded
         active = [(rule, regex, gate) for rule, regex, gate in detector_regexes()
-                  if gate.possible(text, folded)]
+                  if doc.possible(gate)]
         if not active:
             return text
         lines = text.split("\n")

@@ -47,7 +47,7 @@ from typing import Any
 
 from runner.policy.models import SecretFinding
 from runner.secret_detectors import RULES, rule_of, token_detectors
-from runner.secret_gates import Doc, Prefilter, prefilter
+from runner.secret_gates import Prefilter, doc_of, prefilter
 
 
 @dataclass
@@ -242,7 +242,7 @@ def scan(
             seen.add((rule, line))
             findings.append(SecretFinding(rule=rule, where=where, line=line))
 
-    doc = Doc(text)
+    doc = doc_of(text)
     for plugin in regex_plugins():
         lines: set[int] = set()
         for p in plugin.prefilter:

@@ -295,3 +295,28 @@ def test_text_that_is_not_ascii_gets_every_detector() -> None:
         assert expected <= found, (text, expected, found)
         checked += bool(expected)
     assert checked >= 3  # the webhook, softlayer and artifactory shapes are token detectors
+
+
+def test_gates_with_known_strings_are_answered_together() -> None:
+    """A Doc answers every gate whose strings are known with one pass over the text (an
+    Aho-Corasick automaton): the same answer as each gate's own regex, for every plugin's
+    gates on texts holding each sample (several casings, overlapping strings, none); a gate
+    made after the text was looked at is asked the usual way."""
+    from runner.secret_gates import prefilter
+
+    gates = [p for plugin in regex_plugins() for p in plugin.prefilter]
+    assert sum(bool(p.literals) for p in gates) >= len(gates) // 2
+    code = "def f(x):\n    return {'key': x, 'url': 'sqlite:///a.db'}\n"
+    texts = [code, "", "passwordtoken", "secret_key=AKIAAKIA", "eyjeyj://:_authtoken="]
+    for sample in SAMPLES.values():
+        texts += [f"{code}v = '{variant}'\n{code}" for variant in
+                  (sample, sample.upper(), sample.lower(), sample.swapcase())]
+    for text in texts:
+        doc = Doc(text)
+        for gate in gates:
+            assert doc.possible(gate) is gate.possible(text, text.casefold()), (text, gate)
+    doc = Doc("x = 'zqxjvw-12345'\n")
+    assert not doc.possible(gates[0]) or gates[0].possible(doc.text, doc.folded)
+    late = prefilter(re.compile(r"zqxjvw-[0-9]+"))  # made after the doc's one pass
+    assert late.literals == {"zqxjvw-"}
+    assert doc.possible(late) and not Doc("x = 1\n").possible(late)
