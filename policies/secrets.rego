@@ -28,23 +28,33 @@ deny := [] if {
 		some c in input.shell.commands
 		true in [c.program in environment_programs, contains(c.program, "/")]
 	]) == 0
-	not regex.match(literals_regex, lower(concat("\n", array.concat(
-		array.concat([p.path | some p in input.paths], [p.real | some p in input.paths]),
-		array.concat([concat("\n", c.argv) | some c in input.shell.commands], [t | some p in input.paths; p.recursive == true; t := recursive_text(p)]),
-	))))
+	not names_maybe_secret
+} else := environment_deny if {
+	# nothing names a secret file or /proc (so no path, recursive read or argument reason
+	# can apply: all_deny would find none): only a program printing the environment can
+	# be denied (env, printenv ... with nothing secret-looking in the call)
+	count(input.secrets) == 0
+	not names_maybe_secret
 } else := all_deny(path_deny(input.paths))
+
+# Does anything the call names (paths, targets, arguments, what a recursive read reaches)
+# contain a literal part of a secret file pattern or /proc? One regular expression.
+names_maybe_secret if regex.match(literals_regex, lower(concat("\n", array.concat(
+	array.concat([p.path | some p in input.paths], [p.real | some p in input.paths]),
+	array.concat([concat("\n", c.argv) | some c in input.shell.commands], [t | some p in input.paths; p.recursive == true; t := recursive_text(p)]),
+))))
+
+# The reasons of the commands that print the process environment.
+environment_deny := [r |
+	some c in input.shell.commands
+	r := command_reason(data.sandbox.lib.basename(c.program), c.argv)
+]
 
 # Every reason, once the cheap check could not rule secrets out; ``paths`` (the path facts'
 # reasons) is computed once: the argument check runs only when it is empty.
 all_deny(paths) := array.concat(
 	array.concat(array.concat(paths, recursive_deny(input.paths)), argument_deny(input, paths)),
-	array.concat(
-		[r |
-			some c in input.shell.commands
-			r := command_reason(data.sandbox.lib.basename(c.program), c.argv)
-		],
-		[finding_reason(f) | some f in input.secrets],
-	),
+	array.concat(environment_deny, [finding_reason(f) | some f in input.secrets]),
 )
 
 # Programs that print the process environment (with some arguments; see below).

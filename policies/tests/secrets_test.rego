@@ -155,6 +155,23 @@ test_commands_that_print_the_environment if {
 	t.allowed(t.bash([["ps", "-ef"]], []))
 }
 
+# A program that prints the environment beside a call that names a secret: every reason,
+# not only the environment's (deny's middle branch is for calls that name nothing secret).
+test_environment_programs_beside_secrets if {
+	both := t.bash([["env"], ["cat", ".env"]], [t.fact(".env", "read")])
+	t.denied_by(both, "secrets", "process_environment")
+	t.denied_by(both, "secrets", "secret_file")
+	arg := t.bash([["env", "--env-file=.env", "python"]], [])
+	t.denied_by(arg, "secrets", "secret_argument")
+	dumped := t.bash([["printenv"], ["git", "show", "HEAD:.env"]], [])
+	t.denied_by(dumped, "secrets", "process_environment")
+	t.denied_by(dumped, "secrets", "secret_argument")
+	found := object.union(t.bash([["env"]], []), {"secrets": [{"rule": "aws-access-key", "where": "input.command"}]})
+	t.denied_by(found, "secrets", "process_environment")
+	t.denied_by(found, "secrets", "hardcoded_secret")
+	t.allowed(t.bash([["env", "PYTHONPATH=backend", "python"], ["cat", "backend/app.py"]], [t.fact("backend/app.py", "read")]))
+}
+
 # --- hardcoded_secret --------------------------------------------------------------------
 
 test_hard_coded_secrets if {

@@ -211,6 +211,8 @@ class PathResolver:
         else:  # the root is the host's choice (resolved once), never the agent's
             self._fs = workspace_fs(Path(workspace).resolve(), masks)
         self._nodes: dict[str, _Node | None] = {}  # one decision's lookups
+        self._listings: dict[str, list[Entry] | None] = {}  # and listings (never changed)
+        self._resolved: dict[str, Resolved] = {}  # and resolutions, by absolute path
 
     def looking(self) -> contextlib.AbstractContextManager[object]:
         """The block of one derivation's looks: the workspace's directory handles are kept
@@ -221,12 +223,19 @@ class PathResolver:
 
     def resolve(self, raw: str, cwd: str = CONTAINER_WORKSPACE) -> Resolved:
         joined = absolute(raw, cwd, self.home)
+        known = self._resolved.get(joined)  # the same path again in this decision: the same
+        if known is not None:  # answer (each look it made is kept in _nodes anyway)
+            return known
         lexical = normalize(joined)
         if self._fs is None:
             return Resolved(lexical, lexical, False, 1, None, False, False)
         real, symlink, loop, missing = self._physical(joined)
         hardlinks, exists, is_dir = (1, False, False) if missing else self._host_facts(real)
-        return Resolved(lexical, real, symlink, hardlinks, exists, loop, is_dir)
+        found = Resolved(lexical, real, symlink, hardlinks, exists, loop, is_dir)
+        if len(self._resolved) > 4096:
+            self._resolved.clear()
+        self._resolved[joined] = found
+        return found
 
     def is_directory(self, abs_path: str) -> bool | None:
         """Whether a container path is an existing directory on the host (None: unknown)."""
@@ -356,6 +365,8 @@ class PathResolver:
         container (an empty file or directory).
         """
         assert self._fs is not None
+        if rel in self._listings:  # one listing per directory and decision, like _nodes
+            return self._listings[rel]
         mask = self._masks.kind(rel) if rel else None
         if mask == "dir":
             return []
@@ -364,9 +375,24 @@ class PathResolver:
         if rel.count("/") >= MAX_COMPONENTS:
             return None
         try:
-            return self._fs.listdir(rel, include_masked=True)
+            entries: list[Entry] | None = self._fs.listdir(rel, include_masked=True)
         except HostReadRefused:
+            entries = None
+        if len(self._listings) > 1024:
+            self._listings.clear()
+        self._listings[rel] = entries
+        return entries
+
+    def names(self, container_dir: str) -> frozenset[str] | None:
+        """The names a directory inside the workspace holds, as the container lists them
+        (None: not known: no workspace, outside it, not a directory, unlistable)."""
+        if self._fs is None:
             return None
+        res = self.resolve(container_dir, CONTAINER_WORKSPACE)
+        if res.loop or not res.is_dir or not is_inside(res.real):
+            return None
+        entries = self._entries(_rel(res.real))
+        return None if entries is None else frozenset(e.name for e in entries)
 
     def _listing(self, container_dir: str) -> list[tuple[str, bool]] | None:
         """(name, is a directory once symlinks are resolved) of a container directory inside the workspace."""
