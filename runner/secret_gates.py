@@ -5,10 +5,11 @@ A gate is read off the regex's syntax tree (:func:`gate_pattern`: its strongest 
 whose strings are known exactly, as an alternation of casefolded literals; or
 :func:`anchored_gate`: a tail that starts with a literal). It matches wherever the regex
 does in ASCII text, so an ASCII text or line where the gate does not match is one the
-regex cannot match: the detectors run only where it does (on text that is not ASCII, they
-all run everywhere: :class:`Prefilter`). Used by the policy's scan (runner/policy/secrets.py:
+regex cannot match: the detectors run only where it does (on a line that is not ASCII,
+they all run: :class:`Prefilter`). Used by the policy's scan (runner/policy/secrets.py:
 candidate lines) and by redaction (runner/gateway/redact.py: the detectors a text could
-trigger).
+trigger, on the lines they could match). The gates whose strings are known are answered
+together, by one Aho-Corasick pass over the text (:class:`LiteralGates`).
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ class Prefilter:
     dotted İ as i, which ``casefold()`` keeps apart (ı) or spells as two characters (İ), and
     ``\d`` matches every Unicode decimal digit where a gate expands it to 0-9. A text that
     is not ASCII is never ruled out by a gate: every line is a candidate, every regex runs.
+    The callers that work line by line (the policy's scan, redaction) ask the gates about
+    the text with its lines that are not ASCII emptied, and run every regex on those lines.
     """
 
     regex: re.Pattern[str]
@@ -101,6 +104,17 @@ class Doc:
             self._possible[id(prefilter)] = seen
         return seen
 
+    def possible_among(self, prefilters: tuple[Prefilter, ...]) -> list[bool]:
+        """:meth:`possible` of each of ``prefilters`` (a tuple the caller keeps: its gates'
+        numbers are looked up once); the automaton's answers without a call for each."""
+        if not self.text.isascii():
+            return [True] * len(prefilters)
+        if self._found is None:
+            self._found = _LITERALS.found(self.folded)
+        built, hits = self._found
+        return [n in hits if n is not None and n < built else self.possible(p)
+                for p, n in zip(prefilters, _LITERALS.numbers(prefilters), strict=True)]
+
     @property
     def lines(self) -> list[str]:
         if self._lines is None:
@@ -132,6 +146,8 @@ class LiteralGates:
         self._owners: dict[str, set[int]] = {}  # string -> numbers of the gates it belongs to
         self._automaton: Any = None
         self._built = 0  # how many gates the automaton holds
+        # id of a tuple of gates -> (the tuple, their numbers, how many were registered)
+        self._numbers: dict[int, tuple[tuple[Prefilter, ...], tuple[int | None, ...], int]] = {}
 
     def add(self, prefilter: Prefilter) -> None:
         with self._lock:
@@ -153,6 +169,20 @@ class LiteralGates:
         for _end, owners in automaton.iter(folded):
             hits |= owners
         return built, frozenset(hits)
+
+    def numbers(self, prefilters: tuple[Prefilter, ...]) -> tuple[int | None, ...]:
+        """The number of each of ``prefilters`` (None: not registered), kept by the tuple's
+        identity (the callers' lists of gates live as long as the process)."""
+        kept = self._numbers.get(id(prefilters))
+        if kept is None or kept[0] is not prefilters \
+                or (None in kept[1] and kept[2] != len(self._index)):  # registered since
+            with self._lock:
+                kept = (prefilters, tuple(self._index.get(id(p)) for p in prefilters),
+                        len(self._index))
+                if len(self._numbers) > 64:
+                    self._numbers.clear()
+                self._numbers[id(prefilters)] = kept
+        return kept[1]
 
     def answers(self, prefilter: Prefilter, found: tuple[int, frozenset[int]]) -> bool | None:
         number = self._index.get(id(prefilter))

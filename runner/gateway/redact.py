@@ -70,6 +70,12 @@ def detector_regexes() -> tuple[tuple[str, Pattern[str], Prefilter], ...]:
     return tuple((rule_of(d), regex, prefilter(regex)) for d in detectors for regex in d.denylist)
 
 
+@functools.cache
+def detector_gates() -> tuple[Prefilter, ...]:
+    """The gate of each of :func:`detector_regexes`, in order (one tuple per process)."""
+    return tuple(gate for *_, gate in detector_regexes())
+
+
 class Redactor:
     """Replaces secrets in text; thread-compatible (one instance per run)."""
 
@@ -227,28 +233,40 @@ class Redactor:
     def _detect(self, text: str, counts: dict[str, int]) -> str:
         # only the regexes whose gate matches somewhere in the text can match on one of its
         # lines (runner/secret_gates.py), and only on the lines their gate's matches touch:
-        # most texts rule out all but a few regexes, and those all but a few lines
-        doc = doc_of(text)
-        folded = doc.folded
-        active = [(rule, regex, gate) for rule, regex, gate in detector_regexes()
-                  if doc.possible(gate)]
-        if not active:
-            return text
+        # most texts rule out all but a few regexes, and those all but a few lines. The gates
+        # hold for ASCII text: a line that is not ASCII gets every regex, and the gates are
+        # asked about the others (the text with those lines emptied: the same line numbers)
         lines = text.split("\n")
+        odd: list[int] = []
+        gated = text
+        if not text.isascii():
+            odd = [i for i, line in enumerate(lines) if not line.isascii()]
+            gated = "\n".join("" if not line.isascii() else line for line in lines)
+        doc = doc_of(gated)
+        detectors = detector_regexes()
+        active = [d for d, ok in zip(detectors, doc.possible_among(detector_gates()),
+                                     strict=True) if ok]
+        if not active and not odd:
+            return text
         everywhere: list[tuple[str, Pattern[str]]] = []  # regexes run on every line
         on: dict[int, list[tuple[str, Pattern[str]]]] = {}  # and those run on some
-        starts = _line_starts(text) if text.isascii() else None
+        starts = _line_starts(gated)
         for rule, regex, gate in active:
-            if starts is None or gate.gate is None or not gate.folded:
+            if gate.gate is None or not gate.folded:
                 everywhere.append((rule, regex))
                 continue
-            for i in _lines_touched(gate.gate, folded, starts):
+            for i in _lines_touched(gate.gate, doc.folded, starts):
                 on.setdefault(i, []).append((rule, regex))
+        every = [(rule, regex) for rule, regex, _ in detectors]
+        for i in odd:
+            on[i] = every  # a line that is not ASCII: no gate rules a regex out
+        unruled = set(odd)
         for i in range(len(lines)) if everywhere else sorted(on):
             line = lines[i]
             if len(line) < 8:
                 continue
-            regexes = [*everywhere, *on[i]] if i in on else everywhere
+            regexes = on[i] if i in unruled else [*everywhere, *on[i]] if i in on \
+                else everywhere
             spans = sorted(_spans(line, regexes))
             for start, end, rule in reversed(_disjoint(spans)):
                 counts[rule] = counts.get(rule, 0) + 1

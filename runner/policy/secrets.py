@@ -80,6 +80,18 @@ def _load_entropy_plugins() -> list[_Plugin]:
     ]
 
 
+_plugin_gates: tuple[list[_Plugin], tuple[Prefilter, ...]] | None = None
+
+
+def _gates(plugins: list[_Plugin]) -> tuple[Prefilter, ...]:
+    """Every gate of ``plugins``, in order: one tuple while the plugin list is the same."""
+    global _plugin_gates
+    kept = _plugin_gates
+    if kept is None or kept[0] is not plugins:
+        kept = _plugin_gates = (plugins, tuple(p for pl in plugins for p in pl.prefilter))
+    return kept[1]
+
+
 def regex_plugins() -> list[_Plugin]:
     """The regex plugins, instantiated once per process."""
     global _regex_plugins
@@ -243,10 +255,20 @@ def scan(
             findings.append(SecretFinding(rule=rule, where=where, line=line))
 
     doc = doc_of(text)
-    for plugin in regex_plugins():
-        lines: set[int] = set()
+    # the gates hold for ASCII text: a line that is not ASCII is a candidate for every
+    # plugin, and the gates are asked about the others (the text with those lines emptied)
+    odd: set[int] = set()
+    gated = doc
+    if not text.isascii():
+        odd = {i for i, line in enumerate(doc.lines) if not line.isascii()}
+        gated = doc_of("\n".join("" if i in odd else line for i, line in enumerate(doc.lines)))
+    plugins = regex_plugins()
+    possible = iter(gated.possible_among(_gates(plugins)))
+    for plugin in plugins:
+        lines = set(odd)
         for p in plugin.prefilter:
-            lines |= p.candidate_lines(doc)
+            if next(possible):
+                lines |= p.candidate_lines(gated)
         for index in sorted(lines):
             if index < len(doc.lines) and _found(plugin, doc.lines[index]):
                 add(plugin.rule, index + 1)

@@ -242,3 +242,27 @@ def test_the_aws_key_gate_reaches_into_the_alternation() -> None:
     assert gate is not None and gate[2] == {"a3t", "abia", "acca", "akia", "asia"}
     text = "x = 1\n" * 40 + "key = 'AKIA" + "Q" * 16 + "'\n" + "y = 2\n" * 40
     assert Redactor()._detect(text, {}) == _ungated(text) != text
+
+
+def test_lines_that_are_ascii_keep_their_gates_beside_one_that_is_not(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Redaction of a long text with one line that is not ASCII runs the regexes on that line
+    and on the ASCII lines their gates touch, not on every line; the result is the same as
+    every regex on every line."""
+    from runner.gateway import redact
+
+    ran: list[str] = []
+    real = redact._spans
+
+    def counting(line: str, regexes: list[tuple[str, re.Pattern[str]]]) -> object:
+        ran.append(line)
+        return real(line, regexes)
+
+    monkeypatch.setattr(redact, "_spans", counting)
+    code = [f"def handler_{i}(event):\n    return {{'status': {i}}}" for i in range(100)]
+    for secret in (AWS, UNICODE_SECRETS[0]):
+        text = "\n".join([*code[:50], "# café au lait", f"token = '{secret}'", *code[50:]])
+        expected = _ungated(text)
+        ran.clear()
+        assert Redactor()._detect(text, {}) == expected != text
+        assert "# café au lait" in ran and len(ran) < 10, ran

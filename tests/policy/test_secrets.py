@@ -282,7 +282,7 @@ def test_dev_host_and_placeholder_password() -> None:
     assert not secrets.placeholder_password("u", "Xk9fJ2kq8LmZ")
 
 
-def test_text_that_is_not_ascii_gets_every_detector() -> None:
+def test_a_line_that_is_not_ascii_gets_every_detector() -> None:
     """The gates hold for ASCII text only (runner/secret_gates.py): a dotless ı, a dotted İ or
     a Unicode digit inside a secret must not hide it from the scan."""
     from runner.policy.secrets import _found
@@ -320,3 +320,29 @@ def test_gates_with_known_strings_are_answered_together() -> None:
     late = prefilter(re.compile(r"zqxjvw-[0-9]+"))  # made after the doc's one pass
     assert late.literals == {"zqxjvw-"}
     assert doc.possible(late) and not Doc("x = 1\n").possible(late)
+
+
+def test_lines_that_are_ascii_keep_their_gates_beside_one_that_is_not(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A long text with one line that is not ASCII: that line gets every plugin, the ASCII
+    lines only the plugins their gates allow (not every line: a Write with one "é" in it
+    is not scanned by every regex on every line), and a secret is found on either kind."""
+    from runner.policy import secrets as module
+    from tests.gateway.test_redact import UNICODE_SECRETS
+
+    checked: list[str] = []
+    real = module._found
+
+    def counting(plugin: object, line: str) -> bool:
+        checked.append(line)
+        return real(plugin, line)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(module, "_found", counting)
+    code = [f"def f{i}(x):\n    return x + {i}" for i in range(100)]
+    for secret in (SAMPLES["github-token"], UNICODE_SECRETS[3]):  # a Slack webhook with ı
+        text = "\n".join([*code[:50], "# café", f"token = '{secret}'", *code[50:]])
+        checked.clear()
+        found = {(f.rule, f.line) for f in scan(text, "x")}
+        assert any(line == 102 for _, line in found), (secret, found)
+        assert 0 < len(checked) < 50 * len(regex_plugins()) // 10, len(checked)
+        assert "# café" in checked  # the line that is not ASCII met every plugin
