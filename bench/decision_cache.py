@@ -230,7 +230,7 @@ calls = generate_calls(int(sys.argv[2]), int(sys.argv[3]))
 if sys.argv[4] == "accented":  # each Write's content with one line that is not ASCII
     for _, call in calls:
         if call.name == "Write":
-            call.input["content"] = "# café\n" + call.input["content"]
+            call.input["content"] = "# café\\n" + call.input["content"]
 bundle = load_bundle([])
 engine = load_engine(PolicyConfig(), bundle=bundle)
 run = RunInfo(id="bench", agent="backend-implementer")
