@@ -37,12 +37,20 @@ deny := [] if {
 	not names_maybe_secret
 } else := all_deny(path_deny(input.paths))
 
-# Does anything the call names (paths, targets, arguments, what a recursive read reaches)
-# contain a literal part of a secret file pattern or /proc? One regular expression.
-names_maybe_secret if regex.match(literals_regex, lower(concat("\n", array.concat(
+# Does anything the call names (paths, targets, arguments as they are and as the argument
+# check reads them, with ":" and "=" as "/", what a recursive read reaches) contain a
+# literal part of a secret file pattern or /proc? One regular expression.
+names_maybe_secret if literals_match(concat("\n", array.concat(
 	array.concat([p.path | some p in input.paths], [p.real | some p in input.paths]),
-	array.concat([concat("\n", c.argv) | some c in input.shell.commands], [t | some p in input.paths; p.recursive == true; t := recursive_text(p)]),
-))))
+	array.concat(
+		[a | some c in input.shell.commands; some a in [concat("\n", c.argv), replace(replace(concat("\n", c.argv), "=", "/"), ":", "/")]],
+		[t | some p in input.paths; p.recursive == true; t := recursive_text(p)],
+	),
+)))
+
+# The literal parts, matched as the exact checks match the patterns (lib.rego: the regex
+# is case-insensitive).
+literals_match(text) if regex.match(literals_regex, text)
 
 # The reasons of the commands that print the process environment.
 environment_deny := [r |
@@ -75,10 +83,10 @@ path_deny(paths) := [r |
 # A fact whose path and target contain no literal part of a secret file pattern and no
 # "/proc" names no secret file and no process memory: `deny`'s cheap first check, per fact
 # (one regular expression instead of the exact checks). A missing path or target is checked.
-maybe_secret_fact(p) if regex.match(literals_regex, lower(concat("\n", [
+maybe_secret_fact(p) if literals_match(concat("\n", [
 	object.get(p, "path", "/proc"),
 	object.get(p, "real", "/proc"),
-])))
+]))
 
 # The literal parts' regex: computed once at load (data.sandbox_derived), or here without the
 # derived data (policy tests).

@@ -112,7 +112,7 @@ class Doc:
         if self._found is None:
             self._found = _LITERALS.found(self.folded)
         built, hits = self._found
-        return [n in hits if n is not None and n < built else self.possible(p)
+        return [n in hits if n is not None and n < built and p.literals else self.possible(p)
                 for p, n in zip(prefilters, _LITERALS.numbers(prefilters), strict=True)]
 
     @property
@@ -150,6 +150,9 @@ class LiteralGates:
         self._numbers: dict[int, tuple[tuple[Prefilter, ...], tuple[int | None, ...], int]] = {}
 
     def add(self, prefilter: Prefilter) -> None:
+        """Register a gate whose strings are known (``literals``: all it can match)."""
+        if not prefilter.literals:
+            return
         with self._lock:
             number = self._index.setdefault(id(prefilter), len(self._index))
             for literal in prefilter.literals:
@@ -158,6 +161,8 @@ class LiteralGates:
     def found(self, folded: str) -> tuple[int, frozenset[int]]:
         """(how many gates were looked for, the numbers of those found in ``folded``)."""
         with self._lock:
+            if not self._owners:
+                return 0, frozenset()  # no gate registered: each is asked the usual way
             if self._automaton is None or self._built != len(self._index):
                 automaton = importlib.import_module("ahocorasick").Automaton()
                 for literal, owners in self._owners.items():
@@ -232,7 +237,8 @@ def prefilter(pattern: re.Pattern[str]) -> Prefilter:
     needles = () if len(options) > _NEEDLES else tuple(
         sorted(o for o in options if not any(p != o and p in o for p in options)))
     made = Prefilter(full, re.compile(found[0]), needles, literals=options)
-    _LITERALS.add(made)
+    if options:  # a gate of more strings than are tracked is asked the usual way
+        _LITERALS.add(made)
     return made
 
 

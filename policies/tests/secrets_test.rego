@@ -170,6 +170,13 @@ test_environment_programs_beside_secrets if {
 	t.denied_by(found, "secrets", "process_environment")
 	t.denied_by(found, "secrets", "hardcoded_secret")
 	t.allowed(t.bash([["env", "PYTHONPATH=backend", "python"], ["cat", "backend/app.py"]], [t.fact("backend/app.py", "read")]))
+	# the cheap checks find what the exact ones would (found by a review): Unicode case
+	# folding (the long s), and ":" and "=" read as "/" in an argument
+	t.denied_by(t.bash([["env", "cat", ".ſsh/config"]], []), "secrets", "secret_argument")
+	t.denied_by(t.bash([["cat", ".ſsh/config"]], []), "secrets", "secret_argument")
+	t.denied_by(t.call("Read", [t.fact(".ſsh/id_rsa", "read")]), "secrets", "secret_file")
+	t.denied_by(t.bash([["env", "ls", ".config:gcloud"]], []), "secrets", "secret_argument")
+	t.denied_by(t.bash([["env", "cp", "x=.config=gcloud", "y"]], []), "secrets", "secret_argument")
 }
 
 # --- hardcoded_secret --------------------------------------------------------------------

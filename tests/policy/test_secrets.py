@@ -346,3 +346,19 @@ def test_lines_that_are_ascii_keep_their_gates_beside_one_that_is_not(
         assert any(line == 102 for _, line in found), (secret, found)
         assert 0 < len(checked) < 50 * len(regex_plugins()) // 10, len(checked)
         assert "# café" in checked  # the line that is not ASCII met every plugin
+
+
+def test_a_gate_of_more_strings_than_tracked_is_still_asked() -> None:
+    """A gate that can match more strings than are tracked (its ``literals`` empty) is not
+    answered by the automaton (found by a review: it was registered and always "absent")."""
+    from runner.secret_gates import prefilter
+
+    assert regex_plugins()  # the plugins' gates registered first, as in a run
+    gate = prefilter(re.compile(  # 2 x 3 x 2 x 3 x 10 = 360 strings: over the limit
+        r"(?:softlayer|sl)(?:_|-|)(?:api|)(?:_|-|)(?:key|pwd|password|pass|token|secret|pw"
+        r"|passwd|passphrase|credential)\s*[:=]\s*([a-z0-9]{32})"))
+    assert gate.gate is not None and not gate.literals
+    text = "sl_api_secret = " + "a1" * 16 + "\n"
+    doc = Doc(text)
+    assert doc.possible(gate) and doc.possible_among((gate,)) == [True]
+    assert Doc("nothing here\n").possible_among((gate,)) == [False]

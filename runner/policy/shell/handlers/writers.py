@@ -473,9 +473,11 @@ def _search_ini(w: _Walker, start: str) -> tuple[str, str] | None:
     for base in _upwards(start):
         if not is_inside(base):
             break
-        present = w.resolver.names(base)  # one listing instead of a look per name
+        listed = w.resolver.names(base)  # one listing instead of a look per name
+        # by casefold: on a case-insensitive filesystem PYTEST.INI answers for pytest.ini
+        present = None if listed is None else {n.casefold() for n in listed}
         for name in _PYTEST_INI:
-            if present is not None and name not in present:
+            if present is not None and name.casefold() not in present:
                 continue  # not there: nothing to read
             text = _read(w, f"{base}/{name}" if base != "/" else f"/{name}")
             if text is None:
