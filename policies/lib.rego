@@ -86,12 +86,10 @@ exception_regex_of(patterns) := concat("", ["(?i)(^|/)(", glob_alternatives(patt
 process_regex_of(patterns) := concat("", ["^(", glob_alternatives(patterns), ")(/|$)"])
 
 # The longest literal part of each pattern (lowercase), and "/proc": text that contains
-# none of them names no secret file and no /proc path (a cheap first check). Matched
-# case-insensitively with Unicode's simple case folding, as the exact checks' (?i) regexes
-# match the patterns (the long s is an s, the Kelvin sign a k): not after lower().
-secret_literals_regex_of(patterns) := concat("", ["(?i)(?:", concat("|", [replace(lit, ".", `\.`) |
+# none of them names no secret file and no /proc path (a cheap first check).
+secret_literals_regex_of(patterns) := concat("|", [replace(lit, ".", `\.`) |
 	some lit in array.concat([longest_literal(lower(p)) | some p in patterns], ["/proc"])
-]), ")"])
+])
 
 longest_literal(pattern) := lit if {
 	pieces := regex.split(`[*?]`, regex.replace(trim_suffix(pattern, "/"), `\[[^\]]*\]`, "*"))

@@ -48,9 +48,11 @@ names_maybe_secret if literals_match(concat("\n", array.concat(
 	),
 )))
 
-# The literal parts, matched as the exact checks match the patterns (lib.rego: the regex
-# is case-insensitive).
-literals_match(text) if regex.match(literals_regex, text)
+# The literal parts (lowercase ASCII), matched as the exact checks' case-insensitive regexes
+# match the patterns: Unicode's simple case folding also makes the long s an s and the
+# Kelvin sign a k (lower() alone keeps the long s; a case-insensitive regex here is much
+# slower in regorus).
+literals_match(text) if regex.match(literals_regex, replace(replace(lower(text), "\u017f", "s"), "\u212a", "k"))
 
 # The reasons of the commands that print the process environment.
 environment_deny := [r |
