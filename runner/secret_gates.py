@@ -199,6 +199,17 @@ class LiteralGates:
 _LITERALS = LiteralGates()
 
 
+def ascii_lines(lines: list[str]) -> tuple[str, list[int]]:
+    """(the lines joined by newlines with those that are not ASCII emptied, the indexes of
+    those): what the gates can be asked about, line numbers kept; the callers run every
+    regex on the lines that are not ASCII (see :class:`Prefilter`)."""
+    odd = [i for i, line in enumerate(lines) if not line.isascii()]
+    if not odd:
+        return "\n".join(lines), odd
+    skip = set(odd)
+    return "\n".join("" if i in skip else line for i, line in enumerate(lines)), odd
+
+
 def doc_of(text: str) -> Doc:
     """The Doc of ``text``; one shared by the policy's scan and redaction for a long text (a
     Write's content is scanned when its call is derived, then redacted when it is logged:

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 from runner.gateway.credentials import git_config_credentials
 from runner.secret_detectors import credential_form_detectors, rule_of, token_detectors
-from runner.secret_gates import MEMO_MIN, Prefilter, doc_of, prefilter
+from runner.secret_gates import MEMO_MIN, Prefilter, ascii_lines, doc_of, prefilter
 
 if TYPE_CHECKING:
     from detect_secrets.plugins.base import RegexBasedDetector
@@ -173,21 +173,19 @@ class Redactor:
                 return True
         if not new:
             return False
-        counts: dict[str, int] = {}
         short = []
-        for text in new:  # a long text on its own: its gates may be known already (doc_of)
-            if len(text) >= MEMO_MIN:
-                self._redact(text, counts)
-                if counts:
-                    return True
-            else:
+        for text in new:  # a long text on its own (and kept): its gates may be known already
+            if len(text) < MEMO_MIN:
                 short.append(text)
+            elif self.redact_text(text)[1]:
+                return True
+        counts: dict[str, int] = {}
         self._redact("\n".join(short), counts)
         if counts:
             return True
-        if len(self._cache) + len(new) > _CACHE_LIMIT:
+        if len(self._cache) + len(short) > _CACHE_LIMIT:
             self._cache.clear()
-        for text in new:
+        for text in short:
             self._cache[text] = (text, {})
         return False
 
@@ -237,11 +235,7 @@ class Redactor:
         # hold for ASCII text: a line that is not ASCII gets every regex, and the gates are
         # asked about the others (the text with those lines emptied: the same line numbers)
         lines = text.split("\n")
-        odd: list[int] = []
-        gated = text
-        if not text.isascii():
-            odd = [i for i, line in enumerate(lines) if not line.isascii()]
-            gated = "\n".join("" if not line.isascii() else line for line in lines)
+        gated, odd = (text, []) if text.isascii() else ascii_lines(lines)
         doc = doc_of(gated)
         detectors = detector_regexes()
         active = [d for d, ok in zip(detectors, doc.possible_among(detector_gates()),

@@ -18,8 +18,8 @@ Identical derived inputs are common (the same Read twice, Claude Code asking aga
 call it already asked about): :class:`DecisionCache` keeps the engine's decisions by a hash
 of the bundle and the JSON of the derived input the engine is given, so a repeat skips
 evaluation. The input itself comes from a kept derivation (:mod:`runner.policy.derived`)
-only when the workspace still answers every look that derivation made as it did; otherwise it is derived
-afresh, so the key is always what the workspace looks like now. The cache never keeps a
+only when the workspace still answers every look that derivation made as it did; otherwise
+it is derived afresh, so the key is always what the workspace looks like now. The cache never keeps a
 failed evaluation or an input with errors, and it is off for an engine whose policies it
 cannot see (an OPA server) or whose policies call a builtin that is not a function of the
 input and data (``time.now_ns``, ``rand.intn``, ``http.send``, ...). A decision from the

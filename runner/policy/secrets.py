@@ -47,7 +47,7 @@ from typing import Any
 
 from runner.policy.models import SecretFinding
 from runner.secret_detectors import RULES, rule_of, token_detectors
-from runner.secret_gates import Prefilter, doc_of, prefilter
+from runner.secret_gates import Prefilter, ascii_lines, doc_of, prefilter
 
 
 @dataclass
@@ -257,11 +257,11 @@ def scan(
     doc = doc_of(text)
     # the gates hold for ASCII text: a line that is not ASCII is a candidate for every
     # plugin, and the gates are asked about the others (the text with those lines emptied)
-    odd: set[int] = set()
+    odd: list[int] = []
     gated = doc
     if not text.isascii():
-        odd = {i for i, line in enumerate(doc.lines) if not line.isascii()}
-        gated = doc_of("\n".join("" if i in odd else line for i, line in enumerate(doc.lines)))
+        ascii_text, odd = ascii_lines(doc.lines)
+        gated = doc_of(ascii_text)
     plugins = regex_plugins()
     possible = iter(gated.possible_among(_gates(plugins)))
     for plugin in plugins:
