@@ -151,10 +151,13 @@ class Redactor:
             return hit
         counts: dict[str, int] = {}
         result = (self._redact(text, counts), counts)
+        self._keep(text, result)
+        return result
+
+    def _keep(self, text: str, result: tuple[str, dict[str, int]]) -> None:
         if len(self._cache) >= _CACHE_LIMIT:
             self._cache.clear()
         self._cache[text] = result
-        return result
 
     def finds_any(self, texts: Sequence[str]) -> bool:
         """Would redacting any of ``texts`` replace something?
@@ -183,10 +186,8 @@ class Redactor:
         self._redact("\n".join(short), counts)
         if counts:
             return True
-        if len(self._cache) + len(short) > _CACHE_LIMIT:
-            self._cache.clear()
         for text in short:
-            self._cache[text] = (text, {})
+            self._keep(text, (text, {}))
         return False
 
     def _redact(self, text: str, counts: dict[str, int]) -> str:
@@ -252,15 +253,12 @@ class Redactor:
             for i in _lines_touched(gate.gate, doc.folded, starts):
                 on.setdefault(i, []).append((rule, regex))
         every = [(rule, regex) for rule, regex, _ in detectors]
-        for i in odd:
-            on[i] = every  # a line that is not ASCII: no gate rules a regex out
-        unruled = set(odd)
-        for i in range(len(lines)) if everywhere else sorted(on):
+        unruled = set(odd)  # lines that are not ASCII: no gate rules a regex out
+        for i in range(len(lines)) if everywhere else sorted(on.keys() | unruled):
             line = lines[i]
             if len(line) < 8:
                 continue
-            regexes = on[i] if i in unruled else [*everywhere, *on[i]] if i in on \
-                else everywhere
+            regexes = every if i in unruled else [*everywhere, *on.get(i, ())]
             spans = sorted(_spans(line, regexes))
             for start, end, rule in reversed(_disjoint(spans)):
                 counts[rule] = counts.get(rule, 0) + 1
