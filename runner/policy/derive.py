@@ -281,8 +281,12 @@ def _encodable(s: str) -> bool:
 def _grep_paths(resolver: PathResolver, base: str, glob: str | None, cwd: str) -> list[PathFact]:
     """What the Grep tool reads: everything under ``path`` (ripgrep, recursive), narrowed by
     ``glob`` (ripgrep's ``--glob``: a pattern without ``/`` matches a file name at any depth,
-    one with ``/`` the path under ``path``; ``**`` any directories; braces). The files the
-    glob selects are named reads of their own, as a shell pattern's matches are."""
+    one with ``/`` the path under ``path``; ``**`` any directories; braces). The recursive
+    read's ``contents`` are what the glob selects (the target of a file link only when the
+    glob selects the link, through which it is read); of those, the links, the masked
+    directories and what lies outside ``path`` are also named reads of their own (a link's
+    target is then checked as its ``real``). A plain file under ``path`` is named in
+    ``contents`` only, as it is for a Grep without a glob."""
     fact = resolver.fact(base, "read", cwd=cwd, via="tool", program="Grep")
     facts = [fact]
     if not fact.inside_workspace or fact.special or fact.real.startswith("/"):
@@ -293,15 +297,26 @@ def _grep_paths(resolver: PathResolver, base: str, glob: str | None, cwd: str) -
         return facts  # a file: read as itself
     match = _rg_glob(glob) if glob else None
     prefix = "" if fact.real == "." else fact.real.rstrip("/") + "/"
+
+    def selected(c: str) -> bool:
+        # a masked directory, or what is reached through a linked directory: kept
+        return match is None or c.endswith("/") or not c.startswith(prefix) \
+            or match(c[len(prefix):])
+
+    # a file link's target is read through the link: only when the glob selects the link
     contents = [
         c for c in found.contents
-        if match is None or c.endswith("/") or not c.startswith(prefix) or match(c[len(prefix):])
+        if (c not in found.link_targets and selected(c))
+        or any(selected(link) for link in found.link_targets.get(c, ()))
     ]
     fact.recursive = True
     fact.contents = contents
     fact.contents_truncated = found.truncated
     if match is not None and len(contents) <= MAX_GLOB_MATCHES:
         for c in contents:
+            if c.startswith(prefix) and c not in found.links and c not in found.link_targets \
+                    and not c.endswith("/"):
+                continue  # a plain file under the searched directory: in ``contents``
             named = resolver.fact(c.rstrip("/"), "read", cwd=CONTAINER_WORKSPACE, via="tool",
                                   program="Grep", dynamic=True)
             named.raw = glob or named.raw

@@ -39,7 +39,7 @@ from __future__ import annotations
 import contextlib
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from runner.hostfs import (
@@ -559,16 +559,21 @@ class PathResolver:
         if top.loop or not top.is_dir or not is_inside(top.real):
             return None
         contents: set[str] = set()
+        listed: set[str] = set()  # entries added as themselves (not as a link's target)
+        links: set[str] = set()  # the entries that are symbolic links
+        file_links: dict[str, set[str]] = {}  # a file link's target -> the links to it
         truncated = False
         seen: set[str] = set()
         queue: deque[tuple[str, bool]] = deque([(top.real, keep is None)])
         scanned = 0
 
-        def add(path: str, suffix: str = "") -> None:
+        def add(path: str, suffix: str = "") -> str:
             nonlocal truncated
             if "\n" in path or "\r" in path:
                 truncated = True
-            contents.add(display(path) + suffix)
+            shown = display(path) + suffix
+            contents.add(shown)
+            return shown
 
         while queue:
             cdir, take_all = queue.popleft()
@@ -599,17 +604,22 @@ class PathResolver:
                         continue
                     res = self.resolve(path, CONTAINER_WORKSPACE)
                     if passes:
-                        add(path)
+                        shown = add(path)
+                        listed.add(shown)
+                        links.add(shown)
                         if res.real != path:
-                            add(res.real)
+                            target = add(res.real)
+                            if not res.is_dir:
+                                file_links.setdefault(target, set()).add(shown)
                     if res.is_dir and is_inside(res.real) and not res.loop:
                         queue.append((res.real, take_all or (keep_dirs and passes)))
                 elif entry.kind == "dir":
                     if path not in WALK_SKIP:
                         queue.append((path, take_all or (keep_dirs and passes)))
                 elif passes:
-                    add(path)
-        return WalkResult(sorted(contents), truncated, scanned)
+                    listed.add(add(path))
+        targets = {t: frozenset(links) for t, links in file_links.items() if t not in listed}
+        return WalkResult(sorted(contents), truncated, scanned, targets, frozenset(links))
 
     # --- facts -------------------------------------------------------------------------
 
@@ -651,6 +661,10 @@ class WalkResult:
     contents: list[str]  # display paths, sorted
     truncated: bool  # more entries than the limit, unreadable directories or odd names
     scanned: int = 0  # directory entries looked at
+    # the entries of ``contents`` there only as the target of file links (not found as
+    # themselves in a directory the walk lists): target -> those links (display paths)
+    link_targets: dict[str, frozenset[str]] = field(default_factory=dict)
+    links: frozenset[str] = frozenset()  # the entries of ``contents`` that are symbolic links
 
 
 def attach_measurements(facts: Sequence[PathFact], measured: Sequence[MeasuredPath]) -> None:

@@ -214,6 +214,20 @@ def test_bash_gets_the_proxy_variables_only_when_the_run_has_a_proxy() -> None:
     assert with_proxy["NO_PROXY"] == "localhost,127.0.0.1,::1" and "AWS_SECRET" not in with_proxy
 
 
+def test_grep_reads_a_linked_file_only_when_its_glob_selects_the_link(box: Toolbox,
+                                                                      ws: Path) -> None:
+    # what the policy derives for a Grep glob (runner/policy/derive.py, _grep_paths): the
+    # target of a file link is read only through a link the glob selects
+    (ws / "notes").mkdir()
+    (ws / "notes" / "secret.txt").write_text("ROUTE = 'linked'\n")
+    (ws / "backend" / "settings.txt").symlink_to("../notes/secret.txt")
+    (ws / "backend" / "linked.py").symlink_to("../notes/secret.txt")
+    grep = lambda **kw: {ln.split(":")[0] for ln in run(box, "Grep", pattern="linked", **kw)[0].splitlines()}  # noqa: E731
+    assert grep(path="backend", glob="*.py") == {"backend/linked.py"}
+    assert grep(path="backend", glob="*.txt") == {"backend/settings.txt"}
+    assert grep(path="backend", glob="*.md") == {"No matches found"}
+
+
 def test_glob_and_grep_patterns_follow_claude_code(box: Toolbox, ws: Path) -> None:
     (ws / "backend" / "app" / "api").mkdir(parents=True)
     (ws / "backend" / "app" / "api" / "routes.py").write_text("ROUTE = 1\n")

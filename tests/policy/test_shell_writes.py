@@ -552,12 +552,50 @@ def test_grep_tool_on_code_is_allowed(decide: Any, fields: dict[str, str]) -> No
     assert decide("", tool="Grep", **fields) == (True, [])
 
 
-def test_grep_tool_glob_names_its_files(ws: Path) -> None:
+def test_grep_tool_glob_narrows_its_contents(ws: Path) -> None:
     result = derive_input(ToolCall(name="Grep", input={"pattern": "x", "glob": "*.py"}),
                           workspace=ws, run=RunInfo(id="t"))
     root = result.paths[0]
     assert (root.path, extra(root)["recursive"]) == (".", True)
     assert set(extra(root)["contents"]) == {"backend/app/main.py", "backend/app/utils.py",
                                             "backend/tests/test_main.py"}
-    assert {p.path for p in result.paths[1:]} == set(extra(root)["contents"])
-    assert all(p.dynamic and p.raw == "*.py" for p in result.paths[1:])
+    # plain files under the searched directory are named in `contents` only (as for a Grep
+    # without a glob): no read of its own for each
+    assert result.paths[1:] == []
+
+
+def grep_facts(ws: Path, **fields: str) -> tuple[PathFact, list[PathFact]]:
+    result = derive_input(ToolCall(name="Grep", input={"pattern": "x", **fields}),
+                          workspace=ws, run=RunInfo(id="t"))
+    return result.paths[0], result.paths[1:]
+
+
+def test_grep_tool_glob_reads_a_link_target_only_through_a_selected_link(ws: Path) -> None:
+    (ws / "backend" / "settings.txt").symlink_to("../.env")  # not selected by *.py
+    (ws / "backend" / "keys.py").symlink_to("../deploy/server.key")  # selected
+    (ws / "backend" / "main_link.py").symlink_to("app/main.py")
+    root, named = grep_facts(ws, path="backend", glob="*.py")
+    contents = set(extra(root)["contents"])
+    assert ".env" not in contents and "backend/settings.txt" not in contents
+    assert {"backend/keys.py", "deploy/server.key", "backend/main_link.py"} <= contents
+    # the selected links (and what only they reach) are reads of their own: a link's
+    # target is checked as its `real`
+    by_path = {p.path: p for p in named}
+    assert set(by_path) == {"backend/keys.py", "deploy/server.key", "backend/main_link.py"}
+    assert by_path["backend/keys.py"].real == "deploy/server.key"
+    assert all(p.dynamic and p.raw == "*.py" for p in named)
+    # without a glob every link is followed: the secret is reached
+    assert ".env" in extra(grep_facts(ws, path="backend")[0])["contents"]
+
+
+def test_grep_tool_glob_decides_by_the_links_it_selects(decide: Any, ws: Path) -> None:
+    (ws / "backend" / "settings.txt").symlink_to("../.env")
+    # ripgrep and the builtin Grep read settings.txt only when the glob selects it
+    assert decide("", tool="Grep", pattern="def", path="backend", glob="*.py") == (True, [])
+    allow, rules = decide("", tool="Grep", pattern="def", path="backend", glob="*.txt")
+    assert not allow and "secrets.secret_file" in rules, rules
+    allow, rules = decide("", tool="Grep", pattern="def", path="backend")
+    assert not allow and "secrets.secret_file" in rules, rules
+    (ws / "backend" / "x.py").symlink_to("/etc/passwd")
+    allow, rules = decide("", tool="Grep", pattern="def", path="backend", glob="*.py")
+    assert not allow and "scope.dynamic_read_outside" in rules, rules
