@@ -34,6 +34,7 @@ from runner.protocol import (
     WriteInput,
     tool_fields,
 )
+from runner.toolglob import BRACE_LIMIT, GLOB_FLAGS, GREP_GLOB_FLAGS
 
 READ_DEFAULT_LINES = 2000
 LINE_CHARS = 2000
@@ -42,10 +43,9 @@ MAX_LISTED = 1000
 MAX_GREP_MATCHES = 500
 MAX_SCAN_FILE_BYTES = 5 << 20
 SKIP_DIRS = frozenset({".git", "__pycache__", "node_modules", ".sandbox-runner", ".pytest_cache"})
-# Glob/Grep patterns as Claude Code reads them: `**` spans directories, `{a,b}` braces,
-# `[...]` classes, dotfiles matched, no extglob; links are not followed by `**`.
-GLOB_FLAGS = glob.GLOBSTAR | glob.BRACE | glob.DOTGLOB
-BRACE_LIMIT = 1000  # patterns a brace expression may expand to (wcmatch refuses more)
+# Glob/Grep patterns as Claude Code reads them (runner/toolglob.py: shared with the policy's
+# derivation): `**` spans directories, `{a,b}` braces, `[...]` classes, dotfiles matched, no
+# extglob; links are not followed by `**`.
 
 
 class ToolError(Exception):
@@ -250,7 +250,7 @@ class Toolbox:
         if not os.path.exists(base):
             raise ToolError(f"{a.path} does not exist")
         try:
-            matcher = glob.compile(a.glob, flags=GLOB_FLAGS | glob.MATCHBASE,
+            matcher = glob.compile(a.glob, flags=GREP_GLOB_FLAGS,
                                    limit=BRACE_LIMIT) if a.glob else None
         except PatternLimitException:
             raise ToolError(f"glob expands to more than {BRACE_LIMIT} patterns") from None

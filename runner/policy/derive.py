@@ -63,6 +63,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from wcmatch import glob as wcglob
+
 from runner.hostfs import WorkspaceFS
 from runner.policy import secrets
 from runner.policy.models import (
@@ -83,6 +85,7 @@ from runner.policy.paths import (
 )
 from runner.policy.patterns import GlobTooBroad, brace_expand
 from runner.protocol import MeasuredPath, ToolField, tool_fields
+from runner.toolglob import BRACE_LIMIT, GREP_GLOB_FLAGS
 
 MAX_COMMAND_BYTES = 32 * 1024  # real commands are far shorter; parsing grows faster than size
 
@@ -295,7 +298,7 @@ def _grep_paths(resolver: PathResolver, base: str, glob: str | None, cwd: str) -
     found = resolver.walk(top, hidden=True, follow=True, limit=MAX_WALK_ENTRIES)
     if found is None:
         return facts  # a file: read as itself
-    match = _rg_glob(glob) if glob else None
+    match = _grep_glob(glob) if glob else None
     prefix = "" if fact.real == "." else fact.real.rstrip("/") + "/"
 
     def selected(c: str) -> bool:
@@ -306,7 +309,7 @@ def _grep_paths(resolver: PathResolver, base: str, glob: str | None, cwd: str) -
     # a file link's target is read through the link: only when the glob selects the link
     contents = [
         c for c in found.contents
-        if (c not in found.link_targets and selected(c))
+        if ((c in found.listed or c not in found.link_targets) and selected(c))
         or any(selected(link) for link in found.link_targets.get(c, ()))
     ]
     fact.recursive = True
@@ -314,14 +317,27 @@ def _grep_paths(resolver: PathResolver, base: str, glob: str | None, cwd: str) -
     fact.contents_truncated = found.truncated
     if match is not None and len(contents) <= MAX_GLOB_MATCHES:
         for c in contents:
-            if c.startswith(prefix) and c not in found.links and c not in found.link_targets \
-                    and not c.endswith("/"):
+            if c.startswith(prefix) and c in found.listed and c not in found.links:
                 continue  # a plain file under the searched directory: in ``contents``
             named = resolver.fact(c.rstrip("/"), "read", cwd=CONTAINER_WORKSPACE, via="tool",
                                   program="Grep", dynamic=True)
             named.raw = glob or named.raw
             facts.append(named)
     return facts
+
+
+def _grep_glob(glob: str) -> Callable[[str], bool] | None:
+    """What a Grep ``glob`` may select, by either implementation: ripgrep's ``--glob``
+    (Claude Code) or the builtin Grep's wcmatch pattern (backslash escapes, POSIX classes,
+    ``//`` ...). A path either selects is selected (None: everything)."""
+    rg = _rg_glob(glob)
+    if rg is None:
+        return None
+    try:
+        builtin = wcglob.compile(glob, flags=GREP_GLOB_FLAGS, limit=BRACE_LIMIT)
+    except Exception:
+        return None
+    return lambda rel: rg(rel) or builtin.match(rel)
 
 
 def _rg_glob(glob: str) -> Callable[[str], bool] | None:
@@ -352,13 +368,20 @@ def _rg_glob(glob: str) -> Callable[[str], bool] | None:
             elif body[i] == "?":
                 out += "[^/]"
                 i += 1
+            elif body[i] == "\\" and i + 1 < len(body):  # an escaped character: itself
+                out += re.escape(body[i + 1])
+                i += 2
             elif body[i] == "[":
                 end = body.find("]", i + 2)
                 if end < 0:
                     out += re.escape("[")
                     i += 1
                 else:
+                    # literal in a class; escaped, so Python does not read a nested
+                    # set or a set operation (`[[`, `&&`, `~~`, `||`) into them
                     inner = body[i + 1 : end].replace("\\", "\\\\")
+                    for c in "[&~|":
+                        inner = inner.replace(c, "\\" + c)
                     out += "[" + ("^" + inner[1:] if inner.startswith("!") else inner) + "]"
                     i = end + 1
             else:

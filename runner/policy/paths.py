@@ -618,8 +618,9 @@ class PathResolver:
                         queue.append((path, take_all or (keep_dirs and passes)))
                 elif passes:
                     listed.add(add(path))
-        targets = {t: frozenset(links) for t, links in file_links.items() if t not in listed}
-        return WalkResult(sorted(contents), truncated, scanned, targets, frozenset(links))
+        targets = {t: frozenset(links) for t, links in file_links.items()}
+        return WalkResult(sorted(contents), truncated, scanned, targets, frozenset(links),
+                          frozenset(listed))
 
     # --- facts -------------------------------------------------------------------------
 
@@ -661,10 +662,11 @@ class WalkResult:
     contents: list[str]  # display paths, sorted
     truncated: bool  # more entries than the limit, unreadable directories or odd names
     scanned: int = 0  # directory entries looked at
-    # the entries of ``contents`` there only as the target of file links (not found as
-    # themselves in a directory the walk lists): target -> those links (display paths)
+    # the entries of ``contents`` that are the target of file links: target -> those links
+    # (display paths); a target may also be ``listed`` (found as itself)
     link_targets: dict[str, frozenset[str]] = field(default_factory=dict)
     links: frozenset[str] = frozenset()  # the entries of ``contents`` that are symbolic links
+    listed: frozenset[str] = frozenset()  # the entries found as themselves in a listing
 
 
 def attach_measurements(facts: Sequence[PathFact], measured: Sequence[MeasuredPath]) -> None:

@@ -172,6 +172,7 @@ def context_files(layer: Layer = RUNTIME_LAYER) -> list[tuple[str, Path]]:
     files.append((f"{AGENT_DEST}/runner/__init__.py", pkg / "__init__.py"))
     files.append((f"{AGENT_DEST}/runner/protocol.py", pkg / "protocol.py"))
     files.append((f"{AGENT_DEST}/runner/wire.py", pkg / "wire.py"))
+    files.append((f"{AGENT_DEST}/runner/toolglob.py", pkg / "toolglob.py"))
     files.extend(_tree_files(pkg / "agent", f"{AGENT_DEST}/runner/agent/"))
     return sorted(files)
 

@@ -215,14 +215,20 @@ def test_non_dumpable_agent_environ_is_unreadable_to_its_commands(harden: bool) 
 
 
 def test_agent_imports_only_what_the_image_has() -> None:
-    """runner.agent ships alone (runner/__init__, runner/protocol, runner/wire, runner/agent): no other
-    runner modules."""
+    """runner.agent ships with a few runner modules only (the runtime layer's context:
+    runner/__init__, protocol, wire, toolglob, agent/): it imports no other."""
+    from runner.sandbox.image import AGENT_DEST, context_files
+
+    shipped = {name.removeprefix(f"{AGENT_DEST}/").removesuffix(".py").removesuffix("/__init__")
+               .replace("/", ".") for name, _ in context_files()
+               if name.startswith(f"{AGENT_DEST}/runner/") and name.endswith(".py")}
+    assert {"runner", "runner.protocol", "runner.wire", "runner.toolglob",
+            "runner.agent.tools"} <= shipped
     code = ("import sys, runner.agent.__main__, runner.agent.loop, runner.agent.client, runner.agent.tools; "
             "print(sorted(m for m in sys.modules if m.startswith('runner')))")
     proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=30)
     mods = eval(proc.stdout)
-    assert all(m in ("runner", "runner.protocol", "runner.wire") or m.startswith("runner.agent")
-               for m in mods), mods
+    assert "runner.toolglob" in mods and set(mods) <= shipped, set(mods) - shipped
 
 
 def test_agent_never_imports_the_anthropic_sdk() -> None:

@@ -599,3 +599,38 @@ def test_grep_tool_glob_decides_by_the_links_it_selects(decide: Any, ws: Path) -
     (ws / "backend" / "x.py").symlink_to("/etc/passwd")
     allow, rules = decide("", tool="Grep", pattern="def", path="backend", glob="*.py")
     assert not allow and "scope.dynamic_read_outside" in rules, rules
+
+
+@pytest.mark.parametrize("glob", ["\\x.py", "*\\.py", "[[:alpha:]].py", "sub//*.py", "*.py",
+                                  "{x,a}.py", "**/k.py"])
+def test_grep_tool_glob_selects_what_either_grep_selects(decide: Any, ws: Path,
+                                                         glob: str) -> None:
+    # the builtin Grep matches with wcmatch (escapes, POSIX classes, `//`), ripgrep with its
+    # own globs: a link either would select is read, so its target is checked
+    (ws / "backend" / "sub").mkdir()
+    (ws / "backend" / "x.py").symlink_to("/proc/self/status")
+    (ws / "backend" / "a.py").symlink_to("../.env")
+    (ws / "backend" / "sub" / "k.py").symlink_to("../../.env")
+    allow, rules = decide("", tool="Grep", pattern="KEY", path="backend", glob=glob)
+    assert not allow, (glob, rules)
+
+
+@pytest.mark.parametrize(("path", "glob"), [(".", "\\.env"), (".", "[[:punct:]]env"),
+                                            (".", ".env"), ("backend/..", "*env")])
+def test_grep_tool_glob_naming_a_secret_file_is_denied(decide: Any, path: str,
+                                                       glob: str) -> None:
+    allow, rules = decide("", tool="Grep", pattern="KEY", path=path, glob=glob)
+    assert not allow and "secrets.secret_file" in rules, (glob, rules)
+
+
+def test_grep_tool_glob_keeps_a_link_target_past_the_named_reads(decide: Any, ws: Path) -> None:
+    # more matches than are named one by one: a selected link's target stays in `contents`,
+    # also when the walk found that target as itself
+    for i in range(300):
+        (ws / "backend" / f"f{i}.py").write_text("x = 1\n")
+    (ws / "backend" / "zz.py").symlink_to("../.env")
+    (ws / "backend" / "main_copy.py").symlink_to("app/main.py")
+    allow, rules = decide("", tool="Grep", pattern="KEY", path=".", glob="*.py")
+    assert not allow and "secrets.secret_file" in rules, rules
+    root, named = grep_facts(ws, path=".", glob="*.py")
+    assert {".env", "backend/app/main.py"} <= set(extra(root)["contents"]) and named == []
