@@ -91,11 +91,15 @@ def claude_command(*, agent: str, task: str, max_turns: int, tools: list[str],
 
 def claude_env(proxy_env: dict[str, str]) -> dict[str, str]:
     """Claude Code's environment: the API relay as its Messages API, a dummy key, nothing
-    non-essential (no telemetry, no auto-update, no error reports), the egress proxy when
-    the run has one."""
+    non-essential (no telemetry, no auto-update, no error reports), no background tasks (a
+    command runs in the foreground to its end: Claude Code otherwise moves a slow one to the
+    background, on a loaded machine a 2 s pytest, and its completion notice starts another
+    turn after the answer; a background process would also outlive its tool call), the
+    egress proxy when the run has one."""
     return {
         "ANTHROPIC_BASE_URL": f"http://127.0.0.1:{API_PORT}",
         "ANTHROPIC_API_KEY": DUMMY_KEY,
+        "CLAUDE_CODE_DISABLE_BACKGROUND_TASKS": "1",
         "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
         "DISABLE_AUTOUPDATER": "1",
         "DISABLE_TELEMETRY": "1",

@@ -14,6 +14,7 @@ from runner.run.claude_code import (
     StreamJsonEvents,
     agent_file,
     agent_slug,
+    claude_env,
     claude_launch,
 )
 
@@ -118,3 +119,11 @@ def test_a_repeated_init_line_is_one_start() -> None:
                        "tools": ["Bash"], "claude_code_version": "2.1.332"})
     _, events = _events([init, init])
     assert [k for k, _ in events] == ["agent_started"]
+
+
+def test_claude_code_runs_without_background_tasks_or_nonessential_traffic() -> None:
+    # a slow command moved to the background comes back as another turn after the answer
+    env = claude_env({"HTTPS_PROXY": "http://127.0.0.1:3128"})
+    assert env["CLAUDE_CODE_DISABLE_BACKGROUND_TASKS"] == "1"
+    assert env["CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC"] == "1"
+    assert env["ANTHROPIC_API_KEY"] == DUMMY_KEY and env["HTTPS_PROXY"] == "http://127.0.0.1:3128"
