@@ -214,9 +214,11 @@ def render(res: dict[str, Any], args: argparse.Namespace) -> str:
 
 # A child process measuring first decisions with the code of one tree (this one or a
 # baseline checkout): the calls of bench/policy_latency.py, each decided by a new Decider
-# with its caches on (its redactor kept), as ``measure``'s first side. Prints JSON.
+# with its caches on (its redactor kept), as ``measure``'s first side, with a `true` spawn
+# after every fourth call (as ``measure`` interleaves them: the threshold is measured under
+# the same conditions as the decisions). Prints JSON.
 CHILD = """
-import json, sys, tempfile, time
+import json, subprocess, sys, tempfile, time
 from pathlib import Path
 sys.path.insert(0, sys.argv[1])
 from bench.policy_latency import generate_calls, make_workspace
@@ -244,21 +246,30 @@ with tempfile.TemporaryDirectory() as tmp:
     for _, call in calls[:50]:
         first().decide_logged(call)
     heap.settle()
-    for category, call in calls:
+    spawns = []
+    for i, (category, call) in enumerate(calls):
         decider = first()
         start = time.perf_counter()
         decider.decide_logged(call)
         out.append([category, (time.perf_counter() - start) * 1000])
-print(json.dumps(out))
+        if i % 4 == 3:
+            start = time.perf_counter()
+            subprocess.run(["true"], check=True)
+            spawns.append((time.perf_counter() - start) * 1000)
+print(json.dumps({"decisions": out, "spawns": spawns}))
 """
 
 
-def child_run(tree: Path, calls: int, seed: int, texts: str) -> list[tuple[str, float]]:
+def child_run(tree: Path, calls: int, seed: int, texts: str,
+              spawns: list[float]) -> list[tuple[str, float]]:
+    """The (category, ms) of each first decision; the spawns' ms are added to ``spawns``."""
     proc = subprocess.run([sys.executable, "-c", CHILD, str(tree), str(calls), str(seed), texts],
                           capture_output=True, text=True, check=False, cwd=tree)
     if proc.returncode != 0:
         raise SystemExit(f"measuring {tree} failed: {proc.stderr[-2000:]}")
-    return [(c, ms) for c, ms in json.loads(proc.stdout)]
+    got = json.loads(proc.stdout)
+    spawns += got["spawns"]
+    return [(c, ms) for c, ms in got["decisions"]]
 
 
 def compare(baseline: Path, rounds: int, calls: int, seed: int) -> str:
@@ -270,8 +281,7 @@ def compare(baseline: Path, rounds: int, calls: int, seed: int) -> str:
         for which in (("this", "base") if i % 2 == 0 else ("base", "this")):
             for texts in ("ascii", "accented"):
                 res.setdefault((which, texts), []).append(
-                    child_run(REPO if which == "this" else baseline, calls, seed, texts))
-                spawns += [spawn_true() for _ in range(50)]
+                    child_run(REPO if which == "this" else baseline, calls, seed, texts, spawns))
     s50 = pct(spawns, 50)
     commit = subprocess.run(["git", "-C", str(baseline), "rev-parse", "--short", "HEAD"],
                             capture_output=True, text=True, check=False).stdout.strip()
@@ -293,7 +303,8 @@ def compare(baseline: Path, rounds: int, calls: int, seed: int) -> str:
         f"{rounds}`: each round decides the {calls} generated calls in a child process per "
         "tree, alternating, each call by a new Decider with its caches on (as the first "
         "side above); medians of the rounds' p50, p90 and p99, and how many calls took longer "
-        f"than a `true` spawn's p50 ({s50:.3f} ms, {len(spawns)} spawns between the rounds).",
+        f"than a `true` spawn's p50 ({s50:.3f} ms; {len(spawns)} spawns, one after every "
+        "fourth call in the same child processes, as the first table interleaves them).",
         "",
         "| code | p50 | p90 | p99 | first decisions over the spawn's p50 (by category) |",
         "|---|---|---|---|---|",
