@@ -63,8 +63,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from wcmatch import glob as wcglob
-
 from runner.hostfs import WorkspaceFS
 from runner.policy import secrets
 from runner.policy.models import (
@@ -85,7 +83,6 @@ from runner.policy.paths import (
 )
 from runner.policy.patterns import GlobTooBroad, brace_expand
 from runner.protocol import MeasuredPath, ToolField, tool_fields
-from runner.toolglob import BRACE_LIMIT, GREP_GLOB_FLAGS
 
 MAX_COMMAND_BYTES = 32 * 1024  # real commands are far shorter; parsing grows faster than size
 
@@ -333,6 +330,10 @@ def _grep_glob(glob: str) -> Callable[[str], bool] | None:
     rg = _rg_glob(glob)
     if rg is None:
         return None
+    from wcmatch import glob as wcglob  # on the first Grep with a glob (14 ms of imports)
+
+    from runner.toolglob import BRACE_LIMIT, GREP_GLOB_FLAGS
+
     try:
         builtin = wcglob.compile(glob, flags=GREP_GLOB_FLAGS, limit=BRACE_LIMIT)
     except Exception:
