@@ -279,9 +279,9 @@ def _encodable(s: str) -> bool:
 
 
 def _grep_paths(resolver: PathResolver, base: str, glob: str | None, cwd: str) -> list[PathFact]:
-    """What the Grep tool reads: everything under ``path`` (ripgrep, recursive), narrowed by
-    ``glob`` (ripgrep's ``--glob``: a pattern without ``/`` matches a file name at any depth,
-    one with ``/`` the path under ``path``; ``**`` any directories; braces). The recursive
+    """What the Grep tool reads: everything under ``path`` (recursive), narrowed by ``glob``
+    (what either Grep selects, :func:`_grep_glob`: a pattern without ``/`` matches a file name
+    at any depth, one with ``/`` the path under ``path``; ``**`` any directories; braces). The recursive
     read's ``contents`` are what the glob selects (the target of a file link only when the
     glob selects the link, through which it is read); of those, the links, the masked
     directories and what lies outside ``path`` are also named reads of their own (a link's
