@@ -47,11 +47,14 @@ sys.path.insert(0, str(REPO))
 from bench._report import replace_section  # noqa: E402
 from bench.policy_latency import generate_calls, make_workspace, pct  # noqa: E402
 from runner import heap  # noqa: E402
+from runner.agent.paths import Workspace  # noqa: E402
+from runner.agent.tools import Toolbox  # noqa: E402
 from runner.config import PolicyConfig  # noqa: E402
 from runner.policy.bundle import load_bundle  # noqa: E402
-from runner.policy.decider import Decider, workspace_decider  # noqa: E402
+from runner.policy.decider import Decided, Decider, workspace_decider  # noqa: E402
 from runner.policy.engine import load_engine  # noqa: E402
-from runner.policy.models import RunInfo, ToolCall  # noqa: E402
+from runner.policy.models import PolicyInput, RunInfo, ToolCall  # noqa: E402
+from runner.protocol import BUILTIN_TOOLS, MeasuredPath  # noqa: E402
 
 REDACTION = (
     "Redaction is part of every logged decision. A decided input and its decision are first "
@@ -72,15 +75,16 @@ REDACTION = (
 )
 
 
-ORDERS = (("first", "cold", "cached"), ("cached", "first", "cold"), ("cold", "cached", "first"))
+SIDES = ("first", "cold", "cached", "ahead")
+ORDERS = tuple(SIDES[i:] + SIDES[:i] for i in range(len(SIDES)))
 
 
-def timed(decider: Decider, call: ToolCall) -> tuple[float, float, bool]:
-    """(wall ms, this thread's CPU ms, whether the decision came from the cache)."""
+def timed(decider: Decider, call: ToolCall,
+          measured: list[MeasuredPath]) -> tuple[float, float, Decided[PolicyInput]]:
+    """(wall ms, this thread's CPU ms, the decision)."""
     start, cpu = time.perf_counter(), time.thread_time()
-    decided = decider.decide_logged(call)
-    return ((time.perf_counter() - start) * 1000, (time.thread_time() - cpu) * 1000,
-            decided.cached)
+    decided = decider.decide_logged(call, measured=measured)
+    return ((time.perf_counter() - start) * 1000, (time.thread_time() - cpu) * 1000, decided)
 
 
 def spawn_true() -> float:
@@ -111,34 +115,57 @@ def measure(calls: list[tuple[str, ToolCall]], spawns: int) -> dict[str, Any]:
             return Decider(engine, workspace=ws, run=run, masks=fresh.masks,
                            redactor=fresh.redactor)
 
-        for _, call in calls[:50]:
-            first_decider().decide_logged(call)
+        # decided ahead as a run does it (Decider.prepare when the model's answer arrives,
+        # runner/gateway/ahead.py), then asked; a new Decider per call, its redactor kept
+        early = workspace_decider(engine, workspace=ws, run=run, bundle=bundle)
+
+        def ahead_decider() -> Decider:
+            return Decider(engine, workspace=ws, run=run, masks=early.masks,
+                           redactor=early.redactor)
+
+        # each call as the built-in agent asks for it: with its own measurements of the
+        # call's path arguments (Toolbox.measure, the workspace seen as /workspace)
+        box = Toolbox(Workspace(ws), enabled=list(BUILTIN_TOOLS), output_limit=1000,
+                      bash_timeout=1)
+        asked = [box.measure(call.name, call.input) for _, call in calls]
+        for (_, call), seen in zip(calls[:50], asked, strict=False):
+            first_decider().decide_logged(call, measured=seen)
+            warm = ahead_decider()
+            warm.prepare(call)
+            warm.decide_logged(call, measured=seen)
         assert cached.cache is not None and cached.derived is not None
-        for _, call in calls[:50]:  # warm-up: imports, parser and regex caches
-            cold.decide_logged(call)
-        for _, call in calls:  # fill the caches: every timed call below is a repeat
-            cached.decide_logged(call)
-        times: dict[str, list[float]] = {"first": [], "cold": [], "cached": [], "spawn": []}
-        cpu: dict[str, list[float]] = {"first": [], "cold": [], "cached": []}
+        for (_, call), seen in zip(calls[:50], asked, strict=False):  # warm-up: imports, caches
+            cold.decide_logged(call, measured=seen)
+        for (_, call), seen in zip(calls, asked, strict=True):  # every timed call: a repeat
+            cached.decide_logged(call, measured=seen)
+        times: dict[str, list[float]] = {k: [] for k in (*SIDES, "spawn", "prepare")}
+        cpu: dict[str, list[float]] = {k: [] for k in SIDES}
         by_category: dict[str, dict[str, list[float]]] = {}
         not_cached: Counter[str] = Counter()
+        not_ahead: Counter[str] = Counter()
         every = max(1, len(calls) // spawns)
         filled, reused = cached.cache.hits, cached.derived.hits
         heap.settle()
         load = os.getloadavg()[0]
         collections = [g["collections"] for g in gc.get_stats()]
-        for i, (category, call) in enumerate(calls):
+        for i, ((category, call), seen) in enumerate(zip(calls, asked, strict=True)):
             order = ORDERS[i % len(ORDERS)]
-            first = first_decider()
+            first, ahead = first_decider(), ahead_decider()
             for which in order:
-                decider = {"first": first, "cold": cold, "cached": cached}[which]
-                ms, cpu_ms, hit = timed(decider, call)
+                decider = {"first": first, "cold": cold, "cached": cached, "ahead": ahead}[which]
+                if which == "ahead":  # off the agent's path: timed apart
+                    start = time.perf_counter()
+                    ahead.prepare(call)
+                    times["prepare"].append((time.perf_counter() - start) * 1000)
+                ms, cpu_ms, decided = timed(decider, call, seen)
                 times[which].append(ms)
                 cpu[which].append(cpu_ms)
                 by_category.setdefault(category, {k: [] for k in cpu})[which].append(ms)
-                if which == "cached" and not hit:
+                if which == "cached" and not decided.cached:
                     not_cached[category] += 1
-                assert which == "cached" or not hit
+                if which == "ahead" and not decided.ahead:
+                    not_ahead[category] += 1
+                assert which in ("cached", "ahead") or not decided.cached
             if i % every == 0:
                 times["spawn"].append(spawn_true())
         gcs = [g["collections"] - c for g, c in zip(gc.get_stats(), collections, strict=True)]
@@ -146,8 +173,9 @@ def measure(calls: list[tuple[str, ToolCall]], spawns: int) -> dict[str, Any]:
         kept, reuses = len(cached.derived), cached.derived.hits - reused
     engine.close()
     return {"times": times, "cpu": cpu, "by_category": by_category, "not_cached": not_cached,
-            "hits": hits, "size": size, "kept": kept, "reuses": reuses, "gcs": gcs,
-            "masks": len(cached.masks), "n": len(calls), "load": (load, os.getloadavg()[0])}
+            "not_ahead": not_ahead, "hits": hits, "size": size, "kept": kept, "reuses": reuses,
+            "gcs": gcs, "masks": len(cached.masks), "n": len(calls),
+            "measured": sum(bool(m) for m in asked), "load": (load, os.getloadavg()[0])}
 
 
 def render(res: dict[str, Any], args: argparse.Namespace) -> str:
@@ -158,6 +186,8 @@ def render(res: dict[str, Any], args: argparse.Namespace) -> str:
                        "first"),
                       ("cold: derive + evaluate, no caches", "cold"),
                       ("repeat: kept derivation checked + cached decision", "cached"),
+                      ("first decision, decided ahead (`Decider.prepare` when the model's "
+                       "answer arrived, then the agent's request, as a run makes it)", "ahead"),
                       ("`subprocess.run(['true'])`", "spawn")):
         p50, p99 = pct(t[key], 50), pct(t[key], 99)
         met = "" if key == "spawn" else ("yes" if p99 <= s50 else "NO")
@@ -171,6 +201,11 @@ def render(res: dict[str, Any], args: argparse.Namespace) -> str:
         f"{pct(v['cached'], 50):.3f}/{pct(v['cached'], 99):.3f}, "
         f"{sum(ms > s50 for ms in v['first'])} over" for k, v in sorted(cats.items()))
     misses = sum(res["not_cached"].values())
+    not_ahead = sum(res["not_ahead"].values())
+    early = ", ".join(f"{k} {v}" for k, v in sorted(res["not_ahead"].items())) or "none"
+    ahead_cats = "; ".join(
+        f"{k} {pct(v['ahead'], 50):.3f}/{pct(v['ahead'], 99):.3f}"
+        for k, v in sorted(cats.items()))
     tail = max(cats, key=lambda k: pct(cats[k]["first"], 99))
     over = sum(ms > s50 for ms in t["first"])
     gen0, gen1, gen2 = res["gcs"]
@@ -178,8 +213,11 @@ def render(res: dict[str, Any], args: argparse.Namespace) -> str:
         f"Measured {date.today()} on {platform.machine()}, {os.cpu_count()} cores, Python "
         f"{platform.python_version()} (`bench/decision_cache.py --calls {args.calls} --spawns "
         f"{args.spawns} --write`): bench/policy_latency.py's {res['n']} generated calls, each "
-        "decided by `Decider.decide_logged` three times, in rotating order: as a run's first "
-        "decision of it (caches on, new to them), without caches, and as a repeat, beside "
+        "asked as the built-in agent asks (with its own measurements of the call's path "
+        f"arguments, `Toolbox.measure`: {res['measured']} calls have some) and decided by "
+        "`Decider.decide_logged` four times, in rotating order: as a run's first "
+        "decision of it (caches on, new to them), without caches, as a repeat, and as a "
+        "run's first decision of a call it decided ahead, beside "
         f"{len(t['spawn'])} spawns of `true` interleaved. The Deciders are built as a run builds "
         f"its own ({res['masks']} masked file, the host's redactor, one per side: every decided "
         "input and decision is redacted, as it is logged), and the "
@@ -207,6 +245,21 @@ def render(res: dict[str, Any], args: argparse.Namespace) -> str:
         f"({over} of {res['n']} first decisions took longer; a p99 under it allows "
         f"{res['n'] // 100}); its slowest category is {tail} "
         f"({pct(cats[tail]['first'], 99):.3f} ms p99).",
+        "",
+        "Decided ahead: a run decides the tool calls of a model's answer before the agent "
+        "asks (`runner/gateway/ahead.py`: on the decide thread, once the answer is sent, one "
+        "call per gap the agent leaves: while it reads the answer, and while it runs each "
+        "allowed tool), logging and answering nothing; the agent's request is then decided "
+        "as a repeat (the kept derivation checked against the workspace, the decision looked "
+        "up: the agent's measurements, which it sends only when it asks, are logged, never "
+        "given to the policies). The work is moved, not saved: preparing took p50 "
+        f"{pct(t['prepare'], 50):.3f} / p99 {pct(t['prepare'], 99):.3f} ms off the agent's "
+        "path (deriving, evaluating, and redacting the input and decision as they will be "
+        "logged, which warms the redactor). Here each call is prepared right before it is "
+        f"asked; {res['n'] - not_ahead} of {res['n']} asked decisions came from what was "
+        f"decided ahead (not: {early}). By category, p50/p99 ms of the asked decision: "
+        f"{ahead_cats}. How often the preparation is done before the agent asks in real runs "
+        "is in \"Parallel runs\" (`counter_decided_ahead` in the log).",
         "",
         REDACTION,
     ])

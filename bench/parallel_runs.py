@@ -52,6 +52,7 @@ sys.path.insert(0, str(REPO))
 from bench._report import replace_section  # noqa: E402
 from runner.audit.log import EVAL_METRIC, V1_EVAL_METRIC  # noqa: E402
 from runner.audit.verify import verify_log  # noqa: E402
+from runner.policy.decider import AHEAD_METRIC, DECISION_TIMER  # noqa: E402
 from runner.protocol import SOCKET_DIR_IN_CONTAINER  # noqa: E402
 from runner.sandbox.spec import LABEL_OWNER_PID, LABEL_RUN  # noqa: E402
 
@@ -77,6 +78,8 @@ class RunResult:
     chain_ok: bool = False
     chain_detail: str = ""
     eval_ns: list[int] = field(default_factory=list)  # in log order
+    decision_ns: list[int] = field(default_factory=list)  # timer_decision_ns, in log order
+    ahead: int = 0  # decisions made ahead (counter_decided_ahead)
     decide_ms: list[float] = field(default_factory=list)
 
 
@@ -190,6 +193,9 @@ def _inspect(res: RunResult, runtime: str) -> None:
             entry = json.loads(line)
             metrics = entry.get("metrics") or {}
             res.eval_ns.append(int(metrics.get(EVAL_METRIC, metrics.get(V1_EVAL_METRIC, 0))))
+            if DECISION_TIMER in metrics:
+                res.decision_ns.append(int(metrics[DECISION_TIMER]))
+            res.ahead += int(metrics.get(AHEAD_METRIC, 0))
             res.instance_id = (entry.get("labels") or {}).get("id", res.instance_id)
     if runtime == "builtin":  # claude-code's events come from its stream-json, not its hook
         res.decide_ms = _decide_intervals(rd)
@@ -203,7 +209,7 @@ def _leftovers(pids: set[int]) -> list[str]:
             if len(ln.split()) == 2 and ln.split()[1].isdigit() and int(ln.split()[1]) in pids]
 
 
-def run_round(n: int, tmp: Path, runtime: str, tag: str) -> Round:
+def run_round(n: int, tmp: Path, runtime: str, tag: str, *, ahead: bool = True) -> Round:
     copies = []
     for i in range(n):
         project = tmp / f"{tag}-n{n}-{i}" / "project"
@@ -217,7 +223,8 @@ def run_round(n: int, tmp: Path, runtime: str, tag: str) -> Round:
                "-f", "json"]
         if runtime != "builtin":
             cmd += ["--runtime", runtime]
-        procs.append((subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE,
+        env = {**os.environ, "SANDBOX_RUNNER_POLICY__DECIDE_AHEAD": str(ahead).lower()}
+        procs.append((subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, env=env,
                                        stderr=subprocess.PIPE, text=True), time.perf_counter()))
     pids = {p.pid for p, _ in procs}
     results: list[RunResult] = []
@@ -306,9 +313,10 @@ def pct(values: list[float], q: int) -> float:
 
 def summarise(rounds: list[Round], ref: RunResult | None) -> tuple[list[str], list[str]]:
     rows = ["| N | wall | runs/min | one run (median / max) | policy eval p50 / p99 "
-            "(decisions) | first decision: eval / round trip (medians) | decide round trip p50 / p99 | "
-            "load avg before → after | independent |",
-            "|---|---|---|---|---|---|---|---|---|"]
+            "(decisions) | decision p50 / p99 (decided ahead) | first decision: eval / round "
+            "trip (medians) | decide round trip p50 / p99 | load avg before → after | "
+            "independent |",
+            "|---|---|---|---|---|---|---|---|---|---|"]
     notes: list[str] = []
     for rnd in rounds:
         runs = rnd.runs
@@ -325,11 +333,90 @@ def summarise(rounds: list[Round], ref: RunResult | None) -> tuple[list[str], li
             f"{statistics.median(first_rt):.0f} ms" if first_rt else "n/a")
         rows.append(
             f"| {rnd.n} | {rnd.wall_s:.1f} s | {rnd.n / rnd.wall_s * 60:.1f} | "
-            f"{statistics.median(secs):.1f} / {max(secs):.1f} s | {ev} | {fd} | {rt} | "
+            f"{statistics.median(secs):.1f} / {max(secs):.1f} s | {ev} | {decision_cell(runs)} | "
+            f"{fd} | {rt} | "
             f"{rnd.load_before[0]:.2f} → {rnd.load_after[0]:.2f} | "
             f"{'yes' if not problems else 'NO'} ({ok}/{rnd.n} exit 0) |")
         notes += [f"N={rnd.n}: {p}" for p in problems]
     return rows, notes
+
+
+def decision_cell(runs: list[RunResult]) -> str:
+    """Every decision's ``timer_decision_ns`` but each run's first, and how many of all its
+    decisions were made ahead."""
+    times = [ns / 1e6 for r in runs for ns in r.decision_ns[1:]]
+    made = sum(r.ahead for r in runs)
+    total = sum(len(r.eval_ns) for r in runs)
+    if not times:
+        return "n/a"
+    return f"{pct(times, 50):.2f} / {pct(times, 99):.2f} ms ({made} of {total})"
+
+
+class SpawnSampler:
+    """Spawns `true` every ``every`` seconds in a thread while a run goes on: the decision
+    target's threshold, measured under the same load as the run's decisions."""
+
+    def __init__(self, every: float = 0.02) -> None:
+        self.every = every
+        self.times: list[float] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def __enter__(self) -> SpawnSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.every):
+            start = time.perf_counter()
+            subprocess.run(["true"], check=True)
+            self.times.append((time.perf_counter() - start) * 1000)
+
+
+def compare_ahead(tmp: Path, runtime: str, rounds: int) -> str:
+    """N=1 runs with and without deciding ahead, alternating, ``rounds`` each, beside `true`
+    spawns measured between them."""
+    res: dict[bool, list[RunResult]] = {True: [], False: []}
+    spawns: list[float] = []
+    for k in range(rounds):
+        for on in ((True, False) if k % 2 == 0 else (False, True)):
+            with SpawnSampler() as sampler:
+                rnd = run_round(1, tmp, runtime, f"ahead{k}-{on}", ahead=on)
+            res[on] += rnd.runs
+            spawns += sampler.times
+            r = rnd.runs[0]
+            print(f"  decide_ahead={on}: exit {r.exit_code}, {r.seconds:.1f} s, {r.ahead} of "
+                  f"{len(r.eval_ns)} decided ahead", flush=True)
+    s50 = statistics.median(spawns)
+    rows = ["| decide ahead | runs (exit 0) | decided ahead | decision p50 / p99 | "
+            "p99 ≤ spawn p50 | decide round trip p50 / p99 (agent's view) |",
+            "|---|---|---|---|---|---|"]
+    for on in (True, False):
+        runs = res[on]
+        times = [ns / 1e6 for r in runs for ns in r.decision_ns[1:]]
+        e2e = [ms for r in runs for ms in r.decide_ms[1:]]
+        made, total = sum(r.ahead for r in runs), sum(len(r.eval_ns) for r in runs)
+        met = "yes" if times and pct(times, 99) <= s50 else "NO"
+        rt = f"{pct(e2e, 50):.1f} / {pct(e2e, 99):.1f} ms" if e2e else "n/a"
+        rows.append(f"| {'on (default)' if on else 'off'} | {len(runs)} "
+                    f"({sum(r.exit_code == 0 for r in runs)}) | {made} of {total} | "
+                    f"{pct(times, 50):.3f} / {pct(times, 99):.3f} ms | {met} | {rt} |")
+    return "\n".join([
+        f"Deciding ahead, on and off (`--compare-ahead {rounds}`): {rounds} N=1 runs each, "
+        f"alternating, as above; a `true` spawn's p50 is {s50:.3f} ms ({len(spawns)} spawns "
+        "from the benchmark's process, one every 20 ms while each run went on: under the "
+        "same load as its decisions). The decision is "
+        "`timer_decision_ns` of every decision but each run's first (deriving or reusing the "
+        "kept derivation, evaluating or the cache, on the gateway's decide thread; with "
+        "deciding ahead on, a decision made ahead is a checked repeat when the agent asks); "
+        "the round trip is the agent's view, as in the table above.",
+        "",
+        *rows,
+    ])
 
 
 def headline(rounds: list[Round]) -> str:
@@ -358,6 +445,8 @@ def main() -> int:
                     help="skip the untimed first run (image check, page cache)")
     ap.add_argument("--keep", action="store_true", help="keep the run directories")
     ap.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
+    ap.add_argument("--compare-ahead", type=int, default=0, metavar="K",
+                    help="also K N=1 runs each with and without deciding ahead, alternating")
     args = ap.parse_args()
     if any(n < 1 for n in args.n) or args.rounds < 1:
         ap.error("N and --rounds must be at least 1")
@@ -365,6 +454,7 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="sr-parallel-"))
     rounds: list[Round] = []
     ref: RunResult | None = None
+    ahead_text = ""
     try:
         if not args.no_warmup:
             warm = run_round(1, tmp, args.runtime, "warmup")
@@ -386,6 +476,9 @@ def main() -> int:
                     print(f"  run {r.index}: {r.seconds:.1f} s, {r.decisions} decisions, "
                           f"{r.tests} tests, chain {'ok' if r.chain_ok else 'NOT ok'}, {state}")
                 print(f"  wall {rnd.wall_s:.1f} s", flush=True)
+        if args.compare_ahead > 0:
+            print("deciding ahead, on and off (N=1):", flush=True)
+            ahead_text = compare_ahead(tmp, args.runtime, args.compare_ahead)
     finally:
         if not args.keep:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -421,7 +514,11 @@ def main() -> int:
         "event before a call to its `tool_call` event, host arrival times at ms resolution: "
         "measuring the call's paths, `/v1/decide` over the socket (derive, evaluate, the "
         f"hash-chained append), one `/v1/events` post. With {per_run} a run, a p99 over "
-        "few runs is close to the maximum.",
+        "few runs is close to the maximum. The decision is `metrics.timer_decision_ns` (the "
+        "whole decision on the gateway's decide thread: deriving or reusing, evaluating or the "
+        "cache), each run's first excluded; in brackets, how many of all the decisions were "
+        "made ahead (`counter_decided_ahead`: deciding ahead is on, the default).",
+        *(["", ahead_text] if ahead_text else []),
         "",
         "Independent means, for every run: exit 0; its own run id, run directory and "
         "`decisions.jsonl`, its own runner process (`labels.id`), its own socket directory "

@@ -132,6 +132,9 @@ class PolicyConfig(_Cfg):
     dirs: list[Path] = Field(default_factory=list)  # empty: the bundled policies/
     data: Path | None = None  # overrides the bundle's data.json
     engine: EngineConfig = Field(default_factory=RegorusEngineConfig)
+    # decide the tool calls of a model's answer before the agent asks (runner/gateway/ahead.py):
+    # nothing is logged or answered ahead; the agent's request is then a checked repeat
+    decide_ahead: bool = True
 
 
 class GatewayConfig(_Cfg):

@@ -39,10 +39,10 @@ from typing import Any, Protocol
 from runner.audit.log import DecisionLog
 from runner.errors import AuditLogFull, RunFailed
 from runner.policy.claude_code import RUNTIME as CLAUDE_CODE
-from runner.policy.claude_code import Mapped, map_call
+from runner.policy.claude_code import Mapped, asked_forms, map_call
 from runner.policy.decider import Decided, Decider
 from runner.policy.models import ConnectTarget, Decision, ToolCall
-from runner.protocol import DecideReason, DecideRequest, DecideResponse
+from runner.protocol import DecideReason, DecideRequest, DecideResponse, Runtime
 
 UNLOGGED = "unlogged"  # the decision_id of a deny the log could not take
 
@@ -168,6 +168,26 @@ class DecisionService:
             decide=decide, asked=lambda: {"tool": asked},
             brief=lambda: {"tool": {"name": req.tool}}, show=_show_tool,
             tool_use_id=req.tool_use_id, requested_by=self.requested_by))
+
+    def prepare(self, tool: str, tool_input: dict[str, Any], *, runtime: Runtime) -> bool:
+        """Decide a tool call the model's answer names before the agent asks for it
+        (:meth:`Decider.prepare`: nothing logged or answered; the agent's own request is then
+        decided, logged and answered as any, from what this kept). ``runtime``: who will ask
+        (Claude Code's hook: the forms it is expected to send, ``asked_forms``, each mapped
+        onto the policy tools). Never raises."""
+        try:
+            decider = self.decider
+            call = ToolCall(name=tool, input=tool_input)
+            if runtime != CLAUDE_CODE:
+                return decider.prepare(call)
+            made = False
+            for form in asked_forms(call):  # what its hook will send
+                mapped = map_call(form)
+                if not mapped.errors:  # else denied as malformed when asked: nothing to keep
+                    made = decider.prepare(mapped.call) or made
+            return made
+        except Exception:
+            return False
 
     def decide_connect(self, target: ConnectTarget) -> DecideResponse:
         """One connection the egress proxy was asked for (input kind ``connect``)."""

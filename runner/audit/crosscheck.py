@@ -44,6 +44,7 @@ from pydantic import BaseModel
 from runner.audit.formats import FORMAT_V1, jcs_safe
 from runner.audit.log import LogEntry, strict_loads
 from runner.errors import InputError
+from runner.policy.claude_code import CD_PREFIX
 from runner.runtime_tools import CLAUDE_CODE_ABSENT
 from runner.sanitize import one_line
 
@@ -243,7 +244,6 @@ def cross_check(entries: list[LogEntry], transcript: Path) -> CrossCheck:
 
 
 _PATH_KEYS = ("file_path", "notebook_path", "path")
-_CD_PREFIX = re.compile(r"\Acd +(?:/workspace|\"/workspace\"|'/workspace')/? *(?:&&|;) *")
 
 
 def normalised_input(decided: Any, model: Any, workspace: str = "/workspace") -> bool:
@@ -265,7 +265,7 @@ def normalised_input(decided: Any, model: Any, workspace: str = "/workspace") ->
             if mine not in (theirs, absolute.rstrip("/") or "/"):
                 return False
         elif key == "command" and isinstance(theirs, str) and isinstance(mine, str):
-            if mine != theirs and _CD_PREFIX.sub("", theirs, count=1) != mine:
+            if mine != theirs and CD_PREFIX.sub("", theirs, count=1) != mine:
                 return False
         elif not same_input(mine, theirs):
             return False

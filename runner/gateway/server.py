@@ -17,7 +17,8 @@ token (:mod:`runner.gateway.auth`: 401 before the body is read, recorded as a
   as a ``count_tokens`` event, never charged to the budget.
 - ``GET /`` and ``HEAD /``: 200 (a client's reachability check).
 - ``POST /v1/decide``: a :class:`DecideRequest`; answered by the injected ``decide``
-  function. Any failure there is a deny (fail closed).
+  function. Any failure there is a deny (fail closed). The tool calls a model answer names
+  are decided ahead on the same thread (``prepare``, :mod:`runner.gateway.ahead`).
 - ``POST /v1/events``: an :class:`EventRequest`, redacted, clipped, appended to
   ``events.jsonl`` and passed to ``on_event``; capped in number and rate (429 beyond).
 
@@ -45,11 +46,13 @@ from typing import Any
 import uvicorn
 from pydantic import ValidationError
 from starlette.applications import Starlette
+from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from runner.errors import BudgetExceeded, EnvironmentProblem, RunFailed, first_error
+from runner.gateway.ahead import DecideAhead, Prepare
 from runner.gateway.auth import Refusal, TokenGuard, new_token
 from runner.gateway.budget import Budget
 from runner.gateway.limits import BodyTooLarge, GatewayLimits, RateBucket, read_body
@@ -104,7 +107,10 @@ class Gateway:
         on_redaction: Callable[[Redaction], None] | None = None,
         limits: GatewayLimits | None = None, socket_owner: tuple[int, int] | None = None,
         socket_mode: int = SOCKET_MODE, token: str | None = None,
+        prepare: Prepare | None = None,
     ) -> None:
+        """``prepare``: decides a tool call of a model's answer ahead of the agent's asking
+        (``DecisionService.prepare``; :mod:`runner.gateway.ahead`); None: not ahead."""
         self.socket_path = socket_path
         self.socket_mode = socket_mode
         self.socket_owner = socket_owner  # (uid, gid) the socket is chowned to; None: ours
@@ -116,6 +122,8 @@ class Gateway:
         self.provider = provider
         self.retrier = Retrier(provider, retry or RetryPolicy())
         self.decide = decide
+        self.prepare = prepare
+        self.ahead: DecideAhead | None = None  # made with the decide thread (start)
         self.run_dir = run_dir
         self.on_event = on_event
         self.on_redaction = on_redaction
@@ -155,7 +163,10 @@ class Gateway:
         self._transcript = JsonlWriter(self.run_dir / TRANSCRIPT, max_bytes=lim.transcript_bytes)
         self._events = JsonlWriter(self.run_dir / EVENTS, max_bytes=lim.events_bytes)
         self._redactions = JsonlWriter(self.run_dir / REDACTIONS, max_bytes=lim.redactions_bytes)
-        self._decider_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gw-decide")
+        pool = self._decider_pool = ThreadPoolExecutor(max_workers=1,
+                                                       thread_name_prefix="gw-decide")
+        if self.prepare is not None:
+            self.ahead = DecideAhead(self.prepare, pool.submit)
         try:
             sock = self._bind()
         except OSError as exc:
@@ -332,7 +343,9 @@ class Gateway:
         self.log_redactions(in_response, started)
         self.record(started, t0, x.request, recorded, result.retries, None, x.found + in_response,
                     failures=result.failures, asked=asked, extra=extra)
-        return JSONResponse(result.response)
+        # its tool calls are decided ahead once it is sent (not while: the same interpreter)
+        ahead = None if self.ahead is None else BackgroundTask(self.ahead.answer, result.response)
+        return JSONResponse(result.response, background=ahead)
 
     async def _count_tokens(self, request: Request) -> Response:
         started = utc_now()
@@ -356,7 +369,9 @@ class Gateway:
         loop = asyncio.get_running_loop()
         try:
             assert self._decider_pool is not None
-            resp = await loop.run_in_executor(self._decider_pool, self.decide, req)
+            if self.ahead is not None:
+                self.ahead.asking(req.tool_use_id)
+            resp = await loop.run_in_executor(self._decider_pool, self._decide_now, req)
             if not isinstance(resp, DecideResponse):
                 raise TypeError(f"decide returned {type(resp).__name__}, not DecideResponse")
         except Exception as exc:  # fail closed: an error deciding is a deny
@@ -368,6 +383,15 @@ class Gateway:
             return JSONResponse(resp.model_dump(mode="json"))
         self._bump(decisions=1, denied=0 if resp.allow else 1)
         return JSONResponse(resp.model_dump(mode="json"))
+
+    def _decide_now(self, req: DecideRequest) -> DecideResponse:
+        """On the decide thread: the decision, then (the agent runs its tool) the next call
+        of the answer may be prepared."""
+        try:
+            return self.decide(req)
+        finally:
+            if self.ahead is not None:
+                self.ahead.asked()
 
     async def _event(self, request: Request) -> Response:
         try:

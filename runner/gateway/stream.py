@@ -118,6 +118,8 @@ class SSEResponse(Response):
                 self.left = True
             elif not acc.stopped:
                 error = "the model's stream ended before message_stop"
+            elif self.gw.ahead is not None:  # sent whole: its tool calls are decided ahead
+                self.gw.ahead.answer(acc.result())
         except ProviderError as exc:
             failure, error = exc, str(exc)
         except Exception as exc:  # anything else: end, record, release

@@ -28,6 +28,8 @@ audit log's cross-check compares that with the model's tool_use block.
 
 from __future__ import annotations
 
+import posixpath
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +37,10 @@ from runner.policy.models import ToolCall
 
 RUNTIME = "claude-code"
 MAX_EDITS = 1000
+# A leading `cd /workspace &&` (or `;`), which Claude Code drops from a command it runs there.
+CD_PREFIX = re.compile(r"\Acd +(?:/workspace|\"/workspace\"|'/workspace')/? *(?:&&|;) *")
+_DEFAULTS: dict[str, dict[str, Any]] = {"Edit": {"replace_all": False}}  # filled in when absent
+_REASKED = ("Read", "Write", "Edit")  # asked again with the path made absolute
 
 
 @dataclass
@@ -43,6 +49,27 @@ class Mapped:
 
     call: ToolCall
     errors: list[str] = field(default_factory=list)
+
+
+def asked_forms(call: ToolCall, workspace: str = "/workspace") -> list[ToolCall]:
+    """The calls Claude Code's hook is expected to send for the model's tool_use ``call``,
+    as far as its normalisation is known (docs/runtimes.md; the audit cross-check allows the
+    same): a default filled in (``replace_all: false``), a leading ``cd /workspace &&``
+    dropped from a command; and for Read, Write and Edit with a relative path, a second ask
+    with the path absolute. Only a guess: each form is decided ahead
+    (``DecisionService.prepare``), and what the hook sends is decided as it is."""
+    inp = dict(call.input)
+    for key, value in _DEFAULTS.get(call.name, {}).items():
+        inp.setdefault(key, value)
+    command = inp.get("command")
+    if call.name == "Bash" and isinstance(command, str):
+        inp["command"] = CD_PREFIX.sub("", command, count=1)
+    forms = [ToolCall(name=call.name, input=inp)]
+    path = inp.get("file_path")
+    if call.name in _REASKED and isinstance(path, str) and path and not path.startswith("/"):
+        absolute = posixpath.normpath(posixpath.join(workspace, path))
+        forms.append(ToolCall(name=call.name, input={**inp, "file_path": absolute}))
+    return forms
 
 
 def map_call(call: ToolCall) -> Mapped:

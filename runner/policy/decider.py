@@ -15,15 +15,20 @@ pointers (``/input/tool/input/content``, ``/result/reasons/0/msg``) the decision
 records as OPA does, in ``masked`` (a value replaced) and ``erased`` (a field dropped).
 
 Identical derived inputs are common (the same Read twice, Claude Code asking again for a
-call it already asked about): :class:`DecisionCache` keeps the engine's decisions by a hash
-of the bundle and the JSON of the derived input the engine is given, so a repeat skips
-evaluation. The input itself comes from a kept derivation (:mod:`runner.policy.derived`)
+call it already asked about, a call decided ahead: :meth:`Decider.prepare`):
+:class:`DecisionCache` keeps the engine's decisions by a hash of the bundle and the JSON of
+the derived input the engine is given, so a repeat skips evaluation. The input itself comes from a kept derivation (:mod:`runner.policy.derived`)
 only when the workspace still answers every look that derivation made as it did; otherwise
 it is derived afresh, so the key is always what the workspace looks like now. The cache never keeps a
 failed evaluation or an input with errors, and it is off for an engine whose policies it
 cannot see (an OPA server) or whose policies call a builtin that is not a function of the
 input and data (``time.now_ns``, ``rand.intn``, ``http.send``, ...). A decision from the
-cache is logged as any other, with ``metrics.counter_decision_cache_hit: 1``.
+cache is logged as any other, with ``metrics.counter_decision_cache_hit: 1`` (and
+``counter_decided_ahead: 1`` when :meth:`Decider.prepare` made it before the call was asked).
+
+What the agent reports measuring of a call's paths (``measured``, the container's view) is
+recorded on the logged input's path facts, and never given to the policies
+(``PolicyInput.decided_json``): a decision is a function of what the host derived.
 
 The ``policy eval`` input format (one JSON tool call, or JSON lines) is read by
 :mod:`runner.policy.batch`.
@@ -64,6 +69,9 @@ if TYPE_CHECKING:
 MAX_REDACT_DEPTH = 32  # deeper JSON in a logged input is replaced, not walked
 DECISION_CACHE_SIZE = 4096  # decisions kept per Decider (least recently used goes first)
 CACHE_HIT_METRIC = "counter_decision_cache_hit"  # decision log metrics (OPA's counter_ naming)
+AHEAD_METRIC = "counter_decided_ahead"  # ... the cached decision was made by Decider.prepare
+DECISION_TIMER = "timer_decision_ns"  # the whole decision: derive (or reuse) and evaluate
+AHEAD_KEYS = 256  # decisions made ahead and not yet asked for, remembered for the metric
 # Builtins whose result is not a function of input and data: a bundle calling one is not cached.
 _NONDETERMINISTIC = re.compile(
     r"\b(?:time\.now_ns|rand\.intn|uuid\.rfc4122|http\.send|net\.lookup_ip_addr|opa\.runtime"
@@ -190,19 +198,28 @@ class Decided(Generic[_I]):
     masked: list[str] = field(default_factory=list)  # JSON pointers of values replaced
     erased: list[str] = field(default_factory=list)  # JSON pointers of fields dropped
     cached: bool = False  # the engine's decision came from the Decider's cache
+    ahead: bool = False  # ... where Decider.prepare put it before the call was asked
 
     @property
     def metrics(self) -> dict[str, int]:
-        """Decision-log metrics beyond the evaluation timer (``DecisionLog.append``)."""
-        return {CACHE_HIT_METRIC: 1} if self.cached else {}
+        """Decision-log metrics beyond the evaluation timer (``DecisionLog.append``): the whole
+        decision's time (deriving or reusing, evaluating or the cache; redaction and the log
+        excluded) and where the decision came from."""
+        out = {DECISION_TIMER: max(0, int(self.ms * 1e6))}
+        if self.cached:
+            out[CACHE_HIT_METRIC] = 1
+            if self.ahead:
+                out[AHEAD_METRIC] = 1
+        return out
 
 
 class DecisionCache:
     """The engine's decisions by derived input: a bounded LRU, safe across threads.
 
     The key is the sha256 of the bundle hash and the policy input as derived, in the JSON
-    the engine is given (``model_dump_json``), so an input that differs in anything - a
-    path's target, a secret found, the run's tools, the policies or their data - misses.
+    the engine is given (``PolicyInput.decided_json``), so an input that differs in
+    anything the policies see - a path's target, a secret found, the run's tools, the
+    policies or their data - misses. (What the agent measured is not among it.)
     """
 
     def __init__(self, size: int = DECISION_CACHE_SIZE) -> None:
@@ -215,9 +232,11 @@ class DecisionCache:
     @staticmethod
     def key(bundle_hash: str, policy_input: PolicyInput | ConnectInput,
             text: str | None = None) -> str:
-        """``text``: the input's ``model_dump_json()`` when the caller has it already."""
+        """``text``: the input as the policies are given it (``PolicyInput.decided_json``)
+        when the caller has it already."""
         if text is None:
-            text = policy_input.model_dump_json()
+            text = policy_input.decided_json() if isinstance(policy_input, PolicyInput) \
+                else policy_input.model_dump_json()
         return hashlib.sha256(f"{bundle_hash}\n{text}".encode()).hexdigest()
 
     def get(self, key: str) -> Decision | None:
@@ -281,6 +300,10 @@ class Decider:
             self.derived = DerivationCache(workspace.resolve(), self.masks,
                                            min(cache_size, DERIVED_CACHE_SIZE))
         self._derived_for = (workspace, self.masks)  # what the kept derivations were made over
+        self._ahead: OrderedDict[str, None] = OrderedDict()  # keys prepare() decided, unasked
+        self._ahead_lock = threading.Lock()
+        self.ahead_made = 0  # decisions prepare() made
+        self.ahead_used = 0  # decisions asked for that prepare() had made
 
     @property
     def bundle_hash(self) -> str:
@@ -347,11 +370,12 @@ class Decider:
     # --- deciding --------------------------------------------------------------------
 
     def _evaluate(self, policy_input: PolicyInput | ConnectInput,
-                  kept: Kept | None = None) -> tuple[Decision, bool]:
-        """(the engine's decision, whether it came from the cache). Never raises.
+                  kept: Kept | None = None) -> tuple[Decision, bool, str | None]:
+        """(the engine's decision, whether it came from the cache, its cache key). Never raises.
 
-        ``kept``: the kept derivation ``policy_input`` is (as derived: no errors added),
-        which remembers the cache key of the input once computed."""
+        ``kept``: the kept derivation ``policy_input`` is (as derived, but for the agent's
+        measurements, which the policies never see: no errors added), which remembers the
+        cache key of the input once computed."""
         key = None
         if self.cache is not None and not getattr(policy_input, "errors", None):
             bundle_hash = self.engine.bundle_hash
@@ -368,14 +392,14 @@ class Decider:
                     kept.decision_key = (bundle_hash, key)
             hit = self.cache.get(key) if key is not None else None
             if hit is not None:
-                return hit, True
+                return hit, True, key
         try:
             decision = self.engine.evaluate(policy_input)
         except Exception as exc:  # engines never raise; if one does, deny
-            return Decision.failed(f"{type(exc).__name__}: {exc}"), False
+            return Decision.failed(f"{type(exc).__name__}: {exc}"), False, None
         if key is not None and self.cache is not None and not _failed(decision):
             self.cache.put(key, decision)
-        return decision, False
+        return decision, False, key
 
     def derive(
         self, call: ToolCall, *, cwd: str = "/workspace", measured: Sequence[MeasuredPath] = ()
@@ -389,20 +413,57 @@ class Decider:
         try:
             from runner.policy.derive import derive_input
 
-            def derive_with(fs: WorkspaceFS | None) -> PolicyInput:
+            def derive_with(fs: WorkspaceFS | None,
+                            measured: Sequence[MeasuredPath] = ()) -> PolicyInput:
                 return derive_input(call, workspace=self.workspace, run=self.run, cwd=cwd,
                                     measured=measured, masks=self.masks, fs=fs)
 
             if self.derived is None or self._derived_for != (self.workspace, self.masks):
-                return derive_with(None), None  # no cache, or workspace or masks changed since
-            return self.derived.derive(call, cwd, measured, derive_with,
-                                       context=self.run.model_dump_json())
+                # no cache, or workspace or masks changed since
+                return derive_with(None, measured), None
+            policy_input, kept = self.derived.derive(call, cwd, derive_with,
+                                                     context=self.run.model_dump_json())
+            if measured:  # what derive_input does last, on a kept input's copy
+                from runner.policy.paths import attach_measurements
+
+                attach_measurements(policy_input.paths, measured)
+            return policy_input, kept
         except Exception as exc:  # fail closed: derive_input should not raise, but
             return PolicyInput(
                 tool=call,
                 run=self.run,
                 errors=[f"derivation failed: {type(exc).__name__}: {exc}"],
             ), None
+
+    def prepare(self, call: ToolCall, *, cwd: str = "/workspace") -> bool:
+        """Decide ``call`` ahead of its being asked (the model's answer named it; the agent
+        has not asked yet), so that when it is asked, derivation and evaluation are a repeat.
+
+        Nothing is logged, answered or returned: the kept derivation and the decision cache
+        are filled, and what fills them is checked on use as any repeat is (the workspace must
+        answer every look as it did). The agent's measurements, which it sends only when it
+        asks, are not needed: the policies never see them. The redactor sees the input and
+        decision as they will be logged (its caches are warm when the call is asked). True
+        when a decision was made and cached. Never raises.
+        """
+        if self.cache is None or self.derived is None:
+            return False
+        try:
+            policy_input, kept = self._derive(call, cwd, ())
+            if kept is None:
+                return False
+            decision, _, key = self._evaluate(policy_input, kept)
+            if key is None or _failed(decision):
+                return False
+            self._logged(policy_input, decision, 0.0, 0, True)
+            with self._ahead_lock:
+                self.ahead_made += 1
+                self._ahead[key] = None
+                while len(self._ahead) > AHEAD_KEYS:
+                    self._ahead.popitem(last=False)
+            return True
+        except Exception:  # deciding ahead is never more than a hint
+            return False
 
     def decide(
         self, call: ToolCall, *, cwd: str = "/workspace", measured: Sequence[MeasuredPath] = (),
@@ -427,12 +488,19 @@ class Decider:
         policy_input, kept = self._derive(call, cwd, measured)
         policy_input.errors[:0] = list(errors)
         evaluating = time.perf_counter_ns()
-        decision, cached = self._evaluate(policy_input, None if errors else kept)
+        decision, cached, key = self._evaluate(policy_input, None if errors else kept)
         eval_ns = time.perf_counter_ns() - evaluating
         if policy_input.errors and decision.allow:  # belt and braces: malformed is a deny
             decision = Decision.failed("malformed input: " + "; ".join(policy_input.errors))
+        ahead = False
+        if cached and key is not None:
+            with self._ahead_lock:
+                if key in self._ahead:
+                    del self._ahead[key]
+                    self.ahead_used += 1
+                    ahead = True
         ms = (time.perf_counter() - start) * 1000
-        return self._logged(policy_input, decision, ms, eval_ns, cached)
+        return self._logged(policy_input, decision, ms, eval_ns, cached, ahead)
 
     def decide_connect(self, target: ConnectTarget) -> tuple[ConnectInput, Decision, float]:
         """(policy input, decision, milliseconds) of one connection, returned redacted."""
@@ -443,16 +511,17 @@ class Decider:
         """:meth:`decide_connect` with the evaluation time and the redaction paths."""
         start = time.perf_counter()
         policy_input = ConnectInput(connect=target, run=self.run)
-        decision, cached = self._evaluate(policy_input)
+        decision, cached, _ = self._evaluate(policy_input)
         eval_ns = int((time.perf_counter() - start) * 1e9)
         return self._logged(policy_input, decision, (time.perf_counter() - start) * 1000, eval_ns,
                             cached)
 
     def _logged(self, policy_input: _I, decision: Decision, ms: float,
-                eval_ns: int, cached: bool) -> Decided[_I]:
+                eval_ns: int, cached: bool, ahead: bool = False) -> Decided[_I]:
         logged, masked, erased = self.redact_logged(policy_input, "/input")
         result, masked_result, _ = self.redact_logged(decision, "/result")
-        return Decided(logged, result, ms, eval_ns, masked + masked_result, erased, cached)
+        return Decided(logged, result, ms, eval_ns, masked + masked_result, erased, cached,
+                       ahead)
 
 
 def workspace_decider(

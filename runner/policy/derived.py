@@ -31,6 +31,13 @@ than ``MAX_LOOKS`` times (a listing counting once per entry) or whose input is l
 ``MAX_KEPT_BYTES`` as JSON. All kept derivations together stay within ``MAX_CACHE_BYTES``
 (estimated: the input's JSON and ``LOOK_BYTES`` per look and listed entry).
 
+What the agent measured in the container (``MeasuredPath``) is not derivation's business:
+the policies never see it (``PolicyInput.decided_json``), a kept input is derived and keyed
+without it, and the Decider records the measurements on each use for the log
+(:func:`runner.policy.paths.attach_measurements`, which derivation would have applied last).
+So a call decided ahead of the agent's asking, before anything was measured
+(:meth:`runner.policy.decider.Decider.prepare`), is the same kept derivation and decision.
+
 A kept input also carries the decision cache's key once the Decider has computed it, so a
 repeat neither derives nor serialises the input to find its decision.
 """
@@ -50,7 +57,6 @@ from typing import Any
 from runner.hostfs import Entry, HostReadRefused, WorkspaceFS
 from runner.policy.models import PolicyInput, ToolCall
 from runner.policy.paths import workspace_fs
-from runner.protocol import MeasuredPath
 
 DERIVED_CACHE_SIZE = 1024  # derived inputs kept per Decider (least recently used goes first)
 MAX_LOOKS = 4096  # a derivation that looked more often is not kept (listed entries count)
@@ -197,24 +203,28 @@ def _plain_json(value: Any, depth: int = 0) -> bool:
     return False
 
 
-def call_key(call: ToolCall, cwd: str, measured: Sequence[MeasuredPath],
-             context: str = "") -> str | None:
+def call_key(call: ToolCall, cwd: str, context: str = "") -> str | None:
     """The text identifying a call as derivation sees it (None: not kept); ``context``: what
-    else the input is derived from (the run, as JSON).
+    else the input is derived from (the run, as JSON). What the agent measured is not part
+    of it: a kept input is derived without, and the Decider records the measurements on it
+    (``paths.attach_measurements``), so a call decided ahead without them is the same call.
 
-    The input's keys keep their order (it is what the derived input records)."""
+    The input's keys are sorted: derivation reads them by name, and the policies see an
+    object (no order), so the same keys in another order (Claude Code's hook puts a default
+    it fills in first) are the same call; a reused input records the call as it was asked."""
     if call.model_extra or not isinstance(cwd, str) or not _plain_json(call.input):
         return None
     try:
-        return json.dumps([call.name, cwd, [[m.raw, m.real, m.symlink, m.exists] for m in measured],
-                           context, call.input], ensure_ascii=False, allow_nan=False)
+        return json.dumps([call.name, cwd, context, call.input], ensure_ascii=False,
+                          allow_nan=False, sort_keys=True)
     except (TypeError, ValueError):
         return None
 
 
 @dataclass
 class Kept:
-    """One kept derivation: its looks and answers, the input as JSON, the decision key."""
+    """One kept derivation: its looks and answers, the input as the policies are given it
+    (``PolicyInput.decided_json``), the decision key."""
 
     looks: dict[Look, Answer]  # to replay (the lstats a kept listing answers are left out)
     text: str
@@ -245,14 +255,15 @@ class DerivationCache:
         except Exception:
             return False
 
-    def derive(self, call: ToolCall, cwd: str, measured: Sequence[MeasuredPath],
+    def derive(self, call: ToolCall, cwd: str,
                derive_with: Callable[[WorkspaceFS], PolicyInput],
                context: str = "") -> tuple[PolicyInput, Kept | None]:
         """(the policy input for ``call``, its kept derivation or None).
 
-        ``derive_with(fs)`` derives through ``fs``; it runs unless a kept derivation of the
-        same call (in the same ``context``: see :func:`call_key`) still holds."""
-        key = call_key(call, cwd, measured, context)
+        ``derive_with(fs)`` derives through ``fs`` (without measurements); it runs unless a
+        kept derivation of the same call (in the same ``context``: see :func:`call_key`)
+        still holds."""
+        key = call_key(call, cwd, context)
         if key is not None:
             with self._lock:
                 kept = self._entries.get(key)
@@ -260,6 +271,7 @@ class DerivationCache:
                     self._entries.move_to_end(key)
             if kept is not None and self.still_true(kept):
                 reused = PolicyInput.model_validate_json(kept.text)
+                reused.tool = call  # its keys in the order asked
                 with self._lock:
                     self.hits += 1
                 return reused, kept
@@ -270,8 +282,9 @@ class DerivationCache:
         policy_input = derive_with(fs)
         if key is None or not fs.consistent or policy_input.errors:
             return policy_input, None
-        try:
-            text = policy_input.model_dump_json()
+        try:  # the call's keys sorted: the decision's key is the same in any order asked
+            text = policy_input.model_copy(update={"tool": ToolCall(
+                name=call.name, input=dict(sorted(call.input.items())))}).decided_json()
         except Exception:  # a value JSON cannot hold: derived each time
             return policy_input, None
         if len(text) > MAX_KEPT_BYTES or PolicyInput.model_validate_json(text) != policy_input:

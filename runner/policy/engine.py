@@ -10,6 +10,7 @@ malformed result is a deny with the reason "policy evaluation failed: ..."
 
 from __future__ import annotations
 
+import json
 from typing import Any, Protocol, runtime_checkable
 
 from pydantic import ValidationError
@@ -54,13 +55,17 @@ def _validated(input: AnyInput | dict[str, Any]) -> AnyInput:
 
 
 def input_json(input: AnyInput | dict[str, Any]) -> str:
-    """The policy input as JSON, validated against its model."""
-    return _validated(input).model_dump_json()
+    """The policy input as JSON, validated against its model, as the policies are given it
+    (a tool call's without the agent's measurements: ``PolicyInput.decided_json``)."""
+    valid = _validated(input)
+    return valid.decided_json() if isinstance(valid, PolicyInput) else valid.model_dump_json()
 
 
 def input_payload(input: AnyInput | dict[str, Any]) -> dict[str, Any]:
-    """The policy input as a JSON-ready dict, validated against its model."""
-    return _validated(input).model_dump(mode="json")
+    """The policy input as a JSON-ready dict, validated against its model, as the policies
+    are given it (:func:`input_json`)."""
+    payload: dict[str, Any] = json.loads(input_json(input))
+    return payload
 
 
 def _malformed(exc: ValidationError) -> Decision:

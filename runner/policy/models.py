@@ -171,6 +171,16 @@ class PolicyInput(_Model):
     errors: list[str] = Field(default_factory=list)  # malformed input found during derivation
     run: RunInfo = Field(default_factory=RunInfo)
 
+    def decided_json(self) -> str:
+        """The input as the policies are given it: without what the agent reported measuring
+        (``PathFact.measured``: the agent's claim, recorded in the decision log beside the
+        host's facts, never decided on; docs/threat-model.md)."""
+        return self.model_dump_json(exclude=_NOT_DECIDED)
+
+
+# Parts of a PolicyInput the policies never see (PolicyInput.decided_json).
+_NOT_DECIDED: dict[str, Any] = {"paths": {"__all__": {"measured"}}}
+
 
 Phase = Literal["setup", "agent"]
 

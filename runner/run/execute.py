@@ -364,6 +364,10 @@ class Run:
         if self.egress is not None:
             self.egress.start_relay(deployment.runtime, self.cfg.timeout + 3 * AGENT_GRACE)
 
+    def _prepare(self, tool: str, tool_input: dict[str, Any]) -> bool:
+        """A tool call of the model's answer, decided ahead (the gateway's ``prepare``)."""
+        return self.decisions.prepare(tool, tool_input, runtime=self.cfg.runtime)
+
     def _start_host_side(self, stack: contextlib.ExitStack, sock_dir: Path, uid: int, gid: int,
                          claude: bool, token: str) -> Gateway:
         """The redactor, the decision log, the gateway (its module imported here: while
@@ -395,6 +399,7 @@ class Run:
             limits=GatewayLimits.from_config(self.cfg.gateway),
             socket_owner=(uid, gid),
             socket_mode=GROUP_SOCKET_MODE if claude else SOCKET_MODE, token=token,
+            prepare=self._prepare if self.cfg.policy.decide_ahead else None,
         )
         self.gateway = gateway
         gateway.start()

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from runner.config import PolicyConfig, RegorusEngineConfig
-from runner.policy.claude_code import map_call
+from runner.policy.claude_code import asked_forms, map_call
 from runner.policy.decider import Decider
 from runner.policy.engine import PolicyEngine, load_engine
 from runner.policy.models import Decision, PolicyInput, RunInfo, ToolCall
@@ -192,3 +192,19 @@ def test_extra_keys_are_recorded_not_trusted(engines: dict[str, PolicyEngine],
     assert not decision.allow
     assert policy_input.tool.input["dangerouslyDisableSandbox"] is True
     assert "called" not in (policy_input.tool.model_extra or {})  # not mapped: as it is
+
+
+def test_asked_forms_are_claude_codes_known_normalisations() -> None:
+    def forms(name: str, inp: dict[str, object]) -> list[dict[str, object]]:
+        return [f.input for f in asked_forms(ToolCall(name=name, input=inp))]
+
+    assert forms("Read", {"file_path": "backend/../backend/a.py"}) == [
+        {"file_path": "backend/../backend/a.py"}, {"file_path": "/workspace/backend/a.py"}]
+    assert forms("Read", {"file_path": "/workspace/a.py"}) == [{"file_path": "/workspace/a.py"}]
+    assert forms("Edit", {"file_path": "a.py", "old_string": "x", "new_string": "y"}) == [
+        {"file_path": "a.py", "old_string": "x", "new_string": "y", "replace_all": False},
+        {"file_path": "/workspace/a.py", "old_string": "x", "new_string": "y",
+         "replace_all": False}]
+    assert forms("Bash", {"command": "cd /workspace && pytest -q"}) == [{"command": "pytest -q"}]
+    assert forms("Bash", {"command": "cd backend && pytest"}) == [{"command": "cd backend && pytest"}]
+    assert forms("Grep", {"pattern": "x", "path": "backend"}) == [{"pattern": "x", "path": "backend"}]

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from runner.agent.paths import Workspace
+from runner.agent.tools import Toolbox
 from runner.config import PolicyConfig
 from runner.hostfs import HostReadRefused
 from runner.policy.bundle import load_bundle
@@ -19,7 +21,7 @@ from runner.policy.derived import RecordingFS, call_key
 from runner.policy.engine import PolicyEngine, load_engine
 from runner.policy.models import PolicyInput, RunInfo, ToolCall
 from runner.policy.paths import workspace_fs
-from runner.protocol import MeasuredPath
+from runner.protocol import BUILTIN_TOOLS, MeasuredPath
 from tests.policy.corpus_support import load_corpus, make_workspace
 
 RUN = RunInfo(id="derived")
@@ -82,10 +84,22 @@ def test_a_reused_derivation_is_the_fresh_one_over_the_corpora(name: str, engine
         fresh = cold.decide_logged(call)
         assert (decider.derived.hits > hits) == (not first.input.errors), case["name"]
         reused += decider.derived.hits > hits
-        for d in (first, second):
-            assert d.input == fresh.input and d.decision == fresh.decision, case["name"]
-            assert (d.masked, d.erased) == (fresh.masked, fresh.erased), case["name"]
+        # as the built-in agent asks: with its measurements of the call's paths
+        measured = agent_measurements(workspace, call)
+        third = decider.decide_logged(call, measured=measured)
+        fresh_measured = cold.decide_logged(call, measured=measured)
+        for d, want in ((first, fresh), (second, fresh), (third, fresh_measured)):
+            assert d.input == want.input and d.decision == want.decision, case["name"]
+            assert (d.masked, d.erased) == (want.masked, want.erased), case["name"]
     assert reused >= 0.9 * len(corpus["cases"])
+
+
+def agent_measurements(workspace: Path, call: ToolCall) -> list[MeasuredPath]:
+    """What the built-in agent measures of ``call`` before asking (its own Toolbox.measure),
+    with the workspace at ``workspace`` seen as /workspace."""
+    box = Toolbox(Workspace(workspace), enabled=list(BUILTIN_TOOLS), output_limit=1000,
+                  bash_timeout=1)
+    return box.measure(call.name, call.input)
 
 
 def test_a_new_symlink_is_seen(engine: PolicyEngine, ws: Path) -> None:
@@ -195,32 +209,64 @@ def test_added_errors_are_not_kept_in_the_derivation(engine: PolicyEngine, ws: P
     assert good.decision.allow and good.input.errors == []
 
 
-def test_the_cache_is_per_call_cwd_and_measurement(engine: PolicyEngine, ws: Path) -> None:
+def test_the_cache_is_per_call_and_cwd_not_per_measurement(engine: PolicyEngine,
+                                                            ws: Path) -> None:
     pair = Pair(engine, ws)
     read = ToolCall(name="Read", input={"file_path": "app.py"})
     at_root = pair.cached.decide_logged(read)
     at_backend = pair.cached.decide_logged(read, cwd="/workspace/backend")
     assert at_root.input.paths[0].real == "app.py"
     assert at_backend.input.paths[0].real == "backend/app.py"
+    assert pair.cached.derived is not None and pair.cached.derived.hits == 0
     seen = [MeasuredPath(raw="app.py", real="/workspace/backend/app.py", symlink=False,
                          exists=True)]
     measured = pair.cached.decide_logged(read, cwd="/workspace/backend", measured=seen)
-    assert measured.input.paths[0].measured is not None
-    assert pair.cached.derived is not None and pair.cached.derived.hits == 0
+    # the kept derivation and decision (the policies never see the agent's measurements),
+    # the measurements recorded on the logged input as a fresh derivation records them
+    assert pair.cached.derived.hits == 1 and measured.cached
+    assert measured.input.paths[0].measured == {
+        "real": "/workspace/backend/app.py", "symlink": False, "exists": True, "agrees": True}
+    fresh = pair.cold.decide_logged(read, cwd="/workspace/backend", measured=seen)
+    assert measured.input == fresh.input and measured.decision == fresh.decision
+    other = [seen[0].model_copy(update={"real": "/workspace/elsewhere.py", "symlink": True})]
+    lying = pair.cached.decide_logged(read, cwd="/workspace/backend", measured=other)
+    assert lying.cached and lying.decision == measured.decision
+    assert lying.input.paths[0].measured == {
+        "real": "/workspace/elsewhere.py", "symlink": True, "exists": True, "agrees": False}
+    bare = pair.cached.decide_logged(read, cwd="/workspace/backend")
+    assert bare.cached and bare.input.paths[0].measured is None
+    assert bare.input == at_backend.input
 
 
 def test_only_plain_json_calls_are_kept() -> None:
     def key(name: str, value: object, **extra: object) -> str | None:
-        return call_key(ToolCall(name=name, input={"x": value}, **extra), "/workspace", ())
+        return call_key(ToolCall(name=name, input={"x": value}, **extra), "/workspace")
 
     assert key("Read", ["a"]) is not None
     assert key("Read", ("a",)) is None  # a tuple writes as a list: not told apart
     assert key("Read", {1: "a"}) is None  # an int key writes as a string
     assert key("Read", float("nan")) is None
     assert key("Read", "a", note="extra") is None  # extra fields are part of the input
-    ordered = call_key(ToolCall(name="Edit", input={"a": 1, "b": 2}), "/workspace", ())
-    reordered = call_key(ToolCall(name="Edit", input={"b": 2, "a": 1}), "/workspace", ())
-    assert ordered != reordered  # the derived input records the order
+    ordered = call_key(ToolCall(name="Edit", input={"a": 1, "b": 2}), "/workspace")
+    reordered = call_key(ToolCall(name="Edit", input={"b": 2, "a": 1}), "/workspace")
+    assert ordered == reordered  # derivation reads keys by name; the policies see an object
+
+
+def test_a_reordered_call_reuses_the_derivation_and_records_its_own_order(
+        engine: PolicyEngine, ws: Path) -> None:
+    pair = Pair(engine, ws)
+    first = ToolCall(name="Edit", input={"replace_all": False, "file_path": "backend/app.py",
+                                         "old_string": "x = 1", "new_string": "x = 2"})
+    again = ToolCall(name="Edit", input={"file_path": "backend/app.py", "old_string": "x = 1",
+                                         "new_string": "x = 2", "replace_all": False})
+    pair.decide(first, reused=False)
+    got = pair.decide(again, reused=True)  # equal to the cold decider's input and decision
+    assert list(got.input.tool.input) == ["file_path", "old_string", "new_string", "replace_all"]
+    assert got.cached
+    # derived afresh (the file changed), the decision is still the one kept for the call
+    (ws / "backend" / "app.py").write_text("x = 1\n# longer now\n")
+    fresh = pair.decide(first, reused=False)
+    assert fresh.cached and next(iter(fresh.input.tool.input)) == "replace_all"
 
 
 def test_a_derivation_that_saw_two_answers_is_not_consistent(ws: Path) -> None:

@@ -88,6 +88,10 @@ def test_claude_code_runs_the_demo_to_green_gates(claude_run: Run,
     assert all("claude-code-20250219" in (t.get("anthropic_beta") or "") for t in transcript)
     text = (out / "transcript.jsonl").read_text()
     assert "hunter2-demo-not-real" not in text and "sk_live_DemoFakeKeyNotReal" not in text
+    # the hook's asks (both of a file tool's) were decided ahead, in the forms it sends
+    decisions = jsonl(out / "decisions.jsonl")
+    ahead = [d for d in decisions if d["metrics"].get("counter_decided_ahead")]
+    assert len(ahead) * 2 >= len(decisions), [d["metrics"] for d in decisions]
 
 
 def test_claude_code_matches_the_builtin_runtime(claude_run: Run, builtin_run: Run) -> None:

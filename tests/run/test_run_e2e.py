@@ -137,6 +137,9 @@ def test_demo_summary_matches_reports_and_issues(todo_run: tuple[Path, Path, Any
     assert [i["title"] for i in summary["issues"]] == [i["title"] for i in issues]
     decisions = jsonl(out / "decisions.jsonl")
     assert summary["decisions"]["total"] == len(decisions)
+    # the model's calls were decided ahead, the agent's requests then being checked repeats
+    ahead = [d for d in decisions if d["metrics"].get("counter_decided_ahead")]
+    assert len(ahead) * 2 >= len(decisions), [d["metrics"] for d in decisions]
     assert summary["decisions"]["denied"] == sum(1 for d in decisions if not d["result"]["allow"])
     assert summary["audit"]["head_hash"] == decisions[-1]["hash"]
     verify = run_cli(["audit", "verify", str(out)])
@@ -209,7 +212,9 @@ def test_scope_escapes_leave_the_host_project_untouched(
             str(tmp_path / "run"), "--json", "--skip-verify"]
     if policy == "allow_all":
         args += ["--policy-dir", str(REPO / "tests" / "security" / "allow_all")]
-    proc = run_cli(args)
+    # the default policy's run decides each call ahead (before the agent asks, the link made
+    # by the call before it or not yet); the other run decides only when asked
+    proc = run_cli(args, env={"SANDBOX_RUNNER_POLICY__DECIDE_AHEAD": str(policy == "default")})
     assert proc.returncode == 0, proc.stderr[-3000:]
     summary = json.loads(proc.stdout)
     after = {p.relative_to(tmp_path).as_posix(): p.read_bytes()
@@ -223,12 +228,15 @@ def test_scope_escapes_leave_the_host_project_untouched(
     assert not (project / "frontend" / "evil2.js").exists()
     assert not (project / "x").exists()
     decisions = jsonl(tmp_path / "run" / "decisions.jsonl")
+    ahead = [d for d in decisions if d["metrics"].get("counter_decided_ahead")]
     if policy == "default":
         denied = [d for d in decisions if not d["result"]["allow"]]
         # everything but the symlink creation inside backend/ is denied by the policy
         assert len(denied) >= 7, [d["input"]["tool"] for d in decisions]
+        assert len(ahead) * 2 >= len(decisions), [d["metrics"] for d in decisions]
     else:
         assert all(d["result"]["allow"] for d in decisions)
+        assert ahead == []
     assert leftover_containers(docker_client, summary["run_id"]) == []
 
 
