@@ -517,7 +517,10 @@ def main() -> int:
         "few runs is close to the maximum. The decision is `metrics.timer_decision_ns` (the "
         "whole decision on the gateway's decide thread: deriving or reusing, evaluating or the "
         "cache), each run's first excluded; in brackets, how many of all the decisions were "
-        "made ahead (`counter_decided_ahead`: deciding ahead is on, the default).",
+        "made ahead (`counter_decided_ahead`: deciding ahead is on, the default). A call the "
+        "run had decided before (the scenario runs the same pytest command twice) is a plain "
+        "repeat, not counted; under contention the agent sometimes asks before its call's "
+        "turn came (it is then decided as it is asked).",
         *(["", ahead_text] if ahead_text else []),
         "",
         "Independent means, for every run: exit 0; its own run id, run directory and "

@@ -49,7 +49,7 @@ class DecideAhead:
         self._prepare = prepare
         self._submit = submit
         self._lock = threading.Lock()
-        self._queue: deque[tuple[str | None, str, dict[str, Any]]] = deque(maxlen=MAX_QUEUED)
+        self._queue: deque[tuple[str | None, str, dict[str, Any]]] = deque()
         self._asked: deque[str] = deque(maxlen=ASKED_IDS)  # tool_use ids asked for lately
         self._waiting = 0  # /v1/decide requests not yet answered
         self._credit = 0  # preparations allowed before the next decision is answered
@@ -69,7 +69,8 @@ class DecideAhead:
             self._credit = 1
 
     def add(self, block: dict[str, Any]) -> None:
-        """One ``tool_use`` block of the answer, complete."""
+        """One ``tool_use`` block of the answer, complete (past :data:`MAX_QUEUED` of one
+        answer: dropped)."""
         name, tool_input, use_id = block.get("name"), block.get("input"), block.get("id")
         if not isinstance(name, str) or not isinstance(tool_input, dict):
             return  # the agent's request for it is denied as malformed: nothing to prepare
@@ -77,8 +78,15 @@ class DecideAhead:
         with self._lock:
             if use_id is not None and use_id in self._asked:
                 return  # the agent was quicker
+            if len(self._queue) >= MAX_QUEUED:
+                return  # the agent asks for the first ones first: keep those
             self._queue.append((use_id, name, tool_input))
             self._start()
+
+    def ask(self, tool_use_id: str | None) -> Asking:
+        """A ``/v1/decide`` request arrived: its ticket through the decide thread."""
+        self.asking(tool_use_id)
+        return Asking(self)
 
     def asking(self, tool_use_id: str | None = None) -> None:
         """A ``/v1/decide`` request arrived (it goes before anything not started); the call
@@ -120,3 +128,32 @@ class DecideAhead:
                 self._prepare(name, tool_input)
             with self._lock:
                 self.prepared += 1
+
+
+class Asking:
+    """One ``/v1/decide`` request on its way through the decide thread: :meth:`start` there
+    before deciding, :meth:`done` after; :meth:`abandon` from the request's handler when it
+    ends (a no-op unless the decision never started: a cancelled request still lets the
+    next call be prepared, and is never decided late)."""
+
+    def __init__(self, ahead: DecideAhead) -> None:
+        self._ahead = ahead
+        self._lock = threading.Lock()
+        self._state = "pending"
+
+    def start(self) -> bool:
+        with self._lock:
+            if self._state != "pending":
+                return False
+            self._state = "running"
+            return True
+
+    def done(self) -> None:
+        self._ahead.asked()
+
+    def abandon(self) -> None:
+        with self._lock:
+            if self._state != "pending":
+                return
+            self._state = "abandoned"
+        self._ahead.asked()

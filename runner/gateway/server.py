@@ -52,7 +52,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from runner.errors import BudgetExceeded, EnvironmentProblem, RunFailed, first_error
-from runner.gateway.ahead import DecideAhead, Prepare
+from runner.gateway.ahead import Asking, DecideAhead, Prepare
 from runner.gateway.auth import Refusal, TokenGuard, new_token
 from runner.gateway.budget import Budget
 from runner.gateway.limits import BodyTooLarge, GatewayLimits, RateBucket, read_body
@@ -367,11 +367,10 @@ class Gateway:
         except (_BadRequest, ValidationError) as exc:
             return api_error(400, "invalid_request_error", _short(exc))
         loop = asyncio.get_running_loop()
+        asking = None if self.ahead is None else self.ahead.ask(req.tool_use_id)
         try:
             assert self._decider_pool is not None
-            if self.ahead is not None:
-                self.ahead.asking(req.tool_use_id)
-            resp = await loop.run_in_executor(self._decider_pool, self._decide_now, req)
+            resp = await loop.run_in_executor(self._decider_pool, self._decide_now, req, asking)
             if not isinstance(resp, DecideResponse):
                 raise TypeError(f"decide returned {type(resp).__name__}, not DecideResponse")
         except Exception as exc:  # fail closed: an error deciding is a deny
@@ -381,17 +380,22 @@ class Gateway:
             resp = failure_answer(exc, f"failed-{uuid.uuid4()}",
                                   lambda text: self.redactor.redact_text(text)[0])
             return JSONResponse(resp.model_dump(mode="json"))
+        finally:
+            if asking is not None:
+                asking.abandon()  # only when it never started (a cancelled request)
         self._bump(decisions=1, denied=0 if resp.allow else 1)
         return JSONResponse(resp.model_dump(mode="json"))
 
-    def _decide_now(self, req: DecideRequest) -> DecideResponse:
+    def _decide_now(self, req: DecideRequest, asking: Asking | None) -> DecideResponse:
         """On the decide thread: the decision, then (the agent runs its tool) the next call
         of the answer may be prepared."""
+        if asking is not None and not asking.start():
+            raise RuntimeError("the decide request was abandoned before it was decided")
         try:
             return self.decide(req)
         finally:
-            if self.ahead is not None:
-                self.ahead.asked()
+            if asking is not None:
+                asking.done()
 
     async def _event(self, request: Request) -> Response:
         try:

@@ -444,17 +444,23 @@ class Decider:
         answer every look as it did). The agent's measurements, which it sends only when it
         asks, are not needed: the policies never see them. The redactor sees the input and
         decision as they will be logged (its caches are warm when the call is asked). True
-        when a decision was made and cached. Never raises.
+        when a decision was made (or was in the cache already). Never raises.
         """
         if self.cache is None or self.derived is None:
             return False
         try:
+            from runner.policy.derived import call_key
+
+            if call_key(call, cwd) is None:
+                return False  # a call that is never kept: deriving it now would buy nothing
             policy_input, kept = self._derive(call, cwd, ())
             if kept is None:
                 return False
-            decision, _, key = self._evaluate(policy_input, kept)
+            decision, cached, key = self._evaluate(policy_input, kept)
             if key is None or _failed(decision):
                 return False
+            if cached:  # decided before (a repeat the model asks for): not made ahead
+                return True
             self._logged(policy_input, decision, 0.0, 0, True)
             with self._ahead_lock:
                 self.ahead_made += 1

@@ -102,7 +102,8 @@ def test_what_the_model_sends_is_bounded_and_odd_blocks_are_skipped() -> None:
         many.run()
         many.ahead.asking()
         many.ahead.asked()
-    assert len(many.prepared) == MAX_QUEUED and many.prepared[-1] == f"T{MAX_QUEUED + 9}"
+    # the first ones are kept: the agent asks for them first
+    assert many.prepared == [f"T{i}" for i in range(MAX_QUEUED)]
 
 
 def test_a_failing_preparation_is_ignored_and_the_next_still_runs() -> None:
@@ -219,3 +220,20 @@ def test_a_call_already_asked_for_is_not_prepared() -> None:
     m.ahead.asked()
     m.run()
     assert m.prepared == ["Bash"]
+
+
+def test_a_request_abandoned_before_it_was_decided_is_never_decided_and_frees_the_queue() -> None:
+    m = Manual()
+    m.ahead.answer(answer(*CALLS))
+    m.run()  # Read prepared
+    ticket = m.ahead.ask("toolu_0")
+    ticket.abandon()  # the request was cancelled before the decide thread got to it
+    assert ticket.start() is False  # the late job does not decide it
+    m.run()
+    assert m.prepared == ["Read", "Bash"]  # and the next call was still prepared
+    done = m.ahead.ask("toolu_1")
+    assert done.start() is True
+    done.done()
+    done.abandon()  # after a decision: nothing more
+    m.run()
+    assert m.prepared == ["Read", "Bash", "LS"]

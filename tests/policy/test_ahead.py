@@ -160,6 +160,25 @@ def test_outside_the_workspace_too(engine: PolicyEngine, ws: Path) -> None:
     assert asked.ahead and asked.decision == cold.decide_logged(read).decision
 
 
+def test_a_call_decided_before_is_not_counted_as_decided_ahead(engine: PolicyEngine,
+                                                                ws: Path) -> None:
+    run, _ = deciders(engine, ws)
+    read = CALLS[0]
+    assert not run.decide_logged(read).cached
+    assert run.prepare(read)  # the model asks for the same Read again
+    assert run.ahead_made == 0
+    again = run.decide_logged(read)
+    assert again.cached and not again.ahead and AHEAD_METRIC not in again.metrics
+
+
+def test_a_call_that_is_never_kept_is_not_derived_ahead(engine: PolicyEngine, ws: Path) -> None:
+    run, _ = deciders(engine, ws)
+    assert run.derived is not None
+    odd = ToolCall(name="Read", input={"file_path": "backend/app.py"}, called={"name": "X"})
+    assert run.prepare(odd) is False  # an extra field: never kept, so not derived now
+    assert run.derived.misses == 0
+
+
 def test_prepare_never_raises_and_needs_the_caches(engine: PolicyEngine, ws: Path) -> None:
     run, cold = deciders(engine, ws)
     assert cold.prepare(CALLS[0]) is False  # no caches: nothing to fill
