@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -34,11 +33,11 @@ REPO = Path(__file__).resolve().parents[2]
 BUNDLE = load_bundle([])
 
 
-@pytest.fixture(scope="module")
-def engine() -> Iterator[PolicyEngine]:
-    eng = load_engine(PolicyConfig(), bundle=BUNDLE)
-    yield eng
-    eng.close()
+@pytest.fixture
+def engine(regorus_engine: PolicyEngine) -> PolicyEngine:
+    """The session's regorus engine (tests/policy/conftest.py): the bundled policies."""
+    assert regorus_engine.bundle_hash == BUNDLE.hash
+    return regorus_engine
 
 
 @pytest.fixture
