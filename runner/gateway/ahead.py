@@ -10,7 +10,10 @@ workspace, a cached decision), not a second derivation.
 
 One call is prepared per gap the agent leaves: the first when the answer arrives (the agent
 is reading it), the next after each decision is answered (the agent is running the tool it
-asked about); none starts while a ``/v1/decide`` request waits. A call the agent has asked
+asked about); none starts while a ``/v1/decide`` request waits. With ``all_at_once`` (Claude
+Code, which runs an answer's read-only calls concurrently and asks for them together, each
+from a hook process of its own), every call of the answer is prepared when it arrives, one
+after another, still yielding to a waiting request between two. A call the agent has asked
 for (by its ``tool_use_id``) is never prepared any more. A new answer replaces what is left
 of the previous one; at most :data:`MAX_QUEUED` calls of one answer are kept. What is
 queued comes from the model, so it is bounded and never trusted: a preparation only fills
@@ -45,9 +48,11 @@ class DecideAhead:
     ``submit``: runs a function on the decide thread (the gateway's one-worker pool).
     """
 
-    def __init__(self, prepare: Prepare, submit: Callable[[Callable[[], None]], object]) -> None:
+    def __init__(self, prepare: Prepare, submit: Callable[[Callable[[], None]], object], *,
+                 all_at_once: bool = False) -> None:
         self._prepare = prepare
         self._submit = submit
+        self._burst = MAX_QUEUED if all_at_once else 1  # preparations an answer starts
         self._lock = threading.Lock()
         self._queue: deque[tuple[str | None, str, dict[str, Any]]] = deque()
         self._asked: deque[str] = deque(maxlen=ASKED_IDS)  # tool_use ids asked for lately
@@ -63,10 +68,11 @@ class DecideAhead:
             self.add(block)
 
     def begin(self) -> None:
-        """A new answer starts: forget the calls left of the last one; one may start."""
+        """A new answer starts: forget the calls left of the last one; one (or, all at once,
+        every one) may start."""
         with self._lock:
             self._queue.clear()
-            self._credit = 1
+            self._credit = self._burst
 
     def add(self, block: dict[str, Any]) -> None:
         """One ``tool_use`` block of the answer, complete (past :data:`MAX_QUEUED` of one
@@ -104,7 +110,7 @@ class DecideAhead:
         """That request was answered: the agent runs its tool; the next call may start."""
         with self._lock:
             self._waiting -= 1
-            self._credit = 1
+            self._credit = max(self._credit, 1)
             self._start()
 
     def _start(self) -> None:  # under the lock

@@ -107,10 +107,11 @@ class Gateway:
         on_redaction: Callable[[Redaction], None] | None = None,
         limits: GatewayLimits | None = None, socket_owner: tuple[int, int] | None = None,
         socket_mode: int = SOCKET_MODE, token: str | None = None,
-        prepare: Prepare | None = None,
+        prepare: Prepare | None = None, prepare_all: bool = False,
     ) -> None:
         """``prepare``: decides a tool call of a model's answer ahead of the agent's asking
-        (``DecisionService.prepare``; :mod:`runner.gateway.ahead`); None: not ahead."""
+        (``DecisionService.prepare``; :mod:`runner.gateway.ahead`); None: not ahead.
+        ``prepare_all``: every call of an answer at once (an agent asking for them together)."""
         self.socket_path = socket_path
         self.socket_mode = socket_mode
         self.socket_owner = socket_owner  # (uid, gid) the socket is chowned to; None: ours
@@ -123,6 +124,7 @@ class Gateway:
         self.retrier = Retrier(provider, retry or RetryPolicy())
         self.decide = decide
         self.prepare = prepare
+        self.prepare_all = prepare_all
         self.ahead: DecideAhead | None = None  # made with the decide thread (start)
         self.run_dir = run_dir
         self.on_event = on_event
@@ -166,7 +168,7 @@ class Gateway:
         pool = self._decider_pool = ThreadPoolExecutor(max_workers=1,
                                                        thread_name_prefix="gw-decide")
         if self.prepare is not None:
-            self.ahead = DecideAhead(self.prepare, pool.submit)
+            self.ahead = DecideAhead(self.prepare, pool.submit, all_at_once=self.prepare_all)
         try:
             sock = self._bind()
         except OSError as exc:

@@ -400,6 +400,7 @@ class Run:
             socket_owner=(uid, gid),
             socket_mode=GROUP_SOCKET_MODE if claude else SOCKET_MODE, token=token,
             prepare=self._prepare if self.cfg.policy.decide_ahead else None,
+            prepare_all=claude,  # Claude Code asks for an answer's read-only calls together
         )
         self.gateway = gateway
         gateway.start()

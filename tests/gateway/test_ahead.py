@@ -30,10 +30,11 @@ def answer(*calls: dict[str, Any]) -> dict[str, Any]:
 class Manual:
     """A DecideAhead whose decide thread is run by hand (``run``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, all_at_once: bool = False) -> None:
         self.prepared: list[str] = []
         self.tasks: list[Callable[[], None]] = []
-        self.ahead = DecideAhead(lambda name, _: self.prepared.append(name), self.tasks.append)
+        self.ahead = DecideAhead(lambda name, _: self.prepared.append(name), self.tasks.append,
+                                 all_at_once=all_at_once)
 
     def run(self) -> None:
         while self.tasks:
@@ -237,3 +238,18 @@ def test_a_request_abandoned_before_it_was_decided_is_never_decided_and_frees_th
     done.abandon()  # after a decision: nothing more
     m.run()
     assert m.prepared == ["Read", "Bash", "LS"]
+
+
+def test_all_at_once_prepares_every_call_of_the_answer_but_yields_to_a_waiting_decision() -> None:
+    m = Manual(all_at_once=True)
+    m.ahead.answer(answer(*CALLS))
+    m.run()
+    assert m.prepared == ["Read", "Bash", "LS"]  # Claude Code asks for them together
+    waits = Manual(all_at_once=True)
+    waits.ahead.answer(answer(*CALLS))
+    waits.ahead.asking("toolu_1")  # Bash asked before the drain ran: it goes first
+    waits.run()
+    assert waits.prepared == []
+    waits.ahead.asked()
+    waits.run()
+    assert waits.prepared == ["Read", "LS"]  # the rest, Bash no more
