@@ -414,13 +414,14 @@ class Decider:
             from runner.policy.derive import derive_input
 
             def derive_with(fs: WorkspaceFS | None,
-                            measured: Sequence[MeasuredPath] = ()) -> PolicyInput:
+                            seen: Sequence[MeasuredPath] = ()) -> PolicyInput:
                 return derive_input(call, workspace=self.workspace, run=self.run, cwd=cwd,
-                                    measured=measured, masks=self.masks, fs=fs)
+                                    measured=seen, masks=self.masks, fs=fs)
 
             if self.derived is None or self._derived_for != (self.workspace, self.masks):
                 # no cache, or workspace or masks changed since
                 return derive_with(None, measured), None
+            # a kept derivation is made without the measurements (derive_with(fs))
             policy_input, kept = self.derived.derive(call, cwd, derive_with,
                                                      context=self.run.model_dump_json())
             if measured:  # what derive_input does last, on a kept input's copy
