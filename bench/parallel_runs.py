@@ -44,7 +44,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -94,24 +94,38 @@ class Round:
     load_after: tuple[float, float, float]
 
 
-class ContainerWatcher:
-    """Polls Docker while runs are live: each runner process's sandbox container and the
-    host directory bound at ``/run/sandbox-runner`` (its socket directory)."""
+class Background:
+    """``_loop`` in a thread for the length of a ``with`` block (it watches ``_stop``)."""
 
-    def __init__(self, pids: set[int]) -> None:
-        self.pids = pids
-        self.seen: dict[int, dict[str, str]] = {}
-        self.error: str | None = None
+    join_timeout: float | None = None
+
+    def __init__(self) -> None:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
-    def __enter__(self) -> ContainerWatcher:
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 
     def __exit__(self, *_exc: object) -> None:
         self._stop.set()
-        self._thread.join(timeout=10)
+        self._thread.join(timeout=self.join_timeout)
+
+    def _loop(self) -> None:
+        raise NotImplementedError
+
+
+class ContainerWatcher(Background):
+    """Polls Docker while runs are live: each runner process's sandbox container and the
+    host directory bound at ``/run/sandbox-runner`` (its socket directory)."""
+
+    join_timeout = 10
+
+    def __init__(self, pids: set[int]) -> None:
+        super().__init__()
+        self.pids = pids
+        self.seen: dict[int, dict[str, str]] = {}
+        self.error: str | None = None
 
     def _loop(self) -> None:
         try:
@@ -352,23 +366,14 @@ def decision_cell(runs: list[RunResult]) -> str:
     return f"{pct(times, 50):.2f} / {pct(times, 99):.2f} ms ({made} of {total})"
 
 
-class SpawnSampler:
+class SpawnSampler(Background):
     """Spawns `true` every ``every`` seconds in a thread while a run goes on: the decision
     target's threshold, measured under the same load as the run's decisions."""
 
     def __init__(self, every: float = 0.02) -> None:
+        super().__init__()
         self.every = every
         self.times: list[float] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, daemon=True)
-
-    def __enter__(self) -> SpawnSampler:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
 
     def _loop(self) -> None:
         while not self._stop.wait(self.every):
