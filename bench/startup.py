@@ -9,9 +9,9 @@ order rotated each round):
   (runner/sandbox/spec.py: no network, read-only root, no capabilities, no-new-privileges,
   docker-init, private IPC, the non-root uid, pids/memory/CPU/ulimits, tmpfs /tmp and home).
 * agent start: the same container running the agent's interpreter on what it does before
-  its first request (``python -P -c 'import runner.agent.__main__ ...; GatewayClient(...)'``:
-  no pydantic, the httpx client); the preload (pydantic, the models, the loop) runs beside
-  the wait for the go file and the first request.
+  its first request (``python -P -c 'import runner.agent.__main__ ...; FirstCall(...)'``:
+  no pydantic, no httpx: the standard library's client); the preload (pydantic, httpx, the
+  models, the client, the loop) runs beside the wait for the open file and the first request.
 * run: wall time from launching ``sandbox-runner run`` (builtin runtime, image cached, a
   one-turn scripted scenario) to the gateway receiving the first ``/v1/messages`` request
   (the arrival time of the first ``transcript.jsonl`` line).
@@ -54,7 +54,7 @@ from runner.sandbox.image import ensure_image  # noqa: E402
 from runner.sandbox.spec import RUNTIME_PYTHON  # noqa: E402
 
 AGENT_START = ("import runner.agent.__main__, runner.agent.start; "
-               "from runner.agent.client import GatewayClient; GatewayClient('/tmp/gw.sock', 't')")
+               "from runner.agent.first_call import FirstCall; FirstCall('/tmp/gw.sock', 't')")
 
 
 BEFORE = (

@@ -19,13 +19,20 @@ the setup phase's connections.
   run unlogged. The service never raises (``KeyboardInterrupt``/``SystemExit`` aside).
 - **One reason shape.** Every answer is made from a :class:`~runner.policy.models.Decision`
   by :func:`answer`; every failure becomes one by :func:`failure`: ``audit/log_full`` for a
-  full log, else ``engine/evaluation_failed`` ``"policy evaluation failed: <Type>: <msg>"``
-  (redacted like any decision).
+  full log, ``sandbox/not_checked`` for a call the gate refused, else
+  ``engine/evaluation_failed`` ``"policy evaluation failed: <Type>: <msg>"`` (redacted like
+  any decision).
 - **One lock.** A decision is made, logged and answered under the service's lock, so the log's
   order is the order of the decisions, and swapping a phase's decider or log
   (:attr:`DecisionService.decider`, :attr:`DecisionService.log`) never splits one. The
   engine's and the log writer's own locks stay (each is safe on its own for its other users)
   but are never contended under it. The display is told after the lock is released.
+- **Nothing before the sandbox is checked.** While the service is held (:meth:`hold`: the
+  agent phase, from before its gateway listens until the sandbox self-check passed) a call
+  waits, outside the lock, until it is released (decided as any) or refused (the check
+  failed, or it never ended within ``HOLD_SECONDS``): then it is denied
+  (``sandbox/not_checked``) and logged like any failure. The agent's first model request may
+  travel while the check runs; no tool call or connection is decided before it passed.
 """
 
 from __future__ import annotations
@@ -45,6 +52,64 @@ from runner.policy.models import ConnectTarget, Decision, ToolCall
 from runner.protocol import DecideReason, DecideRequest, DecideResponse, Runtime
 
 UNLOGGED = "unlogged"  # the decision_id of a deny the log could not take
+HOLD_SECONDS = 300.0  # the longest a call waits for the sandbox self-check
+
+
+class SandboxNotChecked(RuntimeError):
+    """A call asked while the sandbox self-check had not passed (it failed, or never ended)."""
+
+
+class Gate:
+    """Open (decide), held (wait) or refused (deny): :class:`DecisionService`'s calls wait on
+    it while the sandbox self-check runs. Thread-safe; starts open."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._held = False
+        self._refused: str | None = None
+        self._waiting = 0
+
+    @property
+    def waiting(self) -> int:
+        """How many calls wait on it now."""
+        with self._cond:
+            return self._waiting
+
+    def hold(self) -> None:
+        with self._cond:
+            self._held, self._refused = True, None
+
+    def release(self) -> None:
+        with self._cond:
+            self._held = False
+            self._cond.notify_all()
+
+    def refuse(self, why: str) -> None:
+        """Deny every waiting and later call (until :meth:`hold` or :meth:`release`)."""
+        with self._cond:
+            self._held, self._refused = False, why
+            self._cond.notify_all()
+
+    def end(self, why: str) -> None:
+        """:meth:`refuse` when still held (the phase ends before its check passed)."""
+        with self._cond:
+            if self._held:
+                self._held, self._refused = False, why
+                self._cond.notify_all()
+
+    def wait(self, timeout: float = HOLD_SECONDS) -> None:
+        """Return once open; :class:`SandboxNotChecked` when refused or still held after
+        ``timeout`` seconds."""
+        with self._cond:
+            self._waiting += 1
+            try:
+                if not self._cond.wait_for(lambda: not self._held, timeout):
+                    raise SandboxNotChecked(
+                        f"the sandbox self-check did not end within {timeout:g} s")
+            finally:
+                self._waiting -= 1
+            if self._refused is not None:
+                raise SandboxNotChecked(self._refused)
 
 
 class DecisionDisplay(Protocol):
@@ -60,6 +125,8 @@ def failure(exc: BaseException) -> Decision:
     """The deny of a call that could not be decided or logged (the one failure reason)."""
     if isinstance(exc, AuditLogFull):
         return Decision.deny("audit", "log_full", str(exc))
+    if isinstance(exc, SandboxNotChecked):
+        return Decision.deny("sandbox", "not_checked", f"the sandbox is not checked: {exc}")
     return Decision.failed(f"{type(exc).__name__}: {exc}")
 
 
@@ -125,6 +192,7 @@ class DecisionService:
         self.requested_by = requested_by
         self.display = display
         self.on_log_failure = on_log_failure
+        self.gate = Gate()  # held by the agent phase until the sandbox self-check passed
 
     @property
     def decider(self) -> Decider:
@@ -201,9 +269,16 @@ class DecisionService:
     # --- the one path ------------------------------------------------------------------
 
     def _settle(self, call: _Call) -> DecideResponse:
+        try:
+            self.gate.wait()
+            held: SandboxNotChecked | None = None
+        except SandboxNotChecked as exc:
+            held = exc
         with self._lock:
             decider, log = self._decider, self._log
             try:
+                if held is not None:
+                    raise held
                 line = _Line.of(call.decide(decider))
             except (KeyboardInterrupt, SystemExit):
                 raise

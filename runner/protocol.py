@@ -47,6 +47,9 @@ from runner.wire import (
     GO_NAME as GO_NAME,
 )
 from runner.wire import (
+    OPEN_NAME as OPEN_NAME,
+)
+from runner.wire import (
     SOCKET_DIR_IN_CONTAINER as SOCKET_DIR_IN_CONTAINER,
 )
 from runner.wire import (

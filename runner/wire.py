@@ -1,5 +1,5 @@
 """The channel between the sandbox and the host, as plain constants: where the socket, the
-agent's config and the go file are in the container, the headers and the API version.
+agent's config and the open and go files are in the container, the headers and the API version.
 
 Standard library only (``typing``): the agent's start, its API relay and Claude Code's
 hook import it before (or without) pydantic. :mod:`runner.protocol` re-exports every name.
@@ -12,8 +12,10 @@ from typing import Literal, get_args
 SOCKET_DIR_IN_CONTAINER = "/run/sandbox-runner"
 SOCKET_NAME = "gw.sock"
 AGENT_CONFIG_NAME = "agent.json"
+OPEN_NAME = "open"  # the host creates it once its gateway listens on SOCKET_NAME
 GO_NAME = "go"  # the host creates it once the sandbox self-check passed
-GO_ENV = "SANDBOX_RUNNER_WAIT_FOR_GO"  # set: the agent preloads, then waits for GO_NAME
+# set: the agent's first request waits for OPEN_NAME, its first tool call for GO_NAME
+GO_ENV = "SANDBOX_RUNNER_WAIT_FOR_GO"
 DIR_ENV = "SANDBOX_RUNNER_DIR"  # overrides /run/sandbox-runner (tests run the agent on the host)
 WORKSPACE_ENV = "SANDBOX_RUNNER_WORKSPACE"  # overrides the workspace's location on disk
 GATEWAY_BASE_URL = "http://gateway"  # host part is ignored: the transport is the unix socket

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ import pytest
 
 from runner.audit import DecisionLog, verify_log
 from runner.audit.log import read_log
-from runner.decisions import UNLOGGED, DecisionService
+from runner.decisions import UNLOGGED, DecisionService, Gate, SandboxNotChecked
 from runner.errors import AuditLogFull, RunFailed
 from runner.policy.bundle import load_bundle
 from runner.policy.decider import Decider
@@ -287,3 +288,82 @@ def test_the_transports_guard_answers_in_the_same_shape() -> None:
     assert [(r.policy, r.rule, r.msg) for r in got.reasons] == [
         ("engine", "evaluation_failed",
          "policy evaluation failed: RuntimeError: fell over near [REDACTED:test]")]
+
+
+# --- the gate: nothing decided before the sandbox self-check passed -------------------------
+
+def _asked(s: _Service, kind: str) -> Callable[[], DecideResponse]:
+    return (lambda: s.service.decide(_read())) if kind == "tool" else (
+        lambda: s.service.decide_connect(_connect()))
+
+
+def _in_thread(call: Callable[[], DecideResponse]) -> tuple[threading.Thread, list[DecideResponse]]:
+    got: list[DecideResponse] = []
+    thread = threading.Thread(target=lambda: got.append(call()), daemon=True)
+    thread.start()
+    return thread, got
+
+
+def _until_waiting(s: _Service, n: int) -> None:
+    """Until ``n`` calls wait on the gate (a bounded wait for a state, not a timing window)."""
+    deadline = time.monotonic() + 30
+    while s.service.gate.waiting != n:
+        assert time.monotonic() < deadline, "the call never reached the gate"
+        time.sleep(0.001)
+
+
+@pytest.mark.parametrize("kind", ["tool", "connect"])
+def test_a_held_call_waits_and_is_decided_once_released(
+        kind: str, engine: RegorusEngine, tmp_path: Path) -> None:
+    s = _Service(engine, tmp_path)
+    s.service.gate.hold()
+    thread, got = _in_thread(_asked(s, kind))
+    _until_waiting(s, 1)
+    assert got == [] and s.path.read_text() == ""  # nothing decided, nothing logged
+    s.service.gate.release()
+    thread.join(30)
+    assert len(got) == 1 and s.service.gate.waiting == 0
+    lines = s.lines()
+    assert [line["decision_id"] for line in lines] == [got[0].decision_id]
+    if kind == "tool":  # a read under backend/: allowed, as it would be unheld
+        assert got[0].allow
+
+
+@pytest.mark.parametrize("kind", ["tool", "connect"])
+def test_a_refused_gate_denies_waiting_and_later_calls_logged(
+        kind: str, engine: RegorusEngine, tmp_path: Path) -> None:
+    s = _Service(engine, tmp_path)
+    s.service.gate.hold()
+    thread, got = _in_thread(_asked(s, kind))
+    _until_waiting(s, 1)
+    s.service.gate.refuse("the sandbox self-check did not pass (pids_limit)")
+    thread.join(30)
+    later = _asked(s, kind)()
+    for answer in (*got, later):
+        assert not answer.allow
+        assert [(r.policy, r.rule) for r in answer.reasons] == [("sandbox", "not_checked")]
+        assert "pids_limit" in answer.reasons[0].msg
+    lines = s.lines()
+    assert len(lines) == 2 and not any(line["result"]["allow"] for line in lines)
+    assert verify_log(s.path).ok
+
+
+def test_the_phase_end_refuses_only_a_gate_still_held(engine: RegorusEngine, tmp_path: Path) -> None:
+    s = _Service(engine, tmp_path)
+    s.service.gate.hold()
+    s.service.gate.release()
+    s.service.gate.end("the agent phase ended")  # the check had passed: still open
+    assert s.service.decide(_read()).allow
+    s.service.gate.hold()
+    s.service.gate.end("the agent phase ended")
+    answer = s.service.decide(_read())
+    assert not answer.allow and "the agent phase ended" in answer.reasons[0].msg
+
+
+def test_a_gate_held_past_its_wait_is_a_deny(tmp_path: Path) -> None:
+    gate = Gate()
+    gate.wait(timeout=0)  # open: returns at once
+    gate.hold()
+    with pytest.raises(SandboxNotChecked, match="did not end within 0 s"):
+        gate.wait(timeout=0)
+    assert gate.waiting == 0

@@ -1,9 +1,15 @@
 """``python -m runner.agent``: exit 0 done, 2 bad config, 3 model/API error, 4 crashed.
 
 The start is in two parts (runner/agent/start.py): this thread sends ``agent_started`` and
-the first model request from agent.json's plain JSON while a preload thread imports pydantic,
-builds the models, validates the whole config and builds the loop; the loop reads the first
-answer once the preload is joined.
+the first model request from agent.json's plain JSON, with the standard library
+(runner/agent/first_call.py), while a preload thread imports httpx and pydantic, builds the
+models, validates the whole config and builds the client and the loop; the loop reads the
+first answer once the preload is joined.
+
+Told to wait (``SANDBOX_RUNNER_WAIT_FOR_GO``, the sandbox's main process): the first request
+waits for the open file (the gateway listens), and the first answer is acted on only once
+the go file exists (the host's sandbox self-check passed). The host holds every decision
+until then as well (runner/decisions.py): nothing the model asks for runs before the check.
 """
 
 from __future__ import annotations
@@ -16,26 +22,28 @@ from typing import TYPE_CHECKING, Any
 
 from runner.agent.harden import make_non_dumpable, read_token
 from runner.agent.start import AgentConfigError, Preload, StartConfig, config_dir, load_start
-from runner.wire import GO_ENV, GO_NAME
+from runner.wire import GO_ENV, GO_NAME, OPEN_NAME
 
 if TYPE_CHECKING:
     from runner.agent.client import GatewayClient
+    from runner.agent.first_call import FirstCall
     from runner.agent.loop import AgentLoop
 
 EXIT_OK, EXIT_CONFIG, EXIT_API, EXIT_CRASH = 0, 2, 3, 4
-GO_WAIT_SECONDS = 300.0
-GO_POLL_SECONDS = 0.005
+WAIT_SECONDS = 300.0
+POLL_SECONDS = 0.005
 
 
-def _wait_for_go() -> bool:
-    """Preloading: the host starts the agent while it runs the sandbox self-check, and
-    creates the go file only when every check passed (otherwise it removes the container)."""
-    go = config_dir() / GO_NAME
-    deadline = time.monotonic() + GO_WAIT_SECONDS
-    while not go.exists():
+def _wait_for(name: str) -> bool:
+    """Until the host creates ``name`` in the config directory (False after WAIT_SECONDS):
+    the open file once its gateway listens, the go file once the sandbox self-check passed
+    (a failed check removes the container instead)."""
+    path = config_dir() / name
+    deadline = time.monotonic() + WAIT_SECONDS
+    while not path.exists():
         if time.monotonic() > deadline:
             return False
-        time.sleep(GO_POLL_SECONDS)
+        time.sleep(POLL_SECONDS)
     return True
 
 
@@ -61,8 +69,9 @@ def main() -> int:
     return _run(start, token)
 
 
-def _build(start: StartConfig, gw: GatewayClient) -> AgentLoop:
-    """The preload: the models, the whole config, the toolbox and the loop."""
+def _build(start: StartConfig, token: str) -> AgentLoop:
+    """The preload: the models, the whole config, the toolbox, the client and the loop."""
+    from runner.agent.client import GatewayClient
     from runner.agent.loop import AgentLoop
     from runner.agent.paths import Workspace
     from runner.agent.runtime import load_runtime
@@ -72,37 +81,46 @@ def _build(start: StartConfig, gw: GatewayClient) -> AgentLoop:
     cfg = rt.config
     toolbox = Toolbox(Workspace(rt.workspace_dir, cfg.workspace), enabled=cfg.tools,
                       output_limit=cfg.output_limit, bash_timeout=cfg.bash_timeout)
-    return AgentLoop(cfg, gw, toolbox)
+    return AgentLoop(cfg, GatewayClient(start.socket_path, token), toolbox)
 
 
 def _run(start: StartConfig, token: str) -> int:
-    from runner.agent.client import GatewayClient, ModelAPIError, first_request
+    from runner.agent.first_call import FirstCall, ModelAPIError, first_request
 
-    # Nothing reaches the gateway or runs a tool before the go file exists. The client first
-    # (what the first request needs), then the preload beside the wait for go.
-    gw = GatewayClient(start.socket_path, token)
-    preload: Preload[AgentLoop] = Preload(lambda: _build(start, gw))
-    if os.environ.get(GO_ENV) and not _wait_for_go():
-        gw.close()
-        _say("the host never confirmed the sandbox self-check")
+    # The preload first (it runs beside everything below), then the first request as soon as
+    # the gateway listens; nothing from the model is acted on before the go file exists.
+    preload: Preload[AgentLoop] = Preload(lambda: _build(start, token))
+    waiting = bool(os.environ.get(GO_ENV))
+    if waiting and not _wait_for(OPEN_NAME):
+        _say("the host never opened its gateway")
         return EXIT_CONFIG
+    call = FirstCall(start.socket_path, token)
     try:
-        gw.event("agent_started", run_id=start.run_id, agent=start.agent_name,
-                 model=start.model, tools=[d.get("name") for d in start.tool_definitions],
-                 max_turns=start.max_turns)
+        call.event("agent_started", run_id=start.run_id, agent=start.agent_name,
+                   model=start.model, tools=[d.get("name") for d in start.tool_definitions],
+                   max_turns=start.max_turns)
         first: dict[str, Any] | None = None
         try:
             if start.max_turns > 0:
-                first = gw.create_message(first_request(
+                first = call.create_message(first_request(
                     model=start.model, max_tokens=start.max_tokens,
                     system_prompt=start.system_prompt, task=start.task,
                     tool_definitions=start.tool_definitions))
         except ModelAPIError as exc:
-            return _api_error(gw, exc, turns=1)
+            return _api_error(call, exc, turns=1)
         try:
             loop = preload.result()
         except AgentConfigError as exc:
             _say(f"bad config: {exc}")
+            return EXIT_CONFIG
+    except Exception as exc:
+        return _crash(call, exc)
+    finally:
+        call.close()
+    gw = loop.gw
+    try:
+        if waiting and not _wait_for(GO_NAME):
+            _say("the host never confirmed the sandbox self-check")
             return EXIT_CONFIG
         try:
             reason = loop.run(first)
@@ -111,15 +129,19 @@ def _run(start: StartConfig, token: str) -> int:
         gw.event("agent_finished", reason=reason, turns=loop.turns)
         return EXIT_OK
     except Exception as exc:
-        gw.event("agent_error", kind="crash", message=f"{type(exc).__name__}: {exc}",
-                 traceback=traceback.format_exc(limit=20))
-        _say(f"crashed: {type(exc).__name__}: {exc}")
-        return EXIT_CRASH
+        return _crash(gw, exc)
     finally:
         gw.close()
 
 
-def _api_error(gw: GatewayClient, exc: Exception, *, turns: int) -> int:
+def _crash(gw: GatewayClient | FirstCall, exc: Exception) -> int:
+    gw.event("agent_error", kind="crash", message=f"{type(exc).__name__}: {exc}",
+             traceback=traceback.format_exc(limit=20))
+    _say(f"crashed: {type(exc).__name__}: {exc}")
+    return EXIT_CRASH
+
+
+def _api_error(gw: GatewayClient | FirstCall, exc: Exception, *, turns: int) -> int:
     message = str(exc)
     gw.event("agent_error", kind="model_api", message=message, turns=turns)
     _say(f"model API error: {message}")

@@ -8,7 +8,8 @@ from typing import Any
 import httpx
 from pydantic import ValidationError
 
-from runner.agent.client import GatewayClient, ModelAPIError, first_request, messages_body
+from runner.agent.client import GatewayClient
+from runner.agent.first_call import ModelAPIError, first_request, messages_body
 from runner.agent.tools import Toolbox, ToolOutput
 from runner.protocol import (
     AgentConfig,
@@ -52,7 +53,7 @@ class AgentLoop:
         """Run until the model stops; returns why (end_turn, max_turns, ...).
         ``first_answer``: the answer to the first turn's request (:func:`first_request`),
         when the agent's start sent it. Model API errors raise
-        :class:`runner.agent.client.ModelAPIError`."""
+        :class:`runner.agent.first_call.ModelAPIError`."""
         answer = first_answer
         while self.turns < self.config.max_turns:
             self.turns += 1

@@ -1,20 +1,21 @@
-"""The agent's start, before any model is built: its first request needs no pydantic.
+"""The agent's start, before any model is built: its first request needs no pydantic, no httpx.
 
-Importing pydantic and building the models of :mod:`runner.protocol` is most of the agent's
-start (about 100 ms of CPU in the container: more than the host's sandbox self-check, which
-the agent waits for). So the start is in two parts:
+Importing pydantic and building the models of :mod:`runner.protocol`, and importing httpx and
+building its client, are most of the agent's start (about 100 and 80 ms of CPU in the
+container, on the path to the run's first model request). So the start is in two parts:
 
 * the main thread reads agent.json as plain JSON (:func:`load_start`: the fields the first
-  request and ``agent_started`` carry, each checked for its JSON type), builds the gateway
-  client (httpx) and waits for the go file; then it sends ``agent_started`` and the first
-  model request;
-* a :class:`Preload` thread meanwhile imports the loop, the tools and the models, validates
-  the whole config with :class:`runner.protocol.AgentConfig` and builds the loop. The main
-  thread joins it before it reads the first answer: a config the models refuse is a bad
-  config (exit 2) before any tool runs or any second request is made.
+  request and ``agent_started`` carry, each checked for its JSON type), waits for the open
+  file (the host's gateway listens) and sends ``agent_started`` and the first model request
+  with the standard library (:class:`runner.agent.first_call.FirstCall`);
+* a :class:`Preload` thread meanwhile imports the loop, the tools, the models and httpx,
+  validates the whole config with :class:`runner.protocol.AgentConfig` and builds the client
+  and the loop. The main thread joins it before it reads the first answer: a config the
+  models refuse is a bad config (exit 2) before any tool runs or any second request is made.
+  The first answer is acted on only once the go file exists (the sandbox self-check passed).
 
-Standard library only (and :mod:`runner.wire`): a test checks that importing this module, the
-client and ``__main__`` loads no pydantic.
+Standard library only (and :mod:`runner.wire`): a test checks that importing this module,
+:mod:`runner.agent.first_call` and ``__main__`` loads neither pydantic nor httpx.
 """
 
 from __future__ import annotations
@@ -104,7 +105,7 @@ class Preload(Generic[T]):
     built, or raises what it raised (in the caller's thread).
 
     While it builds, the interpreter switches threads every ``switch_interval`` seconds
-    (Python's default is 5 ms): the main thread, woken by the go file or an answer on the
+    (Python's default is 5 ms): the main thread, woken by the open file or an answer on the
     socket, gets the GIL back from the build at once instead of after up to 5 ms per wake-up.
     The default interval is back when the build ends."""
 

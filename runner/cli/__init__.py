@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 
 import click
 
-from runner import __version__
+from runner import __version__, heap
 from runner.cli.output import ARGV_KEY, CONTEXT_SETTINGS, fail
 from runner.errors import RunnerError
 
@@ -28,6 +28,7 @@ from runner.errors import RunnerError
 class LazyCommand(NamedTuple):
     target: str  # "module:attr"
     help: str  # the short help shown by the root's --help and by completion
+    settles: bool = False  # the command ends its own start-up (heap.settle), not its import
 
 
 COMMANDS: dict[str, LazyCommand] = {
@@ -49,7 +50,8 @@ COMMANDS: dict[str, LazyCommand] = {
     "report": LazyCommand("runner.cli.report:report",
                           "Render a run directory: summary (md, json, html) or findings for CI "
                           "(sarif, github, gitlab)."),
-    "run": LazyCommand("runner.cli.run:run_cmd", "Run an agent on PROJECT_DIR inside the sandbox."),
+    "run": LazyCommand("runner.cli.run:run_cmd", "Run an agent on PROJECT_DIR inside the sandbox.",
+                       settles=True),
 }
 
 
@@ -72,6 +74,8 @@ class LazyGroup(click.Group):
             if not isinstance(cmd, click.Command):
                 raise TypeError(f"{self.lazy[cmd_name].target} is not a click command")
             self.add_command(cmd, cmd_name)
+            if not self.lazy[cmd_name].settles:
+                heap.settle()  # its start-up was the import
         return self.commands.get(cmd_name)
 
     def _short_help(self, ctx: click.Context, name: str, limit: int) -> str | None:
@@ -116,12 +120,15 @@ class RunnerGroup(LazyGroup):
         return ctx
 
     def invoke(self, ctx: click.Context) -> Any:
+        heap.pause()  # until the command's start-up is over (runner/heap.py)
         try:
             return super().invoke(ctx)
         except RunnerError as exc:
             fail(ctx, exc, exc.exit_code)
         except click.ClickException as exc:  # usage errors, bad option values: exit 2
             fail(ctx, exc, exc.exit_code)
+        finally:
+            heap.settle()
 
 
 @click.group(cls=RunnerGroup, context_settings=CONTEXT_SETTINGS, lazy=COMMANDS)

@@ -56,6 +56,7 @@ from runner.protocol import (
     AGENT_CONFIG_NAME,
     GO_ENV,
     GO_NAME,
+    OPEN_NAME,
     SOCKET_NAME,
     AgentConfig,
 )
@@ -325,10 +326,14 @@ class Run:
             deployment = DockerDeployment(spec, client)
             stack.callback(deployment.stop)
             self.display.step("starting the sandbox container")
+            # No tool call or connection is decided before the self-check passed (_self_check
+            # releases the service's gate; a failure refuses it).
+            self.decisions.gate.hold()
             # Docker creates and starts the container (mostly waiting on the engine) while
             # this thread sets up the host side: nothing below uses the Docker client, and
             # nothing but the agent's own start runs in the container before wait_started();
-            # the agent reaches the gateway only after the go file (after the self-check).
+            # the agent sends its first model request once the gateway listens (the open
+            # file) and acts on the answer only after the go file (after the self-check).
             deployment.start_background(
                 stdin=None if claude else f"{token}\n".encode("ascii"), attach_output=not claude)
             self._start_host_side(stack, sock_dir, identity.uid, identity.gid, claude, token)
@@ -340,9 +345,10 @@ class Run:
                 self._start_relay(deployment)
                 self._run_claude_code(deployment, proxy)
                 return
-            # The agent has been starting since the container did; it acts only once the go
-            # file exists, which is created only after every check passed. A failed check
-            # removes the container, agent included.
+            # The agent has been starting since the container did, and may have sent its first
+            # model request; it acts on the answer only once the go file exists, which is
+            # created only after every check passed (and the host decides nothing before). A
+            # failed check removes the container, agent included.
             agent = AgentProcess(deployment, None, timeout=self.cfg.timeout,
                                  on_line=self._agent_line)
             agent.start()
@@ -405,6 +411,9 @@ class Run:
         self.gateway = gateway
         gateway.start()
         stack.callback(gateway.stop)
+        # on the way out (before the gateway stops): a call still held is denied at once
+        stack.callback(self.decisions.gate.end, "the agent phase ended before the check passed")
+        (sock_dir / OPEN_NAME).touch()  # the agent's first request may come now
         if self.prep.egress_hosts:  # otherwise no proxy at all: the sandbox has no network
             from runner.run.egress import AgentEgress
 
@@ -440,12 +449,19 @@ class Run:
 
     def _self_check(self, deployment: DockerDeployment,
                     claude_code: ClaudeCodeCheck | None = None) -> None:
-        check_sandbox(deployment, record=self.record, run_dir=self.run_dir, display=self.display,
-                      writable=self.writable, pids_limit=self.cfg.sandbox.limits.pids,
-                      secret_paths=self.secret_paths,
-                      proxy_port=self.egress.port if self.egress is not None else None,
-                      claude_code=claude_code, isolation=self.isolation.isolation,
-                      memory=self.cfg.sandbox.limits.memory)
+        """The sandbox self-check; only once it passed are calls decided (the gate)."""
+        try:
+            check_sandbox(deployment, record=self.record, run_dir=self.run_dir,
+                          display=self.display, writable=self.writable,
+                          pids_limit=self.cfg.sandbox.limits.pids,
+                          secret_paths=self.secret_paths,
+                          proxy_port=self.egress.port if self.egress is not None else None,
+                          claude_code=claude_code, isolation=self.isolation.isolation,
+                          memory=self.cfg.sandbox.limits.memory)
+        except BaseException as exc:
+            self.decisions.gate.refuse(f"the sandbox self-check did not pass ({exc})")
+            raise
+        self.decisions.gate.release()
 
     def _finish_agent(self, deployment: DockerDeployment, result: ExecResult, *,
                       main_process: bool = False) -> None:

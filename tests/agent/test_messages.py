@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from runner.agent.client import GatewayClient, ModelAPIError, _error, first_request, messages_body
+from runner.agent.first_call import FirstCall, error_answer, model_answer
 from runner.agent.loop import _block, read_answer
 from runner.protocol import Message, TextBlock, ToolUseBlock
 
@@ -57,3 +58,22 @@ def test_no_gateway_is_an_api_error_without_status(tmp_path: Path) -> None:
         gw.create_message(messages_body(model="m", max_tokens=5, system=None, messages=[], tools=None))
     assert info.value.status is None and str(info.value).startswith("ConnectError")
     gw.close()
+
+
+def test_the_first_call_fails_as_the_client_does(tmp_path: Path) -> None:
+    """The start's standard-library client: no gateway is an API error without status, an
+    event is best effort, an error answer maps as the httpx client's does."""
+    call = FirstCall(str(tmp_path / "missing.sock"), "token")
+    call.event("agent_started", run_id="r")  # never raises
+    with pytest.raises(ModelAPIError) as info:
+        call.create_message(messages_body(model="m", max_tokens=5, system=None, messages=[], tools=None))
+    assert info.value.status is None and str(info.value).startswith("FileNotFoundError")
+    call.close()
+    body = b'{"type": "error", "error": {"type": "overloaded_error", "message": "busy"}}'
+    for status, content, expected in [(529, body, (529, "overloaded_error", "HTTP 529: busy")),
+                                      (502, b"bad gateway", (502, None, "HTTP 502: bad gateway")),
+                                      (500, b"", (500, None, "HTTP 500: Internal Server Error"))]:
+        err = error_answer(status, content, "Internal Server Error")
+        assert (err.status, err.error_type, str(err)) == expected
+    with pytest.raises(ModelAPIError, match="not a JSON object"):
+        model_answer(200, b"[1]", "OK")

@@ -4,15 +4,29 @@ whole config validated before any tool runs."""
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from runner.agent.start import AgentConfigError, Preload, load_start
-from runner.protocol import BUILTIN_TOOLS, AgentConfig
+from runner.gateway import Budget, Gateway, Redactor, RetryPolicy, ScriptedProvider
+from runner.gateway.scripted import Scenario
+from runner.protocol import (
+    BUILTIN_TOOLS,
+    GO_ENV,
+    GO_NAME,
+    OPEN_NAME,
+    AgentConfig,
+    DecideRequest,
+    DecideResponse,
+)
 from tests.agent.conftest import REPO, AgentRun
 
 
@@ -23,11 +37,12 @@ def config(tools: list[str] | None = None, **changes: Any) -> dict[str, Any]:
     return {**json.loads(cfg.model_dump_json()), **changes}
 
 
-def test_the_start_loads_no_pydantic() -> None:
-    """What the agent imports before its first request: no pydantic, no runner.protocol."""
-    code = ("import sys, runner.agent.__main__, runner.agent.start, runner.agent.client, runner.wire; "
-            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('pydantic', 'pydantic_core') "
-            "or m == 'runner.protocol'))")
+def test_the_start_loads_no_pydantic_and_no_httpx() -> None:
+    """What the agent imports before its first request: no pydantic, no runner.protocol, no
+    httpx (the first request goes out with the standard library)."""
+    code = ("import sys, runner.agent.__main__, runner.agent.start, runner.agent.first_call, "
+            "runner.wire; print(sorted(m for m in sys.modules if m.split('.')[0] in "
+            "('pydantic', 'pydantic_core', 'httpx', 'httpcore') or m == 'runner.protocol'))")
     proc = subprocess.run([sys.executable, "-P", "-c", code], cwd=REPO, capture_output=True, text=True,
                           timeout=30, check=True)
     assert proc.stdout.strip() == "[]"
@@ -84,3 +99,51 @@ def test_a_config_the_models_refuse_is_exit_2_before_any_tool_runs(run_agent: An
     assert len(run.proc.stderr.strip().splitlines()) == 1
     assert not (run.workspace / "backend" / "x.py").exists() and run.decided == []
     assert run.gateway.stats.requests == 1  # the first request only
+
+
+def test_the_first_request_needs_the_open_file_and_the_answer_waits_for_go(tmp_path: Path) -> None:
+    """As the sandbox's main process (told to wait): the first request goes out once the open
+    file exists (the go file does not yet: the test creates it only after seeing the request),
+    and the first answer's tool call is decided only after the go file."""
+    sock_dir = Path(tempfile.mkdtemp(prefix="sragent-", dir="/tmp"))
+    workspace = tmp_path / "ws"
+    (workspace / "backend").mkdir(parents=True)
+    decided_at: list[float] = []
+
+    def decide(req: DecideRequest) -> DecideResponse:
+        decided_at.append(time.monotonic())
+        return DecideResponse(allow=True, decision_id="d-1")
+
+    gw = Gateway(socket_path=sock_dir / "gw.sock", provider=ScriptedProvider(scenario=Scenario.model_validate(
+        {"turns": [{"tool_calls": [{"name": "Write", "input": {"file_path": "backend/x.py", "content": "x"}}]},
+                   {"text": "done"}]})),
+        decide=decide, run_dir=tmp_path / "run", budget=Budget(max_requests=10, max_tokens=10**6),
+        redactor=Redactor.from_env(), retry=RetryPolicy(retries=0))
+    (sock_dir / "agent.json").write_text(json.dumps(config(tools=list(BUILTIN_TOOLS))))
+    env = {**os.environ, "SANDBOX_RUNNER_DIR": str(sock_dir), "SANDBOX_RUNNER_WORKSPACE": str(workspace),
+           GO_ENV: "1"}
+    gw.start()
+    proc = subprocess.Popen([sys.executable, "-m", "runner.agent"], env=env, cwd=REPO, stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdin is not None
+        proc.stdin.write(f"{gw.token}\n")
+        proc.stdin.flush()
+        (sock_dir / OPEN_NAME).touch()
+        deadline = time.monotonic() + 60
+        while gw.stats.requests < 1:  # the first request, while no go file exists
+            assert proc.poll() is None and time.monotonic() < deadline, proc.stderr
+            time.sleep(0.005)
+        assert decided_at == [] and not (workspace / "backend" / "x.py").exists()
+        go_at = time.monotonic()
+        (sock_dir / GO_NAME).touch()
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        gw.stop()
+        shutil.rmtree(sock_dir, ignore_errors=True)
+    assert proc.returncode == 0, stderr
+    assert len(decided_at) == 1 and decided_at[0] > go_at
+    assert (workspace / "backend" / "x.py").read_text() == "x"

@@ -41,8 +41,13 @@ def _lines(path: Path) -> list[dict[str, Any]]:
 def test_a_failing_check_stops_the_run_and_removes_the_container(
         tmp_path: Path, sandbox_image: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """The real self-check in the real container, asked to find a pids limit the container
-    does not have: exit 3, the container gone, the agent never told to go."""
+    does not have: exit 3, the container gone, the agent never told to go. Its first model
+    request may have been answered meanwhile (a Write): that call never ran, and nothing was
+    decided, let alone allowed."""
     project, scenario = _project(tmp_path)
+    scenario.write_text("turns:\n  - tool_calls:\n      - {name: Write, input: "
+                        "{file_path: backend/owned.py, content: 'x = 1'}}\n"
+                        '  - text: "Done."\n')
     out = tmp_path / "run"
     containers: list[str] = []
 
@@ -68,8 +73,11 @@ def test_a_failing_check_stops_the_run_and_removes_the_container(
             client.containers.get(containers[0])
     finally:
         client.close()
-    assert _lines(out / "transcript.jsonl") == []  # the model was never asked
-    assert not [e for e in _lines(out / "events.jsonl") if e["kind"] == "agent_started"]
+    assert len(_lines(out / "transcript.jsonl")) <= 1  # at most the first request
+    assert not [e for e in _lines(out / "events.jsonl")
+                if e["kind"] in ("tool_call", "tool_result", "agent_finished")]
+    assert _lines(out / "decisions.jsonl") == []
+    assert not (project / "backend" / "owned.py").exists()
 
 
 def test_a_run_records_the_container_it_started(tmp_path: Path, sandbox_image: str) -> None:
