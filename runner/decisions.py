@@ -27,12 +27,15 @@ the setup phase's connections.
   (:attr:`DecisionService.decider`, :attr:`DecisionService.log`) never splits one. The
   engine's and the log writer's own locks stay (each is safe on its own for its other users)
   but are never contended under it. The display is told after the lock is released.
-- **Nothing before the sandbox is checked.** While the service is held (:meth:`hold`: the
-  agent phase, from before its gateway listens until the sandbox self-check passed) a call
-  waits, outside the lock, until it is released (decided as any) or refused (the check
-  failed, or it never ended within ``HOLD_SECONDS``): then it is denied
-  (``sandbox/not_checked``) and logged like any failure. The agent's first model request may
-  travel while the check runs; no tool call or connection is decided before it passed.
+- **No tool call before the sandbox is checked.** While the service's gate is held
+  (:class:`Gate`: the agent phase, from before its gateway listens until the sandbox
+  self-check passed) a tool call waits, outside the lock, until the gate is released
+  (decided as any) or refused (the check failed, the phase ended, or it waited
+  ``HOLD_SECONDS``): then it is denied (``sandbox/not_checked``) and logged like any
+  failure. The agent's first model request may travel while the check runs; no tool call is
+  decided before it passed. Connections are not held: they are decided by the allowlist
+  whenever they come (the self-check itself asks the proxy for one it must refuse), and
+  nothing the model asks for can open one before a tool call was allowed.
 """
 
 from __future__ import annotations
@@ -60,8 +63,8 @@ class SandboxNotChecked(RuntimeError):
 
 
 class Gate:
-    """Open (decide), held (wait) or refused (deny): :class:`DecisionService`'s calls wait on
-    it while the sandbox self-check runs. Thread-safe; starts open."""
+    """Open (decide), held (wait) or refused (deny): :class:`DecisionService`'s tool calls
+    wait on it while the sandbox self-check runs. Thread-safe; starts open."""
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
@@ -173,6 +176,7 @@ class _Call:
     show: Callable[[DecisionDisplay, dict[str, Any], bool, list[str]], None]
     tool_use_id: str | None = None
     requested_by: str | None = None
+    gated: bool = False  # waits on the service's gate (tool calls)
 
 
 class DecisionService:
@@ -192,7 +196,7 @@ class DecisionService:
         self.requested_by = requested_by
         self.display = display
         self.on_log_failure = on_log_failure
-        self.gate = Gate()  # held by the agent phase until the sandbox self-check passed
+        self.gate = Gate()  # tool calls: held by the agent phase until the self-check passed
 
     @property
     def decider(self) -> Decider:
@@ -235,7 +239,7 @@ class DecisionService:
         return self._settle(_Call(
             decide=decide, asked=lambda: {"tool": asked},
             brief=lambda: {"tool": {"name": req.tool}}, show=_show_tool,
-            tool_use_id=req.tool_use_id, requested_by=self.requested_by))
+            tool_use_id=req.tool_use_id, requested_by=self.requested_by, gated=True))
 
     def prepare(self, tool: str, tool_input: dict[str, Any], *, runtime: Runtime) -> bool:
         """Decide a tool call the model's answer names before the agent asks for it
@@ -269,11 +273,12 @@ class DecisionService:
     # --- the one path ------------------------------------------------------------------
 
     def _settle(self, call: _Call) -> DecideResponse:
-        try:
-            self.gate.wait()
-            held: SandboxNotChecked | None = None
-        except SandboxNotChecked as exc:
-            held = exc
+        held: SandboxNotChecked | None = None
+        if call.gated:
+            try:
+                self.gate.wait()
+            except SandboxNotChecked as exc:
+                held = exc
         with self._lock:
             decider, log = self._decider, self._log
             try:

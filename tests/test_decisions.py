@@ -312,12 +312,10 @@ def _until_waiting(s: _Service, n: int) -> None:
         time.sleep(0.001)
 
 
-@pytest.mark.parametrize("kind", ["tool", "connect"])
-def test_a_held_call_waits_and_is_decided_once_released(
-        kind: str, engine: RegorusEngine, tmp_path: Path) -> None:
+def test_a_held_call_waits_and_is_decided_once_released(engine: RegorusEngine, tmp_path: Path) -> None:
     s = _Service(engine, tmp_path)
     s.service.gate.hold()
-    thread, got = _in_thread(_asked(s, kind))
+    thread, got = _in_thread(_asked(s, "tool"))
     _until_waiting(s, 1)
     assert got == [] and s.path.read_text() == ""  # nothing decided, nothing logged
     s.service.gate.release()
@@ -325,13 +323,22 @@ def test_a_held_call_waits_and_is_decided_once_released(
     assert len(got) == 1 and s.service.gate.waiting == 0
     lines = s.lines()
     assert [line["decision_id"] for line in lines] == [got[0].decision_id]
-    if kind == "tool":  # a read under backend/: allowed, as it would be unheld
-        assert got[0].allow
+    assert got[0].allow  # a read under backend/: allowed, as it would be unheld
 
 
-@pytest.mark.parametrize("kind", ["tool", "connect"])
+def test_connections_are_not_held(engine: RegorusEngine, tmp_path: Path) -> None:
+    """The self-check asks the proxy for a connection it must refuse: a held gate must not
+    hold it (it is decided by the allowlist, here: denied, as without the gate)."""
+    s = _Service(engine, tmp_path)
+    s.service.gate.hold()
+    answer = _asked(s, "connect")()
+    assert not answer.allow and [r.rule for r in answer.reasons] != ["not_checked"]
+    assert s.service.gate.waiting == 0 and len(s.lines()) == 1
+
+
 def test_a_refused_gate_denies_waiting_and_later_calls_logged(
-        kind: str, engine: RegorusEngine, tmp_path: Path) -> None:
+        engine: RegorusEngine, tmp_path: Path) -> None:
+    kind = "tool"
     s = _Service(engine, tmp_path)
     s.service.gate.hold()
     thread, got = _in_thread(_asked(s, kind))

@@ -2,13 +2,14 @@
 
 The start is in two parts (runner/agent/start.py): this thread sends ``agent_started`` and
 the first model request from agent.json's plain JSON, with the standard library
-(runner/agent/first_call.py), while a preload thread imports httpx and pydantic, builds the
-models, validates the whole config and builds the client and the loop; the loop reads the
-first answer once the preload is joined.
+(runner/agent/first_call.py); once the request is out, a preload thread imports httpx and
+pydantic, builds the models, validates the whole config and builds the client and the loop
+while the model answers; the loop reads the first answer once the preload is joined.
 
-Told to wait (``SANDBOX_RUNNER_WAIT_FOR_GO``, the sandbox's main process): the first request
-waits for the open file (the gateway listens), and the first answer is acted on only once
-the go file exists (the host's sandbox self-check passed). The host holds every decision
+Told to wait (``SANDBOX_RUNNER_WAIT_FOR_GO``, the sandbox's main process, which starts before
+the host has read the agent file): agent.json is read and the first request sent once the
+open file exists (the host wrote agent.json, its gateway listens), and the first answer is
+acted on only once the go file exists (the host's sandbox self-check passed). The host holds every decision
 until then as well (runner/decisions.py): nothing the model asks for runs before the check.
 """
 
@@ -17,16 +18,15 @@ from __future__ import annotations
 import os
 import sys
 import time
-import traceback
 from typing import TYPE_CHECKING, Any
 
+from runner.agent.first_call import FirstCall, ModelAPIError, first_request
 from runner.agent.harden import make_non_dumpable, read_token
 from runner.agent.start import AgentConfigError, Preload, StartConfig, config_dir, load_start
 from runner.wire import GO_ENV, GO_NAME, OPEN_NAME
 
 if TYPE_CHECKING:
     from runner.agent.client import GatewayClient
-    from runner.agent.first_call import FirstCall
     from runner.agent.loop import AgentLoop
 
 EXIT_OK, EXIT_CONFIG, EXIT_API, EXIT_CRASH = 0, 2, 3, 4
@@ -61,12 +61,16 @@ def main() -> int:
     if token is None:
         _say("bad config: no gateway token on stdin (the runner writes it there)")
         return EXIT_CONFIG
+    waiting = bool(os.environ.get(GO_ENV))
+    if waiting and not _wait_for(OPEN_NAME):
+        _say("the host never opened its gateway")
+        return EXIT_CONFIG
     try:
         start = load_start()
     except AgentConfigError as exc:
         _say(f"bad config: {exc}")
         return EXIT_CONFIG
-    return _run(start, token)
+    return _run(start, token, waiting=waiting)
 
 
 def _build(start: StartConfig, token: str) -> AgentLoop:
@@ -84,16 +88,16 @@ def _build(start: StartConfig, token: str) -> AgentLoop:
     return AgentLoop(cfg, GatewayClient(start.socket_path, token), toolbox)
 
 
-def _run(start: StartConfig, token: str) -> int:
-    from runner.agent.first_call import FirstCall, ModelAPIError, first_request
+def _run(start: StartConfig, token: str, *, waiting: bool) -> int:
+    # The first request as soon as the gateway listens, on this thread alone; the preload
+    # starts once it is out (it imports and builds while the model answers). Nothing from the
+    # model is acted on before the go file exists.
+    preloads: list[Preload[AgentLoop]] = []
 
-    # The preload first (it runs beside everything below), then the first request as soon as
-    # the gateway listens; nothing from the model is acted on before the go file exists.
-    preload: Preload[AgentLoop] = Preload(lambda: _build(start, token))
-    waiting = bool(os.environ.get(GO_ENV))
-    if waiting and not _wait_for(OPEN_NAME):
-        _say("the host never opened its gateway")
-        return EXIT_CONFIG
+    def preload() -> None:
+        if not preloads:
+            preloads.append(Preload(lambda: _build(start, token)))
+
     call = FirstCall(start.socket_path, token)
     try:
         call.event("agent_started", run_id=start.run_id, agent=start.agent_name,
@@ -105,11 +109,12 @@ def _run(start: StartConfig, token: str) -> int:
                 first = call.create_message(first_request(
                     model=start.model, max_tokens=start.max_tokens,
                     system_prompt=start.system_prompt, task=start.task,
-                    tool_definitions=start.tool_definitions))
+                    tool_definitions=start.tool_definitions), sent=preload)
         except ModelAPIError as exc:
             return _api_error(call, exc, turns=1)
+        preload()  # (when no request was sent)
         try:
-            loop = preload.result()
+            loop = preloads[0].result()
         except AgentConfigError as exc:
             _say(f"bad config: {exc}")
             return EXIT_CONFIG
@@ -135,6 +140,8 @@ def _run(start: StartConfig, token: str) -> int:
 
 
 def _crash(gw: GatewayClient | FirstCall, exc: Exception) -> int:
+    import traceback  # only here: not on the way to the first request
+
     gw.event("agent_error", kind="crash", message=f"{type(exc).__name__}: {exc}",
              traceback=traceback.format_exc(limit=20))
     _say(f"crashed: {type(exc).__name__}: {exc}")

@@ -16,6 +16,7 @@ import contextlib
 import http.client
 import json
 import socket
+from collections.abc import Callable
 from typing import Any
 
 from runner.wire import ANTHROPIC_VERSION, ANTHROPIC_VERSION_HEADER, TOKEN_HEADER, EventKind
@@ -123,11 +124,13 @@ class FirstCall:
         self._conn = _UnixConnection(socket_path)
         self._headers = {TOKEN_HEADER: token, "content-type": "application/json"}
 
-    def _post(self, path: str, body: Any, headers: dict[str, str] | None = None
-              ) -> tuple[int, bytes, str]:
+    def _post(self, path: str, body: Any, headers: dict[str, str] | None = None, *,
+              sent: Callable[[], None] | None = None) -> tuple[int, bytes, str]:
         try:
             self._conn.request("POST", path, body=ascii_json(body).encode("ascii"),
                                headers={**self._headers, **(headers or {})})
+            if sent is not None:
+                sent()
             resp = self._conn.getresponse()
             return resp.status, resp.read(), resp.reason
         except BaseException:
@@ -139,11 +142,13 @@ class FirstCall:
         with contextlib.suppress(OSError, http.client.HTTPException, ValueError, TypeError):
             self._post("/v1/events", {"kind": kind, "data": data})
 
-    def create_message(self, body: dict[str, Any]) -> dict[str, Any]:
-        """One model turn (one attempt), as :meth:`GatewayClient.create_message`."""
+    def create_message(self, body: dict[str, Any], *,
+                       sent: Callable[[], None] | None = None) -> dict[str, Any]:
+        """One model turn (one attempt), as :meth:`GatewayClient.create_message`. ``sent``:
+        called once the request is out, before its answer is waited for."""
         try:
             status, content, reason = self._post(
-                "/v1/messages", body, {ANTHROPIC_VERSION_HEADER: ANTHROPIC_VERSION})
+                "/v1/messages", body, {ANTHROPIC_VERSION_HEADER: ANTHROPIC_VERSION}, sent=sent)
         except (OSError, http.client.HTTPException) as exc:
             raise ModelAPIError(f"{type(exc).__name__}: {exc or 'connection failed'}") from exc
         return model_answer(status, content, reason)

@@ -4,15 +4,18 @@ Importing pydantic and building the models of :mod:`runner.protocol`, and import
 building its client, are most of the agent's start (about 100 and 80 ms of CPU in the
 container, on the path to the run's first model request). So the start is in two parts:
 
-* the main thread reads agent.json as plain JSON (:func:`load_start`: the fields the first
-  request and ``agent_started`` carry, each checked for its JSON type), waits for the open
-  file (the host's gateway listens) and sends ``agent_started`` and the first model request
-  with the standard library (:class:`runner.agent.first_call.FirstCall`);
-* a :class:`Preload` thread meanwhile imports the loop, the tools, the models and httpx,
-  validates the whole config with :class:`runner.protocol.AgentConfig` and builds the client
-  and the loop. The main thread joins it before it reads the first answer: a config the
-  models refuse is a bad config (exit 2) before any tool runs or any second request is made.
-  The first answer is acted on only once the go file exists (the sandbox self-check passed).
+* the main thread waits for the open file (the host wrote agent.json, its gateway listens),
+  reads agent.json as plain JSON (:func:`load_start`: the fields the first request and
+  ``agent_started`` carry, each checked for its JSON type) and sends ``agent_started`` and the
+  first model request with the standard library
+  (:class:`runner.agent.first_call.FirstCall`), alone: nothing competes with it for the
+  interpreter on the way to the run's first request;
+* once that request is out, a :class:`Preload` thread imports the loop, the tools, the
+  models and httpx, validates the whole config with :class:`runner.protocol.AgentConfig` and
+  builds the client and the loop while the model answers. The main thread joins it before
+  it reads the first answer: a config the models refuse is a bad config (exit 2) before any
+  tool runs or any second request is made. The first answer is acted on only once the go
+  file exists (the sandbox self-check passed).
 
 Standard library only (and :mod:`runner.wire`): a test checks that importing this module,
 :mod:`runner.agent.first_call` and ``__main__`` loads neither pydantic nor httpx.
@@ -25,9 +28,8 @@ import os
 import sys
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 
 from runner.wire import AGENT_CONFIG_NAME, DIR_ENV, SOCKET_DIR_IN_CONTAINER, SOCKET_NAME
 
@@ -38,8 +40,7 @@ class AgentConfigError(Exception):
     """agent.json is missing or invalid (exit 2)."""
 
 
-@dataclass(frozen=True)
-class StartConfig:
+class StartConfig(NamedTuple):  # not a dataclass: importing dataclasses costs the start ~6 ms
     """What the agent's first request and its ``agent_started`` event carry, read from
     agent.json before the models exist (the whole file is validated by the preload)."""
 
@@ -105,8 +106,8 @@ class Preload(Generic[T]):
     built, or raises what it raised (in the caller's thread).
 
     While it builds, the interpreter switches threads every ``switch_interval`` seconds
-    (Python's default is 5 ms): the main thread, woken by the open file or an answer on the
-    socket, gets the GIL back from the build at once instead of after up to 5 ms per wake-up.
+    (Python's default is 5 ms): the main thread, woken by an answer on the socket or the go
+    file, gets the GIL back from the build at once instead of after up to 5 ms per wake-up.
     The default interval is back when the build ends."""
 
     def __init__(self, build: Callable[[], T], *, switch_interval: float = 0.0005) -> None:

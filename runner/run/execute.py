@@ -1,11 +1,16 @@
 """One sandboxed run, end to end.
 
 Order matters: everything that can be bad *input* is checked before anything is
-written (exit 2); then the environment (Docker, image: exit 4); then the run
-directory is created and, whatever happens after that, the container is
-removed, ownership handed back, and the run directory gets what was known.
+written (exit 2; bad input wins over a missing Docker's exit 4); then the environment
+(Docker, image: exit 4); then the run directory is created and, whatever happens after
+that, the container is removed, ownership handed back, and the run directory gets what
+was known. One overlap: when no environment has to be built, the agent's container is
+started once :func:`prepare_sandbox` has checked what it needs, while
+:func:`prepare_agent` reads the agent file and compiles the policies; bad input found then
+removes it again and takes back what its spec made (runner/run/sandbox_start.py), before
+anything is written.
 
-:func:`prepare` checks the input; :class:`Run` orchestrates the phases (setup → agent →
+:func:`prepare` checks the input (both parts); :class:`Run` orchestrates the phases (setup → agent →
 verify → results → audit) and holds what they learn. What a phase does lives in the
 module named for it: decisions in :mod:`runner.decisions` (the run's DecisionService), the
 agent's exec and end in :mod:`runner.run.agent_process`, the self-check step in
@@ -18,7 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-import tempfile
+import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -38,15 +43,15 @@ from runner.env.detect import DependencySpec, detect_dependencies
 from runner.env.setup import run_setup, setup_bundle, setup_redactor, setup_secrets
 from runner.errors import (
     ConfigError,
+    EnvironmentProblem,
     Interrupted,
     ProjectError,
     RunFailed,
     RunnerError,
 )
-from runner.gateway.auth import new_token
 from runner.gateway.provider import ModelProvider
 from runner.gateway.redact import Redactor
-from runner.gateway.sockets import GROUP_SOCKET_MODE, SOCKET_MODE, prepare_socket_dir
+from runner.gateway.sockets import GROUP_SOCKET_MODE, SOCKET_MODE
 from runner.policy.bundle import PolicyBundle, load_bundle
 from runner.policy.data import PolicyData, load_policy_data
 from runner.policy.decider import Decider
@@ -54,18 +59,16 @@ from runner.policy.engine import PolicyEngine, load_engine
 from runner.policy.models import RunInfo
 from runner.protocol import (
     AGENT_CONFIG_NAME,
-    GO_ENV,
     GO_NAME,
     OPEN_NAME,
     SOCKET_NAME,
     AgentConfig,
 )
-from runner.reports.diff import Snapshot, masked_by, snapshot_tree
+from runner.reports.diff import Snapshot
 from runner.run.agent_process import (
     AGENT_GRACE,
     END_REPORT_WAIT,
     AgentProcess,
-    agent_main_command,
     check_agent_end,
 )
 from runner.run.claude_code import claude_launch
@@ -78,6 +81,7 @@ from runner.run.rundir import (
     new_run_id,
     utc_now,
 )
+from runner.run.sandbox_start import StartedSandbox, start_sandbox
 from runner.run.selfcheck import check_sandbox
 from runner.run.signals import interruptible
 from runner.runtime_tools import policy_tool_names
@@ -86,10 +90,8 @@ from runner.sandbox.deployment import DockerDeployment
 from runner.sandbox.docker_client import docker_client
 from runner.sandbox.environment import ExecResult
 from runner.sandbox.isolation import IsolationChoice, resolve_isolation
-from runner.sandbox.masks import find_secret_paths
-from runner.sandbox.ownership import sandbox_identity, writable_ownership
+from runner.sandbox.ownership import sandbox_identity
 from runner.sandbox.selfcheck import ClaudeCodeCheck
-from runner.sandbox.spec import build_container_spec, idle_command
 
 if TYPE_CHECKING:  # imported where used: after the agent phase, or only with the egress proxy
     from runner.gateway.server import Gateway  # (imported while Docker starts the container)
@@ -100,6 +102,20 @@ if TYPE_CHECKING:  # imported where used: after the agent phase, or only with th
 SCRIPTED_PREFIX = "scripted:"
 # The runtime prefix's interpreter by its absolute path (the tools' PATH leads to the project
 # environment instead); -P: no CWD on sys.path (no shadowing by the workspace).
+
+
+@dataclass
+class SandboxInputs:
+    """What the agent phase's container needs, checked (:func:`prepare_sandbox`)."""
+
+    cfg: RunConfig
+    project: Path
+    bundle: PolicyBundle
+    data: PolicyData
+    egress_hosts: list[str] = field(default_factory=list)  # the agent phase's allowlist
+    env_spec: DependencySpec = field(default_factory=DependencySpec)  # the project's deps
+    setup_secrets: dict[str, str] = field(default_factory=dict)  # for the setup phase only
+    started: float = field(default_factory=time.monotonic)
 
 
 @dataclass
@@ -134,9 +150,12 @@ def _provider(model_arg: str | None, cfg: RunConfig) -> tuple[str | None, ModelP
     return model_arg, provider
 
 
-def prepare(cfg: RunConfig) -> Prepared:
-    """Validate every input; raises InputError (exit 2), or EnvironmentProblem (exit 4) when
-    the sandbox user could not reach the project; writes nothing."""
+def prepare_sandbox(cfg: RunConfig) -> SandboxInputs:
+    """Check what the agent phase's container needs: the configuration, the project, the run
+    directory's place, the policy bundle and its data, the sandbox user's access, the
+    project's dependencies, the setup secrets. Raises InputError (exit 2), or
+    EnvironmentProblem (exit 4) when the sandbox user could not reach the project; writes
+    nothing."""
     project = cfg.project.expanduser().resolve()
     if not project.is_dir():
         raise ProjectError("project directory does not exist", path=cfg.project)
@@ -145,37 +164,59 @@ def prepare(cfg: RunConfig) -> Prepared:
     if cfg.timeout <= 0:
         raise ConfigError("--timeout must be positive")
     check_run_dir_place(project, cfg.out)
+    bundle = with_agent_hosts(load_bundle(cfg.policy.dirs, cfg.policy.data),
+                              cfg.egress.allow_hosts, cfg.egress.presets)
+    bundle = setup_bundle(cfg, bundle)
+    data = load_policy_data(bundle)
+    identity = sandbox_identity(project, cfg.sandbox)
+    check_project_access(project, identity.uid, identity.gid, list(data.writable))
+    env_spec = detect_dependencies(project, cfg.environment, is_masked=data.is_secret_path)
+    secrets = setup_secrets(cfg.environment.secrets)
+    return SandboxInputs(cfg=cfg, project=project, bundle=bundle, data=data,
+                         egress_hosts=data.phase_hosts("agent"), env_spec=env_spec,
+                         setup_secrets=secrets)
+
+
+def prepare_agent(inputs: SandboxInputs) -> Prepared:
+    """Check the rest: the model (a scripted scenario is read), the agent file, the policies
+    (compiled). Raises InputError (exit 2); writes nothing. Run beside the container's start
+    when it could start first (:func:`execute_run`)."""
+    cfg = inputs.cfg
     model_arg, provider = _provider(cfg.model, cfg)
     agent_load = load_agent_file(cfg.agent, aliases=cfg.model_aliases, model=model_arg,
                                  runtime=cfg.runtime)
     agent = agent_load.definition
     max_turns = cfg.max_turns or agent.max_turns or DEFAULT_MAX_TURNS
-    bundle = with_agent_hosts(load_bundle(cfg.policy.dirs, cfg.policy.data),
-                              cfg.egress.allow_hosts, cfg.egress.presets)
-    bundle = setup_bundle(cfg, bundle)
-    data = load_policy_data(bundle)
-    engine = load_engine(cfg.policy, bundle=bundle)
-    identity = sandbox_identity(project, cfg.sandbox)
-    check_project_access(project, identity.uid, identity.gid, list(data.writable))
-    env_spec = detect_dependencies(project, cfg.environment, is_masked=data.is_secret_path)
-    secrets = setup_secrets(cfg.environment.secrets)
-    return Prepared(cfg=cfg, project=project, agent=agent, agent_load=agent_load,
+    engine = load_engine(cfg.policy, bundle=inputs.bundle)
+    return Prepared(cfg=cfg, project=inputs.project, agent=agent, agent_load=agent_load,
                     model=agent_load.model, max_turns=max_turns, provider=provider,
-                    engine=engine, bundle=bundle, data=data,
-                    egress_hosts=data.phase_hosts("agent"), env_spec=env_spec,
-                    setup_secrets=secrets)
+                    engine=engine, bundle=inputs.bundle, data=inputs.data,
+                    egress_hosts=inputs.egress_hosts, env_spec=inputs.env_spec,
+                    setup_secrets=inputs.setup_secrets, started=inputs.started)
+
+
+def prepare(cfg: RunConfig) -> Prepared:
+    """Validate every input (:func:`prepare_sandbox`, then :func:`prepare_agent`); raises
+    InputError (exit 2), or EnvironmentProblem (exit 4) when the sandbox user could not
+    reach the project; writes nothing."""
+    return prepare_agent(prepare_sandbox(cfg))
+
+
+def needs_setup(plan: EnvironmentPlan, rebuild: bool) -> bool:
+    """Whether the setup phase builds the project's environment image (missing, or asked)."""
+    return plan.kind == "project" and (not plan.present or rebuild)
 
 
 class Run:
     """One run's phases, in order, and what they learn (run.json's record, the summary);
     its tool calls and connections are decided by ``self.decisions``."""
 
-    def __init__(self, prep: Prepared, display: RunDisplay) -> None:
+    def __init__(self, prep: Prepared, display: RunDisplay, *, run_id: str | None = None) -> None:
         self.prep = prep
         self.cfg = prep.cfg
         self.project = prep.project
         self.display = display
-        self.run_id = new_run_id()
+        self.run_id = run_id or new_run_id()
         self.run_dir = self.cfg.out.expanduser().resolve() if self.cfg.out else default_run_dir(
             self.project, self.run_id)
         self.writable = list(prep.data.writable)
@@ -255,7 +296,7 @@ class Run:
         if plan.kind == "explicit" and spec.declared:
             self.display.step(f"environment: --image {plan.ref} is used as is; the project's "
                               f"declared dependencies ({spec.describe()}) are not installed")
-        if plan.kind != "project" or (plan.present and not self.cfg.rebuild_env):
+        if not needs_setup(plan, self.cfg.rebuild_env):
             if plan.kind == "project":
                 self.display.step(f"environment {plan.ref} (cached; {spec.describe()})")
             return plan.ref
@@ -288,62 +329,37 @@ class Run:
         self.record.write(self.run_dir)
         return result.ref
 
-    def execute(self, client: docker.DockerClient, image: str) -> None:
+    def execute(self, client: docker.DockerClient, image: str,
+                started: StartedSandbox | None = None) -> None:
+        """The agent phase, in the container ``started`` for it (started here when None)."""
         self.record.image = image
-        self.secret_paths = find_secret_paths(self.project, self.prep.data.is_secret_path,
-                                              self.writable)
-        self.before = snapshot_tree(self.project / "backend", is_masked=masked_by(self.secret_paths))
+        if started is None:
+            started = self.start_sandbox(client, image)
+        self.secret_paths = started.secret_paths
+        self.before = started.before
         self.record.masked = self.secret_paths
-        identity = sandbox_identity(self.project, self.cfg.sandbox)
-        self.record.sandbox_user = f"{identity.uid}:{identity.gid}"
+        self.record.sandbox_user = f"{started.uid}:{started.gid}"
+        deployment, sock_dir = started.deployment, started.sock_dir
+        claude = self.cfg.runtime == "claude-code"
         with contextlib.ExitStack() as stack:
-            sock_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="sr-")))
-            (sock_dir / AGENT_CONFIG_NAME).write_text(self.agent_config().model_dump_json())
-            (sock_dir / AGENT_CONFIG_NAME).chmod(0o444)
-            claude = self.cfg.runtime == "claude-code"  # its API relay is another uid
-            prepare_socket_dir(sock_dir, identity.uid, identity.gid, group=claude)
-            stack.enter_context(project_access(self.project, identity.uid, identity.gid))
-            stack.enter_context(
-                writable_ownership(self.project, self.writable, identity.uid, identity.gid))
-            # The built-in agent is the container's main process: it starts with the container
-            # (its token on stdin, nothing else from the host yet), reads agent.json, loads its
-            # client and waits for the go file. Claude Code's container idles (execs drive it).
-            token = new_token()
-            proxy: dict[str, str] = {}
-            if self.prep.egress_hosts:  # the relay's variables (imported only when it runs)
-                from runner.egress.relay import proxy_env
-
-                proxy = proxy_env(self.cfg.egress.relay_port)
-            spec = build_container_spec(
-                project=self.project, image=image, run_id=self.run_id, socket_dir=sock_dir,
-                writable=self.writable, secret_paths=self.secret_paths,
-                limits=self.cfg.sandbox.limits, uid=identity.uid, gid=identity.gid,
-                command=(idle_command(self.cfg.timeout + 4 * AGENT_GRACE) if claude
-                         else agent_main_command(self.cfg.timeout, {GO_ENV: "1", **proxy})),
-                workspace_entries=claude,  # Claude Code writes issues.md through a temp file
-                runtime=self.isolation.runtime,
-            )
-            deployment = DockerDeployment(spec, client)
-            stack.callback(deployment.stop)
+            stack.enter_context(started.stack)  # the container, ownership, socket dir: last
             self.display.step("starting the sandbox container")
             # No tool call or connection is decided before the self-check passed (_self_check
             # releases the service's gate; a failure refuses it).
             self.decisions.gate.hold()
-            # Docker creates and starts the container (mostly waiting on the engine) while
-            # this thread sets up the host side: nothing below uses the Docker client, and
-            # nothing but the agent's own start runs in the container before wait_started();
-            # the agent sends its first model request once the gateway listens (the open
-            # file) and acts on the answer only after the go file (after the self-check).
-            deployment.start_background(
-                stdin=None if claude else f"{token}\n".encode("ascii"), attach_output=not claude)
-            self._start_host_side(stack, sock_dir, identity.uid, identity.gid, claude, token)
+            _write_new(sock_dir / AGENT_CONFIG_NAME, self.agent_config().model_dump_json())
+            # While Docker creates and starts the container: the agent sends its first model
+            # request once the gateway listens (the open file, created last) and acts on the
+            # answer only after the go file (after the self-check).
+            self._start_host_side(stack, sock_dir, started.uid, started.gid, claude,
+                                  started.token)
             heap.settle()  # start-up is over: collections no longer walk what it left
             stack.callback(deployment.stop)  # on the way out the container goes first
             deployment.wait_started()
             self.record.container_id = deployment.container_id
             if claude:
                 self._start_relay(deployment)
-                self._run_claude_code(deployment, proxy)
+                self._run_claude_code(deployment, started.proxy)
                 return
             # The agent has been starting since the container did, and may have sent its first
             # model request; it acts on the answer only once the go file exists, which is
@@ -364,6 +380,12 @@ class Run:
             (sock_dir / GO_NAME).touch()
             self.display.step(f"agent {self.prep.agent.name} running (model {self.prep.model})")
             self._finish_agent(deployment, agent.wait(), main_process=True)
+
+    def start_sandbox(self, client: docker.DockerClient, image: str) -> StartedSandbox:
+        """The agent phase's container for this run, starting (runner/run/sandbox_start.py)."""
+        return start_sandbox(cfg=self.cfg, project=self.project, data=self.prep.data,
+                             egress=bool(self.prep.egress_hosts), image=image,
+                             run_id=self.run_id, runtime=self.isolation.runtime, client=client)
 
     def _start_relay(self, deployment: DockerDeployment) -> None:
         """The egress relay in the container, before anything there can need it."""
@@ -587,45 +609,85 @@ def execute_run(cfg: RunConfig, display: RunDisplay) -> RunSummary:
 
     Raises InputError (exit 2) and EnvironmentProblem (exit 4) before the run starts;
     once the run directory exists, failures end up in the summary (exit 3) instead.
+
+    When no environment has to be built first, the agent phase's container is started as
+    soon as its spec is known (:func:`prepare_sandbox`, the engine, the image), and the agent
+    file and the policies are read and compiled while it starts (:func:`prepare_agent`); an
+    input error then removes it again before anything is written (runner/run/sandbox_start.py).
     """
-    prep = prepare(cfg)
-    with _closing(prep.engine):
+    inputs = prepare_sandbox(cfg)
+    early: StartedSandbox | None = None
+    try:
         client = docker_client()
         isolation = resolve_isolation(client, cfg.isolation)  # exit 4 before any container
-        plan = plan_environment(prep.project, cfg.sandbox, cfg.environment, client=client,
-                                spec=prep.env_spec, progress=display.step,
+        plan = plan_environment(inputs.project, cfg.sandbox, cfg.environment, client=client,
+                                spec=inputs.env_spec, progress=display.step,
                                 rebuild_default=cfg.rebuild_env, runtime=cfg.runtime)
-        image = plan.ref
-        run = Run(prep, display)
-        run.use_isolation(isolation)
-        create_run_dir(run.run_dir)
-        run.record.write(run.run_dir)
-        display.header(run.run_id, image, prep.bundle.hash, prep.agent.name, prep.model)
-        display.step(f"isolation {isolation.isolation}"
-                     + (f" (runtime {isolation.runtime})" if isolation.runtime else ""))
-        for note in isolation.notes:  # "isolation auto: ..."
-            display.line(shown(note, 0), "yellow")
-        for note in _agent_notes(prep.agent_load):
-            display.line(shown(f"agent file: {note}", 0), "yellow")
-        failure: RunnerError | None = None
-        with interruptible():
+    except EnvironmentProblem:
+        prepare_agent(inputs)  # bad input is still exit 2, before the environment's exit 4
+        raise
+    try:
+        run_id = new_run_id()
+        if not needs_setup(plan, cfg.rebuild_env):  # the image is there: start it now
+            early = start_sandbox(cfg=cfg, project=inputs.project, data=inputs.data,
+                                  egress=bool(inputs.egress_hosts), image=plan.ref,
+                                  run_id=run_id, runtime=isolation.runtime, client=client)
+        prep = prepare_agent(inputs)
+    except BaseException:
+        if early is not None:  # bad input (or an interrupt): as if nothing had started
+            early.abandon()
+        raise
+    with contextlib.ExitStack() as stack:
+        if early is not None:
+            stack.callback(early.close)  # unless the agent phase took it over (then a no-op)
+        stack.enter_context(_closing(prep.engine))
+        return _run(prep, display, client, isolation, plan, run_id, early)
+
+
+def _run(prep: Prepared, display: RunDisplay, client: docker.DockerClient,
+         isolation: IsolationChoice, plan: EnvironmentPlan, run_id: str,
+         early: StartedSandbox | None) -> RunSummary:
+    """:func:`execute_run` once every input is checked: the run directory, then the phases."""
+    image = plan.ref
+    run = Run(prep, display, run_id=run_id)
+    run.use_isolation(isolation)
+    create_run_dir(run.run_dir)
+    run.record.write(run.run_dir)
+    display.header(run.run_id, image, prep.bundle.hash, prep.agent.name, prep.model)
+    display.step(f"isolation {isolation.isolation}"
+                 + (f" (runtime {isolation.runtime})" if isolation.runtime else ""))
+    for note in isolation.notes:  # "isolation auto: ..."
+        display.line(shown(note, 0), "yellow")
+    for note in _agent_notes(prep.agent_load):
+        display.line(shown(f"agent file: {note}", 0), "yellow")
+    failure: RunnerError | None = None
+    with interruptible():
+        try:
             try:
-                try:
-                    image = run.setup_environment(client, plan)
-                    run.execute(client, image)
-                    run.verify(client, image)
-                except RunnerError as exc:
-                    failure = exc
-                except KeyboardInterrupt:
-                    failure = Interrupted("SIGINT")
-                except Exception as exc:  # never lose the run record to a bug
-                    failure = RunFailed(f"internal error: {type(exc).__name__}: {exc}")
-                if failure is not None:
-                    display.failure(str(failure))
-            finally:
-                summary = run.finish(failure)
-        display.result(summary, str(run.run_dir))
-        return summary
+                image = run.setup_environment(client, plan)
+                run.execute(client, image, early)
+                run.verify(client, image)
+            except RunnerError as exc:
+                failure = exc
+            except KeyboardInterrupt:
+                failure = Interrupted("SIGINT")
+            except Exception as exc:  # never lose the run record to a bug
+                failure = RunFailed(f"internal error: {type(exc).__name__}: {exc}")
+            if failure is not None:
+                display.failure(str(failure))
+        finally:
+            if early is not None:  # its phase never came: removed before the results
+                early.close()
+            summary = run.finish(failure)
+    display.result(summary, str(run.run_dir))
+    return summary
+
+
+def _write_new(path: Path, text: str) -> None:
+    """Create ``path`` read-only, holding ``text``: never through a link or over a file."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o444)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
 
 
 def _policy_tools(prep: Prepared, runtime: str) -> list[str]:

@@ -13,7 +13,8 @@ import docker
 import pytest
 
 from runner.config import build_run_config
-from runner.run import execute
+from runner.errors import InputError
+from runner.run import execute, sandbox_start
 from runner.run import selfcheck as selfcheck_step
 from runner.run.display import RunDisplay
 from runner.sandbox.selfcheck import SelfCheckResult, run_self_check
@@ -148,7 +149,7 @@ def test_an_agent_that_ends_before_the_check_is_the_runs_failure(
     said, not that the self-check could not reach its container."""
     project, scenario = _project(tmp_path)
     out = tmp_path / "run"
-    monkeypatch.setattr(execute, "agent_main_command", lambda timeout, env: [
+    monkeypatch.setattr(sandbox_start, "agent_main_command", lambda timeout, env: [
         "sh", "-c", "echo 'sandbox-runner agent: crashed: on purpose' >&2; exit 4"])
     cfg = build_run_config(project, {"model": f"scripted:{scenario}", "out": out,
                                      "verify": {"enabled": False}})
@@ -157,3 +158,54 @@ def test_an_agent_that_ends_before_the_check_is_the_runs_failure(
     assert summary.failure == "agent exited with code 4: sandbox-runner agent: crashed: on purpose"
     record = json.loads((out / "run.json").read_text())
     assert record["agent_exit_code"] == 4
+
+
+def _owners(root: Path) -> dict[str, tuple[int, int, int]]:
+    return {str(p.relative_to(root)): (p.lstat().st_uid, p.lstat().st_gid, p.lstat().st_mode)
+            for p in [root, *root.rglob("*")]}
+
+
+@pytest.mark.parametrize("bad", ["agent file", "policy"])
+def test_bad_input_found_while_the_container_starts_removes_it_and_writes_nothing(
+        tmp_path: Path, sandbox_image: str, monkeypatch: pytest.MonkeyPatch, bad: str) -> None:
+    """The container starts before the agent file is read and the policies compiled: a bad one
+    is exit 2 with the container removed, the project's ownership as it was, no socket
+    directory and no run directory left."""
+    project, scenario = _project(tmp_path)
+    out = tmp_path / "run"
+    flags: dict[str, Any] = {"model": f"scripted:{scenario}", "out": out,
+                             "verify": {"enabled": False}}
+    if bad == "agent file":
+        agent = tmp_path / "bin.md"
+        agent.write_bytes(b"---\nname: a\n---\n\xff\xfe\n")
+        flags["agent"] = str(agent)
+    else:
+        policies = tmp_path / "policies"
+        shutil.copytree(REPO / "policies", policies)
+        (policies / "broken.rego").write_text("package sandbox.broken\n\ndeny contains msg if {\n")
+        flags["policy"] = {"dirs": [policies]}
+    started: list[Any] = []
+    containers: list[str | None] = []
+
+    def spy(**kwargs: Any) -> Any:  # the start, waited for here: its container did exist
+        started.append(sandbox_start.start_sandbox(**kwargs))
+        started[-1].deployment.wait_started()
+        containers.append(started[-1].deployment.container_id)
+        return started[-1]
+
+    monkeypatch.setattr(execute, "start_sandbox", spy)
+    owners = _owners(project)
+    cfg = build_run_config(project, flags)
+    with pytest.raises(InputError) as info:
+        execute.execute_run(cfg, RunDisplay())
+    assert info.value.exit_code == 2
+    assert len(containers) == 1 and containers[0] is not None  # it had been started
+    client = docker.from_env()
+    try:
+        with pytest.raises(docker.errors.NotFound):
+            client.containers.get(containers[0])
+    finally:
+        client.close()
+    assert not started[0].sock_dir.exists()
+    assert not out.exists() and not (project / ".sandbox-runner").exists()
+    assert _owners(project) == owners
