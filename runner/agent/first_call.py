@@ -2,8 +2,8 @@
 
 The start (runner/agent/__main__.py) sends ``agent_started`` and the first model request
 before httpx or pydantic are imported: :class:`FirstCall` speaks HTTP/1.1 over the gateway's
-unix socket with :mod:`http.client` (importing httpx and building its client took ~80 ms of
-the agent's start, on the path to the first request). The loop's later calls go through
+unix socket itself (importing httpx and building its client took ~80 ms of the agent's
+start, on the path to the first request; :mod:`http.client`, ~30 ms). The loop's later calls go through
 :class:`runner.agent.client.GatewayClient` (httpx), built by the preload meanwhile.
 
 The request bodies, the JSON encoding and the error mapping live here, so both clients send
@@ -13,7 +13,6 @@ and read the same bytes.
 from __future__ import annotations
 
 import contextlib
-import http.client
 import json
 import socket
 from collections.abc import Callable
@@ -99,47 +98,132 @@ def model_answer(status: int, content: bytes, reason: str) -> dict[str, Any]:
     return answer
 
 
-class _UnixConnection(http.client.HTTPConnection):
-    def __init__(self, socket_path: str) -> None:
-        super().__init__("gateway", timeout=CONNECT_TIMEOUT_SECONDS)
-        self._socket_path = socket_path
+MAX_HEAD_BYTES = 64 * 1024  # an answer's status line and headers
+MAX_BODY_BYTES = 64 * 1024 * 1024  # an answer's body (the gateway caps what it relays)
 
-    def connect(self) -> None:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            sock.settimeout(CONNECT_TIMEOUT_SECONDS)
-            sock.connect(self._socket_path)
-            sock.settimeout(MODEL_TIMEOUT_SECONDS)
-        except OSError:
-            sock.close()
-            raise
-        self.sock = sock
+
+class HTTPError(ValueError):
+    """An answer that is not the HTTP/1.1 the gateway speaks (or larger than the caps)."""
+
+
+def _exchange(socket_path: str, head: bytes, body: bytes,
+              sent: Callable[[], None] | None) -> tuple[int, bytes, str]:
+    """One request on a fresh connection (``Connection: close``): (status, body, reason)."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(CONNECT_TIMEOUT_SECONDS)
+        sock.connect(socket_path)
+        sock.settimeout(MODEL_TIMEOUT_SECONDS)
+        sock.sendall(head + body)
+        if sent is not None:
+            sent()
+        return _answer(sock)
+
+
+def _answer(sock: socket.socket) -> tuple[int, bytes, str]:
+    """Read an HTTP/1.1 answer: its status line, its headers, and its body by
+    ``Content-Length``, ``Transfer-Encoding: chunked`` or the connection's end."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        if len(data) > MAX_HEAD_BYTES:
+            raise HTTPError("answer headers too large")
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise HTTPError("connection closed before the answer's headers")
+        data += chunk
+    head, _, rest = data.partition(b"\r\n\r\n")
+    status_line, *lines = head.decode("latin-1").split("\r\n")
+    version, _, tail = status_line.partition(" ")
+    code, _, reason = tail.partition(" ")
+    if not version.startswith("HTTP/1.") or not (code.isdigit() and len(code) == 3):
+        raise HTTPError(f"not an HTTP/1.1 status line: {status_line[:80]!r}")
+    headers: dict[str, str] = {}
+    for line in lines:
+        name, sep, value = line.partition(":")
+        if not sep:
+            raise HTTPError(f"malformed header line: {line[:80]!r}")
+        headers[name.strip().lower()] = value.strip()
+    reader = _Reader(sock, rest)
+    if headers.get("transfer-encoding", "").lower() == "chunked":
+        body = b""
+        while True:
+            size_line = reader.line().split(b";")[0].strip()
+            try:
+                size = int(size_line, 16)
+            except ValueError:
+                raise HTTPError(f"bad chunk size: {size_line[:20]!r}") from None
+            if size == 0:
+                break
+            body += reader.exactly(size)
+            reader.exactly(2)  # the chunk's CRLF
+            if len(body) > MAX_BODY_BYTES:
+                raise HTTPError("answer body too large")
+    elif "content-length" in headers:
+        length = headers["content-length"]
+        if not length.isdigit() or int(length) > MAX_BODY_BYTES:
+            raise HTTPError(f"bad Content-Length: {length[:20]!r}")
+        body = reader.exactly(int(length))
+    else:
+        body = reader.rest()
+    return int(code), body, reason
+
+
+class _Reader:
+    """Bytes of one connection after the answer's headers, bounded by MAX_BODY_BYTES."""
+
+    def __init__(self, sock: socket.socket, buffered: bytes) -> None:
+        self._sock = sock
+        self._buf = buffered
+
+    def _fill(self) -> bool:
+        if len(self._buf) > MAX_BODY_BYTES + MAX_HEAD_BYTES:
+            raise HTTPError("answer body too large")
+        chunk = self._sock.recv(65536)
+        self._buf += chunk
+        return bool(chunk)
+
+    def exactly(self, n: int) -> bytes:
+        while len(self._buf) < n:
+            if not self._fill():
+                raise HTTPError("connection closed in the answer's body")
+        out, self._buf = self._buf[:n], self._buf[n:]
+        return out
+
+    def line(self) -> bytes:
+        while b"\r\n" not in self._buf:
+            if not self._fill():
+                raise HTTPError("connection closed in the answer's body")
+        out, _, self._buf = self._buf.partition(b"\r\n")
+        return out
+
+    def rest(self) -> bytes:
+        while self._fill():
+            pass
+        out, self._buf = self._buf, b""
+        return out
 
 
 class FirstCall:
-    """``agent_started`` and the first model request, on one connection to the gateway's
-    socket; every call carries the run's token as ``x-api-key`` (as the later client does)."""
+    """``agent_started`` and the first model request to the gateway's socket, each on its
+    own connection; every call carries the run's token as ``x-api-key`` (as the later client
+    does). HTTP/1.1 written and read here, not with :mod:`http.client`: importing it (the
+    ``email`` package with it) was half of the agent's imports before its first request
+    (~30 ms in the container). Its only peer is the run's own gateway (uvicorn)."""
 
     def __init__(self, socket_path: str, token: str) -> None:
-        self._conn = _UnixConnection(socket_path)
+        self._socket_path = socket_path
         self._headers = {TOKEN_HEADER: token, "content-type": "application/json"}
 
     def _post(self, path: str, body: Any, headers: dict[str, str] | None = None, *,
               sent: Callable[[], None] | None = None) -> tuple[int, bytes, str]:
-        try:
-            self._conn.request("POST", path, body=ascii_json(body).encode("ascii"),
-                               headers={**self._headers, **(headers or {})})
-            if sent is not None:
-                sent()
-            resp = self._conn.getresponse()
-            return resp.status, resp.read(), resp.reason
-        except BaseException:
-            self._conn.close()  # a failed call leaves no half-sent request: the next reconnects
-            raise
+        raw = ascii_json(body).encode("ascii")
+        fields = {"host": "gateway", "connection": "close", "content-length": str(len(raw)),
+                  **self._headers, **(headers or {})}
+        head = f"POST {path} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in fields.items())
+        return _exchange(self._socket_path, (head + "\r\n").encode("latin-1"), raw, sent)
 
     def event(self, kind: EventKind, /, **data: Any) -> None:
         """Best effort, as :meth:`GatewayClient.event`: progress reporting never stops the agent."""
-        with contextlib.suppress(OSError, http.client.HTTPException, ValueError, TypeError):
+        with contextlib.suppress(OSError, ValueError, TypeError):
             self._post("/v1/events", {"kind": kind, "data": data})
 
     def create_message(self, body: dict[str, Any], *,
@@ -149,12 +233,12 @@ class FirstCall:
         try:
             status, content, reason = self._post(
                 "/v1/messages", body, {ANTHROPIC_VERSION_HEADER: ANTHROPIC_VERSION}, sent=sent)
-        except (OSError, http.client.HTTPException) as exc:
+        except (OSError, HTTPError) as exc:
             raise ModelAPIError(f"{type(exc).__name__}: {exc or 'connection failed'}") from exc
         return model_answer(status, content, reason)
 
     def close(self) -> None:
-        self._conn.close()
+        """Nothing to close: each call has its own connection."""
 
 
 __all__ = ["FirstCall", "ModelAPIError", "ascii_json", "error_answer", "first_request",

@@ -9,8 +9,14 @@ named by the hash of all four, under the host cache
 run, and every gateway thread that builds its own engine.
 
 Only a pass is remembered; a failing bundle is checked (and refused) every time. A marker
-that cannot be read or written means the check runs. The probe evaluation that follows
-the check (runner/policy/regorus_engine.py) is never skipped.
+that cannot be read or written means the check runs.
+
+A second marker, under ``policy-built/`` (:data:`BUILT_DIR`), records a bundle whose whole
+engine was built and probed (runner/policy/regorus_engine.py: the check, the derived data,
+the probe evaluation), which depends on the same four things: a :class:`RegorusEngine` of
+such a bundle is not built up front to find errors it cannot have (a run's start saves its
+~35 ms). Every thread still builds and probes its own engine on first use, so nothing is
+skipped where a decision is made.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ import regorus
 from runner.resources import cache_root
 
 CHECKED_DIR = "policy-checked"
+BUILT_DIR = "policy-built"
 
 
 def _regorus_build() -> str:
@@ -61,21 +68,22 @@ def bundle_key(modules: Iterable[tuple[str, str]], data: Any, entrypoints: Itera
     return h.hexdigest()
 
 
-def _marker(key: str) -> Path:
-    return cache_root() / CHECKED_DIR / key
+def _marker(key: str, kind: str) -> Path:
+    return cache_root() / kind / key
 
 
-def passed(key: str) -> bool:
-    """Whether a bundle with this key passed the static check before."""
+def passed(key: str, kind: str = CHECKED_DIR) -> bool:
+    """Whether a bundle with this key passed before: the static check (:data:`CHECKED_DIR`)
+    or the whole build and probe (:data:`BUILT_DIR`)."""
     try:
-        return _marker(key).is_file()
+        return _marker(key, kind).is_file()
     except OSError:
         return False
 
 
-def remember(key: str) -> None:
+def remember(key: str, kind: str = CHECKED_DIR) -> None:
     """Record a pass (best effort: a cache that cannot be written only costs the check)."""
-    marker = _marker(key)
+    marker = _marker(key, kind)
     with contextlib.suppress(OSError):
         marker.parent.mkdir(parents=True, exist_ok=True)
         tmp = marker.with_name(f".{key}.{os.getpid()}")
@@ -83,4 +91,4 @@ def remember(key: str) -> None:
         os.replace(tmp, marker)
 
 
-__all__ = ["CHECKED_DIR", "bundle_key", "passed", "remember"]
+__all__ = ["BUILT_DIR", "CHECKED_DIR", "bundle_key", "passed", "remember"]

@@ -132,7 +132,13 @@ class RegorusEngine:
         # A regorus Engine is "unsendable" (pyo3): using it from any thread but the one that
         # made it panics. Each thread gets its own compiled engine, made on first use.
         self._local = threading.local()
-        self._engine = self._thread_engine()
+        # Built here too, so that a bundle's errors surface now (exit 2) - unless this bundle
+        # was built and probed before (runner/policy/checked.py: same files, data, regorus).
+        key = checked.bundle_key(((f.name, f.content) for f in bundle.files), bundle.data,
+                                 (ENTRYPOINT, DERIVED_RULE))
+        if not checked.passed(key, checked.BUILT_DIR):
+            self._thread_engine()
+            checked.remember(key, checked.BUILT_DIR)
 
     def _thread_engine(self) -> Any:
         engine = getattr(self._local, "engine", None)

@@ -3,11 +3,13 @@ runner/agent/client.py, runner/agent/loop.py)."""
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import httpx
 import pytest
 
+from runner.agent import first_call
 from runner.agent.client import GatewayClient, ModelAPIError, _error, first_request, messages_body
 from runner.agent.first_call import FirstCall, error_answer, model_answer
 from runner.agent.loop import _block, read_answer
@@ -77,3 +79,36 @@ def test_the_first_call_fails_as_the_client_does(tmp_path: Path) -> None:
         assert (err.status, err.error_type, str(err)) == expected
     with pytest.raises(ModelAPIError, match="not a JSON object"):
         model_answer(200, b"[1]", "OK")
+
+
+def _answered(raw: bytes) -> tuple[int, bytes, str]:
+    """What the first call reads from a peer that answers ``raw`` and closes."""
+    ours, peer = socket.socketpair()
+    with ours, peer:
+        peer.sendall(raw)
+        peer.shutdown(socket.SHUT_WR)
+        return first_call._answer(ours)
+
+
+def test_the_first_call_reads_http_answers_by_length_chunks_or_close() -> None:
+    assert _answered(b"HTTP/1.1 200 OK\r\ncontent-length: 7\r\nx: y\r\n\r\n{\"a\":1}trailing") == (
+        200, b'{"a":1}', "OK")
+    assert _answered(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                     b"3\r\n{\"a\r\n4;ext\r\n\":1}\r\n0\r\n\r\n") == (200, b'{"a":1}', "OK")
+    assert _answered(b"HTTP/1.1 529 Overloaded\r\n\r\nbusy") == (529, b"busy", "Overloaded")
+
+
+@pytest.mark.parametrize(("raw", "message"), [
+    (b"", "before the answer's headers"),
+    (b"SSH-2.0-OpenSSH\r\n\r\n", "not an HTTP/1.1 status line"),
+    (b"HTTP/1.1 2000 OK\r\n\r\n", "not an HTTP/1.1 status line"),
+    (b"HTTP/1.1 200 OK\r\nno colon\r\n\r\n", "malformed header line"),
+    (b"HTTP/1.1 200 OK\r\ncontent-length: -1\r\n\r\n", "bad Content-Length"),
+    (b"HTTP/1.1 200 OK\r\ncontent-length: 99999999999\r\n\r\n", "bad Content-Length"),
+    (b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nshort", "closed in the answer's body"),
+    (b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n", "bad chunk size"),
+    (b"HTTP/1.1 200 OK\r\n" + b"x: " + b"y" * 70000, "headers too large"),
+])
+def test_the_first_call_refuses_what_is_not_the_gateways_http(raw: bytes, message: str) -> None:
+    with pytest.raises(first_call.HTTPError, match=message):
+        _answered(raw)

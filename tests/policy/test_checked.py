@@ -101,3 +101,42 @@ def test_the_key_covers_every_input() -> None:
         checked.bundle_key(modules, bundle.data, ("data.sandbox.other",)),
     ]
     assert len({base, *variants}) == len(variants) + 1
+
+
+def test_a_bundle_built_and_probed_before_is_built_only_where_it_decides(
+        tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first engine of a bundle is built (and probed) up front, its errors surfacing at
+    once; a later one of the same bundle is built on first use only, by the thread that
+    decides, and decides the same."""
+    built: list[int] = []
+    real = regorus_engine.build_engine
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        built.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(regorus_engine, "build_engine", counted)
+    pol = tmp_path / "policies"
+    shutil.copytree(POLICIES, pol)
+    first = load_engine(PolicyConfig(dirs=[pol]))
+    assert len(built) == 1 and len(list((cache.parent / checked.BUILT_DIR).iterdir())) == 1
+    second = load_engine(PolicyConfig(dirs=[pol]))
+    assert len(built) == 1  # nothing built up front
+    call = PolicyInput(tool=ToolCall(name="Write"))
+    assert second.evaluate(call) == first.evaluate(call) and not second.evaluate(call).allow
+    assert len(built) == 2  # built by this thread, on first use
+    scope = pol / "scope.rego"
+    scope.write_text(scope.read_text() + "\n# one more line\n")
+    load_engine(PolicyConfig(dirs=[pol]))
+    assert len(built) == 3  # other bytes: built up front again
+
+
+def test_a_broken_bundle_is_never_remembered_as_built(tmp_path: Path, cache: Path) -> None:
+    pol = tmp_path / "pol"
+    pol.mkdir()
+    (pol / "broken.rego").write_text(UNKNOWN_FUNCTION)
+    for _ in (1, 2):
+        with pytest.raises(PolicyCompileError):
+            load_engine(PolicyConfig(dirs=[pol]))
+    built = cache.parent / checked.BUILT_DIR
+    assert not built.exists() or not list(built.iterdir())
