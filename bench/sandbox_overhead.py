@@ -200,9 +200,10 @@ def main() -> None:
         "",
         *[f"- {n}" for n in notes],
         "",
-        "The startup includes the CLI's own import, policy compile, container start, the "
-        "in-container self-check and the agent's start (the container's main process: its "
-        "client before the first request, pydantic and the loop beside it; see Startup).",
+        "The startup includes the CLI's own import, the input checks, the container's start "
+        "with the host side coming up beside it, and the agent's start (the container's main "
+        "process); the in-container self-check runs beside the agent's start and first "
+        "request, and gates its first tool call (see Startup).",
     ])
     print(body)
     if not args.no_write:

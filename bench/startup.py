@@ -60,40 +60,50 @@ AGENT_START = ("import runner.agent.__main__, runner.agent.start; "
 BEFORE = (
     "Before (the agent on the anthropic SDK, commit ebd974c, `--runs 3` on the same machine):"
     " bare 235 ms, agent imports 1555 ms (6.6x), run 2163 ms (9.2x)."
-    " On the machine of an earlier measurement the same day (`--runs 9`, commit 4d561a2 as the"
-    " baseline): bare 230 ms, run 744 ms against the target's 761 ms (met), baseline 926 ms."
-    " The target is relative to the engine's own start, which a slower machine's Python does"
-    " not slow as much: the CLI's imports (click, pydantic and the config, the Docker SDK;"
-    " 370-500 ms on the machine above, measured alone) grow with the interpreter's speed."
+    " On the machine of an earlier measurement (`--runs 9`, commit 4d561a2 as the baseline):"
+    " bare 230 ms, run 744 ms against the target's 761 ms (met), baseline 926 ms."
 )
 
 TIMELINE = """\
-Where the time goes (one in-process run, wall-clock marks, 2026-12-01 at load 0-1; the CLI's
-own interpreter start is not in them): the CLI's imports before the container's spec is known
-(click, pydantic and the config models, the Docker SDK, rich) ~300 ms; `prepare` (agent file,
-scenario, policy bundle and its compile, dependency detection) 40-80 ms; the image plan, run
-directory and header ~25 ms; the container's create and start 170-200 ms, with the redactor,
-decision log and gateway coming up beside it (105-125 ms); the self-check (one `docker exec`,
-every check) 90-105 ms; the self-check's end (the go file) to the first `/v1/messages`
-10-20 ms.
+Where the time goes (wall-clock marks from the CLI's launch, medians of 8 runs of the final
+code, 2026-12-01, in a fast phase of this machine, whose Python ran at two speeds during the
+day while its Docker engine did not):
+- the interpreter, click and the CLI package: 64 ms; the `run` command's imports, which are
+  now only what a container's spec needs (pydantic and the config models, the Docker SDK,
+  the policy data, the sandbox and environment modules): to 352 ms;
+- `prepare_sandbox` (configuration, project, bundle and data, access, dependencies), the
+  engine and the image, then `start_sandbox` (masks, snapshot, socket directory, access,
+  ownership, spec): the container's create starts at 380 ms;
+- while Docker creates and starts it, the host imports the rest of the run
+  (`runner/run/phases.py`: the agent file's parser, the policy engine, the decision service;
+  86 ms), reads the agent file and the scenario (13 ms; a bundle built and probed before is
+  not built again up front), makes the run directory and shows its header (rich is imported
+  here), writes agent.json, imports the gateway (~65 ms) and brings up the redactor, the
+  decision log and the gateway: the open file at 727 ms;
+- the container's start returned at 677 ms and the agent (its main process, standard library
+  only: no pydantic, httpx or http.client) was ready at 721 ms: its first request reached the
+  gateway at 755 ms, 28 ms after the open file;
+- the sandbox self-check (one `docker exec`) runs beside the agent's start and the model's
+  answer; the agent acts on the answer only after its go file, and the host decides no tool
+  call before it (the decision service's gate).
 
-The agent is the container's main process: it starts with the container, so its interpreter,
-its first imports and its gateway client (httpx, ~80 ms of CPU) overlap the end of the
-container's start and the self-check, and no `docker exec` is waited for (an exec's round
-trip was 55-60 ms alone, 90-130 ms beside the self-check's). It imports no pydantic before
-its first request: agent.json's first-request fields are read as plain JSON (the host writes
-the tool definitions into it, from the tool models), and a preload thread imports pydantic,
-builds the models, validates the whole config and builds the loop beside the wait for the go
-file and the first request (~100 ms of CPU that used to come first). Measured with the same
-marks, runs interleaved: the first request ~110 ms after the container started (6 runs:
-109-115 ms), against ~175 ms (164-222 ms) with the agent exec'd once the container had
-started (the step before this one).
+The host's own work binds: everything the CLI imports and does until the open file, one
+thread's CPU, while Docker starts the container on the other core. In a slow phase of the
+machine (the code before the import split, 8 runs) the same marks were: imports to 592 ms,
+create at 635 ms, open file at 894 ms, first request at 985 ms; the target's reference,
+the engine's own `docker run`, measured 275-295 ms in both.
 
-Tried earlier and not merged (branch i13-startup2): starting the sandbox container before
-`prepare`, with a spec guessed from the config alone (815 ms against 904 ms at the time): a
-container running before the input is checked, and what its spec created in the project to
-remove when the input turned out bad. What is left is the CLI's own imports (~300 ms before
-the container can be asked for) and the engine's container start."""
+What this stop changed, each measured side by side against the step before (`--runs 12`
+unless said): the first request no longer waits for the self-check and goes out with the
+standard library (1392 -> 1206 ms, 0.87x); the container starts before the agent file is read
+and the policies compiled (1036 -> 827 ms, 0.80x); the engine built only where it decides and
+the agent's own HTTP (1087 -> 984 ms, 0.91x); the run's imports split so that only the
+container's spec is imported before its start (834 -> 818 ms at `--runs 20`, 0.98x: what
+moved now runs in the window while Docker starts the container, where the host's work was
+already the longer). Tried and not kept: waiting for the first request before starting the
+self-check (946 against 915 ms), a 0.5 ms thread switch interval while the container starts
+(1007 against 1001 ms), building pydantic models on first use (no gain: the 88 models not
+needed before the first request build in ~45 ms in all)."""
 
 
 def hardened_docker_run(image: str, *command: str) -> list[str]:
@@ -213,11 +223,12 @@ def main() -> None:
         + ("; baseline " + ", ".join(f"{s * 1000:.0f}" for s in base) if base else "") + ".",
         "",
         "The bare container carries the hardening of a sandbox container (runner/sandbox/spec.py) "
-        "with the default limits. The run includes the CLI's imports, the policy compile (or its "
-        "cache), the image check, the gateway start, the container start, the in-container "
-        "self-check and the agent's start (the container's main process, beside the "
-        "self-check): the agent speaks the Messages API with httpx and the models of "
-        "`runner/protocol.py`, no SDK.",
+        "with the default limits. The run includes the CLI's imports, the input checks (agent "
+        "file, policies: built up front only the first time a bundle is seen), the image check, "
+        "the container's start, the host side (redactor, decision log, gateway) and the agent's "
+        "start (the container's main process); the sandbox self-check runs beside the agent's "
+        "start and its first request, and gates every tool call. The agent speaks the Messages "
+        "API itself (no SDK).",
         "",
         TIMELINE,
         "",

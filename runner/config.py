@@ -27,7 +27,7 @@ from pydantic import (
 
 from runner.egress.hosts import BadHost, check_host_entries
 from runner.errors import ConfigError
-from runner.runtime_tools import Runtime
+from runner.wire import Runtime
 
 if TYPE_CHECKING:
     from runner.reports.coverage import CoverageScope

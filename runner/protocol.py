@@ -61,8 +61,9 @@ from runner.wire import (
 from runner.wire import (
     EventKind as EventKind,
 )
-
-Runtime = Literal["builtin", "claude-code"]
+from runner.wire import (
+    Runtime as Runtime,
+)
 
 
 class _Strict(BaseModel):

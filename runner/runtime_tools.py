@@ -13,13 +13,10 @@ Claude Code's older name of ``Agent``.
 
 from __future__ import annotations
 
-from typing import Literal
-
 from runner.policy.models import BOOKKEEPING_TOOLS, CLAUDE_CODE_ONLY_TOOLS
 from runner.protocol import BUILTIN_TOOLS
-
-Runtime = Literal["builtin", "claude-code"]
-RUNTIMES: tuple[Runtime, ...] = ("builtin", "claude-code")
+from runner.wire import RUNTIMES as RUNTIMES
+from runner.wire import Runtime as Runtime
 
 # the built-in tools' names are Claude Code's (runner/protocol.py "Tool inputs")
 CLAUDE_CODE_TOOLS = (*BUILTIN_TOOLS, "NotebookEdit", *CLAUDE_CODE_ONLY_TOOLS)

@@ -63,6 +63,9 @@ RULES: dict[str, str] = {
     "URLUserTokenDetector": "url-credentials",
 }
 EXCLUDED = frozenset({"IPPublicDetector"})  # a public IP is not a secret
+# The shortest known value redacted (runner/gateway/redact.py; a setup secret must be this
+# long): shorter values would redact ordinary words.
+MIN_SECRET_LENGTH = 6
 
 
 def _kebab(name: str) -> str:

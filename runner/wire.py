@@ -30,6 +30,9 @@ ANTHROPIC_VERSION = "2023-06-01"
 # 127.0.0.1:API_PORT; Claude Code's ANTHROPIC_BASE_URL and its PreToolUse hook
 # (runner/agent/hook.py) point there.
 API_PORT = 4141
+# what runs the agent in the sandbox (docs/runtimes.md)
+Runtime = Literal["builtin", "claude-code"]
+RUNTIMES: tuple[Runtime, ...] = ("builtin", "claude-code")
 # what the agent reports on /v1/events (runner.protocol.EventRequest.kind)
 EventKind = Literal[
     "agent_started", "turn", "tool_call", "tool_result", "text", "agent_finished", "agent_error",

@@ -12,9 +12,9 @@ from runner.config import build_run_config
 from runner.egress.hosts import BadHost, parse_host_pattern
 from runner.errors import ConfigError
 from runner.run.display import RunDisplay
-from runner.run.execute import execute_run, summary_json
-from runner.runtime_tools import RUNTIMES
+from runner.run.execute import execute_run
 from runner.sandbox.isolation import ISOLATIONS
+from runner.wire import RUNTIMES
 
 
 @click.command("run")
@@ -70,5 +70,7 @@ def run_cmd(project_dir: Path, policy_dirs: tuple[Path, ...], data: Path | None,
     cfg = build_run_config(project_dir, flags)
     summary = execute_run(cfg, RunDisplay())
     if fmt == "json":
+        from runner.run.phases import summary_json
+
         click.echo(summary_json(summary))
     sys.exit(summary.exit_code)

@@ -17,24 +17,24 @@ from typing import TYPE_CHECKING
 import docker
 from pydantic import BaseModel
 
-from runner.audit.log import SETUP_REQUESTER, DecisionLog
 from runner.config import RunConfig
-from runner.decisions import DecisionService
 from runner.egress.allowlist import with_setup_hosts
 from runner.env.build import BuildResult, EnvironmentPlan, build_environment, plan_environment
 from runner.errors import ConfigError
-from runner.gateway.redact import MIN_SECRET_LENGTH, Redactor
 from runner.policy.bundle import PolicyBundle, load_bundle
 from runner.policy.data import PolicyData, load_policy_data
-from runner.policy.decider import Decider
-from runner.policy.engine import load_engine
-from runner.policy.models import RunInfo
 from runner.run.rundir import RUNNER_STATE
 from runner.sandbox.docker_client import docker_client
 from runner.sandbox.image import env_wheelhouse
+from runner.secret_detectors import MIN_SECRET_LENGTH
 
-if TYPE_CHECKING:  # the proxy is imported by a setup phase that builds, not by every run
+if TYPE_CHECKING:  # the proxy is imported by a setup phase that builds, not by every run;
+    # the redactor, the decisions and the log where they are used (a run checks its setup
+    # inputs before its container starts, and needs none of them until after)
     from runner.egress.proxy import DecideConnect
+    from runner.gateway.redact import Redactor
+
+
 
 Progress = Callable[[str], None]
 BUILDS_DIR = "env-builds"
@@ -57,6 +57,8 @@ def setup_secrets(names: list[str], environ: Mapping[str, str] | None = None) ->
 
 
 def setup_redactor(secrets: Mapping[str, str], base: Redactor | None = None) -> Redactor:
+    from runner.gateway.redact import Redactor
+
     red = base or Redactor.from_env()
     for name, value in secrets.items():
         red.add_value(f"setup-secret:{name}", value)
@@ -108,6 +110,12 @@ def build_project_environment(cfg: RunConfig, *, progress: Progress, rebuild: bo
                               ) -> EnvBuildReport:
     """``sandbox-runner env build``: plan and (when missing, or ``rebuild``) build the
     project's environment image; its setup decisions go to a decision log of its own."""
+    from runner.audit.log import SETUP_REQUESTER, DecisionLog
+    from runner.decisions import DecisionService
+    from runner.policy.decider import Decider
+    from runner.policy.engine import load_engine
+    from runner.policy.models import RunInfo
+
     started = time.monotonic()
     project = cfg.project.expanduser().resolve()
     if not project.is_dir():

@@ -15,10 +15,12 @@ import json
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+if TYPE_CHECKING:  # types only: a run makes its token before the web stack is imported
+    from starlette.types import ASGIApp, Receive, Scope, Send
 
-from runner.protocol import TOKEN_HEADER
+from runner.wire import TOKEN_HEADER
 
 TOKEN_BYTES = 32
 _MAX_SHOWN = 200

@@ -35,14 +35,18 @@ from re import Pattern
 from typing import TYPE_CHECKING, Any
 
 from runner.gateway.credentials import git_config_credentials
-from runner.secret_detectors import credential_form_detectors, rule_of, token_detectors
+from runner.secret_detectors import (
+    MIN_SECRET_LENGTH,
+    credential_form_detectors,
+    rule_of,
+    token_detectors,
+)
 from runner.secret_gates import MEMO_MIN, Prefilter, ascii_lines, doc_of, prefilter
 
 if TYPE_CHECKING:
     from detect_secrets.plugins.base import RegexBasedDetector
 
 SECRET_NAME_RE = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL", re.IGNORECASE)
-MIN_SECRET_LENGTH = 6  # shorter values would redact ordinary words
 _PEM_RE = re.compile(
     r"-----BEGIN ([A-Z0-9 ]*)PRIVATE KEY( BLOCK)?-----.*?(?:-----END [A-Z0-9 ]*PRIVATE KEY( BLOCK)?-----|\Z)",
     re.DOTALL,

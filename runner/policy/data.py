@@ -36,11 +36,18 @@ from pydantic import (
 from runner.egress.hosts import BadHost, parse_host_pattern
 from runner.errors import InputError, first_error
 from runner.policy.bundle import PolicyBundle
-from runner.policy.models import TOOL_NAMES
 
 # What lib.rego's glob-to-regex translation handles: no regex metacharacters, and
 # bracket expressions without "/", "*", "?", "[" or an empty set.
 _GLOB_TOKEN = re.compile(r"\[!?[^\]/*?\[\\^]+\]|[^\[\]\\+(){}^$|]")
+
+
+def _tool_names() -> list[str]:
+    """Every policy tool (the default ``tools``); the tool models are imported only here, so
+    reading the data (before a run's container starts) does not build them."""
+    from runner.policy.models import TOOL_NAMES
+
+    return list(TOOL_NAMES)
 
 
 def check_glob(pattern: str) -> str:
@@ -63,7 +70,7 @@ class PolicyData(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    tools: list[str] = Field(default_factory=lambda: list(TOOL_NAMES))
+    tools: list[str] = Field(default_factory=lambda: _tool_names())
     writable: list[str] = Field(default_factory=lambda: ["backend/", "issues.md"])
     protected_dirs: list[str] = Field(default_factory=lambda: [".git"])
     allowed_hosts: list[str] = Field(default_factory=list)  # the agent phase (egress)

@@ -14,20 +14,26 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.markup import escape
-
-from runner.audit.show import summarize_call
-from runner.protocol import EventRequest
 from runner.sanitize import one_line
 
 if TYPE_CHECKING:  # the reports' models are imported after the agent phase, not at startup
+    from rich.console import Console
+
+    from runner.protocol import EventRequest
     from runner.reports.summary import RunSummary
 
 INPUT_WIDTH = 90
 TEXT_WIDTH = 200
 LINE_WIDTH = 300
 MAX_FAILURES = 10
+
+
+def escape(text: str) -> str:
+    """rich's markup escape (rich is imported with the first line shown: not before a run's
+    container starts)."""
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
 
 
 def shown(value: object, cap: int = LINE_WIDTH) -> str:
@@ -39,14 +45,22 @@ class RunDisplay:
     """Prints one line per event: tool calls with their decision, turns, tokens, elapsed time."""
 
     def __init__(self, *, quiet: bool = False, console: Console | None = None) -> None:
-        self.console = console or Console(stderr=True, highlight=False, soft_wrap=True,
-                                          emoji=False)
+        self._console = console
         self.quiet = quiet
         self.started = time.monotonic()
         self.turns = 0
         self.input_tokens = 0
         self.output_tokens = 0
         self._lock = threading.Lock()
+
+    @property
+    def console(self) -> Console:
+        """stderr's rich console, made for the first line shown."""
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
+        return self._console
 
     def _elapsed(self) -> str:
         return f"{time.monotonic() - self.started:6.1f}s"
@@ -69,6 +83,8 @@ class RunDisplay:
         )
 
     def decision(self, tool: str, data: dict[str, Any], allow: bool, reasons: list[str]) -> None:
+        from runner.audit.show import summarize_call  # (the tool models: not before a run starts)
+
         what = f"{shown(tool, 60)} {shown(summarize_call(tool, data, INPUT_WIDTH), INPUT_WIDTH)}"
         if allow:
             self.line(f"[green]allow[/green] {what}")

@@ -33,7 +33,6 @@ from runner.config import RunConfig
 from runner.gateway.auth import new_token
 from runner.gateway.sockets import prepare_socket_dir
 from runner.policy.data import PolicyData
-from runner.protocol import GO_ENV
 from runner.reports.diff import Snapshot, masked_by, snapshot_tree
 from runner.run.agent_process import AGENT_GRACE, agent_main_command
 from runner.sandbox.access import project_access
@@ -41,6 +40,7 @@ from runner.sandbox.deployment import DockerDeployment
 from runner.sandbox.masks import RUNNER_STATE_DIR, find_secret_paths
 from runner.sandbox.ownership import sandbox_identity, writable_ownership
 from runner.sandbox.spec import build_container_spec, idle_command
+from runner.wire import GO_ENV
 
 
 @dataclass

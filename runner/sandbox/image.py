@@ -37,7 +37,7 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import docker
 from docker.errors import DockerException
@@ -71,6 +71,7 @@ from runner.sandbox.claude_code import (
     load_pin,
 )
 from runner.sandbox.docker_client import docker_client, one_line
+from runner.wire import Runtime as Runtime
 
 __all__ = [
     "BOOTSTRAP_BASE", "DEBIAN_MIRROR_ENV", "DEBIAN_SUITE", "DEBOOTSTRAP_PACKAGES",
@@ -78,7 +79,6 @@ __all__ = [
     "resolve_base",
 ]
 
-Runtime = Literal["builtin", "claude-code"]
 IMAGE_REPO = "sandbox-runner"  # the default environment ("the sandbox image")
 RUNTIME_REPO = "sandbox-runner-runtime"
 CLAUDE_CODE_REPO = "sandbox-runner-runtime-cc"

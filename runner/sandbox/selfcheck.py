@@ -18,8 +18,8 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from runner.errors import SelfCheckFailed
-from runner.protocol import SOCKET_DIR_IN_CONTAINER
 from runner.sandbox.environment import SandboxEnvironment
+from runner.wire import SOCKET_DIR_IN_CONTAINER
 
 SYSTEM_PYTHON = "/usr/bin/python3"  # the base image's (runner/sandbox/base_image.py)
 

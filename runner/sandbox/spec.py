@@ -36,9 +36,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from runner.config import Limits
 from runner.errors import ConfigError, ProjectError
-from runner.protocol import SOCKET_DIR_IN_CONTAINER
 from runner.sandbox.isolation import gvisor_host_pids
 from runner.sandbox.masks import GIT_CONFIG, RUNNER_STATE_DIR, sanitized_git_config
+from runner.wire import SOCKET_DIR_IN_CONTAINER
 
 WORKSPACE = "/workspace"
 HOME = "/home/agent"

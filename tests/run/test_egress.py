@@ -19,7 +19,7 @@ from runner.policy.models import ConnectTarget
 from runner.protocol import DecideRequest
 from runner.reports.summary import summarize_decisions
 from runner.run.display import RunDisplay
-from runner.run.execute import Run, prepare
+from runner.run.phases import Run, prepare
 
 REPO = Path(__file__).resolve().parents[2]
 

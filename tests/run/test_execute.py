@@ -18,7 +18,7 @@ from runner.errors import (
 )
 from runner.protocol import DecideRequest
 from runner.run.display import RunDisplay
-from runner.run.execute import Run, prepare
+from runner.run.phases import Run, prepare
 from runner.run.rundir import check_run_dir_place
 
 

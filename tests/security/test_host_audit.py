@@ -24,7 +24,7 @@ from runner.cli import main
 from runner.config import build_run_config
 from runner.protocol import DecideRequest, DecideResponse
 from runner.run.display import RunDisplay
-from runner.run.execute import Run, prepare
+from runner.run.phases import Run, prepare
 from tests.agent.conftest import AgentRun, run_agent  # noqa: F401  (fixture)
 
 TURNS: list[dict[str, Any]] = [

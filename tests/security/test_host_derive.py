@@ -40,7 +40,7 @@ from runner.policy.models import RunInfo, ToolCall
 from runner.policy.paths import PathResolver
 from runner.protocol import DecideRequest
 from runner.run.display import RunDisplay
-from runner.run.execute import Run, prepare
+from runner.run.phases import Run, prepare
 from runner.sandbox.masks import find_secret_paths
 from tests.security import harness as h
 

@@ -42,7 +42,7 @@ from runner.reports.summary import (
     write_summary,
 )
 from runner.run.display import RunDisplay
-from runner.run.execute import Run, prepare
+from runner.run.phases import Run, prepare
 from tests.audit.logdata import PERMISSIVE
 
 pytestmark = pytest.mark.host_boundary(

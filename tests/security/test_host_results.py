@@ -23,7 +23,7 @@ from runner.reports.outcomes import RunnerOutcomes
 from runner.reports.summary import load_summary
 from runner.reports.verification import DEFAULT_COMMAND, VerificationResult
 from runner.run.display import RunDisplay
-from runner.run.execute import Run, prepare
+from runner.run.phases import Run, prepare
 from runner.run.rundir import create_run_dir
 from tests.security import harness as h
 from tests.security.harness import bash, call
