@@ -33,7 +33,9 @@ the setup phase's connections.
   (decided as any) or refused (the check failed, the phase ended, or it waited
   ``HOLD_SECONDS``): then it is denied (``sandbox/not_checked``) and logged like any
   failure. The agent's first model request may travel while the check runs; no tool call is
-  decided before it passed. Connections are not held: they are decided by the allowlist
+  decided, logged or answered before it passed (:meth:`prepare` may derive and evaluate a
+  call of the first answer ahead: nothing is logged or answered, and the call still waits
+  here when asked). Connections are not held: they are decided by the allowlist
   whenever they come (the self-check itself asks the proxy for one it must refuse), and
   nothing the model asks for can open one before a tool call was allowed.
 """

@@ -6,8 +6,9 @@ ends, and almost no cyclic garbage: the cyclic collector, run every 700 allocati
 them again and again for 50-70 ms of a run's start-up CPU, on the path to its first model
 request. So the CLI pauses it (:func:`pause`, from the root command's invoke) and start-up
 ends with :func:`settle`: a command's module once it is imported, or, for ``run``, once its
-host side is up (runner/run/execute.py; an image or environment build before that runs
-paused: its allocations are log lines and JSON, freed by reference counting).
+host side is up (runner/run/phases.py), or before an environment build (its proxy serves
+for minutes). A sandbox image build before that runs paused: its allocations are log lines
+and JSON, freed by reference counting.
 
 :func:`settle` moves everything tracked to the permanent generation (``gc.freeze``, which
 costs nothing) and turns the collector back on: what start-up left is never walked again,

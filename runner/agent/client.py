@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 
 from runner.agent.first_call import (
+    CALL_TIMEOUT_SECONDS,
     CONNECT_TIMEOUT_SECONDS,
     MODEL_TIMEOUT_SECONDS,
     ModelAPIError,
@@ -35,7 +36,7 @@ from runner.wire import (
 )
 
 MODEL_TIMEOUT = httpx.Timeout(MODEL_TIMEOUT_SECONDS, connect=CONNECT_TIMEOUT_SECONDS)
-CALL_TIMEOUT = httpx.Timeout(120.0, connect=CONNECT_TIMEOUT_SECONDS)
+CALL_TIMEOUT = httpx.Timeout(CALL_TIMEOUT_SECONDS, connect=CONNECT_TIMEOUT_SECONDS)
 
 
 class GatewayClient:

@@ -21,6 +21,7 @@ from typing import Any
 from runner.wire import ANTHROPIC_VERSION, ANTHROPIC_VERSION_HEADER, TOKEN_HEADER, EventKind
 
 MODEL_TIMEOUT_SECONDS = 3600.0  # the gateway retries upstream; be patient
+CALL_TIMEOUT_SECONDS = 120.0  # any other call (as runner.agent.client's)
 CONNECT_TIMEOUT_SECONDS = 10.0
 
 
@@ -106,13 +107,14 @@ class HTTPError(ValueError):
     """An answer that is not the HTTP/1.1 the gateway speaks (or larger than the caps)."""
 
 
-def _exchange(socket_path: str, head: bytes, body: bytes,
+def _exchange(socket_path: str, head: bytes, body: bytes, timeout: float,
               sent: Callable[[], None] | None) -> tuple[int, bytes, str]:
-    """One request on a fresh connection (``Connection: close``): (status, body, reason)."""
+    """One request on a fresh connection (``Connection: close``): (status, body, reason);
+    ``timeout``: the longest wait for any one read."""
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
         sock.settimeout(CONNECT_TIMEOUT_SECONDS)
         sock.connect(socket_path)
-        sock.settimeout(MODEL_TIMEOUT_SECONDS)
+        sock.settimeout(timeout)
         sock.sendall(head + body)
         if sent is not None:
             sent()
@@ -214,12 +216,14 @@ class FirstCall:
         self._headers = {TOKEN_HEADER: token, "content-type": "application/json"}
 
     def _post(self, path: str, body: Any, headers: dict[str, str] | None = None, *,
+              timeout: float = CALL_TIMEOUT_SECONDS,
               sent: Callable[[], None] | None = None) -> tuple[int, bytes, str]:
         raw = ascii_json(body).encode("ascii")
         fields = {"host": "gateway", "connection": "close", "content-length": str(len(raw)),
                   **self._headers, **(headers or {})}
         head = f"POST {path} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in fields.items())
-        return _exchange(self._socket_path, (head + "\r\n").encode("latin-1"), raw, sent)
+        return _exchange(self._socket_path, (head + "\r\n").encode("latin-1"), raw, timeout,
+                         sent)
 
     def event(self, kind: EventKind, /, **data: Any) -> None:
         """Best effort, as :meth:`GatewayClient.event`: progress reporting never stops the agent."""
@@ -232,7 +236,8 @@ class FirstCall:
         called once the request is out, before its answer is waited for."""
         try:
             status, content, reason = self._post(
-                "/v1/messages", body, {ANTHROPIC_VERSION_HEADER: ANTHROPIC_VERSION}, sent=sent)
+                "/v1/messages", body, {ANTHROPIC_VERSION_HEADER: ANTHROPIC_VERSION},
+                timeout=MODEL_TIMEOUT_SECONDS, sent=sent)
         except (OSError, HTTPError) as exc:
             raise ModelAPIError(f"{type(exc).__name__}: {exc or 'connection failed'}") from exc
         return model_answer(status, content, reason)

@@ -24,6 +24,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from runner import __version__
 from runner.errors import PolicyCompileError
 from runner.policy import checked
 from runner.policy.bundle import PolicyBundle, PolicyFile
@@ -133,9 +134,11 @@ class RegorusEngine:
         # made it panics. Each thread gets its own compiled engine, made on first use.
         self._local = threading.local()
         # Built here too, so that a bundle's errors surface now (exit 2) - unless this bundle
-        # was built and probed before (runner/policy/checked.py: same files, data, regorus).
+        # was built and probed before (runner/policy/checked.py: same files, data, regorus,
+        # and the same probe of the same runner).
         key = checked.bundle_key(((f.name, f.content) for f in bundle.files), bundle.data,
-                                 (ENTRYPOINT, DERIVED_RULE))
+                                 (ENTRYPOINT, DERIVED_RULE, DERIVED_KEY, _probe_input(),
+                                  f"runner {__version__}"))
         if not checked.passed(key, checked.BUILT_DIR):
             self._thread_engine()
             checked.remember(key, checked.BUILT_DIR)

@@ -41,12 +41,15 @@ from runner.policy.bundle import PolicyBundle, load_bundle
 from runner.policy.data import PolicyData, load_policy_data
 from runner.run.rundir import check_run_dir_place, new_run_id
 from runner.run.sandbox_start import StartedSandbox, start_sandbox
+from runner.run.signals import interruptible
 from runner.sandbox.access import check_project_access
 from runner.sandbox.docker_client import docker_client
-from runner.sandbox.isolation import resolve_isolation
+from runner.sandbox.isolation import IsolationChoice, resolve_isolation
 from runner.sandbox.ownership import sandbox_identity
 
 if TYPE_CHECKING:  # runner/run/phases.py (and all it imports): after the container's start
+    import docker
+
     from runner.reports.summary import RunSummary
     from runner.run.display import RunDisplay
 
@@ -109,7 +112,6 @@ def execute_run(cfg: RunConfig, display: RunDisplay) -> RunSummary:
     input error then removes it again before anything is written (runner/run/sandbox_start.py).
     """
     inputs = prepare_sandbox(cfg)
-    early: StartedSandbox | None = None
     try:
         client = docker_client()
         isolation = resolve_isolation(client, cfg.isolation)  # exit 4 before any container
@@ -121,6 +123,15 @@ def execute_run(cfg: RunConfig, display: RunDisplay) -> RunSummary:
 
         prepare_agent(inputs)  # bad input is still exit 2, before the environment's exit 4
         raise
+    with interruptible():  # SIGINT/SIGTERM from here on unwinds: abandon() or the phases' end
+        return _started(cfg, display, inputs, client, isolation, plan)
+
+
+def _started(cfg: RunConfig, display: RunDisplay, inputs: SandboxInputs,
+             client: docker.DockerClient, isolation: IsolationChoice,
+             plan: EnvironmentPlan) -> RunSummary:
+    """:func:`execute_run` from the container's start (when it can start now) on."""
+    early: StartedSandbox | None = None
     try:
         run_id = new_run_id()
         if not needs_setup(plan, cfg.rebuild_env):  # the image is there: start it now
@@ -132,7 +143,8 @@ def execute_run(cfg: RunConfig, display: RunDisplay) -> RunSummary:
         prep = phases.prepare_agent(inputs)
     except BaseException:
         if early is not None:  # bad input (or an interrupt): as if nothing had started
-            early.abandon()
+            with contextlib.suppress(Exception):  # the input's error is the one to report
+                early.abandon()
         raise
     with contextlib.ExitStack() as stack:
         if early is not None:

@@ -236,6 +236,7 @@ class Run:
             if plan.kind == "project":
                 self.display.step(f"environment {plan.ref} (cached; {spec.describe()})")
             return plan.ref
+        heap.settle()  # a build serves its proxy for minutes: collect as usual from here
         redactor = setup_redactor(self.prep.setup_secrets)
         self.decisions.decider = Decider(self.prep.engine, workspace=self.project,
                                          run=self.decisions.decider.run, redactor=redactor)
@@ -313,7 +314,7 @@ class Run:
                 if not deployment.is_alive() and agent.ended(END_REPORT_WAIT):
                     self._finish_agent(deployment, agent.wait(), main_process=True)
                 raise
-            (sock_dir / GO_NAME).touch()
+            _write_new(sock_dir / GO_NAME, "")
             self.display.step(f"agent {self.prep.agent.name} running (model {self.prep.model})")
             self._finish_agent(deployment, agent.wait(), main_process=True)
 
@@ -371,7 +372,7 @@ class Run:
         stack.callback(gateway.stop)
         # on the way out (before the gateway stops): a call still held is denied at once
         stack.callback(self.decisions.gate.end, "the agent phase ended before the check passed")
-        (sock_dir / OPEN_NAME).touch()  # the agent's first request may come now
+        _write_new(sock_dir / OPEN_NAME, "")  # the agent's first request may come now
         if self.prep.egress_hosts:  # otherwise no proxy at all: the sandbox has no network
             from runner.run.egress import AgentEgress
 
@@ -580,7 +581,8 @@ def run_phases(prep: Prepared, display: RunDisplay, client: docker.DockerClient,
 
 
 def _write_new(path: Path, text: str) -> None:
-    """Create ``path`` read-only, holding ``text``: never through a link or over a file."""
+    """Create ``path`` read-only, holding ``text``: never through a link or over a file (the
+    socket directory belongs to the sandbox user: what it holds is created, never followed)."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o444)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         fh.write(text)

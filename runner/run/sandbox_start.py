@@ -67,15 +67,23 @@ class StartedSandbox:
         """:meth:`close`, and remove what the spec created in the project (missing writable
         entries, the runner's state directory) while it is still empty: the run never began
         (its input was bad), and nothing in the container acted (the agent waits for the
-        open file). Never follows a link; anything else is left as it is."""
-        self.close()
-        for path in sorted(self.created, key=lambda p: len(p.parts), reverse=True):
-            with contextlib.suppress(OSError):
-                st = os.lstat(path)
-                if stat.S_ISREG(st.st_mode) and st.st_size == 0:
-                    os.unlink(path)
-                elif stat.S_ISDIR(st.st_mode):
-                    os.rmdir(path)  # only when empty
+        open file). The removal runs even when closing failed (whose error then goes up)."""
+        try:
+            self.close()
+        finally:
+            remove_created(self.created)
+
+
+def remove_created(created: list[Path]) -> None:
+    """Remove each of ``created`` (deepest first) while it is an empty regular file or an empty
+    directory; never follows a link, and leaves anything else as it is."""
+    for path in sorted(created, key=lambda p: len(p.parts), reverse=True):
+        with contextlib.suppress(OSError):
+            st = os.lstat(path)
+            if stat.S_ISREG(st.st_mode) and st.st_size == 0:
+                os.unlink(path)
+            elif stat.S_ISDIR(st.st_mode):
+                os.rmdir(path)  # only when empty
 
 
 def start_sandbox(*, cfg: RunConfig, project: Path, data: PolicyData, egress: bool,
@@ -121,7 +129,10 @@ def start_sandbox(*, cfg: RunConfig, project: Path, data: PolicyData, egress: bo
         deployment.start_background(
             stdin=None if claude else f"{token}\n".encode("ascii"), attach_output=not claude)
     except BaseException:
-        stack.close()
+        try:  # e.g. a writable entry refused after another was created: nothing stays
+            stack.close()
+        finally:
+            remove_created(created)
         raise
     return StartedSandbox(run_id=run_id, deployment=deployment, sock_dir=sock_dir, token=token,
                           uid=identity.uid, gid=identity.gid, secret_paths=secret_paths,
@@ -141,4 +152,4 @@ def _missing(project: Path, entries: list[str]) -> list[Path]:
     return sorted(missing)
 
 
-__all__ = ["StartedSandbox", "start_sandbox"]
+__all__ = ["StartedSandbox", "remove_created", "start_sandbox"]

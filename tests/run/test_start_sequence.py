@@ -209,3 +209,45 @@ def test_bad_input_found_while_the_container_starts_removes_it_and_writes_nothin
     assert not started[0].sock_dir.exists()
     assert not out.exists() and not (project / ".sandbox-runner").exists()
     assert _owners(project) == owners
+
+
+def test_sigterm_while_the_container_starts_unwinds_like_bad_input(
+        tmp_path: Path, sandbox_image: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """SIGTERM (a CI job cancelled) while the agent file is read beside the container's
+    start: Interrupted, the container removed, the project as it was, nothing written."""
+    import os
+    import signal
+
+    from runner.errors import Interrupted
+    from runner.run import phases
+
+    project, scenario = _project(tmp_path)
+    out = tmp_path / "run"
+    started: list[Any] = []
+    real_start, real_prepare = execute.start_sandbox, phases.prepare_agent
+
+    def spy(**kwargs: Any) -> Any:
+        started.append(real_start(**kwargs))
+        started[-1].deployment.wait_started()
+        return started[-1]
+
+    def terminated(inputs: Any) -> Any:
+        os.kill(os.getpid(), signal.SIGTERM)
+        return real_prepare(inputs)
+
+    monkeypatch.setattr(execute, "start_sandbox", spy)
+    monkeypatch.setattr(phases, "prepare_agent", terminated)
+    owners = _owners(project)
+    cfg = build_run_config(project, {"model": f"scripted:{scenario}", "out": out,
+                                     "verify": {"enabled": False}})
+    with pytest.raises(Interrupted):
+        execute.execute_run(cfg, RunDisplay())
+    assert len(started) == 1
+    client = docker.from_env()
+    try:
+        assert client.containers.list(all=True, filters={
+            "label": f"sandbox-runner.run={started[0].run_id}"}) == []
+    finally:
+        client.close()
+    assert not started[0].sock_dir.exists() and not out.exists()
+    assert _owners(project) == owners
