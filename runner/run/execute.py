@@ -54,7 +54,7 @@ if TYPE_CHECKING:  # runner/run/phases.py (and all it imports): after the contai
     from runner.run.display import RunDisplay
 
 
-@dataclass
+@dataclass(kw_only=True)
 class SandboxInputs:
     """What the agent phase's container needs, checked (:func:`prepare_sandbox`)."""
 

@@ -15,7 +15,7 @@ import json
 import os
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +27,6 @@ from runner.audit.log import SETUP_REQUESTER, DecisionLog, agent_requester
 from runner.config import DEFAULT_MAX_TURNS, RunConfig
 from runner.decisions import DecisionService
 from runner.env.build import EnvironmentPlan
-from runner.env.detect import DependencySpec
 from runner.env.setup import run_setup, setup_redactor
 from runner.errors import (
     Interrupted,
@@ -37,8 +36,6 @@ from runner.errors import (
 from runner.gateway.provider import ModelProvider
 from runner.gateway.redact import Redactor
 from runner.gateway.sockets import GROUP_SOCKET_MODE, SOCKET_MODE
-from runner.policy.bundle import PolicyBundle
-from runner.policy.data import PolicyData
 from runner.policy.decider import Decider
 from runner.policy.engine import PolicyEngine, load_engine
 from runner.policy.models import RunInfo
@@ -86,24 +83,17 @@ if TYPE_CHECKING:  # imported where used: after the agent phase, or only with th
 SCRIPTED_PREFIX = "scripted:"
 
 
-@dataclass
-class Prepared:
-    """Everything validated before the run touches anything."""
+@dataclass(kw_only=True)
+class Prepared(SandboxInputs):
+    """Everything validated before the run touches anything: what the container needs, and
+    the rest."""
 
-    cfg: RunConfig
-    project: Path
     agent: AgentDefinition
     agent_load: AgentLoad  # the agent file as this runtime reads it: tools granted, dropped...
     model: str
     max_turns: int  # --max-turns / config, else the agent file's maxTurns, else the default
     provider: ModelProvider
     engine: PolicyEngine
-    bundle: PolicyBundle
-    data: PolicyData
-    egress_hosts: list[str] = field(default_factory=list)  # the agent phase's allowlist
-    env_spec: DependencySpec = field(default_factory=DependencySpec)  # the project's deps
-    setup_secrets: dict[str, str] = field(default_factory=dict)  # for the setup phase only
-    started: float = field(default_factory=time.monotonic)
 
 
 def _provider(model_arg: str | None, cfg: RunConfig) -> tuple[str | None, ModelProvider]:
@@ -129,11 +119,8 @@ def prepare_agent(inputs: SandboxInputs) -> Prepared:
     agent = agent_load.definition
     max_turns = cfg.max_turns or agent.max_turns or DEFAULT_MAX_TURNS
     engine = load_engine(cfg.policy, bundle=inputs.bundle)
-    return Prepared(cfg=cfg, project=inputs.project, agent=agent, agent_load=agent_load,
-                    model=agent_load.model, max_turns=max_turns, provider=provider,
-                    engine=engine, bundle=inputs.bundle, data=inputs.data,
-                    egress_hosts=inputs.egress_hosts, env_spec=inputs.env_spec,
-                    setup_secrets=inputs.setup_secrets, started=inputs.started)
+    return Prepared(**vars(inputs), agent=agent, agent_load=agent_load, model=agent_load.model,
+                    max_turns=max_turns, provider=provider, engine=engine)
 
 
 def prepare(cfg: RunConfig) -> Prepared:

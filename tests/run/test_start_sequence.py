@@ -33,6 +33,18 @@ def _project(tmp_path: Path) -> tuple[Path, Path]:
     return project, scenario
 
 
+def _gone(container: str) -> bool:
+    """Whether the engine no longer has ``container``."""
+    client = docker.from_env()
+    try:
+        client.containers.get(container)
+    except docker.errors.NotFound:
+        return True
+    finally:
+        client.close()
+    return False
+
+
 def _lines(path: Path) -> list[dict[str, Any]]:
     if not path.exists():
         return []
@@ -68,12 +80,7 @@ def test_a_failing_check_stops_the_run_and_removes_the_container(
     assert [c["name"] for c in record["self_check"] if not c["ok"]] == ["pids_limit"]
     assert len(record["self_check"]) > 10  # every other check ran, and passed
     assert containers == [record["container_id"]]
-    client = docker.from_env()
-    try:
-        with pytest.raises(docker.errors.NotFound):
-            client.containers.get(containers[0])
-    finally:
-        client.close()
+    assert _gone(containers[0])
     assert len(_lines(out / "transcript.jsonl")) <= 1  # at most the first request
     assert not [e for e in _lines(out / "events.jsonl")
                 if e["kind"] in ("tool_call", "tool_result", "agent_finished")]
@@ -93,12 +100,7 @@ def test_a_run_records_the_container_it_started(tmp_path: Path, sandbox_image: s
     assert record["image"] == summary.image == sandbox_image
     started = [e for e in _lines(out / "events.jsonl") if e["kind"] == "agent_started"]
     assert len(started) == 1 and len(_lines(out / "transcript.jsonl")) == 1
-    client = docker.from_env()
-    try:
-        with pytest.raises(docker.errors.NotFound):
-            client.containers.get(record["container_id"])
-    finally:
-        client.close()
+    assert _gone(record["container_id"])
 
 
 def test_the_builtin_agent_is_the_containers_main_process(
@@ -200,12 +202,7 @@ def test_bad_input_found_while_the_container_starts_removes_it_and_writes_nothin
         execute.execute_run(cfg, RunDisplay())
     assert info.value.exit_code == 2
     assert len(containers) == 1 and containers[0] is not None  # it had been started
-    client = docker.from_env()
-    try:
-        with pytest.raises(docker.errors.NotFound):
-            client.containers.get(containers[0])
-    finally:
-        client.close()
+    assert _gone(containers[0])
     assert not started[0].sock_dir.exists()
     assert not out.exists() and not (project / ".sandbox-runner").exists()
     assert _owners(project) == owners
