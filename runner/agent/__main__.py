@@ -120,8 +120,6 @@ def _run(start: StartConfig, token: str, *, waiting: bool) -> int:
             return EXIT_CONFIG
     except Exception as exc:
         return _crash(call, exc)
-    finally:
-        call.close()
     gw = loop.gw
     try:
         if waiting and not _wait_for(GO_NAME):

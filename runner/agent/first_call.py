@@ -242,9 +242,6 @@ class FirstCall:
             raise ModelAPIError(f"{type(exc).__name__}: {exc or 'connection failed'}") from exc
         return model_answer(status, content, reason)
 
-    def close(self) -> None:
-        """Nothing to close: each call has its own connection."""
-
 
 __all__ = ["FirstCall", "ModelAPIError", "ascii_json", "error_answer", "first_request",
            "messages_body", "model_answer"]

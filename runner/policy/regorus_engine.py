@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -75,6 +76,7 @@ def compile_error(exc: BaseException, files: dict[str, PolicyFile]) -> PolicyCom
     return PolicyCompileError(message, path=path, line=line, column=col)
 
 
+@functools.cache  # the same input for every engine (and the built marker's key)
 def _probe_input() -> str:
     return PolicyInput(
         tool=ToolCall(name="Read", input={"file_path": "README.md"})

@@ -70,7 +70,6 @@ def test_the_first_call_fails_as_the_client_does(tmp_path: Path) -> None:
     with pytest.raises(ModelAPIError) as info:
         call.create_message(messages_body(model="m", max_tokens=5, system=None, messages=[], tools=None))
     assert info.value.status is None and str(info.value).startswith("FileNotFoundError")
-    call.close()
     body = b'{"type": "error", "error": {"type": "overloaded_error", "message": "busy"}}'
     for status, content, expected in [(529, body, (529, "overloaded_error", "HTTP 529: busy")),
                                       (502, b"bad gateway", (502, None, "HTTP 502: bad gateway")),
