@@ -26,21 +26,18 @@ outcome and final writes in :mod:`runner.run.results`, the audit in
 from __future__ import annotations
 
 import contextlib
-import time
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from runner.config import RunConfig
 from runner.egress.allowlist import with_agent_hosts
 from runner.env.build import EnvironmentPlan, plan_environment
-from runner.env.detect import DependencySpec, detect_dependencies
+from runner.env.detect import detect_dependencies
 from runner.env.setup import setup_bundle, setup_secrets
 from runner.errors import ConfigError, EnvironmentProblem, ProjectError
-from runner.policy.bundle import PolicyBundle, load_bundle
-from runner.policy.data import PolicyData, load_policy_data
+from runner.policy.bundle import load_bundle
+from runner.policy.data import load_policy_data
 from runner.run.rundir import check_run_dir_place, new_run_id
-from runner.run.sandbox_start import StartedSandbox, start_sandbox
+from runner.run.sandbox_start import SandboxInputs, StartedSandbox, start_sandbox
 from runner.run.signals import interruptible
 from runner.sandbox.access import check_project_access
 from runner.sandbox.docker_client import docker_client
@@ -52,20 +49,6 @@ if TYPE_CHECKING:  # runner/run/phases.py (and all it imports): after the contai
 
     from runner.reports.summary import RunSummary
     from runner.run.display import RunDisplay
-
-
-@dataclass(kw_only=True)
-class SandboxInputs:
-    """What the agent phase's container needs, checked (:func:`prepare_sandbox`)."""
-
-    cfg: RunConfig
-    project: Path
-    bundle: PolicyBundle
-    data: PolicyData
-    egress_hosts: list[str] = field(default_factory=list)  # the agent phase's allowlist
-    env_spec: DependencySpec = field(default_factory=DependencySpec)  # the project's deps
-    setup_secrets: dict[str, str] = field(default_factory=dict)  # for the setup phase only
-    started: float = field(default_factory=time.monotonic)
 
 
 def prepare_sandbox(cfg: RunConfig) -> SandboxInputs:
@@ -135,9 +118,8 @@ def _started(cfg: RunConfig, display: RunDisplay, inputs: SandboxInputs,
     try:
         run_id = new_run_id()
         if not needs_setup(plan, cfg.rebuild_env):  # the image is there: start it now
-            early = start_sandbox(cfg=cfg, project=inputs.project, data=inputs.data,
-                                  egress=bool(inputs.egress_hosts), image=plan.ref,
-                                  run_id=run_id, runtime=isolation.runtime, client=client)
+            early = start_sandbox(inputs=inputs, image=plan.ref, run_id=run_id,
+                                  runtime=isolation.runtime, client=client)
         from runner.run import phases  # (its imports beside the container's start)
 
         prep = phases.prepare_agent(inputs)

@@ -55,7 +55,7 @@ from runner.run.agent_process import (
 )
 from runner.run.claude_code import claude_launch
 from runner.run.display import RunDisplay, shown
-from runner.run.execute import SandboxInputs, needs_setup, prepare_sandbox
+from runner.run.execute import needs_setup, prepare_sandbox
 from runner.run.rundir import (
     RunRecord,
     create_run_dir,
@@ -63,7 +63,7 @@ from runner.run.rundir import (
     new_run_id,
     utc_now,
 )
-from runner.run.sandbox_start import StartedSandbox, start_sandbox
+from runner.run.sandbox_start import SandboxInputs, StartedSandbox, start_sandbox
 from runner.run.selfcheck import check_sandbox
 from runner.run.signals import interruptible
 from runner.runtime_tools import policy_tool_names
@@ -307,9 +307,8 @@ class Run:
 
     def start_sandbox(self, client: docker.DockerClient, image: str) -> StartedSandbox:
         """The agent phase's container for this run, starting (runner/run/sandbox_start.py)."""
-        return start_sandbox(cfg=self.cfg, project=self.project, data=self.prep.data,
-                             egress=bool(self.prep.egress_hosts), image=image,
-                             run_id=self.run_id, runtime=self.isolation.runtime, client=client)
+        return start_sandbox(inputs=self.prep, image=image, run_id=self.run_id,
+                             runtime=self.isolation.runtime, client=client)
 
     def _start_relay(self, deployment: DockerDeployment) -> None:
         """The egress relay in the container, before anything there can need it."""

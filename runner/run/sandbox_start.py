@@ -24,14 +24,17 @@ import contextlib
 import os
 import stat
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 import docker
 
 from runner.config import RunConfig
+from runner.env.detect import DependencySpec
 from runner.gateway.auth import new_token
 from runner.gateway.sockets import prepare_socket_dir
+from runner.policy.bundle import PolicyBundle
 from runner.policy.data import PolicyData
 from runner.reports.diff import Snapshot, masked_by, snapshot_tree
 from runner.run.agent_process import AGENT_GRACE, agent_main_command
@@ -41,6 +44,20 @@ from runner.sandbox.masks import RUNNER_STATE_DIR, find_secret_paths
 from runner.sandbox.ownership import sandbox_identity, writable_ownership
 from runner.sandbox.spec import build_container_spec, idle_command
 from runner.wire import GO_ENV
+
+
+@dataclass(kw_only=True)
+class SandboxInputs:
+    """What the agent phase's container needs, checked (:func:`runner.run.execute.prepare_sandbox`)."""
+
+    cfg: RunConfig
+    project: Path
+    bundle: PolicyBundle
+    data: PolicyData
+    egress_hosts: list[str] = field(default_factory=list)  # the agent phase's allowlist
+    env_spec: DependencySpec = field(default_factory=DependencySpec)  # the project's deps
+    setup_secrets: dict[str, str] = field(default_factory=dict)  # for the setup phase only
+    started: float = field(default_factory=time.monotonic)
 
 
 @dataclass
@@ -86,12 +103,13 @@ def remove_created(created: list[Path]) -> None:
                 os.rmdir(path)  # only when empty
 
 
-def start_sandbox(*, cfg: RunConfig, project: Path, data: PolicyData, egress: bool,
-                  image: str, run_id: str, runtime: str | None,
+def start_sandbox(*, inputs: SandboxInputs, image: str, run_id: str, runtime: str | None,
                   client: docker.DockerClient) -> StartedSandbox:
-    """Set up and start (in the background) the agent phase's container. ``egress``: the
-    agent phase has an allowlist (the relay's variables go into the agent's environment);
-    ``runtime``: the engine runtime of the isolation (None: the engine's default)."""
+    """Set up and start (in the background) the agent phase's container from the checked
+    ``inputs`` (an agent phase with an allowlist: the relay's variables go into the agent's
+    environment); ``runtime``: the engine runtime of the isolation (None: the default)."""
+    cfg, project, data = inputs.cfg, inputs.project, inputs.data
+    egress = bool(inputs.egress_hosts)
     writable = list(data.writable)
     created = _missing(project, [*writable, RUNNER_STATE_DIR])
     secret_paths = find_secret_paths(project, data.is_secret_path, writable)
@@ -152,4 +170,4 @@ def _missing(project: Path, entries: list[str]) -> list[Path]:
     return sorted(missing)
 
 
-__all__ = ["StartedSandbox", "remove_created", "start_sandbox"]
+__all__ = ["SandboxInputs", "StartedSandbox", "remove_created", "start_sandbox"]

@@ -13,7 +13,7 @@ from runner.config import build_run_config
 from runner.errors import ProjectError
 from runner.policy.bundle import load_bundle
 from runner.policy.data import load_policy_data
-from runner.run.sandbox_start import remove_created, start_sandbox
+from runner.run.sandbox_start import SandboxInputs, remove_created, start_sandbox
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -27,11 +27,12 @@ def test_a_start_refused_part_way_takes_back_what_it_created(tmp_path: Path) -> 
     outside.write_text("keep")
     (project / "issues.md").symlink_to(outside)
     before = sorted(p.name for p in project.iterdir())
-    cfg = build_run_config(project, {})
-    data = load_policy_data(load_bundle([], None))
+    bundle = load_bundle([], None)
+    inputs = SandboxInputs(cfg=build_run_config(project, {}), project=project, bundle=bundle,
+                           data=load_policy_data(bundle))
     with pytest.raises(ProjectError) as info:
-        start_sandbox(cfg=cfg, project=project, data=data, egress=False, image="unused",
-                      run_id="r", runtime=None, client=None)  # type: ignore[arg-type]
+        start_sandbox(inputs=inputs, image="unused", run_id="r", runtime=None,
+                      client=None)  # type: ignore[arg-type]
     assert info.value.exit_code == 2
     assert sorted(p.name for p in project.iterdir()) == before
     assert os.path.islink(project / "issues.md") and outside.read_text() == "keep"
