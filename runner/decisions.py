@@ -97,10 +97,9 @@ class Gate:
 
     def end(self, why: str) -> None:
         """:meth:`refuse` when still held (the phase ends before its check passed)."""
-        with self._cond:
+        with self._cond:  # (reentrant: the check and the refusal are one step)
             if self._held:
-                self._held, self._refused = False, why
-                self._cond.notify_all()
+                self.refuse(why)
 
     def wait(self, timeout: float = HOLD_SECONDS) -> None:
         """Return once open; :class:`SandboxNotChecked` when refused or still held after

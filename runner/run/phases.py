@@ -14,7 +14,6 @@ import contextlib
 import json
 import os
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -519,17 +518,9 @@ class Run:
         return audit_run(self.run_dir, self.run_id, self.decisions.log, project=self.project)
 
 
-@contextlib.contextmanager
-def _closing(engine: PolicyEngine) -> Iterator[None]:
-    try:
-        yield
-    finally:
-        engine.close()
-
-
 def run_phases(prep: Prepared, display: RunDisplay, client: docker.DockerClient,
-         isolation: IsolationChoice, plan: EnvironmentPlan, run_id: str,
-         early: StartedSandbox | None) -> RunSummary:
+               isolation: IsolationChoice, plan: EnvironmentPlan, run_id: str,
+               early: StartedSandbox | None) -> RunSummary:
     """:func:`execute_run` once every input is checked: the run directory, then the phases."""
     image = plan.ref
     run = Run(prep, display, run_id=run_id)
